@@ -1,0 +1,95 @@
+"""Free-flight dynamics shared by the world (truth) and the C2 core (prediction).
+
+The equations of motion are written in the rotating ECEF frame:
+
+    r'' = g(r) - 2 Ω × r' - Ω × (Ω × r)
+
+with g the WGS84 point-mass plus J2 gravity and Ω the Earth's rotation rate
+(Vallado, *Fundamentals of Astrodynamics and Applications*, 4th ed., §8.6.1
+for J2; Coriolis and centrifugal terms for the rotating frame).  Both sides of
+the one rule use this single model, so a C2 impact prediction and the truth
+trajectory differ only by what the tracker does not know.
+
+Integration is a fixed-step classical Runge-Kutta 4, vectorized over any
+number of objects (arrays of shape ``(n, 3)``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tdome.geo import A_M
+
+MU_M3_S2 = 3.986004418e14
+J2 = 1.08262668e-3
+OMEGA_EARTH_RAD_S = 7.292115e-5
+_OMEGA = np.array([0.0, 0.0, OMEGA_EARTH_RAD_S])
+
+
+def gravity_ecef(r: np.ndarray, j2: bool = True) -> np.ndarray:
+    """Gravitational acceleration (m/s²) at ECEF positions ``r`` (``(..., 3)``)."""
+    r = np.asarray(r, dtype=float)
+    x, y, z = r[..., 0], r[..., 1], r[..., 2]
+    r2 = x * x + y * y + z * z
+    rn = np.sqrt(r2)
+    k = -MU_M3_S2 / (r2 * rn)
+    if not j2:
+        return r * k[..., None]
+    zr2 = 5.0 * z * z / r2
+    c = 1.5 * J2 * (A_M * A_M) / r2
+    gx = k * x * (1.0 + c * (1.0 - zr2))
+    gy = k * y * (1.0 + c * (1.0 - zr2))
+    gz = k * z * (1.0 + c * (3.0 - zr2))
+    return np.stack((gx, gy, gz), axis=-1)
+
+
+def free_flight_acceleration(r: np.ndarray, v: np.ndarray, rotating: bool = True, j2: bool = True) -> np.ndarray:
+    """Acceleration in the ECEF frame of an object in vacuum free flight."""
+    a = gravity_ecef(r, j2=j2)
+    if rotating:
+        w = OMEGA_EARTH_RAD_S
+        # -2 Ω×v - Ω×(Ω×r) with Ω along +z, written out to avoid np.cross overhead.
+        a = a.copy()
+        a[..., 0] += 2.0 * w * v[..., 1] + w * w * r[..., 0]
+        a[..., 1] += -2.0 * w * v[..., 0] + w * w * r[..., 1]
+    return a
+
+
+def rk4_step(r: np.ndarray, v: np.ndarray, dt, rotating: bool = True, j2: bool = True):
+    """One RK4 step of free flight; ``dt`` is a scalar or an array broadcastable to ``(n, 1)``."""
+    dt = np.asarray(dt, dtype=float)
+    if dt.ndim == 1:
+        dt = dt[:, None]
+
+    def acc(rr, vv):
+        return free_flight_acceleration(rr, vv, rotating=rotating, j2=j2)
+
+    k1v = acc(r, v)
+    k1r = v
+    k2v = acc(r + 0.5 * dt * k1r, v + 0.5 * dt * k1v)
+    k2r = v + 0.5 * dt * k1v
+    k3v = acc(r + 0.5 * dt * k2r, v + 0.5 * dt * k2v)
+    k3r = v + 0.5 * dt * k2v
+    k4v = acc(r + dt * k3r, v + dt * k3v)
+    k4r = v + dt * k3v
+    r_new = r + dt / 6.0 * (k1r + 2.0 * k2r + 2.0 * k3r + k4r)
+    v_new = v + dt / 6.0 * (k1v + 2.0 * k2v + 2.0 * k3v + k4v)
+    return r_new, v_new
+
+
+def propagate(r: np.ndarray, v: np.ndarray, duration_s, step_s: float = 1.0, rotating: bool = True, j2: bool = True):
+    """Propagate states in free flight by ``duration_s`` (scalar or per object), fixed steps.
+
+    Objects with different durations are advanced together; each takes
+    ``ceil(duration/step)`` equal sub-steps of its own length.
+    """
+    r = np.array(r, dtype=float)
+    v = np.array(v, dtype=float)
+    dur = np.broadcast_to(np.asarray(duration_s, dtype=float), r.shape[:-1]).copy()
+    n_steps = int(np.max(np.ceil(np.abs(dur) / step_s))) if dur.size else 0
+    if n_steps == 0:
+        return r, v
+    h = dur / n_steps
+    for _ in range(n_steps):
+        r, v = rk4_step(r, v, h if h.ndim else float(h), rotating=rotating, j2=j2)
+    return r, v

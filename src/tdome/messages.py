@@ -1,0 +1,153 @@
+"""Data that crosses the boundary between the simulator (or a live feed) and the C2 core.
+
+These are the only types both sides share.  They carry measurements, sensor
+and effector configuration and orders, never truth: a live radar feed fills
+the same :class:`Detections` the simulated radars do.  Data is a structure of
+arrays (one scan = a few numpy arrays), configuration is small frozen objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tdome import geo
+
+# Threat classes the core reasons about.  The C2 estimates them from
+# kinematics; the scenario's catalog assigns them to true threats.
+THREAT_CLASSES = ("ballistic", "rocket", "cruise", "drone", "aircraft")
+LAYERS = ("upper", "mid", "lower", "short")
+
+
+@dataclass(frozen=True)
+class SensorSite:
+    """What the C2 knows about a radar: where it is, what it covers, how well it measures."""
+
+    index: int
+    name: str
+    lat_rad: float
+    lon_rad: float
+    alt_m: float
+    max_range_m: float
+    min_range_m: float
+    min_el_rad: float
+    max_el_rad: float
+    az_center_rad: float
+    az_half_width_rad: float  # π for a full 360° radar
+    revisit_s: float
+    sigma_range_m: float
+    sigma_az_rad: float
+    sigma_el_rad: float
+    sigma_rdot_mps: float | None = None  # None: the radar reports no range rate
+    ecef: np.ndarray = field(init=False, repr=False, compare=False)
+    enu_rot: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ecef", geo.geodetic_to_ecef(self.lat_rad, self.lon_rad, self.alt_m))
+        object.__setattr__(self, "enu_rot", geo.enu_rotation(self.lat_rad, self.lon_rad))
+
+    def to_enu(self, xyz: np.ndarray) -> np.ndarray:
+        """ECEF points (…, 3) to this site's ENU frame."""
+        return (np.asarray(xyz) - self.ecef) @ self.enu_rot.T
+
+    def covers(self, xyz: np.ndarray) -> np.ndarray:
+        """True where ECEF points lie inside the radar's nominal coverage volume.
+
+        Geometry only (range, sector, elevation limits, 4/3-Earth horizon);
+        detection probability is the sensor model's business.
+        """
+        enu = self.to_enu(xyz)
+        rng, az, el = geo.enu_to_razel(enu)
+        ok = (rng <= self.max_range_m) & (rng >= self.min_range_m)
+        ok &= (el >= self.min_el_rad) & (el <= self.max_el_rad)
+        if self.az_half_width_rad < np.pi:
+            ok &= np.abs(geo.wrap_angle(az - self.az_center_rad)) <= self.az_half_width_rad
+        _, _, h = geo.ecef_to_geodetic(xyz)
+        ground = np.hypot(enu[..., 0], enu[..., 1])
+        ok &= geo.line_of_sight(self.alt_m, h, ground)
+        return ok
+
+
+@dataclass
+class Detections:
+    """One scan of one sensor: plots as arrays of length n (n may be 0).
+
+    Measurements are in the sensor's local frame: slant range, azimuth from
+    north clockwise, elevation, and optionally range rate (positive opening).
+    ``sigma`` gives each plot's 1-σ errors (n, 3) or (n, 4) with range rate.
+    """
+
+    time_s: float
+    sensor: int
+    range_m: np.ndarray
+    az_rad: np.ndarray
+    el_rad: np.ndarray
+    sigma: np.ndarray
+    rdot_mps: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.range_m.shape[0])
+
+    @property
+    def z(self) -> np.ndarray:
+        """Measurement vectors (n, 3) or (n, 4)."""
+        cols = [self.range_m, self.az_rad, self.el_rad]
+        if self.rdot_mps is not None:
+            cols.append(self.rdot_mps)
+        return np.stack(cols, axis=-1)
+
+
+@dataclass(frozen=True)
+class InterceptorSpec:
+    """Notional interceptor performance, as the battle manager knows it."""
+
+    name: str
+    layer: str
+    speed_mps: float
+    min_range_m: float
+    max_range_m: float
+    min_alt_m: float
+    max_alt_m: float
+    reaction_s: float  # order to launch
+    pk: dict[str, float]  # single-shot kill probability per threat class
+    cost_usd: float
+
+
+@dataclass
+class BatteryStatus:
+    """Effector status reported to the C2 each cycle."""
+
+    index: int
+    name: str
+    layer: str
+    lat_rad: float
+    lon_rad: float
+    alt_m: float
+    interceptor: InterceptorSpec
+    ready_rounds: int  # loaded on launchers that can fire now
+    stock_rounds: int  # everything left, loaded or not
+    initial_rounds: int
+    ecef: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.ecef = geo.geodetic_to_ecef(self.lat_rad, self.lon_rad, self.alt_m)
+
+
+@dataclass(frozen=True)
+class FireOrder:
+    """Launch ``rounds`` interceptors from a battery at a track."""
+
+    battery: int
+    track_id: int
+    rounds: int
+    intercept_time_s: float
+    aim_ecef: tuple[float, float, float]  # predicted intercept point
+
+
+@dataclass(frozen=True)
+class AimUpdate:
+    """Mid-course uplink: a newer predicted intercept point for an interceptor in flight."""
+
+    interceptor_id: int
+    aim_ecef: tuple[float, float, float]
