@@ -80,8 +80,8 @@ def rk4_step(r: np.ndarray, v: np.ndarray, dt, rotating: bool = True, j2: bool =
 def propagate(r: np.ndarray, v: np.ndarray, duration_s, step_s: float = 1.0, rotating: bool = True, j2: bool = True):
     """Propagate states in free flight by ``duration_s`` (scalar or per object), fixed steps.
 
-    Objects with different durations are advanced together; each takes
-    ``ceil(duration/step)`` equal sub-steps of its own length.
+    Objects with different durations are advanced together in the same number
+    of equal sub-steps (set by the longest duration), each of its own length.
     """
     r = np.array(r, dtype=float)
     v = np.array(v, dtype=float)

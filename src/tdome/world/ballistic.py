@@ -1,0 +1,326 @@
+"""Ballistic threats: vacuum free flight from burnout to ground impact.
+
+The missile is modelled from *burnout at the launch point*: there is no boost
+phase, the object simply starts at the launch site with its burnout velocity
+and then flies unpowered in vacuum (no drag, no re-entry deceleration) under
+the shared model of :mod:`tdome.dynamics` (rotating ECEF, WGS84 point mass +
+J2 by default).  Initial velocities are relative to the rotating Earth.
+
+Spherical, non-rotating closed form (Bate, Mueller & White, *Fundamentals of
+Astrodynamics*, 1971, §6.2).  With burnout and re-entry at the same radius r,
+speed v, flight-path angle γ above the local horizontal and the speed
+parameter Q = v² r / μ, the free-flight range angle ψ satisfies
+
+    cos(ψ/2) = (1 - Q cos²γ) / sqrt(1 + Q (Q - 2) cos²γ)          (BMW 6.2-16)
+
+equivalently ψ = 2 atan2(Q sinγ cosγ, 1 - Q cos²γ), or, solved for Q,
+
+    Q = (1 - cos ψ) / (cos γ (cos γ - cos(γ + ψ)))
+
+(derived from the conic 1/r(θ) = (1 + e cos(θ - ω))/p through r(0) = r(ψ) = r
+with dr/dθ = r tan γ at θ = 0, which gives p/r = Q cos²γ = 1/(1 + tanγ cot(ψ/2));
+for small ψ it reduces to the flat-Earth R = v² sin 2γ / g).  The range for a
+given speed is largest (the minimum-energy trajectory) at γ = (π - ψ)/4
+(BMW eq. 6.2-22).
+
+:func:`solve_launch` starts from that closed form and corrects for the
+ellipsoid, Earth rotation and J2 with Newton iterations on (speed, azimuth),
+the Jacobian taken by finite differences of the real integrator.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from tdome.dynamics import MU_M3_S2, rk4_step
+from tdome.geo import A_M, B_M, ecef_to_geodetic, enu_rotation, geodetic_to_ecef, initial_bearing_rad
+from tdome.world.trajectory import Trajectory, hermite
+
+
+# ----------------------------------------------------------------------------
+# Spherical closed forms
+# ----------------------------------------------------------------------------
+
+def range_angle_rad(speed_mps, gamma_rad, radius_m=A_M):
+    """Free-flight range angle ψ (rad) on a non-rotating spherical Earth.
+
+    ψ = 2 atan2(Q sinγ cosγ, 1 - Q cos²γ), Q = v² r / μ (BMW §6.2).  Valid for
+    sub-orbital flights (Q < 2, and ψ < 2π).
+    """
+    q = np.asarray(speed_mps, dtype=float) ** 2 * np.asarray(radius_m, dtype=float) / MU_M3_S2
+    g = np.asarray(gamma_rad, dtype=float)
+    return 2.0 * np.arctan2(q * np.sin(g) * np.cos(g), 1.0 - q * np.cos(g) ** 2)
+
+
+def burnout_speed_mps(psi_rad, gamma_rad, radius_m=A_M):
+    """Speed (m/s) that reaches range angle ψ at flight-path angle γ (spherical Earth).
+
+    v = sqrt(Q μ / r),  Q = (1 - cos ψ) / (cos γ (cos γ - cos(γ + ψ))).
+    """
+    psi = np.asarray(psi_rad, dtype=float)
+    g = np.asarray(gamma_rad, dtype=float)
+    q = (1.0 - np.cos(psi)) / (np.cos(g) * (np.cos(g) - np.cos(g + psi)))
+    return np.sqrt(q * MU_M3_S2 / np.asarray(radius_m, dtype=float))
+
+
+def min_energy_gamma_rad(psi_rad):
+    """Flight-path angle of the minimum-energy trajectory, γ = (π - ψ)/4 (BMW eq. 6.2-22)."""
+    return 0.25 * (np.pi - np.asarray(psi_rad, dtype=float))
+
+
+# ----------------------------------------------------------------------------
+# Integration to impact
+# ----------------------------------------------------------------------------
+
+def _below_ground(r):
+    """True inside the ellipsoid, i.e. where the geodetic height is negative."""
+    return (r[:, 0] ** 2 + r[:, 1] ** 2) / (A_M * A_M) + r[:, 2] ** 2 / (B_M * B_M) < 1.0
+
+
+def _crossing(r0, v0, r1, v1, h_s):
+    """Zero-height crossing inside one step, on the cubic Hermite of the two end states.
+
+    Newton on τ ∈ [0, 1] for alt(p(τ)) = 0, with d alt/dτ = n̂ · dp/dτ
+    (n̂ the ellipsoid normal).  Returns (tau, pos, vel).
+    """
+    _, _, a0 = ecef_to_geodetic(r0)
+    _, _, a1 = ecef_to_geodetic(r1)
+    tau = np.clip(a0 / np.where(a0 - a1 > 0, a0 - a1, 1.0), 0.0, 1.0)
+    for _ in range(6):
+        p, v = hermite(r0, v0, r1, v1, h_s, tau)
+        lat, lon, alt = ecef_to_geodetic(p)
+        normal = np.stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)), axis=-1)
+        rate = np.einsum("ij,ij->i", normal, v) * h_s  # d alt / d tau
+        tau = np.clip(tau - alt / np.where(rate < 0, rate, -1e-9), 0.0, 1.0)
+    p, v = hermite(r0, v0, r1, v1, h_s, tau)
+    return tau, p, v
+
+
+def _integrate(r0, v0, step_s, max_time_s, rotating, j2, keep_history):
+    """RK4 all objects together until each crosses zero height; see :func:`fly_ballistic_many`.
+
+    Returns (n_pre (n,), tau (n,), r_imp (n,3), v_imp (n,3), hit (n,), history)
+    where the impact happens ``(n_pre - 1 + tau) * step_s`` after launch and
+    history is (list of r arrays, list of v arrays), one (n, 3) per step.
+    """
+    r = np.array(r0, dtype=float).reshape(-1, 3)
+    v = np.array(v0, dtype=float).reshape(-1, 3)
+    n = r.shape[0]
+    n_pre = np.zeros(n, dtype=int)
+    tau = np.zeros(n)
+    r_imp = r.copy()
+    v_imp = v.copy()
+    hit_any = np.zeros(n, dtype=bool)
+    active = np.arange(n)
+    hist_r, hist_v = ([r.copy()], [v.copy()]) if keep_history else (None, None)
+    n_steps = int(np.ceil(max_time_s / step_s))
+    for k in range(1, n_steps + 1):
+        if active.size == 0:
+            break
+        ra, va = r[active], v[active]
+        rn, vn = rk4_step(ra, va, step_s, rotating=rotating, j2=j2)
+        hit = _below_ground(rn)
+        if hit.any():
+            ids = active[hit]
+            tau[ids], r_imp[ids], v_imp[ids] = _crossing(ra[hit], va[hit], rn[hit], vn[hit], step_s)
+            n_pre[ids] = k
+            hit_any[ids] = True
+        r[active] = rn
+        v[active] = vn
+        if keep_history:
+            hist_r.append(r.copy())
+            hist_v.append(v.copy())
+        active = active[~hit]
+    if active.size:
+        # No impact within max_time_s: end on the last integrated state.
+        n_pre[active] = n_steps
+        tau[active] = 0.0
+        r_imp[active] = r[active]
+        v_imp[active] = v[active]
+    return n_pre, tau, r_imp, v_imp, hit_any, (hist_r, hist_v)
+
+
+def fly_ballistic_many(r0_ecef, v0_ecef, t0_s=0.0, step_s: float = 0.5, max_time_s: float = 2000.0,
+                       rotating: bool = True, j2: bool = True) -> list[Trajectory]:
+    """Integrate n ballistic objects together from burnout to ground impact.
+
+    Parameters
+    ----------
+    r0_ecef, v0_ecef : ndarray (n, 3)
+        Burnout position (m) and Earth-relative velocity (m/s) in ECEF.
+    t0_s : float or ndarray (n,)
+        Burnout (launch) times (s).
+    step_s : float
+        Fixed RK4 step (s); samples are at ``t0 + k step_s``.
+    max_time_s : float
+        Flight-time cap; an object still airborne then ends there (warning).
+    rotating, j2 : bool
+        Dynamics options of :func:`tdome.dynamics.free_flight_acceleration`.
+
+    Returns
+    -------
+    list of Trajectory
+        Samples every ``step_s`` while above ground, plus the impact, placed on
+        the zero-height crossing of the cubic Hermite through the last two RK4
+        states (Newton on the geodetic height; sub-millimetre for 0.5 s steps).
+    """
+    r0 = np.asarray(r0_ecef, dtype=float).reshape(-1, 3)
+    v0 = np.asarray(v0_ecef, dtype=float).reshape(-1, 3)
+    n = r0.shape[0]
+    t0 = np.broadcast_to(np.asarray(t0_s, dtype=float), (n,))
+    n_pre, tau, r_imp, v_imp, hit, (hist_r, hist_v) = _integrate(r0, v0, step_s, max_time_s, rotating, j2, True)
+    if not hit.all():
+        warnings.warn(f"{np.count_nonzero(~hit)} ballistic object(s) still airborne after {max_time_s} s",
+                      RuntimeWarning, stacklevel=2)
+    hr = np.stack(hist_r, axis=1)  # (n, K, 3)
+    hv = np.stack(hist_v, axis=1)
+    out = []
+    for i in range(n):
+        m = n_pre[i]  # samples 0 .. m-1 are above ground, impact lies in step m
+        t_imp = (m - 1 + tau[i]) * step_s
+        keep = m if t_imp > (m - 1) * step_s + 1e-9 else m - 1
+        if not hit[i]:
+            keep = m
+        t = t0[i] + step_s * np.arange(keep)
+        pos, vel = hr[i, :keep], hv[i, :keep]
+        if hit[i]:
+            t = np.append(t, t0[i] + t_imp)
+            pos = np.vstack((pos, r_imp[i]))
+            vel = np.vstack((vel, v_imp[i]))
+        else:
+            t = np.append(t, t0[i] + m * step_s)
+            pos = np.vstack((pos, hr[i, m]))
+            vel = np.vstack((vel, hv[i, m]))
+        out.append(Trajectory(t, pos, vel))
+    return out
+
+
+def fly_ballistic(r0_ecef, v0_ecef, t0_s: float = 0.0, step_s: float = 0.5, max_time_s: float = 2000.0,
+                  rotating: bool = True, j2: bool = True) -> Trajectory:
+    """One ballistic object from burnout to impact; see :func:`fly_ballistic_many`."""
+    return fly_ballistic_many(np.reshape(r0_ecef, (1, 3)), np.reshape(v0_ecef, (1, 3)), t0_s, step_s,
+                              max_time_s, rotating, j2)[0]
+
+
+# ----------------------------------------------------------------------------
+# Aiming
+# ----------------------------------------------------------------------------
+
+def _velocity_ecef(rot_enu, speed_mps, az_rad, gamma_rad):
+    """ECEF velocity from speed, azimuth (from north, clockwise) and flight-path angle."""
+    cg = np.cos(gamma_rad)
+    enu = np.stack((speed_mps * cg * np.sin(az_rad), speed_mps * cg * np.cos(az_rad),
+                    speed_mps * np.sin(gamma_rad)), axis=-1)
+    return np.einsum("nji,nj->ni", rot_enu, enu)
+
+
+def solve_launch(launch_lat_rad, launch_lon_rad, aim_lat_rad, aim_lon_rad, gamma_rad=None,
+                 launch_alt_m=0.0, rotating: bool = True, j2: bool = True, step_s: float = 0.5,
+                 tol_m: float = 1.0, max_iter: int = 12, max_time_s: float = 2000.0,
+                 full_output: bool = False):
+    """Burnout velocity (ECEF, Earth-relative) that makes free flight land on the aim point.
+
+    The missile is modelled from burnout at the launch point (no boost phase).
+    Vectorized over n threats; all arguments broadcast to (n,).
+
+    Parameters
+    ----------
+    launch_lat_rad, launch_lon_rad : float or ndarray (n,)
+        Geodetic launch (burnout) point.
+    aim_lat_rad, aim_lon_rad : float or ndarray (n,)
+        Geodetic aim point, at zero height.
+    gamma_rad : float or ndarray (n,), optional
+        Flight-path angle above the local (geodetic) horizontal, kept fixed.
+        None: the spherical minimum-energy angle γ = (π - ψ)/4, ψ the central
+        angle between launch and aim.  Rockets of 70-300 km typically fly
+        flatter (γ ≈ 0.6-0.7 rad).
+    launch_alt_m : float or ndarray (n,)
+        Height of the burnout point above the ellipsoid.
+    rotating, j2, step_s, max_time_s :
+        Passed to the integrator; fly the result with the same values.
+    tol_m : float
+        Stop when the impact is within this distance of the aim.
+    max_iter : int
+        Newton iterations; a RuntimeWarning is issued if some do not converge.
+    full_output : bool
+        Also return a dict with ``speed_mps``, ``az_rad``, ``gamma_rad``,
+        ``miss_m`` and ``iterations``.
+
+    Returns
+    -------
+    v0_ecef : ndarray (n, 3), or (3,) for scalar inputs
+
+    Notes
+    -----
+    1. Initial guess, spherical non-rotating Earth of radius r = |r_launch|:
+       v = sqrt(Q μ / r) with Q = (1 - cos ψ)/(cos γ (cos γ - cos(γ + ψ))),
+       azimuth = initial great-circle bearing to the aim.
+    2. Newton on x = (speed, azimuth) for the miss m(x) = (east, north) of the
+       impact in the aim's ENU frame: x ← x - J⁻¹ m, with J from forward
+       differences (δv = 1e-4 v, δaz = 1e-5 rad).  The 3n trajectories of one
+       iteration (nominal and two perturbed per threat) are integrated as one
+       batch; converged threats drop out.
+    """
+    args = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in
+                                 (launch_lat_rad, launch_lon_rad, aim_lat_rad, aim_lon_rad, launch_alt_m)))
+    scalar = args[0].ndim == 0
+    lat, lon, alat, alon, alt = (a.reshape(-1) for a in args)
+    n = lat.size
+    r_launch = geodetic_to_ecef(lat, lon, alt)
+    r_aim = geodetic_to_ecef(alat, alon, 0.0)
+    radius = np.linalg.norm(r_launch, axis=1)
+    cos_psi = np.einsum("ij,ij->i", r_launch, r_aim) / (radius * np.linalg.norm(r_aim, axis=1))
+    psi = np.arccos(np.clip(cos_psi, -1.0, 1.0))
+    gamma = min_energy_gamma_rad(psi) if gamma_rad is None else np.broadcast_to(
+        np.asarray(gamma_rad, dtype=float), (n,)).copy()
+    speed = burnout_speed_mps(psi, gamma, radius)
+    az = initial_bearing_rad(lat, lon, alat, alon)
+    rot_launch = enu_rotation(lat, lon)
+    rot_aim = enu_rotation(alat, alon)
+
+    miss = np.full(n, np.inf)
+    iters = np.zeros(n, dtype=int)
+    todo = np.arange(n)
+    for it in range(max_iter + 1):
+        if todo.size == 0:
+            break
+        m = todo.size
+        dv = 1e-4 * speed[todo]
+        daz = np.full(m, 1e-5)
+        s3 = np.concatenate((speed[todo], speed[todo] + dv, speed[todo]))
+        a3 = np.concatenate((az[todo], az[todo], az[todo] + daz))
+        i3 = np.tile(todo, 3)
+        v3 = _velocity_ecef(rot_launch[i3], s3, a3, gamma[i3])
+        _, _, r_imp, _, _, _ = _integrate(r_launch[i3], v3, step_s, max_time_s, rotating, j2, False)
+        e3 = np.einsum("nij,nj->ni", rot_aim[i3], r_imp - r_aim[i3])[:, :2]
+        e0, e_v, e_a = e3[:m], e3[m:2 * m], e3[2 * m:]
+        miss[todo] = np.hypot(e0[:, 0], e0[:, 1])
+        iters[todo] = it
+        ok = miss[todo] <= tol_m
+        if it == max_iter:
+            break
+        # J = [[de/dv, de/daz], [dn/dv, dn/daz]]; solve J dx = -e per threat.
+        j11, j21 = (e_v[:, 0] - e0[:, 0]) / dv, (e_v[:, 1] - e0[:, 1]) / dv
+        j12, j22 = (e_a[:, 0] - e0[:, 0]) / daz, (e_a[:, 1] - e0[:, 1]) / daz
+        det = j11 * j22 - j12 * j21
+        d_speed = -(j22 * e0[:, 0] - j12 * e0[:, 1]) / det
+        d_az = -(-j21 * e0[:, 0] + j11 * e0[:, 1]) / det
+        # Damp large corrections (far initial guesses) to stay in the basin.
+        d_speed = np.clip(d_speed, -0.2 * speed[todo], 0.2 * speed[todo])
+        d_az = np.clip(d_az, -0.2, 0.2)
+        upd = ~ok
+        speed[todo[upd]] += d_speed[upd]
+        az[todo[upd]] += d_az[upd]
+        todo = todo[upd]
+    if np.any(miss > tol_m):
+        warnings.warn(f"solve_launch: {np.count_nonzero(miss > tol_m)} threat(s) miss the aim by up to "
+                      f"{np.max(miss):.1f} m after {max_iter} iterations", RuntimeWarning, stacklevel=2)
+    v0 = _velocity_ecef(rot_launch, speed, az, gamma)
+    if scalar:
+        v0 = v0[0]
+    if full_output:
+        info = {"speed_mps": speed, "az_rad": az, "gamma_rad": gamma, "miss_m": miss, "iterations": iters}
+        return v0, info
+    return v0
