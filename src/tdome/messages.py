@@ -136,18 +136,70 @@ class BatteryStatus:
 
 @dataclass(frozen=True)
 class FireOrder:
-    """Launch ``rounds`` interceptors from a battery at a track."""
+    """Launch ``rounds`` interceptors from a battery at a track.
 
+    ``engagement_id`` is the C2's handle on the shots: mid-course aim updates
+    name it, and the effectors tag the interceptors they launch with it.
+    """
+
+    engagement_id: int
     battery: int
     track_id: int
     rounds: int
+    launch_time_s: float
     intercept_time_s: float
     aim_ecef: tuple[float, float, float]  # predicted intercept point
 
 
 @dataclass(frozen=True)
 class AimUpdate:
-    """Mid-course uplink: a newer predicted intercept point for an interceptor in flight."""
+    """Mid-course uplink: a newer predicted intercept point for an engagement's interceptors."""
 
-    interceptor_id: int
+    engagement_id: int
     aim_ecef: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class DefendedAsset:
+    """A defended asset as configured: a point with a radius, or a polygon."""
+
+    name: str
+    kind: str
+    value: float
+    lat_rad: float
+    lon_rad: float
+    radius_m: float = 0.0
+    polygon_latlon_rad: tuple[tuple[float, float], ...] = ()
+
+    def distance_m(self, lat_rad, lon_rad) -> np.ndarray:
+        """Ground distance (m) from points to the asset's footprint (0 inside)."""
+        lat = np.asarray(lat_rad, dtype=float)
+        lon = np.asarray(lon_rad, dtype=float)
+        if not self.polygon_latlon_rad:
+            d = geo.great_circle_distance_m(self.lat_rad, self.lon_rad, lat, lon)
+            return np.maximum(d - self.radius_m, 0.0)
+        # Polygons are small (a few km): work in a local tangent plane.
+        poly = np.asarray(self.polygon_latlon_rad)
+        k = geo.MEAN_RADIUS_M
+        c = np.cos(self.lat_rad)
+        px = (poly[:, 1] - self.lon_rad) * c * k
+        py = (poly[:, 0] - self.lat_rad) * k
+        x = (lon - self.lon_rad) * c * k
+        y = (lat - self.lat_rad) * k
+        return _distance_to_polygon(x, y, px, py)
+
+
+def _distance_to_polygon(x, y, px, py) -> np.ndarray:
+    """Distance from points (x, y) to a simple polygon (px, py); 0 inside (even-odd rule)."""
+    x = np.asarray(x, dtype=float)[..., None]
+    y = np.asarray(y, dtype=float)[..., None]
+    ax, ay = px, py
+    bx, by = np.roll(px, -1), np.roll(py, -1)
+    ex, ey = bx - ax, by - ay
+    seg2 = np.maximum(ex * ex + ey * ey, 1e-12)
+    t = np.clip(((x - ax) * ex + (y - ay) * ey) / seg2, 0.0, 1.0)
+    dx, dy = x - (ax + t * ex), y - (ay + t * ey)
+    d = np.sqrt(np.min(dx * dx + dy * dy, axis=-1))
+    crosses = ((ay > y) != (by > y)) & (x < (bx - ax) * (y - ay) / np.where(by != ay, by - ay, 1e-12) + ax)
+    inside = np.sum(crosses, axis=-1) % 2 == 1
+    return np.where(inside, 0.0, d)

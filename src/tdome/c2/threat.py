@@ -1,0 +1,240 @@
+"""Threat evaluation: where each confirmed track is going, when, and what it endangers.
+
+Ballistic tracks are propagated with the same free-flight model the world
+uses (:mod:`tdome.dynamics`) until they cross the ellipsoid, which gives the
+predicted impact point and time to impact.  Air-breathing tracks are projected
+along their current great-circle ground track at constant speed and altitude
+over a horizon.  A track endangers an asset when its predicted impact, or its
+projected path, comes within a margin of the asset's footprint; threats that
+endanger nothing get no value and are never engaged.
+
+Every track carries a prediction as nodes ``(t, position, velocity)`` on a
+common time grid, so the assignment stage can ask for predicted positions at
+any future time by cubic Hermite interpolation (exact to centimetres for
+vacuum free flight with 10 s nodes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tdome import dynamics, geo
+from tdome.messages import THREAT_CLASSES, DefendedAsset
+
+BALLISTIC, ROCKET, CRUISE, DRONE, AIRCRAFT = range(5)
+_G0 = 9.80665
+
+
+@dataclass(frozen=True)
+class ThreatConfig:
+    corridor_m: float = 3000.0  # margin around an asset footprint
+    horizon_s: float = 900.0  # how far air-breathing paths are projected
+    min_track_updates: int = 3  # tracks younger than this are not evaluated
+    node_step_s: float = 10.0  # spacing of prediction nodes
+    max_impact_margin_m: float = 10_000.0  # cap on the uncertainty added to the margin
+    rocket_max_range_m: float = 280e3  # ballistic tracks with less energy are rockets
+    slow_speed_mps: float = 120.0  # air-breathing slower than this: drone
+    aircraft_min_alt_m: float = 2000.0  # fast air-breathing above this: aircraft
+
+
+@dataclass
+class ThreatPicture:
+    """Evaluated threats, one row per evaluated confirmed track."""
+
+    time_s: float
+    track_id: np.ndarray  # (n,)
+    cls: np.ndarray  # (n,) index into THREAT_CLASSES
+    node_t: np.ndarray  # (K,) seconds after time_s
+    node_pos: np.ndarray  # (n, K, 3) ECEF, NaN after impact
+    node_vel: np.ndarray  # (n, K, 3)
+    impact_ecef: np.ndarray  # (n, 3), NaN when no impact is predicted within the horizon
+    time_to_go_s: np.ndarray  # (n,) to impact (ballistic) or to reaching the asset (air)
+    asset: np.ndarray  # (n,) index of the endangered asset, -1 for none
+    value: np.ndarray  # (n,) value at risk
+
+    def __len__(self) -> int:
+        return int(self.track_id.shape[0])
+
+    @property
+    def class_names(self) -> list[str]:
+        return [THREAT_CLASSES[c] for c in self.cls]
+
+    def positions_at(self, rel_t: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Predicted ECEF positions (m, T, 3) of rows at times ``time_s + rel_t`` (T,).
+
+        Cubic Hermite interpolation between nodes; NaN past a track's impact
+        or horizon.
+        """
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows)
+        rel_t = np.asarray(rel_t, dtype=float)
+        h = self.node_t[1] - self.node_t[0]
+        k = np.clip(np.floor(rel_t / h).astype(int), 0, len(self.node_t) - 2)
+        s = ((rel_t - self.node_t[k]) / h)[None, :, None]
+        p0 = self.node_pos[rows][:, k]
+        p1 = self.node_pos[rows][:, k + 1]
+        v0 = self.node_vel[rows][:, k] * h
+        v1 = self.node_vel[rows][:, k + 1] * h
+        s2, s3 = s * s, s * s * s
+        out = (2 * s3 - 3 * s2 + 1) * p0 + (s3 - 2 * s2 + s) * v0 + (-2 * s3 + 3 * s2) * p1 + (s3 - s2) * v1
+        out[:, rel_t > self.node_t[-1]] = np.nan
+        return out
+
+
+def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig) -> np.ndarray:
+    """Kinematic class of each track from its state (n, 6) and the tracker's ballistic flag.
+
+    Ballistic tracks split into missiles and rockets by specific energy: the
+    flat-Earth range equivalent 2E/g of E = v²/2 + g·h separates 70–280 km
+    rockets from short-range ballistic missiles.  Air-breathing tracks split
+    by speed and altitude.
+    """
+    lat, lon, alt = geo.ecef_to_geodetic(x[:, :3])
+    speed = np.linalg.norm(x[:, 3:], axis=1)
+    energy_range = (speed**2 + 2 * _G0 * np.maximum(alt, 0.0)) / _G0
+    cls = np.where(speed < cfg.slow_speed_mps, DRONE, np.where(alt > cfg.aircraft_min_alt_m, AIRCRAFT, CRUISE))
+    cls = np.where(ballistic, np.where(energy_range < cfg.rocket_max_range_m, ROCKET, BALLISTIC), cls)
+    return cls.astype(int)
+
+
+def _ballistic_nodes(pos, vel, n_nodes, h):
+    """Free-flight propagation on the node grid; returns nodes and the impact (point, time)."""
+    n = pos.shape[0]
+    node_pos = np.full((n, n_nodes, 3), np.nan)
+    node_vel = np.full((n, n_nodes, 3), np.nan)
+    impact = np.full((n, 3), np.nan)
+    t_imp = np.full(n, np.inf)
+    if n == 0:
+        return node_pos, node_vel, impact, t_imp
+    r, v = pos.copy(), vel.copy()
+    node_pos[:, 0], node_vel[:, 0] = r, v
+    _, _, alt_prev = geo.ecef_to_geodetic(r)
+    live = alt_prev > 0
+    for k in range(1, n_nodes):
+        if not live.any():
+            break
+        idx = np.flatnonzero(live)
+        r1, v1 = dynamics.rk4_step(r[idx], v[idx], h)
+        _, _, alt1 = geo.ecef_to_geodetic(r1)
+        down = alt1 <= 0
+        if down.any():
+            # Regula falsi on the altitude reached by a partial step.
+            di = idx[down]
+            r0d, v0d = r[di], v[di]
+            lo, hi = np.zeros(di.size), np.ones(di.size)
+            f_lo, f_hi = alt_prev[di], alt1[down]
+            for _ in range(6):
+                frac = lo + (hi - lo) * f_lo / np.maximum(f_lo - f_hi, 1e-9)
+                rc, _ = dynamics.rk4_step(r0d, v0d, frac * h)
+                _, _, fc = geo.ecef_to_geodetic(rc)
+                above = fc > 0
+                lo, f_lo = np.where(above, frac, lo), np.where(above, fc, f_lo)
+                hi, f_hi = np.where(above, hi, frac), np.where(above, f_hi, fc)
+            frac = lo + (hi - lo) * f_lo / np.maximum(f_lo - f_hi, 1e-9)
+            rc, vc = dynamics.rk4_step(r0d, v0d, frac * h)
+            impact[di] = rc
+            t_imp[di] = (k - 1 + frac) * h
+            # Keep the node past impact so Hermite interpolation up to the impact stays smooth.
+            node_pos[di, k], node_vel[di, k] = r1[down], v1[down]
+            live[di] = False
+        up = ~down
+        iu = idx[up]
+        r[iu], v[iu], alt_prev[iu] = r1[up], v1[up], alt1[up]
+        node_pos[iu, k], node_vel[iu, k] = r1[up], v1[up]
+    return node_pos, node_vel, impact, t_imp
+
+
+def _air_nodes(pos, vel, node_t):
+    """Great-circle projection at constant ground speed, heading and altitude."""
+    lat, lon, alt = geo.ecef_to_geodetic(pos)
+    rot = geo.enu_rotation(lat, lon)
+    v_enu = np.einsum("nij,nj->ni", rot, vel)
+    gs = np.hypot(v_enu[:, 0], v_enu[:, 1])
+    hdg = np.arctan2(v_enu[:, 0], v_enu[:, 1])
+    dist = gs[:, None] * node_t[None, :]
+    lat2, lon2 = geo.destination(lat[:, None], lon[:, None], hdg[:, None], dist)
+    alt2 = np.broadcast_to(np.maximum(alt, 0.0)[:, None], lat2.shape)
+    node_pos = geo.geodetic_to_ecef(lat2, lon2, alt2)
+    # Velocity along the path: ground speed along the local course at each node.
+    brg = geo.initial_bearing_rad(lat2, lon2, *geo.destination(lat2, lon2, hdg[:, None], 1.0))
+    ve = gs[:, None] * np.sin(brg)
+    vn = gs[:, None] * np.cos(brg)
+    rot2 = geo.enu_rotation(lat2, lon2)
+    node_vel = np.einsum("nkji,nkj->nki", rot2, np.stack([ve, vn, np.zeros_like(ve)], axis=-1))
+    return node_pos, node_vel, lat2, lon2
+
+
+def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatPicture:
+    """Evaluate the confirmed tracks of an air picture against the defended assets."""
+    keep = picture.n_hits >= cfg.min_track_updates
+    track_id = picture.track_id[keep]
+    x = picture.x[keep]
+    P = picture.P[keep]
+    bal = picture.ballistic[keep]
+    n = track_id.shape[0]
+    h = cfg.node_step_s
+    n_nodes = int(np.ceil(cfg.horizon_s / h)) + 1
+    node_t = h * np.arange(n_nodes)
+    node_pos = np.full((n, n_nodes, 3), np.nan)
+    node_vel = np.full((n, n_nodes, 3), np.nan)
+    impact = np.full((n, 3), np.nan)
+    tgo = np.full(n, np.inf)
+    asset = np.full(n, -1)
+    value = np.zeros(n)
+    cls = classify(x, bal, cfg) if n else np.zeros(0, dtype=int)
+
+    ib = np.flatnonzero(bal)
+    if ib.size:
+        bp, bv, bi, bt = _ballistic_nodes(x[ib, :3], x[ib, 3:], n_nodes, h)
+        node_pos[ib], node_vel[ib], impact[ib], tgo[ib] = bp, bv, bi, bt
+        has_imp = np.isfinite(bt)
+        if has_imp.any() and assets:
+            rows = ib[has_imp]
+            ilat, ilon, _ = geo.ecef_to_geodetic(impact[rows])
+            # Margin grows with the predicted impact uncertainty (position plus velocity × time to go).
+            pos_sd = np.sqrt(np.trace(P[rows, :3, :3], axis1=1, axis2=2))
+            vel_sd = np.sqrt(np.trace(P[rows, 3:, 3:], axis1=1, axis2=2))
+            margin = cfg.corridor_m + np.minimum(2.0 * (pos_sd + vel_sd * tgo[rows]), cfg.max_impact_margin_m)
+            d = np.stack([a.distance_m(ilat, ilon) for a in assets], axis=1)  # (m, A)
+            vals = np.array([a.value for a in assets])
+            inside = d <= margin[:, None]
+            best = np.where(inside, vals[None, :], -1.0)
+            j = np.argmax(best, axis=1)
+            hit = inside[np.arange(rows.size), j]
+            asset[rows[hit]] = j[hit]
+            value[rows[hit]] = vals[j[hit]]
+
+    ia = np.flatnonzero(~bal)
+    if ia.size:
+        ap, av, alat, alon = _air_nodes(x[ia, :3], x[ia, 3:], node_t)
+        node_pos[ia], node_vel[ia] = ap, av
+        if assets:
+            speed = np.linalg.norm(x[ia, 3:], axis=1)
+            margin = cfg.corridor_m + 0.5 * speed * h  # nodes are h apart along the path
+            vals = np.array([a.value for a in assets])
+            first = np.full((ia.size, len(assets)), np.inf)
+            for j, a in enumerate(assets):
+                near = a.distance_m(alat, alon) <= margin[:, None]
+                any_near = near.any(axis=1)
+                first[any_near, j] = node_t[np.argmax(near[any_near], axis=1)]
+            # The asset reached first is the one endangered; ties go to the more valuable.
+            key = first - 1e-6 * vals[None, :]
+            j = np.argmin(key, axis=1)
+            ok = np.isfinite(first[np.arange(ia.size), j])
+            asset[ia[ok]] = j[ok]
+            value[ia[ok]] = vals[j[ok]]
+            tgo[ia[ok]] = first[np.arange(ia.size), j][ok]
+
+    return ThreatPicture(
+        time_s=float(picture.time_s),
+        track_id=track_id,
+        cls=cls,
+        node_t=node_t,
+        node_pos=node_pos,
+        node_vel=node_vel,
+        impact_ecef=impact,
+        time_to_go_s=tgo,
+        asset=asset,
+        value=value,
+    )

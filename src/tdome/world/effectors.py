@@ -1,0 +1,165 @@
+"""Batteries and interceptors on the world side: rounds, reloads, flyout and the kill draw.
+
+A battery has launchers holding ``rounds_per_launcher`` each and a magazine
+of ``magazine`` rounds in all; an emptied launcher reloads from the magazine
+in ``reload_time_s``.  An interceptor flies from the battery to its aim point
+at its average speed, receiving mid-course aim updates from the C2.  At the
+intercept time its seeker homes on the nearest live threat within the
+``homing_basket_m`` of the aim point, and the kill is a Bernoulli draw with
+the interceptor's Pk against that threat's true class.  If no threat is in
+the basket (a poor track, or the target already destroyed), it misses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tdome import geo
+from tdome.messages import AimUpdate, BatteryStatus, FireOrder, InterceptorSpec
+
+
+@dataclass
+class Battery:
+    index: int
+    name: str
+    layer: str
+    lat_rad: float
+    lon_rad: float
+    alt_m: float
+    spec: InterceptorSpec
+    launchers: int
+    rounds_per_launcher: int
+    magazine: int
+    reload_time_s: float
+    homing_basket_m: float
+    loaded: np.ndarray = field(init=False)
+    reload_done_s: np.ndarray = field(init=False)
+    stock: int = field(init=False)  # rounds not yet fired, loaded or not
+
+    def __post_init__(self) -> None:
+        self.stock = self.magazine
+        per = np.full(self.launchers, self.rounds_per_launcher)
+        # Load launchers in turn until the magazine is used up.
+        total = min(self.magazine, per.sum())
+        self.loaded = np.zeros(self.launchers, dtype=int)
+        for i in range(self.launchers):
+            take = min(per[i], total - self.loaded.sum())
+            self.loaded[i] = take
+        self.reload_done_s = np.full(self.launchers, np.inf)
+
+    def _advance(self, t_s: float) -> None:
+        done = self.reload_done_s <= t_s
+        for i in np.flatnonzero(done):
+            unloaded = self.stock - self.loaded.sum()
+            self.loaded[i] = min(self.rounds_per_launcher, unloaded)
+            self.reload_done_s[i] = np.inf
+
+    def ready_rounds(self, t_s: float) -> int:
+        self._advance(t_s)
+        return int(self.loaded.sum())
+
+    def fire(self, t_s: float, rounds: int) -> int:
+        """Fire up to ``rounds`` now; returns how many left the rails."""
+        self._advance(t_s)
+        fired = 0
+        for i in np.argsort(-self.loaded, kind="stable"):
+            while self.loaded[i] > 0 and fired < rounds:
+                self.loaded[i] -= 1
+                self.stock -= 1
+                fired += 1
+            if self.loaded[i] == 0 and self.stock - self.loaded.sum() > 0 and not np.isfinite(self.reload_done_s[i]):
+                self.reload_done_s[i] = t_s + self.reload_time_s
+            if fired == rounds:
+                break
+        return fired
+
+    def status(self, t_s: float) -> BatteryStatus:
+        return BatteryStatus(
+            index=self.index, name=self.name, layer=self.layer, lat_rad=self.lat_rad, lon_rad=self.lon_rad,
+            alt_m=self.alt_m, interceptor=self.spec, ready_rounds=self.ready_rounds(t_s), stock_rounds=self.stock,
+            initial_rounds=self.magazine,
+        )
+
+
+@dataclass
+class Interceptor:
+    interceptor_id: int
+    engagement_id: int
+    battery: int
+    track_id: int
+    launch_s: float
+    intercept_s: float
+    launch_ecef: np.ndarray
+    aim_ecef: np.ndarray
+    resolved: bool = False
+
+
+class Effectors:
+    """All batteries and interceptors in flight."""
+
+    def __init__(self, batteries: list[Battery], rng: np.random.Generator):
+        self.batteries = batteries
+        self.rng = rng
+        self.flying: list[Interceptor] = []
+        self.done: list[Interceptor] = []
+        self._next_id = 1
+
+    def status(self, t_s: float) -> list[BatteryStatus]:
+        return [b.status(t_s) for b in self.batteries]
+
+    def execute(self, t_s: float, orders: list[FireOrder]) -> list[Interceptor]:
+        launched = []
+        for o in orders:
+            bat = self.batteries[o.battery]
+            n = bat.fire(t_s, o.rounds)
+            for _ in range(n):
+                itc = Interceptor(self._next_id, o.engagement_id, o.battery, o.track_id, o.launch_time_s,
+                                  o.intercept_time_s, bat_ecef(bat), np.array(o.aim_ecef))
+                self._next_id += 1
+                self.flying.append(itc)
+                launched.append(itc)
+        return launched
+
+    def uplink(self, updates: list[AimUpdate]) -> None:
+        by_eng = {u.engagement_id: u for u in updates}
+        for itc in self.flying:
+            u = by_eng.get(itc.engagement_id)
+            if u is not None:
+                itc.aim_ecef = np.array(u.aim_ecef)
+
+    def resolve(self, t_from_s: float, t_to_s: float, truth_pos, kill_s: np.ndarray, threat_class: list[str]):
+        """Intercepts whose time falls in (t_from, t_to], in time order.
+
+        ``truth_pos(t) -> (pos (n,3), live (n,))`` gives threat truth, live
+        meaning launched, not yet impacted and not killed before ``t``.  A kill
+        sets ``kill_s[row]`` in place, so a second round of the same salvo
+        finds the threat gone.  Returns ``(interceptor, threat_row or -1,
+        killed, miss_m)`` per interceptor.
+        """
+        out = []
+        due = sorted((i for i in self.flying if t_from_s < i.intercept_s <= t_to_s), key=lambda i: i.intercept_s)
+        for itc in due:
+            pos, live = truth_pos(itc.intercept_s)
+            bat = self.batteries[itc.battery]
+            row, killed, miss = -1, False, np.inf
+            if live.any():
+                d = np.linalg.norm(pos - itc.aim_ecef, axis=1)
+                d[~live] = np.inf
+                j = int(np.argmin(d))
+                miss = float(d[j])
+                if miss <= bat.homing_basket_m:
+                    row = j
+                    killed = bool(self.rng.random() < bat.spec.pk.get(threat_class[j], 0.0))
+                    if killed:
+                        kill_s[j] = itc.intercept_s
+            itc.resolved = True
+            out.append((itc, row, killed, miss))
+        self.flying = [i for i in self.flying if not i.resolved]
+        self.done.extend(i for i, *_ in out)
+        return out
+
+
+def bat_ecef(b: Battery) -> np.ndarray:
+    return geo.geodetic_to_ecef(b.lat_rad, b.lon_rad, b.alt_m)

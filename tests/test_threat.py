@@ -1,0 +1,85 @@
+"""Threat evaluation: impact prediction with the shared gravity model, asset endangerment, shot windows."""
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from tdome import geo
+from tdome.c2.engage import plan_windows
+from tdome.c2.threat import BALLISTIC, DRONE, ThreatConfig, evaluate
+from tdome.messages import BatteryStatus, DefendedAsset, InterceptorSpec
+from tdome.world.airbreathing import fly_route
+from tdome.world.ballistic import fly_ballistic_many, solve_launch
+
+rad = np.radians
+TAIPEI = DefendedAsset("Taipei", "city", 100.0, rad(25.04), rad(121.56), 8000.0)
+KAOHSIUNG = DefendedAsset("Kaohsiung", "city", 80.0, rad(22.63), rad(120.30), 8000.0)
+
+
+def picture(x, ballistic, t=0.0):
+    n = len(x)
+    return SimpleNamespace(time_s=t, track_id=np.arange(1, n + 1), x=np.asarray(x), P=np.tile(np.eye(6) * 1.0, (n, 1, 1)),
+                           ballistic=np.asarray(ballistic), n_hits=np.full(n, 10))
+
+
+def missiles(aims):
+    lat = np.full(len(aims), rad(25.0))
+    lon = np.full(len(aims), rad(118.6))
+    alat = rad(np.array([a[0] for a in aims]))
+    alon = rad(np.array([a[1] for a in aims]))
+    v0 = solve_launch(lat, lon, alat, alon)
+    return fly_ballistic_many(geo.geodetic_to_ecef(lat, lon, 0.0), v0, np.zeros(len(aims)))
+
+
+def test_ballistic_impact_prediction_matches_truth():
+    trajs = missiles([(25.04, 121.56), (24.0, 119.8), (22.63, 120.30)])
+    states = [np.concatenate([tr.pos_ecef[200], tr.vel_ecef[200]]) for tr in trajs]  # 100 s after launch
+    tp = evaluate(picture(states, [True] * 3), [TAIPEI, KAOHSIUNG], ThreatConfig())
+    for i, tr in enumerate(trajs):
+        assert np.linalg.norm(tp.impact_ecef[i] - tr.impact_ecef) < 30.0
+        assert abs(tp.time_to_go_s[i] - (tr.impact_s - tr.t_s[200])) < 0.5
+    assert tp.asset.tolist() == [0, -1, 1]  # Taipei, the sea, Kaohsiung
+    assert tp.value.tolist() == [100.0, 0.0, 80.0]
+    assert tp.cls[0] == BALLISTIC
+    # Hermite interpolation between prediction nodes reproduces the truth path.
+    p = tp.positions_at(np.array([37.0, 81.5]), np.array([0]))[0]
+    truth = trajs[0].sample(trajs[0].t_s[200] + np.array([37.0, 81.5]))[0]
+    assert np.max(np.linalg.norm(p - truth, axis=1)) < 5.0
+
+
+def test_air_breathing_path_finds_the_asset_ahead():
+    toward = fly_route(rad(np.array([25.3, 25.04])), rad(np.array([120.4, 121.56])), 50.0, 1000.0, 0.0)
+    away = fly_route(rad(np.array([25.3, 25.6])), rad(np.array([120.4, 120.0])), 50.0, 1000.0, 0.0)
+    x = [np.concatenate([tr.pos_ecef[100], tr.vel_ecef[100]]) for tr in (toward, away)]
+    tp = evaluate(picture(x, [False, False]), [TAIPEI, KAOHSIUNG], ThreatConfig(horizon_s=3600))
+    assert tp.asset.tolist() == [0, -1]
+    assert tp.cls.tolist() == [DRONE, DRONE]
+    # Time to reach the asset's margin is the path length to it over the speed, to one node spacing.
+    lat, lon, _ = geo.ecef_to_geodetic(x[0][:3])
+    d = geo.great_circle_distance_m(lat, lon, TAIPEI.lat_rad, TAIPEI.lon_rad) - 8000 - 3000
+    assert abs(tp.time_to_go_s[0] - d / 50.0) <= 10.0 + 1e-6
+
+
+def test_windows_respect_envelope_and_flyout():
+    trajs = missiles([(25.04, 121.56)])
+    tr = trajs[0]
+    k = 400  # 200 s after launch, 54 s before impact: within one flyout of the battery
+    tp = evaluate(picture([np.concatenate([tr.pos_ecef[k], tr.vel_ecef[k]])], [True]), [TAIPEI], ThreatConfig())
+    spec = InterceptorSpec("mid", "mid", 1500.0, 3e3, 70e3, 300.0, 40e3, 5.0, {"ballistic": 0.8}, 4e6)
+    bat = BatteryStatus(0, "b", "mid", rad(25.0), rad(121.45), 0.0, spec, 8, 16, 16)
+    w = plan_windows(tp, np.array([0]), [bat], now_s=0.0)
+    assert w.feasible_now[0, 0]
+    t_int = w.intercept_s[0, 0]
+    aim = w.aim_ecef[0, 0]
+    d = np.linalg.norm(aim - bat.ecef)
+    _, _, alt = geo.ecef_to_geodetic(aim)
+    assert 3e3 <= d <= 70e3 and 300.0 <= alt <= 40e3
+    assert t_int - spec.reaction_s >= d / spec.speed_mps - 1e-6
+    # The aim point is where the threat really is at the intercept time.
+    truth = tr.sample(tr.t_s[k] + t_int)[0]
+    assert np.linalg.norm(truth - aim) < 10.0
+    # Earliest: one second sooner is not reachable.
+    before = tp.positions_at(np.array([t_int - 1.0]), np.array([0]))[0, 0]
+    d0 = np.linalg.norm(before - bat.ecef)
+    _, _, a0 = geo.ecef_to_geodetic(before)
+    assert (t_int - 1.0 - spec.reaction_s < d0 / spec.speed_mps) or d0 > 70e3 or a0 > 40e3
