@@ -1,0 +1,424 @@
+"""Load and validate scenario files, with error messages written for people.
+
+Bad input never ends in a traceback: every problem (missing or unreadable
+file, broken YAML, wrong types, out-of-range values, unknown names, ...)
+becomes one :class:`ScenarioError` whose text names the file, the field path
+(YAML keys and list indices, e.g. ``batteries[2].magazine``), the line, the
+offending value and what is allowed, one line per problem.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Tag, ValidationError
+
+from tdome.scenario.schema import (
+    DEFER_CHECKS,
+    Catalog,
+    Problem,
+    Scenario,
+    format_path,
+    format_value,
+)
+
+DEFAULT_FILE = "default.yaml"
+MAX_LISTED_ERRORS = 60
+
+
+# --------------------------------------------------------------------------- the error
+
+
+@dataclass(frozen=True)
+class ErrorItem:
+    """One problem: where (field path, line) and what."""
+
+    path: str  # e.g. "batteries[2].magazine"; "" for the file as a whole
+    message: str  # e.g. "= -4: must be >= 0" style text, without the path
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.line:
+            where = f"line {self.line}, column {self.column}: " if self.column else f"line {self.line}: "
+        if self.path:
+            sep = " " if self.message.startswith("= ") else ": "
+            return f"{where}{self.path}{sep}{self.message}"
+        return f"{where}{self.message}"
+
+
+class ScenarioError(Exception):
+    """A scenario could not be loaded; ``str(e)`` is the complete message for the user."""
+
+    def __init__(self, source: str, errors: list[ErrorItem] | str):
+        self.source = str(source)
+        self.errors: list[ErrorItem] = [ErrorItem("", errors)] if isinstance(errors, str) else list(errors)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        n = len(self.errors)
+        if n == 1:
+            return f"scenario file '{self.source}': {self.errors[0]}"
+        lines = [f"scenario file '{self.source}': {n} errors"]
+        shown = self.errors[:MAX_LISTED_ERRORS]
+        lines += [f"  {e}" for e in shown]
+        if n > len(shown):
+            lines.append(f"  ... and {n - len(shown)} more")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self._text()
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def default_scenario_path() -> Path:
+    """Filesystem path of the built-in default scenario."""
+    return Path(str(resources.files("tdome.scenario").joinpath("data", DEFAULT_FILE)))
+
+
+def load_scenario(path: str | Path | None = None, seed: int | None = None) -> Scenario:
+    """Load and validate a scenario file (None: the built-in default); ``seed`` overrides the file's seed."""
+    if path is None:
+        res = resources.files("tdome.scenario").joinpath("data", DEFAULT_FILE)
+        return load_scenario_text(res.read_text(encoding="utf-8"), source=str(res), seed=seed)
+    return load_scenario_text(_read_text(path), source=str(path), seed=seed)
+
+
+def validate_file(path: str | Path) -> Scenario:
+    """Check a scenario file; returns the scenario or raises :class:`ScenarioError`."""
+    return load_scenario(path)
+
+
+def load_scenario_text(text: str, source: str = "<string>", seed: int | None = None) -> Scenario:
+    """Validate scenario YAML given as text; ``source`` names it in error messages."""
+    data, lines = _parse_yaml(text, source)
+    return scenario_from_dict(data, source=source, seed=seed, _lines=lines)
+
+
+def scenario_from_dict(data: Any, source: str = "<data>", seed: int | None = None,
+                       _lines: dict[tuple, int] | None = None) -> Scenario:
+    """Validate an already-parsed scenario mapping (e.g. built in code or by a test)."""
+    lines = _lines or {}
+    if data is None:
+        raise ScenarioError(source, "the file is empty; a scenario is a YAML mapping with name, seed, "
+                                    "duration_s, assets, radars, batteries, raid")
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [ErrorItem("", f"the top level must be a mapping of scenario fields "
+                                                   f"(name, seed, duration_s, assets, radars, batteries, raid, ...); "
+                                                   f"got {_kind(data)} {format_value(data, 60)}", lines.get(()))])
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ScenarioError(source, [ErrorItem("seed (override)",
+                                                   f"= {format_value(seed)}: must be an integer >= 0")])
+        data = {**data, "seed": seed}
+    try:
+        sc = Scenario.model_validate(data, context={DEFER_CHECKS: True})
+    except ValidationError as e:
+        raise ScenarioError(source, [_from_pydantic(err, Scenario, lines) for err in e.errors()]) from None
+    problems = sc.problems()
+    if problems:
+        raise ScenarioError(source, [_from_problem(p, lines) for p in problems]) from None
+    return sc
+
+
+def load_catalog_text(text: str, source: str = "<string>") -> Catalog:
+    """Validate a catalog YAML (``threats``, ``radars``, ``interceptors`` mappings)."""
+    data, lines = _parse_yaml(text, source)
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "a catalog must be a mapping with threats, radars, interceptors")
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(source, [_from_pydantic(err, Catalog, lines) for err in e.errors()]) from None
+
+
+# --------------------------------------------------------------------------- reading and YAML
+
+
+def _read_text(path: str | Path) -> str:
+    p = Path(path)
+    src = str(path)
+    try:
+        if not p.exists():
+            raise ScenarioError(src, "file not found")
+        if p.is_dir():
+            raise ScenarioError(src, "is a directory, not a scenario file (give a .yaml file)")
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ScenarioError(src, f"cannot read the file: {e.strerror or e}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ScenarioError(src, f"not a UTF-8 text file (undecodable byte at offset {e.start}); "
+                                 "a scenario is a YAML text file") from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys in a mapping (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None,
+                        f"duplicate key {format_value(key)} (first at line {seen[key].start_mark.line + 1}); "
+                        "each key may appear once", key_node.start_mark)
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+    """Parse YAML text; returns the data and a map from key paths to 1-based line numbers."""
+    loader = None
+    try:
+        loader = _StrictLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        lines: dict[tuple, int] = {}
+        _line_map(node, (), lines, set())
+        try:
+            return loader.construct_document(node), lines
+        except (ValueError, TypeError, OverflowError) as e:  # e.g. a date 2024-13-45 or `!!int 0x`
+            raise ScenarioError(source, f"not valid YAML: a value cannot be read ({e})") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        what = ", ".join(x for x in (e.context, e.problem) if x) or "syntax error"
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        raise ScenarioError(source, [ErrorItem("", f"not valid YAML: {what}", line, col)]) from None
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        col = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        raise ScenarioError(source, [ErrorItem("", f"not valid YAML: character #x{e.character:04x} is not "
+                                                   "allowed in YAML text", line, col)]) from None
+    except yaml.YAMLError as e:
+        raise ScenarioError(source, f"not valid YAML: {e}") from None
+    except _RecursiveAlias as e:
+        raise ScenarioError(source, [ErrorItem("", "a YAML alias refers to a node that contains it "
+                                                   "(recursive data is not allowed)", e.line)]) from None
+    except RecursionError:
+        raise ScenarioError(source, "not valid YAML: nesting too deep") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+class _RecursiveAlias(Exception):
+    def __init__(self, line: int):
+        self.line = line
+
+
+def _line_map(node: yaml.Node, path: tuple, out: dict[tuple, int], stack: set[int],
+              seen: set[int] | None = None) -> None:
+    """Record the line of every key path; reject recursive aliases; map each shared node once."""
+    seen = set() if seen is None else seen
+    if id(node) in stack:
+        raise _RecursiveAlias(node.start_mark.line + 1)
+    out.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    stack.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                p = path + (k.value,)
+                out[p] = k.start_mark.line + 1
+                _line_map(v, p, out, stack, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _line_map(v, path + (i,), out, stack, seen)
+    stack.discard(id(node))
+
+
+def _line_for(path: tuple, lines: dict[tuple, int]) -> int | None:
+    for n in range(len(path), -1, -1):
+        ln = lines.get(tuple(path[:n]))
+        if ln is not None:
+            return ln
+    return None
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    return type(v).__name__
+
+
+# --------------------------------------------------------------------------- pydantic errors -> text
+
+
+def _from_problem(p: Problem, lines: dict[tuple, int]) -> ErrorItem:
+    msg = f"= {format_value(p.value)}: {p.message}" if p.has_value else p.message
+    return ErrorItem(format_path(p.path), msg, _line_for(p.path, lines))
+
+
+def _from_pydantic(err: dict, root: type[BaseModel], lines: dict[tuple, int]) -> ErrorItem:
+    loc = tuple(err.get("loc", ()))
+    path, _ = _walk(root, loc)
+    etype = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    has_value = etype != "missing"
+
+    if etype == "extra_forbidden":
+        _, parent = _walk(root, loc[:-1])
+        allowed = _field_names(parent)
+        key = str(loc[-1]) if loc else ""
+        msg = "unknown field"
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            msg += f" (did you mean '{close[0]}'?)"
+        if allowed:
+            msg += f"; allowed fields: {', '.join(allowed)}"
+    elif etype == "missing" and loc and isinstance(loc[-1], int):
+        # A short list where a fixed-length one is expected: the only such type is a [lat, lon] pair.
+        path, has_value, msg = path[:-1], True, "must be a pair [lat, lon] (degrees)"
+    elif etype == "missing":
+        msg = "required field is missing"
+    elif etype == "too_long" and (ctx.get("field_type") == "Tuple"):
+        msg = "must be a pair [lat, lon] (degrees)"
+    else:
+        msg = _describe(etype, ctx, err.get("msg", ""))
+
+    text = f"= {format_value(value)}: {msg}" if has_value else msg
+    return ErrorItem(format_path(path), text, _line_for(tuple(path), lines))
+
+
+def _describe(etype: str, ctx: dict, raw: str) -> str:
+    bounds = {
+        "greater_than_equal": ("ge", ">="),
+        "greater_than": ("gt", ">"),
+        "less_than_equal": ("le", "<="),
+        "less_than": ("lt", "<"),
+    }
+    if etype in bounds:
+        key, op = bounds[etype]
+        return f"must be {op} {format_value(ctx.get(key))}"
+    simple = {
+        "int_type": "must be an integer",
+        "int_parsing": "must be an integer",
+        "int_parsing_size": "must be an integer of a sensible size",
+        "int_from_float": "must be a whole number",
+        "float_type": "must be a number",
+        "float_parsing": "must be a number",
+        "finite_number": "must be a finite number (not .nan or .inf)",
+        "string_type": "must be a string (quote it if YAML read it as something else)",
+        "bool_type": "must be true or false",
+        "bool_parsing": "must be true or false",
+        "list_type": "must be a list",
+        "tuple_type": "must be a list [lat, lon]",
+        "dict_type": "must be a mapping (key: value)",
+        "model_type": "must be a mapping (key: value)",
+        "model_attributes_type": "must be a mapping (key: value)",
+        "string_too_short": "must not be empty",
+    }
+    if etype in simple:
+        return simple[etype]
+    if etype == "literal_error":
+        return f"must be one of {ctx.get('expected', '')}"
+    if etype == "too_short":
+        n = ctx.get("min_length")
+        return f"must have at least {n} item{'s' if n != 1 else ''}"
+    if etype == "too_long":
+        n = ctx.get("max_length")
+        return f"must have at most {n} item{'s' if n != 1 else ''}"
+    if etype == "value_error":
+        return raw.removeprefix("Value error, ")
+    if etype == "assertion_error":
+        return raw.removeprefix("Assertion failed, ")
+    return raw[:1].lower() + raw[1:] if raw else etype
+
+
+# ---- walking the schema along an error location
+
+
+def _walk(root: Any, loc: tuple) -> tuple[list, Any]:
+    """Display path for ``loc`` (discriminator tags dropped) and the type found at its end."""
+    path: list = []
+    tp = root
+    for part in loc:
+        tp, is_tag = _step(tp, part)
+        if not is_tag:
+            path.append(part)
+    return path, tp
+
+
+def _strip_annotated(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _step(tp: Any, part: Any) -> tuple[Any, bool]:
+    if tp is None:
+        return None, False
+    tp = _strip_annotated(tp)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        arms = typing.get_args(tp)
+        for arm in arms:
+            if typing.get_origin(arm) is typing.Annotated:
+                if any(isinstance(m, Tag) and m.tag == part for m in typing.get_args(arm)[1:]):
+                    return arm, True
+        for arm in arms:
+            if arm is type(None):
+                continue
+            nxt, tag = _step(arm, part)
+            if nxt is not None:
+                return nxt, tag
+        return None, False
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for name, f in tp.model_fields.items():
+            if part == name or part == f.alias:
+                return f.annotation, False
+        return None, False
+    if origin is list and isinstance(part, int):
+        return typing.get_args(tp)[0], False
+    if origin is tuple and isinstance(part, int):
+        args = typing.get_args(tp)
+        return (args[part] if part < len(args) else None), False
+    if origin is dict:
+        return typing.get_args(tp)[1], False
+    return None, False
+
+
+def _field_names(tp: Any) -> list[str]:
+    tp = _strip_annotated(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        for arm in typing.get_args(tp):
+            names = _field_names(arm)
+            if names:
+                return names
+        return []
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or name for name, f in tp.model_fields.items()]
+    return []
