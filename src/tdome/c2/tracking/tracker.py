@@ -1,0 +1,522 @@
+"""Centralised, measurement-level multi-radar tracker.
+
+Every radar scan (:class:`~tdome.messages.Detections`) goes through one cycle
+of :meth:`Tracker.process`:
+
+1. *Predict* every track to the scan time (:func:`filters.predict`).  A track
+   whose state is *later* than the scan (an out-of-sequence scan) is
+   retrodicted instead; see below.
+2. *Associate* the plots with the tracks: k-d-tree prefilter, chi-square gate
+   on the measurement-space Mahalanobis distance, global nearest neighbour
+   (:mod:`tdome.c2.tracking.association`).
+3. *Update* the matched tracks with the EKF (Joseph form), or, for a track
+   that so far holds a single plot, by two-point differencing.
+4. *Track management*: a missed opportunity for every unmatched track the
+   scanning radar covers, M-of-N confirmation over opportunities, deletion
+   after coasting, merge of duplicate confirmed tracks, ballistic
+   classification, and a new tentative track for every unused plot.
+
+Track initiation
+----------------
+A plot nobody claims starts a tentative track at the plot's ECEF position
+with *zero velocity* and an isotropic velocity standard deviation of
+``init_speed_sigma_mps`` (one-point initiation).  That wide prior is used only
+to *gate* the next plot (with a 1,200 m/s σ the 99.99 % gate reaches ≈ 5 km/s
+in any direction, i.e. every plausible threat, and the GNN cost ``d² + ln|S|``
+makes such a loose track lose any contested plot to an established one).  The
+second plot, if it is at least ``min_init_dt_s`` later, does *not* go through
+the EKF: the velocity is set by two-point differencing of the two converted
+plots (:func:`filters.two_point_init`).  With a prior that wide the EKF would
+give nearly the same answer but linearise the polar measurement across a
+kilometres-wide prior; the differencing is exact, needs no prior weight and
+its covariance is consistent by construction (Bar-Shalom et al. §5.5.3).
+Candidate second plots implying a speed above ``max_speed_mps`` are refused.
+Two plots closer in time than ``min_init_dt_s`` (two radars seeing the target
+at the same instant) are fused into a better position and the velocity stays
+unknown.
+
+Track management
+----------------
+*Opportunities* are scans of a radar whose nominal coverage
+(:meth:`SensorSite.covers`) contains the track's predicted position; a scan
+that does not cover a track neither helps nor hurts it.  A tentative track is
+confirmed with ``confirm_m`` hits (and a velocity) within its first
+``confirm_n`` opportunities and deleted as soon as that has become
+impossible, or after ``tentative_max_coast_s`` without a plot.  A confirmed
+track is deleted after ``max_coast_s`` without a plot (a rule on consecutive
+missed opportunities would kill small, fluctuating targets that several
+radars cover but rarely detect).  Any track predicted more than 3σ below
+``min_alt_m`` (impacted, or clutter whose velocity points into the ground)
+is deleted.  Confirmed tracks that stay
+within ``merge_d2`` of each other in the 6-D state for ``merge_checks``
+consecutive scans are duplicates: the one with fewer hits (then the younger)
+is deleted.  Plots inside the gate of a confirmed track start no new track.
+
+Out-of-sequence scans
+---------------------
+Scans mostly arrive in time order; one that is older than a track's state is
+used through retrodiction (Bar-Shalom, "Update with out-of-sequence
+measurements in tracking: exact solution", IEEE T-AES 38(3), 2002, in the
+spirit of its one-lag approximations): the track is predicted *backwards* to
+the scan time, ``x_d = F(Δ) x_k``, ``P_d = F(Δ) P_k F(Δ)ᵀ + Q(Δ)`` with
+``Δ < 0``, gated there as usual, and the current state is updated with the
+old plot as an equivalent measurement of ``x_k``::
+
+    H_eff = H(x_d) F(Δ),     R_eff = R + H(x_d) Q(Δ) H(x_d)ᵀ
+
+This ignores the correlation between the retrodiction noise and the error
+of ``x_k`` (the cross terms of Bar-Shalom's exact algorithm), which needs
+per-track history; it is exact without process noise and a good
+approximation for lags of a revisit or two.  The track keeps its time.  Such plots are
+counted in ``stats['oos_plots']`` and the retrodicted updates in
+``stats['oos_updates']``; nothing is dropped silently.
+
+Process noise
+-------------
+The configured ``q_*_mps2`` are acceleration standard deviations σ_a; the
+spectral density of the white-noise acceleration model is
+``q = σ_a² · q_time_s`` (m²/s³), so σ_a is the RMS velocity change per
+``q_time_s`` (1 s).  15 m/s² (≈ 1.5 g) follows the sustained turns of
+aircraft and the dog-legs of cruise missiles without loss of gate at 1–10 s
+revisits; the gate and the reset to the plot do the rest for short harder
+manoeuvres.  Ballistic tracks (free-flight mean) take 2 m/s².
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+from tdome.c2.tracking.association import candidate_pairs, gate, gate_threshold, gnn_assign
+from tdome.c2.tracking.filters import (
+    cv_process_noise,
+    cv_transition,
+    ekf_update,
+    inv_spd,
+    one_point_state,
+    plot_to_ecef,
+    predict,
+    two_point_init,
+)
+from tdome.geo import ecef_to_geodetic
+from tdome.messages import Detections, SensorSite
+
+
+@dataclass
+class TrackerConfig:
+    """Tracker parameters (SI units)."""
+
+    q_air_mps2: float = 15.0  # CV acceleration noise σ_a for air-breathing tracks
+    q_ballistic_mps2: float = 2.0  # acceleration noise σ_a about the free-flight model
+    q_time_s: float = 1.0  # spectral density q = σ_a² · q_time_s (m²/s³)
+    gate_probability: float = 0.9999
+    confirm_m: int = 3  # confirm with M hits ...
+    confirm_n: int = 5  # ... within the first N opportunities
+    max_coast_s: float = 20.0  # delete a confirmed track not updated for this long
+    tentative_max_coast_s: float = 12.0
+    init_speed_sigma_mps: float = 1200.0  # velocity σ of a one-plot track (gating only)
+    min_init_dt_s: float = 0.5  # two-point differencing needs plots at least this far apart
+    max_speed_mps: float = 5000.0  # velocity estimates above are refused
+    min_alt_m: float = -500.0  # tracks 3σ below this altitude (impacted or nonsense) are deleted
+    ballistic_min_alt_m: float = 25e3  # confirmed and above: ballistic
+    ballistic_min_speed_mps: float = 1000.0  # or faster than this ...
+    ballistic_min_vspeed_mps: float = 200.0  # ... with |vertical speed| above this
+    ballistic_sigmas: float = 2.0  # each test must pass by this many standard deviations
+    merge_d2: float = float(chi2.ppf(0.95, 6))  # 6-D state distance under which tracks are duplicates
+    merge_checks: int = 3  # consecutive duplicate checks before the merge
+    merge_radius_m: float = 20e3  # cap of the duplicate check's prefilter radius
+    suppress_init_in_gates: bool = True  # plots inside a confirmed track's gate start no track
+    max_substep_s: float = 2.0  # RK4 sub-step of the ballistic prediction
+
+    @property
+    def q_air(self) -> float:
+        """Spectral density (m²/s³) of the CV model."""
+        return self.q_air_mps2**2 * self.q_time_s
+
+    @property
+    def q_ballistic(self) -> float:
+        """Spectral density (m²/s³) about the free-flight model."""
+        return self.q_ballistic_mps2**2 * self.q_time_s
+
+
+@dataclass
+class AirPicture:
+    """Confirmed tracks predicted to ``time_s`` (arrays are copies)."""
+
+    time_s: float
+    track_id: np.ndarray  # (n,) int
+    x: np.ndarray  # (n, 6) ECEF position (m) and velocity (m/s)
+    P: np.ndarray  # (n, 6, 6)
+    ballistic: np.ndarray  # (n,) bool
+    n_hits: np.ndarray  # (n,)
+    first_update_s: np.ndarray  # (n,)
+    last_update_s: np.ndarray  # (n,)
+
+    def __len__(self) -> int:
+        return int(self.track_id.shape[0])
+
+
+# Per-track columns: name -> (trailing shape, dtype).
+_COLUMNS = {
+    "x": ((6,), float),
+    "P": ((6, 6), float),
+    "track_id": ((), np.int64),
+    "time_s": ((), float),  # time of the state x, P
+    "status": ((), np.int8),  # 0 tentative, 1 confirmed
+    "n_hits": ((), np.int32),
+    "n_opportunities": ((), np.int32),  # scans of radars covering the track (hits + misses)
+    "n_misses": ((), np.int32),  # consecutive missed opportunities
+    "first_update_s": ((), float),
+    "last_update_s": ((), float),
+    "ballistic": ((), bool),
+    "vel_init": ((), bool),  # velocity known (False: one-plot track)
+    "dup_count": ((), np.int32),  # consecutive duplicate checks failed
+}
+
+
+@dataclass
+class _Tracks:
+    """Structure of arrays, one row per track, rows sorted by track id."""
+
+    cols: dict[str, np.ndarray] = field(default_factory=lambda: {
+        k: np.empty((0,) + shp, dtype=dt) for k, (shp, dt) in _COLUMNS.items()})
+
+    def __len__(self) -> int:
+        return int(self.cols["track_id"].shape[0])
+
+    def append(self, **new: np.ndarray) -> None:
+        for k, v in new.items():
+            self.cols[k] = np.concatenate([self.cols[k], np.asarray(v, dtype=_COLUMNS[k][1])])
+
+    def keep(self, mask: np.ndarray) -> None:
+        for k in self.cols:
+            self.cols[k] = self.cols[k][mask]
+
+
+def _track_property(name: str, doc: str):
+    def get(self) -> np.ndarray:
+        view = self._tracks.cols[name].view()
+        view.flags.writeable = False
+        return view
+
+    return property(get, doc=doc)
+
+
+class Tracker:
+    """Multi-radar GNN/EKF tracker in ECEF.  See the module docstring."""
+
+    def __init__(self, config: TrackerConfig, sensors: list[SensorSite]):
+        self.config = config
+        self.sensors = {s.index: s for s in sensors}
+        self._tracks = _Tracks()
+        self._next_id = 1
+        self._now = -np.inf
+        self._gamma = {k: gate_threshold(config.gate_probability, k) for k in (3, 4)}
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("scans", "plots", "started", "confirmed", "deleted", "deleted_confirmed", "deleted_coasted",
+             "deleted_underground", "merged", "oos_scans", "oos_plots", "oos_updates",
+             "speed_rejected"), 0)
+
+    # Read-only views of the per-track arrays (rows = tracks, tentative included, sorted by id);
+    # they change with every scan: copy what you keep, or use picture().
+    x = _track_property("x", "(n, 6) ECEF states at time_s")
+    P = _track_property("P", "(n, 6, 6) state covariances")
+    track_id = _track_property("track_id", "(n,) unique, increasing, never reused")
+    time_s = _track_property("time_s", "(n,) time of each state")
+    status = _track_property("status", "(n,) 0 tentative, 1 confirmed")
+    n_hits = _track_property("n_hits", "(n,) plots associated")
+    n_opportunities = _track_property("n_opportunities", "(n,) scans that covered the track")
+    n_misses = _track_property("n_misses", "(n,) consecutive missed opportunities")
+    first_update_s = _track_property("first_update_s", "(n,) time of the first plot")
+    last_update_s = _track_property("last_update_s", "(n,) time of the latest plot")
+    ballistic = _track_property("ballistic", "(n,) predicted with gravity")
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    @property
+    def now_s(self) -> float:
+        """Latest scan time processed."""
+        return self._now
+
+    # ------------------------------------------------------------------ helpers
+
+    def _q(self, ballistic: np.ndarray) -> np.ndarray:
+        c = self.config
+        return np.where(ballistic, c.q_ballistic, c.q_air)
+
+    def _measurements(self, scan: Detections, site: SensorSite):
+        """Measurement vectors (m, k) and covariances R = diag(σ²) (m, k, k)."""
+        m, k = len(scan), 3 if scan.rdot_mps is None else 4
+        z = np.asarray(scan.z, dtype=float).reshape(m, k)
+        sig = np.asarray(scan.sigma, dtype=float)
+        sig = sig.reshape(m, -1) if m else np.zeros((0, k))
+        if sig.shape[1] < k:  # range rate without its σ: use the site's
+            s_rd = site.sigma_rdot_mps if site.sigma_rdot_mps is not None else 1.0
+            sig = np.concatenate([sig, np.full((m, k - sig.shape[1]), s_rd)], axis=1)
+        sig = sig[:, :k]
+        R = np.zeros((m, k, k))
+        ii = np.arange(k)
+        R[:, ii, ii] = sig**2
+        return z, R, sig
+
+    # ------------------------------------------------------------------ the cycle
+
+    def process(self, scan: Detections) -> None:
+        """Run one predict–associate–update–manage cycle on a radar scan."""
+        c = self.config
+        site = self.sensors.get(scan.sensor)
+        if site is None:
+            raise KeyError(f"scan from unknown sensor {scan.sensor}")
+        t = float(scan.time_s)
+        m = len(scan)
+        st = self.stats
+        st["scans"] += 1
+        st["plots"] += m
+        if t < self._now:
+            st["oos_scans"] += 1
+            st["oos_plots"] += m
+        self._now = max(self._now, t)
+        cols = self._tracks.cols
+        n = len(self._tracks)
+
+        z, R, sig = self._measurements(scan, site)
+        k = z.shape[1]
+        plot_pos, plot_cov = plot_to_ecef(scan.range_m, scan.az_rad, scan.el_rad, sig, site.ecef, site.enu_rot)
+
+        # 1. Predict (or retrodict) every track to the scan time.
+        dt = t - cols["time_s"]
+        q = self._q(cols["ballistic"])
+        xp, Pp = predict(cols["x"], cols["P"], dt, q, cols["ballistic"], c.max_substep_s)
+
+        # 2. Gate and assign.
+        tree = cKDTree(plot_pos) if m and n else None
+        gp = gate(xp, Pp, z, R, plot_pos, plot_cov, site.ecef, site.enu_rot, self._gamma[k], tree)
+        if len(gp):
+            # A one-plot track may only take a plot reachable below max speed (with 3σ of plot errors).
+            one = ~cols["vel_init"][gp.track]
+            if one.any():
+                ti, pj = gp.track[one], gp.plot[one]
+                dist = np.linalg.norm(plot_pos[pj] - cols["x"][ti, :3], axis=1)
+                slack = 3.0 * np.sqrt(np.trace(cols["P"][ti, :3, :3], axis1=1, axis2=2)
+                                      + np.trace(plot_cov[pj], axis1=1, axis2=2))
+                feasible = np.ones(len(gp), dtype=bool)
+                feasible[one] = dist <= c.max_speed_mps * np.abs(dt[ti]) + slack
+                gp = gp.select(feasible)
+        in_confirmed_gate = np.zeros(m, dtype=bool)
+        in_confirmed_gate[gp.plot[cols["status"][gp.track] == 1]] = True
+        sel = gnn_assign(gp.track, gp.plot, gp.d2 + gp.log_det_S, n, m)
+        mp = gp.select(sel)
+
+        # 3. Update the matched tracks.
+        ti, pj = mp.track, mp.plot
+        hit = np.zeros(n, dtype=bool)
+        used = np.zeros(m, dtype=bool)
+        x_now, P_now = xp.copy(), Pp.copy()  # states at the scan time, for the duplicate check
+        if ti.size:
+            xu, Pu, tu, vel_init = self._update(mp, dt, q, xp, Pp, R, plot_pos, plot_cov, t)
+            ok = np.linalg.norm(xu[:, 3:], axis=1) <= c.max_speed_mps
+            st["speed_rejected"] += int((~ok).sum())
+            ti, pj, xu, Pu, tu, vel_init = ti[ok], pj[ok], xu[ok], Pu[ok], tu[ok], vel_init[ok]
+            st["oos_updates"] += int((dt[ti] < 0).sum())
+            cols["x"][ti] = xu
+            cols["P"][ti] = Pu
+            cols["time_s"][ti] = tu
+            cols["vel_init"][ti] = vel_init
+            cols["last_update_s"][ti] = np.maximum(cols["last_update_s"][ti], t)
+            cols["n_hits"][ti] += 1
+            cols["n_misses"][ti] = 0
+            fwd = tu == t
+            x_now[ti[fwd]] = xu[fwd]
+            P_now[ti[fwd]] = Pu[fwd]
+            hit[ti] = True
+            used[pj] = True
+
+        # 4. Track management.
+        if n:
+            covered = site.covers(xp[:, :3]) if (~hit).any() else np.zeros(n, dtype=bool)
+            missed = covered & ~hit
+            cols["n_opportunities"] += (hit | missed).astype(np.int32)
+            cols["n_misses"] += missed.astype(np.int32)
+
+            status = cols["status"]
+            confirm = (status == 0) & (cols["n_hits"] >= c.confirm_m) & cols["vel_init"]
+            status[confirm] = 1
+            st["confirmed"] += int(confirm.sum())
+            self._classify_ballistic(hit & (status == 1) & ~cols["ballistic"])
+
+            loser = self._duplicates(x_now, P_now)
+            st["merged"] += int(loser.sum())
+            age = self._now - cols["last_update_s"]
+            tentative = status == 0
+            coasted = np.where(tentative, age > c.tentative_max_coast_s, age > c.max_coast_s)
+            failed = tentative & (cols["n_opportunities"] - cols["n_hits"] > c.confirm_n - c.confirm_m)
+            underground = self._underground(x_now, P_now)
+            dead = loser | coasted | failed | underground
+            if dead.any():
+                conf = dead & ~tentative
+                st["deleted"] += int(dead.sum())
+                st["deleted_confirmed"] += int(conf.sum())
+                st["deleted_coasted"] += int((conf & coasted).sum())
+                st["deleted_underground"] += int((conf & underground & ~coasted).sum())
+                self._tracks.keep(~dead)
+
+        # 5. Unused plots start tentative tracks.
+        born = ~used
+        if c.suppress_init_in_gates:
+            born &= ~in_confirmed_gate
+        nb = int(born.sum())
+        if nb:
+            xb, Pb = one_point_state(plot_pos[born], plot_cov[born], c.init_speed_sigma_mps)
+            ids = np.arange(self._next_id, self._next_id + nb)
+            self._next_id += nb
+            tb = np.full(nb, t)
+            self._tracks.append(
+                x=xb, P=Pb, track_id=ids, time_s=tb, status=np.zeros(nb), n_hits=np.ones(nb),
+                n_opportunities=np.ones(nb), n_misses=np.zeros(nb), first_update_s=tb, last_update_s=tb,
+                ballistic=np.zeros(nb, dtype=bool), vel_init=np.zeros(nb, dtype=bool), dup_count=np.zeros(nb))
+            st["started"] += nb
+
+    def _update(self, mp, dt, q, xp, Pp, R, plot_pos, plot_cov, t):
+        """Updated (x, P, time, vel_init) for the matched pairs ``mp``."""
+        c = self.config
+        cols = self._tracks.cols
+        ti, pj = mp.track, mp.plot
+        d = dt[ti]
+        back = d < 0  # out of sequence: update the current state through retrodiction
+        xs = np.where(back[:, None], cols["x"][ti], xp[ti])
+        Ps = np.where(back[:, None, None], cols["P"][ti], Pp[ti])
+        H = mp.H.copy()
+        Rm = R[pj]
+        if back.any():
+            Hb = mp.H[back]
+            H[back] = Hb @ cv_transition(d[back])
+            Rm[back] = Rm[back] + Hb @ cv_process_noise(d[back], q[ti][back]) @ np.swapaxes(Hb, -1, -2)
+        xu, Pu = ekf_update(xs, Ps, mp.nu, H, Rm)
+        tu = np.where(back, cols["time_s"][ti], t)
+        vel_init = cols["vel_init"][ti].copy()
+        one = ~vel_init
+        if one.any():
+            far = one & (np.abs(d) >= c.min_init_dt_s)
+            near = one & ~far
+            if far.any():
+                tf = ti[far]
+                x2, P2, t2 = two_point_init(cols["x"][tf, :3], cols["P"][tf, :3, :3], cols["time_s"][tf],
+                                            plot_pos[pj[far]], plot_cov[pj[far]], np.full(tf.size, t), c.q_air)
+                xu[far], Pu[far], tu[far] = x2, P2, t2
+                vel_init[far] = True
+            if near.any():  # same instant: a better position, velocity still unknown
+                xu[near, 3:] = 0.0
+                Pu[near, :3, 3:] = 0.0
+                Pu[near, 3:, :3] = 0.0
+                Pu[near, 3:, 3:] = np.eye(3) * c.init_speed_sigma_mps**2
+        return xu, Pu, tu, vel_init
+
+    def _classify_ballistic(self, rows: np.ndarray) -> None:
+        """Flag confirmed tracks high, or fast and steep, as ballistic (hysteresis: never unflagged).
+
+        A track is ballistic when ``h - kσ_h > h_min`` or when both
+        ``|v| - kσ_|v| > v_min`` and ``|v_up| - kσ_up > v_up_min`` (k =
+        ``ballistic_sigmas``, σ from the track covariance along the local
+        vertical and the velocity direction), so that the noisy velocity of a
+        young track seen by a coarse radar does not flag an aircraft.
+        """
+        if not rows.any():
+            return
+        c = self.config
+        cols = self._tracks.cols
+        idx = np.flatnonzero(rows)
+        x, P = cols["x"][idx], cols["P"][idx]
+        k = c.ballistic_sigmas
+        lat, lon, alt = ecef_to_geodetic(x[:, :3])
+        up = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
+        sd_alt = np.sqrt(np.einsum("ni,nij,nj->n", up, P[:, :3, :3], up))
+        v_up = np.einsum("ij,ij->i", x[:, 3:], up)
+        sd_vup = np.sqrt(np.einsum("ni,nij,nj->n", up, P[:, 3:, 3:], up))
+        speed = np.linalg.norm(x[:, 3:], axis=1)
+        u = x[:, 3:] / np.maximum(speed, 1e-9)[:, None]
+        sd_speed = np.sqrt(np.einsum("ni,nij,nj->n", u, P[:, 3:, 3:], u))
+        flag = (alt - k * sd_alt > c.ballistic_min_alt_m) | (
+            (speed - k * sd_speed > c.ballistic_min_speed_mps)
+            & (np.abs(v_up) - k * sd_vup > c.ballistic_min_vspeed_mps))
+        cols["ballistic"][idx[flag]] = True
+
+    def _underground(self, x: np.ndarray, P: np.ndarray) -> np.ndarray:
+        """Tracks whose altitude is below ``min_alt_m`` by more than 3σ (σ along the local vertical)."""
+        lat, lon, alt = ecef_to_geodetic(x[:, :3])
+        up = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
+        var_up = np.einsum("ni,nij,nj->n", up, P[:, :3, :3], up)
+        return alt + 3.0 * np.sqrt(var_up) < self.config.min_alt_m
+
+    def _duplicates(self, x_now: np.ndarray, P_now: np.ndarray) -> np.ndarray:
+        """Rows to delete as duplicates of another confirmed track.
+
+        Two confirmed tracks whose states at the scan time are within
+        ``d² = Δxᵀ (P_i + P_j)⁻¹ Δx < merge_d2`` for ``merge_checks``
+        consecutive checks are duplicates; the one with fewer hits (then the
+        younger) goes, handing its state over if it is the more recently
+        updated (the survivor keeps its id, hits and first update).  Prefilter: ``d² < γ`` implies
+        ``|Δp|² ≤ γ tr(P_i + P_j) ≤ 2 γ max(tr P_i, tr P_j)``, so each track
+        looks for partners within ``√(2 γ tr P_i)`` (capped at ``merge_radius_m``).
+        """
+        c = self.config
+        cols = self._tracks.cols
+        n = len(self._tracks)
+        loser = np.zeros(n, dtype=bool)
+        conf = np.flatnonzero(cols["status"] == 1)
+        dup = np.zeros(n, dtype=bool)
+        if conf.size >= 2:
+            tr_p = np.trace(P_now[conf, :3, :3], axis1=1, axis2=2)
+            radius = np.minimum(np.sqrt(2.0 * c.merge_d2 * tr_p), c.merge_radius_m)
+            a, b = candidate_pairs(x_now[conf, :3], radius, x_now[conf, :3])
+            off = a != b
+            pairs = np.stack([np.minimum(a, b)[off], np.maximum(a, b)[off]], axis=1)
+            pairs = np.unique(pairs, axis=0) if len(pairs) else pairs
+            if len(pairs):
+                i, j = conf[pairs[:, 0]], conf[pairs[:, 1]]
+                dx = x_now[i] - x_now[j]
+                Sinv, _ = inv_spd(P_now[i] + P_now[j])
+                close = np.einsum("pi,pij,pj->p", dx, Sinv, dx) < c.merge_d2
+                i, j = i[close], j[close]
+                dup[i] = dup[j] = True
+                cnt = np.where(dup, cols["dup_count"] + 1, 0)
+                cols["dup_count"][:] = cnt
+                ripe = (cnt[i] >= c.merge_checks) & (cnt[j] >= c.merge_checks)
+                i, j = i[ripe], j[ripe]
+                hi, hj = cols["n_hits"][i], cols["n_hits"][j]
+                # rows are sorted by id: the larger row index is the younger track
+                j_loses = (hj < hi) | ((hj == hi) & (j > i))
+                keep, lose = np.where(j_loses, i, j), np.where(j_loses, j, i)
+                # The survivor keeps its id and history but takes the fresher state.
+                fresher = (cols["last_update_s"][lose] > cols["last_update_s"][keep]) & ~loser[keep]
+                kf, lf = keep[fresher], lose[fresher]
+                for name in ("x", "P", "time_s", "last_update_s", "n_misses"):
+                    cols[name][kf] = cols[name][lf]
+                cols["ballistic"][kf] |= cols["ballistic"][lf]
+                loser[lose] = True
+                return loser
+        cols["dup_count"][:] = 0
+        return loser
+
+    # ------------------------------------------------------------------ output
+
+    def picture(self, t_s: float) -> AirPicture:
+        """Confirmed tracks (not coasting beyond ``max_coast_s``) predicted to ``t_s``."""
+        cols = self._tracks.cols
+        live = (cols["status"] == 1) & (t_s - cols["last_update_s"] <= self.config.max_coast_s)
+        bal = cols["ballistic"][live]
+        x, P = predict(cols["x"][live], cols["P"][live], t_s - cols["time_s"][live], self._q(bal), bal,
+                       self.config.max_substep_s)
+        return AirPicture(
+            time_s=float(t_s),
+            track_id=cols["track_id"][live].copy(),
+            x=x,
+            P=P,
+            ballistic=bal.copy(),
+            n_hits=cols["n_hits"][live].copy(),
+            first_update_s=cols["first_update_s"][live].copy(),
+            last_update_s=cols["last_update_s"][live].copy(),
+        )
