@@ -61,3 +61,10 @@ def test_great_circle_destination_round_trip():
     lat2, lon2 = geo.destination(lat, lon, np.radians(100.0), 250e3)
     assert np.isclose(geo.great_circle_distance_m(lat, lon, lat2, lon2), 250e3, rtol=1e-9)
     assert np.isclose(geo.initial_bearing_rad(lat, lon, lat2, lon2), np.radians(100.0), atol=1e-9)
+
+
+def test_radial_height_is_close_to_geodetic_height():
+    rng = np.random.default_rng(1)
+    lat, lon = rng.uniform(-1.5, 1.5, 5000), rng.uniform(-3, 3, 5000)
+    h = rng.uniform(-500.0, 200e3, 5000)
+    assert np.max(np.abs(geo.height_m(geo.geodetic_to_ecef(lat, lon, h)) - h)) < 1.5

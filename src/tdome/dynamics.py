@@ -27,53 +27,54 @@ _OMEGA = np.array([0.0, 0.0, OMEGA_EARTH_RAD_S])
 
 
 def gravity_ecef(r: np.ndarray, j2: bool = True) -> np.ndarray:
-    """Gravitational acceleration (m/s²) at ECEF positions ``r`` (``(..., 3)``)."""
+    """Gravitational acceleration (m/s²) at ECEF positions ``r`` (``(..., 3)``).
+
+    Point mass plus J2:  g = −μ r/|r|³ · [1 + 3/2 J2 (a/|r|)² (1 − 5 z²/|r|²)]
+    on x and y, with (3 − 5 z²/|r|²) in place of (1 − 5 z²/|r|²) on z.
+    """
     r = np.asarray(r, dtype=float)
-    x, y, z = r[..., 0], r[..., 1], r[..., 2]
-    r2 = x * x + y * y + z * z
-    rn = np.sqrt(r2)
-    k = -MU_M3_S2 / (r2 * rn)
+    r2 = np.einsum("...i,...i->...", r, r)
+    k = -MU_M3_S2 / (r2 * np.sqrt(r2))
     if not j2:
         return r * k[..., None]
-    zr2 = 5.0 * z * z / r2
-    c = 1.5 * J2 * (A_M * A_M) / r2
-    gx = k * x * (1.0 + c * (1.0 - zr2))
-    gy = k * y * (1.0 + c * (1.0 - zr2))
-    gz = k * z * (1.0 + c * (3.0 - zr2))
-    return np.stack((gx, gy, gz), axis=-1)
+    z = r[..., 2]
+    c = (1.5 * J2 * A_M * A_M) / r2
+    f = 1.0 + c * (1.0 - 5.0 * z * z / r2)
+    g = r * (k * f)[..., None]
+    g[..., 2] += (2.0 * k * c) * z
+    return g
 
 
 def free_flight_acceleration(r: np.ndarray, v: np.ndarray, rotating: bool = True, j2: bool = True) -> np.ndarray:
     """Acceleration in the ECEF frame of an object in vacuum free flight."""
     a = gravity_ecef(r, j2=j2)
     if rotating:
+        # −2 Ω×v − Ω×(Ω×r) with Ω along +z, written out to avoid np.cross overhead.
         w = OMEGA_EARTH_RAD_S
-        # -2 Ω×v - Ω×(Ω×r) with Ω along +z, written out to avoid np.cross overhead.
-        a = a.copy()
         a[..., 0] += 2.0 * w * v[..., 1] + w * w * r[..., 0]
         a[..., 1] += -2.0 * w * v[..., 0] + w * w * r[..., 1]
     return a
 
 
 def rk4_step(r: np.ndarray, v: np.ndarray, dt, rotating: bool = True, j2: bool = True):
-    """One RK4 step of free flight; ``dt`` is a scalar or an array broadcastable to ``(n, 1)``."""
+    """One RK4 step of free flight; ``dt`` is a scalar or an array broadcastable to ``(n, 1)``.
+
+    For r'' = a(r, r') the four stages are (k_r, k_v) = (v_i, a(r_i, v_i)) at
+    r_i = r + c_i dt k_r(i−1), v_i = v + c_i dt k_v(i−1), c = (0, ½, ½, 1).
+    """
     dt = np.asarray(dt, dtype=float)
     if dt.ndim == 1:
         dt = dt[:, None]
-
-    def acc(rr, vv):
-        return free_flight_acceleration(rr, vv, rotating=rotating, j2=j2)
-
-    k1v = acc(r, v)
-    k1r = v
-    k2v = acc(r + 0.5 * dt * k1r, v + 0.5 * dt * k1v)
-    k2r = v + 0.5 * dt * k1v
-    k3v = acc(r + 0.5 * dt * k2r, v + 0.5 * dt * k2v)
-    k3r = v + 0.5 * dt * k2v
-    k4v = acc(r + dt * k3r, v + dt * k3v)
-    k4r = v + dt * k3v
-    r_new = r + dt / 6.0 * (k1r + 2.0 * k2r + 2.0 * k3r + k4r)
-    v_new = v + dt / 6.0 * (k1v + 2.0 * k2v + 2.0 * k3v + k4v)
+    h2 = 0.5 * dt
+    a1 = free_flight_acceleration(r, v, rotating, j2)
+    v2 = v + h2 * a1
+    a2 = free_flight_acceleration(r + h2 * v, v2, rotating, j2)
+    v3 = v + h2 * a2
+    a3 = free_flight_acceleration(r + h2 * v2, v3, rotating, j2)
+    v4 = v + dt * a3
+    a4 = free_flight_acceleration(r + dt * v3, v4, rotating, j2)
+    r_new = r + (dt / 6.0) * (v + 2.0 * v2 + 2.0 * v3 + v4)
+    v_new = v + (dt / 6.0) * (a1 + 2.0 * a2 + 2.0 * a3 + a4)
     return r_new, v_new
 
 

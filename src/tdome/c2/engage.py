@@ -52,12 +52,12 @@ def plan_windows(threats: ThreatPicture, rows: np.ndarray, batteries: list[Batte
     horizon = min(horizon + step_s, threats.node_t[-1])
     rel = np.arange(step_s, horizon + 1e-9, step_s)
     pos = threats.positions_at(rel, rows)  # (R, K, 3)
-    _, _, alt = geo.ecef_to_geodetic(pos)
+    alt = geo.height_m(pos)
     valid = np.isfinite(alt) & (rel[None, :] <= tgo[:, None])
 
     # Coarse nodes over the whole path, for the latest launch time.
     npos = threats.node_pos[rows]
-    _, _, nalt = geo.ecef_to_geodetic(npos)
+    nalt = geo.height_m(npos)
     nvalid = np.isfinite(nalt) & (threats.node_t[None, :] <= tgo[:, None])
 
     for i, b in enumerate(batteries):

@@ -34,7 +34,10 @@ class ThreatConfig:
     min_track_updates: int = 3  # tracks younger than this are not evaluated
     node_step_s: float = 10.0  # spacing of prediction nodes
     max_impact_margin_m: float = 10_000.0  # cap on the uncertainty added to the margin
-    rocket_max_range_m: float = 280e3  # ballistic tracks with less energy are rockets
+    # Ballistic tracks whose energy range lies in this band could be a long-range
+    # rocket or a short-range ballistic missile fired short: kinematics cannot tell.
+    ambiguous_min_range_m: float = 180e3
+    ambiguous_max_range_m: float = 320e3
     slow_speed_mps: float = 120.0  # air-breathing slower than this: drone
     aircraft_min_alt_m: float = 2000.0  # fast air-breathing above this: aircraft
 
@@ -53,6 +56,22 @@ class ThreatPicture:
     time_to_go_s: np.ndarray  # (n,) to impact (ballistic) or to reaching the asset (air)
     asset: np.ndarray  # (n,) index of the endangered asset, -1 for none
     value: np.ndarray  # (n,) value at risk
+    ambiguous: np.ndarray | None = None  # (n,) ballistic track that may be a rocket or a missile
+
+    def __post_init__(self) -> None:
+        if self.ambiguous is None:
+            self.ambiguous = np.zeros(len(self.track_id), dtype=bool)
+
+    def plausible_pk(self, pk: dict[str, float], rows: np.ndarray | None = None) -> np.ndarray:
+        """Kill probability an interceptor with table ``pk`` can count on against each row.
+
+        For an ambiguous ballistic track it is the lower of the rocket and
+        missile figures: the battle manager plans for the class it cannot rule out.
+        """
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows)
+        p = np.array([pk.get(THREAT_CLASSES[c], 0.0) for c in self.cls[rows]])
+        both = min(pk.get("ballistic", 0.0), pk.get("rocket", 0.0))
+        return np.where(self.ambiguous[rows], np.minimum(p, both), p)
 
     def __len__(self) -> int:
         return int(self.track_id.shape[0])
@@ -82,20 +101,25 @@ class ThreatPicture:
         return out
 
 
-def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig) -> np.ndarray:
+def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig) -> tuple[np.ndarray, np.ndarray]:
     """Kinematic class of each track from its state (n, 6) and the tracker's ballistic flag.
 
-    Ballistic tracks split into missiles and rockets by specific energy: the
-    flat-Earth range equivalent 2E/g of E = v²/2 + g·h separates 70–280 km
-    rockets from short-range ballistic missiles.  Air-breathing tracks split
-    by speed and altitude.
+    Ballistic tracks are ranked by specific energy E = v²/2 + g·h through its
+    flat-Earth range equivalent 2E/g (the range of a 45° shot with that
+    energy).  Below the ambiguity band they are rockets, above it missiles;
+    inside it the best guess is the nearer class and the track is flagged
+    ambiguous.  Air-breathing tracks split by speed and altitude.
+
+    Returns ``(cls, ambiguous)``.
     """
     lat, lon, alt = geo.ecef_to_geodetic(x[:, :3])
     speed = np.linalg.norm(x[:, 3:], axis=1)
     energy_range = (speed**2 + 2 * _G0 * np.maximum(alt, 0.0)) / _G0
     cls = np.where(speed < cfg.slow_speed_mps, DRONE, np.where(alt > cfg.aircraft_min_alt_m, AIRCRAFT, CRUISE))
-    cls = np.where(ballistic, np.where(energy_range < cfg.rocket_max_range_m, ROCKET, BALLISTIC), cls)
-    return cls.astype(int)
+    mid_band = 0.5 * (cfg.ambiguous_min_range_m + cfg.ambiguous_max_range_m)
+    cls = np.where(ballistic, np.where(energy_range < mid_band, ROCKET, BALLISTIC), cls)
+    ambiguous = ballistic & (energy_range >= cfg.ambiguous_min_range_m) & (energy_range <= cfg.ambiguous_max_range_m)
+    return cls.astype(int), ambiguous
 
 
 def _ballistic_nodes(pos, vel, n_nodes, h):
@@ -109,14 +133,14 @@ def _ballistic_nodes(pos, vel, n_nodes, h):
         return node_pos, node_vel, impact, t_imp
     r, v = pos.copy(), vel.copy()
     node_pos[:, 0], node_vel[:, 0] = r, v
-    _, _, alt_prev = geo.ecef_to_geodetic(r)
+    alt_prev = geo.height_m(r)
     live = alt_prev > 0
     for k in range(1, n_nodes):
         if not live.any():
             break
         idx = np.flatnonzero(live)
         r1, v1 = dynamics.rk4_step(r[idx], v[idx], h)
-        _, _, alt1 = geo.ecef_to_geodetic(r1)
+        alt1 = geo.height_m(r1)
         down = alt1 <= 0
         if down.any():
             # Regula falsi on the altitude reached by a partial step.
@@ -127,7 +151,7 @@ def _ballistic_nodes(pos, vel, n_nodes, h):
             for _ in range(6):
                 frac = lo + (hi - lo) * f_lo / np.maximum(f_lo - f_hi, 1e-9)
                 rc, _ = dynamics.rk4_step(r0d, v0d, frac * h)
-                _, _, fc = geo.ecef_to_geodetic(rc)
+                fc = geo.height_m(rc)
                 above = fc > 0
                 lo, f_lo = np.where(above, frac, lo), np.where(above, fc, f_lo)
                 hi, f_hi = np.where(above, hi, frac), np.where(above, f_hi, fc)
@@ -182,7 +206,7 @@ def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatP
     tgo = np.full(n, np.inf)
     asset = np.full(n, -1)
     value = np.zeros(n)
-    cls = classify(x, bal, cfg) if n else np.zeros(0, dtype=int)
+    cls, ambiguous = classify(x, bal, cfg) if n else (np.zeros(0, dtype=int), np.zeros(0, dtype=bool))
 
     ib = np.flatnonzero(bal)
     if ib.size:
@@ -237,4 +261,5 @@ def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatP
         time_to_go_s=tgo,
         asset=asset,
         value=value,
+        ambiguous=ambiguous,
     )

@@ -1,0 +1,191 @@
+"""The battle manager: one C2 cycle from plots to fire orders.
+
+    ingest(scan)            plots from any radar, in time order, into the tracker
+    decide(now, batteries)  air picture → threat evaluation → kill assessment →
+                            shot windows → assignment under doctrine → orders
+
+It consumes only :mod:`tdome.messages` types (plots, sensor sites, battery
+status) and emits fire orders and mid-course aim updates; it never sees truth.
+
+Doctrine
+--------
+- ``shoot_look_shoot``: a threat with shots in flight is not engaged again
+  until the kill assessment after their intercept time; the assignment values
+  an early shot by the chance a later layer still has at a survivor, so the
+  outer layer fires first when that leaves the inner layers a look-shot.
+- ``fire_all``: every layer that can engage fires without waiting to look,
+  up to the cap of shots per threat.
+- Reserve: each battery holds back a fraction of its initial rounds for
+  threats worth at least ``reserve_min_value``.
+
+Kill assessment: ``kill_assessment_s`` after the intercept time, a track that
+has not been updated since the intercept (or has been dropped) is assessed
+killed and never engaged again; one that has been updated is a survivor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tdome.c2.assign import SOLVERS, AssignmentProblem
+from tdome.c2.engage import plan_windows
+from tdome.c2.threat import ThreatConfig, ThreatPicture, evaluate
+from tdome.c2.tracking import Tracker, TrackerConfig
+from tdome.messages import THREAT_CLASSES, AimUpdate, BatteryStatus, DefendedAsset, Detections, FireOrder, SensorSite
+
+
+@dataclass(frozen=True)
+class DoctrineConfig:
+    mode: str = "shoot_look_shoot"  # or "fire_all"
+    salvo: dict[str, int] = field(default_factory=lambda: {"ballistic": 2, "rocket": 1, "cruise": 1, "drone": 1, "aircraft": 1})
+    max_shots_per_threat: int = 4
+    reserve_fraction: dict[str, float] = field(default_factory=dict)  # per layer
+    reserve_min_value: float = 0.0
+    cost_weight_per_musd: float = 0.5
+    kill_assessment_s: float = 6.0
+
+
+@dataclass(frozen=True)
+class C2Config:
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    threat: ThreatConfig = field(default_factory=ThreatConfig)
+    doctrine: DoctrineConfig = field(default_factory=DoctrineConfig)
+    solver: str = "greedy"
+
+
+@dataclass
+class Engagement:
+    engagement_id: int
+    track_id: int
+    battery: int
+    rounds: int
+    launch_s: float
+    intercept_s: float
+    assessed: str = ""  # "", "killed" or "survived"
+
+
+@dataclass
+class CycleOutput:
+    orders: list[FireOrder]
+    aim_updates: list[AimUpdate]
+    threats: ThreatPicture
+    assessments: list[tuple[int, int, str]]  # (engagement_id, track_id, verdict) made this cycle
+
+
+class BattleManager:
+    def __init__(self, sensors: list[SensorSite], assets: list[DefendedAsset], config: C2Config | None = None):
+        self.config = config or C2Config()
+        if self.config.solver not in SOLVERS:
+            raise ValueError(f"unknown assignment solver {self.config.solver!r}; known: {', '.join(SOLVERS)}")
+        self.sensors = sensors
+        self.assets = assets
+        self.tracker = Tracker(self.config.tracker, sensors)
+        self.engagements: dict[int, Engagement] = {}
+        self.rounds_at: dict[int, int] = {}  # track id -> rounds fired at it
+        self.killed: set[int] = set()  # track ids assessed killed
+        self._next_engagement = 1
+
+    def ingest(self, scan: Detections) -> None:
+        self.tracker.process(scan)
+
+    def decide(self, now_s: float, batteries: list[BatteryStatus]) -> CycleOutput:
+        doc = self.config.doctrine
+        picture = self.tracker.picture(now_s)
+        threats = evaluate(picture, self.assets, self.config.threat)
+        row_of = {int(t): i for i, t in enumerate(threats.track_id)}
+        last_update = dict(zip(picture.track_id.tolist(), picture.last_update_s.tolist()))
+
+        # Kill assessment of engagements whose look time has come.
+        verdicts = []
+        for e in self.engagements.values():
+            if e.assessed or now_s < e.intercept_s + doc.kill_assessment_s:
+                continue
+            seen_after = last_update.get(e.track_id, -np.inf) > e.intercept_s
+            e.assessed = "survived" if seen_after else "killed"
+            if not seen_after:
+                self.killed.add(e.track_id)
+            verdicts.append((e.engagement_id, e.track_id, e.assessed))
+
+        # Mid-course updates: re-predict each in-flight engagement's intercept point.
+        updates = []
+        for e in self.engagements.values():
+            if e.intercept_s > now_s and e.track_id in row_of:
+                p = threats.positions_at(np.array([e.intercept_s - now_s]), np.array([row_of[e.track_id]]))[0, 0]
+                if np.all(np.isfinite(p)):
+                    updates.append(AimUpdate(e.engagement_id, tuple(float(v) for v in p)))
+
+        # Threats open to engagement this cycle.
+        pending = {e.track_id for e in self.engagements.values() if not e.assessed}
+        in_flight_q: dict[int, float] = {}
+        for e in self.engagements.values():
+            if not e.assessed:
+                pk = 0.0
+                if e.track_id in row_of:
+                    pk = float(threats.plausible_pk(batteries[e.battery].interceptor.pk, [row_of[e.track_id]])[0])
+                in_flight_q[e.track_id] = in_flight_q.get(e.track_id, 1.0) * (1.0 - pk) ** e.rounds
+        eligible = []
+        for i, tid in enumerate(threats.track_id.tolist()):
+            if threats.value[i] <= 0 or tid in self.killed:
+                continue
+            if self.rounds_at.get(tid, 0) >= doc.max_shots_per_threat:
+                continue
+            if doc.mode == "shoot_look_shoot" and tid in pending:
+                continue
+            eligible.append(i)
+        rows = np.array(eligible, dtype=int)
+        orders: list[FireOrder] = []
+        if rows.size and batteries:
+            orders = self._assign(now_s, threats, rows, batteries, in_flight_q)
+        return CycleOutput(orders, updates, threats, verdicts)
+
+    def _assign(self, now_s, threats, rows, batteries, in_flight_q) -> list[FireOrder]:
+        doc = self.config.doctrine
+        win = plan_windows(threats, rows, batteries, now_s)
+        cls_names = [THREAT_CLASSES[c] for c in threats.cls[rows]]
+        salvo = np.array([doc.salvo.get(c, 1) for c in cls_names], dtype=int)
+        shots_left = np.array([doc.max_shots_per_threat - self.rounds_at.get(int(threats.track_id[r]), 0) for r in rows])
+        salvo = np.minimum(salvo, np.maximum(shots_left, 1))
+        pk_cls = np.array([threats.plausible_pk(b.interceptor.pk, rows) for b in batteries])
+        pk = np.where(win.feasible_now, pk_cls, 0.0)
+
+        followup = np.zeros_like(pk)
+        if doc.mode == "shoot_look_shoot":
+            # A survivor of a shot from b can be engaged again by any battery whose
+            # latest launch time comes after b's intercept plus the look.
+            look = win.intercept_s + doc.kill_assessment_s  # (B, R)
+            can = win.latest_launch_s[None, :, :] >= look[:, None, :]  # (B, B', R)
+            followup = np.max(np.where(can, pk_cls[None, :, :], 0.0), axis=1)
+            followup = np.where(win.feasible_now, followup, 0.0)
+
+        cost = np.array([b.interceptor.cost_usd for b in batteries]) / 1e6 * doc.cost_weight_per_musd
+        capacity = np.array([min(b.ready_rounds, b.stock_rounds) for b in batteries])
+        reserve = np.array([int(np.ceil(doc.reserve_fraction.get(b.layer, 0.0) * b.initial_rounds)) for b in batteries])
+        # Of the rounds that may fire now, those that would dip below the reserve.
+        reserved = np.clip(capacity - np.maximum(np.array([b.stock_rounds for b in batteries]) - reserve, 0), 0, capacity)
+        survival = np.array([in_flight_q.get(int(threats.track_id[r]), 1.0) for r in rows])
+        problem = AssignmentProblem(
+            value=threats.value[rows],
+            pk=pk,
+            salvo=salvo,
+            cost=cost,
+            capacity=capacity,
+            reserved=reserved,
+            high_value=threats.value[rows] >= doc.reserve_min_value,
+            survival=survival,
+            followup_pk=followup,
+            max_engagements=np.ones(len(rows), dtype=int),
+        )
+        result = SOLVERS[self.config.solver](problem)
+        orders = []
+        for b, j, n in zip(result.battery.tolist(), result.threat.tolist(), result.rounds.tolist()):
+            tid = int(threats.track_id[rows[j]])
+            eid = self._next_engagement
+            self._next_engagement += 1
+            launch = now_s + batteries[b].interceptor.reaction_s
+            orders.append(FireOrder(eid, batteries[b].index, tid, n, launch, float(win.intercept_s[b, j]),
+                                    tuple(float(v) for v in win.aim_ecef[b, j])))
+            self.engagements[eid] = Engagement(eid, tid, batteries[b].index, n, launch, float(win.intercept_s[b, j]))
+            self.rounds_at[tid] = self.rounds_at.get(tid, 0) + n
+        return orders
