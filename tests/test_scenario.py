@@ -152,7 +152,8 @@ def test_builtin_catalog() -> None:
     for it in cat.interceptors.values():
         assert set(it.pk.as_dict()) == set(THREAT_CLASSES)
         assert it.max_range_km > it.min_range_km and it.max_alt_km > it.min_alt_km
-    assert cat.interceptors["upper_ck"].pk.as_dict() == {"ballistic": pytest.approx(0.85), "rocket": 0.0,
+    # The upper layer engages ballistic targets only (missiles and rockets), never air-breathing ones.
+    assert cat.interceptors["upper_ck"].pk.as_dict() == {"ballistic": pytest.approx(0.85), "rocket": pytest.approx(0.8),
                                                          "cruise": 0.0, "drone": 0.0, "aircraft": 0.0}
     assert {t.class_ for t in cat.threats.values()} == set(THREAT_CLASSES)
 

@@ -215,6 +215,7 @@ class Tracker:
         self._next_id = 1
         self._now = -np.inf
         self._gamma = {k: gate_threshold(config.gate_probability, k) for k in (3, 4)}
+        self.last_association = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         self.stats: dict[str, int] = dict.fromkeys(
             ("scans", "plots", "started", "confirmed", "deleted", "deleted_confirmed", "deleted_coasted",
              "deleted_underground", "merged", "oos_scans", "oos_plots", "oos_updates",
@@ -334,6 +335,7 @@ class Tracker:
             P_now[ti[fwd]] = Pu[fwd]
             hit[ti] = True
             used[pj] = True
+        assoc_plot, assoc_id = [pj], [cols["track_id"][ti].copy()]
 
         # 4. Track management.
         if n:
@@ -379,6 +381,11 @@ class Tracker:
                 n_opportunities=np.ones(nb), n_misses=np.zeros(nb), first_update_s=tb, last_update_s=tb,
                 ballistic=np.zeros(nb, dtype=bool), vel_init=np.zeros(nb, dtype=bool), dup_count=np.zeros(nb))
             st["started"] += nb
+            assoc_plot.append(np.flatnonzero(born))
+            assoc_id.append(ids)
+        # Which track each plot of this scan went to (updated or started); plots
+        # absent here were refused.  Consumers use it for per-track bookkeeping.
+        self.last_association = (np.concatenate(assoc_plot), np.concatenate(assoc_id).astype(np.int64))
 
     def _update(self, mp, dt, q, xp, Pp, R, plot_pos, plot_cov, t):
         """Updated (x, P, time, vel_init) for the matched pairs ``mp``."""

@@ -1,0 +1,72 @@
+"""The ``tdome`` command: run and validate scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="tdome: layered air and missile defense, from radar plots to intercepts.")
+console = Console()
+err = Console(stderr=True)
+
+
+def _load(path: Optional[Path], seed: Optional[int]):
+    from tdome.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path, seed=seed)
+    except ScenarioError as e:
+        err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def run(
+    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML file; the built-in default if omitted."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: runs/<scenario>-seed<seed>)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Run a scenario end to end and write its run folder."""
+    from tdome.sim.engine import run as run_sim
+    from tdome.sim.report import print_summary, summarize, write_run
+
+    if seed is not None and seed < 0:
+        err.print(f"[bold red]error:[/] --seed: value {seed} is invalid; must be >= 0")
+        raise typer.Exit(code=2)
+    sc = _load(scenario, seed)
+    out = out or Path("runs") / f"{_slug(sc.name)}-seed{sc.seed}"
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[t]}"),
+                  TimeElapsedColumn(), console=console, disable=quiet, transient=True) as prog:
+        task = prog.add_task(f"{sc.name}", total=float(sc.duration_s), t="t = 0 s")
+
+        def tick(t_s: float) -> None:
+            prog.update(task, completed=t_s, t=f"t = {t_s:.0f} / {sc.duration_s:.0f} s")
+
+        rec = run_sim(sc, progress=tick)
+    summary = summarize(rec)
+    paths = write_run(rec, summary, out)
+    print_summary(summary, console)
+    console.print(f"run folder: {out}  ({', '.join(p.name for p in paths.values())})")
+
+
+@app.command()
+def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file to check.")) -> None:
+    """Check a scenario file without running it."""
+    sc = _load(scenario, None)
+    n = sum(g.count for w in sc.raid.waves for g in w.groups)
+    console.print(f"{scenario}: valid — {len(sc.assets)} assets, {len(sc.radars)} radars, "
+                  f"{len(sc.batteries)} batteries, {n} threats in {len(sc.raid.waves)} waves")
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "run"
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,180 @@
+"""Turn a validated scenario into the objects of one run: assets, radars, batteries, raid, C2 config.
+
+Edge units (degrees, km) are converted to SI here, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tdome import geo
+from tdome.c2.core import C2Config, DoctrineConfig
+from tdome.c2.threat import ThreatConfig
+from tdome.c2.tracking import TrackerConfig
+from tdome.messages import DefendedAsset, InterceptorSpec, SensorSite
+from tdome.sensors.radar import RadarModel
+from tdome.sim.streams import stream
+from tdome.world.airbreathing import fly_route
+from tdome.world.ballistic import fly_ballistic_many, solve_launch
+from tdome.world.effectors import Battery
+from tdome.world.trajectory import TrajectorySet
+
+rad = np.radians
+BALLISTIC_CLASSES = ("ballistic", "rocket")
+
+
+def build_assets(sc) -> list[DefendedAsset]:
+    out = []
+    for a in sc.assets:
+        poly = tuple((float(rad(p[0])), float(rad(p[1]))) for p in (a.polygon or []))
+        if poly:
+            lat = float(np.mean([p[0] for p in poly]))
+            lon = float(np.mean([p[1] for p in poly]))
+        else:
+            lat, lon = float(rad(a.lat)), float(rad(a.lon))
+        out.append(DefendedAsset(a.name, a.kind, float(a.value), lat, lon, float(a.radius_km) * 1e3, poly))
+    return out
+
+
+def build_sensors(sc) -> tuple[list[SensorSite], list[RadarModel]]:
+    sites, models = [], []
+    for i, r in enumerate(sc.radars):
+        rt = sc.radar_types[r.type]
+        bore = r.boresight_az_deg if r.boresight_az_deg is not None else rt.boresight_deg
+        site = SensorSite(
+            index=i, name=r.name, lat_rad=float(rad(r.lat)), lon_rad=float(rad(r.lon)), alt_m=float(r.alt_m),
+            max_range_m=rt.max_range_km * 1e3, min_range_m=rt.min_range_km * 1e3,
+            min_el_rad=float(rad(rt.min_el_deg)), max_el_rad=float(rad(rt.max_el_deg)),
+            az_center_rad=float(rad(bore)), az_half_width_rad=float(rad(min(rt.sector_deg, 360.0) / 2.0)),
+            revisit_s=rt.revisit_s, sigma_range_m=rt.sigma_range_m, sigma_az_rad=float(rad(rt.sigma_az_deg)),
+            sigma_el_rad=float(rad(rt.sigma_el_deg)), sigma_rdot_mps=rt.sigma_rdot_mps,
+        )
+        rng = stream(sc.seed, f"radar:{r.name}")
+        models.append(RadarModel(site, 10 ** (rt.snr_ref_db / 10.0), rt.ref_range_km * 1e3, rt.pfa,
+                                 rt.false_alarms_per_scan, rng, phase_s=float(rng.uniform(0.0, rt.revisit_s))))
+        sites.append(site)
+    return sites, models
+
+
+def interceptor_spec(name: str, it) -> InterceptorSpec:
+    return InterceptorSpec(
+        name=name, layer=it.layer, speed_mps=it.speed_mps, min_range_m=it.min_range_km * 1e3,
+        max_range_m=it.max_range_km * 1e3, min_alt_m=it.min_alt_km * 1e3, max_alt_m=it.max_alt_km * 1e3,
+        reaction_s=it.reaction_s, pk=dict(it.pk), cost_usd=it.cost_usd,
+    )
+
+
+def build_batteries(sc) -> list[Battery]:
+    out = []
+    for i, b in enumerate(sc.batteries):
+        it = sc.interceptor_types[b.interceptor]
+        out.append(Battery(
+            index=i, name=b.name, layer=b.layer, lat_rad=float(rad(b.lat)), lon_rad=float(rad(b.lon)),
+            alt_m=float(b.alt_m), spec=interceptor_spec(b.interceptor, it), launchers=b.launchers,
+            rounds_per_launcher=b.rounds_per_launcher, magazine=b.magazine, reload_time_s=b.reload_time_s,
+            homing_basket_m=it.homing_basket_m,
+        ))
+    return out
+
+
+@dataclass
+class Raid:
+    """Truth of the raid: one row per threat, and the precomputed trajectories."""
+
+    type_name: list[str]
+    cls: list[str]
+    wave: list[str]
+    label: list[str]
+    aim_lat_rad: np.ndarray
+    aim_lon_rad: np.ndarray
+    rcs_m2: np.ndarray
+    lethal_radius_m: np.ndarray
+    cost_usd: np.ndarray
+    intended_asset: np.ndarray  # asset the aim point lies on (within lethal radius), -1 for none
+    trajectories: TrajectorySet
+
+    def __len__(self) -> int:
+        return len(self.type_name)
+
+
+def build_raid(sc, assets: list[DefendedAsset]) -> Raid:
+    rng = stream(sc.seed, "raid")
+    rows = []
+    for wave in sc.raid.waves:
+        for group in wave.groups:
+            tt = sc.threat_types[group.threat]
+            alat, alon = sc.aim_point(group)
+            for _ in range(group.count):
+                t0 = wave.start_s + rng.uniform(0.0, wave.spread_s)
+                # Launch point uniform in the launch disc; aim scattered by a 2-D Gaussian.
+                brg = rng.uniform(0.0, 2 * np.pi)
+                dist = group.launch.radius_km * 1e3 * np.sqrt(rng.uniform())
+                llat, llon = geo.destination(rad(group.launch.lat), rad(group.launch.lon), brg, dist)
+                de, dn = rng.normal(0.0, group.aim_spread_km * 1e3, 2)
+                plat, plon = geo.destination(rad(alat), rad(alon), np.arctan2(de, dn), np.hypot(de, dn))
+                rows.append((group, tt, wave.name, t0, float(llat), float(llon), float(plat), float(plon)))
+
+    n = len(rows)
+    trajs = [None] * n
+    bal = [i for i, r in enumerate(rows) if r[1].class_ in BALLISTIC_CLASSES]
+    if bal:
+        lat = np.array([rows[i][4] for i in bal])
+        lon = np.array([rows[i][5] for i in bal])
+        alat = np.array([rows[i][6] for i in bal])
+        alon = np.array([rows[i][7] for i in bal])
+        gam = np.array([np.nan if rows[i][1].gamma_deg is None else rad(rows[i][1].gamma_deg) for i in bal])
+        v0 = np.zeros((len(bal), 3))
+        for has_gamma in (False, True):
+            sel = np.flatnonzero(np.isfinite(gam) == has_gamma)
+            if sel.size:
+                v0[sel] = solve_launch(lat[sel], lon[sel], alat[sel], alon[sel],
+                                       gamma_rad=gam[sel] if has_gamma else None)
+        r0 = geo.geodetic_to_ecef(lat, lon, 0.0)
+        t0 = np.array([rows[i][3] for i in bal])
+        for i, tr in zip(bal, fly_ballistic_many(r0, v0, t0)):
+            trajs[i] = tr
+    for i, (group, tt, _, t0, llat, llon, plat, plon) in enumerate(rows):
+        if trajs[i] is not None:
+            continue
+        wl = [llat] + [float(rad(w.lat)) for w in group.via] + [plat]
+        wo = [llon] + [float(rad(w.lon)) for w in group.via] + [plon]
+        trajs[i] = fly_route(np.array(wl), np.array(wo), tt.speed_mps, tt.cruise_alt_m, t0)
+
+    aim_lat = np.array([r[6] for r in rows])
+    aim_lon = np.array([r[7] for r in rows])
+    lethal = np.array([r[1].lethal_radius_m for r in rows])
+    intended = np.full(n, -1)
+    if assets and n:
+        d = np.stack([a.distance_m(aim_lat, aim_lon) for a in assets], axis=1)
+        vals = np.array([a.value for a in assets])
+        on = d <= lethal[:, None]
+        j = np.argmax(np.where(on, vals[None, :], -1.0), axis=1)
+        intended = np.where(on[np.arange(n), j], j, -1)
+    return Raid(
+        type_name=[r[0].threat for r in rows], cls=[r[1].class_ for r in rows], wave=[r[2] for r in rows],
+        label=[r[0].label for r in rows], aim_lat_rad=aim_lat, aim_lon_rad=aim_lon,
+        rcs_m2=np.array([r[1].rcs_m2 for r in rows]), lethal_radius_m=lethal,
+        cost_usd=np.array([r[1].cost_usd for r in rows]), intended_asset=intended,
+        trajectories=TrajectorySet(trajs, dt_s=0.5, t0_s=0.0),
+    )
+
+
+def c2_config(sc) -> C2Config:
+    c = sc.c2
+    tr = c.tracker
+    return C2Config(
+        tracker=TrackerConfig(confirm_m=tr.confirm_m, confirm_n=tr.confirm_n, max_coast_s=tr.max_coast_s,
+                              gate_probability=tr.gate_probability, q_air_mps2=tr.q_air_mps2,
+                              q_ballistic_mps2=tr.q_ballistic_mps2),
+        threat=ThreatConfig(corridor_m=c.threat.corridor_km * 1e3, horizon_s=c.threat.horizon_s,
+                            min_track_updates=c.threat.min_track_updates),
+        doctrine=DoctrineConfig(mode=c.doctrine.mode, salvo=dict(c.doctrine.salvo),
+                                max_shots_per_threat=c.doctrine.max_shots_per_threat,
+                                reserve_fraction=dict(c.doctrine.reserve_fraction),
+                                reserve_min_value=c.doctrine.reserve_min_value,
+                                cost_weight_per_musd=c.doctrine.cost_weight_per_musd,
+                                kill_assessment_s=c.doctrine.kill_assessment_s),
+        solver=c.assignment.solver,
+    )

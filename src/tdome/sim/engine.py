@@ -1,0 +1,224 @@
+"""The time loop: world → sensors → C2 → effectors → world.
+
+Each C2 cycle of ``c2.cycle_s`` seconds:
+
+1. intercepts due in the cycle are resolved against truth (so a radar
+   scanning after a kill no longer sees the threat);
+2. every radar scan due in the cycle is simulated at its own instant and its
+   plots are handed to the C2 in time order;
+3. threats that reach the ground in the cycle impact: a leaker if the threat
+   was not intercepted, a hit on every asset within its lethal radius;
+4. the C2 decides at the end of the cycle from plots and battery status
+   only; its fire orders launch interceptors and its aim updates reach those
+   in flight.
+
+Everything the run observed is kept in a :class:`RunRecord` (event log,
+truth and track samples, timings); :mod:`tdome.sim.report` turns it into the
+summary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from tdome import geo
+from tdome.analysis.metrics import gospa
+from tdome.c2.core import BattleManager
+from tdome.c2.threat import ThreatPicture
+from tdome.sim.build import build_assets, build_batteries, build_raid, build_sensors, c2_config
+from tdome.sim.streams import stream
+from tdome.world.effectors import Effectors, bat_ecef
+
+RECORD_EVERY_S = 2.0
+GOSPA_C_M = 5000.0
+
+
+@dataclass
+class RunRecord:
+    scenario: object
+    assets: list
+    sites: list
+    batteries: list
+    raid: object
+    events: list[dict] = field(default_factory=list)
+    truth_rows: list[tuple] = field(default_factory=list)
+    track_rows: list[tuple] = field(default_factory=list)
+    gospa_rows: list[tuple] = field(default_factory=list)  # (t, total, loc, missed, false)
+    first_detect_s: np.ndarray | None = None
+    first_launch_s: np.ndarray | None = None
+    kill_s: np.ndarray | None = None
+    impact_hits: dict = field(default_factory=dict)  # threat row -> list of asset indices hit
+    scan_ms: list[float] = field(default_factory=list)
+    cycle_ms: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+    tracker_stats: dict = field(default_factory=dict)
+
+
+def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
+           ecef=None, detail="") -> None:
+    lat = lon = alt = np.nan
+    if ecef is not None and np.all(np.isfinite(ecef)):
+        la, lo, al = geo.ecef_to_geodetic(np.asarray(ecef, dtype=float))
+        lat, lon, alt = float(np.degrees(la)), float(np.degrees(lo)), float(al)
+    rec.events.append(dict(time_s=float(t), kind=kind, threat_id=int(threat), track_id=int(track),
+                           battery=int(battery), layer=layer, interceptor_id=int(interceptor),
+                           lat_deg=lat, lon_deg=lon, alt_m=alt, detail=detail))
+
+
+def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
+    """Run one scenario end to end; ``progress(t_s)`` is called after each cycle."""
+    wall0 = time.perf_counter()
+    sc = scenario
+    assets = build_assets(sc)
+    sites, radars = build_sensors(sc)
+    batteries = build_batteries(sc)
+    raid = build_raid(sc, assets)
+    traj = raid.trajectories
+    n = len(raid)
+    bm = BattleManager(sites, assets, c2_config(sc))
+    eff = Effectors(batteries, stream(sc.seed, "effectors"))
+    rec = RunRecord(sc, assets, sites, batteries, raid)
+    kill_s = np.full(n, np.inf)
+    first_detect = np.full(n, np.inf)
+    first_launch = np.full(n, np.inf)
+    impacted = np.zeros(n, dtype=bool)
+    launched = np.zeros(n, dtype=bool)
+    eng_threat: dict[int, int] = {}  # engagement id -> truth row (for metrics only)
+    track_truth: dict[int, Counter] = {}  # track id -> plots taken from each truth row (-1: false alarm)
+
+    def truth_state(t):
+        pos, vel, alive = traj.state_at(t)
+        return pos, vel, alive & (kill_s > t)
+
+    def truth_pos(t):
+        pos, _, alive = truth_state(t)
+        return pos, alive
+
+    dt = float(sc.c2.cycle_s)
+    t = 0.0
+    next_record = 0.0
+    while t < sc.duration_s - 1e-9:
+        t_next = min(t + dt, float(sc.duration_s))
+        cyc0 = time.perf_counter()
+
+        for i in np.flatnonzero(~launched & (traj.launch_s <= t_next)):
+            launched[i] = True
+            _event(rec, traj.launch_s[i], "threat_launch", threat=i, ecef=traj.launch_ecef[i],
+                   detail=f"{raid.type_name[i]} {raid.label[i]}".strip())
+
+        # 1. Intercepts in (t, t_next].
+        for itc, row, killed, miss in eff.resolve(t, t_next, truth_pos, kill_s, raid.cls):
+            bat = batteries[itc.battery]
+            kind = "kill" if killed else "miss"
+            detail = f"miss distance {miss:.0f} m" if np.isfinite(miss) else "no target in basket"
+            _event(rec, itc.intercept_s, kind, threat=row, track=itc.track_id, battery=itc.battery, layer=bat.layer,
+                   interceptor=itc.interceptor_id, ecef=itc.aim_ecef, detail=detail)
+
+        # 2. Radar scans in (t, t_next], in time order.
+        scans = sorted((float(ts), k) for k, r in enumerate(radars) for ts in r.scan_times(t, t_next))
+        for ts, k in scans:
+            pos, vel, alive = truth_state(ts)
+            idx = np.flatnonzero(alive)
+            det, src = radars[k].scan(ts, pos[idx], vel[idx], raid.rcs_m2[idx])
+            truth_rows = np.full(src.size, -1)
+            truth_rows[src >= 0] = idx[src[src >= 0]]
+            src_rows = truth_rows[truth_rows >= 0]
+            new = src_rows[first_detect[src_rows] > ts]
+            first_detect[new] = ts
+            s0 = time.perf_counter()
+            bm.ingest(det)
+            rec.scan_ms.append((time.perf_counter() - s0) * 1e3)
+            # Truth bookkeeping for metrics: which object's plots each track took.
+            plots, tids = bm.tracker.last_association
+            for tid, row in zip(tids.tolist(), truth_rows[plots].tolist()):
+                track_truth.setdefault(tid, Counter())[row] += 1
+
+        # 3. Impacts in (t, t_next].
+        due = np.flatnonzero(~impacted & (traj.impact_s > t) & (traj.impact_s <= t_next))
+        for i in due:
+            impacted[i] = True
+            if kill_s[i] <= traj.impact_s[i]:
+                continue
+            lat, lon, _ = geo.ecef_to_geodetic(traj.impact_ecef[i])
+            hits = [j for j, a in enumerate(assets) if a.distance_m(lat, lon) <= raid.lethal_radius_m[i]]
+            rec.impact_hits[int(i)] = hits
+            kind = "leak" if raid.intended_asset[i] >= 0 or hits else "impact"
+            detail = ", ".join(assets[j].name for j in hits) if hits else "no asset hit"
+            _event(rec, traj.impact_s[i], kind, threat=i, ecef=traj.impact_ecef[i], detail=detail)
+
+        # 4. The C2 decides; effectors act.
+        status = eff.status(t_next)
+        out = bm.decide(t_next, status)
+        for eid, tid, verdict in out.assessments:
+            _event(rec, t_next, "assessed_" + verdict, track=tid, detail=f"engagement {eid}")
+        eff.uplink(out.aim_updates)
+        if out.orders:
+            _orders(rec, t_next, out.orders, eff, batteries, track_truth, first_launch, eng_threat)
+
+        if t_next >= next_record - 1e-9:
+            _record(rec, t_next, truth_state, bm, out.threats, track_truth)
+            next_record += RECORD_EVERY_S
+        rec.cycle_ms.append((time.perf_counter() - cyc0) * 1e3)
+        if progress is not None:
+            progress(t_next)
+        t = t_next
+
+    rec.first_detect_s = first_detect
+    rec.first_launch_s = first_launch
+    rec.kill_s = kill_s
+    rec.tracker_stats = dict(bm.tracker.stats)
+    rec.engagement_threat = eng_threat
+    rec.wall_s = time.perf_counter() - wall0
+    return rec
+
+
+def truth_of(track_truth: dict, track_id: int) -> int:
+    """The truth row whose plots a track took most often (-1: none, or mostly false alarms)."""
+    c = track_truth.get(track_id)
+    if not c:
+        return -1
+    return c.most_common(1)[0][0]
+
+
+def _orders(rec, t, orders, eff, batteries, track_truth, first_launch, eng_threat):
+    eff.execute(t, orders)
+    for o in orders:
+        bat = batteries[o.battery]
+        row = truth_of(track_truth, o.track_id)
+        if row >= 0:
+            first_launch[row] = min(first_launch[row], o.launch_time_s)
+        eng_threat[o.engagement_id] = row
+        _event(rec, o.launch_time_s, "launch", threat=row, track=o.track_id, battery=o.battery, layer=bat.layer,
+               ecef=bat_ecef(bat),
+               detail=f"{o.rounds} x {bat.spec.name} engagement {o.engagement_id} "
+                      f"intercept at {o.intercept_time_s:.0f} s")
+
+
+def _record(rec: RunRecord, t, truth_state, bm: BattleManager, threats: ThreatPicture, track_truth):
+    pos, vel, alive = truth_state(t)
+    idx = np.flatnonzero(alive)
+    if idx.size:
+        lat, lon, alt = geo.ecef_to_geodetic(pos[idx])
+        spd = np.linalg.norm(vel[idx], axis=1)
+        for k, i in enumerate(idx):
+            rec.truth_rows.append((t, int(i), float(np.degrees(lat[k])), float(np.degrees(lon[k])), float(alt[k]),
+                                   float(spd[k])))
+    pic = bm.tracker.picture(t)
+    est = pic.x[:, :3]
+    g = gospa(pos[idx], est, c=GOSPA_C_M)
+    rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est)))
+    if len(pic.track_id):
+        lat, lon, alt = geo.ecef_to_geodetic(est)
+        spd = np.linalg.norm(pic.x[:, 3:], axis=1)
+        row_of = {int(tid): i for i, tid in enumerate(threats.track_id)}
+        for k, tid in enumerate(pic.track_id.tolist()):
+            r = row_of.get(tid, -1)
+            cls = threats.class_names[r] if r >= 0 else ""
+            asset = int(threats.asset[r]) if r >= 0 else -1
+            rec.track_rows.append((t, tid, float(np.degrees(lat[k])), float(np.degrees(lon[k])), float(alt[k]),
+                                   float(spd[k]), cls, asset, truth_of(track_truth, tid)))

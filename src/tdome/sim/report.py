@@ -1,0 +1,198 @@
+"""What a run produced: the summary figures, the run folder and the terminal table.
+
+Definitions (DESIGN.md glossary):
+- leaker: a threat aimed at a defended asset that reaches the ground without
+  being intercepted (threats aimed at empty ground or sea are counted apart);
+- hit: an impact within the threat's lethal radius of an asset's footprint;
+- defended value surviving: the sum of the values of assets not hit;
+- sensor-to-shooter time: first detection of a threat to first launch at it;
+- cost exchange: interceptor cost spent per unit of raid cost, and per leaker
+  prevented (against the undefended outcome, where every aimed threat hits).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tdome.messages import LAYERS
+from tdome.sim.engine import GOSPA_C_M, RunRecord
+
+
+def _pct(x, q):
+    return float(np.percentile(x, q)) if len(x) else None
+
+
+def summarize(rec: RunRecord) -> dict:
+    raid, assets, bats = rec.raid, rec.assets, rec.batteries
+    n = len(raid)
+    aimed = raid.intended_asset >= 0
+    ev = rec.events
+    leaks = [e for e in ev if e["kind"] == "leak"]
+    leaker_rows = {e["threat_id"] for e in leaks if aimed[e["threat_id"]]}
+    hits_by_asset = {a.name: 0 for a in assets}
+    for row, hits in rec.impact_hits.items():
+        for j in hits:
+            hits_by_asset[assets[j].name] += 1
+    leakers_by_asset = {a.name: 0 for a in assets}
+    for r in leaker_rows:
+        leakers_by_asset[assets[raid.intended_asset[r]].name] += 1
+    hit_assets = {name for name, k in hits_by_asset.items() if k}
+    value_total = float(sum(a.value for a in assets))
+    value_surviving = float(sum(a.value for a in assets if a.name not in hit_assets))
+
+    launches = [e for e in ev if e["kind"] == "launch"]
+    layers = {}
+    for layer in LAYERS:
+        lb = [b for b in bats if b.layer == layer]
+        if not lb:
+            continue
+        ll = [e for e in launches if e["layer"] == layer]
+        shots = sum(int(e["detail"].split(" x ")[0]) for e in ll)
+        kills = [e for e in ev if e["kind"] == "kill" and e["layer"] == layer]
+        cost = shots * (lb[0].spec.cost_usd if lb else 0.0)
+        layers[layer] = dict(
+            batteries=len(lb),
+            engaged=len({e["threat_id"] for e in ll if e["threat_id"] >= 0}),
+            shots=shots,
+            kills=len(kills),
+            cost_usd=float(sum(int(e["detail"].split(" x ")[0]) * bats[e["battery"]].spec.cost_usd for e in ll)),
+            rounds_left=int(sum(b.stock for b in lb)),
+            rounds_initial=int(sum(b.magazine for b in lb)),
+        )
+    shots_total = sum(v["shots"] for v in layers.values())
+    spent = float(sum(v["cost_usd"] for v in layers.values()))
+    raid_cost = float(np.sum(raid.cost_usd))
+    decoy_rows = set(np.flatnonzero(~aimed).tolist())
+    shots_at_decoys = sum(int(e["detail"].split(" x ")[0]) for e in launches if e["threat_id"] in decoy_rows)
+    prevented = int(aimed.sum()) - len(leaker_rows)
+
+    both = np.isfinite(rec.first_detect_s) & np.isfinite(rec.first_launch_s)
+    s2s = (rec.first_launch_s - rec.first_detect_s)[both]
+    g = np.array(rec.gospa_rows) if rec.gospa_rows else np.zeros((0, 7))
+    busy = g[:, 5] + g[:, 6] > 0 if len(g) else np.zeros(0, dtype=bool)
+    by_class = {}
+    for c in sorted(set(raid.cls)):
+        rows = [i for i in range(n) if raid.cls[i] == c]
+        by_class[c] = dict(
+            threats=len(rows),
+            aimed_at_assets=int(sum(aimed[i] for i in rows)),
+            killed=int(sum(np.isfinite(rec.kill_s[i]) for i in rows)),
+            leakers=int(sum(i in leaker_rows for i in rows)),
+        )
+    return dict(
+        scenario=rec.scenario.name,
+        seed=int(rec.scenario.seed),
+        duration_s=float(rec.scenario.duration_s),
+        threats=dict(total=n, aimed_at_assets=int(aimed.sum()), decoys=int((~aimed).sum()),
+                     killed=int(np.isfinite(rec.kill_s).sum()), by_class=by_class),
+        leakers=dict(total=len(leaker_rows), rate=len(leaker_rows) / max(int(aimed.sum()), 1),
+                     by_asset=leakers_by_asset),
+        hits_by_asset=hits_by_asset,
+        defended_value=dict(total=value_total, surviving=value_surviving,
+                            fraction=value_surviving / value_total if value_total else None),
+        layers=layers,
+        interceptors=dict(shots=shots_total, cost_usd=spent, shots_at_decoys=shots_at_decoys),
+        raid_cost_usd=raid_cost,
+        cost_exchange=dict(per_raid_cost=spent / raid_cost if raid_cost else None,
+                           per_leaker_prevented_usd=spent / prevented if prevented > 0 else None),
+        sensor_to_shooter_s=dict(median=_pct(s2s, 50), p95=_pct(s2s, 95), n=int(both.sum())),
+        tracking=dict(
+            gospa_c_m=GOSPA_C_M, gospa_p=2, gospa_alpha=2,
+            gospa_mean_m=float(g[busy, 1].mean()) if busy.any() else None,
+            gospa_localisation_rms_m=float(np.sqrt(g[busy, 2].sum() / max((g[busy, 5] - g[busy, 3] / (GOSPA_C_M**2 / 2)).sum(), 1))) if busy.any() else None,
+            missed_mean=float((g[busy, 3] / (GOSPA_C_M**2 / 2)).mean()) if busy.any() else None,
+            false_mean=float((g[busy, 4] / (GOSPA_C_M**2 / 2)).mean()) if busy.any() else None,
+            scan_ms_p50=_pct(rec.scan_ms, 50), scan_ms_p99=_pct(rec.scan_ms, 99),
+            tracker=rec.tracker_stats,
+        ),
+        c2_cycle_ms=dict(p50=_pct(rec.cycle_ms, 50), p99=_pct(rec.cycle_ms, 99)),
+        wall_time_s=rec.wall_s,
+    )
+
+
+def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
+    """Write summary.json, events/tracks/truth Parquet tables and map.png into ``out``."""
+    from tdome.viz.mapplot import plot_run
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = dict(summary=out / "summary.json", events=out / "events.parquet", tracks=out / "tracks.parquet",
+                 truth=out / "truth.parquet", threats=out / "threats.parquet", map=out / "map.png")
+    paths["summary"].write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
+    cols = ["time_s", "kind", "threat_id", "track_id", "battery", "layer", "interceptor_id", "lat_deg", "lon_deg",
+            "alt_m", "detail"]
+    events = sorted(rec.events, key=lambda e: e["time_s"])
+    pq.write_table(pa.table({c: [e[c] for e in events] for c in cols}), paths["events"])
+    _rows_to_parquet(rec.track_rows, ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps", "class",
+                                      "asset", "truth_id"], paths["tracks"])
+    _rows_to_parquet(rec.truth_rows, ["time_s", "threat_id", "lat_deg", "lon_deg", "alt_m", "speed_mps"],
+                     paths["truth"])
+    raid = rec.raid
+    pq.write_table(pa.table(dict(
+        threat_id=np.arange(len(raid)), type=raid.type_name, cls=raid.cls, wave=raid.wave, label=raid.label,
+        launch_s=raid.trajectories.launch_s, impact_s=raid.trajectories.impact_s,
+        aim_lat_deg=np.degrees(raid.aim_lat_rad), aim_lon_deg=np.degrees(raid.aim_lon_rad),
+        intended_asset=[rec.assets[j].name if j >= 0 else "" for j in raid.intended_asset],
+        killed_s=rec.kill_s, first_detect_s=rec.first_detect_s, first_launch_s=rec.first_launch_s,
+    )), paths["threats"])
+    plot_run(rec, paths["map"])
+    return paths
+
+
+def _rows_to_parquet(rows, names, path):
+    cols = list(zip(*rows)) if rows else [[] for _ in names]
+    pq.write_table(pa.table({n: list(c) for n, c in zip(names, cols)}), path)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    raise TypeError(type(o))
+
+
+def print_summary(summary: dict, console) -> None:
+    from rich.table import Table
+
+    s = summary
+    t = Table(title=f"{s['scenario']} — seed {s['seed']}", show_lines=False)
+    t.add_column("layer")
+    for c in ("batteries", "engaged", "shots", "kills", "rounds left", "cost (USD M)"):
+        t.add_column(c, justify="right")
+    for layer, v in s["layers"].items():
+        t.add_row(layer, str(v["batteries"]), str(v["engaged"]), str(v["shots"]), str(v["kills"]),
+                  f"{v['rounds_left']}/{v['rounds_initial']}", f"{v['cost_usd'] / 1e6:.1f}")
+    console.print(t)
+
+    a = Table(title="Defended assets")
+    a.add_column("asset")
+    a.add_column("leakers", justify="right")
+    a.add_column("hits", justify="right")
+    for name in s["hits_by_asset"]:
+        a.add_row(name, str(s["leakers"]["by_asset"][name]), str(s["hits_by_asset"][name]))
+    console.print(a)
+
+    th, ce, ss, tr = s["threats"], s["cost_exchange"], s["sensor_to_shooter_s"], s["tracking"]
+    fmt = lambda v, f="{:.1f}": "n/a" if v is None else f.format(v)  # noqa: E731
+    lines = [
+        f"threats: {th['total']} ({th['aimed_at_assets']} aimed at assets, {th['decoys']} at empty ground or sea), "
+        f"killed {th['killed']}",
+        f"leakers: {s['leakers']['total']} (leak rate {s['leakers']['rate']:.1%})",
+        f"defended value surviving: {s['defended_value']['surviving']:.0f} of {s['defended_value']['total']:.0f}",
+        f"interceptors: {s['interceptors']['shots']} shots, USD {s['interceptors']['cost_usd'] / 1e6:.1f} M "
+        f"({s['interceptors']['shots_at_decoys']} at decoys)",
+        f"cost exchange: {fmt(ce['per_raid_cost'], '{:.2f}')} per unit of raid cost; "
+        f"USD {fmt(None if ce['per_leaker_prevented_usd'] is None else ce['per_leaker_prevented_usd'] / 1e6)} M "
+        f"per leaker prevented",
+        f"sensor-to-shooter: median {fmt(ss['median'])} s, p95 {fmt(ss['p95'])} s",
+        f"tracking GOSPA (c={tr['gospa_c_m'] / 1e3:.0f} km, p=2): mean {fmt(tr['gospa_mean_m'], '{:.0f}')} m; "
+        f"scan p50 {fmt(tr['scan_ms_p50'], '{:.2f}')} ms, p99 {fmt(tr['scan_ms_p99'], '{:.2f}')} ms",
+        f"wall time: {s['wall_time_s']:.1f} s",
+    ]
+    for line in lines:
+        console.print(line)
