@@ -1,0 +1,1 @@
+"""Battle-management core: tracking, threat evaluation, assignment, engagement. Never sees truth."""

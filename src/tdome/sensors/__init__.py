@@ -1,0 +1,1 @@
+"""Sensor models (simulator side): truth in, plots out."""

@@ -1,0 +1,1 @@
+"""Truth: threat motion, batteries and interceptors (simulator side)."""
