@@ -85,6 +85,7 @@ class BattleManager:
         self.engagements: dict[int, Engagement] = {}
         self.rounds_at: dict[int, int] = {}  # track id -> rounds fired at it
         self.killed: set[int] = set()  # track ids assessed killed
+        self.endangering: dict[int, int] = {}  # track id -> consecutive cycles endangering an asset
         self._next_engagement = 1
 
     def ingest(self, scan: Detections) -> None:
@@ -95,6 +96,10 @@ class BattleManager:
         picture = self.tracker.picture(now_s)
         threats = evaluate(picture, self.assets, self.config.threat)
         row_of = {int(t): i for i, t in enumerate(threats.track_id)}
+        # A threat must keep endangering an asset for a few cycles before it may be
+        # engaged: one prediction from a young or swapped track is not enough.
+        self.endangering = {tid: self.endangering.get(tid, 0) + 1
+                            for tid, v in zip(threats.track_id.tolist(), threats.value.tolist()) if v > 0}
         last_update = dict(zip(picture.track_id.tolist(), picture.last_update_s.tolist()))
 
         # Kill assessment of engagements whose look time has come.
@@ -128,6 +133,8 @@ class BattleManager:
         eligible = []
         for i, tid in enumerate(threats.track_id.tolist()):
             if threats.value[i] <= 0 or tid in self.killed:
+                continue
+            if self.endangering.get(tid, 0) < self.config.threat.confirm_cycles:
                 continue
             if self.rounds_at.get(tid, 0) >= doc.max_shots_per_threat:
                 continue

@@ -33,7 +33,9 @@ class ThreatConfig:
     horizon_s: float = 900.0  # how far air-breathing paths are projected
     min_track_updates: int = 3  # tracks younger than this are not evaluated
     node_step_s: float = 10.0  # spacing of prediction nodes
+    impact_sigmas: float = 2.0  # impact uncertainty added to the margin, in standard deviations
     max_impact_margin_m: float = 10_000.0  # cap on the uncertainty added to the margin
+    confirm_cycles: int = 3  # consecutive evaluations endangering an asset before a threat may be engaged
     # Ballistic tracks whose energy range lies in this band could be a long-range
     # rocket or a short-range ballistic missile fired short: kinematics cannot tell.
     ambiguous_min_range_m: float = 180e3
@@ -216,10 +218,14 @@ def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatP
         if has_imp.any() and assets:
             rows = ib[has_imp]
             ilat, ilon, _ = geo.ecef_to_geodetic(impact[rows])
-            # Margin grows with the predicted impact uncertainty (position plus velocity × time to go).
-            pos_sd = np.sqrt(np.trace(P[rows, :3, :3], axis1=1, axis2=2))
-            vel_sd = np.sqrt(np.trace(P[rows, 3:, 3:], axis1=1, axis2=2))
-            margin = cfg.corridor_m + np.minimum(2.0 * (pos_sd + vel_sd * tgo[rows]), cfg.max_impact_margin_m)
+            # Margin grows with the impact uncertainty: the state covariance carried to
+            # the impact time to first order, Σ = P_pp + t(P_pv + P_vp) + t²P_vv, on the ground plane.
+            t_go = tgo[rows][:, None, None]
+            Pi = P[rows, :3, :3] + t_go * (P[rows, :3, 3:] + P[rows, 3:, :3]) + t_go**2 * P[rows, 3:, 3:]
+            rot = geo.enu_rotation(ilat, ilon)[:, :2, :]
+            Ph = rot @ Pi @ np.swapaxes(rot, 1, 2)
+            sd = np.sqrt(np.maximum(np.linalg.eigvalsh(Ph)[:, -1], 0.0))
+            margin = cfg.corridor_m + np.minimum(cfg.impact_sigmas * sd, cfg.max_impact_margin_m)
             d = np.stack([a.distance_m(ilat, ilon) for a in assets], axis=1)  # (m, A)
             vals = np.array([a.value for a in assets])
             inside = d <= margin[:, None]
