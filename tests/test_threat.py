@@ -83,3 +83,14 @@ def test_windows_respect_envelope_and_flyout():
     d0 = np.linalg.norm(before - bat.ecef)
     _, _, a0 = geo.ecef_to_geodetic(before)
     assert (t_int - 1.0 - spec.reaction_s < d0 / spec.speed_mps) or d0 > 70e3 or a0 > 40e3
+
+
+def test_a_climbing_rocket_not_yet_flagged_is_predicted_with_gravity():
+    # Early in flight the tracker may not have flagged a rocket ballistic yet; a straight,
+    # level projection of it would cross half of Taiwan. Its climb rate gives it away.
+    trajs = missiles([(24.0, 119.9)])  # aimed at the sea
+    tr = trajs[0]
+    state = np.concatenate([tr.pos_ecef[30], tr.vel_ecef[30]])  # 15 s after launch, climbing
+    tp = evaluate(picture([state], [False]), [TAIPEI, KAOHSIUNG], ThreatConfig())
+    assert np.linalg.norm(tp.impact_ecef[0] - tr.impact_ecef) < 100.0
+    assert tp.asset[0] == -1

@@ -52,7 +52,7 @@ def run(
     summary = summarize(rec)
     paths = write_run(rec, summary, out)
     print_summary(summary, console)
-    console.print(f"run folder: {out}  ({', '.join(p.name for p in paths.values())})")
+    console.print(f"run folder: {out}  ({', '.join(p.name for p in paths.values())})", soft_wrap=True)
 
 
 @app.command()
@@ -61,7 +61,7 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file to ch
     sc = _load(scenario, None)
     n = sum(g.count for w in sc.raid.waves for g in w.groups)
     console.print(f"{scenario}: valid — {len(sc.assets)} assets, {len(sc.radars)} radars, "
-                  f"{len(sc.batteries)} batteries, {n} threats in {len(sc.raid.waves)} waves")
+                  f"{len(sc.batteries)} batteries, {n} threats in {len(sc.raid.waves)} waves", soft_wrap=True)
 
 
 def _slug(name: str) -> str:

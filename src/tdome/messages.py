@@ -40,6 +40,9 @@ class SensorSite:
     sigma_az_rad: float
     sigma_el_rad: float
     sigma_rdot_mps: float | None = None  # None: the radar reports no range rate
+    # Range within which the radar reliably detects a small target (reference
+    # RCS, Pd 0.5): a scan that misses a track beyond it says little.  None: max range.
+    small_target_range_m: float | None = None
     ecef: np.ndarray = field(init=False, repr=False, compare=False)
     enu_rot: np.ndarray = field(init=False, repr=False, compare=False)
 

@@ -41,6 +41,11 @@ class ThreatConfig:
     ambiguous_min_range_m: float = 180e3
     ambiguous_max_range_m: float = 320e3
     slow_speed_mps: float = 120.0  # air-breathing slower than this: drone
+    # A track not yet flagged ballistic by the tracker is still predicted with gravity
+    # when no air-breathing threat could fly like it: above this altitude, climb rate or speed.
+    ballistic_like_alt_m: float = 15e3
+    ballistic_like_vspeed_mps: float = 150.0
+    ballistic_like_speed_mps: float = 600.0
     aircraft_min_alt_m: float = 2000.0  # fast air-breathing above this: aircraft
 
 
@@ -124,6 +129,17 @@ def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig) -> tuple[n
     return cls.astype(int), ambiguous
 
 
+def ballistic_like(x: np.ndarray, cfg: ThreatConfig) -> np.ndarray:
+    """Tracks whose altitude, climb rate or speed no air-breathing threat reaches."""
+    if len(x) == 0:
+        return np.zeros(0, dtype=bool)
+    up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1, keepdims=True)
+    vz = np.einsum("ij,ij->i", x[:, 3:], up)
+    speed = np.linalg.norm(x[:, 3:], axis=1)
+    return (geo.height_m(x[:, :3]) > cfg.ballistic_like_alt_m) | (np.abs(vz) > cfg.ballistic_like_vspeed_mps) | (
+        speed > cfg.ballistic_like_speed_mps)
+
+
 def _ballistic_nodes(pos, vel, n_nodes, h):
     """Free-flight propagation on the node grid; returns nodes and the impact (point, time)."""
     n = pos.shape[0]
@@ -197,7 +213,7 @@ def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatP
     track_id = picture.track_id[keep]
     x = picture.x[keep]
     P = picture.P[keep]
-    bal = picture.ballistic[keep]
+    bal = picture.ballistic[keep] | ballistic_like(x, cfg)
     n = track_id.shape[0]
     h = cfg.node_step_s
     n_nodes = int(np.ceil(cfg.horizon_s / h)) + 1

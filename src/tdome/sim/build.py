@@ -50,12 +50,26 @@ def build_sensors(sc) -> tuple[list[SensorSite], list[RadarModel]]:
             az_center_rad=float(rad(bore)), az_half_width_rad=float(rad(min(rt.sector_deg, 360.0) / 2.0)),
             revisit_s=rt.revisit_s, sigma_range_m=rt.sigma_range_m, sigma_az_rad=float(rad(rt.sigma_az_deg)),
             sigma_el_rad=float(rad(rt.sigma_el_deg)), sigma_rdot_mps=rt.sigma_rdot_mps,
+            small_target_range_m=small_target_range_m(rt.snr_ref_db, rt.ref_range_km * 1e3, rt.pfa),
         )
         rng = stream(sc.seed, f"radar:{r.name}")
         models.append(RadarModel(site, 10 ** (rt.snr_ref_db / 10.0), rt.ref_range_km * 1e3, rt.pfa,
                                  rt.false_alarms_per_scan, rng, phase_s=float(rng.uniform(0.0, rt.revisit_s))))
         sites.append(site)
     return sites, models
+
+
+SMALL_TARGET_RCS_M2 = 0.1
+
+
+def small_target_range_m(snr_ref_db: float, ref_range_m: float, pfa: float) -> float:
+    """Range where a 0.1 m² Swerling-1 target is detected with Pd 0.5.
+
+    Pd = Pfa^(1/(1+SNR)) = 0.5 needs SNR = ln Pfa / ln 0.5 − 1, and SNR falls as R⁻⁴.
+    """
+    snr_needed = np.log(pfa) / np.log(0.5) - 1.0
+    snr_ref = 10 ** (snr_ref_db / 10.0) * SMALL_TARGET_RCS_M2
+    return float(ref_range_m * (snr_ref / snr_needed) ** 0.25)
 
 
 def interceptor_spec(name: str, it) -> InterceptorSpec:

@@ -195,4 +195,4 @@ def print_summary(summary: dict, console) -> None:
         f"wall time: {s['wall_time_s']:.1f} s",
     ]
     for line in lines:
-        console.print(line)
+        console.print(line, soft_wrap=True)

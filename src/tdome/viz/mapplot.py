@@ -84,19 +84,20 @@ def plot_run(rec, path: Path) -> Path:
         ax.plot(np.degrees(b.lon_rad), np.degrees(b.lat_rad), marker="s", color=LAYER_COLOURS[b.layer], ms=5,
                 mec="white", mew=0.5, zorder=6)
 
-    kinds = {"kill": ("x", "#1a9850", 30), "miss": ("x", "#999999", 14), "leak": ("*", "#d7301f", 70),
+    kinds = {"kill": ("x", "#1a9850", 30), "miss": ("x", "#999999", 14), "leak": ("*", "#ffd92f", 160),
              "impact": ("o", "#969696", 12)}
     for kind, (m, c, size) in kinds.items():
         pts = np.array([(e["lon_deg"], e["lat_deg"]) for e in rec.events if e["kind"] == kind])
         if len(pts):
-            ax.scatter(pts[:, 0], pts[:, 1], marker=m, c=c, s=size, zorder=8, lw=1.0)
+            ax.scatter(pts[:, 0], pts[:, 1], marker=m, c=c, s=size, zorder=8, lw=1.0,
+                       edgecolors="black" if kind == "leak" else None)
 
     handles = [plt.Line2D([], [], color=c, lw=1.5, label=k) for k, c in CLASS_COLOURS.items() if k in set(raid.cls)]
     handles += [plt.Line2D([], [], marker="s", ls="", color=c, label=f"{k} layer battery")
                 for k, c in LAYER_COLOURS.items() if any(b.layer == k for b in rec.batteries)]
     handles += [plt.Line2D([], [], marker="^", ls="", color="black", label="radar (dotted: max range)"),
                 plt.Line2D([], [], marker="x", ls="", color="#1a9850", label="intercept (kill)"),
-                plt.Line2D([], [], marker="*", ls="", color="#d7301f", ms=10, label="leaker impact"),
+                plt.Line2D([], [], marker="*", ls="", color="#ffd92f", mec="black", ms=12, label="leaker impact"),
                 plt.Line2D([], [], marker="o", ls="", color="#969696", label="impact away from assets"),
                 plt.Line2D([], [], marker="o", ls="", color="#2b8cbe", label="asset safe"),
                 plt.Line2D([], [], marker="o", ls="", color="#d7301f", label="asset hit")]

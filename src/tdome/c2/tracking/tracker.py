@@ -128,7 +128,7 @@ class TrackerConfig:
     merge_d2: float = float(chi2.ppf(0.95, 6))  # 6-D state distance under which tracks are duplicates
     merge_checks: int = 3  # consecutive duplicate checks before the merge
     merge_radius_m: float = 20e3  # cap of the duplicate check's prefilter radius
-    suppress_init_in_gates: bool = True  # plots inside a confirmed track's gate start no track
+    suppress_init_in_gates: bool = False  # plots left in a confirmed track's gate start no track (off: after GNN such a plot is another object)
     max_substep_s: float = 2.0  # RK4 sub-step of the ballistic prediction
 
     @property
@@ -167,13 +167,14 @@ _COLUMNS = {
     "time_s": ((), float),  # time of the state x, P
     "status": ((), np.int8),  # 0 tentative, 1 confirmed
     "n_hits": ((), np.int32),
-    "n_opportunities": ((), np.int32),  # scans of radars covering the track (hits + misses)
+    "n_opportunities": ((), np.int32),  # scans of radars that cover the track and have seen it (hits + misses)
     "n_misses": ((), np.int32),  # consecutive missed opportunities
     "first_update_s": ((), float),
     "last_update_s": ((), float),
     "ballistic": ((), bool),
     "vel_init": ((), bool),  # velocity known (False: one-plot track)
     "dup_count": ((), np.int32),  # consecutive duplicate checks failed
+    "seen_by": ((), np.uint64),  # bit k set: sensor k has contributed a plot
 }
 
 
@@ -285,6 +286,7 @@ class Tracker:
         n = len(self._tracks)
 
         z, R, sig = self._measurements(scan, site)
+        bit = np.uint64(1) << np.uint64(scan.sensor)
         k = z.shape[1]
         plot_pos, plot_cov = plot_to_ecef(scan.range_m, scan.az_rad, scan.el_rad, sig, site.ecef, site.enu_rot)
 
@@ -335,12 +337,22 @@ class Tracker:
             P_now[ti[fwd]] = Pu[fwd]
             hit[ti] = True
             used[pj] = True
+            cols["seen_by"][ti] |= bit
         assoc_plot, assoc_id = [pj], [cols["track_id"][ti].copy()]
 
         # 4. Track management.
         if n:
             covered = site.covers(xp[:, :3]) if (~hit).any() else np.zeros(n, dtype=bool)
-            missed = covered & ~hit
+            # A scan is an opportunity only for a radar that has detected the track
+            # before, or that would see even a small target there: one that covers it
+            # but cannot see it (a small target far out for its power) says nothing
+            # about whether the track is real.
+            expected = (cols["seen_by"] & bit) != 0
+            if site.small_target_range_m is not None and (covered & ~expected).any():
+                expected |= np.linalg.norm(xp[:, :3] - site.ecef, axis=1) <= site.small_target_range_m
+            else:
+                expected[:] = True
+            missed = covered & ~hit & expected
             cols["n_opportunities"] += (hit | missed).astype(np.int32)
             cols["n_misses"] += missed.astype(np.int32)
 
@@ -350,7 +362,7 @@ class Tracker:
             st["confirmed"] += int(confirm.sum())
             self._classify_ballistic(hit & (status == 1) & ~cols["ballistic"])
 
-            loser = self._duplicates(x_now, P_now)
+            loser = self._duplicates(x_now, P_now, hit)
             st["merged"] += int(loser.sum())
             age = self._now - cols["last_update_s"]
             tentative = status == 0
@@ -379,7 +391,7 @@ class Tracker:
             self._tracks.append(
                 x=xb, P=Pb, track_id=ids, time_s=tb, status=np.zeros(nb), n_hits=np.ones(nb),
                 n_opportunities=np.ones(nb), n_misses=np.zeros(nb), first_update_s=tb, last_update_s=tb,
-                ballistic=np.zeros(nb, dtype=bool), vel_init=np.zeros(nb, dtype=bool), dup_count=np.zeros(nb))
+                ballistic=np.zeros(nb, dtype=bool), vel_init=np.zeros(nb, dtype=bool), dup_count=np.zeros(nb), seen_by=np.full(nb, bit))
             st["started"] += nb
             assoc_plot.append(np.flatnonzero(born))
             assoc_id.append(ids)
@@ -458,7 +470,7 @@ class Tracker:
         var_up = np.einsum("ni,nij,nj->n", up, P[:, :3, :3], up)
         return alt + 3.0 * np.sqrt(var_up) < self.config.min_alt_m
 
-    def _duplicates(self, x_now: np.ndarray, P_now: np.ndarray) -> np.ndarray:
+    def _duplicates(self, x_now: np.ndarray, P_now: np.ndarray, hit: np.ndarray) -> np.ndarray:
         """Rows to delete as duplicates of another confirmed track.
 
         Two confirmed tracks whose states at the scan time are within
@@ -468,6 +480,9 @@ class Tracker:
         updated (the survivor keeps its id, hits and first update).  Prefilter: ``d² < γ`` implies
         ``|Δp|² ≤ γ tr(P_i + P_j) ≤ 2 γ max(tr P_i, tr P_j)``, so each track
         looks for partners within ``√(2 γ tr P_i)`` (capped at ``merge_radius_m``).
+        Two tracks updated by plots of the same scan are distinct objects (a
+        radar gives at most one plot per object per scan), however close:
+        salvoes of rockets fly that way.
         """
         c = self.config
         cols = self._tracks.cols
@@ -487,6 +502,7 @@ class Tracker:
                 dx = x_now[i] - x_now[j]
                 Sinv, _ = inv_spd(P_now[i] + P_now[j])
                 close = np.einsum("pi,pij,pj->p", dx, Sinv, dx) < c.merge_d2
+                close &= ~(hit[i] & hit[j])
                 i, j = i[close], j[close]
                 dup[i] = dup[j] = True
                 cnt = np.where(dup, cols["dup_count"] + 1, 0)
