@@ -48,7 +48,7 @@ class RunRecord:
     events: list[dict] = field(default_factory=list)
     truth_rows: list[tuple] = field(default_factory=list)
     track_rows: list[tuple] = field(default_factory=list)
-    gospa_rows: list[tuple] = field(default_factory=list)  # (t, total, loc, missed, false)
+    gospa_rows: list[tuple] = field(default_factory=list)  # (t, total, loc, missed, false, n_truth, n_tracks, n_pairs)
     first_detect_s: np.ndarray | None = None
     first_launch_s: np.ndarray | None = None
     kill_s: np.ndarray | None = None
@@ -57,16 +57,17 @@ class RunRecord:
     cycle_ms: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     tracker_stats: dict = field(default_factory=dict)
+    engagement_threat: dict = field(default_factory=dict)  # engagement id -> truth row, -1 unknown
 
 
 def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
-           ecef=None, detail="") -> None:
+           rounds=0, ecef=None, detail="") -> None:
     lat = lon = alt = np.nan
     if ecef is not None and np.all(np.isfinite(ecef)):
         la, lo, al = geo.ecef_to_geodetic(np.asarray(ecef, dtype=float))
         lat, lon, alt = float(np.degrees(la)), float(np.degrees(lo)), float(al)
     rec.events.append(dict(time_s=float(t), kind=kind, threat_id=int(threat), track_id=int(track),
-                           battery=int(battery), layer=layer, interceptor_id=int(interceptor),
+                           battery=int(battery), layer=layer, interceptor_id=int(interceptor), rounds=int(rounds),
                            lat_deg=lat, lon_deg=lon, alt_m=alt, detail=detail))
 
 
@@ -194,7 +195,7 @@ def _orders(rec, t, orders, eff, batteries, track_truth, first_launch, eng_threa
             first_launch[row] = min(first_launch[row], o.launch_time_s)
         eng_threat[o.engagement_id] = row
         _event(rec, o.launch_time_s, "launch", threat=row, track=o.track_id, battery=o.battery, layer=bat.layer,
-               ecef=bat_ecef(bat),
+               rounds=o.rounds, ecef=bat_ecef(bat),
                detail=f"{o.rounds} x {bat.spec.name} engagement {o.engagement_id} "
                       f"intercept at {o.intercept_time_s:.0f} s")
 
@@ -211,7 +212,8 @@ def _record(rec: RunRecord, t, truth_state, bm: BattleManager, threats: ThreatPi
     pic = bm.tracker.picture(t)
     est = pic.x[:, :3]
     g = gospa(pos[idx], est, c=GOSPA_C_M)
-    rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est)))
+    rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est),
+                           len(idx) - g.n_missed))
     if len(pic.track_id):
         lat, lon, alt = geo.ecef_to_geodetic(est)
         spd = np.linalg.norm(pic.x[:, 3:], axis=1)

@@ -52,15 +52,13 @@ def summarize(rec: RunRecord) -> dict:
         if not lb:
             continue
         ll = [e for e in launches if e["layer"] == layer]
-        shots = sum(int(e["detail"].split(" x ")[0]) for e in ll)
         kills = [e for e in ev if e["kind"] == "kill" and e["layer"] == layer]
-        cost = shots * (lb[0].spec.cost_usd if lb else 0.0)
         layers[layer] = dict(
             batteries=len(lb),
             engaged=len({e["threat_id"] for e in ll if e["threat_id"] >= 0}),
-            shots=shots,
+            shots=sum(e["rounds"] for e in ll),
             kills=len(kills),
-            cost_usd=float(sum(int(e["detail"].split(" x ")[0]) * bats[e["battery"]].spec.cost_usd for e in ll)),
+            cost_usd=float(sum(e["rounds"] * bats[e["battery"]].spec.cost_usd for e in ll)),
             rounds_left=int(sum(b.stock for b in lb)),
             rounds_initial=int(sum(b.magazine for b in lb)),
         )
@@ -68,13 +66,14 @@ def summarize(rec: RunRecord) -> dict:
     spent = float(sum(v["cost_usd"] for v in layers.values()))
     raid_cost = float(np.sum(raid.cost_usd))
     decoy_rows = set(np.flatnonzero(~aimed).tolist())
-    shots_at_decoys = sum(int(e["detail"].split(" x ")[0]) for e in launches if e["threat_id"] in decoy_rows)
+    shots_at_decoys = sum(e["rounds"] for e in launches if e["threat_id"] in decoy_rows)
     prevented = int(aimed.sum()) - len(leaker_rows)
 
     both = np.isfinite(rec.first_detect_s) & np.isfinite(rec.first_launch_s)
     s2s = (rec.first_launch_s - rec.first_detect_s)[both]
-    g = np.array(rec.gospa_rows) if rec.gospa_rows else np.zeros((0, 7))
-    busy = g[:, 5] + g[:, 6] > 0 if len(g) else np.zeros(0, dtype=bool)
+    g = np.array(rec.gospa_rows) if rec.gospa_rows else np.zeros((0, 8))
+    busy = g[:, 5] + g[:, 6] > 0  # instants with something to score
+    half_c2 = GOSPA_C_M**2 / 2
     by_class = {}
     for c in sorted(set(raid.cls)):
         rows = [i for i in range(n) if raid.cls[i] == c]
@@ -104,9 +103,9 @@ def summarize(rec: RunRecord) -> dict:
         tracking=dict(
             gospa_c_m=GOSPA_C_M, gospa_p=2, gospa_alpha=2,
             gospa_mean_m=float(g[busy, 1].mean()) if busy.any() else None,
-            gospa_localisation_rms_m=float(np.sqrt(g[busy, 2].sum() / max((g[busy, 5] - g[busy, 3] / (GOSPA_C_M**2 / 2)).sum(), 1))) if busy.any() else None,
-            missed_mean=float((g[busy, 3] / (GOSPA_C_M**2 / 2)).mean()) if busy.any() else None,
-            false_mean=float((g[busy, 4] / (GOSPA_C_M**2 / 2)).mean()) if busy.any() else None,
+            gospa_localisation_rms_m=float(np.sqrt(g[busy, 2].sum() / max(g[busy, 7].sum(), 1))) if busy.any() else None,
+            missed_mean=float((g[busy, 3] / half_c2).mean()) if busy.any() else None,
+            false_mean=float((g[busy, 4] / half_c2).mean()) if busy.any() else None,
             scan_ms_p50=_pct(rec.scan_ms, 50), scan_ms_p99=_pct(rec.scan_ms, 99),
             tracker=rec.tracker_stats,
         ),
@@ -123,8 +122,8 @@ def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
     paths = dict(summary=out / "summary.json", events=out / "events.parquet", tracks=out / "tracks.parquet",
                  truth=out / "truth.parquet", threats=out / "threats.parquet", map=out / "map.png")
     paths["summary"].write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
-    cols = ["time_s", "kind", "threat_id", "track_id", "battery", "layer", "interceptor_id", "lat_deg", "lon_deg",
-            "alt_m", "detail"]
+    cols = ["time_s", "kind", "threat_id", "track_id", "battery", "layer", "interceptor_id", "rounds", "lat_deg",
+            "lon_deg", "alt_m", "detail"]
     events = sorted(rec.events, key=lambda e: e["time_s"])
     pq.write_table(pa.table({c: [e[c] for e in events] for c in cols}), paths["events"])
     _rows_to_parquet(rec.track_rows, ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps", "class",
