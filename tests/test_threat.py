@@ -54,10 +54,24 @@ def test_air_breathing_path_finds_the_asset_ahead():
     tp = evaluate(picture(x, [False, False]), [TAIPEI, KAOHSIUNG], ThreatConfig(horizon_s=3600))
     assert tp.asset.tolist() == [0, -1]
     assert tp.cls.tolist() == [DRONE, DRONE]
-    # Time to reach the asset's margin is the path length to it over the speed, to one node spacing.
+    # Time to go is the path length to the asset's footprint over the speed, to one node spacing.
     lat, lon, _ = geo.ecef_to_geodetic(x[0][:3])
-    d = geo.great_circle_distance_m(lat, lon, TAIPEI.lat_rad, TAIPEI.lon_rad) - 8000 - 3000
+    d = geo.great_circle_distance_m(lat, lon, TAIPEI.lat_rad, TAIPEI.lon_rad) - 8000
     assert abs(tp.time_to_go_s[0] - d / 50.0) <= 10.0 + 1e-6
+
+
+def test_a_drone_already_inside_the_corridor_can_still_be_engaged():
+    # 2 km from the footprint and closing: the last chance for a short-range layer.
+    target = DefendedAsset("Plant", "power_plant", 5.0, rad(24.213), rad(120.481), 500.0)
+    route = fly_route(rad(np.array([24.213, 24.213])), rad(np.array([120.40, 120.481])), 40.0, 300.0, 0.0)
+    k = int(np.searchsorted(route.t_s, route.impact_s - 60.0))
+    x = np.concatenate([route.pos_ecef[k], route.vel_ecef[k]])
+    tp = evaluate(picture([x], [False]), [target], ThreatConfig())
+    assert tp.asset[0] == 0 and tp.time_to_go_s[0] > 20.0
+    spec = InterceptorSpec("short", "short", 700.0, 500.0, 8e3, 0.0, 5e3, 3.0, {"drone": 0.8}, 2e5)
+    bat = BatteryStatus(0, "b", "short", target.lat_rad, target.lon_rad, 0.0, spec, 4, 8, 8)
+    w = plan_windows(tp, np.array([0]), [bat], now_s=0.0)
+    assert w.feasible_now[0, 0] and w.intercept_s[0, 0] < tp.time_to_go_s[0]
 
 
 def test_windows_respect_envelope_and_flyout():

@@ -124,11 +124,13 @@ class BattleManager:
         # Threats open to engagement this cycle.
         pending = {e.track_id for e in self.engagements.values() if not e.assessed}
         in_flight_q: dict[int, float] = {}
+        by_index = {b.index: b for b in batteries}
         for e in self.engagements.values():
             if not e.assessed:
                 pk = 0.0
-                if e.track_id in row_of:
-                    pk = float(threats.plausible_pk(batteries[e.battery].interceptor.pk, [row_of[e.track_id]])[0])
+                bat = by_index.get(e.battery)  # a battery that has not reported counts for nothing
+                if e.track_id in row_of and bat is not None:
+                    pk = float(threats.plausible_pk(bat.interceptor.pk, [row_of[e.track_id]])[0])
                 in_flight_q[e.track_id] = in_flight_q.get(e.track_id, 1.0) * (1.0 - pk) ** e.rounds
         eligible = []
         for i, tid in enumerate(threats.track_id.tolist()):

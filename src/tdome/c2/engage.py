@@ -50,7 +50,7 @@ def plan_windows(threats: ThreatPicture, rows: np.ndarray, batteries: list[Batte
     # Fine grid over the longest flyout, for launches now.
     horizon = max(b.interceptor.reaction_s + b.interceptor.max_range_m / b.interceptor.speed_mps for b in batteries)
     horizon = min(horizon + step_s, threats.node_t[-1])
-    rel = np.arange(step_s, horizon + 1e-9, step_s)
+    rel = np.arange(step_s, max(horizon, step_s) + 1e-9, step_s)
     pos = threats.positions_at(rel, rows)  # (R, K, 3)
     alt = geo.height_m(pos)
     valid = np.isfinite(alt) & (rel[None, :] <= tgo[:, None])

@@ -199,7 +199,8 @@ def _air_nodes(pos, vel, node_t):
     alt2 = np.broadcast_to(np.maximum(alt, 0.0)[:, None], lat2.shape)
     node_pos = geo.geodetic_to_ecef(lat2, lon2, alt2)
     # Velocity along the path: ground speed along the local course at each node.
-    brg = geo.initial_bearing_rad(lat2, lon2, *geo.destination(lat2, lon2, hdg[:, None], 1.0))
+    # Local course along the great circle: the bearing from each node to the point 1 m further on.
+    brg = geo.initial_bearing_rad(lat2, lon2, *geo.destination(lat[:, None], lon[:, None], hdg[:, None], dist + 1.0))
     ve = gs[:, None] * np.sin(brg)
     vn = gs[:, None] * np.cos(brg)
     rot2 = geo.enu_rotation(lat2, lon2)
@@ -216,7 +217,7 @@ def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatP
     bal = picture.ballistic[keep] | ballistic_like(x, cfg)
     n = track_id.shape[0]
     h = cfg.node_step_s
-    n_nodes = int(np.ceil(cfg.horizon_s / h)) + 1
+    n_nodes = max(int(np.ceil(cfg.horizon_s / h)) + 1, 2)
     node_t = h * np.arange(n_nodes)
     node_pos = np.full((n, n_nodes, 3), np.nan)
     node_vel = np.full((n, n_nodes, 3), np.nan)
@@ -260,8 +261,11 @@ def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatP
             margin = cfg.corridor_m + 0.5 * speed * h  # nodes are h apart along the path
             vals = np.array([a.value for a in assets])
             first = np.full((ia.size, len(assets)), np.inf)
+            dist = []
             for j, a in enumerate(assets):
-                near = a.distance_m(alat, alon) <= margin[:, None]
+                d = a.distance_m(alat, alon)
+                dist.append(d)
+                near = d <= margin[:, None]
                 any_near = near.any(axis=1)
                 first[any_near, j] = node_t[np.argmax(near[any_near], axis=1)]
             # The asset reached first is the one endangered; ties go to the more valuable.
@@ -270,7 +274,12 @@ def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatP
             ok = np.isfinite(first[np.arange(ia.size), j])
             asset[ia[ok]] = j[ok]
             value[ia[ok]] = vals[j[ok]]
-            tgo[ia[ok]] = first[np.arange(ia.size), j][ok]
+            # Time to go is to the asset's footprint itself (or the closest approach when
+            # the path only grazes the corridor), not to the edge of the corridor.
+            dj = np.stack(dist, axis=1)[np.arange(ia.size), j]  # (m, K)
+            reach = dj <= 0.5 * speed[:, None] * h
+            arrive = np.where(reach.any(axis=1), node_t[np.argmax(reach, axis=1)], node_t[np.argmin(dj, axis=1)])
+            tgo[ia[ok]] = np.maximum(arrive[ok], h)
 
     return ThreatPicture(
         time_s=float(picture.time_s),
