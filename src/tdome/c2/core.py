@@ -32,7 +32,7 @@ import numpy as np
 from tdome.c2.assign import SOLVERS, AssignmentProblem
 from tdome.c2.engage import plan_windows
 from tdome.c2.threat import ThreatConfig, ThreatPicture, evaluate
-from tdome.c2.tracking import Tracker, TrackerConfig
+from tdome.c2.tracking import AirPicture, Tracker, TrackerConfig
 from tdome.messages import THREAT_CLASSES, AimUpdate, BatteryStatus, DefendedAsset, Detections, FireOrder, SensorSite
 
 
@@ -70,6 +70,7 @@ class Engagement:
 class CycleOutput:
     orders: list[FireOrder]
     aim_updates: list[AimUpdate]
+    picture: AirPicture
     threats: ThreatPicture
     assessments: list[tuple[int, int, str]]  # (engagement_id, track_id, verdict) made this cycle
 
@@ -147,7 +148,7 @@ class BattleManager:
         orders: list[FireOrder] = []
         if rows.size and batteries:
             orders = self._assign(now_s, threats, rows, batteries, in_flight_q)
-        return CycleOutput(orders, updates, threats, verdicts)
+        return CycleOutput(orders, updates, picture, threats, verdicts)
 
     def _assign(self, now_s, threats, rows, batteries, in_flight_q) -> list[FireOrder]:
         doc = self.config.doctrine

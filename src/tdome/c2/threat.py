@@ -119,7 +119,7 @@ def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig) -> tuple[n
 
     Returns ``(cls, ambiguous)``.
     """
-    lat, lon, alt = geo.ecef_to_geodetic(x[:, :3])
+    alt = geo.height_m(x[:, :3])
     speed = np.linalg.norm(x[:, 3:], axis=1)
     energy_range = (speed**2 + 2 * _G0 * np.maximum(alt, 0.0)) / _G0
     cls = np.where(speed < cfg.slow_speed_mps, DRONE, np.where(alt > cfg.aircraft_min_alt_m, AIRCRAFT, CRUISE))

@@ -162,7 +162,7 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
             _orders(rec, t_next, out.orders, eff, batteries, track_truth, first_launch, eng_threat)
 
         if t_next >= next_record - 1e-9:
-            _record(rec, t_next, truth_state, bm, out.threats, track_truth)
+            _record(rec, t_next, truth_state, out.picture, out.threats, track_truth)
             next_record += RECORD_EVERY_S
         rec.cycle_ms.append((time.perf_counter() - cyc0) * 1e3)
         if progress is not None:
@@ -200,7 +200,7 @@ def _orders(rec, t, orders, eff, batteries, track_truth, first_launch, eng_threa
                       f"intercept at {o.intercept_time_s:.0f} s")
 
 
-def _record(rec: RunRecord, t, truth_state, bm: BattleManager, threats: ThreatPicture, track_truth):
+def _record(rec: RunRecord, t, truth_state, pic, threats: ThreatPicture, track_truth):
     pos, vel, alive = truth_state(t)
     idx = np.flatnonzero(alive)
     if idx.size:
@@ -209,7 +209,6 @@ def _record(rec: RunRecord, t, truth_state, bm: BattleManager, threats: ThreatPi
         for k, i in enumerate(idx):
             rec.truth_rows.append((t, int(i), float(np.degrees(lat[k])), float(np.degrees(lon[k])), float(alt[k]),
                                    float(spd[k])))
-    pic = bm.tracker.picture(t)
     est = pic.x[:, :3]
     g = gospa(pos[idx], est, c=GOSPA_C_M)
     rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est),

@@ -54,11 +54,12 @@ class Assignment:
     objective: float = 0.0  # expected net value saved
 
 
-def engagement_gain(problem: AssignmentProblem, q: np.ndarray) -> np.ndarray:
-    """Net expected gain (B, T) of one engagement given current survival ``q`` (T,)."""
-    miss = (1.0 - problem.pk) ** problem.salvo[None, :]
-    saved = 1.0 - miss + miss * problem.followup_pk
-    return problem.value[None, :] * q[None, :] * saved - problem.cost[:, None] * problem.salvo[None, :]
+def engagement_gain(problem: AssignmentProblem, q: np.ndarray, rows=slice(None), cols=slice(None)) -> np.ndarray:
+    """Net expected gain of one engagement given current survival ``q`` (T,), for a block of the (B, T) matrix."""
+    salvo = problem.salvo[cols]
+    miss = (1.0 - problem.pk[rows, cols]) ** salvo
+    saved = 1.0 - miss + miss * problem.followup_pk[rows, cols]
+    return problem.value[cols] * q[cols] * saved - problem.cost[rows, None] * salvo
 
 
 Solver = Callable[[AssignmentProblem], Assignment]

@@ -61,10 +61,9 @@ def solve_greedy(problem: AssignmentProblem) -> Assignment:
         cap[b] -= s
         free[b] = max(cap[b] - int(p.reserved[b]), 0)
         left[t] -= 1
-        col = engagement_gain(_column(p, t), q[t : t + 1])[:, 0]
-        gain[:, t] = np.where(feasible(cols=slice(t, t + 1))[:, 0], col, -np.inf)
-        row = engagement_gain(_row(p, b), q)[0]
-        gain[b, :] = np.where(feasible(rows=slice(b, b + 1))[0], row, -np.inf)
+        col, row = slice(t, t + 1), slice(b, b + 1)
+        gain[:, col] = np.where(feasible(cols=col), engagement_gain(p, q, cols=col), -np.inf)
+        gain[row, :] = np.where(feasible(rows=row), engagement_gain(p, q, rows=row), -np.inf)
     return Assignment(
         battery=np.array(chosen_b, dtype=int),
         threat=np.array(chosen_t, dtype=int),
@@ -72,18 +71,3 @@ def solve_greedy(problem: AssignmentProblem) -> Assignment:
         objective=total,
     )
 
-
-def _column(p: AssignmentProblem, t: int) -> AssignmentProblem:
-    return AssignmentProblem(
-        value=p.value[t : t + 1], pk=p.pk[:, t : t + 1], salvo=p.salvo[t : t + 1], cost=p.cost,
-        capacity=p.capacity, reserved=p.reserved, high_value=p.high_value[t : t + 1],
-        followup_pk=p.followup_pk[:, t : t + 1],
-    )
-
-
-def _row(p: AssignmentProblem, b: int) -> AssignmentProblem:
-    return AssignmentProblem(
-        value=p.value, pk=p.pk[b : b + 1], salvo=p.salvo, cost=p.cost[b : b + 1],
-        capacity=p.capacity[b : b + 1], reserved=p.reserved[b : b + 1], high_value=p.high_value,
-        followup_pk=p.followup_pk[b : b + 1],
-    )
