@@ -52,7 +52,9 @@ class C2Config:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     threat: ThreatConfig = field(default_factory=ThreatConfig)
     doctrine: DoctrineConfig = field(default_factory=DoctrineConfig)
-    solver: str = "greedy"
+    solver: str = "local_search"
+    objective: str = "target"  # or "asset"
+    solver_time_limit_s: float | None = None  # per cycle; the solver's default if None
 
 
 @dataclass
@@ -88,6 +90,7 @@ class BattleManager:
         self.killed: set[int] = set()  # track ids assessed killed
         self.endangering: dict[int, int] = {}  # track id -> consecutive cycles endangering an asset
         self._next_engagement = 1
+        self.last_assignment = None  # the solver's last result, with its gap when the solver proves one
 
     def ingest(self, scan: Detections) -> None:
         self.tracker.process(scan)
@@ -175,7 +178,12 @@ class BattleManager:
         # Of the rounds that may fire now, those that would dip below the reserve.
         reserved = np.clip(capacity - np.maximum(np.array([b.stock_rounds for b in batteries]) - reserve, 0), 0, capacity)
         survival = np.array([in_flight_q.get(int(threats.track_id[r]), 1.0) for r in rows])
+        asset_kw = {}
+        if self.config.objective == "asset":
+            asset_kw = self._asset_terms(threats, rows, in_flight_q)
         problem = AssignmentProblem(
+            objective=self.config.objective,
+            **asset_kw,
             value=threats.value[rows],
             pk=pk,
             salvo=salvo,
@@ -187,7 +195,8 @@ class BattleManager:
             followup_pk=followup,
             max_engagements=np.ones(len(rows), dtype=int),
         )
-        result = SOLVERS[self.config.solver](problem)
+        result = SOLVERS[self.config.solver](problem, time_limit_s=self.config.solver_time_limit_s)
+        self.last_assignment = result
         orders = []
         for b, j, n in zip(result.battery.tolist(), result.threat.tolist(), result.rounds.tolist()):
             tid = int(threats.track_id[rows[j]])
@@ -199,3 +208,22 @@ class BattleManager:
             self.engagements[eid] = Engagement(eid, tid, batteries[b].index, n, launch, float(win.intercept_s[b, j]))
             self.rounds_at[tid] = self.rounds_at.get(tid, 0) + n
         return orders
+
+    def _asset_terms(self, threats: ThreatPicture, rows: np.ndarray, in_flight_q: dict[int, float]) -> dict:
+        """Asset-based objective: each asset's value, discounted by the threats to it outside this problem.
+
+        A threat that endangers an asset but is not open to engagement this
+        cycle (shots in flight, not yet confirmed) still threatens it; the
+        asset's value in this cycle's problem is its value times the chance
+        that those threats leave it standing.
+        """
+        lethality = 0.999
+        value = np.array([a.value for a in self.assets], dtype=float)
+        in_problem = np.zeros(len(threats), dtype=bool)
+        in_problem[rows] = True
+        for i in np.flatnonzero(~in_problem & (threats.asset >= 0) & (threats.value > 0)):
+            tid = int(threats.track_id[i])
+            if tid in self.killed:
+                continue
+            value[threats.asset[i]] *= 1.0 - lethality * in_flight_q.get(tid, 1.0)
+        return dict(asset=threats.asset[rows], asset_value=value, lethality=np.full(len(rows), lethality))

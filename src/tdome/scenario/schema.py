@@ -467,7 +467,21 @@ class DoctrineSettings(_Model):
 
 
 class AssignmentSettings(_Model):
-    solver: Literal["greedy"] = "greedy"
+    """Weapon-target assignment: solver, objective and its time budget per C2 cycle."""
+
+    # greedy: marginal return only; local_search: greedy then local search (default);
+    # exact: HiGHS mixed-integer programme with a proven gap (target objective only)
+    solver: Literal["greedy", "local_search", "exact"] = "local_search"
+    # target: minimise expected surviving threat value; asset: maximise expected surviving asset value
+    objective: Literal["target", "asset"] = "target"
+    time_limit_s: Union[Num(gt=0.0), None] = None  # per cycle; solver default if omitted (0.05 s heuristic, 1 s exact)
+
+    @model_validator(mode="after")
+    def _solver_objective(self) -> AssignmentSettings:
+        if self.solver == "exact" and self.objective == "asset":
+            raise ValueError("solver 'exact' handles objective 'target' only; "
+                             "use solver 'local_search' or 'greedy' with objective 'asset'")
+        return self
 
 
 class C2Settings(_Model):

@@ -191,4 +191,6 @@ def c2_config(sc) -> C2Config:
                                 cost_weight_per_musd=c.doctrine.cost_weight_per_musd,
                                 kill_assessment_s=c.doctrine.kill_assessment_s),
         solver=c.assignment.solver,
+        objective=c.assignment.objective,
+        solver_time_limit_s=c.assignment.time_limit_s,
     )

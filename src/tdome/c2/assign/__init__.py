@@ -1,6 +1,11 @@
-"""Weapon-target assignment solvers behind one interface (see :mod:`.base`)."""
+"""Weapon-target assignment solvers behind one interface (see :mod:`.base`).
 
-from tdome.c2.assign import greedy  # noqa: F401  (registers the solver)
-from tdome.c2.assign.base import SOLVERS, Assignment, AssignmentProblem, engagement_gain
+- ``greedy``: maximum marginal return;
+- ``local_search``: greedy, then a best-improvement local search within a time budget;
+- ``exact``: mixed-integer programme on HiGHS with a proven bound and gap.
+"""
 
-__all__ = ["SOLVERS", "Assignment", "AssignmentProblem", "engagement_gain"]
+from tdome.c2.assign import exact, greedy, local  # noqa: F401  (register the solvers)
+from tdome.c2.assign.base import SOLVERS, Assignment, AssignmentProblem, evaluate, violations
+
+__all__ = ["SOLVERS", "Assignment", "AssignmentProblem", "evaluate", "violations"]

@@ -3,6 +3,39 @@
 Every solver takes one :class:`AssignmentProblem` (batteries × threats, as
 arrays) and returns an :class:`Assignment`.  Solvers are chosen by name from
 the scenario (``c2.assignment.solver``) through :data:`SOLVERS`.
+
+The model
+---------
+An *engagement* is one battery firing a salvo of ``salvo[t]`` rounds at
+threat ``t``.  Threat ``t`` survives it with probability
+
+    f[b, t] = (1 − pk[b, t])^salvo[t] · (1 − followup_pk[b, t])
+
+where ``followup_pk`` is the chance that a later layer still kills a survivor
+(shoot-look-shoot; 0 under fire-all).  With ``survival[t]`` the chance it
+survives what is already in flight, threat ``t`` survives an assignment with
+
+    S[t] = survival[t] · Π_engagements f[b, t].
+
+Two objectives (both *minimised* as an expected loss, plus the cost of the
+rounds fired, ``cost[b]`` value points per round):
+
+- ``target``: the expected value of surviving threats, Σ value[t] · S[t]
+  (the static WTA of Manne 1958 and den Broeder et al. 1959);
+- ``asset``: the expected value of defended assets lost,
+  Σ_a asset_value[a] · (1 − Π_{t aimed at a} (1 − lethality[t] · S[t]))
+  (the asset-based WTA of Hosein & Athans 1990).
+
+``Assignment.objective`` is the expected value saved net of cost: the loss
+with no engagement minus the loss of the assignment.
+
+Constraints every solver keeps (:func:`violations` checks them):
+- a pair may be engaged only where ``pk > 0`` (envelope, time window and the
+  layer's eligibility by threat class are folded into ``pk`` by the caller);
+- rounds fired by a battery ≤ ``capacity`` (ready launchers and magazine);
+- rounds fired at threats that are not ``high_value`` ≤ ``capacity − reserved``
+  (the magazine reserve);
+- engagements per threat ≤ ``max_engagements`` (the cap on shots per threat).
 """
 
 from __future__ import annotations
@@ -12,20 +45,15 @@ from typing import Callable
 
 import numpy as np
 
+OBJECTIVES = ("target", "asset")
+MAX_LETHALITY = 0.999  # keeps the asset objective's per-threat factors invertible
+
 
 @dataclass
 class AssignmentProblem:
-    """One cycle's static assignment: which battery fires how many rounds at which threat.
+    """One cycle's static assignment: which battery fires how many rounds at which threat."""
 
-    Engaging threat ``t`` from battery ``b`` fires ``salvo[t]`` rounds, each
-    killing independently with ``pk[b, t]`` (0 = not feasible now).  The
-    expected value saved by that engagement is ``value[t] · q[t] · (1 − (1 −
-    pk)^salvo)`` plus, under shoot-look-shoot, the chance that a later layer
-    kills a survivor (``followup_pk[b, t]``), minus ``cost_weight ·
-    cost[b] · salvo[t]``.
-    """
-
-    value: np.ndarray  # (T,) value at risk
+    value: np.ndarray  # (T,) value at risk of each threat (target objective)
     pk: np.ndarray  # (B, T) single-shot kill probability, 0 where infeasible
     salvo: np.ndarray  # (T,) rounds per engagement
     cost: np.ndarray  # (B,) cost of one round, in value points (cost weight applied)
@@ -35,15 +63,60 @@ class AssignmentProblem:
     survival: np.ndarray | None = None  # (T,) probability the threat survives shots already in flight
     followup_pk: np.ndarray | None = None  # (B, T) kill probability of a later look-shot if this one fails
     max_engagements: np.ndarray | None = None  # (T,) engagements allowed this cycle
+    objective: str = "target"
+    asset: np.ndarray | None = None  # (T,) index into asset_value of the asset each threat endangers, -1 none
+    asset_value: np.ndarray | None = None  # (A,) value of each defended asset
+    lethality: np.ndarray | None = None  # (T,) probability a threat that arrives destroys its asset
 
     def __post_init__(self) -> None:
         T = self.value.shape[0]
-        if self.survival is None:
-            self.survival = np.ones(T)
-        if self.followup_pk is None:
-            self.followup_pk = np.zeros_like(self.pk)
-        if self.max_engagements is None:
-            self.max_engagements = np.ones(T, dtype=int)
+        self.value = np.asarray(self.value, dtype=float)
+        self.pk = np.asarray(self.pk, dtype=float).reshape(-1, T)
+        self.salvo = np.asarray(self.salvo, dtype=int)
+        self.cost = np.asarray(self.cost, dtype=float)
+        self.capacity = np.asarray(self.capacity, dtype=int)
+        self.reserved = np.asarray(self.reserved, dtype=int)
+        self.high_value = np.asarray(self.high_value, dtype=bool)
+        self.survival = np.ones(T) if self.survival is None else np.asarray(self.survival, dtype=float)
+        self.followup_pk = np.zeros_like(self.pk) if self.followup_pk is None else np.asarray(self.followup_pk, float)
+        self.max_engagements = (np.ones(T, dtype=int) if self.max_engagements is None
+                                else np.asarray(self.max_engagements, dtype=int))
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective {self.objective!r}: must be one of {', '.join(OBJECTIVES)}")
+        if self.objective == "asset":
+            if self.asset is None or self.asset_value is None:
+                raise ValueError("the asset objective needs asset and asset_value")
+            self.asset = np.asarray(self.asset, dtype=int)
+            self.asset_value = np.asarray(self.asset_value, dtype=float)
+            self.lethality = (np.full(T, MAX_LETHALITY) if self.lethality is None
+                              else np.clip(np.asarray(self.lethality, dtype=float), 0.0, MAX_LETHALITY))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.pk.shape
+
+    def survival_factor(self) -> np.ndarray:
+        """(B, T) probability a threat survives one engagement from each battery (1 where infeasible)."""
+        pk = np.clip(self.pk, 0.0, 1.0 - 1e-9)
+        f = (1.0 - pk) ** self.salvo[None, :] * (1.0 - np.clip(self.followup_pk, 0.0, 1.0 - 1e-9))
+        return np.where(self.pk > 0, f, 1.0)
+
+    def free(self) -> np.ndarray:
+        """(B,) rounds that threats which are not high-value may use."""
+        return np.maximum(self.capacity - self.reserved, 0)
+
+    def loss(self, S: np.ndarray) -> float:
+        """Expected loss (without cost) when threats survive with probabilities ``S``."""
+        if self.objective == "target":
+            return float(np.dot(self.value, S))
+        return float(np.dot(self.asset_value, 1.0 - self.asset_survival(S)))
+
+    def asset_survival(self, S: np.ndarray) -> np.ndarray:
+        """(A,) probability each asset survives (asset objective)."""
+        P = np.ones(len(self.asset_value))
+        m = self.asset >= 0
+        np.multiply.at(P, self.asset[m], 1.0 - self.lethality[m] * S[m])
+        return P
 
 
 @dataclass
@@ -51,18 +124,62 @@ class Assignment:
     battery: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     threat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     rounds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
-    objective: float = 0.0  # expected net value saved
+    objective: float = 0.0  # expected value saved, net of cost
+    loss: float = 0.0  # expected loss plus cost: what the solvers minimise
+    loss_bound: float | None = None  # proven lower bound on the optimal loss (exact solver)
+    gap: float | None = None  # (loss − loss_bound) / loss, when a bound is known
+    proven: bool = False  # the gap is within the solver's optimality tolerance
+    solve_s: float = 0.0
 
 
-def engagement_gain(problem: AssignmentProblem, q: np.ndarray, rows=slice(None), cols=slice(None)) -> np.ndarray:
-    """Net expected gain of one engagement given current survival ``q`` (T,), for a block of the (B, T) matrix."""
-    salvo = problem.salvo[cols]
-    miss = (1.0 - problem.pk[rows, cols]) ** salvo
-    saved = 1.0 - miss + miss * problem.followup_pk[rows, cols]
-    return problem.value[cols] * q[cols] * saved - problem.cost[rows, None] * salvo
+def evaluate(problem: AssignmentProblem, battery, threat) -> tuple[float, float]:
+    """Independent evaluation of a list of engagements: (expected loss + cost, value saved net of cost)."""
+    battery, threat = np.asarray(battery, dtype=int), np.asarray(threat, dtype=int)
+    f = problem.survival_factor()
+    S = problem.survival.copy()
+    np.multiply.at(S, threat, f[battery, threat])
+    spent = float(np.sum(problem.cost[battery] * problem.salvo[threat]))
+    base = problem.loss(problem.survival)
+    lost = problem.loss(S)
+    return lost + spent, base - lost - spent
 
 
-Solver = Callable[[AssignmentProblem], Assignment]
+def finish(problem: AssignmentProblem, battery, threat, **extra) -> Assignment:
+    """An :class:`Assignment` with its rounds and its objective evaluated from scratch."""
+    battery, threat = np.asarray(battery, dtype=int), np.asarray(threat, dtype=int)
+    order = np.lexsort((threat, battery))
+    battery, threat = battery[order], threat[order]
+    loss, saved = evaluate(problem, battery, threat)
+    return Assignment(battery=battery, threat=threat, rounds=problem.salvo[threat].astype(int), objective=saved,
+                      loss=loss, **extra)
+
+
+def violations(problem: AssignmentProblem, a: Assignment) -> list[str]:
+    """Every constraint the assignment breaks, in words (empty when it is feasible)."""
+    p = problem
+    out = []
+    B, T = p.shape
+    b, t, r = np.asarray(a.battery, int), np.asarray(a.threat, int), np.asarray(a.rounds, int)
+    if b.size and (b.min() < 0 or b.max() >= B or t.min() < 0 or t.max() >= T):
+        return ["engagement index out of range"]
+    for i in np.flatnonzero(p.pk[b, t] <= 0):
+        out.append(f"battery {b[i]} cannot engage threat {t[i]} (pk 0: out of envelope, window or class)")
+    for i in np.flatnonzero(r != p.salvo[t]):
+        out.append(f"engagement {b[i]}->{t[i]} fires {r[i]} rounds, salvo is {p.salvo[t[i]]}")
+    used = np.bincount(b, weights=r, minlength=B)
+    for i in np.flatnonzero(used > p.capacity):
+        out.append(f"battery {i} fires {used[i]:.0f} rounds, capacity {p.capacity[i]}")
+    low = ~p.high_value[t]
+    used_low = np.bincount(b[low], weights=r[low], minlength=B)
+    for i in np.flatnonzero(used_low > p.free()):
+        out.append(f"battery {i} fires {used_low[i]:.0f} rounds at low-value threats, {p.free()[i]} outside the reserve")
+    per = np.bincount(t, minlength=T)
+    for i in np.flatnonzero(per > p.max_engagements):
+        out.append(f"threat {i} engaged {per[i]} times, at most {p.max_engagements[i]}")
+    return out
+
+
+Solver = Callable[..., Assignment]
 SOLVERS: dict[str, Solver] = {}
 
 
@@ -72,3 +189,57 @@ def register(name: str):
         return fn
 
     return deco
+
+
+class LossState:
+    """Survival of each threat under a growing list of engagements, and what a change would do to the loss.
+
+    Shared by the greedy and the local search: ``weight(cols)`` is the
+    derivative of the loss in each threat's survival with the others held
+    (the loss is affine in each one), so a single threat's change costs
+    ``weight · ΔS``; :meth:`pair_delta` is exact for two threats changing at once.
+    """
+
+    def __init__(self, problem: AssignmentProblem):
+        self.p = problem
+        self.S = problem.survival.astype(float).copy()
+        self.target = problem.objective == "target"
+        if not self.target:
+            self.P = problem.asset_survival(self.S)
+
+    def weight(self, cols=slice(None)) -> np.ndarray:
+        p = self.p
+        if self.target:
+            return p.value[cols]
+        g, lam, S = p.asset[cols], p.lethality[cols], self.S[cols]
+        w = p.asset_value[g] * lam * self.P[g] / (1.0 - lam * S)
+        return np.where(g >= 0, w, 0.0)
+
+    def set(self, t: int, s_new: float) -> None:
+        if not self.target and self.p.asset[t] >= 0:
+            g, lam = self.p.asset[t], self.p.lethality[t]
+            self.P[g] *= (1.0 - lam * s_new) / (1.0 - lam * self.S[t])
+        self.S[t] = s_new
+
+    def group_of(self, t: int) -> np.ndarray:
+        """Threats whose weight changes when threat ``t``'s survival does."""
+        if self.target or self.p.asset[t] < 0:
+            return np.array([t])
+        return np.flatnonzero(self.p.asset == self.p.asset[t])
+
+    def pair_delta(self, t1, s1, t2, s2) -> np.ndarray:
+        """Loss change when threats ``t1`` and ``t2`` (distinct, arrays) take survivals ``s1`` and ``s2``."""
+        S = self.S
+        d1, d2 = s1 - S[t1], s2 - S[t2]
+        single = self.weight(t1) * d1 + self.weight(t2) * d2
+        if self.target:
+            return single
+        p = self.p
+        g1, g2 = p.asset[t1], p.asset[t2]
+        same = (g1 == g2) & (g1 >= 0)
+        l1, l2 = p.lethality[t1], p.lethality[t2]
+        old = (1.0 - l1 * S[t1]) * (1.0 - l2 * S[t2])
+        new = (1.0 - l1 * s1) * (1.0 - l2 * s2)
+        gs = np.where(same, g1, 0)
+        joint = p.asset_value[gs] * self.P[gs] * (1.0 - new / old)
+        return np.where(same, joint, single)

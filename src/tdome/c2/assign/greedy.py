@@ -7,67 +7,87 @@ optimum target assignments", Operations Research 7(3), 1959; Ahuja et al.,
 "Exact and heuristic algorithms for the weapon-target assignment problem",
 Operations Research 55(6), 2007, §4 for the marginal-return rule).
 
-Each commit changes one battery row and one threat column of the gain
-matrix, so only those are recomputed: O((B + T)) work per commit after an
-O(B·T) start.
+Each commit changes one battery row and the engaged threat's column (under
+the asset objective, the columns of every threat aimed at the same asset) of
+the gain matrix, so only those are recomputed.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from tdome.c2.assign.base import Assignment, AssignmentProblem, engagement_gain, register
+from tdome.c2.assign.base import Assignment, AssignmentProblem, LossState, finish, register
+
+
+class Budget:
+    """Rounds, reserve and engagements still open while engagements are committed or moved.
+
+    The reserve is a static bound: rounds fired at threats that are not
+    high-value may not exceed ``capacity − reserved``; high-value threats may
+    use any round.
+    """
+
+    def __init__(self, p: AssignmentProblem):
+        self.p = p
+        self.cap = p.capacity.astype(int).copy()  # rounds still open
+        self.free = p.free().astype(int)  # of which, open to threats that are not high-value
+        self.left = p.max_engagements.astype(int).copy()
+
+    def feasible(self, rows=slice(None), cols=slice(None)) -> np.ndarray:
+        p = self.p
+        s = p.salvo[cols]
+        c, f = self.cap[rows], self.free[rows]
+        if np.ndim(c):
+            c, f = c[:, None], f[:, None]
+        ok = p.pk[rows, cols] > 0
+        ok &= c >= s
+        ok &= p.high_value[cols] | (f >= s)
+        ok &= self.left[cols] > 0
+        return ok
+
+    def commit(self, b: int, t: int, sign: int = 1) -> None:
+        """Take (sign 1) or give back (sign −1) one engagement's rounds."""
+        s = int(self.p.salvo[t]) * sign
+        self.cap[b] -= s
+        if not self.p.high_value[t]:
+            self.free[b] -= s
+        self.left[t] -= sign
+
+
+def greedy_engagements(p: AssignmentProblem, state: LossState, budget: Budget, f: np.ndarray,
+                       battery: list[int], threat: list[int]) -> None:
+    """Append the marginal-return greedy's engagements to ``battery``/``threat``, updating state and budget."""
+    B, T = p.shape
+    cost = p.cost[:, None] * p.salvo[None, :]
+
+    def gains(rows=slice(None), cols=slice(None)):
+        g = state.weight(cols) * state.S[cols] * (1.0 - f[rows, cols]) - cost[rows, cols]
+        return np.where(budget.feasible(rows, cols), g, -np.inf)
+
+    gain = gains()
+    while gain.size:
+        k = int(np.argmax(gain))
+        b, t = divmod(k, T)
+        if not gain[b, t] > 1e-12:
+            break
+        battery.append(b)
+        threat.append(t)
+        state.set(t, state.S[t] * f[b, t])
+        budget.commit(b, t)
+        cols = state.group_of(t)
+        gain[:, cols] = gains(cols=cols)
+        gain[b] = gains(rows=b)
 
 
 @register("greedy")
-def solve_greedy(problem: AssignmentProblem) -> Assignment:
-    p = problem
-    B, T = p.pk.shape
+def solve_greedy(problem: AssignmentProblem, time_limit_s: float | None = None) -> Assignment:
+    t0 = time.perf_counter()
+    B, T = problem.shape
     if B == 0 or T == 0:
         return Assignment()
-    q = p.survival.astype(float).copy()
-    cap = p.capacity.astype(int).copy()
-    free = np.maximum(cap - p.reserved.astype(int), 0)
-    left = p.max_engagements.astype(int).copy()
-    salvo = p.salvo.astype(int)
-
-    def feasible(rows=slice(None), cols=slice(None)):
-        s = salvo[cols]
-        ok = p.pk[rows, cols] > 0
-        c = cap[rows]
-        f = free[rows]
-        if np.ndim(c):
-            c, f = c[:, None], f[:, None]
-        ok &= c >= s
-        ok &= p.high_value[cols] | (f >= s)
-        ok &= left[cols] > 0
-        return ok
-
-    gain = np.where(feasible(), engagement_gain(p, q), -np.inf)
-    chosen_b, chosen_t, chosen_r = [], [], []
-    total = 0.0
-    while True:
-        k = int(np.argmax(gain))
-        b, t = divmod(k, T)
-        g = gain[b, t]
-        if not g > 0.0:
-            break
-        s = int(salvo[t])
-        chosen_b.append(b)
-        chosen_t.append(t)
-        chosen_r.append(s)
-        total += float(g)
-        q[t] *= (1.0 - p.pk[b, t]) ** s
-        cap[b] -= s
-        free[b] = max(cap[b] - int(p.reserved[b]), 0)
-        left[t] -= 1
-        col, row = slice(t, t + 1), slice(b, b + 1)
-        gain[:, col] = np.where(feasible(cols=col), engagement_gain(p, q, cols=col), -np.inf)
-        gain[row, :] = np.where(feasible(rows=row), engagement_gain(p, q, rows=row), -np.inf)
-    return Assignment(
-        battery=np.array(chosen_b, dtype=int),
-        threat=np.array(chosen_t, dtype=int),
-        rounds=np.array(chosen_r, dtype=int),
-        objective=total,
-    )
-
+    battery: list[int] = []
+    threat: list[int] = []
+    greedy_engagements(problem, LossState(problem), Budget(problem), problem.survival_factor(), battery, threat)
+    return finish(problem, battery, threat, solve_s=time.perf_counter() - t0)
