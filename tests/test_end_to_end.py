@@ -89,6 +89,26 @@ def test_same_seed_same_result_and_another_seed_differs(defended):
     assert rec3.events != rec.events
 
 
+@pytest.mark.parametrize("assignment", [{"solver": "exact", "time_limit_s": 5.0},
+                                        {"solver": "local_search", "objective": "asset"},
+                                        {"solver": "greedy"}], ids=["exact", "asset", "greedy"])
+def test_every_solver_and_objective_defends(assignment, undefended):
+    def choose(d):
+        d.setdefault("c2", {})["assignment"] = assignment
+
+    rec = run(small(choose))
+    s = summarize(rec)
+    a = s["assignment"]
+    assert a["solver"] == assignment["solver"] and a["problems"] > 0
+    assert s["leakers"]["rate"] <= 0.25
+    assert s["interceptors"]["shots_at_decoys"] == 0
+    if assignment["solver"] == "exact":
+        assert a["proven_optimal"] == a["problems"]  # small problems: every cycle's plan is proven optimal
+    # No battery fired more rounds than it had.
+    for layer in s["layers"].values():
+        assert 0 <= layer["rounds_left"] <= layer["rounds_initial"]
+
+
 def test_more_interceptors_never_make_the_mean_outcome_worse():
     def scarce(d):
         for b in d["batteries"]:

@@ -16,7 +16,8 @@ Doctrine
 - ``fire_all``: every layer that can engage fires without waiting to look,
   up to the cap of shots per threat.
 - Reserve: each battery holds back a fraction of its initial rounds for
-  threats worth at least ``reserve_min_value``.
+  threats worth at least ``reserve_min_value``, until ``reserve_until_s``
+  (when no later wave is expected) if the scenario gives it.
 
 Kill assessment: ``kill_assessment_s`` after the intercept time, a track that
 has not been updated since the intercept (or has been dropped) is assessed
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tdome.c2.assign import SOLVERS, AssignmentProblem
+from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
 from tdome.c2.engage import plan_windows
 from tdome.c2.threat import ThreatConfig, ThreatPicture, evaluate
 from tdome.c2.tracking import AirPicture, Tracker, TrackerConfig
@@ -43,6 +44,7 @@ class DoctrineConfig:
     max_shots_per_threat: int = 4
     reserve_fraction: dict[str, float] = field(default_factory=dict)  # per layer
     reserve_min_value: float = 0.0
+    reserve_until_s: float | None = None  # the reserve is released from this time on
     cost_weight_per_musd: float = 0.5
     kill_assessment_s: float = 6.0
 
@@ -75,6 +77,8 @@ class CycleOutput:
     picture: AirPicture
     threats: ThreatPicture
     assessments: list[tuple[int, int, str]]  # (engagement_id, track_id, verdict) made this cycle
+    assignment: Assignment | None = None  # the solver's result this cycle (None: nothing to assign)
+    assignment_shape: tuple[int, int] = (0, 0)  # (batteries, threats) of the problem solved
 
 
 class BattleManager:
@@ -90,7 +94,6 @@ class BattleManager:
         self.killed: set[int] = set()  # track ids assessed killed
         self.endangering: dict[int, int] = {}  # track id -> consecutive cycles endangering an asset
         self._next_engagement = 1
-        self.last_assignment = None  # the solver's last result, with its gap when the solver proves one
 
     def ingest(self, scan: Detections) -> None:
         self.tracker.process(scan)
@@ -149,11 +152,12 @@ class BattleManager:
             eligible.append(i)
         rows = np.array(eligible, dtype=int)
         orders: list[FireOrder] = []
+        result = None
         if rows.size and batteries:
-            orders = self._assign(now_s, threats, rows, batteries, in_flight_q)
-        return CycleOutput(orders, updates, picture, threats, verdicts)
+            orders, result = self._assign(now_s, threats, rows, batteries, in_flight_q)
+        return CycleOutput(orders, updates, picture, threats, verdicts, result, (len(batteries), int(rows.size)))
 
-    def _assign(self, now_s, threats, rows, batteries, in_flight_q) -> list[FireOrder]:
+    def _assign(self, now_s, threats, rows, batteries, in_flight_q) -> tuple[list[FireOrder], Assignment]:
         doc = self.config.doctrine
         win = plan_windows(threats, rows, batteries, now_s)
         cls_names = [THREAT_CLASSES[c] for c in threats.cls[rows]]
@@ -175,6 +179,8 @@ class BattleManager:
         cost = np.array([b.interceptor.cost_usd for b in batteries]) / 1e6 * doc.cost_weight_per_musd
         capacity = np.array([min(b.ready_rounds, b.stock_rounds) for b in batteries])
         reserve = np.array([int(np.ceil(doc.reserve_fraction.get(b.layer, 0.0) * b.initial_rounds)) for b in batteries])
+        if doc.reserve_until_s is not None and now_s >= doc.reserve_until_s:
+            reserve[:] = 0
         # Of the rounds that may fire now, those that would dip below the reserve.
         reserved = np.clip(capacity - np.maximum(np.array([b.stock_rounds for b in batteries]) - reserve, 0), 0, capacity)
         survival = np.array([in_flight_q.get(int(threats.track_id[r]), 1.0) for r in rows])
@@ -196,7 +202,6 @@ class BattleManager:
             max_engagements=np.ones(len(rows), dtype=int),
         )
         result = SOLVERS[self.config.solver](problem, time_limit_s=self.config.solver_time_limit_s)
-        self.last_assignment = result
         orders = []
         for b, j, n in zip(result.battery.tolist(), result.threat.tolist(), result.rounds.tolist()):
             tid = int(threats.track_id[rows[j]])
@@ -207,7 +212,7 @@ class BattleManager:
                                     tuple(float(v) for v in win.aim_ecef[b, j])))
             self.engagements[eid] = Engagement(eid, tid, batteries[b].index, n, launch, float(win.intercept_s[b, j]))
             self.rounds_at[tid] = self.rounds_at.get(tid, 0) + n
-        return orders
+        return orders, result
 
     def _asset_terms(self, threats: ThreatPicture, rows: np.ndarray, in_flight_q: dict[int, float]) -> dict:
         """Asset-based objective: each asset's value, discounted by the threats to it outside this problem.

@@ -462,6 +462,8 @@ class DoctrineSettings(_Model):
     max_shots_per_threat: Int(ge=1) = 4
     reserve_fraction: ReserveSettings = Field(default_factory=ReserveSettings)
     reserve_min_value: Num(ge=0.0) = 0.0  # threats worth at least this may dip into the reserve
+    # the reserve is released at this time (s): when no later wave is expected; held all battle if omitted
+    reserve_until_s: Union[Num(ge=0.0), None] = None
     cost_weight_per_musd: Num(ge=0.0) = 0.5  # value points per million USD of interceptor cost
     kill_assessment_s: Num(ge=0.0) = 6.0
 

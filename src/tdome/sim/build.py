@@ -188,6 +188,7 @@ def c2_config(sc) -> C2Config:
                                 max_shots_per_threat=c.doctrine.max_shots_per_threat,
                                 reserve_fraction=dict(c.doctrine.reserve_fraction),
                                 reserve_min_value=c.doctrine.reserve_min_value,
+                                reserve_until_s=c.doctrine.reserve_until_s,
                                 cost_weight_per_musd=c.doctrine.cost_weight_per_musd,
                                 kill_assessment_s=c.doctrine.kill_assessment_s),
         solver=c.assignment.solver,

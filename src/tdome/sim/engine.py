@@ -55,6 +55,7 @@ class RunRecord:
     impact_hits: dict = field(default_factory=dict)  # threat row -> list of asset indices hit
     scan_ms: list[float] = field(default_factory=list)
     cycle_ms: list[float] = field(default_factory=list)
+    assign_rows: list[tuple] = field(default_factory=list)  # (t, batteries, threats, solve_ms, gap or nan, proven)
     wall_s: float = 0.0
     tracker_stats: dict = field(default_factory=dict)
     engagement_threat: dict = field(default_factory=dict)  # engagement id -> truth row, -1 unknown
@@ -155,6 +156,10 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
         # 4. The C2 decides; effectors act.
         status = eff.status(t_next)
         out = bm.decide(t_next, status)
+        if out.assignment is not None:
+            a = out.assignment
+            rec.assign_rows.append((t_next, *out.assignment_shape, a.solve_s * 1e3,
+                                    np.nan if a.gap is None else a.gap, a.proven))
         for eid, tid, verdict in out.assessments:
             _event(rec, t_next, "assessed_" + verdict, track=tid, detail=f"engagement {eid}")
         eff.uplink(out.aim_updates)

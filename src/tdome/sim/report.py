@@ -110,8 +110,31 @@ def summarize(rec: RunRecord) -> dict:
             tracker=rec.tracker_stats,
         ),
         c2_cycle_ms=dict(p50=_pct(rec.cycle_ms, 50), p99=_pct(rec.cycle_ms, 99)),
+        assignment=_assignment_summary(rec),
         wall_time_s=rec.wall_s,
     )
+
+
+def _assignment_summary(rec: RunRecord) -> dict:
+    a = rec.scenario.c2.assignment
+    rows = np.array(rec.assign_rows, dtype=float).reshape(-1, 6)
+    gaps = rows[:, 4][np.isfinite(rows[:, 4])]
+    return dict(
+        solver=a.solver, objective=a.objective, problems=int(len(rows)),
+        batteries_max=int(rows[:, 1].max()) if len(rows) else 0, threats_max=int(rows[:, 2].max()) if len(rows) else 0,
+        solve_ms_p50=_pct(rows[:, 3], 50), solve_ms_p99=_pct(rows[:, 3], 99),
+        gap_mean=float(gaps.mean()) if gaps.size else None, gap_max=float(gaps.max()) if gaps.size else None,
+        proven_optimal=int(rows[:, 5].sum()) if gaps.size else None,
+    )
+
+
+def _assignment_line(a: dict, fmt) -> str:
+    line = (f"assignment ({a['solver']}, {a['objective']} objective): {a['problems']} problems up to "
+            f"{a['batteries_max']} batteries x {a['threats_max']} threats, solve p50 {fmt(a['solve_ms_p50'], '{:.1f}')} ms, "
+            f"p99 {fmt(a['solve_ms_p99'], '{:.1f}')} ms")
+    if a["gap_mean"] is not None:
+        line += f"; gap mean {a['gap_mean']:.2e}, max {a['gap_max']:.2e}, {a['proven_optimal']} proven optimal"
+    return line
 
 
 def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
@@ -191,6 +214,7 @@ def print_summary(summary: dict, console) -> None:
         f"sensor-to-shooter: median {fmt(ss['median'])} s, p95 {fmt(ss['p95'])} s",
         f"tracking GOSPA (c={tr['gospa_c_m'] / 1e3:.0f} km, p=2): mean {fmt(tr['gospa_mean_m'], '{:.0f}')} m; "
         f"scan p50 {fmt(tr['scan_ms_p50'], '{:.2f}')} ms, p99 {fmt(tr['scan_ms_p99'], '{:.2f}')} ms",
+        _assignment_line(s["assignment"], fmt),
         f"wall time: {s['wall_time_s']:.1f} s",
     ]
     for line in lines:
