@@ -109,6 +109,17 @@ def test_every_solver_and_objective_defends(assignment, undefended):
         assert 0 <= layer["rounds_left"] <= layer["rounds_initial"]
 
 
+def test_reserve_is_never_spent_on_threats_below_the_reserve_value():
+    def hold_half(d):
+        d.setdefault("c2", {}).setdefault("doctrine", {}).update(
+            reserve_fraction={"upper": 0.5, "mid": 0.5, "lower": 0.5, "short": 0.5}, reserve_min_value=1e9)
+
+    rec = run(small(hold_half))
+    assert any(b.stock < b.magazine for b in rec.batteries), "nothing fired: the test would prove nothing"
+    for b in rec.batteries:
+        assert b.stock >= int(np.ceil(0.5 * b.magazine)), f"{b.name} dipped into its reserve"
+
+
 def test_more_interceptors_never_make_the_mean_outcome_worse():
     def scarce(d):
         for b in d["batteries"]:
