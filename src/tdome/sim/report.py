@@ -115,19 +115,21 @@ def summarize(rec: RunRecord) -> dict:
 
 
 def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
-    """Write summary.json, events/tracks/truth Parquet tables and map.png into ``out``."""
-    from tdome.viz.mapplot import plot_run
+    """Write summary.json, scene.json, the Parquet tables and map.png into ``out``."""
+    from tdome.viz.mapplot import map_extent, plot_run
 
     out.mkdir(parents=True, exist_ok=True)
     paths = dict(summary=out / "summary.json", events=out / "events.parquet", tracks=out / "tracks.parquet",
-                 truth=out / "truth.parquet", threats=out / "threats.parquet", map=out / "map.png")
+                 truth=out / "truth.parquet", threats=out / "threats.parquet", map=out / "map.png",
+                 scene=out / "scene.json", interceptors=out / "interceptors.parquet")
     paths["summary"].write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
     cols = ["time_s", "kind", "threat_id", "track_id", "battery", "layer", "interceptor_id", "rounds", "lat_deg",
             "lon_deg", "alt_m", "detail"]
     events = sorted(rec.events, key=lambda e: e["time_s"])
     pq.write_table(pa.table({c: [e[c] for e in events] for c in cols}), paths["events"])
-    _rows_to_parquet(rec.track_rows, ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps", "class",
-                                      "asset", "truth_id"], paths["tracks"])
+    _rows_to_parquet(_with_predictions(rec), ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps",
+                                              "class", "asset", "truth_id", "impact_lat_deg", "impact_lon_deg",
+                                              "time_to_go_s"], paths["tracks"])
     _rows_to_parquet(rec.truth_rows, ["time_s", "threat_id", "lat_deg", "lon_deg", "alt_m", "speed_mps"],
                      paths["truth"])
     raid = rec.raid
@@ -139,7 +141,33 @@ def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
         killed_s=rec.kill_s, first_detect_s=rec.first_detect_s, first_launch_s=rec.first_launch_s,
     )), paths["threats"])
     plot_run(rec, paths["map"])
+    _write_replay_records(rec, events, paths, map_extent(rec))
     return paths
+
+
+# --------------------------------------------------------------------------- replay records
+
+
+def _with_predictions(rec: RunRecord) -> list[tuple]:
+    """Track rows with the C2's predicted impact (lat, lon, time to go) of the same instant; NaN where none."""
+    pred = {(t, tid): (la, lo, ttg) for t, tid, la, lo, ttg in rec.prediction_rows}
+    none = (np.nan, np.nan, np.nan)
+    return [row + pred.get((row[0], row[1]), none) for row in rec.track_rows]
+
+
+def _write_replay_records(rec: RunRecord, events: list[dict], paths: dict, extent) -> None:
+    """scene.json (assets, radars, batteries) and interceptors.parquet (every flyout and its outcome)."""
+    from tdome.sim.engine import RECORD_EVERY_S
+    from tdome.sim.scene import scene
+
+    paths["scene"].write_text(json.dumps(scene(rec, extent, RECORD_EVERY_S), separators=(",", ":")) + "\n")
+    outcome = {e["interceptor_id"]: e["kind"] for e in events if e["kind"] in ("kill", "miss")}
+    cols = ["interceptor_id", "engagement_id", "battery", "layer", "track_id", "launch_s", "intercept_s",
+            "launch_lat_deg", "launch_lon_deg", "launch_alt_m", "aim_lat_deg", "aim_lon_deg", "aim_alt_m"]
+    table = {c: [f[c] for f in rec.flyouts] for c in cols}
+    table["outcome"] = [outcome.get(f["interceptor_id"], "") for f in rec.flyouts]
+    table = {c: pa.array(v, type=pa.string() if c in ("layer", "outcome") else None) for c, v in table.items()}
+    pq.write_table(pa.table(table), paths["interceptors"])
 
 
 def _rows_to_parquet(rows, names, path):
