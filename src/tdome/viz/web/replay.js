@@ -861,6 +861,7 @@
   }
 
   let lastFrame = performance.now();
+  let panelTs = 0;
   function loop(ts) {
     if (playing) {
       const dt = Math.min(0.25, (ts - lastFrame) / 1000);
@@ -869,7 +870,11 @@
     }
     lastFrame = ts;
     if (dirty) draw();
-    if (panelAt !== now && (!playing || Math.abs(now - panelAt) >= 1 || panelAt < 0)) updatePanel();
+    // While playing, the panel (DOM work) is refreshed five times a second, the map every frame.
+    if (panelAt !== now && (!playing || ts - panelTs >= 200 || panelAt < 0)) {
+      updatePanel();
+      panelTs = ts;
+    }
     requestAnimationFrame(loop);
   }
 
