@@ -162,12 +162,13 @@ def _write_replay_records(rec: RunRecord, events: list[dict], paths: dict, exten
 
     paths["scene"].write_text(json.dumps(scene(rec, extent, RECORD_EVERY_S), separators=(",", ":")) + "\n")
     outcome = {e["interceptor_id"]: e["kind"] for e in events if e["kind"] in ("kill", "miss")}
-    cols = ["interceptor_id", "engagement_id", "battery", "layer", "track_id", "launch_s", "intercept_s",
-            "launch_lat_deg", "launch_lon_deg", "launch_alt_m", "aim_lat_deg", "aim_lon_deg", "aim_alt_m"]
-    table = {c: [f[c] for f in rec.flyouts] for c in cols}
-    table["outcome"] = [outcome.get(f["interceptor_id"], "") for f in rec.flyouts]
-    table = {c: pa.array(v, type=pa.string() if c in ("layer", "outcome") else None) for c, v in table.items()}
-    pq.write_table(pa.table(table), paths["interceptors"])
+    types = dict(interceptor_id=pa.int64(), engagement_id=pa.int64(), battery=pa.int64(), layer=pa.string(),
+                 track_id=pa.int64(), launch_s=pa.float64(), intercept_s=pa.float64(),
+                 launch_lat_deg=pa.float64(), launch_lon_deg=pa.float64(), launch_alt_m=pa.float64(),
+                 aim_lat_deg=pa.float64(), aim_lon_deg=pa.float64(), aim_alt_m=pa.float64(), outcome=pa.string())
+    rows = [dict(f, outcome=outcome.get(f["interceptor_id"], "")) for f in rec.flyouts]
+    pq.write_table(pa.table({c: pa.array([r[c] for r in rows], type=t) for c, t in types.items()}),
+                   paths["interceptors"])
 
 
 def _rows_to_parquet(rows, names, path):
