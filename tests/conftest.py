@@ -13,3 +13,25 @@ def pytest_sessionfinish(session, exitstatus):
     # A run that collected no tests is a broken suite, not a pass: never exit 5.
     if exitstatus == 5:
         session.exitstatus = 1
+
+
+# One run of the compact test scenario, written to a run folder, shared by the
+# replay, CZML and browser tests.
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    from pathlib import Path
+
+    import yaml
+
+    from tdome.scenario import scenario_from_dict
+    from tdome.sim.engine import run
+    from tdome.sim.report import summarize, write_run
+
+    src = Path(__file__).parent / "data" / "small.yaml"
+    rec = run(scenario_from_dict(yaml.safe_load(src.read_text()), source=str(src)))
+    folder = tmp_path_factory.mktemp("small-run")
+    write_run(rec, summarize(rec), folder)
+    return rec, folder

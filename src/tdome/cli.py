@@ -64,6 +64,58 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file to ch
                   f"{len(sc.batteries)} batteries, {n} threats in {len(sc.raid.waves)} waves", soft_wrap=True)
 
 
+@app.command()
+def replay(
+    run_folder: Path = typer.Argument(..., help="Run folder written by `tdome run`."),
+    out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default: RUN_FOLDER/replay.html)."),
+    open_page: bool = typer.Option(False, "--open/--no-open", help="Open the page in the default browser."),
+) -> None:
+    """Write the run's battle replay: one self-contained HTML page that plays offline in any browser."""
+    from tdome.viz.replay import human_size, write_replay
+
+    run = _run_folder(run_folder)
+    path = write_replay(run, out or run_folder / "replay.html")
+    console.print(f"replay: {path}  ({human_size(path.stat().st_size)})", soft_wrap=True, highlight=False)
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+@app.command()
+def export(
+    run_folder: Path = typer.Argument(..., help="Run folder written by `tdome run`."),
+    czml: bool = typer.Option(False, "--czml", help="Export CZML for Cesium-based viewers."),
+    out: Optional[Path] = typer.Option(None, "--out", help="File to write (default: RUN_FOLDER/run.czml)."),
+    epoch: str = typer.Option("2025-01-01T00:00:00Z", "--epoch",
+                              help="UTC instant (ISO 8601) that simulated time 0 stands for."),
+) -> None:
+    """Export a run for other tools (CZML)."""
+    from tdome.viz.czml import CzmlError, write_czml
+    from tdome.viz.replay import human_size
+
+    if not czml:
+        err.print("[bold red]error:[/] say what to export: --czml (the only format so far)")
+        raise typer.Exit(code=2)
+    run = _run_folder(run_folder)
+    try:
+        path = write_czml(run, out or run_folder / "run.czml", epoch)
+    except CzmlError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    console.print(f"czml: {path}  ({human_size(path.stat().st_size)})", soft_wrap=True, highlight=False)
+
+
+def _run_folder(path: Path):
+    from tdome.viz.runfolder import RunFolderError, load_run_folder
+
+    try:
+        return load_run_folder(path)
+    except RunFolderError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "run"
 

@@ -59,6 +59,10 @@ class RunRecord:
     wall_s: float = 0.0
     tracker_stats: dict = field(default_factory=dict)
     engagement_threat: dict = field(default_factory=dict)  # engagement id -> truth row, -1 unknown
+    # For the replay: the C2's predicted impact of each evaluated track at each record
+    # instant (t, track id, lat deg, lon deg, time to go s), and every interceptor's flyout.
+    prediction_rows: list[tuple] = field(default_factory=list)
+    flyouts: list[dict] = field(default_factory=list)
 
 
 def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
@@ -168,6 +172,7 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
 
         if t_next >= next_record - 1e-9:
             _record(rec, t_next, truth_state, out.picture, out.threats, track_truth)
+            _record_predictions(rec, t_next, out.threats)
             next_record += RECORD_EVERY_S
         rec.cycle_ms.append((time.perf_counter() - cyc0) * 1e3)
         if progress is not None:
@@ -179,6 +184,7 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
     rec.kill_s = kill_s
     rec.tracker_stats = dict(bm.tracker.stats)
     rec.engagement_threat = eng_threat
+    rec.flyouts = _flyouts(eff, batteries)
     rec.wall_s = time.perf_counter() - wall0
     return rec
 
@@ -228,3 +234,36 @@ def _record(rec: RunRecord, t, truth_state, pic, threats: ThreatPicture, track_t
             asset = int(threats.asset[r]) if r >= 0 else -1
             rec.track_rows.append((t, tid, float(np.degrees(lat[k])), float(np.degrees(lon[k])), float(alt[k]),
                                    float(spd[k]), cls, asset, truth_of(track_truth, tid)))
+
+
+# --------------------------------------------------------------------------- replay records
+
+
+def _record_predictions(rec: RunRecord, t, threats: ThreatPicture) -> None:
+    """The C2's predicted impact point and time to go of every evaluated track that has one."""
+    ok = np.all(np.isfinite(threats.impact_ecef), axis=1)
+    if not ok.any():
+        return
+    lat, lon, _ = geo.ecef_to_geodetic(threats.impact_ecef[ok])
+    rec.prediction_rows.extend(zip([float(t)] * int(ok.sum()), threats.track_id[ok].tolist(),
+                                   np.degrees(lat).tolist(), np.degrees(lon).tolist(),
+                                   threats.time_to_go_s[ok].tolist()))
+
+
+def _flyouts(eff: Effectors, batteries) -> list[dict]:
+    """Every interceptor launched: battery, engagement, times, launch point and its last aim point.
+
+    An interceptor flies from its battery to its aim point at its average
+    speed (:mod:`tdome.world.effectors`), so these two points and times give
+    its path; one still in flight at the end of the run keeps its last aim.
+    """
+    out = []
+    for itc in sorted(eff.done + eff.flying, key=lambda i: i.interceptor_id):
+        la, lo, al = geo.ecef_to_geodetic(np.stack([itc.launch_ecef, itc.aim_ecef]))
+        out.append(dict(interceptor_id=itc.interceptor_id, engagement_id=itc.engagement_id, battery=itc.battery,
+                        layer=batteries[itc.battery].layer, track_id=itc.track_id, launch_s=float(itc.launch_s),
+                        intercept_s=float(itc.intercept_s), resolved=bool(itc.resolved),
+                        launch_lat_deg=float(np.degrees(la[0])), launch_lon_deg=float(np.degrees(lo[0])),
+                        launch_alt_m=float(al[0]), aim_lat_deg=float(np.degrees(la[1])),
+                        aim_lon_deg=float(np.degrees(lo[1])), aim_alt_m=float(al[1])))
+    return out

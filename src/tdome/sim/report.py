@@ -138,19 +138,21 @@ def _assignment_line(a: dict, fmt) -> str:
 
 
 def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
-    """Write summary.json, events/tracks/truth Parquet tables and map.png into ``out``."""
-    from tdome.viz.mapplot import plot_run
+    """Write summary.json, scene.json, the Parquet tables and map.png into ``out``."""
+    from tdome.viz.mapplot import map_extent, plot_run
 
     out.mkdir(parents=True, exist_ok=True)
     paths = dict(summary=out / "summary.json", events=out / "events.parquet", tracks=out / "tracks.parquet",
-                 truth=out / "truth.parquet", threats=out / "threats.parquet", map=out / "map.png")
+                 truth=out / "truth.parquet", threats=out / "threats.parquet", map=out / "map.png",
+                 scene=out / "scene.json", interceptors=out / "interceptors.parquet")
     paths["summary"].write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
     cols = ["time_s", "kind", "threat_id", "track_id", "battery", "layer", "interceptor_id", "rounds", "lat_deg",
             "lon_deg", "alt_m", "detail"]
     events = sorted(rec.events, key=lambda e: e["time_s"])
     pq.write_table(pa.table({c: [e[c] for e in events] for c in cols}), paths["events"])
-    _rows_to_parquet(rec.track_rows, ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps", "class",
-                                      "asset", "truth_id"], paths["tracks"])
+    _rows_to_parquet(_with_predictions(rec), ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps",
+                                              "class", "asset", "truth_id", "impact_lat_deg", "impact_lon_deg",
+                                              "time_to_go_s"], paths["tracks"])
     _rows_to_parquet(rec.truth_rows, ["time_s", "threat_id", "lat_deg", "lon_deg", "alt_m", "speed_mps"],
                      paths["truth"])
     raid = rec.raid
@@ -162,7 +164,34 @@ def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
         killed_s=rec.kill_s, first_detect_s=rec.first_detect_s, first_launch_s=rec.first_launch_s,
     )), paths["threats"])
     plot_run(rec, paths["map"])
+    _write_replay_records(rec, events, paths, map_extent(rec))
     return paths
+
+
+# --------------------------------------------------------------------------- replay records
+
+
+def _with_predictions(rec: RunRecord) -> list[tuple]:
+    """Track rows with the C2's predicted impact (lat, lon, time to go) of the same instant; NaN where none."""
+    pred = {(t, tid): (la, lo, ttg) for t, tid, la, lo, ttg in rec.prediction_rows}
+    none = (np.nan, np.nan, np.nan)
+    return [row + pred.get((row[0], row[1]), none) for row in rec.track_rows]
+
+
+def _write_replay_records(rec: RunRecord, events: list[dict], paths: dict, extent) -> None:
+    """scene.json (assets, radars, batteries) and interceptors.parquet (every flyout and its outcome)."""
+    from tdome.sim.engine import RECORD_EVERY_S
+    from tdome.sim.scene import scene
+
+    paths["scene"].write_text(json.dumps(scene(rec, extent, RECORD_EVERY_S), separators=(",", ":")) + "\n")
+    outcome = {e["interceptor_id"]: e["kind"] for e in events if e["kind"] in ("kill", "miss")}
+    types = dict(interceptor_id=pa.int64(), engagement_id=pa.int64(), battery=pa.int64(), layer=pa.string(),
+                 track_id=pa.int64(), launch_s=pa.float64(), intercept_s=pa.float64(),
+                 launch_lat_deg=pa.float64(), launch_lon_deg=pa.float64(), launch_alt_m=pa.float64(),
+                 aim_lat_deg=pa.float64(), aim_lon_deg=pa.float64(), aim_alt_m=pa.float64(), outcome=pa.string())
+    rows = [dict(f, outcome=outcome.get(f["interceptor_id"], "")) for f in rec.flyouts]
+    pq.write_table(pa.table({c: pa.array([r[c] for r in rows], type=t) for c, t in types.items()}),
+                   paths["interceptors"])
 
 
 def _rows_to_parquet(rows, names, path):

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tdome import geo  # noqa: E402
+from tdome.sim.scene import coverage_outline  # noqa: E402
 from tdome.viz.coastline import load_coastline  # noqa: E402
 
 LAYER_COLOURS = {"upper": "#6a3d9a", "mid": "#1f78b4", "lower": "#33a02c", "short": "#ff7f00"}
@@ -31,17 +32,21 @@ def map_extent(rec) -> tuple[float, float, float, float]:
     return min(lons) - 0.5, max(lons) + 0.5, min(lats) - 0.5, max(lats) + 0.5
 
 
-def _coverage_outline(site, n=181):
-    """Ground footprint of the radar's maximum range (sector or full circle), lon/lat degrees."""
-    if site.az_half_width_rad >= np.pi:
-        az = np.linspace(0, 2 * np.pi, n)
-        lat, lon = geo.destination(site.lat_rad, site.lon_rad, az, site.max_range_m)
-        return np.degrees(lon), np.degrees(lat)
-    az = np.linspace(site.az_center_rad - site.az_half_width_rad, site.az_center_rad + site.az_half_width_rad, n)
-    lat, lon = geo.destination(site.lat_rad, site.lon_rad, az, site.max_range_m)
-    lat = np.concatenate([[site.lat_rad], lat, [site.lat_rad]])
-    lon = np.concatenate([[site.lon_rad], lon, [site.lon_rad]])
-    return np.degrees(lon), np.degrees(lat)
+MAP_EVENT_KINDS = ("kill", "miss", "leak", "impact")
+
+
+def map_layers(rec) -> dict:
+    """What the map plots of assets and events, as data.
+
+    ``assets``: (name, lon, lat, hit) per asset in scenario order; ``events``:
+    kind -> list of (lon, lat) for the kinds in :data:`MAP_EVENT_KINDS`.  The
+    replay is tested against this, so the two pictures of a run agree.
+    """
+    hit_assets = {j for hits in rec.impact_hits.values() for j in hits}
+    assets = [(a.name, float(np.degrees(a.lon_rad)), float(np.degrees(a.lat_rad)), j in hit_assets)
+              for j, a in enumerate(rec.assets)]
+    events = {k: [(e["lon_deg"], e["lat_deg"]) for e in rec.events if e["kind"] == k] for k in MAP_EVENT_KINDS}
+    return dict(assets=assets, events=events)
 
 
 def plot_run(rec, path: Path) -> Path:
@@ -54,7 +59,7 @@ def plot_run(rec, path: Path) -> Path:
             ax.fill(ring[:, 0], ring[:, 1], color="#f3efe2", ec="#8c8c7a", lw=0.5, zorder=1)
 
     for s in rec.sites:
-        x, y = _coverage_outline(s)
+        x, y = coverage_outline(s)
         ax.plot(x, y, color="#4d4d4d", lw=0.5, ls=":", zorder=2)
         ax.plot(np.degrees(s.lon_rad), np.degrees(s.lat_rad), marker="^", color="black", ms=6, zorder=6)
         ax.annotate(s.name, (np.degrees(s.lon_rad), np.degrees(s.lat_rad)), fontsize=6, xytext=(3, -8),
@@ -68,10 +73,10 @@ def plot_run(rec, path: Path) -> Path:
             sel = tr[:, 0] == i
             ax.plot(tr[sel, 2], tr[sel, 1], color=CLASS_COLOURS.get(raid.cls[i], "k"), lw=0.6, alpha=0.6, zorder=3)
 
-    hit_assets = {j for hits in rec.impact_hits.values() for j in hits}
+    layers = map_layers(rec)
     vmax = max(a.value for a in rec.assets) if rec.assets else 1.0
-    for j, a in enumerate(rec.assets):
-        c = "#d7301f" if j in hit_assets else "#2b8cbe"
+    for a, (_, _, _, hit) in zip(rec.assets, layers["assets"]):
+        c = "#d7301f" if hit else "#2b8cbe"
         if a.polygon_latlon_rad:
             p = np.degrees(np.asarray(a.polygon_latlon_rad))
             ax.fill(p[:, 1], p[:, 0], color=c, alpha=0.7, zorder=5)
@@ -87,7 +92,7 @@ def plot_run(rec, path: Path) -> Path:
     kinds = {"kill": ("x", "#1a9850", 30), "miss": ("x", "#999999", 14), "leak": ("*", "#ffd92f", 160),
              "impact": ("o", "#969696", 12)}
     for kind, (m, c, size) in kinds.items():
-        pts = np.array([(e["lon_deg"], e["lat_deg"]) for e in rec.events if e["kind"] == kind])
+        pts = np.array(layers["events"][kind])
         if len(pts):
             ax.scatter(pts[:, 0], pts[:, 1], marker=m, c=c, s=size, zorder=8, lw=1.0,
                        edgecolors="black" if kind == "leak" else None)
