@@ -57,6 +57,7 @@ class C2Config:
     solver: str = "local_search"
     objective: str = "target"  # or "asset"
     solver_time_limit_s: float | None = None  # per cycle; the solver's default if None
+    lethality: float = 0.9  # asset objective: chance a threat that arrives destroys its asset
 
 
 @dataclass
@@ -222,7 +223,7 @@ class BattleManager:
         asset's value in this cycle's problem is its value times the chance
         that those threats leave it standing.
         """
-        lethality = 0.999
+        lethality = self.config.lethality
         value = np.array([a.value for a in self.assets], dtype=float)
         in_problem = np.zeros(len(threats), dtype=bool)
         in_problem[rows] = True

@@ -476,7 +476,9 @@ class AssignmentSettings(_Model):
     solver: Literal["greedy", "local_search", "exact"] = "local_search"
     # target: minimise expected surviving threat value; asset: maximise expected surviving asset value
     objective: Literal["target", "asset"] = "target"
-    time_limit_s: Union[Num(gt=0.0), None] = None  # per cycle; solver default if omitted (0.05 s heuristic, 1 s exact)
+    # per cycle; if omitted the heuristics run to their own end (the same result on any machine), exact 10 s
+    time_limit_s: Union[Num(gt=0.0), None] = None
+    lethality: Num(gt=0.0, le=1.0) = 0.9  # asset objective: chance a threat that arrives destroys its asset
 
     @model_validator(mode="after")
     def _solver_objective(self) -> AssignmentSettings:

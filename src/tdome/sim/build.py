@@ -194,4 +194,5 @@ def c2_config(sc) -> C2Config:
         solver=c.assignment.solver,
         objective=c.assignment.objective,
         solver_time_limit_s=c.assignment.time_limit_s,
+        lethality=c.assignment.lethality,
     )

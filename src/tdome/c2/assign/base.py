@@ -212,7 +212,10 @@ class LossState:
         if self.target:
             return p.value[cols]
         g, lam, S = p.asset[cols], p.lethality[cols], self.S[cols]
-        w = p.asset_value[g] * lam * self.P[g] / (1.0 - lam * S)
+        if p.asset_value.size == 0:
+            return np.zeros(np.shape(g))
+        gi = np.where(g >= 0, g, 0)
+        w = p.asset_value[gi] * lam * self.P[gi] / (1.0 - lam * S)
         return np.where(g >= 0, w, 0.0)
 
     def set(self, t: int, s_new: float) -> None:
@@ -232,7 +235,7 @@ class LossState:
         S = self.S
         d1, d2 = s1 - S[t1], s2 - S[t2]
         single = self.weight(t1) * d1 + self.weight(t2) * d2
-        if self.target:
+        if self.target or self.p.asset_value.size == 0:
             return single
         p = self.p
         g1, g2 = p.asset[t1], p.asset[t2]

@@ -51,11 +51,16 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, g
     if p.objective != "target":
         raise ValueError("the exact solver handles the target-based objective only; use local_search for 'asset'")
     B, T = p.shape
-    if B == 0 or T == 0:
-        return Assignment(proven=True, loss_bound=0.0, gap=0.0)
+    if B == 0 or T == 0 or not (p.pk > 0).any():
+        empty = finish(p, [], [])
+        empty.loss_bound, empty.gap, empty.proven = empty.loss, 0.0, True
+        return empty
 
     seed = solve_local_search(p, time_limit_s=min(0.05, limit / 10) if seed_budget_s is None else seed_budget_s)
     best_b, best_t, best_loss = seed.battery, seed.threat, seed.loss
+    # The programme is solved in units of the seed's loss, so that HiGHS's
+    # absolute tolerances (about 1e-6) are small against the objective.
+    scale = best_loss if best_loss > 0 else 1.0
 
     f = p.survival_factor()
     logf = np.log(np.maximum(f, 1e-300))
@@ -69,8 +74,12 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, g
     keep = ub > 0
     pb, pt, s, ub = pb[keep], pt[keep], s[keep], ub[keep]
     K = pb.size
+    if K == 0:  # nothing can fire within the magazines, reserves and caps
+        empty = finish(p, [], [])
+        empty.loss_bound, empty.gap, empty.proven = empty.loss, 0.0, True
+        return empty
     ymin = logq + np.bincount(pt, weights=ub * logf[pb, pt], minlength=T)
-    V = p.value
+    V = p.value / scale
 
     # Columns: x (K), y (T), z (T).
     h = highspy.Highs()
@@ -79,7 +88,7 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, g
     h.setOptionValue("threads", 1)
     h.setOptionValue("presolve", "off")  # presolve of the cut rows costs 5-10x the solve itself
     inf = highspy.kHighsInf
-    xcost = p.cost[pb] * s
+    xcost = p.cost[pb] * s / scale
     h.addVars(K, np.zeros(K), ub.astype(float))
     h.changeColsCost(K, np.arange(K, dtype=np.int32), xcost)
     h.changeColsIntegrality(K, np.arange(K, dtype=np.int32), np.full(K, highspy.HighsVarType.kInteger))
@@ -104,11 +113,20 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, g
             rows.add(-inf, float(p.max_engagements[t]), xs, np.ones(xs.size))
     rows.flush(h)
 
-    def cuts(ts: np.ndarray, yhat: np.ndarray) -> None:
+    points: list[set] = [set() for _ in range(T)]  # cut points of each threat, to never add one twice
+
+    def cuts(ts: np.ndarray, yhat: np.ndarray) -> int:
+        added = 0
         slope = V[ts] * np.exp(yhat)
         for t, a, y0 in zip(ts.tolist(), slope.tolist(), yhat.tolist()):
+            key = round(y0, 12)
+            if key in points[t]:
+                continue
+            points[t].add(key)
             rows.add(a * (1.0 - y0), inf, np.array([zc[t], yc[t]]), np.array([1.0, -a]))
+            added += 1
         rows.flush(h)
+        return added
 
     grid = np.log(_GRID_S)
     gt, gy = np.nonzero(grid[None, :] + logq[:, None] >= ymin[:, None])
@@ -119,6 +137,7 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, g
 
     cuts(np.arange(T), y_of(best_b, best_t))
 
+    bounded = _bounded_statuses()
     pair_index = {(int(b), int(t)): k for k, (b, t) in enumerate(zip(pb.tolist(), pt.tolist()))}
     lower = -np.inf
     iterations = 0
@@ -132,7 +151,11 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, g
         h.setSolution(start.size, np.arange(start.size, dtype=np.int32), start)
         h.run()
         info = h.getInfo()
-        lower = max(lower, float(info.mip_dual_bound))
+        status = h.getModelStatus()
+        if status not in bounded:  # an error or a numerical failure: keep what is proven so far
+            break
+        if np.isfinite(info.mip_dual_bound):
+            lower = max(lower, float(info.mip_dual_bound) * scale)
         if info.primal_solution_status < 2:  # no feasible point found in time
             break
         x = np.round(np.asarray(h.getSolution().col_value)[:K]).astype(int)
@@ -140,21 +163,25 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, g
         loss, _ = evaluate(p, xb, xt)
         if loss < best_loss:
             best_b, best_t, best_loss = xb, xt, loss
-        if best_loss - lower <= gap_tolerance * max(abs(best_loss), 1e-12):
+        if best_loss - lower <= gap_tolerance * best_loss:
             break
+        # Where the tangents under-estimate this solution's loss, cut at its point and solve again.
         y = y_of(xb, xt)
         z = np.asarray(h.getSolution().col_value)[K + T:]
-        short = z < V * np.exp(y) * (1 - 1e-9) - 1e-12
-        if not short.any():  # the model is exact at its optimum, which is then proven
-            lower = max(lower, loss) if h.getModelStatus() == highspy.HighsModelStatus.kOptimal else lower
-            if best_loss - lower <= gap_tolerance * max(abs(best_loss), 1e-12):
-                break
-        ts = np.flatnonzero(short)
-        cuts(ts, y[ts])
+        short = np.flatnonzero(z < V * np.exp(y) * (1 - 1e-9))
+        if cuts(short, y[short]) == 0:  # nothing new to learn: the bound stands as proven
+            break
     lower = min(lower, best_loss)
-    gap = (best_loss - lower) / max(abs(best_loss), 1e-12) if np.isfinite(lower) else None
+    gap = (best_loss - lower) / best_loss if np.isfinite(lower) and best_loss > 0 else (0.0 if best_loss <= 0 else None)
     return finish(p, best_b, best_t, loss_bound=lower if np.isfinite(lower) else None, gap=gap,
                   proven=gap is not None and gap <= gap_tolerance, solve_s=time.perf_counter() - t0)
+
+
+def _bounded_statuses():
+    import highspy
+
+    S = highspy.HighsModelStatus
+    return {S.kOptimal, S.kTimeLimit, S.kIterationLimit, S.kSolutionLimit, S.kInterrupt}
 
 
 def _groups(keys: np.ndarray, items: np.ndarray, n: int):

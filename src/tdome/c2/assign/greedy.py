@@ -70,7 +70,7 @@ def greedy_engagements(p: AssignmentProblem, state: LossState, budget: Budget, f
     while gain.size:
         k = int(np.argmax(gain))
         b, t = divmod(k, T)
-        if not gain[b, t] > 1e-12:
+        if not gain[b, t] > 0.0:
             break
         battery.append(b)
         threat.append(t)

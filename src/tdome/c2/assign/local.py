@@ -40,7 +40,7 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
 
     With no time limit the result depends only on the problem and ``seed``,
     so runs are reproducible on any machine; with one, the search stops at
-    the first move after it (the first descent always finishes).
+    the first move after it.
     """
     t0 = time.perf_counter()
     deadline = t0 + (np.inf if time_limit_s is None else time_limit_s)
@@ -54,7 +54,7 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
     threat: list[int] = []
     greedy_engagements(p, state, budget, f, battery, threat)
     eb, et = np.array(battery, dtype=int), np.array(threat, dtype=int)
-    eb, et = improve(p, f, state, budget, eb, et, np.inf)
+    eb, et = improve(p, f, state, budget, eb, et, deadline)
     best = (evaluate(p, eb, et)[0], eb, et)
     rng = np.random.default_rng(seed)
     for _ in range(kicks):
@@ -91,9 +91,8 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
     s = p.salvo
     low = ~p.high_value
     cost = p.cost[:, None] * s[None, :]
-    scale = max(1e-12, float(np.max(np.abs(p.value), initial=0.0)),
-                float(np.max(p.asset_value, initial=0.0)) if p.objective == "asset" else 0.0)
-    tol = 1e-10 * scale
+    # Moves must gain more than rounding: a relative tolerance on the loss at the start.
+    tol = 1e-12 * max(p.loss(state.S) + float(np.sum(cost[eb, et])), np.finfo(float).tiny)
     moved = _reassign(p, f, state, budget, eb, et, tol)  # the big step first; 2-exchanges then polish
     if moved is not None:
         eb, et, state, budget = moved
@@ -135,21 +134,22 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
                     best = (d.flat[k], ("rebattery",) + divmod(k, B))
             # swap: engagements e1 and e2 exchange threats
             if E > 1:
-                b1, t1, b2, t2 = eb[:, None], et[:, None], eb[None, :], et[None, :]
-                sd1, sd2 = s[t2] - s[t1], s[t1] - s[t2]
-                ok = (b1 != b2) & (t1 != t2) & (p.pk[b1, t2] > 0) & (p.pk[b2, t1] > 0)
-                ok &= (budget.cap[b1] >= sd1) & (budget.cap[b2] >= sd2)
-                ok &= budget.free[b1] >= s[t2] * low[t2] - s[t1] * low[t1]
-                ok &= budget.free[b2] >= s[t1] * low[t1] - s[t2] * low[t2]
-                ok = np.triu(ok, 1)
-                if ok.any():
-                    n1 = S[t1] * f[b2, t1] / f[b1, t1]
-                    n2 = S[t2] * f[b1, t2] / f[b2, t2]
-                    d = state.pair_delta(np.broadcast_to(t1, ok.shape), n1, np.broadcast_to(t2, ok.shape), n2)
-                    d = np.where(ok, d + cost[b1, t2] + cost[b2, t1] - cost[b1, t1] - cost[b2, t2], np.inf)
+                F = f[eb][:, et]  # F[i, j] = f[b_i, t_j]
+                s_e, low_s = s[et], s[et] * low[et]
+                ok = (p.pk[eb][:, et] > 0) & (eb[:, None] != eb[None, :]) & (et[:, None] != et[None, :])
+                ok &= ok.T
+                ok &= budget.cap[eb][:, None] >= s_e[None, :] - s_e[:, None]
+                ok &= budget.free[eb][:, None] >= low_s[None, :] - low_s[:, None]
+                i, j = np.nonzero(np.triu(ok & ok.T, 1))
+                if i.size:
+                    t1, t2 = et[i], et[j]
+                    n1 = S[t1] * F[j, i] / F[i, i]
+                    n2 = S[t2] * F[i, j] / F[j, j]
+                    C = cost[eb][:, et]
+                    d = state.pair_delta(t1, n1, t2, n2) + C[i, j] + C[j, i] - C[i, i] - C[j, j]
                     k = int(np.argmin(d))
-                    if d.flat[k] < best[0]:
-                        best = (d.flat[k], ("swap",) + divmod(k, E))
+                    if d[k] < best[0]:
+                        best = (d[k], ("swap", int(i[k]), int(j[k])))
         # add
         g = state.weight() * S * (1.0 - f) - cost
         g = np.where(budget.feasible(), g, -np.inf)
