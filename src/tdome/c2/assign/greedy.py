@@ -61,12 +61,11 @@ def greedy_engagements(p: AssignmentProblem, state: LossState, budget: Budget, f
     """Append the marginal-return greedy's engagements to ``battery``/``threat``, updating state and budget."""
     B, T = p.shape
     cost = p.cost[:, None] * p.salvo[None, :]
+    kill = 1.0 - f
+    can = p.pk > 0
+    salvo, hv = p.salvo, p.high_value
 
-    def gains(rows=slice(None), cols=slice(None)):
-        g = state.weight(cols) * state.S[cols] * (1.0 - f[rows, cols]) - cost[rows, cols]
-        return np.where(budget.feasible(rows, cols), g, -np.inf)
-
-    gain = gains()
+    gain = np.where(budget.feasible(), state.weight() * state.S * kill - cost, -np.inf)
     while gain.size:
         k = int(np.argmax(gain))
         b, t = divmod(k, T)
@@ -76,9 +75,18 @@ def greedy_engagements(p: AssignmentProblem, state: LossState, budget: Budget, f
         threat.append(t)
         state.set(t, state.S[t] * f[b, t])
         budget.commit(b, t)
-        cols = state.group_of(t)
-        gain[:, cols] = gains(cols=cols)
-        gain[b] = gains(rows=b)
+        # Only the engaged threat's column (its asset's columns under the asset
+        # objective) and the firing battery's row change.
+        for c in state.group_of(t).tolist():
+            if budget.left[c] <= 0:
+                gain[:, c] = -np.inf
+                continue
+            ok = can[:, c] & (budget.cap >= salvo[c])
+            if not hv[c]:
+                ok &= budget.free >= salvo[c]
+            gain[:, c] = np.where(ok, state.weight(c) * state.S[c] * kill[:, c] - cost[:, c], -np.inf)
+        ok = can[b] & (budget.cap[b] >= salvo) & (budget.left > 0) & (hv | (budget.free[b] >= salvo))
+        gain[b] = np.where(ok, state.weight() * state.S * kill[b] - cost[b], -np.inf)
 
 
 @register("greedy")
