@@ -58,9 +58,10 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, g
 
     seed = solve_local_search(p, time_limit_s=min(0.05, limit / 10) if seed_budget_s is None else seed_budget_s)
     best_b, best_t, best_loss = seed.battery, seed.threat, seed.loss
-    # The programme is solved in units of the seed's loss, so that HiGHS's
-    # absolute tolerances (about 1e-6) are small against the objective.
-    scale = best_loss if best_loss > 0 else 1.0
+    # The programme is solved in units of the seed's loss per threat, so that
+    # each threat's term is of order one and HiGHS's absolute tolerances
+    # (about 1e-6) are small against it, whatever the scale of the values.
+    scale = best_loss / max(1, int(np.count_nonzero(p.value))) if best_loss > 0 else 1.0
 
     f = p.survival_factor()
     logf = np.log(np.maximum(f, 1e-300))
