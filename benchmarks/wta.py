@@ -2,6 +2,7 @@
 
     python benchmarks/wta.py            # full: W = T in {10 … 400}, 10 seeds; hard family
     python benchmarks/wta.py --quick    # a few minutes: smaller sizes, 3 seeds
+    python benchmarks/wta.py --sizes 200  # one standard size, 10 seeds
 
 Families (tdome.c2.assign.instances):
 - standard: W = T, kill probabilities uniform in [0.6, 0.9], values uniform in [25, 100];
@@ -73,8 +74,11 @@ def run_case(family: str, W: int, T: int, seeds: int, exact_limit_s: float) -> d
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes and 3 seeds")
+    ap.add_argument("--sizes", help="only these standard sizes, e.g. 80,200 (and no hard family)")
     args = ap.parse_args(argv)
     std, hard, seeds, limit = cases(args.quick)
+    if args.sizes:
+        std, hard = [int(n) for n in args.sizes.split(",")], []
     SOLVERS["exact"](random_wta(np.random.default_rng(0), 5, 5))  # load HiGHS before timing
     result: dict = {"standard": {}, "hard": {}, "seeds": seeds, "exact_time_limit_s": limit,
                     "heuristic_budget_s": HEURISTIC_BUDGET_S}
