@@ -223,3 +223,14 @@ def test_run_command_labels_a_perfect_picture_run(tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["fidelity"] == "perfect_picture"
     assert "perfect picture" in r.stdout
+
+
+def test_resume_reruns_a_row_file_that_a_crash_left_unreadable(one_worker, tmp_path):
+    import shutil
+
+    out = tmp_path / "study"
+    shutil.copytree(one_worker[0], out)
+    (out / "results" / "p00001-r000000.parquet").write_bytes(b"PAR1 truncated")
+    res = run_study(small_study(), out, workers=1, resume=True)
+    assert (res.skipped, res.ran) == (3, 1)
+    assert comparable(load_results(out)).equals(comparable(load_results(one_worker[0])))

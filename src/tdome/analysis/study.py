@@ -291,8 +291,14 @@ def _row_file(point: int, replication: int) -> str:
 
 
 def _done(results: Path) -> set[tuple[int, int]]:
+    """The (point, replication) pairs already written; a file a crash left unreadable is removed, to run again."""
     done = set()
     for f in results.glob("p*-r*.parquet"):
+        try:
+            pq.read_metadata(f)
+        except (OSError, pa.ArrowException):
+            f.unlink()
+            continue
         p, r = f.stem.split("-")
         done.add((int(p[1:]), int(r[1:])))
     return done
