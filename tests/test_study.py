@@ -234,3 +234,15 @@ def test_resume_reruns_a_row_file_that_a_crash_left_unreadable(one_worker, tmp_p
     res = run_study(small_study(), out, workers=1, resume=True)
     assert (res.skipped, res.ran) == (3, 1)
     assert comparable(load_results(out)).equals(comparable(load_results(one_worker[0])))
+
+
+def test_mc_command_runs_a_study_and_writes_its_report(tmp_path):
+    short = tmp_path / "short.yaml"
+    short.write_text(SMALL.read_text().replace("duration_s: 900.0", "duration_s: 130.0"))
+    out = tmp_path / "mc"
+    r = subprocess.run([sys.executable, "-m", "tdome.cli", "mc", str(short), "--runs", "2", "--workers", "1",
+                        "--fidelity", "perfect_picture", "--out", str(out), "--quiet"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "PERFECT AIR PICTURE" in r.stdout and "±" in r.stdout
+    assert (out / "report.html").exists() and len(list((out / "results").glob("*.parquet"))) == 2

@@ -441,9 +441,18 @@ def _run_ray(tasks: list[dict], base: dict, accept, address: str) -> int:
         import ray
     except ImportError:
         raise StudyError("--ray", "ray is not installed; install it with: pip install 'tdome[ray]'") from None
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         ray.init(address=None if address == "local" else address, log_to_driver=False,
                  include_dashboard=False, configure_logging=False)
+    try:
+        return _ray_loop(ray, tasks, base, accept)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_loop(ray, tasks: list[dict], base: dict, accept) -> int:
     remote = ray.remote(max_retries=2)(_run_with_base)
     base_ref = ray.put(base)
     window = 2 * max(int(ray.cluster_resources().get("CPU", 1)), 1)
