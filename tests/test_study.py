@@ -111,7 +111,7 @@ def test_sweep_command_rejects_a_bad_path_with_exit_2_and_no_traceback(tmp_path)
     r = subprocess.run([sys.executable, "-m", "tdome.cli", "sweep", str(f), "--out", str(tmp_path / "o")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 2
-    assert "Nowhere" in r.stderr and "Traceback" not in r.stderr + r.stdout
+    assert "batteries[Nowhere]" in r.stderr and "Traceback" not in r.stderr + r.stdout
 
 
 def test_example_study_file_validates():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Optional
@@ -73,6 +74,13 @@ def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file to ch
                   f"{len(sc.batteries)} batteries, {n} threats in {len(sc.raid.waves)} waves", soft_wrap=True)
 
 
+def _study_error(e: Exception) -> None:
+    # Paths such as batteries[layer=mid] must not be read as console markup.
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+
+
 # Options that mc and sweep share.
 _WORKERS = typer.Option(None, "--workers", help="Local worker processes (default: all cores).")
 _RAY = typer.Option(None, "--ray", help="Run on this Ray cluster (address, or 'local' to start one here).")
@@ -98,7 +106,7 @@ def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str],
     try:
         _, points, fid = validate(study)
     except StudyError as e:
-        err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+        _study_error(e)
         raise typer.Exit(code=2) from None
     label = " + ".join(FIDELITY_LABELS[f] for f in fid.split(" + "))
     console.print(f"{study.name}: {len(points)} point(s) x {study.runs} runs — {label}", soft_wrap=True)
@@ -117,7 +125,7 @@ def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str],
         try:
             res = run_study(study, out, workers=workers, ray_address=ray, resume=resume, progress=tick)
         except StudyError as e:
-            err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+            _study_error(e)
             raise typer.Exit(code=2) from None
         except KeyboardInterrupt:
             err.print(f"interrupted: the runs finished so far are in {out}; finish the study with the same "
@@ -159,6 +167,14 @@ def _print_study_summary(out: Path, max_points: int = 6) -> None:
     for m in shown:
         t.add_row(m, *(cell[(p, m)] for p in points[:max_points]))
     console.print(t)
+    params = list(json.loads((out / "study.json").read_text())["parameters"])
+    if params:
+        from tdome.analysis.study import load_results
+
+        first = {r["point"]: r for r in load_results(out).select(["point", *params]).to_pylist()}
+        for p in points[:max_points]:
+            console.print(f"point {p}: " + ", ".join(f"{k} = {first[p][k]}" for k in params), soft_wrap=True,
+                          markup=False, highlight=False)
 
 
 @app.command()
@@ -199,7 +215,7 @@ def sweep(
     try:
         study = load_study(study_file)
     except StudyError as e:
-        err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+        _study_error(e)
         raise typer.Exit(code=2) from None
     if runs is not None:
         study.runs = runs
