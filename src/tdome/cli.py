@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -31,6 +33,8 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: runs/<scenario>-seed<seed>)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    fidelity: Optional[str] = typer.Option(None, "--fidelity", help="full (the tracker) or perfect_picture (the C2 "
+                                           "gets the true state of every detected threat); default: the scenario's."),
 ) -> None:
     """Run a scenario end to end and write its run folder."""
     from tdome.sim.engine import run as run_sim
@@ -40,7 +44,13 @@ def run(
         err.print(f"[bold red]error:[/] --seed: value {seed} is invalid; must be >= 0")
         raise typer.Exit(code=2)
     sc = _load(scenario, seed)
-    out = out or Path("runs") / f"{_slug(sc.name)}-seed{sc.seed}"
+    if fidelity is not None:
+        if fidelity not in ("full", "perfect_picture"):
+            err.print(f"[bold red]error:[/] --fidelity: value {fidelity!r} is invalid; must be full or perfect_picture")
+            raise typer.Exit(code=2)
+        sc = sc.model_copy(update={"sim": sc.sim.model_copy(update={"fidelity": fidelity})})
+    suffix = "" if sc.sim.fidelity == "full" else f"-{_slug(sc.sim.fidelity)}"
+    out = out or Path("runs") / f"{_slug(sc.name)}-seed{sc.seed}{suffix}"
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[t]}"),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=True) as prog:
         task = prog.add_task(f"{sc.name}", total=float(sc.duration_s), t="t = 0 s")
@@ -114,6 +124,156 @@ def _run_folder(path: Path):
     except RunFolderError as e:
         err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
+
+
+def _study_error(e: Exception) -> None:
+    # Paths such as batteries[layer=mid] must not be read as console markup.
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+
+
+# Options that mc and sweep share.
+_WORKERS = typer.Option(None, "--workers", help="Local worker processes (default: all cores).")
+_RAY = typer.Option(None, "--ray", help="Run on this Ray cluster (address, or 'local' to start one here).")
+_FIDELITY = typer.Option(None, "--fidelity", help="full: the tracker on radar plots; perfect_picture: the C2 gets "
+                         "the true state of every detected threat (tracker bypassed). Default: the scenario's "
+                         "sim.fidelity.")
+_RESUME = typer.Option(False, "--resume", help="Finish an interrupted study in its folder (or add runs to it).")
+_QUIET = typer.Option(False, "--quiet", help="No progress bar.")
+
+
+def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str], resume: bool, quiet: bool) -> None:
+    """Run a study with a progress bar, then write and summarise its report."""
+    import time
+
+    from rich.progress import MofNCompleteColumn, TimeRemainingColumn
+
+    from tdome.analysis.study import FIDELITY_LABELS, StudyError, run_study, validate
+    from tdome.analysis.study_report import write_report
+
+    if workers is not None and workers < 1:
+        err.print(f"[bold red]error:[/] --workers: value {workers} is invalid; must be >= 1")
+        raise typer.Exit(code=2)
+    try:
+        _, points, fid = validate(study)
+    except StudyError as e:
+        _study_error(e)
+        raise typer.Exit(code=2) from None
+    label = " + ".join(FIDELITY_LABELS[f] for f in fid.split(" + "))
+    console.print(f"{study.name}: {len(points)} point(s) x {study.runs} runs — {label}", soft_wrap=True)
+    where = f"Ray cluster {ray}" if ray else f"{workers or os.cpu_count()} local worker(s)"
+    with Progress(TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                  TimeRemainingColumn(), console=console, disable=quiet) as prog:
+        task = prog.add_task("runs", total=None, rate="")
+        t0, first = time.perf_counter(), [None]
+
+        def tick(done: int, total: int) -> None:
+            if first[0] is None:
+                first[0] = done
+            rate = (done - first[0]) / max(time.perf_counter() - t0, 1e-9) * 60.0
+            prog.update(task, completed=done, total=total, rate=f"{rate:.1f} runs/min")
+
+        try:
+            res = run_study(study, out, workers=workers, ray_address=ray, resume=resume, progress=tick)
+        except StudyError as e:
+            _study_error(e)
+            raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            err.print(f"interrupted: the runs finished so far are in {out}; finish the study with the same "
+                      f"command and --resume")
+            raise typer.Exit(code=130) from None
+    console.print(f"{res.ran} runs in {res.wall_s:.0f} s on {where} ({res.skipped} already done, "
+                  f"{res.errors} failed and recorded)", soft_wrap=True)
+    if res.lost:
+        err.print(f"[bold red]{res.lost} runs were lost with a worker that died;[/] run the same command with "
+                  f"--resume to finish the study")
+    report = write_report(out)
+    _print_study_summary(out)
+    console.print(f"study folder: {out} (results/ Parquet dataset, {report.name}, plots/, tables/)",
+                  soft_wrap=True)
+    if res.lost:
+        raise typer.Exit(code=1)
+
+
+def _print_study_summary(out: Path, max_points: int = 6) -> None:
+    import pyarrow.csv as pacsv
+    from rich.table import Table
+
+    rows = pacsv.read_csv(out / "tables" / "summary.csv").to_pylist()
+    shown = ("leakers", "leak_rate", "defended_value_fraction", "shots_total", "cost_usd", "cost_exchange",
+             "s2s_median_s", "gospa_mean_m")
+    cell: dict = {}
+    for r in rows:
+        ok = r["mean"] is not None and r["mean"] == r["mean"]
+        hw = r["half_width"]
+        cell[(r["point"], r["measure"])] = ("n/a" if not ok else f"{r['mean']:.4g}" +
+                                            ("" if hw is None or hw != hw else f" ± {hw:.2g}"))
+    points = sorted({p for p, _ in cell})
+    t = Table(title="mean ± 95 % confidence half-width" +
+              (f" (first {max_points} of {len(points)} points; all in tables/summary.csv)"
+               if len(points) > max_points else ""))
+    t.add_column("measure")
+    for p in points[:max_points]:
+        t.add_column(f"point {p}", justify="right")
+    for m in shown:
+        t.add_row(m, *(cell[(p, m)] for p in points[:max_points]))
+    console.print(t)
+    params = list(json.loads((out / "study.json").read_text())["parameters"])
+    if params:
+        from tdome.analysis.study import load_results
+
+        first = {r["point"]: r for r in load_results(out).select(["point", *params]).to_pylist()}
+        for p in points[:max_points]:
+            console.print(f"point {p}: " + ", ".join(f"{k} = {first[p][k]}" for k in params), soft_wrap=True,
+                          markup=False, highlight=False)
+
+
+@app.command()
+def mc(
+    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML file; the built-in default if omitted."),
+    runs: int = typer.Option(100, "--runs", help="Replications, each with its own seed."),
+    seed: int = typer.Option(0, "--seed", help="Study seed: every run's seed is derived from it."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Study folder (default: runs/mc-<scenario>-seed<seed>)."),
+    workers: Optional[int] = _WORKERS,
+    ray: Optional[str] = _RAY,
+    fidelity: Optional[str] = _FIDELITY,
+    resume: bool = _RESUME,
+    quiet: bool = _QUIET,
+) -> None:
+    """Monte Carlo: N replications of one scenario, each outcome as mean with 95 % CI, plus a report."""
+    from tdome.analysis.study import Study
+
+    stem = scenario.stem if scenario else "default"
+    study = Study(name=f"{stem} Monte Carlo", scenario=str(scenario.resolve()) if scenario else None, runs=runs,
+                  seed=seed, fidelity=fidelity, source="tdome mc")
+    _run_study_cli(study, out or Path("runs") / f"mc-{_slug(stem)}-seed{seed}", workers, ray, resume, quiet)
+
+
+@app.command()
+def sweep(
+    study_file: Path = typer.Argument(..., help="Study YAML: base scenario, parameters to vary, runs, seed."),
+    runs: Optional[int] = typer.Option(None, "--runs", help="Replications per point (overrides the file)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Study folder (default: runs/sweep-<study>)."),
+    workers: Optional[int] = _WORKERS,
+    ray: Optional[str] = _RAY,
+    fidelity: Optional[str] = _FIDELITY,
+    resume: bool = _RESUME,
+    quiet: bool = _QUIET,
+) -> None:
+    """Parameter sweep: a grid of scenario parameters, N replications per point, plus a report."""
+    from tdome.analysis.study import StudyError, load_study
+
+    try:
+        study = load_study(study_file)
+    except StudyError as e:
+        _study_error(e)
+        raise typer.Exit(code=2) from None
+    if runs is not None:
+        study.runs = runs
+    if fidelity is not None:
+        study.fidelity = fidelity
+    _run_study_cli(study, out or Path("runs") / f"sweep-{_slug(study_file.stem)}", workers, ray, resume, quiet)
 
 
 def _slug(name: str) -> str:

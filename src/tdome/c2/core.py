@@ -99,6 +99,15 @@ class BattleManager:
     def ingest(self, scan: Detections) -> None:
         self.tracker.process(scan)
 
+    def use_picture_source(self, source) -> None:
+        """Take the air picture from ``source`` instead of the tracker.
+
+        ``source`` offers the tracker's ``process(scan)``, ``picture(t_s) -> AirPicture``,
+        ``stats`` and ``last_association``.  A simulator uses this to hand the C2 a
+        perfect picture built from its truth, to separate tracking from assignment.
+        """
+        self.tracker = source
+
     def decide(self, now_s: float, batteries: list[BatteryStatus]) -> CycleOutput:
         doc = self.config.doctrine
         picture = self.tracker.picture(now_s)

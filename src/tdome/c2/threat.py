@@ -141,50 +141,15 @@ def ballistic_like(x: np.ndarray, cfg: ThreatConfig) -> np.ndarray:
 
 
 def _ballistic_nodes(pos, vel, n_nodes, h):
-    """Free-flight propagation on the node grid; returns nodes and the impact (point, time)."""
-    n = pos.shape[0]
-    node_pos = np.full((n, n_nodes, 3), np.nan)
-    node_vel = np.full((n, n_nodes, 3), np.nan)
-    impact = np.full((n, 3), np.nan)
-    t_imp = np.full(n, np.inf)
-    if n == 0:
-        return node_pos, node_vel, impact, t_imp
-    r, v = pos.copy(), vel.copy()
-    node_pos[:, 0], node_vel[:, 0] = r, v
-    alt_prev = geo.height_m(r)
-    live = alt_prev > 0
-    for k in range(1, n_nodes):
-        if not live.any():
-            break
-        idx = np.flatnonzero(live)
-        r1, v1 = dynamics.rk4_step(r[idx], v[idx], h)
-        alt1 = geo.height_m(r1)
-        down = alt1 <= 0
-        if down.any():
-            # Regula falsi on the altitude reached by a partial step.
-            di = idx[down]
-            r0d, v0d = r[di], v[di]
-            lo, hi = np.zeros(di.size), np.ones(di.size)
-            f_lo, f_hi = alt_prev[di], alt1[down]
-            for _ in range(6):
-                frac = lo + (hi - lo) * f_lo / np.maximum(f_lo - f_hi, 1e-9)
-                rc, _ = dynamics.rk4_step(r0d, v0d, frac * h)
-                fc = geo.height_m(rc)
-                above = fc > 0
-                lo, f_lo = np.where(above, frac, lo), np.where(above, fc, f_lo)
-                hi, f_hi = np.where(above, hi, frac), np.where(above, f_hi, fc)
-            frac = lo + (hi - lo) * f_lo / np.maximum(f_lo - f_hi, 1e-9)
-            rc, vc = dynamics.rk4_step(r0d, v0d, frac * h)
-            impact[di] = rc
-            t_imp[di] = (k - 1 + frac) * h
-            # Keep the node past impact so Hermite interpolation up to the impact stays smooth.
-            node_pos[di, k], node_vel[di, k] = r1[down], v1[down]
-            live[di] = False
-        up = ~down
-        iu = idx[up]
-        r[iu], v[iu], alt_prev[iu] = r1[up], v1[up], alt1[up]
-        node_pos[iu, k], node_vel[iu, k] = r1[up], v1[up]
-    return node_pos, node_vel, impact, t_imp
+    """Free-flight propagation on the node grid; returns nodes and the impact (point, time).
+
+    Each node is one RK4 step; the impact is where the height above the
+    ellipsoid crosses zero, by regula falsi on the fraction of the step that
+    crosses it (:func:`tdome.dynamics.free_flight_to_ground`, a compiled loop:
+    this runs for every ballistic track every C2 cycle).  The node past the
+    impact is kept so Hermite interpolation up to the impact stays smooth.
+    """
+    return dynamics.free_flight_to_ground(pos, vel, n_nodes, h)
 
 
 def _air_nodes(pos, vel, node_t):

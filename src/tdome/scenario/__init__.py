@@ -14,6 +14,7 @@ from tdome.scenario.loader import (
     load_catalog_text,
     load_scenario,
     load_scenario_text,
+    read_scenario_data,
     scenario_from_dict,
     validate_file,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "load_catalog_text",
     "load_scenario",
     "load_scenario_text",
+    "read_scenario_data",
     "scenario_from_dict",
     "validate_file",
 ]

@@ -94,6 +94,19 @@ def load_scenario(path: str | Path | None = None, seed: int | None = None) -> Sc
     return load_scenario_text(_read_text(path), source=str(path), seed=seed)
 
 
+def read_scenario_data(path: str | Path | None = None) -> tuple[Any, str]:
+    """The parsed YAML of a scenario file (None: the built-in default) and its source name, unvalidated.
+
+    For tools that change a scenario before validating it (parameter sweeps).
+    """
+    if path is None:
+        res = resources.files("tdome.scenario").joinpath("data", DEFAULT_FILE)
+        text, source = res.read_text(encoding="utf-8"), str(res)
+    else:
+        text, source = _read_text(path), str(path)
+    return _parse_yaml(text, source)[0], source
+
+
 def validate_file(path: str | Path) -> Scenario:
     """Check a scenario file; returns the scenario or raises :class:`ScenarioError`."""
     return load_scenario(path)

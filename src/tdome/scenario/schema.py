@@ -496,6 +496,15 @@ class C2Settings(_Model):
     assignment: AssignmentSettings = Field(default_factory=AssignmentSettings)
 
 
+class SimSettings(_Model):
+    """How the simulator runs the scenario (not part of the defended system)."""
+
+    # full: the C2 tracks radar plots.  perfect_picture: the C2 is handed the true
+    # state of every threat a radar has detected, so a study can separate the
+    # effect of tracking from the effect of assignment; every output says so.
+    fidelity: Literal["full", "perfect_picture"] = "full"
+
+
 # --------------------------------------------------------------------------- the scenario
 
 
@@ -528,6 +537,7 @@ class Scenario(_Model):
     batteries: list[Battery] = Field(default_factory=list)
     raid: Raid
     c2: C2Settings = Field(default_factory=C2Settings)
+    sim: SimSettings = Field(default_factory=SimSettings)
 
     @model_validator(mode="after")
     def _whole_file(self, info: ValidationInfo) -> Scenario:

@@ -31,6 +31,7 @@ from tdome.analysis.metrics import gospa
 from tdome.c2.core import BattleManager
 from tdome.c2.threat import ThreatPicture
 from tdome.sim.build import build_assets, build_batteries, build_raid, build_sensors, c2_config
+from tdome.sim.perfect_picture import PerfectPicture
 from tdome.sim.streams import stream
 from tdome.world.effectors import Effectors, bat_ecef
 
@@ -105,6 +106,11 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
         pos, _, alive = truth_state(t)
         return pos, alive
 
+    perfect = None
+    if sc.sim.fidelity == "perfect_picture":
+        perfect = PerfectPicture(truth_state, raid.cls, track_truth)
+        bm.use_picture_source(perfect)
+
     dt = float(sc.c2.cycle_s)
     t = 0.0
     next_record = 0.0
@@ -136,6 +142,8 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
             src_rows = truth_rows[truth_rows >= 0]
             new = src_rows[first_detect[src_rows] > ts]
             first_detect[new] = ts
+            if perfect is not None:
+                perfect.observe(ts, src_rows)
             s0 = time.perf_counter()
             bm.ingest(det)
             rec.scan_ms.append((time.perf_counter() - s0) * 1e3)

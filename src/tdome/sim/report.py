@@ -86,6 +86,7 @@ def summarize(rec: RunRecord) -> dict:
     return dict(
         scenario=rec.scenario.name,
         seed=int(rec.scenario.seed),
+        fidelity=rec.scenario.sim.fidelity,
         duration_s=float(rec.scenario.duration_s),
         threats=dict(total=n, aimed_at_assets=int(aimed.sum()), decoys=int((~aimed).sum()),
                      killed=int(np.isfinite(rec.kill_s).sum()), by_class=by_class),
@@ -211,7 +212,10 @@ def print_summary(summary: dict, console) -> None:
     from rich.table import Table
 
     s = summary
-    t = Table(title=f"{s['scenario']} — seed {s['seed']}", show_lines=False)
+    title = f"{s['scenario']} — seed {s['seed']}"
+    if s["fidelity"] != "full":
+        title += f" — {s['fidelity'].replace('_', ' ')}"
+    t = Table(title=title, show_lines=False)
     t.add_column("layer")
     for c in ("batteries", "engaged", "shots", "kills", "rounds left", "cost (USD M)"):
         t.add_column(c, justify="right")

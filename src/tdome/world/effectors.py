@@ -12,6 +12,7 @@ the basket (a poor track, or the target already destroyed), it misses.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,7 @@ class Battery:
     loaded: np.ndarray = field(init=False)
     reload_done_s: np.ndarray = field(init=False)
     stock: int = field(init=False)  # rounds not yet fired, loaded or not
+    _status: BatteryStatus | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.stock = self.magazine
@@ -76,11 +78,19 @@ class Battery:
         return fired
 
     def status(self, t_s: float) -> BatteryStatus:
-        return BatteryStatus(
-            index=self.index, name=self.name, layer=self.layer, lat_rad=self.lat_rad, lon_rad=self.lon_rad,
-            alt_m=self.alt_m, interceptor=self.spec, ready_rounds=self.ready_rounds(t_s), stock_rounds=self.stock,
-            initial_rounds=self.magazine,
-        )
+        # The fixed part (position, its ECEF, interceptor) is built once; each cycle's report is a
+        # copy with the round counts (building it anew cost a geodetic conversion per battery per cycle).
+        if self._status is None:
+            self._status = BatteryStatus(
+                index=self.index, name=self.name, layer=self.layer, lat_rad=self.lat_rad, lon_rad=self.lon_rad,
+                alt_m=self.alt_m, interceptor=self.spec, ready_rounds=0, stock_rounds=0,
+                initial_rounds=self.magazine,
+            )
+            self._status.ecef.flags.writeable = False  # shared by every report
+        report = copy.copy(self._status)
+        report.ready_rounds = self.ready_rounds(t_s)
+        report.stock_rounds = self.stock
+        return report
 
 
 @dataclass

@@ -1,0 +1,129 @@
+"""Monte Carlo throughput: runs per minute of a scenario through the study runner.
+
+    python benchmarks/mc_throughput.py            # the default scenario, 4 runs per measurement (~6 min)
+    python benchmarks/mc_throughput.py --quick    # tests/data/small.yaml, fewer runs (~1 min)
+    python benchmarks/mc_throughput.py --profile  # also: the top of a cProfile of one run
+
+Measures, each with the same study seed (so the same runs), through
+:func:`tdome.analysis.study.run_study` as ``tdome mc`` uses it:
+
+- full fidelity on 1 worker, and with the perfect air picture on 1 worker;
+- full fidelity on 2 local worker processes: the speed-up from 1 to 2;
+- full fidelity through a local Ray cluster of 2 CPUs.
+
+Worker start-up is inside the timings, as a user sees it.  The machine's load
+average is reported with the figures: other work on the machine slows every
+figure, ratios taken in one run less so.  The last line of output is one JSON
+object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tdome.analysis.study import Study, run_study
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_RUNS_PER_MIN = 60.0
+
+
+def measure(label: str, study: Study, **how) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        res = run_study(study, Path(tmp) / "study", **how)
+        wall = time.perf_counter() - t0
+    if res.errors or res.lost:
+        raise SystemExit(f"{label}: {res.errors} runs failed, {res.lost} lost")
+    rate = res.ran / wall * 60.0
+    print(f"{label:<42} {res.ran} runs in {wall:6.1f} s: {rate:6.2f} runs/min", flush=True)
+    return rate
+
+
+def profile_one(scenario: str | None) -> None:
+    from tdome.scenario import load_scenario
+    from tdome.sim.engine import run
+
+    sc = load_scenario(scenario)
+    prof = cProfile.Profile()
+    prof.enable()
+    run(sc)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(15)
+    print(out.getvalue())
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="the small test scenario and fewer runs")
+    ap.add_argument("--runs", type=int, default=None, help="runs per measurement (default 4; 4 with --quick)")
+    ap.add_argument("--scenario", default=None, help="scenario file (default: the built-in default scenario)")
+    ap.add_argument("--no-ray", action="store_true", help="skip the Ray measurement")
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of one run first")
+    args = ap.parse_args(argv)
+    scenario = args.scenario or (str(ROOT / "tests" / "data" / "small.yaml") if args.quick else None)
+    runs = args.runs or 4
+    load0 = os.getloadavg()
+    print(f"scenario: {scenario or 'built-in default'}; {runs} runs per measurement; {os.cpu_count()} cores; "
+          f"load average {load0[0]:.2f}", flush=True)
+    if args.profile:
+        profile_one(scenario)
+
+    # Compile (or load from cache) the numba loops before any timing.
+    from tdome import dynamics
+    import numpy as np
+
+    dynamics.rk4_steps(np.full((1, 3), 7e6), np.zeros((1, 3)), np.ones(1), 1)
+    dynamics.free_flight_to_ground(np.full((1, 3), 7e6), np.zeros((1, 3)), 2, 1.0)
+
+    def study(fidelity: str) -> Study:
+        return Study(name="throughput", scenario=scenario, runs=runs, seed=1, fidelity=fidelity)
+
+    full1 = measure("full fidelity, 1 worker", study("full"), workers=1)
+    perfect1 = measure("perfect air picture, 1 worker", study("perfect_picture"), workers=1)
+    full2 = measure("full fidelity, 2 local workers", study("full"), workers=2)
+    ray_rate = None
+    if not args.no_ray:
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            ray_rate = measure("full fidelity, local Ray cluster (2 CPUs)", study("full"), ray_address="local")
+        finally:
+            ray.shutdown()
+    load1 = os.getloadavg()
+    result = dict(
+        benchmark="mc_throughput",
+        scenario=scenario or "default",
+        runs_per_measurement=runs,
+        cores=os.cpu_count(),
+        full_runs_per_min_1_worker=round(full1, 2),
+        perfect_picture_runs_per_min_1_worker=round(perfect1, 2),
+        full_runs_per_min_2_workers=round(full2, 2),
+        speedup_1_to_2_workers=round(full2 / full1, 2),
+        ray_local_runs_per_min=None if ray_rate is None else round(ray_rate, 2),
+        ray_speedup_vs_1_worker=None if ray_rate is None else round(ray_rate / full1, 2),
+        perfect_picture_speedup=round(perfect1 / full1, 2),
+        goal_full_runs_per_min_2_cores=GOAL_RUNS_PER_MIN,
+        goal_fraction=round(full2 / GOAL_RUNS_PER_MIN, 3),
+        load_average_start=round(load0[0], 2),
+        load_average_end=round(load1[0], 2),
+        python=sys.version.split()[0],
+    )
+    print(f"full fidelity on 2 workers: {full2:.1f} runs/min, {full2 / GOAL_RUNS_PER_MIN:.0%} of the goal of "
+          f"{GOAL_RUNS_PER_MIN:.0f}")
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

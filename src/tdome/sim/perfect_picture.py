@@ -1,0 +1,73 @@
+"""A perfect air picture built from truth, for the ``perfect_picture`` fidelity.
+
+The simulator hands the battle manager this object in place of its tracker
+(:meth:`~tdome.c2.core.BattleManager.use_picture_source`).  Radars still scan
+and detect as usual, so the radar horizon and detection ranges still decide
+*when* the C2 learns of a threat; from a threat's first plot on, the C2 sees
+its true position and velocity, one track per threat, with no false tracks,
+no swaps and no lag.  A study run both ways separates the effect of tracking
+from the effect of threat evaluation and assignment.
+
+This lives in the simulator because it reads truth; the C2 core only sees an
+:class:`~tdome.c2.tracking.AirPicture`, as from its own tracker.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable
+
+import numpy as np
+
+from tdome.c2.tracking import AirPicture
+from tdome.messages import Detections
+
+LABEL = "perfect air picture (true state of every detected threat; tracker bypassed)"
+
+# A small, well-conditioned covariance: position σ 1 m, velocity σ 0.1 m/s.
+_P_TRUTH = np.diag([1.0, 1.0, 1.0, 0.01, 0.01, 0.01])
+_FREE_FLIGHT = ("ballistic", "rocket")
+
+
+class PerfectPicture:
+    """Stands in for the tracker: ``process`` ignores plots, ``picture`` reads truth.
+
+    ``truth_state(t) -> (pos, vel, alive)`` is the simulator's truth (alive
+    excludes threats killed or impacted); ``observe`` is told which truth rows
+    each scan's plots came from.  Track ids are truth row + 1.
+    """
+
+    def __init__(self, truth_state: Callable[[float], tuple], classes: list[str], track_truth: dict):
+        n = len(classes)
+        self._truth_state = truth_state
+        self._ballistic = np.array([c in _FREE_FLIGHT for c in classes], dtype=bool)
+        self._first = np.full(n, np.inf)
+        self._hits = np.zeros(n, dtype=np.int64)
+        self._track_truth = track_truth
+        self.stats: dict[str, int] = {}
+        self.last_association = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    def process(self, scan: Detections) -> None:
+        """Plots are not used: the picture comes from truth."""
+
+    def observe(self, t_s: float, rows: np.ndarray) -> None:
+        """Truth rows that gave a plot in the scan at ``t_s`` (for first detection and hit counts)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self._first[rows] = np.minimum(self._first[rows], t_s)
+        np.add.at(self._hits, rows, 1)
+        for r in rows.tolist():
+            self._track_truth.setdefault(r + 1, Counter())[r] += 1
+
+    def picture(self, t_s: float) -> AirPicture:
+        pos, vel, alive = self._truth_state(t_s)
+        rows = np.flatnonzero(alive & (self._first <= t_s))
+        return AirPicture(
+            time_s=float(t_s),
+            track_id=(rows + 1).astype(np.int64),
+            x=np.concatenate([pos[rows], vel[rows]], axis=1),
+            P=np.broadcast_to(_P_TRUTH, (rows.size, 6, 6)).copy(),
+            ballistic=self._ballistic[rows],
+            n_hits=self._hits[rows],
+            first_update_s=self._first[rows],
+            last_update_s=np.full(rows.size, float(t_s)),
+        )
