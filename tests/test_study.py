@@ -172,6 +172,29 @@ def test_interrupted_study_resumes_without_losing_or_repeating_a_run(one_worker,
     assert comparable(load_results(out)).equals(comparable(load_results(one_worker[0])))
 
 
+def test_a_killed_worker_loses_no_written_run_and_resume_completes_the_study(one_worker, tmp_path):
+    import multiprocessing
+    import os
+    import signal
+
+    out = tmp_path / "study"
+    killed = []
+
+    def kill_a_worker(row):
+        if not killed:
+            victims = [p for p in multiprocessing.active_children() if p.is_alive()]
+            assert victims, "no worker process to kill"
+            os.kill(victims[0].pid, signal.SIGKILL)  # as the out-of-memory killer would
+            killed.append(victims[0].pid)
+
+    res = run_study(small_study(), out, workers=2, on_row=kill_a_worker)
+    written = len(list((out / "results").glob("*.parquet")))
+    assert killed and res.lost > 0 and written < 4
+    res = run_study(small_study(), out, workers=1, resume=True)
+    assert (res.skipped, res.ran) == (written, 4 - written)
+    assert comparable(load_results(out)).equals(comparable(load_results(one_worker[0])))
+
+
 def test_a_failing_run_is_recorded_with_its_seed_and_error_and_the_study_goes_on(tmp_path, monkeypatch):
     import tdome.sim.engine as engine
 
