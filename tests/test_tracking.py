@@ -574,3 +574,50 @@ def test_c2_tracking_does_not_import_truth():
     for f in root.glob("*.py"):
         text = f.read_text()
         assert "tdome.world" not in text and "tdome.sim" not in text, f
+
+
+def test_cartesian_feed_tracks_every_target_once_with_consistent_errors():
+    """Position plots from a feed outside the radar list: 30 NCV targets, Pd 0.9, clutter.
+
+    Every target ends with exactly one confirmed track, no clutter track
+    survives, and the position NEES of the matched tracks over the last 20
+    scans (every fifth scan, so that the samples are nearly independent)
+    stays inside the 99.9 % two-sided chi-square band (the feed's covariance
+    and the CV process noise are the truth's).
+    """
+    from tdome.messages import PositionPlots
+
+    rng = np.random.default_rng(7)
+    lat0, lon0 = np.radians(24.0), np.radians(121.0)
+    n, scans, sig, q = 30, 60, 50.0, 1.0  # q: white-noise acceleration density (m²/s³)
+    pos = np.column_stack([rng.uniform(0, 100e3, n), rng.uniform(0, 100e3, n), rng.uniform(2e3, 8e3, n)])
+    vel = np.column_stack([rng.uniform(-200, 200, (n, 2)), np.zeros(n)])
+    cfg = TrackerConfig(q_air_mps2=1.0, init_speed_sigma_mps=300.0, max_speed_mps=1000.0)
+    trk = Tracker(cfg, sensors=[])
+    C = np.eye(3) * sig**2
+    M = geo.enu_rotation(lat0, lon0)
+    nees = []
+    for k in range(scans):
+        t = float(k)
+        if k:
+            a = rng.normal(0.0, np.sqrt(q), (n, 3))  # exact discretisation of white-noise acceleration over 1 s
+            pos, vel = pos + vel + a / 2.0, vel + a
+        seen = rng.uniform(size=n) < 0.9
+        z = pos[seen] + rng.normal(0.0, sig, (int(seen.sum()), 3))
+        clutter = np.column_stack([rng.uniform(0, 100e3, 10), rng.uniform(0, 100e3, 10), rng.uniform(2e3, 8e3, 10)])
+        enu = np.vstack([z, clutter])
+        trk.process(PositionPlots(t, 3, geo.enu_to_ecef(enu, lat0, lon0, 0.0), np.broadcast_to(C, (len(enu), 3, 3))))
+        if k >= scans - 20:
+            pic = trk.picture(t)
+            est = geo.ecef_to_enu(pic.x[:, :3], lat0, lon0, 0.0)
+            d = np.linalg.norm(pos[:, None] - est[None], axis=-1)
+            r, c = linear_sum_assignment(d)
+            assert len(pic) == n and np.all(d[r, c] < 500.0)
+            e = (pos[r] - est[c]) @ M  # ENU error back to ECEF axes
+            if k % 5:
+                continue
+            Pinv = np.linalg.inv(pic.P[c, :3, :3])
+            nees.extend(np.einsum("ni,nij,nj->n", e, Pinv, e).tolist())
+    dof = 3 * len(nees)
+    lo, hi = chi2.ppf([0.0005, 0.9995], dof) / len(nees)
+    assert lo <= np.mean(nees) <= hi, (np.mean(nees), lo, hi)

@@ -101,6 +101,26 @@ class Detections:
         return np.stack(cols, axis=-1)
 
 
+@dataclass
+class PositionPlots:
+    """One scan of a Cartesian feed: plots already converted to ECEF positions.
+
+    For sources that report positions rather than radar measurements (a
+    fusion node, a Link-style track feed, a benchmark): ``pos`` (n, 3) ECEF
+    metres and ``cov`` (n, 3, 3) their error covariances (m²).  A feed whose
+    ``sensor`` is not one of the tracker's :class:`SensorSite` entries is
+    taken to cover everywhere.
+    """
+
+    time_s: float
+    sensor: int
+    pos: np.ndarray
+    cov: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.pos.shape[0])
+
+
 @dataclass(frozen=True)
 class InterceptorSpec:
     """Notional interceptor performance, as the battle manager knows it."""

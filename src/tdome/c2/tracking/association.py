@@ -1,4 +1,4 @@
-"""Gating and global-nearest-neighbour assignment of one radar scan to the tracks.
+"""Gating and global-nearest-neighbour assignment of one scan (radar or Cartesian feed) to the tracks.
 
 Three stages, all vectorised over tracks and plots:
 
@@ -33,7 +33,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from tdome.c2.tracking.filters import innovation, inv_spd, measurement_model
+from tdome.c2.tracking.filters import inv_spd
 
 _EMPTY_I = np.empty(0, dtype=np.intp)
 
@@ -79,32 +79,38 @@ class GatedPairs:
                           self.d2[keep], self.log_det_S[keep])
 
 
-def gate(x_pred, P_pred, z, R, plot_pos, plot_cov, site_ecef, enu_rot, gamma: float, tree: cKDTree | None = None):
+def gate(x_pred, P_pred, z, R, plot_pos, plot_cov, measure, gamma: float, tree: cKDTree | None = None):
     """Gate one scan's plots against predicted tracks.
 
-    ``x_pred`` (n, 6), ``P_pred`` (n, 6, 6) predicted to the scan time;
-    ``z`` (m, k) measurements (k = 4 when they carry range rate), ``R`` (m, k, k);
-    ``plot_pos`` (m, 3), ``plot_cov`` (m, 3, 3) the plots in ECEF (prefilter);
-    ``gamma`` the chi-square gate for ``k`` dimensions.  Returns :class:`GatedPairs`.
+    ``x_pred`` (n, d), ``P_pred`` (n, d, d) predicted to the scan time;
+    ``z`` (m, k) measurements, ``R`` (m, k, k); ``measure`` the scan's
+    measurement model (:class:`~tdome.c2.tracking.filters.RadarMeasurement`
+    or :class:`~tdome.c2.tracking.filters.PositionMeasurement`: ``predict(x)
+    -> (z_pred, H)`` and ``residual(z, z_pred)``); ``plot_pos`` (m, 3),
+    ``plot_cov`` (m, 3, 3) the plots in ECEF (prefilter); ``gamma`` the
+    chi-square gate for ``k`` dimensions.  Returns :class:`GatedPairs`.
     """
     n, m = len(x_pred), len(z)
     k = z.shape[1] if z.ndim == 2 else 3
+    d = x_pred.shape[1] if x_pred.ndim == 2 else 6
+
+    def empty(ti=_EMPTY_I, pj=_EMPTY_I):
+        return GatedPairs(ti, pj, np.empty((0, k)), np.empty((0, k, d)), np.empty((0, k, k)), np.empty(0), np.empty(0))
+
     if n == 0 or m == 0:
-        return GatedPairs(_EMPTY_I, _EMPTY_I, np.empty((0, k)), np.empty((0, k, 6)), np.empty((0, k, k)),
-                          np.empty(0), np.empty(0))
+        return empty()
     tr_trk = np.trace(P_pred[:, :3, :3], axis1=1, axis2=2)
     tr_plot = float(np.max(np.trace(plot_cov, axis1=1, axis2=2)))
     # 20 % and 100 m slack for the linearisation of the Cartesian bound.
     radius = 1.2 * np.sqrt(gamma * (tr_trk + tr_plot)) + 100.0
     ti, pj = candidate_pairs(x_pred[:, :3], radius, plot_pos, tree)
     if ti.size == 0:
-        return GatedPairs(ti, pj, np.empty((0, k)), np.empty((0, k, 6)), np.empty((0, k, k)),
-                          np.empty(0), np.empty(0))
+        return empty(ti, pj)
     # Measurement prediction once per involved track, then per pair.
     trk, inv = np.unique(ti, return_inverse=True)
-    z_pred, H_t = measurement_model(x_pred[trk], site_ecef, enu_rot, with_rdot=(k == 4))
+    z_pred, H_t = measure.predict(x_pred[trk])
     HPHt = H_t @ P_pred[trk] @ np.swapaxes(H_t, -1, -2)
-    nu = innovation(z[pj], z_pred[inv])
+    nu = measure.residual(z[pj], z_pred[inv])
     H = H_t[inv]
     S = HPHt[inv] + R[pj]
     Sinv, logdet = inv_spd(S)

@@ -92,6 +92,8 @@ from scipy.stats import chi2
 
 from tdome.c2.tracking.association import candidate_pairs, gate, gate_threshold, gnn_assign
 from tdome.c2.tracking.filters import (
+    PositionMeasurement,
+    RadarMeasurement,
     cv_process_noise,
     cv_transition,
     ekf_update,
@@ -102,7 +104,7 @@ from tdome.c2.tracking.filters import (
     two_point_init,
 )
 from tdome.geo import ecef_to_geodetic
-from tdome.messages import Detections, SensorSite
+from tdome.messages import Detections, PositionPlots, SensorSite
 
 
 @dataclass
@@ -267,12 +269,20 @@ class Tracker:
 
     # ------------------------------------------------------------------ the cycle
 
-    def process(self, scan: Detections) -> None:
-        """Run one predict–associate–update–manage cycle on a radar scan."""
+    def process(self, scan: Detections | PositionPlots) -> None:
+        """Run one predict–associate–update–manage cycle on a scan.
+
+        A radar scan (:class:`Detections`) must come from one of the tracker's
+        sensors; a Cartesian feed (:class:`PositionPlots`) may come from any
+        source, and one that is not among the sensors is taken to cover everywhere.
+        """
         c = self.config
         site = self.sensors.get(scan.sensor)
-        if site is None:
+        cartesian = isinstance(scan, PositionPlots)
+        if site is None and not cartesian:
             raise KeyError(f"scan from unknown sensor {scan.sensor}")
+        if not 0 <= scan.sensor < 64:
+            raise ValueError(f"sensor index {scan.sensor} outside 0..63")
         t = float(scan.time_s)
         m = len(scan)
         st = self.stats
@@ -285,10 +295,16 @@ class Tracker:
         cols = self._tracks.cols
         n = len(self._tracks)
 
-        z, R, sig = self._measurements(scan, site)
+        if cartesian:
+            z = np.asarray(scan.pos, dtype=float).reshape(m, 3)
+            R = np.asarray(scan.cov, dtype=float).reshape(m, 3, 3)
+            plot_pos, plot_cov, measure = z, R, PositionMeasurement()
+        else:
+            z, R, sig = self._measurements(scan, site)
+            plot_pos, plot_cov = plot_to_ecef(scan.range_m, scan.az_rad, scan.el_rad, sig, site.ecef, site.enu_rot)
+            measure = RadarMeasurement(site.ecef, site.enu_rot, with_rdot=z.shape[1] == 4)
         bit = np.uint64(1) << np.uint64(scan.sensor)
         k = z.shape[1]
-        plot_pos, plot_cov = plot_to_ecef(scan.range_m, scan.az_rad, scan.el_rad, sig, site.ecef, site.enu_rot)
 
         # 1. Predict (or retrodict) every track to the scan time.
         dt = t - cols["time_s"]
@@ -297,7 +313,7 @@ class Tracker:
 
         # 2. Gate and assign.
         tree = cKDTree(plot_pos) if m and n else None
-        gp = gate(xp, Pp, z, R, plot_pos, plot_cov, site.ecef, site.enu_rot, self._gamma[k], tree)
+        gp = gate(xp, Pp, z, R, plot_pos, plot_cov, measure, self._gamma[k], tree)
         if len(gp):
             # A one-plot track may only take a plot reachable below max speed (with 3σ of plot errors).
             one = ~cols["vel_init"][gp.track]
@@ -342,13 +358,16 @@ class Tracker:
 
         # 4. Track management.
         if n:
-            covered = site.covers(xp[:, :3]) if (~hit).any() else np.zeros(n, dtype=bool)
+            if site is None:
+                covered = np.ones(n, dtype=bool)
+            else:
+                covered = site.covers(xp[:, :3]) if (~hit).any() else np.zeros(n, dtype=bool)
             # A scan is an opportunity only for a radar that has detected the track
             # before, or that would see even a small target there: one that covers it
             # but cannot see it (a small target far out for its power) says nothing
             # about whether the track is real.
             expected = (cols["seen_by"] & bit) != 0
-            if site.small_target_range_m is not None and (covered & ~expected).any():
+            if site is not None and site.small_target_range_m is not None and (covered & ~expected).any():
                 expected |= np.linalg.norm(xp[:, :3] - site.ecef, axis=1) <= site.small_target_range_m
             else:
                 expected[:] = True
