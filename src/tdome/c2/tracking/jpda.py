@@ -31,20 +31,26 @@ Computation, all of it in the log domain
 
        β_ij = r_ij / (1 + Σ_j' r_ij'),      β_i0 = 1 / (1 + Σ_j' r_ij')
 
-3. **Multi-track clusters, exact.**  The feasible events are enumerated track
-   by track as arrays (each partial event is extended by "missed" and by every
-   still-free gated plot).  The number of partial events after ``t`` tracks is
-   the number of events of the sub-problem made of those tracks, which never
-   exceeds the final count (each partial event extends at least by
-   "missed"), so the size of the next level is computed *before* it is
-   built and the enumeration stops as soon as it would exceed
+3. **Multi-track clusters shaped as trees** (one pair fewer than tracks +
+   plots: no cycle in the gate graph) go to belief propagation (step 5),
+   which is *exact* on a tree and settles after as many sweeps as the
+   longest path has pairs, however many events the cluster has.
+4. **Multi-track clusters with cycles, exact.**  The feasible events are
+   enumerated track by track as arrays (each partial event is extended by
+   "missed" and by every still-free gated plot).  The number of partial
+   events after ``t`` tracks is the number of events of the sub-problem made
+   of those tracks, which never exceeds the final count (each partial event
+   extends at least by "missed"), so the size of the next level is computed
+   *before* it is built and the enumeration stops as soon as it would exceed
    ``max_hypotheses``: at most ``max_hypotheses`` events are ever held, and
-   at most ``n_tracks_in_cluster · max_hypotheses`` are built in all.
-4. **Multi-track clusters above the bound: loopy belief propagation**
-   (J. L. Williams & R. A. Lau, "Approximate evaluation of marginal
-   association probabilities with belief propagation", IEEE T-AES 50(4),
-   2014).  On the bipartite gate graph, with ``ν_ji`` the plot-to-track and
-   ``μ_ij`` the track-to-plot messages (``ν ≡ 1`` at the start)::
+   at most ``n_tracks_in_cluster · max_hypotheses`` are built in all.  This
+   is the only per-cluster Python loop.
+5. **Belief propagation** (J. L. Williams & R. A. Lau, "Approximate
+   evaluation of marginal association probabilities with belief
+   propagation", IEEE T-AES 50(4), 2014) for trees and for clusters with
+   cycles above the bound.  On the bipartite gate graph, with ``ν_ji`` the
+   plot-to-track and ``μ_ij`` the track-to-plot messages (``ν ≡ 1`` at the
+   start)::
 
        μ_ij = r_ij / (1 + Σ_{j'≠j} r_ij' ν_j'i)
        ν_ji = 1 / (1 + Σ_{i'≠i} μ_i'j)
@@ -52,15 +58,17 @@ Computation, all of it in the log domain
 
    iterated until the largest change of ``ln ν`` is below ``bp_tol`` or
    ``bp_max_iter`` sweeps.  Williams & Lau prove that it converges on this
-   problem; it is *exact* when the cluster's gate graph is a tree, and the
-   cost of one sweep is linear in the number of gated pairs, vectorised over
-   all such clusters together.  Why not the alternatives: the k best events
-   of Murty's algorithm need ``O(k · n_c)`` assignment solves per cluster and,
-   when the event count is astronomical (30 × 30 mutually gated), the k best
+   problem.  One sweep costs time linear in the number of gated pairs and
+   is vectorised over all clusters together.  On clusters with cycles it is
+   an approximation; why this one: the k best events of Murty's algorithm
+   need ``O(k · n_c)`` assignment solves per cluster and, when the event
+   count is astronomical (30 × 30 mutually gated: ~10³³ events), the k best
    carry a vanishing share of the probability mass, so their marginals are
    biased towards the best assignment; Fitzgerald's "cheap JPDA" is a single
-   closed form with errors of tens of percent in dense clusters.  BP's error
-   against exact enumeration is measured in ``tests/test_jpda.py``.
+   closed form with errors of tens of percent in dense clusters.  Measured
+   on dense crossings of 5–7 targets with 1,000–5,000 events
+   (``tests/test_jpda.py``): mean error of the marginals 0.015–0.018, worst
+   0.27, against 0.09–0.10 mean for treating each track alone.
 
 Leave-one-out sums are taken in the log domain with the largest term of each
 sum summed separately, so no cancellation occurs however dominant a pair is.
@@ -88,7 +96,7 @@ PDA, EXACT, BP, TREE = 0, 1, 2, 3
 
 
 def gaussian_log_likelihood(d2, log_det_S, dim: int) -> np.ndarray:
-    """``ln N(ν; 0, S) = -(d² + ln|S| + k ln 2π) / 2`` from ``d² = νᵀS⁻¹ν`` and ``ln|S|`` (:class:`GatedPairs`)."""
+    """``ln N(ν; 0, S) = -(d² + ln|S| + k ln 2π) / 2`` from ``d² = νᵀS⁻¹ν`` and ``ln|S|`` (as in GatedPairs)."""
     return -0.5 * (np.asarray(d2, dtype=float) + np.asarray(log_det_S, dtype=float) + dim * _LN_2PI)
 
 
@@ -153,7 +161,7 @@ def _segment_lse_loo(v, seg, n_seg, const):
     return M + np.log(tot), out
 
 
-# --------------------------------------------------------------------------- the three methods
+# --------------------------------------------------------------------------- the methods
 
 
 def _pda(track, log_r, n):
@@ -163,9 +171,10 @@ def _pda(track, log_r, n):
 
 
 def _exact_cluster(t_loc, p_loc, log_r, n_t, n_p, max_events):
-    """Exact marginals of one cluster by enumeration, or ``None`` beyond ``max_events``.
+    """Exact marginals of one cluster by enumeration.
 
-    Returns ``(beta per pair, beta0 per track, events built)``.
+    Returns ``((beta per pair, beta0 per track), events built)``, or
+    ``(None, events built)`` when the cluster has more than ``max_events`` events.
     """
     order = np.argsort(t_loc, kind="stable")
     starts = np.searchsorted(t_loc[order], np.arange(n_t + 1))
