@@ -10,6 +10,7 @@ uniform false plots.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
@@ -408,6 +409,9 @@ def test_ballistic_target_is_flagged_and_tracked():
             if t > 60.0:
                 errs.append((np.linalg.norm(pic.x[0, :3] - p), rng_m))
     assert flagged_at is not None and flagged_at < 30.0
+    from tdome.c2.tracking import KIN_BALLISTIC
+
+    assert tr.picture(t).kin_class[0] == KIN_BALLISTIC
     errs = np.array(errs)
     assert 100e3 < errs[:, 1].min() and errs[:, 1].max() < 250e3  # ~150 km range
     assert errs[:, 0].max() < 1000.0
@@ -576,7 +580,9 @@ def test_c2_tracking_does_not_import_truth():
         assert "tdome.world" not in text and "tdome.sim" not in text, f
 
 
-def test_cartesian_feed_tracks_every_target_once_with_consistent_errors():
+@pytest.mark.parametrize("association,initiation", [("gnn", "m_of_n"), ("jpda", "m_of_n"), ("gnn", "score"),
+                                                    ("jpda", "score")])
+def test_cartesian_feed_tracks_every_target_once_with_consistent_errors(association, initiation):
     """Position plots from a feed outside the radar list: 30 NCV targets, Pd 0.9, clutter.
 
     Every target ends with exactly one confirmed track, no clutter track
@@ -592,7 +598,9 @@ def test_cartesian_feed_tracks_every_target_once_with_consistent_errors():
     n, scans, sig, q = 30, 60, 50.0, 1.0  # q: white-noise acceleration density (m²/s³)
     pos = np.column_stack([rng.uniform(0, 100e3, n), rng.uniform(0, 100e3, n), rng.uniform(2e3, 8e3, n)])
     vel = np.column_stack([rng.uniform(-200, 200, (n, 2)), np.zeros(n)])
-    cfg = TrackerConfig(q_air_mps2=1.0, init_speed_sigma_mps=300.0, max_speed_mps=1000.0)
+    cfg = TrackerConfig(q_air_mps2=1.0, init_speed_sigma_mps=300.0, max_speed_mps=1000.0, association=association,
+                        initiation=initiation, pd=0.9, false_alarm_density_m3=10 / (100e3 * 100e3 * 6e3),
+                        new_target_density_m3=1e-15)
     trk = Tracker(cfg, sensors=[])
     C = np.eye(3) * sig**2
     M = geo.enu_rotation(lat0, lon0)
@@ -621,3 +629,34 @@ def test_cartesian_feed_tracks_every_target_once_with_consistent_errors():
     dof = 3 * len(nees)
     lo, hi = chi2.ppf([0.0005, 0.9995], dof) / len(nees)
     assert lo <= np.mean(nees) <= hi, (np.mean(nees), lo, hi)
+
+
+def test_kinematic_class_slow_fast_and_ballistic():
+    """Drones (40 m/s) are slow, cruise missiles (240 m/s) fast; a young track is not classed on one noisy update."""
+    from tdome.c2.tracking import KIN_FAST, KIN_SLOW, KIN_UNKNOWN
+    from tdome.messages import PositionPlots
+
+    rng = np.random.default_rng(3)
+    lat0, lon0 = np.radians(24.0), np.radians(121.0)
+    speed = np.array([40.0] * 5 + [240.0] * 5)
+    heading = rng.uniform(0, 2 * np.pi, 10)
+    p0 = np.column_stack([rng.uniform(0, 80e3, 10), rng.uniform(0, 80e3, 10), np.full(10, 500.0)])
+    v = np.column_stack([speed * np.sin(heading), speed * np.cos(heading), np.zeros(10)])
+    trk = Tracker(TrackerConfig(), sensors=[])
+    C = np.broadcast_to(np.eye(3) * 100.0**2, (10, 3, 3))
+    classes = []
+    for k in range(40):
+        t = 2.0 * k
+        z = p0 + v * t + rng.normal(0, 100.0, (10, 3))
+        trk.process(PositionPlots(t, 0, geo.enu_to_ecef(z, lat0, lon0, 0.0), C))
+        pic = trk.picture(t)
+        if len(pic):
+            classes.append(pic.kin_class.copy())
+    # The first confirmed picture holds tracks whose speed is still too uncertain to class.
+    assert (classes[0] == KIN_UNKNOWN).any()
+    pic = trk.picture(78.0)
+    est = geo.ecef_to_enu(pic.x[:, :3], lat0, lon0, 0.0)
+    truth = p0 + v * 78.0
+    row = np.argmin(np.linalg.norm(est[:, None] - truth[None], axis=-1), axis=1)
+    assert len(pic) == 10 and sorted(row.tolist()) == list(range(10))
+    np.testing.assert_array_equal(pic.kin_class, np.where(speed[row] < 120.0, KIN_SLOW, KIN_FAST))

@@ -22,6 +22,7 @@ import numpy as np
 
 from tdome import dynamics, geo
 from tdome.messages import THREAT_CLASSES, DefendedAsset
+from tdome.c2.tracking.tracker import KIN_FAST, KIN_SLOW
 
 BALLISTIC, ROCKET, CRUISE, DRONE, AIRCRAFT = range(5)
 _G0 = 9.80665
@@ -108,21 +109,28 @@ class ThreatPicture:
         return out
 
 
-def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Kinematic class of each track from its state (n, 6) and the tracker's ballistic flag.
+def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig,
+             kin_class: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Threat class of each track from its state (n, 6), the ballistic flag and the tracker's kinematic class.
 
     Ballistic tracks are ranked by specific energy E = v²/2 + g·h through its
     flat-Earth range equivalent 2E/g (the range of a 45° shot with that
     energy).  Below the ambiguity band they are rockets, above it missiles;
     inside it the best guess is the nearer class and the track is flagged
-    ambiguous.  Air-breathing tracks split by speed and altitude.
+    ambiguous.  Air-breathing tracks are drones when the tracker classed
+    them slow (``kin_class``, decided with a margin of the speed's σ and kept
+    between clear decisions), otherwise cruise missiles or aircraft by
+    altitude; a track the tracker has not classed yet goes by its speed.
 
     Returns ``(cls, ambiguous)``.
     """
     alt = geo.height_m(x[:, :3])
     speed = np.linalg.norm(x[:, 3:], axis=1)
     energy_range = (speed**2 + 2 * _G0 * np.maximum(alt, 0.0)) / _G0
-    cls = np.where(speed < cfg.slow_speed_mps, DRONE, np.where(alt > cfg.aircraft_min_alt_m, AIRCRAFT, CRUISE))
+    slow = speed < cfg.slow_speed_mps
+    if kin_class is not None:
+        slow = np.where(kin_class == KIN_SLOW, True, np.where(kin_class == KIN_FAST, False, slow))
+    cls = np.where(slow, DRONE, np.where(alt > cfg.aircraft_min_alt_m, AIRCRAFT, CRUISE))
     mid_band = 0.5 * (cfg.ambiguous_min_range_m + cfg.ambiguous_max_range_m)
     cls = np.where(ballistic, np.where(energy_range < mid_band, ROCKET, BALLISTIC), cls)
     ambiguous = ballistic & (energy_range >= cfg.ambiguous_min_range_m) & (energy_range <= cfg.ambiguous_max_range_m)
@@ -190,7 +198,9 @@ def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatP
     tgo = np.full(n, np.inf)
     asset = np.full(n, -1)
     value = np.zeros(n)
-    cls, ambiguous = classify(x, bal, cfg) if n else (np.zeros(0, dtype=int), np.zeros(0, dtype=bool))
+    kin = getattr(picture, "kin_class", None)
+    kin = None if kin is None else kin[keep]
+    cls, ambiguous = classify(x, bal, cfg, kin) if n else (np.zeros(0, dtype=int), np.zeros(0, dtype=bool))
 
     ib = np.flatnonzero(bal)
     if ib.size:

@@ -421,6 +421,15 @@ class TrackerSettings(_Model):
     gate_probability: Num(gt=0.0, lt=1.0) = 0.9999
     q_air_mps2: Num(gt=0.0) = 15.0
     q_ballistic_mps2: Num(gt=0.0) = 2.0
+    # gnn: global nearest neighbour; jpda: confirmed tracks weigh every plot in their gates
+    association: Literal["gnn", "jpda"] = "gnn"
+    # m_of_n: confirm_m hits in confirm_n opportunities; score: sequential log-likelihood-ratio test
+    initiation: Literal["m_of_n", "score"] = "m_of_n"
+    pd: Num(gt=0.0, lt=1.0) = 0.8  # detection probability JPDA and the score assume
+    false_alarm_density_per_km3: Num(gt=0.0) = 1e-6  # false plots per km³ per scan
+    new_target_density_per_km3: Num(gt=0.0) = 1e-7  # score: new targets per km³
+    score_false_confirm_prob: Num(gt=0.0, lt=0.5) = 1e-4
+    score_true_delete_prob: Num(gt=0.0, lt=0.5) = 0.01
 
     @field_validator("confirm_n")
     @classmethod

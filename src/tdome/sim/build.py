@@ -181,7 +181,12 @@ def c2_config(sc) -> C2Config:
     return C2Config(
         tracker=TrackerConfig(confirm_m=tr.confirm_m, confirm_n=tr.confirm_n, max_coast_s=tr.max_coast_s,
                               gate_probability=tr.gate_probability, q_air_mps2=tr.q_air_mps2,
-                              q_ballistic_mps2=tr.q_ballistic_mps2),
+                              q_ballistic_mps2=tr.q_ballistic_mps2, association=tr.association,
+                              initiation=tr.initiation, pd=tr.pd,
+                              false_alarm_density_m3=tr.false_alarm_density_per_km3 * 1e-9,
+                              new_target_density_m3=tr.new_target_density_per_km3 * 1e-9,
+                              score_false_confirm_prob=tr.score_false_confirm_prob,
+                              score_true_delete_prob=tr.score_true_delete_prob),
         threat=ThreatConfig(corridor_m=c.threat.corridor_km * 1e3, horizon_s=c.threat.horizon_s,
                             min_track_updates=c.threat.min_track_updates),
         doctrine=DoctrineConfig(mode=c.doctrine.mode, salvo=dict(c.doctrine.salvo),

@@ -15,9 +15,23 @@ from tdome.c2.tracking.filters import (
     razel_jacobian,
     two_point_init,
 )
-from tdome.c2.tracking.tracker import AirPicture, Tracker, TrackerConfig
+from tdome.c2.tracking.tracker import (
+    KIN_BALLISTIC,
+    KIN_FAST,
+    KIN_NAMES,
+    KIN_SLOW,
+    KIN_UNKNOWN,
+    AirPicture,
+    Tracker,
+    TrackerConfig,
+)
 
 __all__ = [
+    "KIN_BALLISTIC",
+    "KIN_FAST",
+    "KIN_NAMES",
+    "KIN_SLOW",
+    "KIN_UNKNOWN",
     "AirPicture",
     "GatedPairs",
     "Tracker",

@@ -91,6 +91,8 @@ from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from tdome.c2.tracking.association import candidate_pairs, gate, gate_threshold, gnn_assign
+from tdome.c2.tracking.jpda import gaussian_log_likelihood, jpda_marginals, pda_update
+from tdome.c2.tracking.score import TrackScoreConfig, initial_score, pda_score_increment, score_increment
 from tdome.c2.tracking.filters import (
     PositionMeasurement,
     RadarMeasurement,
@@ -105,6 +107,11 @@ from tdome.c2.tracking.filters import (
 )
 from tdome.geo import ecef_to_geodetic
 from tdome.messages import Detections, PositionPlots, SensorSite
+
+
+# Kinematic classes of a track (``kin_class``).
+KIN_UNKNOWN, KIN_SLOW, KIN_FAST, KIN_BALLISTIC = 0, 1, 2, 3
+KIN_NAMES = ("unknown", "slow", "fast", "ballistic")
 
 
 @dataclass
@@ -127,6 +134,16 @@ class TrackerConfig:
     ballistic_min_speed_mps: float = 1000.0  # or faster than this ...
     ballistic_min_vspeed_mps: float = 200.0  # ... with |vertical speed| above this
     ballistic_sigmas: float = 2.0  # each test must pass by this many standard deviations
+    association: str = "gnn"  # gnn | jpda (confirmed tracks weigh every plot in their gates)
+    initiation: str = "m_of_n"  # m_of_n | score (sequential log-likelihood-ratio test)
+    pd: float = 0.8  # detection probability that JPDA and the score assume
+    false_alarm_density_m3: float = 1e-15  # false plots per m³ per scan, mapped into each scan's measurement space
+    new_target_density_m3: float = 1e-16  # score: density of new targets per m³ (the initial score is their ratio)
+    score_false_confirm_prob: float = 1e-4  # score: α, chance a false track is confirmed
+    score_true_delete_prob: float = 0.01  # score: β, chance a true track is deleted before confirmation
+    jpda_max_hypotheses: int = 1000  # loopy clusters with more joint events are solved by belief propagation
+    slow_speed_mps: float = 120.0  # kinematic class: slower than this is slow (drone-like), faster is fast air-breathing
+    class_sigmas: float = 2.0  # ... decided when the speed clears the threshold by this many σ (otherwise kept)
     merge_d2: float = float(chi2.ppf(0.95, 6))  # 6-D state distance under which tracks are duplicates
     merge_checks: int = 3  # consecutive duplicate checks before the merge
     merge_radius_m: float = 20e3  # cap of the duplicate check's prefilter radius
@@ -156,6 +173,7 @@ class AirPicture:
     n_hits: np.ndarray  # (n,)
     first_update_s: np.ndarray  # (n,)
     last_update_s: np.ndarray  # (n,)
+    kin_class: np.ndarray | None = None  # (n,) int8 KIN_* codes; None: not classified
 
     def __len__(self) -> int:
         return int(self.track_id.shape[0])
@@ -174,6 +192,9 @@ _COLUMNS = {
     "first_update_s": ((), float),
     "last_update_s": ((), float),
     "ballistic": ((), bool),
+    "kin_class": ((), np.int8),
+    "score": ((), float),  # track score (log-likelihood ratio), initiation "score"
+    "score_peak": ((), float),  # KIN_UNKNOWN, KIN_SLOW, KIN_FAST, KIN_BALLISTIC
     "vel_init": ((), bool),  # velocity known (False: one-plot track)
     "dup_count": ((), np.int32),  # consecutive duplicate checks failed
     "seen_by": ((), np.uint64),  # bit k set: sensor k has contributed a plot
@@ -218,6 +239,13 @@ class Tracker:
         self._next_id = 1
         self._now = -np.inf
         self._gamma = {k: gate_threshold(config.gate_probability, k) for k in (3, 4)}
+        if config.association not in ("gnn", "jpda"):
+            raise ValueError(f"association {config.association!r}: must be 'gnn' or 'jpda'")
+        if config.initiation not in ("m_of_n", "score"):
+            raise ValueError(f"initiation {config.initiation!r}: must be 'm_of_n' or 'score'")
+        self._score = TrackScoreConfig(false_confirm_prob=config.score_false_confirm_prob,
+                                       true_delete_prob=config.score_true_delete_prob,
+                                       gate_probability=config.gate_probability)
         self.last_association = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         self.stats: dict[str, int] = dict.fromkeys(
             ("scans", "plots", "started", "confirmed", "deleted", "deleted_confirmed", "deleted_coasted",
@@ -237,6 +265,7 @@ class Tracker:
     first_update_s = _track_property("first_update_s", "(n,) time of the first plot")
     last_update_s = _track_property("last_update_s", "(n,) time of the latest plot")
     ballistic = _track_property("ballistic", "(n,) predicted with gravity")
+    kin_class = _track_property("kin_class", "(n,) kinematic class: KIN_UNKNOWN, KIN_SLOW, KIN_FAST, KIN_BALLISTIC")
 
     def __len__(self) -> int:
         return len(self._tracks)
@@ -327,14 +356,31 @@ class Tracker:
                 gp = gp.select(feasible)
         in_confirmed_gate = np.zeros(m, dtype=bool)
         in_confirmed_gate[gp.plot[cols["status"][gp.track] == 1]] = True
+        lam = self._false_alarm_density(z, cartesian)  # (m,) in this scan's measurement space
+        hit = np.zeros(n, dtype=bool)
+        used = np.zeros(m, dtype=bool)
+        x_now, P_now = xp.copy(), Pp.copy()  # states at the scan time, for the duplicate check
+        log_lik = np.zeros(n)  # ln N(ν; 0, S) of the plot each GNN track took
+        lam_hit = np.ones(n)
+        pda_rows = pda_dl = None
+        assoc_plot, assoc_id = [], []
+        if c.association == "jpda" and len(gp):
+            # Confirmed tracks weigh every plot in their gates (JPDA); tentative
+            # ones take what those leave, by GNN.
+            firm = ((cols["status"] == 1) & cols["vel_init"])[gp.track]
+            jp, gp = gp.select(firm), gp.select(~firm)
+            if len(jp):
+                pda_rows, pda_dl, claim = self._jpda(jp, k, n, m, lam, dt, q, xp, Pp, R, t, x_now, P_now, hit, bit,
+                                                     assoc_plot, assoc_id)
+                used |= claim >= 0.5
+                gp = gp.select(~used[gp.plot])
         sel = gnn_assign(gp.track, gp.plot, gp.d2 + gp.log_det_S, n, m)
         mp = gp.select(sel)
 
         # 3. Update the matched tracks.
         ti, pj = mp.track, mp.plot
-        hit = np.zeros(n, dtype=bool)
-        used = np.zeros(m, dtype=bool)
-        x_now, P_now = xp.copy(), Pp.copy()  # states at the scan time, for the duplicate check
+        log_lik[ti] = gaussian_log_likelihood(mp.d2, mp.log_det_S, k)
+        lam_hit[ti] = lam[pj]
         if ti.size:
             xu, Pu, tu, vel_init = self._update(mp, dt, q, xp, Pp, R, plot_pos, plot_cov, t)
             ok = np.linalg.norm(xu[:, 3:], axis=1) <= c.max_speed_mps
@@ -354,7 +400,8 @@ class Tracker:
             hit[ti] = True
             used[pj] = True
             cols["seen_by"][ti] |= bit
-        assoc_plot, assoc_id = [pj], [cols["track_id"][ti].copy()]
+        assoc_plot.append(pj)
+        assoc_id.append(cols["track_id"][ti].copy())
 
         # 4. Track management.
         if n:
@@ -376,17 +423,26 @@ class Tracker:
             cols["n_misses"] += missed.astype(np.int32)
 
             status = cols["status"]
-            confirm = (status == 0) & (cols["n_hits"] >= c.confirm_m) & cols["vel_init"]
+            score_dead = np.zeros(n, dtype=bool)
+            if c.initiation == "score":
+                confirm, score_dead = self._score_step(hit, missed, log_lik, lam_hit, pda_rows, pda_dl)
+                confirm &= cols["vel_init"]
+            else:
+                confirm = (status == 0) & (cols["n_hits"] >= c.confirm_m) & cols["vel_init"]
             status[confirm] = 1
             st["confirmed"] += int(confirm.sum())
             self._classify_ballistic(hit & (status == 1) & ~cols["ballistic"])
+            self._classify_kinematics(hit & (status == 1))
 
             loser = self._duplicates(x_now, P_now, hit)
             st["merged"] += int(loser.sum())
             age = self._now - cols["last_update_s"]
             tentative = status == 0
             coasted = np.where(tentative, age > c.tentative_max_coast_s, age > c.max_coast_s)
-            failed = tentative & (cols["n_opportunities"] - cols["n_hits"] > c.confirm_n - c.confirm_m)
+            if c.initiation == "score":
+                failed = score_dead
+            else:
+                failed = tentative & (cols["n_opportunities"] - cols["n_hits"] > c.confirm_n - c.confirm_m)
             underground = self._underground(x_now, P_now)
             dead = loser | coasted | failed | underground
             if dead.any():
@@ -410,7 +466,8 @@ class Tracker:
             self._tracks.append(
                 x=xb, P=Pb, track_id=ids, time_s=tb, status=np.zeros(nb), n_hits=np.ones(nb),
                 n_opportunities=np.ones(nb), n_misses=np.zeros(nb), first_update_s=tb, last_update_s=tb,
-                ballistic=np.zeros(nb, dtype=bool), vel_init=np.zeros(nb, dtype=bool), dup_count=np.zeros(nb), seen_by=np.full(nb, bit))
+                score=np.full(nb, self._initial_score), score_peak=np.full(nb, self._initial_score),
+                ballistic=np.zeros(nb, dtype=bool), kin_class=np.zeros(nb), vel_init=np.zeros(nb, dtype=bool), dup_count=np.zeros(nb), seen_by=np.full(nb, bit))
             st["started"] += nb
             assoc_plot.append(np.flatnonzero(born))
             assoc_id.append(ids)
@@ -418,21 +475,125 @@ class Tracker:
         # absent here were refused.  Consumers use it for per-track bookkeeping.
         self.last_association = (np.concatenate(assoc_plot), np.concatenate(assoc_id).astype(np.int64))
 
+    @property
+    def _initial_score(self) -> float:
+        c = self.config
+        return float(initial_score(c.new_target_density_m3, c.false_alarm_density_m3))
+
+    def _false_alarm_density(self, z: np.ndarray, cartesian: bool) -> np.ndarray:
+        """False-plot density of each plot in its own measurement space.
+
+        A volume element in (range, azimuth, elevation) is ``dV = r² cos(el)
+        dr daz del``, so a Cartesian density λ (m⁻³) is ``λ r² cos(el)`` per
+        m·rad²; range rate, when measured, is taken as uniform over
+        ±``max_speed_mps``.
+        """
+        lam = self.config.false_alarm_density_m3
+        m = z.shape[0]
+        if cartesian:
+            return np.full(m, lam)
+        out = lam * z[:, 0] ** 2 * np.cos(z[:, 2])
+        if z.shape[1] == 4:
+            out = out / (2.0 * self.config.max_speed_mps)
+        return np.maximum(out, np.finfo(float).tiny)
+
+    def _retrodicted(self, ti, H, R, dt, q, xp, Pp):
+        """States, measurement matrices and covariances for updating tracks ``ti`` at this scan.
+
+        Forward pairs use the predicted state.  A track whose state is later
+        than the scan keeps its state and takes the plot as the equivalent
+        measurement ``H_eff = H F(Δ)``, ``R_eff = R + H Q(Δ) Hᵀ`` (module docstring).
+        """
+        cols = self._tracks.cols
+        d = dt[ti]
+        back = d < 0
+        xs = np.where(back[:, None], cols["x"][ti], xp[ti])
+        Ps = np.where(back[:, None, None], cols["P"][ti], Pp[ti])
+        H, R = H.copy(), R.copy()
+        if back.any():
+            Hb = H[back]
+            H[back] = Hb @ cv_transition(d[back])
+            R[back] = R[back] + Hb @ cv_process_noise(d[back], q[ti][back]) @ np.swapaxes(Hb, -1, -2)
+        return xs, Ps, H, R, back
+
+    def _jpda(self, jp, k, n, m, lam, dt, q, xp, Pp, R, t, x_now, P_now, hit, bit, assoc_plot, assoc_id):
+        """JPDA update of confirmed tracks from the gated pairs ``jp``.
+
+        Returns the updated rows, their score increments (the exact gate
+        likelihood ratio) and, per plot, the probability that it came from
+        one of these tracks.  A track counts as detected when that is more
+        likely than not (``1 - β₀ ≥ ½``).
+        """
+        c = self.config
+        cols = self._tracks.cols
+        st = self.stats
+        ll = gaussian_log_likelihood(jp.d2, jp.log_det_S, k)
+        res = jpda_marginals(jp.track, jp.plot, ll, n, m, c.pd, c.gate_probability, lam, c.jpda_max_hypotheses)
+        rows, loc = np.unique(jp.track, return_inverse=True)
+        xs, Ps, H, Rm, back = self._retrodicted(jp.track, jp.H, R[jp.plot], dt, q, xp, Pp)
+        # One state per track: the pairs of a track share it (retrodicted or predicted alike).
+        first = np.zeros(rows.size, dtype=np.intp)
+        first[loc[::-1]] = np.arange(loc.size)[::-1]
+        xu, Pu = pda_update(xs[first], Ps[first], loc, jp.nu, H, Rm, res.beta, res.beta0[rows])
+        dl = pda_score_increment(loc, ll, rows.size, c.pd, lam, c.gate_probability, plot=jp.plot)
+        ok = np.linalg.norm(xu[:, 3:], axis=1) <= c.max_speed_mps
+        st["speed_rejected"] += int((~ok).sum())
+        st["oos_updates"] += int((dt[rows[ok]] < 0).sum())
+        r = rows[ok]
+        fwd = dt[r] >= 0
+        cols["x"][r] = xu[ok]
+        cols["P"][r] = Pu[ok]
+        cols["time_s"][r] = np.where(fwd, t, cols["time_s"][r])
+        x_now[r[fwd]] = xu[ok][fwd]
+        P_now[r[fwd]] = Pu[ok][fwd]
+        seen = r[1.0 - res.beta0[r] >= 0.5]
+        hit[seen] = True
+        cols["last_update_s"][seen] = np.maximum(cols["last_update_s"][seen], t)
+        cols["n_hits"][seen] += 1
+        cols["n_misses"][seen] = 0
+        cols["seen_by"][seen] |= bit
+        claim = np.bincount(jp.plot, res.beta, minlength=m)
+        # Each claimed plot is reported against its most probable track.
+        order = np.lexsort((-res.beta, jp.plot))
+        pl, tr = jp.plot[order], jp.track[order]
+        lead = np.r_[True, pl[1:] != pl[:-1]] & (claim[pl] >= 0.5)
+        assoc_plot.append(pl[lead])
+        assoc_id.append(cols["track_id"][tr[lead]].copy())
+        return rows, dl, claim
+
+    def _score_step(self, hit, missed, log_lik, lam_hit, pda_rows, pda_dl):
+        """Score confirmation and deletion (Blackman & Popoli §6.2): returns ``(confirm, delete)``.
+
+        ``ΔL = ln(P_D N(ν;0,S)/λ)`` for a track that took a plot, ``ln(1 −
+        P_D P_G)`` for a missed opportunity, the gate's exact likelihood ratio
+        for a JPDA track; confirm at ``L ≥ ln((1−β)/α)``, delete a tentative
+        track at ``L ≤ ln(β/(1−α))`` and a confirmed one when its score falls
+        ``drop_threshold`` below its peak.
+        """
+        c = self.config
+        cols = self._tracks.cols
+        sc = self._score
+        d = score_increment(hit, log_lik, c.pd, lam_hit, c.gate_probability)
+        d = np.where(hit | missed, d, 0.0)
+        if pda_rows is not None:
+            d[pda_rows] = pda_dl
+        score = cols["score"] + d
+        peak = np.maximum(cols["score_peak"], score)
+        cols["score"][:] = score
+        cols["score_peak"][:] = peak
+        confirmed = cols["status"] == 1
+        confirm = ~confirmed & (score >= sc.confirm_threshold)
+        delete = np.where(confirmed, peak - score >= sc.drop_threshold, ~confirm & (score <= sc.delete_threshold))
+        return confirm, delete
+
     def _update(self, mp, dt, q, xp, Pp, R, plot_pos, plot_cov, t):
         """Updated (x, P, time, vel_init) for the matched pairs ``mp``."""
         c = self.config
         cols = self._tracks.cols
         ti, pj = mp.track, mp.plot
         d = dt[ti]
-        back = d < 0  # out of sequence: update the current state through retrodiction
-        xs = np.where(back[:, None], cols["x"][ti], xp[ti])
-        Ps = np.where(back[:, None, None], cols["P"][ti], Pp[ti])
-        H = mp.H.copy()
-        Rm = R[pj]
-        if back.any():
-            Hb = mp.H[back]
-            H[back] = Hb @ cv_transition(d[back])
-            Rm[back] = Rm[back] + Hb @ cv_process_noise(d[back], q[ti][back]) @ np.swapaxes(Hb, -1, -2)
+        # out of sequence (back): update the current state through retrodiction
+        xs, Ps, H, Rm, back = self._retrodicted(ti, mp.H, R[pj], dt, q, xp, Pp)
         xu, Pu = ekf_update(xs, Ps, mp.nu, H, Rm)
         tu = np.where(back, cols["time_s"][ti], t)
         vel_init = cols["vel_init"][ti].copy()
@@ -481,6 +642,32 @@ class Tracker:
             (speed - k * sd_speed > c.ballistic_min_speed_mps)
             & (np.abs(v_up) - k * sd_vup > c.ballistic_min_vspeed_mps))
         cols["ballistic"][idx[flag]] = True
+
+    def _classify_kinematics(self, rows: np.ndarray) -> None:
+        """Kinematic class of the updated confirmed tracks: ballistic, fast air-breathing or slow.
+
+        Ballistic follows the tracker's flag (:meth:`_classify_ballistic`).
+        Otherwise a track is slow (drone-like) when ``|v| + kσ_|v| <
+        slow_speed_mps`` and fast when ``|v| - kσ_|v| > slow_speed_mps``
+        (k = ``class_sigmas``, σ_|v| the speed's standard deviation along the
+        velocity); in between the evidence is not enough and the class is
+        kept (a young track stays unknown), so one noisy update never flips it.
+        """
+        if not rows.any():
+            return
+        c = self.config
+        cols = self._tracks.cols
+        idx = np.flatnonzero(rows)
+        v, Pv = cols["x"][idx, 3:], cols["P"][idx, 3:, 3:]
+        speed = np.linalg.norm(v, axis=1)
+        u = v / np.maximum(speed, 1e-9)[:, None]
+        sd = np.sqrt(np.einsum("ni,nij,nj->n", u, Pv, u))
+        k = c.class_sigmas
+        cls = cols["kin_class"][idx]
+        cls = np.where(speed + k * sd < c.slow_speed_mps, KIN_SLOW, cls)
+        cls = np.where(speed - k * sd > c.slow_speed_mps, KIN_FAST, cls)
+        cls = np.where(cols["ballistic"][idx], KIN_BALLISTIC, cls)
+        cols["kin_class"][idx] = cls
 
     def _underground(self, x: np.ndarray, P: np.ndarray) -> np.ndarray:
         """Tracks whose altitude is below ``min_alt_m`` by more than 3σ (σ along the local vertical)."""
@@ -561,4 +748,5 @@ class Tracker:
             n_hits=cols["n_hits"][live].copy(),
             first_update_s=cols["first_update_s"][live].copy(),
             last_update_s=cols["last_update_s"][live].copy(),
+            kin_class=cols["kin_class"][live].copy(),
         )
