@@ -150,3 +150,68 @@ def test_run_folder_holds_what_the_readme_promises(defended, tmp_path):
     assert tracks.num_rows > 0 and truth.num_rows > 0
     png = (tmp_path / "map.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
+
+
+def test_summary_carries_siap_and_nees_consistent_with_the_run_tables(small_run):
+    import io
+
+    import pyarrow.parquet as pq
+    from rich.console import Console
+    from scipy.stats import chi2
+
+    from tdome import geo
+    from tdome.analysis.metrics import siap
+    from tdome.sim.report import print_summary
+
+    rec, folder = small_run
+    summary = json.loads((folder / "summary.json").read_text())
+    tr = summary["tracking"]
+    # Completeness: a track holds a threat only after one of its plots, so the share of live truth-time
+    # after each threat's first detection bounds it from above.  The tracker confirms within a few scans
+    # and holds a threat while radars see it, so at least half of that time is tracked.
+    truth = pq.read_table(folder / "truth.parquet").to_pydict()
+    t_truth, id_truth = np.array(truth["time_s"]), np.array(truth["threat_id"])
+    detected = rec.first_detect_s[id_truth] <= t_truth
+    assert 0.5 * detected.mean() <= tr["siap_completeness"] <= detected.mean()
+    # Most track-time belongs to real threats; tracks of one threat rarely overlap.
+    assert 0.0 <= tr["siap_spuriousness"] < 0.5
+    assert 1.0 <= tr["siap_ambiguity"] < 1.5
+    assert 0 < tr["siap_position_mean_m"] <= tr["siap_position_rms_m"] < np.inf
+    assert 0 < tr["siap_velocity_mean_mps"] <= tr["siap_velocity_rms_mps"] < np.inf
+    assert 0 < tr["siap_truths_tracked"] <= summary["threats"]["total"]
+    assert tr["siap_track_changes_per_truth"] == tr["siap_track_changes"] / tr["siap_truths_tracked"]
+    assert 0.0 < tr["siap_longest_segment_fraction"] <= 1.0
+    for key, dof in (("nees_position", 3), ("nees_state", 6)):
+        n = tr[key]
+        assert n["dof"] == dof and n["n"] > 0 and np.isfinite(n["mean"])
+        assert n["band"][0] < dof < n["band"][1]
+        assert n["consistent"] == (n["band"][0] <= n["mean"] <= n["band"][1])
+        # The bulk of the errors is described by the covariance (the mean is left to the few diverged tracks).
+        assert 0.5 * chi2.median(dof) <= n["median"] <= 2.0 * chi2.median(dof)
+
+    # The tracks table carries the same association and errors: the summary is recomputed from the files.
+    tracks = pq.read_table(folder / "tracks.parquet").to_pydict()
+    t_trk = np.array(tracks["time_s"])
+    pos_err = np.array(tracks["pos_err_m"], dtype=float)
+    s = siap(t_truth, id_truth, t_trk, np.array(tracks["track_id"]), np.array(tracks["truth_id"]),
+             pos_err=pos_err, vel_err=np.array(tracks["vel_err_mps"], dtype=float))
+    assert np.isclose(s.completeness, tr["siap_completeness"]) and np.isclose(s.position_rms, tr["siap_position_rms_m"])
+    assert s.track_changes == tr["siap_track_changes"]
+    assert np.isclose(np.nanmean(np.array(tracks["nees_pos"], dtype=float)), tr["nees_position"]["mean"])
+    # Position errors agree with the distance between the track and truth positions written in the tables.
+    ecef = lambda d, i: geo.geodetic_to_ecef(np.radians(np.asarray(d["lat_deg"])[i]),  # noqa: E731
+                                             np.radians(np.asarray(d["lon_deg"])[i]), np.asarray(d["alt_m"])[i])
+    where = {(t, j): i for i, (t, j) in enumerate(zip(t_truth.tolist(), id_truth.tolist()))}
+    rows = np.flatnonzero(np.isfinite(pos_err))
+    assert rows.size > 0 and np.isnan(pos_err[np.array(tracks["truth_id"]) < 0]).all()
+    match = np.array([where[(t_trk[i], tracks["truth_id"][i])] for i in rows])
+    assert np.allclose(np.linalg.norm(ecef(tracks, rows) - ecef(truth, match), axis=1), pos_err[rows], atol=1.0)
+
+    out = io.StringIO()
+    print_summary(summary, Console(file=out, width=400))
+    lines = out.getvalue().splitlines()
+    line = next(x for x in lines if x.startswith("tracking SIAP"))
+    assert f"completeness {tr['siap_completeness']:.2f}" in line
+    assert f"position RMS {tr['siap_position_rms_m']:.0f} m" in line
+    line = next(x for x in lines if x.startswith("tracking NEES"))
+    assert f"position mean {tr['nees_position']['mean']:.2f} (95% band" in line and "6 dof" in line

@@ -10,6 +10,10 @@ over assignments γ of pairs closer than the cut-off c.  Its three parts —
 localisation (assigned pairs), missed (truths left out) and false (tracks left
 out) — are reported separately, each as the p-th power share so that
 ``total^p = loc + missed + false``.
+
+The SIAP measures (completeness, ambiguity, spuriousness, accuracy, track
+continuity) live in :mod:`tdome.analysis.siap` and filter consistency (NEES)
+in :mod:`tdome.analysis.consistency`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -18,6 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from tdome.analysis.consistency import NeesSummary, nees, nees_band, nees_summary
+from tdome.analysis.siap import Siap, associate_nearest, association_errors, siap
+
+__all__ = ["Gospa", "gospa", "gospa_brute", "Siap", "siap", "associate_nearest", "association_errors",
+           "NeesSummary", "nees", "nees_band", "nees_summary"]
 
 
 @dataclass(frozen=True)

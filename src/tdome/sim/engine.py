@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from tdome import geo
-from tdome.analysis.metrics import gospa
+from tdome.analysis.metrics import gospa, nees
 from tdome.c2.core import BattleManager
 from tdome.c2.threat import ThreatPicture
 from tdome.sim.build import build_assets, build_batteries, build_raid, build_sensors, c2_config
@@ -48,6 +48,8 @@ class RunRecord:
     raid: object
     events: list[dict] = field(default_factory=list)
     truth_rows: list[tuple] = field(default_factory=list)
+    # (t, track id, lat, lon, alt, speed, class, asset, truth id, position error m, velocity error m/s,
+    #  position NEES, state NEES); errors and NEES against the attributed truth, NaN when it is not alive.
     track_rows: list[tuple] = field(default_factory=list)
     gospa_rows: list[tuple] = field(default_factory=list)  # (t, total, loc, missed, false, n_truth, n_tracks, n_pairs)
     first_detect_s: np.ndarray | None = None
@@ -233,15 +235,40 @@ def _record(rec: RunRecord, t, truth_state, pic, threats: ThreatPicture, track_t
     rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est),
                            len(idx) - g.n_missed))
     if len(pic.track_id):
+        tids = pic.track_id.tolist()
+        rows = np.array([truth_of(track_truth, tid) for tid in tids], dtype=np.int64)
+        err = _truth_errors(pic, rows, pos, vel, alive)
         lat, lon, alt = geo.ecef_to_geodetic(est)
         spd = np.linalg.norm(pic.x[:, 3:], axis=1)
         row_of = {int(tid): i for i, tid in enumerate(threats.track_id)}
-        for k, tid in enumerate(pic.track_id.tolist()):
+        for k, tid in enumerate(tids):
             r = row_of.get(tid, -1)
             cls = threats.class_names[r] if r >= 0 else ""
             asset = int(threats.asset[r]) if r >= 0 else -1
             rec.track_rows.append((t, tid, float(np.degrees(lat[k])), float(np.degrees(lon[k])), float(alt[k]),
-                                   float(spd[k]), cls, asset, truth_of(track_truth, tid)))
+                                   float(spd[k]), cls, asset, int(rows[k]), *err[k].tolist()))
+
+
+def _truth_errors(pic, rows, pos, vel, alive) -> np.ndarray:
+    """Per track: position error (m), velocity error (m/s), position NEES (3 dof) and state NEES (6 dof).
+
+    Against the state of the truth the track took most plots from, at the
+    picture's time; NaN where that truth is not alive (killed, impacted, or
+    none: a track of false alarms).  Feeds the SIAP accuracy and NEES of the
+    run summary.
+    """
+    out = np.full((rows.size, 4), np.nan)
+    ok = rows >= 0
+    ok[ok] = alive[rows[ok]]
+    if ok.any():
+        r = rows[ok]
+        e = pic.x[ok] - np.concatenate([pos[r], vel[r]], axis=1)
+        P = pic.P[ok]
+        out[ok, 0] = np.linalg.norm(e[:, :3], axis=1)
+        out[ok, 1] = np.linalg.norm(e[:, 3:], axis=1)
+        out[ok, 2] = nees(e[:, :3], P[:, :3, :3])
+        out[ok, 3] = nees(e, P)
+    return out
 
 
 # --------------------------------------------------------------------------- replay records

@@ -7,7 +7,11 @@ Definitions (DESIGN.md glossary):
 - defended value surviving: the sum of the values of assets not hit;
 - sensor-to-shooter time: first detection of a threat to first launch at it;
 - cost exchange: interceptor cost spent per unit of raid cost, and per leaker
-  prevented (against the undefended outcome, where every aimed threat hits).
+  prevented (against the undefended outcome, where every aimed threat hits);
+- tracking: GOSPA (:mod:`tdome.analysis.metrics`), the SIAP measures
+  (:mod:`tdome.analysis.siap`) and NEES (:mod:`tdome.analysis.consistency`)
+  at every record instant, a track being associated with the threat whose
+  plots it took most.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tdome.analysis.metrics import nees_summary, siap
 from tdome.messages import LAYERS
 from tdome.sim.engine import GOSPA_C_M, RunRecord
 
@@ -107,12 +112,42 @@ def summarize(rec: RunRecord) -> dict:
             gospa_localisation_rms_m=float(np.sqrt(g[busy, 2].sum() / max(g[busy, 7].sum(), 1))) if busy.any() else None,
             missed_mean=float((g[busy, 3] / half_c2).mean()) if busy.any() else None,
             false_mean=float((g[busy, 4] / half_c2).mean()) if busy.any() else None,
+            **_siap_nees_summary(rec),
             scan_ms_p50=_pct(rec.scan_ms, 50), scan_ms_p99=_pct(rec.scan_ms, 99),
             tracker=rec.tracker_stats,
         ),
         c2_cycle_ms=dict(p50=_pct(rec.cycle_ms, 50), p99=_pct(rec.cycle_ms, 99)),
         assignment=_assignment_summary(rec),
         wall_time_s=rec.wall_s,
+    )
+
+
+# Columns of RunRecord.track_rows used by the tracking measures.
+_TR_TIME, _TR_ID, _TR_TRUTH, _TR_POS_ERR, _TR_VEL_ERR, _TR_NEES_POS, _TR_NEES_STATE = 0, 1, 8, 9, 10, 11, 12
+
+
+def _siap_nees_summary(rec: RunRecord) -> dict:
+    """SIAP measures and NEES over the record instants (:mod:`tdome.analysis.siap`, :mod:`~.consistency`).
+
+    A track is associated with the truth whose plots it took most
+    (:func:`tdome.sim.engine.truth_of`, as of each record instant); the NEES
+    bands assume independent samples, which successive samples of one track
+    are not (see :mod:`tdome.analysis.consistency`).
+    """
+    tr = np.array([r[:2] for r in rec.truth_rows], dtype=float).reshape(-1, 2)
+    cols = (_TR_TIME, _TR_ID, _TR_TRUTH, _TR_POS_ERR, _TR_VEL_ERR, _TR_NEES_POS, _TR_NEES_STATE)
+    k = np.array([[r[c] for c in cols] for r in rec.track_rows], dtype=float).reshape(-1, len(cols))
+    s = siap(tr[:, 0], tr[:, 1].astype(np.int64), k[:, 0], k[:, 1].astype(np.int64), k[:, 2].astype(np.int64),
+             pos_err=k[:, 3], vel_err=k[:, 4]).as_dict()
+    return dict(
+        siap_completeness=s["completeness"], siap_ambiguity=s["ambiguity"], siap_spuriousness=s["spuriousness"],
+        siap_position_rms_m=s["position_rms"], siap_position_mean_m=s["position_mean"],
+        siap_velocity_rms_mps=s["velocity_rms"], siap_velocity_mean_mps=s["velocity_mean"],
+        siap_track_changes=s["track_changes"], siap_truths_tracked=s["truths_tracked"],
+        siap_track_changes_per_truth=s["track_changes_per_truth"],
+        siap_longest_segment_fraction=s["longest_segment_fraction"],
+        nees_position=nees_summary(k[:, 5], 3).as_dict(),
+        nees_state=nees_summary(k[:, 6], 6).as_dict(),
     )
 
 
@@ -138,6 +173,21 @@ def _assignment_line(a: dict, fmt) -> str:
     return line
 
 
+def _tracking_quality_lines(tr: dict, fmt) -> list[str]:
+    def n(key):
+        v = tr[key]
+        band = "n/a" if v["band"][0] is None else f"{v['band'][0]:.2f}-{v['band'][1]:.2f}"
+        return (f"mean {fmt(v['mean'], '{:.2f}')} (95% band {band}, {v['dof']} dof), "
+                f"median {fmt(v['median'], '{:.2f}')}")
+
+    return [f"tracking SIAP: completeness {fmt(tr['siap_completeness'], '{:.2f}')}, "
+            f"ambiguity {fmt(tr['siap_ambiguity'], '{:.2f}')}, spuriousness {fmt(tr['siap_spuriousness'], '{:.2f}')}, "
+            f"position RMS {fmt(tr['siap_position_rms_m'], '{:.0f}')} m, "
+            f"velocity RMS {fmt(tr['siap_velocity_rms_mps'], '{:.0f}')} m/s, "
+            f"{fmt(tr['siap_track_changes_per_truth'], '{:.2f}')} track-number changes per truth",
+            f"tracking NEES: position {n('nees_position')}; state {n('nees_state')}"]
+
+
 def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
     """Write summary.json, scene.json, the Parquet tables and map.png into ``out``."""
     from tdome.viz.mapplot import map_extent, plot_run
@@ -152,8 +202,9 @@ def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
     events = sorted(rec.events, key=lambda e: e["time_s"])
     pq.write_table(pa.table({c: [e[c] for e in events] for c in cols}), paths["events"])
     _rows_to_parquet(_with_predictions(rec), ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps",
-                                              "class", "asset", "truth_id", "impact_lat_deg", "impact_lon_deg",
-                                              "time_to_go_s"], paths["tracks"])
+                                              "class", "asset", "truth_id", "pos_err_m", "vel_err_mps", "nees_pos",
+                                              "nees_state", "impact_lat_deg", "impact_lon_deg", "time_to_go_s"],
+                     paths["tracks"])
     _rows_to_parquet(rec.truth_rows, ["time_s", "threat_id", "lat_deg", "lon_deg", "alt_m", "speed_mps"],
                      paths["truth"])
     raid = rec.raid
@@ -247,6 +298,7 @@ def print_summary(summary: dict, console) -> None:
         f"sensor-to-shooter: median {fmt(ss['median'])} s, p95 {fmt(ss['p95'])} s",
         f"tracking GOSPA (c={tr['gospa_c_m'] / 1e3:.0f} km, p=2): mean {fmt(tr['gospa_mean_m'], '{:.0f}')} m; "
         f"scan p50 {fmt(tr['scan_ms_p50'], '{:.2f}')} ms, p99 {fmt(tr['scan_ms_p99'], '{:.2f}')} ms",
+        *_tracking_quality_lines(tr, fmt),
         _assignment_line(s["assignment"], fmt),
         f"wall time: {s['wall_time_s']:.1f} s",
     ]
