@@ -215,3 +215,21 @@ def test_summary_carries_siap_and_nees_consistent_with_the_run_tables(small_run)
     assert f"position RMS {tr['siap_position_rms_m']:.0f} m" in line
     line = next(x for x in lines if x.startswith("tracking NEES"))
     assert f"position mean {tr['nees_position']['mean']:.2f} (95% band" in line and "6 dof" in line
+
+
+@pytest.mark.parametrize("tracker", [{"association": "jpda", "initiation": "score"}], ids=["jpda-score"])
+def test_every_tracking_algorithm_defends(tracker, defended):
+    """Each tracker setting holds the picture the defense needs: no leak beyond the bound, no decoy shots,
+    completeness and spuriousness close to the default tracker's on the same raid."""
+
+    def choose(d):
+        d.setdefault("c2", {}).setdefault("tracker", {}).update(tracker)
+
+    s = summarize(run(small(choose)))
+    _, s0 = defended
+    assert s["leakers"]["rate"] <= 0.25
+    assert s["interceptors"]["shots_at_decoys"] == 0
+    t, t0 = s["tracking"], s0["tracking"]
+    assert t["siap_completeness"] >= 0.8 * t0["siap_completeness"]
+    assert t["siap_spuriousness"] <= max(0.25, 1.5 * t0["siap_spuriousness"])
+    assert t["siap_ambiguity"] < 1.2

@@ -430,6 +430,7 @@ class TrackerSettings(_Model):
     new_target_density_per_km3: Num(gt=0.0) = 1e-7  # score: new targets per km³
     score_false_confirm_prob: Num(gt=0.0, lt=0.5) = 1e-4
     score_true_delete_prob: Num(gt=0.0, lt=0.5) = 0.01
+    score_drop: Num(gt=0.0) = 20.0  # a confirmed track this far below its peak score is deleted
 
     @field_validator("confirm_n")
     @classmethod

@@ -186,7 +186,7 @@ def c2_config(sc) -> C2Config:
                               false_alarm_density_m3=tr.false_alarm_density_per_km3 * 1e-9,
                               new_target_density_m3=tr.new_target_density_per_km3 * 1e-9,
                               score_false_confirm_prob=tr.score_false_confirm_prob,
-                              score_true_delete_prob=tr.score_true_delete_prob),
+                              score_true_delete_prob=tr.score_true_delete_prob, score_drop=tr.score_drop),
         threat=ThreatConfig(corridor_m=c.threat.corridor_km * 1e3, horizon_s=c.threat.horizon_s,
                             min_track_updates=c.threat.min_track_updates),
         doctrine=DoctrineConfig(mode=c.doctrine.mode, salvo=dict(c.doctrine.salvo),

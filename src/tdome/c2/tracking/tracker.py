@@ -141,6 +141,7 @@ class TrackerConfig:
     new_target_density_m3: float = 1e-16  # score: density of new targets per m³ (the initial score is their ratio)
     score_false_confirm_prob: float = 1e-4  # score: α, chance a false track is confirmed
     score_true_delete_prob: float = 0.01  # score: β, chance a true track is deleted before confirmation
+    score_drop: float = 20.0  # score: a confirmed track this far below its peak score is deleted (≈ 12 misses at P_D 0.8)
     jpda_max_hypotheses: int = 1000  # loopy clusters with more joint events are solved by belief propagation
     slow_speed_mps: float = 120.0  # kinematic class: slower than this is slow (drone-like), faster is fast air-breathing
     class_sigmas: float = 2.0  # ... decided when the speed clears the threshold by this many σ (otherwise kept)
@@ -245,7 +246,7 @@ class Tracker:
             raise ValueError(f"initiation {config.initiation!r}: must be 'm_of_n' or 'score'")
         self._score = TrackScoreConfig(false_confirm_prob=config.score_false_confirm_prob,
                                        true_delete_prob=config.score_true_delete_prob,
-                                       gate_probability=config.gate_probability)
+                                       gate_probability=config.gate_probability, score_drop=config.score_drop)
         self.last_association = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         self.stats: dict[str, int] = dict.fromkeys(
             ("scans", "plots", "started", "confirmed", "deleted", "deleted_confirmed", "deleted_coasted",
