@@ -51,8 +51,11 @@ target, the number of distinct confirmed tracks, and milliseconds per scan
 of the tracker's own work (``perf_counter`` around ``Tracker.process`` /
 ``MultiTargetTracker.update_tracker``; the inputs are built beforehand and
 reading the outputs is not timed).  The two trackers run scan by scan in
-turn, so that both see the same load on a shared machine.  The speed ratio is
-Stone Soup's mean time per scan over tdome's.  The full run takes about
+turn, so that both see the same load on a shared machine; the price is that
+tdome's scans run among Stone Soup's heap of small objects (caches, garbage
+collection): tdome alone measured 10–30 % faster at N ≤ 200, so the ratio
+errs in Stone Soup's favour.  The speed ratio is Stone Soup's mean time per
+scan over tdome's; the JSON also has medians.  The full run takes about
 4 minutes on 2 busy cores, most of it Stone Soup at N = 1000
 (``--stonesoup-max-scans`` shortens that one case for both trackers).
 
