@@ -660,3 +660,20 @@ def test_kinematic_class_slow_fast_and_ballistic():
     row = np.argmin(np.linalg.norm(est[:, None] - truth[None], axis=-1), axis=1)
     assert len(pic) == 10 and sorted(row.tolist()) == list(range(10))
     np.testing.assert_array_equal(pic.kin_class, np.where(speed[row] < 120.0, KIN_SLOW, KIN_FAST))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.sampled_from([5, 40, 301, 700]), st.integers(1, 300))
+def test_candidate_pairs_equal_brute_force(seed, n, m):
+    """Both search paths (one ball query per track; dual tree for many tracks) find exactly the pairs in range."""
+    from tdome.c2.tracking import candidate_pairs
+
+    rng = np.random.default_rng(seed)
+    tp = rng.uniform(0, 50e3, (n, 3))
+    pp = rng.uniform(0, 50e3, (m, 3))
+    radius = np.exp(rng.uniform(np.log(200.0), np.log(8e3), n))
+    ti, pj = candidate_pairs(tp, radius, pp)
+    d = np.linalg.norm(tp[:, None] - pp[None], axis=-1)
+    bt, bp = np.nonzero(d <= radius[:, None])
+    assert sorted(zip(ti.tolist(), pj.tolist())) == sorted(zip(bt.tolist(), bp.tolist()))
+    assert np.all(np.diff(ti) >= 0)

@@ -53,10 +53,37 @@ def candidate_pairs(track_pos, radius_m, plot_pos, tree: cKDTree | None = None):
     if n == 0 or len(plot_pos) == 0:
         return _EMPTY_I, _EMPTY_I
     tree = cKDTree(plot_pos) if tree is None else tree
+    if n > _DUAL_TREE_MIN_TRACKS:
+        return _dual_tree_pairs(np.asarray(track_pos, dtype=float), np.asarray(radius_m, dtype=float), tree)
     hits = tree.query_ball_point(track_pos, r=radius_m, return_sorted=False)
     counts = np.fromiter(map(len, hits), dtype=np.intp, count=n)
     plots = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.intp, count=int(counts.sum()))
     return np.repeat(np.arange(n), counts), plots
+
+
+_DUAL_TREE_MIN_TRACKS = 300  # above this many tracks a dual-tree search beats one ball query per track
+
+
+def _dual_tree_pairs(track_pos, radius_m, tree: cKDTree):
+    """:func:`candidate_pairs` by dual-tree search, for many tracks.
+
+    Tracks are grouped by radius within a factor of two; each group's tree
+    is matched against the plots' tree at the group's largest radius
+    (:meth:`cKDTree.sparse_distance_matrix`, one C call returning arrays),
+    then each pair is kept if it is within its own track's radius.  The
+    per-track Python lists of the ball query are what this avoids.
+    """
+    group = np.ceil(np.log2(np.maximum(radius_m, 1.0))).astype(np.intp)
+    ti, pj = [], []
+    for g in np.unique(group):
+        idx = np.flatnonzero(group == g)
+        found = cKDTree(track_pos[idx]).sparse_distance_matrix(tree, float(radius_m[idx].max()), output_type="ndarray")
+        keep = found["v"] <= radius_m[idx][found["i"]]
+        ti.append(idx[found["i"][keep]])
+        pj.append(found["j"][keep].astype(np.intp))
+    ti, pj = np.concatenate(ti), np.concatenate(pj)
+    order = np.lexsort((pj, ti))
+    return ti[order], pj[order]
 
 
 @dataclass
