@@ -34,6 +34,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from tdome.c2.tracking.filters import inv_spd
+from tdome.c2.tracking.measurements import wrapped_residual
 
 _EMPTY_I = np.empty(0, dtype=np.intp)
 
@@ -111,9 +112,8 @@ def gate(x_pred, P_pred, z, R, plot_pos, plot_cov, measure, gamma: float, tree: 
 
     ``x_pred`` (n, d), ``P_pred`` (n, d, d) predicted to the scan time;
     ``z`` (m, k) measurements, ``R`` (m, k, k); ``measure`` the scan's
-    measurement model (:class:`~tdome.c2.tracking.filters.RadarMeasurement`
-    or :class:`~tdome.c2.tracking.filters.PositionMeasurement`: ``predict(x)
-    -> (z_pred, H)`` and ``residual(z, z_pred)``); ``plot_pos`` (m, 3),
+    measurement model (:mod:`tdome.c2.tracking.measurements`: ``measure(x)
+    -> (z_pred, H)``, angle columns wrapped); ``plot_pos`` (m, 3),
     ``plot_cov`` (m, 3, 3) the plots in ECEF (prefilter); ``gamma`` the
     chi-square gate for ``k`` dimensions.  Returns :class:`GatedPairs`.
     """
@@ -135,9 +135,9 @@ def gate(x_pred, P_pred, z, R, plot_pos, plot_cov, measure, gamma: float, tree: 
         return empty(ti, pj)
     # Measurement prediction once per involved track, then per pair.
     trk, inv = np.unique(ti, return_inverse=True)
-    z_pred, H_t = measure.predict(x_pred[trk])
+    z_pred, H_t = measure(x_pred[trk])
     HPHt = H_t @ P_pred[trk] @ np.swapaxes(H_t, -1, -2)
-    nu = measure.residual(z[pj], z_pred[inv])
+    nu = wrapped_residual(z[pj], z_pred[inv], measure.angle_components)
     H = H_t[inv]
     S = HPHt[inv] + R[pj]
     Sinv, logdet = inv_spd(S)

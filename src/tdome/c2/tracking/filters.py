@@ -187,53 +187,6 @@ def innovation(z, z_pred) -> np.ndarray:
     return nu
 
 
-class RadarMeasurement:
-    """Polar radar plots (range, azimuth, elevation, optional range rate) from one site.
-
-    ``predict(x)`` gives ``(z_pred, H)`` for states (n, d), d ≥ 6 (columns
-    beyond position and velocity, such as acceleration, get zero Jacobian
-    columns); ``residual`` wraps the azimuth.
-    """
-
-    def __init__(self, site_ecef, enu_rot, with_rdot: bool = False):
-        self.site_ecef = np.asarray(site_ecef, dtype=float)
-        self.enu_rot = np.asarray(enu_rot, dtype=float)
-        self.with_rdot = with_rdot
-        self.dim = 4 if with_rdot else 3
-
-    def predict(self, x):
-        z, H6 = measurement_model(x[:, :6], self.site_ecef, self.enu_rot, self.with_rdot)
-        return z, _widen(H6, x.shape[1])
-
-    @staticmethod
-    def residual(z, z_pred):
-        return innovation(z, z_pred)
-
-
-class PositionMeasurement:
-    """Cartesian ECEF position plots: the linear model ``z = [I 0] x``."""
-
-    dim = 3
-
-    def predict(self, x):
-        n, d = x.shape
-        H = np.zeros((n, 3, d))
-        H[:, _IDX3, _IDX3] = 1.0
-        return x[:, :3].copy(), H
-
-    @staticmethod
-    def residual(z, z_pred):
-        return np.asarray(z, dtype=float) - np.asarray(z_pred, dtype=float)
-
-
-def _widen(H, d: int):
-    if H.shape[-1] == d:
-        return H
-    out = np.zeros(H.shape[:-1] + (d,))
-    out[..., : H.shape[-1]] = H
-    return out
-
-
 def inv_spd(S) -> tuple[np.ndarray, np.ndarray]:
     """Inverse and log-determinant of a batch of symmetric positive-definite matrices (…, k, k).
 

@@ -91,11 +91,10 @@ from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from tdome.c2.tracking.association import candidate_pairs, gate, gate_threshold, gnn_assign
+from tdome.c2.tracking.measurements import CartesianPosition, PolarRadar
 from tdome.c2.tracking.jpda import gaussian_log_likelihood, jpda_marginals, pda_update
 from tdome.c2.tracking.score import TrackScoreConfig, initial_score, pda_score_increment, score_increment
 from tdome.c2.tracking.filters import (
-    PositionMeasurement,
-    RadarMeasurement,
     cv_process_noise,
     cv_transition,
     ekf_update,
@@ -328,11 +327,11 @@ class Tracker:
         if cartesian:
             z = np.asarray(scan.pos, dtype=float).reshape(m, 3)
             R = np.asarray(scan.cov, dtype=float).reshape(m, 3, 3)
-            plot_pos, plot_cov, measure = z, R, PositionMeasurement()
+            plot_pos, plot_cov, measure = z, R, CartesianPosition()
         else:
             z, R, sig = self._measurements(scan, site)
             plot_pos, plot_cov = plot_to_ecef(scan.range_m, scan.az_rad, scan.el_rad, sig, site.ecef, site.enu_rot)
-            measure = RadarMeasurement(site.ecef, site.enu_rot, with_rdot=z.shape[1] == 4)
+            measure = PolarRadar(site.ecef, site.enu_rot, with_rdot=z.shape[1] == 4)
         bit = np.uint64(1) << np.uint64(scan.sensor)
         k = z.shape[1]
 
