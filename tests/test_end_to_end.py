@@ -217,7 +217,8 @@ def test_summary_carries_siap_and_nees_consistent_with_the_run_tables(small_run)
     assert f"position mean {tr['nees_position']['mean']:.2f} (95% band" in line and "6 dof" in line
 
 
-@pytest.mark.parametrize("tracker", [{"association": "jpda", "initiation": "score"}], ids=["jpda-score"])
+@pytest.mark.parametrize("tracker", [{"association": "jpda", "initiation": "score"}, {"motion": "imm"},
+                                     {"filter": "ukf"}], ids=["jpda-score", "imm", "ukf"])
 def test_every_tracking_algorithm_defends(tracker, defended):
     """Each tracker setting holds the picture the defense needs: no leak beyond the bound, no decoy shots,
     completeness and spuriousness close to the default tracker's on the same raid."""

@@ -745,3 +745,19 @@ def test_imm_with_one_model_is_the_ekf_and_likelihoods_add_up():
     assert np.allclose(ll2, ll) and np.allclose(mu2u, mu2)
     lls, _ = imm.score(xm2, Pm2, mu2, z, R, RADAR_RDOT)
     assert np.allclose(lls, ll2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 4), st.integers(0, 2**31 - 1))
+def test_transition_matrix_equals_the_matrix_exponential(r, seed):
+    """Π(Δ) by one eigendecomposition equals exp(Λ|Δ|) per step, for any sojourn times and switch weights."""
+    from tdome.c2.tracking.imm import generator, transition_matrix
+
+    rng = np.random.default_rng(seed)
+    tau = rng.uniform(0.5, 200.0, r)
+    switch = rng.uniform(0.05, 1.0, (r, r)) if rng.uniform() < 0.5 else None
+    dt = np.r_[0.0, rng.uniform(-30.0, 300.0, 6)]
+    Pi = transition_matrix(dt, tau, switch)
+    L = generator(tau, switch)
+    ref = np.stack([expm(L * abs(d)) for d in dt])
+    np.testing.assert_allclose(Pi, ref, atol=1e-10)

@@ -421,6 +421,10 @@ class TrackerSettings(_Model):
     gate_probability: Num(gt=0.0, lt=1.0) = 0.9999
     q_air_mps2: Num(gt=0.0) = 15.0
     q_ballistic_mps2: Num(gt=0.0) = 2.0
+    # cv: constant velocity, free flight once a track is ballistic; imm: constant velocity, coordinated
+    # turn and constant acceleration mixed (IMM), constant acceleration and free flight once ballistic
+    motion: Literal["cv", "imm"] = "cv"
+    filter: Literal["ekf", "ukf"] = "ekf"  # measurement update of motion 'cv'
     # gnn: global nearest neighbour; jpda: confirmed tracks weigh every plot in their gates
     association: Literal["gnn", "jpda"] = "gnn"
     # m_of_n: confirm_m hits in confirm_n opportunities; score: sequential log-likelihood-ratio test
@@ -431,6 +435,16 @@ class TrackerSettings(_Model):
     score_false_confirm_prob: Num(gt=0.0, lt=0.5) = 1e-4
     score_true_delete_prob: Num(gt=0.0, lt=0.5) = 0.01
     score_drop: Num(gt=0.0) = 20.0  # a confirmed track this far below its peak score is deleted
+
+    @model_validator(mode="after")
+    def _combinations(self) -> TrackerSettings:
+        if self.motion == "imm" and self.association == "jpda":
+            raise ValueError("motion 'imm' works with association 'gnn'; use motion 'cv' with 'jpda'")
+        if self.motion == "imm" and self.filter == "ukf":
+            raise ValueError("motion 'imm' updates its models by iterated EKF; use filter 'ekf' with 'imm'")
+        if self.filter == "ukf" and self.association == "jpda":
+            raise ValueError("association 'jpda' updates with the linearised measurement; use filter 'ekf'")
+        return self
 
     @field_validator("confirm_n")
     @classmethod

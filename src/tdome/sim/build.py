@@ -181,7 +181,7 @@ def c2_config(sc) -> C2Config:
     return C2Config(
         tracker=TrackerConfig(confirm_m=tr.confirm_m, confirm_n=tr.confirm_n, max_coast_s=tr.max_coast_s,
                               gate_probability=tr.gate_probability, q_air_mps2=tr.q_air_mps2,
-                              q_ballistic_mps2=tr.q_ballistic_mps2, association=tr.association,
+                              q_ballistic_mps2=tr.q_ballistic_mps2, motion=tr.motion, filter=tr.filter, association=tr.association,
                               initiation=tr.initiation, pd=tr.pd,
                               false_alarm_density_m3=tr.false_alarm_density_per_km3 * 1e-9,
                               new_target_density_m3=tr.new_target_density_per_km3 * 1e-9,

@@ -105,9 +105,16 @@ def transition_matrix(dt_s, sojourn_s, switch=None) -> np.ndarray:
     dt = np.abs(np.atleast_1d(np.asarray(dt_s, dtype=float)))
     if dt.size == 0:
         return np.empty((0,) + L.shape)
-    # Tracks of one scan share few distinct steps: one exponential per distinct value.
     u, inv = np.unique(dt, return_inverse=True)
-    Pi = expm(u[:, None, None] * L)
+    # Π(Δ) = V exp(DΔ) V⁻¹ from one eigendecomposition of Λ (r × r): tracks
+    # updated by different radars have as many distinct steps as tracks, so
+    # a matrix exponential per step would dominate the cycle.  A defective or
+    # ill-conditioned Λ falls back to the exponential per step.
+    w, V = np.linalg.eig(L)
+    if np.linalg.cond(V) < 1e8:
+        Pi = np.real(np.einsum("ij,nj,jk->nik", V, np.exp(u[:, None] * w[None, :]), np.linalg.inv(V)))
+    else:
+        Pi = expm(u[:, None, None] * L)
     Pi = np.clip(Pi, 0.0, None)
     return (Pi / Pi.sum(axis=-1, keepdims=True))[inv.reshape(-1)]
 

@@ -90,8 +90,11 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from tdome.c2.tracking.association import candidate_pairs, gate, gate_threshold, gnn_assign
-from tdome.c2.tracking.measurements import CartesianPosition, PolarRadar
+from tdome.c2.tracking.association import GatedPairs, candidate_pairs, gate, gate_threshold, gnn_assign
+from tdome.c2.tracking.imm import IMM, combine
+from tdome.c2.tracking.measurements import CartesianPosition, PolarRadar, wrapped_residual
+from tdome.c2.tracking.models import expand_state
+from tdome.c2.tracking.ukf import ukf_update
 from tdome.c2.tracking.jpda import gaussian_log_likelihood, jpda_marginals, pda_update
 from tdome.c2.tracking.score import TrackScoreConfig, initial_score, pda_score_increment, score_increment
 from tdome.c2.tracking.filters import (
@@ -107,6 +110,8 @@ from tdome.c2.tracking.filters import (
 from tdome.geo import ecef_to_geodetic
 from tdome.messages import Detections, PositionPlots, SensorSite
 
+
+_ACCEL_PRIOR_MPS2 = 10.0  # σ of the unknown acceleration of a track started from plots (≈ 1 g)
 
 # Kinematic classes of a track (``kin_class``).
 KIN_UNKNOWN, KIN_SLOW, KIN_FAST, KIN_BALLISTIC = 0, 1, 2, 3
@@ -133,6 +138,8 @@ class TrackerConfig:
     ballistic_min_speed_mps: float = 1000.0  # or faster than this ...
     ballistic_min_vspeed_mps: float = 200.0  # ... with |vertical speed| above this
     ballistic_sigmas: float = 2.0  # each test must pass by this many standard deviations
+    motion: str = "cv"  # cv: CV, free flight once ballistic | imm: CV+turn+CA mixed, CA+free flight once ballistic
+    filter: str = "ekf"  # ekf | ukf (measurement update of the cv motion setting)
     association: str = "gnn"  # gnn | jpda (confirmed tracks weigh every plot in their gates)
     initiation: str = "m_of_n"  # m_of_n | score (sequential log-likelihood-ratio test)
     pd: float = 0.8  # detection probability that JPDA and the score assume
@@ -201,19 +208,32 @@ _COLUMNS = {
 }
 
 
+# IMM columns (motion "imm"): model-conditioned states, covariances and model probabilities.
+_IMM_MODELS = 3
+_IMM_COLUMNS = {
+    "xm": ((_IMM_MODELS, 9), float),
+    "Pm": ((_IMM_MODELS, 9, 9), float),
+    "mu": ((_IMM_MODELS,), float),
+}
+
+
 @dataclass
 class _Tracks:
     """Structure of arrays, one row per track, rows sorted by track id."""
 
-    cols: dict[str, np.ndarray] = field(default_factory=lambda: {
-        k: np.empty((0,) + shp, dtype=dt) for k, (shp, dt) in _COLUMNS.items()})
+    spec: dict = field(default_factory=lambda: dict(_COLUMNS))
+    cols: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.cols:
+            self.cols = {k: np.empty((0,) + shp, dtype=dt) for k, (shp, dt) in self.spec.items()}
 
     def __len__(self) -> int:
         return int(self.cols["track_id"].shape[0])
 
     def append(self, **new: np.ndarray) -> None:
         for k, v in new.items():
-            self.cols[k] = np.concatenate([self.cols[k], np.asarray(v, dtype=_COLUMNS[k][1])])
+            self.cols[k] = np.concatenate([self.cols[k], np.asarray(v, dtype=self.spec[k][1])])
 
     def keep(self, mask: np.ndarray) -> None:
         for k in self.cols:
@@ -235,7 +255,19 @@ class Tracker:
     def __init__(self, config: TrackerConfig, sensors: list[SensorSite]):
         self.config = config
         self.sensors = {s.index: s for s in sensors}
-        self._tracks = _Tracks()
+        if config.motion not in ("cv", "imm"):
+            raise ValueError(f"motion {config.motion!r}: must be 'cv' or 'imm'")
+        if config.filter not in ("ekf", "ukf"):
+            raise ValueError(f"filter {config.filter!r}: must be 'ekf' or 'ukf'")
+        self._imm = config.motion == "imm"
+        if self._imm and (config.association == "jpda" or config.filter == "ukf"):
+            raise ValueError("motion 'imm' works with association 'gnn' and filter 'ekf' (its models update by "
+                             "iterated EKF); choose motion 'cv' for JPDA or the UKF")
+        if config.filter == "ukf" and config.association == "jpda":
+            raise ValueError("association 'jpda' updates with the linearised measurement; use filter 'ekf'")
+        self._imm_air = IMM.air_breathing() if self._imm else None
+        self._imm_bal = IMM.ballistic_missile() if self._imm else None
+        self._tracks = _Tracks(spec={**_COLUMNS, **(_IMM_COLUMNS if self._imm else {})})
         self._next_id = 1
         self._now = -np.inf
         self._gamma = {k: gate_threshold(config.gate_probability, k) for k in (3, 4)}
@@ -339,6 +371,16 @@ class Tracker:
         dt = t - cols["time_s"]
         q = self._q(cols["ballistic"])
         xp, Pp = predict(cols["x"], cols["P"], dt, q, cols["ballistic"], c.max_substep_s)
+        imm_pred = None
+        if self._imm:
+            # Confirmed tracks run the IMM; tentative ones are confirmed, or not, by the
+            # CV model above, so that the IMM's wider manoeuvre gates do not confirm clutter.
+            firm = np.flatnonzero(cols["status"] == 1)
+            xm, Pm, mu = cols["xm"].copy(), cols["Pm"].copy(), cols["mu"].copy()
+            xm[firm], Pm[firm], mu[firm], x9, P9 = self._imm_predict(xm[firm], Pm[firm], mu[firm],
+                                                                     cols["ballistic"][firm], dt[firm])
+            xp[firm], Pp[firm] = x9[:, :6], P9[:, :6, :6]
+            imm_pred = (xm, Pm, mu)
 
         # 2. Gate and assign.
         tree = cKDTree(plot_pos) if m and n else None
@@ -354,6 +396,10 @@ class Tracker:
                 feasible = np.ones(len(gp), dtype=bool)
                 feasible[one] = dist <= c.max_speed_mps * np.abs(dt[ti]) + slack
                 gp = gp.select(feasible)
+        imm_cost = None  # GNN costs of the IMM's union-gated pairs (motion "imm"; never with JPDA)
+        if self._imm:
+            gp, imm_cost = self._imm_gate(gp, gp.d2 + gp.log_det_S, imm_pred, xp, Pp, z, R, plot_pos, plot_cov,
+                                          measure, self._gamma[k], tree)
         in_confirmed_gate = np.zeros(m, dtype=bool)
         in_confirmed_gate[gp.plot[cols["status"][gp.track] == 1]] = True
         lam = self._false_alarm_density(z, cartesian)  # (m,) in this scan's measurement space
@@ -374,7 +420,7 @@ class Tracker:
                                                      assoc_plot, assoc_id)
                 used |= claim >= 0.5
                 gp = gp.select(~used[gp.plot])
-        sel = gnn_assign(gp.track, gp.plot, gp.d2 + gp.log_det_S, n, m)
+        sel = gnn_assign(gp.track, gp.plot, gp.d2 + gp.log_det_S if imm_cost is None else imm_cost, n, m)
         mp = gp.select(sel)
 
         # 3. Update the matched tracks.
@@ -382,10 +428,14 @@ class Tracker:
         log_lik[ti] = gaussian_log_likelihood(mp.d2, mp.log_det_S, k)
         lam_hit[ti] = lam[pj]
         if ti.size:
-            xu, Pu, tu, vel_init = self._update(mp, dt, q, xp, Pp, R, plot_pos, plot_cov, t)
+            xu, Pu, tu, vel_init, imm_new = self._update(mp, dt, q, xp, Pp, z, R, plot_pos, plot_cov, t, measure,
+                                                         imm_pred)
             ok = np.linalg.norm(xu[:, 3:], axis=1) <= c.max_speed_mps
             st["speed_rejected"] += int((~ok).sum())
             ti, pj, xu, Pu, tu, vel_init = ti[ok], pj[ok], xu[ok], Pu[ok], tu[ok], vel_init[ok]
+            if imm_new is not None:
+                for name, v in zip(("xm", "Pm", "mu"), imm_new):
+                    cols[name][ti] = v[ok]
             st["oos_updates"] += int((dt[ti] < 0).sum())
             cols["x"][ti] = xu
             cols["P"][ti] = Pu
@@ -430,6 +480,11 @@ class Tracker:
             else:
                 confirm = (status == 0) & (cols["n_hits"] >= c.confirm_m) & cols["vel_init"]
             status[confirm] = 1
+            if self._imm and confirm.any():  # the IMM starts at confirmation, from the CV state
+                rows = np.flatnonzero(confirm)
+                x9, P9 = expand_state(cols["x"][rows], cols["P"][rows], _ACCEL_PRIOR_MPS2)
+                xm, Pm, mu = self._imm_state(x9, P9, cols["ballistic"][rows])
+                cols["xm"][rows], cols["Pm"][rows], cols["mu"][rows] = xm, Pm, mu
             st["confirmed"] += int(confirm.sum())
             self._classify_ballistic(hit & (status == 1) & ~cols["ballistic"])
             self._classify_kinematics(hit & (status == 1))
@@ -461,13 +516,15 @@ class Tracker:
         if nb:
             xb, Pb = one_point_state(plot_pos[born], plot_cov[born], c.init_speed_sigma_mps)
             ids = np.arange(self._next_id, self._next_id + nb)
+            extra = {k: np.zeros((nb,) + shp) for k, (shp, _) in _IMM_COLUMNS.items()} if self._imm else {}
             self._next_id += nb
             tb = np.full(nb, t)
             self._tracks.append(
                 x=xb, P=Pb, track_id=ids, time_s=tb, status=np.zeros(nb), n_hits=np.ones(nb),
                 n_opportunities=np.ones(nb), n_misses=np.zeros(nb), first_update_s=tb, last_update_s=tb,
                 score=np.full(nb, self._initial_score), score_peak=np.full(nb, self._initial_score),
-                ballistic=np.zeros(nb, dtype=bool), kin_class=np.zeros(nb), vel_init=np.zeros(nb, dtype=bool), dup_count=np.zeros(nb), seen_by=np.full(nb, bit))
+                ballistic=np.zeros(nb, dtype=bool), kin_class=np.zeros(nb), vel_init=np.zeros(nb, dtype=bool), dup_count=np.zeros(nb), seen_by=np.full(nb, bit),
+                **extra)
             st["started"] += nb
             assoc_plot.append(np.flatnonzero(born))
             assoc_id.append(ids)
@@ -586,8 +643,11 @@ class Tracker:
         delete = np.where(confirmed, peak - score >= sc.drop_threshold, ~confirm & (score <= sc.delete_threshold))
         return confirm, delete
 
-    def _update(self, mp, dt, q, xp, Pp, R, plot_pos, plot_cov, t):
-        """Updated (x, P, time, vel_init) for the matched pairs ``mp``."""
+    def _update(self, mp, dt, q, xp, Pp, z, R, plot_pos, plot_cov, t, measure, imm_pred):
+        """Updated ``(x, P, time, vel_init, imm)`` for the matched pairs ``mp``.
+
+        ``imm`` is None or the updated ``(xm, Pm, mu)`` of those tracks (motion "imm").
+        """
         c = self.config
         cols = self._tracks.cols
         ti, pj = mp.track, mp.plot
@@ -595,8 +655,22 @@ class Tracker:
         # out of sequence (back): update the current state through retrodiction
         xs, Ps, H, Rm, back = self._retrodicted(ti, mp.H, R[pj], dt, q, xp, Pp)
         xu, Pu = ekf_update(xs, Ps, mp.nu, H, Rm)
+        if c.filter == "ukf":
+            fwd = ~back
+            if fwd.any():
+                xu[fwd], Pu[fwd], _, _ = ukf_update(xs[fwd], Ps[fwd], z[pj[fwd]], Rm[fwd], measure.h,
+                                                    measure.angle_components)
         tu = np.where(back, cols["time_s"][ti], t)
         vel_init = cols["vel_init"][ti].copy()
+        imm_new = None
+        if self._imm:
+            firm = np.flatnonzero(cols["status"][ti] == 1)
+            imm_new = [v[ti].copy() for v in imm_pred]
+            new = self._imm_update(ti[firm], pj[firm], d[firm], z, R, measure, imm_pred)
+            for k in range(3):
+                imm_new[k][firm] = new[k]
+            x9, P9 = self._imm_combine(*new, cols["ballistic"][ti[firm]])
+            xu[firm], Pu[firm] = x9[:, :6], P9[:, :6, :6]
         one = ~vel_init
         if one.any():
             far = one & (np.abs(d) >= c.min_init_dt_s)
@@ -612,7 +686,115 @@ class Tracker:
                 Pu[near, :3, 3:] = 0.0
                 Pu[near, 3:, :3] = 0.0
                 Pu[near, 3:, 3:] = np.eye(3) * c.init_speed_sigma_mps**2
-        return xu, Pu, tu, vel_init
+        return xu, Pu, tu, vel_init, imm_new
+
+    # ------------------------------------------------------------------ IMM (motion "imm")
+
+    def _imm_sets(self, ballistic: np.ndarray):
+        """``(rows, IMM, r)`` for the air-breathing and the ballistic model sets."""
+        out = []
+        for rows, imm in ((np.flatnonzero(~ballistic), self._imm_air), (np.flatnonzero(ballistic), self._imm_bal)):
+            if rows.size:
+                out.append((rows, imm, len(imm.models)))
+        return out
+
+    def _imm_state(self, x9, P9, ballistic):
+        """New ``(xm, Pm, mu)`` from 9-D estimates; unused model slots carry probability 0."""
+        n = x9.shape[0]
+        xm = np.repeat(x9[:, None], _IMM_MODELS, axis=1)
+        Pm = np.repeat(P9[:, None], _IMM_MODELS, axis=1)
+        mu = np.zeros((n, _IMM_MODELS))
+        for rows, imm, r in self._imm_sets(np.asarray(ballistic, dtype=bool)):
+            xm[rows, :r], Pm[rows, :r], mu[rows, :r] = imm.initial_state(x9[rows], P9[rows])
+        return xm, Pm, mu
+
+    def _imm_init(self, rows, x9, P9, ballistic: bool) -> None:
+        cols = self._tracks.cols
+        xm, Pm, mu = self._imm_state(x9, P9, np.full(len(rows), ballistic))
+        cols["xm"][rows], cols["Pm"][rows], cols["mu"][rows] = xm, Pm, mu
+
+    def _imm_combine(self, xm, Pm, mu, ballistic):
+        n = xm.shape[0]
+        x9, P9 = np.zeros((n, 9)), np.zeros((n, 9, 9))
+        for rows, _, r in self._imm_sets(ballistic):
+            x9[rows], P9[rows] = combine(xm[rows, :r], Pm[rows, :r], mu[rows, :r])
+        return x9, P9
+
+    def _imm_predict(self, xm, Pm, mu, ballistic, dt):
+        """Mixing and model prediction by ``dt`` (n,): ``(xm, Pm, mu, x, P)`` with the combined 9-D ``x, P``."""
+        xm, Pm, mu = xm.copy(), Pm.copy(), mu.copy()
+        for rows, imm, r in self._imm_sets(ballistic):
+            xm[rows, :r], Pm[rows, :r], mu[rows, :r] = imm.predict(xm[rows, :r], Pm[rows, :r], mu[rows, :r], dt[rows])
+        x9, P9 = self._imm_combine(xm, Pm, mu, ballistic)
+        return xm, Pm, mu, x9, P9
+
+    def _imm_gate(self, gp, cost, imm_pred, xp, Pp, z, R, plot_pos, plot_cov, measure, gamma, tree):
+        """Gate confirmed IMM tracks on the union of their models' gates; returns ``(pairs, GNN costs)``.
+
+        A plot is a candidate for a track when it falls inside the gate of
+        any model with non-zero probability (``min_j d²_j ≤ γ``): at the
+        onset of a manoeuvre the turn or acceleration model's gate holds the
+        plot while the moment-matched one, still dominated by the
+        constant-velocity model, may not.  The GNN cost of such a pair is
+        ``-2 ln Σ_j μ_j N(ν_j; 0, S_j) - k ln 2π``, the mixture's version of
+        the ``d² + ln|S|`` used for the other tracks.  The pairs' combined-state
+        innovations are kept for the out-of-sequence path.
+        """
+        cols = self._tracks.cols
+        firm = np.flatnonzero(cols["status"] == 1)
+        m, k = z.shape
+        if firm.size == 0 or m == 0:
+            return gp, cost
+        xm, Pm, mu = imm_pred
+        tr_model = np.trace(Pm[firm][:, :, :3, :3], axis1=-2, axis2=-1).max(axis=1)
+        spread = np.linalg.norm(xm[firm][:, :, :3] - xp[firm][:, None, :3], axis=-1).max(axis=1)
+        tr_plot = float(np.max(np.trace(plot_cov, axis1=1, axis2=2)))
+        radius = 1.2 * np.sqrt(gamma * (tr_model + tr_plot)) + 100.0 + spread
+        ti, pj = candidate_pairs(xp[firm, :3], radius, plot_pos, tree)
+        ti = firm[ti]
+        ll = np.full(ti.size, -np.inf)
+        inside = np.zeros(ti.size, dtype=bool)
+        for rows, imm, r in self._imm_sets(cols["ballistic"][ti]):
+            t_r = ti[rows]
+            ll[rows], d2 = imm.score(xm[t_r, :r], Pm[t_r, :r], mu[t_r, :r], z[pj[rows]], R[pj[rows]], measure,
+                                     measure.angle_components)
+            inside[rows] = np.where(mu[t_r, :r] > 0, d2, np.inf).min(axis=1) <= gamma
+        ti, pj, ll = ti[inside], pj[inside], ll[inside]
+        # Combined-state innovations of the union-gated pairs.
+        trk, inv = np.unique(ti, return_inverse=True)
+        z_pred, H_t = measure(xp[trk])
+        nu = wrapped_residual(z[pj], z_pred[inv], measure.angle_components)
+        H = H_t[inv]
+        S = H @ Pp[ti] @ np.swapaxes(H, -1, -2) + R[pj]
+        Sinv, logdet = inv_spd(S)
+        d2c = np.einsum("pi,pij,pj->p", nu, Sinv, nu)
+        keep = cols["status"][gp.track] != 1
+        out = GatedPairs(np.r_[gp.track[keep], ti], np.r_[gp.plot[keep], pj], np.concatenate([gp.nu[keep], nu]),
+                         np.concatenate([gp.H[keep], H]), np.concatenate([gp.S[keep], S]), np.r_[gp.d2[keep], d2c],
+                         np.r_[gp.log_det_S[keep], logdet])
+        return out, np.r_[cost[keep], -2.0 * ll - k * np.log(2.0 * np.pi)]
+
+    def _imm_update(self, ti, pj, d, z, R, measure, imm_pred):
+        """Every model of tracks ``ti`` updated with plots ``pj``: ``(xm, Pm, mu)``.
+
+        A plot older than the track (``d < 0``, out of sequence) is used by
+        retrodicting each model to the plot time, updating there and
+        predicting back to the track's time: the process noise of the lag
+        is counted twice, which errs on the safe side for lags of a revisit.
+        """
+        cols = self._tracks.cols
+        xm, Pm, mu = imm_pred[0][ti], imm_pred[1][ti], imm_pred[2][ti]
+        bal = cols["ballistic"][ti]
+        for rows, imm, r in self._imm_sets(bal):
+            xm[rows, :r], Pm[rows, :r], mu[rows, :r], _ = imm.update(xm[rows, :r], Pm[rows, :r], mu[rows, :r],
+                                                                     z[pj[rows]], R[pj[rows]], measure,
+                                                                     measure.angle_components)
+        back = np.flatnonzero(d < 0)
+        if back.size:  # the predicted states above are retrodictions: carry them back to the track time
+            for rows, imm, r in self._imm_sets(bal[back]):
+                b = back[rows]
+                xm[b, :r], Pm[b, :r], mu[b, :r] = imm.predict(xm[b, :r], Pm[b, :r], mu[b, :r], -d[b])
+        return xm, Pm, mu
 
     def _classify_ballistic(self, rows: np.ndarray) -> None:
         """Flag confirmed tracks high, or fast and steep, as ballistic (hysteresis: never unflagged).
@@ -642,6 +824,11 @@ class Tracker:
             (speed - k * sd_speed > c.ballistic_min_speed_mps)
             & (np.abs(v_up) - k * sd_vup > c.ballistic_min_vspeed_mps))
         cols["ballistic"][idx[flag]] = True
+        if self._imm and flag.any():
+            # A track found ballistic changes to the ballistic model set, started from its combined state.
+            rows = idx[flag]
+            x9, P9 = combine(cols["xm"][rows], cols["Pm"][rows], cols["mu"][rows])
+            self._imm_init(rows, x9, P9, ballistic=True)
 
     def _classify_kinematics(self, rows: np.ndarray) -> None:
         """Kinematic class of the updated confirmed tracks: ballistic, fast air-breathing or slow.
@@ -722,7 +909,7 @@ class Tracker:
                 # The survivor keeps its id and history but takes the fresher state.
                 fresher = (cols["last_update_s"][lose] > cols["last_update_s"][keep]) & ~loser[keep]
                 kf, lf = keep[fresher], lose[fresher]
-                for name in ("x", "P", "time_s", "last_update_s", "n_misses"):
+                for name in ("x", "P", "time_s", "last_update_s", "n_misses") + (("xm", "Pm", "mu") if self._imm else ()):
                     cols[name][kf] = cols[name][lf]
                 cols["ballistic"][kf] |= cols["ballistic"][lf]
                 loser[lose] = True
@@ -737,8 +924,13 @@ class Tracker:
         cols = self._tracks.cols
         live = (cols["status"] == 1) & (t_s - cols["last_update_s"] <= self.config.max_coast_s)
         bal = cols["ballistic"][live]
-        x, P = predict(cols["x"][live], cols["P"][live], t_s - cols["time_s"][live], self._q(bal), bal,
-                       self.config.max_substep_s)
+        if self._imm:
+            _, _, _, x9, P9 = self._imm_predict(cols["xm"][live], cols["Pm"][live], cols["mu"][live], bal,
+                                                t_s - cols["time_s"][live])
+            x, P = x9[:, :6], P9[:, :6, :6]
+        else:
+            x, P = predict(cols["x"][live], cols["P"][live], t_s - cols["time_s"][live], self._q(bal), bal,
+                           self.config.max_substep_s)
         return AirPicture(
             time_s=float(t_s),
             track_id=cols["track_id"][live].copy(),
