@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tdome.c2.tracking.gaussian import kalman_update
 from tdome.dynamics import rk4_steps
 from tdome.geo import razel_to_enu, wrap_angle
 
@@ -206,27 +207,11 @@ def inv_spd(S) -> tuple[np.ndarray, np.ndarray]:
 def ekf_update(x, P, nu, H, R):
     """EKF measurement update of a batch, Joseph form (BLK eqs. 5.2.3-9..18, 10.3.2).
 
-    ::
-
-        S  = H P Hᵀ + R
-        K  = P Hᵀ S⁻¹
-        x⁺ = x + K ν
-        P⁺ = (I - K H) P (I - K H)ᵀ + K R Kᵀ
-
-    ``x`` (n, 6), ``P`` (n, 6, 6), ``nu`` (n, k), ``H`` (n, k, 6), ``R`` (n, k, k).
-    Returns ``(x_upd, P_upd)``.
+    ``x`` (n, d), ``P`` (n, d, d), ``nu`` (n, k), ``H`` (n, k, d), ``R`` (n, k, k).
+    Returns ``(x_upd, P_upd)``; the equations are in
+    :func:`tdome.c2.tracking.gaussian.kalman_update`.
     """
-    x = np.asarray(x, dtype=float)
-    P = np.asarray(P, dtype=float)
-    Ht = np.swapaxes(H, -1, -2)
-    PHt = P @ Ht
-    S = H @ PHt + R
-    Sinv, _ = inv_spd(S)
-    K = PHt @ Sinv
-    xu = x + np.einsum("nij,nj->ni", K, nu)
-    IKH = np.eye(x.shape[-1]) - K @ H
-    Pu = IKH @ P @ np.swapaxes(IKH, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
-    return xu, 0.5 * (Pu + np.swapaxes(Pu, -1, -2))
+    return kalman_update(x, P, nu, H, R)[:2]
 
 
 # --------------------------------------------------------------------------- plots in Cartesian space

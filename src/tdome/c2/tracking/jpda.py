@@ -86,7 +86,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from tdome.c2.tracking.filters import inv_spd
+from tdome.c2.tracking.gaussian import kalman_update
 
 _LN_2PI = float(np.log(2.0 * np.pi))
 _TINY = float(np.finfo(float).tiny)
@@ -354,15 +354,8 @@ def pda_update(x, P, track, nu, H, R, beta, beta0):
     xu, Pu = x.copy(), P.copy()
     if track.size == 0:
         return xu, Pu
-    Pt = P[track]
-    Ht = np.swapaxes(H, -1, -2)
-    PHt = Pt @ Ht
-    S = H @ PHt + R
-    Sinv, _ = inv_spd(S)
-    K = PHt @ Sinv
-    delta = np.einsum("pij,pj->pi", K, nu)
-    IKH = np.eye(d) - K @ H
-    Pe = IKH @ Pt @ np.swapaxes(IKH, -1, -2) + K @ R @ np.swapaxes(K, -1, -2)
+    xe, Pe, _, _ = kalman_update(x[track], P[track], nu, H, R)  # each pair's event, Joseph form
+    delta = xe - x[track]
     trk = np.unique(track)
     dx = np.zeros((n, d))
     np.add.at(dx, track, beta[:, None] * delta)
