@@ -276,7 +276,7 @@ def one_point_state(pos, cov, speed_sigma_mps: float):
     return x, P
 
 
-def two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q):
+def two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q, speed_sigma_mps: float | None = None):
     """Two-point differencing initialisation (BLK §5.5.3, extended to 3-D and process noise).
 
     From two independent Cartesian position measurements ``p_1`` at ``t_1``
@@ -289,7 +289,13 @@ def two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q):
     The ``q T / 3`` term is the variance of ``v(t_2)`` about the mean velocity
     over the interval under white-noise acceleration of density ``q``.  The
     arguments may come in either time order; the state is at the later time.
-    Returns ``(x, P, t)``.
+
+    With ``speed_sigma_mps`` the prior on the velocity that a one-plot track
+    carries (zero mean, isotropic σ) is fused in as the independent
+    pseudo-measurement ``v = 0``, ``R = σ² I`` (a Kalman update with
+    ``H = [0 I]``): the estimate is then the posterior given the prior and
+    both plots, which matters when the prior is as informative as the
+    plots (short baselines, slow targets).  Returns ``(x, P, t)``.
     """
     t_a = np.asarray(t_a, dtype=float)
     t_b = np.asarray(t_b, dtype=float)
@@ -310,4 +316,9 @@ def two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q):
     Pvv = (C1 + C2) / (T * T)[:, None, None]
     Pvv[:, _IDX3, _IDX3] += (np.broadcast_to(q, T.shape) * T / 3.0)[:, None]
     P[:, 3:, 3:] = Pvv
-    return x, 0.5 * (P + np.swapaxes(P, -1, -2)), np.maximum(t_a, t_b)
+    P = 0.5 * (P + np.swapaxes(P, -1, -2))
+    if speed_sigma_mps is not None:
+        H = np.zeros((n, 3, 6))
+        H[:, _IDX3, _IDX3 + 3] = 1.0
+        x, P = kalman_update(x, P, -x[:, 3:], H, np.eye(3) * float(speed_sigma_mps) ** 2)[:2]
+    return x, P, np.maximum(t_a, t_b)

@@ -29,7 +29,12 @@ the EKF: the velocity is set by two-point differencing of the two converted
 plots (:func:`filters.two_point_init`).  With a prior that wide the EKF would
 give nearly the same answer but linearise the polar measurement across a
 kilometres-wide prior; the differencing is exact, needs no prior weight and
-its covariance is consistent by construction (Bar-Shalom et al. §5.5.3).
+its covariance is consistent by construction (Bar-Shalom et al. §5.5.3);
+the velocity prior is then fused in as a pseudo-measurement, so that a
+short baseline does not give a velocity the prior already rules out.  A
+Cartesian feed's second plot goes through the ordinary Kalman update from
+the one-plot state instead: with a linear measurement that is the exact
+posterior.
 Candidate second plots implying a speed above ``max_speed_mps`` are refused.
 Two plots closer in time than ``min_init_dt_s`` (two radars seeing the target
 at the same instant) are fused into a better position and the velocity stays
@@ -675,10 +680,16 @@ class Tracker:
         if one.any():
             far = one & (np.abs(d) >= c.min_init_dt_s)
             near = one & ~far
+            if isinstance(measure, CartesianPosition):
+                # A linear measurement: the Kalman update above from the one-plot
+                # state (velocity prior included) is the exact posterior.
+                vel_init[far] = True
+                far[:] = False
             if far.any():
                 tf = ti[far]
                 x2, P2, t2 = two_point_init(cols["x"][tf, :3], cols["P"][tf, :3, :3], cols["time_s"][tf],
-                                            plot_pos[pj[far]], plot_cov[pj[far]], np.full(tf.size, t), c.q_air)
+                                            plot_pos[pj[far]], plot_cov[pj[far]], np.full(tf.size, t), c.q_air,
+                                            c.init_speed_sigma_mps)
                 xu[far], Pu[far], tu[far] = x2, P2, t2
                 vel_init[far] = True
             if near.any():  # same instant: a better position, velocity still unknown
