@@ -739,3 +739,40 @@ def test_six_g_turn_is_tracked_through_without_a_break():
     cv_ids, cv_turn, _ = _fly_turn("cv")
     broke = any(len(i) != 1 for i in cv_ids) or len({i[0] for i in cv_ids if i}) > 1
     assert broke or max(cv_turn) > 2.0 * max(err_turn)
+
+
+def test_imm_duplicate_merge_keeps_each_track_in_its_model_set():
+    """A ballistic track that absorbs a fresher air-breathing duplicate restarts in the ballistic model set.
+
+    The IMM keeps three slots per track: constant velocity, turn and
+    acceleration for air-breathing tracks; acceleration and free flight (two
+    slots) for ballistic ones.  After any merge every confirmed track's model
+    probabilities must sit on its own set's slots and sum to one, and its
+    combined state must be the state the merge handed over.
+    """
+    from tdome.c2.tracking.imm import combine
+    from tdome.c2.tracking.models import expand_state
+    from tdome.messages import PositionPlots
+
+    trk = Tracker(TrackerConfig(motion="imm", merge_checks=1), sensors=[])
+    lat0, lon0 = np.radians(24.0), np.radians(121.0)
+    p = geo.enu_to_ecef(np.array([[0.0, 0.0, 30e3]]), lat0, lon0, 0.0)[0]
+    v = enu_velocity_to_ecef(lat0, lon0, np.array([0.0, 1500.0, 800.0]))
+    x = np.r_[p, v][None].repeat(2, axis=0)
+    P = np.diag([100.0**2] * 3 + [30.0**2] * 3)[None].repeat(2, axis=0)
+    bal = np.array([True, False])
+    xm, Pm, mu = trk._imm_state(*expand_state(x, P, 5.0), bal)
+    trk._tracks.append(x=x, P=P, track_id=np.array([1, 2]), time_s=np.zeros(2), status=np.ones(2),
+                       n_hits=np.array([10, 3]), n_opportunities=np.array([10, 3]), n_misses=np.zeros(2),
+                       first_update_s=np.zeros(2), last_update_s=np.array([0.0, 0.5]), ballistic=bal,
+                       kin_class=np.zeros(2), score=np.zeros(2), score_peak=np.zeros(2), vel_init=np.ones(2, bool),
+                       dup_count=np.zeros(2), seen_by=np.ones(2, np.uint64), xm=xm, Pm=Pm, mu=mu)
+    trk._next_id = 3
+    # An empty scan runs the duplicate check: the older, ballistic track 1 survives with track 2's fresher state.
+    trk.process(PositionPlots(1.0, 0, np.zeros((0, 3)), np.zeros((0, 3, 3))))
+    cols = trk._tracks.cols
+    assert cols["track_id"].tolist() == [1] and cols["ballistic"][0]
+    assert cols["mu"][0, 2] == 0.0 and np.isclose(cols["mu"][0, :2].sum(), 1.0)
+    x9, _ = combine(cols["xm"][:, :2], cols["Pm"][:, :2], cols["mu"][:, :2])
+    np.testing.assert_allclose(x9[0, :6], x[1], atol=1e-6)
+    assert np.all(np.isfinite(trk.picture(3.0).x))

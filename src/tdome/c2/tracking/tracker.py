@@ -922,7 +922,13 @@ class Tracker:
                 kf, lf = keep[fresher], lose[fresher]
                 for name in ("x", "P", "time_s", "last_update_s", "n_misses") + (("xm", "Pm", "mu") if self._imm else ()):
                     cols[name][kf] = cols[name][lf]
+                relayout = cols["ballistic"][kf] & ~cols["ballistic"][lf]
                 cols["ballistic"][kf] |= cols["ballistic"][lf]
+                if self._imm and relayout.any():
+                    # A ballistic survivor took an air-breathing IMM state: restart it in the ballistic set.
+                    rows = kf[relayout]
+                    x9, P9 = combine(cols["xm"][rows], cols["Pm"][rows], cols["mu"][rows])
+                    self._imm_init(rows, x9, P9, ballistic=True)
                 loser[lose] = True
                 return loser
         cols["dup_count"][:] = 0
