@@ -776,3 +776,25 @@ def test_imm_duplicate_merge_keeps_each_track_in_its_model_set():
     x9, _ = combine(cols["xm"][:, :2], cols["Pm"][:, :2], cols["mu"][:, :2])
     np.testing.assert_allclose(x9[0, :6], x[1], atol=1e-6)
     assert np.all(np.isfinite(trk.picture(3.0).x))
+
+
+def test_track_quality_is_the_share_of_chances_that_gave_a_plot():
+    """A target seen with probability 0.6 by one full-coverage feed ends with quality near 0.6 (binomial band)."""
+    from tdome.messages import PositionPlots
+
+    rng = np.random.default_rng(2)
+    lat0, lon0 = np.radians(24.0), np.radians(121.0)
+    trk = Tracker(TrackerConfig(q_air_mps2=1.0, max_coast_s=60.0), sensors=[])
+    seen = 0
+    for k in range(200):
+        t = float(k)
+        hit = k < 2 or rng.uniform() < 0.6
+        seen += hit
+        z = np.array([[1000.0 + 200.0 * t, 0.0, 5000.0]]) + rng.normal(0, 30.0, (1, 3))
+        z = z[:int(hit)]
+        trk.process(PositionPlots(t, 0, geo.enu_to_ecef(z, lat0, lon0, 0.0).reshape(-1, 3),
+                                  np.broadcast_to(np.eye(3) * 900.0, (len(z), 3, 3))))
+    pic = trk.picture(199.0)
+    assert len(pic) == 1
+    assert abs(pic.quality[0] - seen / 200) < 0.02  # the tracker's own count of its chances and hits
+    assert abs(pic.quality[0] - 0.6) < 4 * np.sqrt(0.6 * 0.4 / 200)

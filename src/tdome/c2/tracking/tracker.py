@@ -186,6 +186,10 @@ class AirPicture:
     first_update_s: np.ndarray  # (n,)
     last_update_s: np.ndarray  # (n,)
     kin_class: np.ndarray | None = None  # (n,) int8 KIN_* codes; None: not classified
+    # (n,) track quality: the fraction of its opportunities (scans of radars that
+    # cover it and could see it) that gave it a plot; None: not available
+    quality: np.ndarray | None = None
+    score: np.ndarray | None = None  # (n,) track score (log-likelihood ratio; initiation "score" only)
 
     def __len__(self) -> int:
         return int(self.track_id.shape[0])
@@ -958,4 +962,6 @@ class Tracker:
             first_update_s=cols["first_update_s"][live].copy(),
             last_update_s=cols["last_update_s"][live].copy(),
             kin_class=cols["kin_class"][live].copy(),
+            quality=cols["n_hits"][live] / np.maximum(cols["n_opportunities"][live], 1),
+            score=cols["score"][live].copy() if self.config.initiation == "score" else None,
         )
