@@ -1,20 +1,29 @@
-"""Centralised, measurement-level multi-radar tracker.
+"""Centralised, measurement-level multi-sensor tracker.
 
-Every radar scan (:class:`~tdome.messages.Detections`) goes through one cycle
-of :meth:`Tracker.process`:
+Every scan — a radar's plots (:class:`~tdome.messages.Detections`) or a
+Cartesian feed's positions (:class:`~tdome.messages.PositionPlots`) — goes
+through one cycle of :meth:`Tracker.process`:
 
-1. *Predict* every track to the scan time (:func:`filters.predict`).  A track
-   whose state is *later* than the scan (an out-of-sequence scan) is
-   retrodicted instead; see below.
+1. *Predict* every track to the scan time: constant velocity, or free flight
+   once ballistic (:func:`filters.predict`); with ``motion="imm"``, confirmed
+   tracks run an IMM (:mod:`.imm`: constant velocity, coordinated turn and
+   constant acceleration; constant acceleration and free flight once
+   ballistic).  A track whose state is *later* than the scan (an
+   out-of-sequence scan) is retrodicted instead; see below.
 2. *Associate* the plots with the tracks: k-d-tree prefilter, chi-square gate
-   on the measurement-space Mahalanobis distance, global nearest neighbour
-   (:mod:`tdome.c2.tracking.association`).
-3. *Update* the matched tracks with the EKF (Joseph form), or, for a track
-   that so far holds a single plot, by two-point differencing.
+   on the measurement-space Mahalanobis distance (:mod:`.association`; IMM
+   tracks on the union of their models' gates), then global nearest
+   neighbour, or JPDA for confirmed tracks (:mod:`.jpda`) with GNN for the
+   tentative ones on what JPDA leaves.
+3. *Update* the matched tracks: EKF (Joseph form) or UKF (:mod:`.ukf`), the
+   IMM's models by iterated EKF, JPDA tracks by the PDA mixture; a track that
+   so far holds a single plot gets its velocity by two-point differencing
+   (radar) or the exact Kalman update (Cartesian feed).
 4. *Track management*: a missed opportunity for every unmatched track the
-   scanning radar covers, M-of-N confirmation over opportunities, deletion
-   after coasting, merge of duplicate confirmed tracks, ballistic
-   classification, and a new tentative track for every unused plot.
+   scanning sensor covers, M-of-N or score (:mod:`.score`) confirmation
+   and deletion, deletion after coasting, merge of duplicate confirmed
+   tracks, ballistic and kinematic classification, and a new tentative
+   track for every unused plot.
 
 Track initiation
 ----------------
