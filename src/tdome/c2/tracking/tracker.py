@@ -388,12 +388,17 @@ class Tracker:
         # 1. Predict (or retrodict) every track to the scan time.
         dt = t - cols["time_s"]
         q = self._q(cols["ballistic"])
-        xp, Pp = predict(cols["x"], cols["P"], dt, q, cols["ballistic"], c.max_substep_s)
         imm_pred = None
-        if self._imm:
+        if not self._imm:
+            xp, Pp = predict(cols["x"], cols["P"], dt, q, cols["ballistic"], c.max_substep_s)
+        else:
             # Confirmed tracks run the IMM; tentative ones are confirmed, or not, by the
-            # CV model above, so that the IMM's wider manoeuvre gates do not confirm clutter.
+            # CV model, so that the IMM's wider manoeuvre gates do not confirm clutter.
             firm = np.flatnonzero(cols["status"] == 1)
+            rest = np.flatnonzero(cols["status"] != 1)
+            xp, Pp = np.empty_like(cols["x"]), np.empty_like(cols["P"])
+            xp[rest], Pp[rest] = predict(cols["x"][rest], cols["P"][rest], dt[rest], q[rest], cols["ballistic"][rest],
+                                         c.max_substep_s)
             xm, Pm, mu = cols["xm"].copy(), cols["Pm"].copy(), cols["mu"].copy()
             xm[firm], Pm[firm], mu[firm], x9, P9 = self._imm_predict(xm[firm], Pm[firm], mu[firm],
                                                                      cols["ballistic"][firm], dt[firm])
