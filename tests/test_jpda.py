@@ -17,12 +17,12 @@ from scipy.special import gammaln, logsumexp
 from scipy.stats import chi2
 
 from tdome.c2.tracking.filters import ekf_update
+from tdome.c2.tracking.gaussian import gaussian_loglik
 from tdome.c2.tracking.jpda import (
     BP,
     EXACT,
     PDA,
     TREE,
-    gaussian_log_likelihood,
     jpda_marginals,
     pda_update,
 )
@@ -186,7 +186,7 @@ def _dense_scan(rng, n, spread, lam, pd=0.9, pg=0.999):
     z = np.vstack([z_t, rng.uniform(lo, hi, (rng.poisson(lam * np.prod(hi - lo)), 2))])
     d2 = ((tp[:, None, :] - z[None]) ** 2).sum(-1)
     t, p = np.nonzero(d2 <= gam)
-    return t, p, gaussian_log_likelihood(d2[t, p], 0.0, 2), n, len(z), pd, pg, lam
+    return t, p, gaussian_loglik(d2[t, p], 0.0, 2), n, len(z), pd, pg, lam
 
 
 def test_bp_error_against_exact_on_clusters_slightly_above_the_bound():
@@ -277,7 +277,7 @@ def test_single_plot_without_clutter_reduces_to_kalman_update():
     S = H[0] @ P[0] @ H[0].T + R[0]
     nu = rng.multivariate_normal(np.zeros(k), S)[None]
     d2 = nu[0] @ np.linalg.solve(S, nu[0])
-    ll = gaussian_log_likelihood([d2], [np.linalg.slogdet(S)[1]], k)
+    ll = gaussian_loglik([d2], [np.linalg.slogdet(S)[1]], k)
     x_kf, P_kf = ekf_update(x, P, nu, H, R)
     err = []
     for eps in (1e-2, 1e-4, 1e-6, 1e-9):
@@ -305,7 +305,7 @@ def test_pda_posterior_moments_equal_grid_integration():
     pd, pg, lam = 0.8, 0.99, 0.1
     S = H @ P0 @ H.T + R
     nu = (z - H @ x0)[:, None]
-    ll = gaussian_log_likelihood(nu[:, 0] ** 2 / S[0, 0], np.log(S[0, 0]) * np.ones(3), 1)
+    ll = gaussian_loglik(nu[:, 0] ** 2 / S[0, 0], np.log(S[0, 0]) * np.ones(3), 1)
     res = jpda_marginals(np.zeros(3, int), np.arange(3), ll, 1, 3, pd, pg, lam)
     xu, Pu = pda_update(x0[None], P0[None], np.zeros(3, int), nu, np.repeat(H[None], 3, 0),
                         np.full((3, 1, 1), R), res.beta, res.beta0)

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 from scipy.stats import binom, chi2
 
-from tdome.c2.tracking.jpda import gaussian_log_likelihood, jpda_marginals
+from tdome.c2.tracking.gaussian import gaussian_loglik
+from tdome.c2.tracking.jpda import jpda_marginals
 from tdome.c2.tracking.score import (
     MOfNConfig,
-    MOfNRule,
-    ScoreRule,
     TrackScoreConfig,
     initial_score,
     m_of_n_step,
@@ -62,7 +61,7 @@ def run_sprt(rng, n_seq, target, config, L0, max_scans=2000):
             break
         d2 = nn_scan(rng, a.size, PD if target else 0.0)
         hit = np.isfinite(d2)
-        ll = gaussian_log_likelihood(np.where(hit, d2, 0.0), 0.0, 2)
+        ll = gaussian_loglik(np.where(hit, d2, 0.0), 0.0, 2)
         r = score_step(L[a], L[a], np.zeros(a.size, dtype=bool), hit, ll, PD, LAM, config)
         L[a], N[a] = r.score, N[a] + 1
         conf[a] = r.confirm
@@ -99,7 +98,7 @@ def test_expected_increment_formula_matches_simulation():
     for pd_world in (0.0, PD):
         d2 = nn_scan(rng, 10**6, pd_world)
         hit = np.isfinite(d2)
-        d = score_increment(hit, gaussian_log_likelihood(np.where(hit, d2, 0.0), 0.0, 2), PD, LAM, PG)
+        d = score_increment(hit, gaussian_loglik(np.where(hit, d2, 0.0), 0.0, 2), PD, LAM, PG)
         assert abs(d.mean() - mean_increment(pd_world)) < 4 * d.std() / 1e3
 
 
@@ -215,7 +214,7 @@ def test_pda_score_error_probabilities_both_ways():
                 seen = (rng.random(a.size) < PD) & (t_d2 <= GAMMA)
                 trk = np.r_[trk, np.flatnonzero(seen)]
                 d2 = np.r_[d2, t_d2[seen]]
-            dL = pda_score_increment(trk, gaussian_log_likelihood(d2, 0.0, 2), a.size, PD, LAM, PG)
+            dL = pda_score_increment(trk, gaussian_loglik(d2, 0.0, 2), a.size, PD, LAM, PG)
             L[a] += dL
             conf[a] = L[a] >= c.confirm_threshold
             done[a] = conf[a] | (L[a] <= c.delete_threshold)
@@ -266,29 +265,6 @@ def test_m_of_n_confirmation_probability_is_binomial():
         assert abs(conf.mean() - expected) < 4 * np.sqrt(expected * (1 - expected) / n_seq) + 1e-12
 
 
-def test_rules_share_one_interface():
-    rng = np.random.default_rng(0)
-    n = 6
-    hit = rng.random(n) < 0.5
-    ll = rng.normal(-3, 1, n)
-    confirmed = np.zeros(n, dtype=bool)
-    score = ScoreRule(TrackScoreConfig())
-    mofn = MOfNRule(MOfNConfig(2, 3))
-    for rule in (score, mofn):
-        cols = rule.new(n, new_target_density=1e-6, false_alarm_density=1e-4)
-        assert set(cols) == set(rule.columns)
-        new, confirm, delete = rule.step(cols, confirmed, hit, None, ll, 0.9, 1e-4)
-        assert set(new) == set(rule.columns) and confirm.shape == delete.shape == (n,)
-    cols = score.new(n, 1e-6, 1e-4)
-    new, confirm, delete = score.step(cols, confirmed, hit, None, ll, 0.9, 1e-4)
-    ref = score_step(cols["score"], cols["score_peak"], confirmed, hit, ll, 0.9, 1e-4, score.config)
-    np.testing.assert_array_equal(new["score"], ref.score)
-    np.testing.assert_array_equal(confirm, ref.confirm)
-    new, confirm, delete = mofn.step(mofn.new(n), confirmed, hit)
-    np.testing.assert_array_equal(confirm, hit)  # 2 of 3 with the first plot: one more hit confirms
-    np.testing.assert_array_equal(new["n_opportunities"], 2)
-
-
 def test_score_against_3_of_5_on_the_same_scans():
     """Same world, same scans for both rules (0.22 clutter plots per gate, P_D = 0.8).
 
@@ -314,7 +290,7 @@ def test_score_against_3_of_5_on_the_same_scans():
                 break
             d2 = nn_scan(rng, n_seq, PD if target else 0.0)
             hit = np.isfinite(d2)
-            r = score_step(L, L, np.zeros(n_seq, bool), hit, gaussian_log_likelihood(np.where(hit, d2, 0), 0, 2),
+            r = score_step(L, L, np.zeros(n_seq, bool), hit, gaussian_loglik(np.where(hit, d2, 0), 0, 2),
                            PD, LAM, c, opportunity=~s_done)
             L = r.score
             s_conf |= r.confirm & ~s_done

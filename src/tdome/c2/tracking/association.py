@@ -33,7 +33,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from tdome.c2.tracking.filters import inv_spd
+from tdome.c2.tracking.gaussian import spd_inv_logdet
 from tdome.c2.tracking.measurements import wrapped_residual
 
 _EMPTY_I = np.empty(0, dtype=np.intp)
@@ -140,7 +140,7 @@ def gate(x_pred, P_pred, z, R, plot_pos, plot_cov, measure, gamma: float, tree: 
     nu = wrapped_residual(z[pj], z_pred[inv], measure.angle_components)
     H = H_t[inv]
     S = HPHt[inv] + R[pj]
-    Sinv, logdet = inv_spd(S)
+    Sinv, logdet = spd_inv_logdet(S)
     d2 = np.einsum("pi,pij,pj->p", nu, Sinv, nu)
     ok = d2 <= gamma
     return GatedPairs(ti[ok], pj[ok], nu[ok], H[ok], S[ok], d2[ok], logdet[ok])

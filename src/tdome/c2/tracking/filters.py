@@ -49,7 +49,7 @@ import numpy as np
 
 from tdome.c2.tracking.gaussian import kalman_update
 from tdome.dynamics import rk4_steps
-from tdome.geo import razel_to_enu, wrap_angle
+from tdome.geo import razel_to_enu
 
 _IDX3 = np.arange(3)
 _I6 = np.eye(6)
@@ -179,29 +179,6 @@ def measurement_model(x, site_ecef, enu_rot, with_rdot: bool = False):
         H[:, 3, 3:] = Hd[:, 0] @ M  # ∂ṙ/∂w = dᵀ/r, same as ∂r/∂d
     H[:, :, :3] = Hd @ M
     return z, H
-
-
-def innovation(z, z_pred) -> np.ndarray:
-    """Measurement residuals ``ν = z - h(x)`` with the azimuth (column 1) wrapped to (-π, π]."""
-    nu = np.asarray(z, dtype=float) - np.asarray(z_pred, dtype=float)
-    nu[..., 1] = wrap_angle(nu[..., 1])
-    return nu
-
-
-def inv_spd(S) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse and log-determinant of a batch of symmetric positive-definite matrices (…, k, k).
-
-    Radar innovation covariances mix m² and rad² (condition numbers ~10¹⁰),
-    so they are equilibrated first: ``S = D S̃ D`` with ``D = diag(√S_ii)``,
-    ``S⁻¹ = D⁻¹ S̃⁻¹ D⁻¹`` and ``ln|S| = ln|S̃| + 2 Σ ln D_ii``.
-    """
-    S = np.asarray(S, dtype=float)
-    dg = np.sqrt(np.diagonal(S, axis1=-2, axis2=-1))
-    outer = dg[..., :, None] * dg[..., None, :]
-    Sn = S / outer
-    Sinv = np.linalg.inv(Sn) / outer
-    _, ld = np.linalg.slogdet(Sn)
-    return 0.5 * (Sinv + np.swapaxes(Sinv, -1, -2)), ld + 2.0 * np.log(dg).sum(axis=-1)
 
 
 def ekf_update(x, P, nu, H, R):

@@ -88,16 +88,10 @@ from scipy.sparse.csgraph import connected_components
 
 from tdome.c2.tracking.gaussian import kalman_update
 
-_LN_2PI = float(np.log(2.0 * np.pi))
 _TINY = float(np.finfo(float).tiny)
 
 # Values of JPDAResult.method: closed-form PDA, enumeration, loopy BP (approximate), BP on a tree (exact).
 PDA, EXACT, BP, TREE = 0, 1, 2, 3
-
-
-def gaussian_log_likelihood(d2, log_det_S, dim: int) -> np.ndarray:
-    """``ln N(ν; 0, S) = -(d² + ln|S| + k ln 2π) / 2`` from ``d² = νᵀS⁻¹ν`` and ``ln|S|`` (as in GatedPairs)."""
-    return -0.5 * (np.asarray(d2, dtype=float) + np.asarray(log_det_S, dtype=float) + dim * _LN_2PI)
 
 
 @dataclass

@@ -43,9 +43,7 @@ makes the real rate lower still.
 
 M-of-N (:func:`m_of_n_step`) is the classical alternative: confirm with
 ``M`` hits within the first ``N`` opportunities, delete when that has become
-impossible.  Both rules are exposed as :class:`ScoreRule` and
-:class:`MOfNRule` with the same ``new``/``step`` interface over per-track
-columns, so a tracker can take either.
+impossible.
 """
 
 from __future__ import annotations
@@ -54,7 +52,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_LN_2PI = float(np.log(2.0 * np.pi))
 
 
 @dataclass(frozen=True)
@@ -145,19 +142,24 @@ class ScoreStep:
 
 
 def score_step(score, peak, confirmed, hit, log_lik, pd, false_alarm_density, config: TrackScoreConfig,
-               opportunity=None) -> ScoreStep:
+               opportunity=None, increment=None) -> ScoreStep:
     """One scan of the score test for a batch of tracks.
 
     ``score``, ``peak`` (n,) the scores and their running maxima so far;
     ``confirmed`` (n,) bool; ``hit`` (n,) bool and ``log_lik`` (n,) as in
     :func:`score_increment`; ``opportunity`` (n,) bool, default all: tracks
-    the scan did not cover keep their score.  A tentative track is confirmed
+    the scan did not cover keep their score; ``increment`` (n,) optional:
+    where it is not NaN it replaces the increment (a track scored by
+    :func:`pda_score_increment`, say).  A tentative track is confirmed
     at ``L ≥ T_C`` and deleted at ``L ≤ T_D``; a confirmed one is deleted
     when ``peak - L ≥ drop_threshold``.
     """
     score = np.asarray(score, dtype=float)
     confirmed = np.asarray(confirmed, dtype=bool)
     d = score_increment(hit, log_lik, pd, false_alarm_density, config.gate_probability)
+    if increment is not None:  # rows with an increment of their own (e.g. the PDA form), NaN elsewhere
+        inc = np.asarray(increment, dtype=float)
+        d = np.where(np.isnan(inc), d, inc)
     if opportunity is not None:
         d = np.where(np.asarray(opportunity, dtype=bool), d, 0.0)
     new = score + d
@@ -195,42 +197,3 @@ def m_of_n_step(n_hits, n_opportunities, confirmed, hit, config: MOfNConfig, opp
     confirm = ~confirmed & (hits >= config.m) & (opps <= config.n)
     delete = ~confirmed & ~confirm & (opps - hits > config.n - config.m)
     return hits, opps, confirm, delete
-
-
-class ScoreRule:
-    """Track score as a confirmation rule over per-track columns ``score`` and ``score_peak``."""
-
-    columns = {"score": float, "score_peak": float}
-
-    def __init__(self, config: TrackScoreConfig):
-        self.config = config
-
-    def new(self, n: int, new_target_density=None, false_alarm_density=None) -> dict[str, np.ndarray]:
-        """Columns of ``n`` tracks started on one plot each."""
-        L1 = np.broadcast_to(initial_score(new_target_density, false_alarm_density), (n,)).astype(float)
-        return {"score": L1.copy(), "score_peak": L1.copy()}
-
-    def step(self, cols, confirmed, hit, opportunity=None, log_lik=None, pd=None, false_alarm_density=None):
-        """``(new columns, confirm, delete)`` after one scan (see :func:`score_step`)."""
-        r = score_step(cols["score"], cols["score_peak"], confirmed, hit, log_lik, pd, false_alarm_density,
-                       self.config, opportunity)
-        return {"score": r.score, "score_peak": r.peak}, r.confirm, r.delete
-
-
-class MOfNRule:
-    """M-of-N as a confirmation rule over per-track columns ``n_hits`` and ``n_opportunities``."""
-
-    columns = {"n_hits": np.int32, "n_opportunities": np.int32}
-
-    def __init__(self, config: MOfNConfig):
-        self.config = config
-
-    def new(self, n: int, new_target_density=None, false_alarm_density=None) -> dict[str, np.ndarray]:
-        """Columns of ``n`` tracks started on one plot each (one hit in one opportunity)."""
-        return {"n_hits": np.ones(n, dtype=np.int32), "n_opportunities": np.ones(n, dtype=np.int32)}
-
-    def step(self, cols, confirmed, hit, opportunity=None, log_lik=None, pd=None, false_alarm_density=None):
-        """``(new columns, confirm, delete)`` after one scan (see :func:`m_of_n_step`); likelihoods unused."""
-        h, o, confirm, delete = m_of_n_step(cols["n_hits"], cols["n_opportunities"], confirmed, hit, self.config,
-                                            opportunity)
-        return {"n_hits": h.astype(np.int32), "n_opportunities": o.astype(np.int32)}, confirm, delete

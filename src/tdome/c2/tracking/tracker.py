@@ -109,13 +109,13 @@ from tdome.c2.tracking.imm import IMM, combine
 from tdome.c2.tracking.measurements import CartesianPosition, PolarRadar, wrapped_residual
 from tdome.c2.tracking.models import expand_state
 from tdome.c2.tracking.ukf import ukf_update
-from tdome.c2.tracking.jpda import gaussian_log_likelihood, jpda_marginals, pda_update
-from tdome.c2.tracking.score import TrackScoreConfig, initial_score, pda_score_increment, score_increment
+from tdome.c2.tracking.gaussian import LOG_2PI, gaussian_loglik, spd_inv_logdet
+from tdome.c2.tracking.jpda import jpda_marginals, pda_update
+from tdome.c2.tracking.score import TrackScoreConfig, initial_score, pda_score_increment, score_step
 from tdome.c2.tracking.filters import (
     cv_process_noise,
     cv_transition,
     ekf_update,
-    inv_spd,
     one_point_state,
     plot_to_ecef,
     predict,
@@ -407,7 +407,12 @@ class Tracker:
 
         # 2. Gate and assign.
         tree = cKDTree(plot_pos) if m and n else None
-        gp = gate(xp, Pp, z, R, plot_pos, plot_cov, measure, self._gamma[k], tree)
+        if self._imm:  # confirmed IMM tracks are gated on their models' union (_imm_gate)
+            rest = np.flatnonzero(cols["status"] != 1)
+            gp = gate(xp[rest], Pp[rest], z, R, plot_pos, plot_cov, measure, self._gamma[k], tree)
+            gp.track = rest[gp.track]
+        else:
+            gp = gate(xp, Pp, z, R, plot_pos, plot_cov, measure, self._gamma[k], tree)
         if len(gp):
             # A one-plot track may only take a plot reachable below max speed (with 3σ of plot errors).
             one = ~cols["vel_init"][gp.track]
@@ -448,7 +453,7 @@ class Tracker:
 
         # 3. Update the matched tracks.
         ti, pj = mp.track, mp.plot
-        log_lik[ti] = gaussian_log_likelihood(mp.d2, mp.log_det_S, k)
+        log_lik[ti] = gaussian_loglik(mp.d2, mp.log_det_S, k)
         lam_hit[ti] = lam[pj]
         if ti.size:
             xu, Pu, tu, vel_init, imm_new = self._update(mp, dt, q, xp, Pp, z, R, plot_pos, plot_cov, t, measure,
@@ -505,9 +510,8 @@ class Tracker:
             status[confirm] = 1
             if self._imm and confirm.any():  # the IMM starts at confirmation, from the CV state
                 rows = np.flatnonzero(confirm)
-                x9, P9 = expand_state(cols["x"][rows], cols["P"][rows], _ACCEL_PRIOR_MPS2)
-                xm, Pm, mu = self._imm_state(x9, P9, cols["ballistic"][rows])
-                cols["xm"][rows], cols["Pm"][rows], cols["mu"][rows] = xm, Pm, mu
+                self._imm_init(rows, *expand_state(cols["x"][rows], cols["P"][rows], _ACCEL_PRIOR_MPS2),
+                               cols["ballistic"][rows])
             st["confirmed"] += int(confirm.sum())
             self._classify_ballistic(hit & (status == 1) & ~cols["ballistic"])
             self._classify_kinematics(hit & (status == 1))
@@ -607,7 +611,7 @@ class Tracker:
         c = self.config
         cols = self._tracks.cols
         st = self.stats
-        ll = gaussian_log_likelihood(jp.d2, jp.log_det_S, k)
+        ll = gaussian_loglik(jp.d2, jp.log_det_S, k)
         res = jpda_marginals(jp.track, jp.plot, ll, n, m, c.pd, c.gate_probability, lam, c.jpda_max_hypotheses)
         rows, loc = np.unique(jp.track, return_inverse=True)
         xs, Ps, H, Rm, back = self._retrodicted(jp.track, jp.H, R[jp.plot], dt, q, xp, Pp)
@@ -652,19 +656,17 @@ class Tracker:
         """
         c = self.config
         cols = self._tracks.cols
-        sc = self._score
-        d = score_increment(hit, log_lik, c.pd, lam_hit, c.gate_probability)
-        d = np.where(hit | missed, d, 0.0)
+        opportunity = hit | missed
+        increment = None
         if pda_rows is not None:
-            d[pda_rows] = pda_dl
-        score = cols["score"] + d
-        peak = np.maximum(cols["score_peak"], score)
-        cols["score"][:] = score
-        cols["score_peak"][:] = peak
-        confirmed = cols["status"] == 1
-        confirm = ~confirmed & (score >= sc.confirm_threshold)
-        delete = np.where(confirmed, peak - score >= sc.drop_threshold, ~confirm & (score <= sc.delete_threshold))
-        return confirm, delete
+            increment = np.full(hit.shape, np.nan)
+            increment[pda_rows] = pda_dl
+            opportunity[pda_rows] = True
+        r = score_step(cols["score"], cols["score_peak"], cols["status"] == 1, hit, log_lik, c.pd, lam_hit, self._score,
+                       opportunity, increment)
+        cols["score"][:] = r.score
+        cols["score_peak"][:] = r.peak
+        return r.confirm, r.delete
 
     def _update(self, mp, dt, q, xp, Pp, z, R, plot_pos, plot_cov, t, measure, imm_pred):
         """Updated ``(x, P, time, vel_init, imm)`` for the matched pairs ``mp``.
@@ -677,17 +679,22 @@ class Tracker:
         d = dt[ti]
         # out of sequence (back): update the current state through retrodiction
         xs, Ps, H, Rm, back = self._retrodicted(ti, mp.H, R[pj], dt, q, xp, Pp)
-        xu, Pu = ekf_update(xs, Ps, mp.nu, H, Rm)
-        if c.filter == "ukf":
-            fwd = ~back
-            if fwd.any():
-                xu[fwd], Pu[fwd], _, _ = ukf_update(xs[fwd], Ps[fwd], z[pj[fwd]], Rm[fwd], measure.h,
-                                                    measure.angle_components)
+        # Each pair is updated once: confirmed IMM tracks by their models (below), forward
+        # pairs by the UKF when chosen, the rest by the EKF.
+        by_imm = (cols["status"][ti] == 1) if self._imm else np.zeros(ti.size, dtype=bool)
+        by_ukf = ~back & ~by_imm if c.filter == "ukf" else np.zeros(ti.size, dtype=bool)
+        by_ekf = ~by_imm & ~by_ukf
+        xu, Pu = np.empty_like(xs), np.empty_like(Ps)
+        if by_ekf.any():
+            xu[by_ekf], Pu[by_ekf] = ekf_update(xs[by_ekf], Ps[by_ekf], mp.nu[by_ekf], H[by_ekf], Rm[by_ekf])
+        if by_ukf.any():
+            xu[by_ukf], Pu[by_ukf], _, _ = ukf_update(xs[by_ukf], Ps[by_ukf], z[pj[by_ukf]], Rm[by_ukf], measure.h,
+                                                      measure.angle_components)
         tu = np.where(back, cols["time_s"][ti], t)
         vel_init = cols["vel_init"][ti].copy()
         imm_new = None
         if self._imm:
-            firm = np.flatnonzero(cols["status"][ti] == 1)
+            firm = np.flatnonzero(by_imm)
             imm_new = [v[ti].copy() for v in imm_pred]
             new = self._imm_update(ti[firm], pj[firm], d[firm], z, R, measure, imm_pred)
             for k in range(3):
@@ -737,9 +744,10 @@ class Tracker:
             xm[rows, :r], Pm[rows, :r], mu[rows, :r] = imm.initial_state(x9[rows], P9[rows])
         return xm, Pm, mu
 
-    def _imm_init(self, rows, x9, P9, ballistic: bool) -> None:
+    def _imm_init(self, rows, x9, P9, ballistic) -> None:
+        """(Re)start the IMM of tracks ``rows`` from 9-D estimates, in the model set their ``ballistic`` flags say."""
         cols = self._tracks.cols
-        xm, Pm, mu = self._imm_state(x9, P9, np.full(len(rows), ballistic))
+        xm, Pm, mu = self._imm_state(x9, P9, np.broadcast_to(np.asarray(ballistic, dtype=bool), (len(rows),)))
         cols["xm"][rows], cols["Pm"][rows], cols["mu"][rows] = xm, Pm, mu
 
     def _imm_combine(self, xm, Pm, mu, ballistic):
@@ -758,7 +766,8 @@ class Tracker:
         return xm, Pm, mu, x9, P9
 
     def _imm_gate(self, gp, cost, imm_pred, xp, Pp, z, R, plot_pos, plot_cov, measure, gamma, tree):
-        """Gate confirmed IMM tracks on the union of their models' gates; returns ``(pairs, GNN costs)``.
+        """Add the confirmed IMM tracks, gated on the union of their models' gates, to the pairs ``gp``
+        of the other tracks; returns ``(pairs, GNN costs)``.
 
         A plot is a candidate for a track when it falls inside the gate of
         any model with non-zero probability (``min_j d²_j ≤ γ``): at the
@@ -795,13 +804,11 @@ class Tracker:
         nu = wrapped_residual(z[pj], z_pred[inv], measure.angle_components)
         H = H_t[inv]
         S = H @ Pp[ti] @ np.swapaxes(H, -1, -2) + R[pj]
-        Sinv, logdet = inv_spd(S)
+        Sinv, logdet = spd_inv_logdet(S)
         d2c = np.einsum("pi,pij,pj->p", nu, Sinv, nu)
-        keep = cols["status"][gp.track] != 1
-        out = GatedPairs(np.r_[gp.track[keep], ti], np.r_[gp.plot[keep], pj], np.concatenate([gp.nu[keep], nu]),
-                         np.concatenate([gp.H[keep], H]), np.concatenate([gp.S[keep], S]), np.r_[gp.d2[keep], d2c],
-                         np.r_[gp.log_det_S[keep], logdet])
-        return out, np.r_[cost[keep], -2.0 * ll - k * np.log(2.0 * np.pi)]
+        out = GatedPairs(np.r_[gp.track, ti], np.r_[gp.plot, pj], np.concatenate([gp.nu, nu]), np.concatenate([gp.H, H]),
+                         np.concatenate([gp.S, S]), np.r_[gp.d2, d2c], np.r_[gp.log_det_S, logdet])
+        return out, np.r_[cost, -2.0 * ll - k * LOG_2PI]
 
     def _imm_update(self, ti, pj, d, z, R, measure, imm_pred):
         """Every model of tracks ``ti`` updated with plots ``pj``: ``(xm, Pm, mu)``.
@@ -922,7 +929,7 @@ class Tracker:
             if len(pairs):
                 i, j = conf[pairs[:, 0]], conf[pairs[:, 1]]
                 dx = x_now[i] - x_now[j]
-                Sinv, _ = inv_spd(P_now[i] + P_now[j])
+                Sinv, _ = spd_inv_logdet(P_now[i] + P_now[j])
                 close = np.einsum("pi,pij,pj->p", dx, Sinv, dx) < c.merge_d2
                 close &= ~(hit[i] & hit[j])
                 i, j = i[close], j[close]
