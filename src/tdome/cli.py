@@ -45,8 +45,11 @@ def run(
         raise typer.Exit(code=2)
     sc = _load(scenario, seed)
     if fidelity is not None:
-        if fidelity not in ("full", "perfect_picture"):
-            err.print(f"[bold red]error:[/] --fidelity: value {fidelity!r} is invalid; must be full or perfect_picture")
+        from tdome.analysis.study import FIDELITIES
+
+        if fidelity not in FIDELITIES:
+            err.print(f"[bold red]error:[/] --fidelity: value {fidelity!r} is invalid; must be "
+                      f"{' or '.join(FIDELITIES)}")
             raise typer.Exit(code=2)
         sc = sc.model_copy(update={"sim": sc.sim.model_copy(update={"fidelity": fidelity})})
     suffix = "" if sc.sim.fidelity == "full" else f"-{_slug(sc.sim.fidelity)}"
@@ -156,7 +159,8 @@ def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str],
         err.print(f"[bold red]error:[/] --workers: value {workers} is invalid; must be >= 1")
         raise typer.Exit(code=2)
     try:
-        _, points, fid = validate(study)
+        validated = validate(study)
+        _, points, fid = validated
     except StudyError as e:
         _study_error(e)
         raise typer.Exit(code=2) from None
@@ -175,7 +179,8 @@ def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str],
             prog.update(task, completed=done, total=total, rate=f"{rate:.1f} runs/min")
 
         try:
-            res = run_study(study, out, workers=workers, ray_address=ray, resume=resume, progress=tick)
+            res = run_study(study, out, workers=workers, ray_address=ray, resume=resume, progress=tick,
+                            validated=validated)
         except StudyError as e:
             _study_error(e)
             raise typer.Exit(code=2) from None

@@ -30,6 +30,7 @@ import json
 import os
 import time
 import traceback
+import typing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -45,8 +46,9 @@ import yaml
 from tdome.analysis import params as P
 from tdome.messages import LAYERS
 from tdome.scenario import ErrorItem, ScenarioError, read_scenario_data, scenario_from_dict
+from tdome.scenario.schema import SimSettings
 
-FIDELITIES = ("full", "perfect_picture")
+FIDELITIES = typing.get_args(SimSettings.model_fields["fidelity"].annotation)  # as the scenario schema allows
 FIDELITY_LABELS = {
     "full": "full fidelity (tracker on radar plots)",
     "perfect_picture": "PERFECT AIR PICTURE from truth (tracker bypassed)",
@@ -54,29 +56,37 @@ FIDELITY_LABELS = {
 RESULTS_DIR = "results"
 SPEC_FILE = "study.json"
 
-# Outcome measures, one float column each (NaN where undefined in a run, null for a failed run).
-MEASURES: dict[str, str] = {
-    "leakers": "leakers (threats aimed at assets that hit the ground)",
-    "leak_rate": "leak rate (leakers / threats aimed at assets)",
-    "defended_value_surviving": "defended value surviving",
-    "defended_value_fraction": "defended value surviving (fraction)",
-    **{f"shots_{layer}": f"interceptors spent, {layer} layer" for layer in LAYERS},
-    "shots_total": "interceptors spent, all layers",
-    "shots_at_decoys": "interceptors spent on threats aimed at nothing",
-    **{f"cost_{layer}_usd": f"interceptor cost (USD), {layer} layer" for layer in LAYERS},
-    "cost_usd": "interceptor cost (USD)",
-    "cost_exchange": "cost exchange (interceptor cost / raid cost)",
-    "cost_per_leaker_prevented_usd": "interceptor cost per leaker prevented (USD)",
-    "threats_killed": "threats killed",
-    "s2s_median_s": "sensor-to-shooter time, median (s)",
-    "s2s_p95_s": "sensor-to-shooter time, 95th percentile (s)",
-    "gospa_mean_m": "tracking GOSPA, mean (m)",
-    "siap_completeness": "tracking SIAP completeness (fraction of live threats held by a track)",
-    "siap_spuriousness": "tracking SIAP spuriousness (fraction of tracks on no threat)",
-    "siap_position_rms_m": "tracking position error of associated tracks, RMS (m)",
-    "siap_track_changes_per_truth": "tracking track-number changes per threat",
-    "wall_time_s": "wall time of the run (s)",
+# Outcome measures, one float column each (NaN where undefined in a run, null for a
+# failed run): name -> (label, where it sits in a run's summary, :func:`tdome.sim.report.summarize`).
+_MEASURES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "leakers": ("leakers (threats aimed at assets that hit the ground)", ("leakers", "total")),
+    "leak_rate": ("leak rate (leakers / threats aimed at assets)", ("leakers", "rate")),
+    "defended_value_surviving": ("defended value surviving", ("defended_value", "surviving")),
+    "defended_value_fraction": ("defended value surviving (fraction)", ("defended_value", "fraction")),
+    **{f"shots_{layer}": (f"interceptors spent, {layer} layer", ("layers", layer, "shots")) for layer in LAYERS},
+    "shots_total": ("interceptors spent, all layers", ("interceptors", "shots")),
+    "shots_at_decoys": ("interceptors spent on threats aimed at nothing", ("interceptors", "shots_at_decoys")),
+    **{f"cost_{layer}_usd": (f"interceptor cost (USD), {layer} layer", ("layers", layer, "cost_usd"))
+       for layer in LAYERS},
+    "cost_usd": ("interceptor cost (USD)", ("interceptors", "cost_usd")),
+    "cost_exchange": ("cost exchange (interceptor cost / raid cost)", ("cost_exchange", "per_raid_cost")),
+    "cost_per_leaker_prevented_usd": ("interceptor cost per leaker prevented (USD)",
+                                      ("cost_exchange", "per_leaker_prevented_usd")),
+    "threats_killed": ("threats killed", ("threats", "killed")),
+    "s2s_median_s": ("sensor-to-shooter time, median (s)", ("sensor_to_shooter_s", "median")),
+    "s2s_p95_s": ("sensor-to-shooter time, 95th percentile (s)", ("sensor_to_shooter_s", "p95")),
+    "gospa_mean_m": ("tracking GOSPA, mean (m)", ("tracking", "gospa_mean_m")),
+    "siap_completeness": ("tracking SIAP completeness (fraction of live threats held by a track)",
+                          ("tracking", "siap_completeness")),
+    "siap_spuriousness": ("tracking SIAP spuriousness (fraction of tracks on no threat)",
+                          ("tracking", "siap_spuriousness")),
+    "siap_position_rms_m": ("tracking position error of associated tracks, RMS (m)",
+                            ("tracking", "siap_position_rms_m")),
+    "siap_track_changes_per_truth": ("tracking track-number changes per threat",
+                                     ("tracking", "siap_track_changes_per_truth")),
+    "wall_time_s": ("wall time of the run (s)", ("wall_time_s",)),
 }
+MEASURES: dict[str, str] = {name: label for name, (label, _) in _MEASURES.items()}
 KEY_COLUMNS = [("study", pa.string()), ("point", pa.int64()), ("replication", pa.int64()), ("seed", pa.int64()),
                ("fidelity", pa.string()), ("status", pa.string()), ("error", pa.string())]
 
@@ -211,40 +221,17 @@ def run_seed(study_seed: int, replication: int) -> int:
 # --------------------------------------------------------------------------- one run
 
 
-# Where each measure sits in a run's summary (:func:`tdome.sim.report.summarize`).
-_SUMMARY_PATHS: dict[str, tuple[str, ...]] = {
-    "leakers": ("leakers", "total"),
-    "leak_rate": ("leakers", "rate"),
-    "defended_value_surviving": ("defended_value", "surviving"),
-    "defended_value_fraction": ("defended_value", "fraction"),
-    "shots_total": ("interceptors", "shots"),
-    "shots_at_decoys": ("interceptors", "shots_at_decoys"),
-    "cost_usd": ("interceptors", "cost_usd"),
-    "cost_exchange": ("cost_exchange", "per_raid_cost"),
-    "cost_per_leaker_prevented_usd": ("cost_exchange", "per_leaker_prevented_usd"),
-    "threats_killed": ("threats", "killed"),
-    "s2s_median_s": ("sensor_to_shooter_s", "median"),
-    "s2s_p95_s": ("sensor_to_shooter_s", "p95"),
-    "gospa_mean_m": ("tracking", "gospa_mean_m"),
-    **{k: ("tracking", k) for k in ("siap_completeness", "siap_spuriousness", "siap_position_rms_m",
-                                    "siap_track_changes_per_truth")},
-    "wall_time_s": ("wall_time_s",),
-    **{f"shots_{layer}": ("layers", layer, "shots") for layer in LAYERS},
-    **{f"cost_{layer}_usd": ("layers", layer, "cost_usd") for layer in LAYERS},
-}
-
-
 def outcome_row(summary: dict) -> dict[str, float]:
     """The outcome measures of one run's summary; NaN where undefined, 0 for a layer the scenario lacks."""
     row = {}
-    for name, path in _SUMMARY_PATHS.items():
+    for name, (_, path) in _MEASURES.items():
         v = summary
         for key in path:
             v = v.get(key) if isinstance(v, dict) else None
         if v is None and path[0] == "layers":
             v = 0.0
         row[name] = float("nan") if v is None else float(v)
-    return {k: row[k] for k in MEASURES}
+    return row
 
 
 def run_one(task: dict) -> dict:
@@ -371,13 +358,14 @@ class StudyRun:
 
 def run_study(study: Study, out: str | Path, *, workers: int | None = None, ray_address: str | None = None,
               resume: bool = False, progress: Callable[[int, int], None] | None = None,
-              on_row: Callable[[dict], None] | None = None) -> StudyRun:
+              on_row: Callable[[dict], None] | None = None, validated: tuple | None = None) -> StudyRun:
     """Run every (point, replication) of ``study`` not yet in ``out``; see the module docstring.
 
     ``progress(done, total)`` is called as rows arrive; ``on_row(row)`` after
     each row is written (an exception there stops the study, as Ctrl-C does).
+    ``validated``: what :func:`validate` returned for ``study``, if the caller has it already.
     """
-    base, points, fid = validate(study)
+    base, points, fid = validated if validated is not None else validate(study)
     out = Path(out)
     sch = schema(study)
     results = _prepare_folder(study, out, resume, sch)

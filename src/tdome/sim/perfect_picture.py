@@ -22,8 +22,6 @@ import numpy as np
 from tdome.c2.tracking import AirPicture
 from tdome.messages import Detections
 
-LABEL = "perfect air picture (true state of every detected threat; tracker bypassed)"
-
 # A small, well-conditioned covariance: position σ 1 m, velocity σ 0.1 m/s.
 _P_TRUTH = np.diag([1.0, 1.0, 1.0, 0.01, 0.01, 0.01])
 _FREE_FLIGHT = ("ballistic", "rocket")
