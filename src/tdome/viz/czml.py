@@ -24,16 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+from tdome.viz import palette
 from tdome.viz.runfolder import RunFolder
 
 CZML_VERSION = "1.0"
-CLASS_RGBA = {"ballistic": [227, 26, 28, 255], "rocket": [242, 107, 107, 255], "cruise": [177, 89, 40, 255],
-              "drone": [143, 111, 191, 255], "aircraft": [85, 85, 85, 255]}
-LAYER_RGBA = {"upper": [106, 61, 154, 255], "mid": [31, 120, 180, 255], "lower": [51, 160, 44, 255],
-              "short": [255, 127, 0, 255]}
-UNKNOWN_RGBA = [127, 127, 127, 255]
-SAFE_RGBA = [43, 140, 190, 255]
-HIT_RGBA = [215, 48, 31, 255]
+CLASS_RGBA = {k: palette.rgba(c) for k, c in palette.CLASS_COLOURS.items()}
+LAYER_RGBA = {k: palette.rgba(c) for k, c in palette.LAYER_COLOURS.items()}
+UNKNOWN_RGBA = palette.rgba(palette.UNKNOWN)
+SAFE_RGBA = palette.rgba(palette.SAFE)
+HIT_RGBA = palette.rgba(palette.HIT)
 EVENT_STYLE = {"kill": ([26, 152, 80, 255], 9), "miss": ([150, 150, 150, 255], 6), "leak": ([255, 217, 47, 255], 14),
                "impact": ([150, 150, 150, 255], 6)}
 EVENT_SHOWN_S = 60.0  # how long an event marker stays on the globe

@@ -14,9 +14,7 @@ from tdome import geo  # noqa: E402
 from tdome.sim.scene import coverage_outline  # noqa: E402
 from tdome.viz.coastline import load_coastline  # noqa: E402
 
-LAYER_COLOURS = {"upper": "#6a3d9a", "mid": "#1f78b4", "lower": "#33a02c", "short": "#ff7f00"}
-CLASS_COLOURS = {"ballistic": "#e31a1c", "rocket": "#fb9a99", "cruise": "#b15928", "drone": "#cab2d6",
-                 "aircraft": "#666666"}
+from tdome.viz.palette import CLASS_COLOURS, HIT, LAYER_COLOURS, SAFE  # noqa: E402
 
 
 def map_extent(rec) -> tuple[float, float, float, float]:
@@ -76,7 +74,7 @@ def plot_run(rec, path: Path) -> Path:
     layers = map_layers(rec)
     vmax = max(a.value for a in rec.assets) if rec.assets else 1.0
     for a, (_, _, _, hit) in zip(rec.assets, layers["assets"]):
-        c = "#d7301f" if hit else "#2b8cbe"
+        c = HIT if hit else SAFE
         if a.polygon_latlon_rad:
             p = np.degrees(np.asarray(a.polygon_latlon_rad))
             ax.fill(p[:, 1], p[:, 0], color=c, alpha=0.7, zorder=5)
@@ -104,8 +102,8 @@ def plot_run(rec, path: Path) -> Path:
                 plt.Line2D([], [], marker="x", ls="", color="#1a9850", label="intercept (kill)"),
                 plt.Line2D([], [], marker="*", ls="", color="#ffd92f", mec="black", ms=12, label="leaker impact"),
                 plt.Line2D([], [], marker="o", ls="", color="#969696", label="impact away from assets"),
-                plt.Line2D([], [], marker="o", ls="", color="#2b8cbe", label="asset safe"),
-                plt.Line2D([], [], marker="o", ls="", color="#d7301f", label="asset hit")]
+                plt.Line2D([], [], marker="o", ls="", color=SAFE, label="asset safe"),
+                plt.Line2D([], [], marker="o", ls="", color=HIT, label="asset hit")]
     ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
     ax.set_xlim(lon0, lon1)
     ax.set_ylim(lat0, lat1)

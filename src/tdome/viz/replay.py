@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from tdome import __version__
+from tdome.viz import palette
 from tdome.viz.coastline import load_coastline
 from tdome.viz.runfolder import RunFolder
 
@@ -185,6 +186,8 @@ def build_payload(run: RunFolder) -> dict:
         meta=dict(scenario=sc["scenario"], seed=sc["seed"], duration_s=sc["duration_s"],
                   record_step_s=sc["record_step_s"], region=sc["region"], summary=_summary(run.summary),
                   q_deg=Q_DEG, q_t=Q_T),
+        colours=dict(classes=palette.CLASS_COLOURS, layers=palette.LAYER_COLOURS, unknown=palette.UNKNOWN,
+                     safe=palette.SAFE, hit=palette.HIT),
         classes=classes, kinds=kinds, outcomes=OUTCOMES, layers=["upper", "mid", "lower", "short"],
         coast=_coast(sc["region"]), assets=sc["assets"], radars=sc["radars"], batteries=sc["batteries"],
         tracks=tracks, truth=_truth(run.truth), threats=_threats(run.threats),

@@ -15,14 +15,14 @@
   const EVENT_WINDOW_PAST_S = 120;
   const EVENT_WINDOW_AHEAD_S = 10;
 
-  const CLASS_COLOURS = { ballistic: "#e31a1c", rocket: "#f26b6b", cruise: "#b15928", drone: "#8f6fbf",
-    aircraft: "#555555" };
-  const LAYER_COLOURS = { upper: "#6a3d9a", mid: "#1f78b4", lower: "#33a02c", short: "#ff7f00" };
+  // One colour scheme for the PNG map, the CZML and this page: tdome/viz/palette.py, embedded in the data.
+  const CLASS_COLOURS = D.colours.classes;
+  const LAYER_COLOURS = D.colours.layers;
   const KIND_LABELS = { threat_launch: "threat launched (truth)", track_confirmed: "track confirmed",
     launch: "engagement ordered", kill: "kill", miss: "miss", assessed_killed: "assessed killed",
     assessed_survived: "assessed survived", leak: "LEAK", impact: "impact" };
-  const SAFE = "#2b8cbe";
-  const HIT = "#d7301f";
+  const SAFE = D.colours.safe;
+  const HIT = D.colours.hit;
 
   // ------------------------------------------------------------------ decoding
 
@@ -307,7 +307,7 @@
   }
 
   function classColour(c) {
-    return c >= 0 ? CLASS_COLOURS[D.classes[c]] || "#333" : "#7f7f7f";
+    return c >= 0 ? CLASS_COLOURS[D.classes[c]] || "#333" : D.colours.unknown;
   }
 
   function drawTruth(g, t) {
