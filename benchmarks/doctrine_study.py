@@ -30,8 +30,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import yaml
-from scipy import stats
 
+from tdome.analysis.stats import mean_ci as stats_mean_ci
 from tdome.scenario.loader import default_scenario_path, scenario_from_dict
 
 NO_RESERVE = {"upper": 0.0, "mid": 0.0, "lower": 0.0, "short": 0.0}
@@ -61,10 +61,9 @@ def one_run(args) -> dict:
 
 
 def mean_ci(x) -> dict:
-    x = np.asarray(x, dtype=float)
-    m = float(x.mean())
-    h = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float("nan")
-    return dict(mean=m, ci95=h)
+    """Mean and 95 % confidence half-width over seeds (:func:`tdome.analysis.stats.mean_ci`)."""
+    r = stats_mean_ci(x)
+    return dict(mean=r.mean, ci95=r.half_width)
 
 
 def main(argv=None) -> int:

@@ -19,7 +19,7 @@ KAOHSIUNG = DefendedAsset("Kaohsiung", "city", 80.0, rad(22.63), rad(120.30), 80
 def picture(x, ballistic, t=0.0):
     n = len(x)
     return SimpleNamespace(time_s=t, track_id=np.arange(1, n + 1), x=np.asarray(x), P=np.tile(np.eye(6) * 1.0, (n, 1, 1)),
-                           ballistic=np.asarray(ballistic), n_hits=np.full(n, 10))
+                           ballistic=np.asarray(ballistic), n_hits=np.full(n, 10), kin_class=None)
 
 
 def missiles(aims):

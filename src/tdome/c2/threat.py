@@ -148,18 +148,6 @@ def ballistic_like(x: np.ndarray, cfg: ThreatConfig) -> np.ndarray:
         speed > cfg.ballistic_like_speed_mps)
 
 
-def _ballistic_nodes(pos, vel, n_nodes, h):
-    """Free-flight propagation on the node grid; returns nodes and the impact (point, time).
-
-    Each node is one RK4 step; the impact is where the height above the
-    ellipsoid crosses zero, by regula falsi on the fraction of the step that
-    crosses it (:func:`tdome.dynamics.free_flight_to_ground`, a compiled loop:
-    this runs for every ballistic track every C2 cycle).  The node past the
-    impact is kept so Hermite interpolation up to the impact stays smooth.
-    """
-    return dynamics.free_flight_to_ground(pos, vel, n_nodes, h)
-
-
 def _air_nodes(pos, vel, node_t):
     """Great-circle projection at constant ground speed, heading and altitude."""
     lat, lon, alt = geo.ecef_to_geodetic(pos)
@@ -198,13 +186,16 @@ def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatP
     tgo = np.full(n, np.inf)
     asset = np.full(n, -1)
     value = np.zeros(n)
-    kin = getattr(picture, "kin_class", None)
-    kin = None if kin is None else kin[keep]
+    kin = None if picture.kin_class is None else picture.kin_class[keep]
     cls, ambiguous = classify(x, bal, cfg, kin) if n else (np.zeros(0, dtype=int), np.zeros(0, dtype=bool))
 
     ib = np.flatnonzero(bal)
     if ib.size:
-        bp, bv, bi, bt = _ballistic_nodes(x[ib, :3], x[ib, 3:], n_nodes, h)
+        # Free flight on the node grid, one RK4 step per node, to where the height above
+        # the ellipsoid crosses zero (regula falsi); the node past the impact is kept so
+        # Hermite interpolation up to it stays smooth.  Compiled: it runs for every
+        # ballistic track every C2 cycle.
+        bp, bv, bi, bt = dynamics.free_flight_to_ground(x[ib, :3], x[ib, 3:], n_nodes, h)
         node_pos[ib], node_vel[ib], impact[ib], tgo[ib] = bp, bv, bi, bt
         has_imp = np.isfinite(bt)
         if has_imp.any() and assets:

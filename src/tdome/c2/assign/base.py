@@ -132,10 +132,13 @@ class Assignment:
     solve_s: float = 0.0
 
 
-def evaluate(problem: AssignmentProblem, battery, threat) -> tuple[float, float]:
-    """Independent evaluation of a list of engagements: (expected loss + cost, value saved net of cost)."""
+def evaluate(problem: AssignmentProblem, battery, threat, f: np.ndarray | None = None) -> tuple[float, float]:
+    """Independent evaluation of a list of engagements: (expected loss + cost, value saved net of cost).
+
+    ``f``: the problem's :meth:`~AssignmentProblem.survival_factor`, if the caller holds it.
+    """
     battery, threat = np.asarray(battery, dtype=int), np.asarray(threat, dtype=int)
-    f = problem.survival_factor()
+    f = problem.survival_factor() if f is None else f
     S = problem.survival.copy()
     np.multiply.at(S, threat, f[battery, threat])
     spent = float(np.sum(problem.cost[battery] * problem.salvo[threat]))

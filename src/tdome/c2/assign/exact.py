@@ -41,8 +41,8 @@ _GRID_S = np.array([1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05, 0.03, 0.0
 
 
 @register("exact")
-def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, gap_tolerance: float = GAP_TOLERANCE,
-                seed_budget_s: float | None = None) -> Assignment:
+def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None,
+                gap_tolerance: float = GAP_TOLERANCE) -> Assignment:
     import highspy
 
     t0 = time.perf_counter()
@@ -56,7 +56,7 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None, g
         empty.loss_bound, empty.gap, empty.proven = empty.loss, 0.0, True
         return empty
 
-    seed = solve_local_search(p, time_limit_s=min(0.05, limit / 10) if seed_budget_s is None else seed_budget_s)
+    seed = solve_local_search(p, time_limit_s=min(0.05, limit / 10))
     best_b, best_t, best_loss = seed.battery, seed.threat, seed.loss
     # The programme is solved in units of the seed's loss per threat, so that
     # each threat's term is of order one and HiGHS's absolute tolerances

@@ -62,8 +62,6 @@ def greedy_engagements(p: AssignmentProblem, state: LossState, budget: Budget, f
     B, T = p.shape
     cost = p.cost[:, None] * p.salvo[None, :]
     kill = 1.0 - f
-    can = p.pk > 0
-    salvo, hv = p.salvo, p.high_value
 
     gain = np.where(budget.feasible(), state.weight() * state.S * kill - cost, -np.inf)
     while gain.size:
@@ -77,16 +75,9 @@ def greedy_engagements(p: AssignmentProblem, state: LossState, budget: Budget, f
         budget.commit(b, t)
         # Only the engaged threat's column (its asset's columns under the asset
         # objective) and the firing battery's row change.
-        for c in state.group_of(t).tolist():
-            if budget.left[c] <= 0:
-                gain[:, c] = -np.inf
-                continue
-            ok = can[:, c] & (budget.cap >= salvo[c])
-            if not hv[c]:
-                ok &= budget.free >= salvo[c]
-            gain[:, c] = np.where(ok, state.weight(c) * state.S[c] * kill[:, c] - cost[:, c], -np.inf)
-        ok = can[b] & (budget.cap[b] >= salvo) & (budget.left > 0) & (hv | (budget.free[b] >= salvo))
-        gain[b] = np.where(ok, state.weight() * state.S * kill[b] - cost[b], -np.inf)
+        g = state.group_of(t)
+        gain[:, g] = np.where(budget.feasible(cols=g), state.weight(g) * state.S[g] * kill[:, g] - cost[:, g], -np.inf)
+        gain[b] = np.where(budget.feasible(rows=b), state.weight() * state.S * kill[b] - cost[b], -np.inf)
 
 
 @register("greedy")

@@ -55,22 +55,25 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
     greedy_engagements(p, state, budget, f, battery, threat)
     eb, et = np.array(battery, dtype=int), np.array(threat, dtype=int)
     eb, et = improve(p, f, state, budget, eb, et, deadline)
-    best = (evaluate(p, eb, et)[0], eb, et)
+    best = (evaluate(p, eb, et, f)[0], eb, et)
     rng = np.random.default_rng(seed)
-    for _ in range(kicks):
+    # With one threat a kick can only send an engagement back where it was.
+    for _ in range(kicks if T > 1 else 0):
         if time.perf_counter() >= deadline or best[1].size == 0:
             break
-        eb, et = _perturb(p, f, rng, best[1], best[2])
-        state, budget = _rebuild(p, f, eb, et)
-        eb, et = improve(p, f, state, budget, eb, et, deadline)
-        loss = evaluate(p, eb, et)[0]
+        eb, et, budget = _perturb(p, f, rng, best[1], best[2])
+        eb, et = improve(p, f, _state(p, f, eb, et), budget, eb, et, deadline)
+        loss = evaluate(p, eb, et, f)[0]
         if loss < best[0] - 1e-12 * max(1.0, abs(best[0])):
             best = (loss, eb, et)
     return finish(p, best[1], best[2], solve_s=time.perf_counter() - t0)
 
 
 def _perturb(p: AssignmentProblem, f: np.ndarray, rng: np.random.Generator, eb: np.ndarray, et: np.ndarray):
-    """Send a few random engagements to random threats their battery may engage instead."""
+    """Send a few random engagements to random threats their battery may engage instead.
+
+    Returns the new engagements and the :class:`Budget` they leave.
+    """
     E = eb.size
     _, budget = _rebuild(p, f, eb, et)
     et = et.copy()
@@ -81,7 +84,7 @@ def _perturb(p: AssignmentProblem, f: np.ndarray, rng: np.random.Generator, eb: 
         u = int(rng.choice(ok)) if ok.size else t
         budget.commit(b, u)
         et[e] = u
-    return eb, et
+    return eb, et, budget
 
 
 def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budget, eb: np.ndarray, et: np.ndarray,
@@ -169,12 +172,18 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
     return eb, et
 
 
-def _rebuild(p: AssignmentProblem, f: np.ndarray, eb: np.ndarray, et: np.ndarray):
-    state, budget = LossState(p), Budget(p)
+def _state(p: AssignmentProblem, f: np.ndarray, eb: np.ndarray, et: np.ndarray) -> LossState:
+    state = LossState(p)
     for b, t in zip(eb.tolist(), et.tolist()):
         state.set(t, state.S[t] * f[b, t])
+    return state
+
+
+def _rebuild(p: AssignmentProblem, f: np.ndarray, eb: np.ndarray, et: np.ndarray):
+    budget = Budget(p)
+    for b, t in zip(eb.tolist(), et.tolist()):
         budget.commit(b, t)
-    return state, budget
+    return _state(p, f, eb, et), budget
 
 
 def _reassign(p, f, state, budget, eb, et, tol):
