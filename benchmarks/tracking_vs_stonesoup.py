@@ -77,10 +77,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.stats import chi2
 
 from tdome.analysis.metrics import gospa
-from tdome.c2.tracking import Tracker, TrackerConfig
+from tdome.c2.tracking import Tracker, TrackerConfig, gate_threshold
 from tdome.geo import ecef_to_enu, enu_to_ecef
 from tdome.messages import PositionPlots
 
@@ -215,7 +214,7 @@ class TrackerRun:
 
 def gate_distance() -> float:
     """Mahalanobis gate √γ with γ the χ²(3) quantile of the gate probability."""
-    return float(np.sqrt(chi2.ppf(GATE_PROBABILITY, 3)))
+    return float(np.sqrt(gate_threshold(GATE_PROBABILITY, 3)))
 
 
 def tdome_config(sigma_a_mps2: float = SIGMA_A_MPS2, revisit_s: float = REVISIT_S) -> TrackerConfig:

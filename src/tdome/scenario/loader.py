@@ -88,10 +88,8 @@ def default_scenario_path() -> Path:
 
 def load_scenario(path: str | Path | None = None, seed: int | None = None) -> Scenario:
     """Load and validate a scenario file (None: the built-in default); ``seed`` overrides the file's seed."""
-    if path is None:
-        res = resources.files("tdome.scenario").joinpath("data", DEFAULT_FILE)
-        return load_scenario_text(res.read_text(encoding="utf-8"), source=str(res), seed=seed)
-    return load_scenario_text(_read_text(path), source=str(path), seed=seed)
+    text, source = _scenario_text(path)
+    return load_scenario_text(text, source=source, seed=seed)
 
 
 def read_scenario_data(path: str | Path | None = None) -> tuple[Any, str]:
@@ -99,12 +97,16 @@ def read_scenario_data(path: str | Path | None = None) -> tuple[Any, str]:
 
     For tools that change a scenario before validating it (parameter sweeps).
     """
+    text, source = _scenario_text(path)
+    return _parse_yaml(text, source)[0], source
+
+
+def _scenario_text(path: str | Path | None) -> tuple[str, str]:
+    """The text of a scenario file (None: the built-in default) and its source name."""
     if path is None:
         res = resources.files("tdome.scenario").joinpath("data", DEFAULT_FILE)
-        text, source = res.read_text(encoding="utf-8"), str(res)
-    else:
-        text, source = _read_text(path), str(path)
-    return _parse_yaml(text, source)[0], source
+        return res.read_text(encoding="utf-8"), str(res)
+    return _read_text(path), str(path)
 
 
 def validate_file(path: str | Path) -> Scenario:

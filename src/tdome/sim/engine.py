@@ -49,7 +49,8 @@ class RunRecord:
     events: list[dict] = field(default_factory=list)
     truth_rows: list[tuple] = field(default_factory=list)
     # (t, track id, lat, lon, alt, speed, class, asset, truth id, position error m, velocity error m/s,
-    #  position NEES, state NEES); errors and NEES against the attributed truth, NaN when it is not alive.
+    #  position NEES, state NEES, predicted impact lat, lon (deg), time to go s); errors and NEES against
+    #  the attributed truth, NaN when it is not alive; the prediction NaN where threat evaluation has none.
     track_rows: list[tuple] = field(default_factory=list)
     gospa_rows: list[tuple] = field(default_factory=list)  # (t, total, loc, missed, false, n_truth, n_tracks, n_pairs)
     first_detect_s: np.ndarray | None = None
@@ -62,10 +63,7 @@ class RunRecord:
     wall_s: float = 0.0
     tracker_stats: dict = field(default_factory=dict)
     engagement_threat: dict = field(default_factory=dict)  # engagement id -> truth row, -1 unknown
-    # For the replay: the C2's predicted impact of each evaluated track at each record
-    # instant (t, track id, lat deg, lon deg, time to go s), and every interceptor's flyout.
-    prediction_rows: list[tuple] = field(default_factory=list)
-    flyouts: list[dict] = field(default_factory=list)
+    flyouts: list[dict] = field(default_factory=list)  # every interceptor launched (for the replay)
 
 
 def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
@@ -182,7 +180,6 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
 
         if t_next >= next_record - 1e-9:
             _record(rec, t_next, truth_state, out.picture, out.threats, track_truth)
-            _record_predictions(rec, t_next, out.threats)
             next_record += RECORD_EVERY_S
         rec.cycle_ms.append((time.perf_counter() - cyc0) * 1e3)
         if progress is not None:
@@ -241,12 +238,19 @@ def _record(rec: RunRecord, t, truth_state, pic, threats: ThreatPicture, track_t
         lat, lon, alt = geo.ecef_to_geodetic(est)
         spd = np.linalg.norm(pic.x[:, 3:], axis=1)
         row_of = {int(tid): i for i, tid in enumerate(threats.track_id)}
+        # The C2's predicted impact point and time to go, where threat evaluation has one.
+        imp = np.full((len(threats.track_id), 3), np.nan)
+        ok = np.all(np.isfinite(threats.impact_ecef), axis=1)
+        if ok.any():
+            ilat, ilon, _ = geo.ecef_to_geodetic(threats.impact_ecef[ok])
+            imp[ok] = np.column_stack([np.degrees(ilat), np.degrees(ilon), threats.time_to_go_s[ok]])
         for k, tid in enumerate(tids):
             r = row_of.get(tid, -1)
             cls = threats.class_names[r] if r >= 0 else ""
             asset = int(threats.asset[r]) if r >= 0 else -1
+            pred = imp[r].tolist() if r >= 0 else [np.nan] * 3
             rec.track_rows.append((t, tid, float(np.degrees(lat[k])), float(np.degrees(lon[k])), float(alt[k]),
-                                   float(spd[k]), cls, asset, int(rows[k]), *err[k].tolist()))
+                                   float(spd[k]), cls, asset, int(rows[k]), *err[k].tolist(), *pred))
 
 
 def _truth_errors(pic, rows, pos, vel, alive) -> np.ndarray:
@@ -274,17 +278,6 @@ def _truth_errors(pic, rows, pos, vel, alive) -> np.ndarray:
 # --------------------------------------------------------------------------- replay records
 
 
-def _record_predictions(rec: RunRecord, t, threats: ThreatPicture) -> None:
-    """The C2's predicted impact point and time to go of every evaluated track that has one."""
-    ok = np.all(np.isfinite(threats.impact_ecef), axis=1)
-    if not ok.any():
-        return
-    lat, lon, _ = geo.ecef_to_geodetic(threats.impact_ecef[ok])
-    rec.prediction_rows.extend(zip([float(t)] * int(ok.sum()), threats.track_id[ok].tolist(),
-                                   np.degrees(lat).tolist(), np.degrees(lon).tolist(),
-                                   threats.time_to_go_s[ok].tolist()))
-
-
 def _flyouts(eff: Effectors, batteries) -> list[dict]:
     """Every interceptor launched: battery, engagement, times, launch point and its last aim point.
 
@@ -297,7 +290,7 @@ def _flyouts(eff: Effectors, batteries) -> list[dict]:
         la, lo, al = geo.ecef_to_geodetic(np.stack([itc.launch_ecef, itc.aim_ecef]))
         out.append(dict(interceptor_id=itc.interceptor_id, engagement_id=itc.engagement_id, battery=itc.battery,
                         layer=batteries[itc.battery].layer, track_id=itc.track_id, launch_s=float(itc.launch_s),
-                        intercept_s=float(itc.intercept_s), resolved=bool(itc.resolved),
+                        intercept_s=float(itc.intercept_s),
                         launch_lat_deg=float(np.degrees(la[0])), launch_lon_deg=float(np.degrees(lo[0])),
                         launch_alt_m=float(al[0]), aim_lat_deg=float(np.degrees(la[1])),
                         aim_lon_deg=float(np.degrees(lo[1])), aim_alt_m=float(al[1])))

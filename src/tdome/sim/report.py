@@ -201,7 +201,7 @@ def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
             "lon_deg", "alt_m", "detail"]
     events = sorted(rec.events, key=lambda e: e["time_s"])
     pq.write_table(pa.table({c: [e[c] for e in events] for c in cols}), paths["events"])
-    _rows_to_parquet(_with_predictions(rec), ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps",
+    _rows_to_parquet(rec.track_rows, ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps",
                                               "class", "asset", "truth_id", "pos_err_m", "vel_err_mps", "nees_pos",
                                               "nees_state", "impact_lat_deg", "impact_lon_deg", "time_to_go_s"],
                      paths["tracks"])
@@ -221,13 +221,6 @@ def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
 
 
 # --------------------------------------------------------------------------- replay records
-
-
-def _with_predictions(rec: RunRecord) -> list[tuple]:
-    """Track rows with the C2's predicted impact (lat, lon, time to go) of the same instant; NaN where none."""
-    pred = {(t, tid): (la, lo, ttg) for t, tid, la, lo, ttg in rec.prediction_rows}
-    none = (np.nan, np.nan, np.nan)
-    return [row + pred.get((row[0], row[1]), none) for row in rec.track_rows]
 
 
 def _write_replay_records(rec: RunRecord, events: list[dict], paths: dict, extent) -> None:
