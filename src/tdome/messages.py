@@ -151,10 +151,11 @@ class BatteryStatus:
     ready_rounds: int  # loaded on launchers that can fire now
     stock_rounds: int  # everything left, loaded or not
     initial_rounds: int
-    ecef: np.ndarray = field(init=False, repr=False)
+    ecef: np.ndarray | None = field(default=None, repr=False)  # computed from lat, lon, alt when not given
 
     def __post_init__(self) -> None:
-        self.ecef = geo.geodetic_to_ecef(self.lat_rad, self.lon_rad, self.alt_m)
+        if self.ecef is None:
+            self.ecef = geo.geodetic_to_ecef(self.lat_rad, self.lon_rad, self.alt_m)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from tdome.c2.threat import ThreatPicture
 from tdome.sim.build import build_assets, build_batteries, build_raid, build_sensors, c2_config
 from tdome.sim.perfect_picture import PerfectPicture
 from tdome.sim.streams import stream
-from tdome.world.effectors import Effectors, bat_ecef
+from tdome.world.effectors import Effectors
 
 RECORD_EVERY_S = 2.0
 GOSPA_C_M = 5000.0
@@ -213,7 +213,7 @@ def _orders(rec, t, orders, eff, batteries, track_truth, first_launch, eng_threa
             first_launch[row] = min(first_launch[row], o.launch_time_s)
         eng_threat[o.engagement_id] = row
         _event(rec, o.launch_time_s, "launch", threat=row, track=o.track_id, battery=o.battery, layer=bat.layer,
-               rounds=o.rounds, ecef=bat_ecef(bat),
+               rounds=o.rounds, ecef=bat.ecef,
                detail=f"{o.rounds} x {bat.spec.name} engagement {o.engagement_id} "
                       f"intercept at {o.intercept_time_s:.0f} s")
 

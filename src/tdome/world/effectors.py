@@ -12,7 +12,6 @@ the basket (a poor track, or the target already destroyed), it misses.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +37,7 @@ class Battery:
     loaded: np.ndarray = field(init=False)
     reload_done_s: np.ndarray = field(init=False)
     stock: int = field(init=False)  # rounds not yet fired, loaded or not
-    _status: BatteryStatus | None = field(init=False, default=None, repr=False)
+    ecef: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.stock = self.magazine
@@ -50,6 +49,8 @@ class Battery:
             take = min(per[i], total - self.loaded.sum())
             self.loaded[i] = take
         self.reload_done_s = np.full(self.launchers, np.inf)
+        self.ecef = geo.geodetic_to_ecef(self.lat_rad, self.lon_rad, self.alt_m)
+        self.ecef.flags.writeable = False  # every status report shares it
 
     def _advance(self, t_s: float) -> None:
         done = self.reload_done_s <= t_s
@@ -78,19 +79,10 @@ class Battery:
         return fired
 
     def status(self, t_s: float) -> BatteryStatus:
-        # The fixed part (position, its ECEF, interceptor) is built once; each cycle's report is a
-        # copy with the round counts (building it anew cost a geodetic conversion per battery per cycle).
-        if self._status is None:
-            self._status = BatteryStatus(
-                index=self.index, name=self.name, layer=self.layer, lat_rad=self.lat_rad, lon_rad=self.lon_rad,
-                alt_m=self.alt_m, interceptor=self.spec, ready_rounds=0, stock_rounds=0,
-                initial_rounds=self.magazine,
-            )
-            self._status.ecef.flags.writeable = False  # shared by every report
-        report = copy.copy(self._status)
-        report.ready_rounds = self.ready_rounds(t_s)
-        report.stock_rounds = self.stock
-        return report
+        return BatteryStatus(index=self.index, name=self.name, layer=self.layer, lat_rad=self.lat_rad,
+                             lon_rad=self.lon_rad, alt_m=self.alt_m, interceptor=self.spec,
+                             ready_rounds=self.ready_rounds(t_s), stock_rounds=self.stock,
+                             initial_rounds=self.magazine, ecef=self.ecef)
 
 
 @dataclass
@@ -126,7 +118,7 @@ class Effectors:
             n = bat.fire(t_s, o.rounds)
             for _ in range(n):
                 itc = Interceptor(self._next_id, o.engagement_id, o.battery, o.track_id, o.launch_time_s,
-                                  o.intercept_time_s, bat_ecef(bat), np.array(o.aim_ecef))
+                                  o.intercept_time_s, bat.ecef.copy(), np.array(o.aim_ecef))
                 self._next_id += 1
                 self.flying.append(itc)
                 launched.append(itc)
@@ -170,6 +162,3 @@ class Effectors:
         self.done.extend(i for i, *_ in out)
         return out
 
-
-def bat_ecef(b: Battery) -> np.ndarray:
-    return geo.geodetic_to_ecef(b.lat_rad, b.lon_rad, b.alt_m)
