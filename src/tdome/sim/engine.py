@@ -39,6 +39,12 @@ RECORD_EVERY_S = 2.0
 GOSPA_C_M = 5000.0
 
 
+# The columns of RunRecord.track_rows (and of tracks.parquet).
+TRACK_COLUMNS = ("time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps", "class", "asset", "truth_id",
+                 "pos_err_m", "vel_err_mps", "nees_pos", "nees_state", "impact_lat_deg", "impact_lon_deg",
+                 "time_to_go_s")
+
+
 @dataclass
 class RunRecord:
     scenario: object
@@ -48,9 +54,8 @@ class RunRecord:
     raid: object
     events: list[dict] = field(default_factory=list)
     truth_rows: list[tuple] = field(default_factory=list)
-    # (t, track id, lat, lon, alt, speed, class, asset, truth id, position error m, velocity error m/s,
-    #  position NEES, state NEES, predicted impact lat, lon (deg), time to go s); errors and NEES against
-    #  the attributed truth, NaN when it is not alive; the prediction NaN where threat evaluation has none.
+    # One tuple per track per record instant, columns TRACK_COLUMNS; errors and NEES against the
+    # attributed truth, NaN when it is not alive; the prediction NaN where threat evaluation has none.
     track_rows: list[tuple] = field(default_factory=list)
     gospa_rows: list[tuple] = field(default_factory=list)  # (t, total, loc, missed, false, n_truth, n_tracks, n_pairs)
     first_detect_s: np.ndarray | None = None

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from tdome.analysis.metrics import nees_summary, siap
 from tdome.messages import LAYERS
-from tdome.sim.engine import GOSPA_C_M, RunRecord
+from tdome.sim.engine import GOSPA_C_M, TRACK_COLUMNS, RunRecord
 
 
 def _pct(x, q):
@@ -122,10 +122,6 @@ def summarize(rec: RunRecord) -> dict:
     )
 
 
-# Columns of RunRecord.track_rows used by the tracking measures.
-_TR_TIME, _TR_ID, _TR_TRUTH, _TR_POS_ERR, _TR_VEL_ERR, _TR_NEES_POS, _TR_NEES_STATE = 0, 1, 8, 9, 10, 11, 12
-
-
 def _siap_nees_summary(rec: RunRecord) -> dict:
     """SIAP measures and NEES over the record instants (:mod:`tdome.analysis.siap`, :mod:`~.consistency`).
 
@@ -135,7 +131,8 @@ def _siap_nees_summary(rec: RunRecord) -> dict:
     are not (see :mod:`tdome.analysis.consistency`).
     """
     tr = np.array([r[:2] for r in rec.truth_rows], dtype=float).reshape(-1, 2)
-    cols = (_TR_TIME, _TR_ID, _TR_TRUTH, _TR_POS_ERR, _TR_VEL_ERR, _TR_NEES_POS, _TR_NEES_STATE)
+    cols = [TRACK_COLUMNS.index(c) for c in ("time_s", "track_id", "truth_id", "pos_err_m", "vel_err_mps",
+                                             "nees_pos", "nees_state")]
     k = np.array([[r[c] for c in cols] for r in rec.track_rows], dtype=float).reshape(-1, len(cols))
     s = siap(tr[:, 0], tr[:, 1].astype(np.int64), k[:, 0], k[:, 1].astype(np.int64), k[:, 2].astype(np.int64),
              pos_err=k[:, 3], vel_err=k[:, 4]).as_dict()
@@ -201,10 +198,7 @@ def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
             "lon_deg", "alt_m", "detail"]
     events = sorted(rec.events, key=lambda e: e["time_s"])
     pq.write_table(pa.table({c: [e[c] for e in events] for c in cols}), paths["events"])
-    _rows_to_parquet(rec.track_rows, ["time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps",
-                                              "class", "asset", "truth_id", "pos_err_m", "vel_err_mps", "nees_pos",
-                                              "nees_state", "impact_lat_deg", "impact_lon_deg", "time_to_go_s"],
-                     paths["tracks"])
+    _rows_to_parquet(rec.track_rows, TRACK_COLUMNS, paths["tracks"])
     _rows_to_parquet(rec.truth_rows, ["time_s", "threat_id", "lat_deg", "lon_deg", "alt_m", "speed_mps"],
                      paths["truth"])
     raid = rec.raid
