@@ -70,11 +70,21 @@ class _Report:
         (folder / "tables").mkdir(exist_ok=True)
         self.points = sorted({r["point"] for r in self.rows})
         self.point_params = {r["point"]: tuple(r[p] for p in self.params) for r in self.rows}
+        self.ok_at = {p: [r for r in self.ok if r["point"] == p] for p in self.points}
+        self._ci: dict[tuple[int, str], object] = {}
 
     # ---- helpers
 
-    def values(self, measure: str, keep=lambda r: True) -> np.ndarray:
-        return np.array([r[measure] for r in self.ok if keep(r)], dtype=float)
+    def values(self, measure: str, keep=lambda r: True, point: int | None = None) -> np.ndarray:
+        rows = self.ok if point is None else self.ok_at[point]
+        return np.array([r[measure] for r in rows if keep(r)], dtype=float)
+
+    def ci(self, point: int, measure: str):
+        """Mean with 95 % confidence interval of ``measure`` over the runs at ``point`` (computed once)."""
+        key = (point, measure)
+        if key not in self._ci:
+            self._ci[key] = mean_ci(self.values(measure, point=point))
+        return self._ci[key]
 
     def add(self, name: str, heading: str, fig, table: list[dict], note: str = "") -> None:
         fig.suptitle(f"{heading}\n{self.title}", fontsize=9, y=1.04)
@@ -98,7 +108,7 @@ class _Report:
         table = []
         for p in self.points:
             for m in MEASURES:
-                ci = mean_ci(self.values(m, lambda r: r["point"] == p))
+                ci = self.ci(p, m)
                 table.append(dict(point=p, **dict(zip(self.params, self.point_params[p])), measure=m, **ci.as_dict()))
         self._write_table("summary", table)
         shown = [r for r in table if r["measure"] in KEY_OUTCOMES + ["leak_rate", "s2s_median_s", "gospa_mean_m"]]
@@ -150,7 +160,7 @@ class _Report:
         width = 0.8 / len(LAYERS)
         table = []
         for j, layer in enumerate(LAYERS):
-            cis = [mean_ci(self.values(f"shots_{layer}", lambda r, p=p: r["point"] == p)) for p in self.points]
+            cis = [self.ci(p, f"shots_{layer}") for p in self.points]
             x = np.arange(len(self.points)) + (j - (len(LAYERS) - 1) / 2) * width
             ax.bar(x, [c.mean for c in cis], width, yerr=[np.nan_to_num(c.half_width) for c in cis], capsize=2,
                    label=layer)
@@ -170,7 +180,7 @@ class _Report:
         top = int(np.nanmax(self.values("leakers"))) if self.ok else 0
         bins = np.arange(top + 2) - 0.5
         for p in shown:
-            v = self.values("leakers", lambda r, p=p: r["point"] == p)
+            v = self.values("leakers", point=p)
             counts, _ = np.histogram(v, bins=bins)
             ax.step(np.arange(top + 1), counts / max(len(v), 1), where="mid",
                     label=_label(self.params, self.point_params[p]))
@@ -187,10 +197,10 @@ class _Report:
         fig, ax = self.plt.subplots(figsize=(max(5.0, 1.0 * len(self.points) + 2), 3.4))
         data, table = [], []
         for p in self.points:
-            v = self.values("cost_exchange", lambda r, p=p: r["point"] == p)
+            v = self.values("cost_exchange", point=p)
             data.append(v[np.isfinite(v)])
             table.append(dict(point=p, label=_label(self.params, self.point_params[p]),
-                              **mean_ci(v).as_dict()))
+                              **self.ci(p, "cost_exchange").as_dict()))
         ax.boxplot(data, showmeans=True)
         ax.set_xticks(np.arange(1, len(self.points) + 1),
                       [_label(self.params, self.point_params[p]) for p in self.points], rotation=20, ha="right",
