@@ -113,7 +113,7 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
 
     perfect = None
     if sc.sim.fidelity == "perfect_picture":
-        perfect = PerfectPicture(truth_state, raid.cls, track_truth)
+        perfect = PerfectPicture(truth_state, raid.cls, first_detect)
         bm.use_picture_source(perfect)
 
     dt = float(sc.c2.cycle_s)
@@ -148,7 +148,7 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
             new = src_rows[first_detect[src_rows] > ts]
             first_detect[new] = ts
             if perfect is not None:
-                perfect.observe(ts, src_rows)
+                perfect.observe(truth_rows)
             s0 = time.perf_counter()
             bm.ingest(det)
             rec.scan_ms.append((time.perf_counter() - s0) * 1e3)

@@ -14,7 +14,6 @@ This lives in the simulator because it reads truth; the C2 core only sees an
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Callable
 
 import numpy as np
@@ -31,30 +30,31 @@ class PerfectPicture:
     """Stands in for the tracker: ``process`` ignores plots, ``picture`` reads truth.
 
     ``truth_state(t) -> (pos, vel, alive)`` is the simulator's truth (alive
-    excludes threats killed or impacted); ``observe`` is told which truth rows
-    each scan's plots came from.  Track ids are truth row + 1.
+    excludes threats killed or impacted); ``first_detect_s`` the simulator's
+    time of each threat's first plot, which it keeps up to date; ``observe``
+    is told which truth row each plot of a scan came from.  Track ids are
+    truth row + 1, and ``last_association`` reports them as a tracker does,
+    so the simulator attributes tracks to truth the same way in both fidelities.
     """
 
-    def __init__(self, truth_state: Callable[[float], tuple], classes: list[str], track_truth: dict):
+    def __init__(self, truth_state: Callable[[float], tuple], classes: list[str], first_detect_s: np.ndarray):
         n = len(classes)
         self._truth_state = truth_state
         self._ballistic = np.array([c in _FREE_FLIGHT for c in classes], dtype=bool)
-        self._first = np.full(n, np.inf)
+        self._first = first_detect_s
         self._hits = np.zeros(n, dtype=np.int64)
-        self._track_truth = track_truth
         self.stats: dict[str, int] = {}
         self.last_association = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
     def process(self, scan: Detections) -> None:
         """Plots are not used: the picture comes from truth."""
 
-    def observe(self, t_s: float, rows: np.ndarray) -> None:
-        """Truth rows that gave a plot in the scan at ``t_s`` (for first detection and hit counts)."""
-        rows = np.asarray(rows, dtype=np.int64)
-        self._first[rows] = np.minimum(self._first[rows], t_s)
-        np.add.at(self._hits, rows, 1)
-        for r in rows.tolist():
-            self._track_truth.setdefault(r + 1, Counter())[r] += 1
+    def observe(self, truth_rows: np.ndarray) -> None:
+        """The truth row of each plot of the scan about to be processed (-1: false alarm)."""
+        truth_rows = np.asarray(truth_rows, dtype=np.int64)
+        plots = np.flatnonzero(truth_rows >= 0)
+        np.add.at(self._hits, truth_rows[plots], 1)
+        self.last_association = (plots, truth_rows[plots] + 1)
 
     def picture(self, t_s: float) -> AirPicture:
         pos, vel, alive = self._truth_state(t_s)
