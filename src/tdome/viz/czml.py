@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tdome.viz import palette
-from tdome.viz.runfolder import RunFolder
+from tdome.viz.runfolder import RunFolder, by_object
 
 CZML_VERSION = "1.0"
 CLASS_RGBA = {k: palette.rgba(c) for k, c in palette.CLASS_COLOURS.items()}
@@ -176,12 +176,10 @@ def _moving(pid: str, parent: str, name: str, clock: _Clock, t, lon, lat, alt, r
 
 def _grouped_rows(key: np.ndarray, t: np.ndarray):
     """(object id, row indices in time order) for each object."""
-    order = np.lexsort((t, key))
-    k = key[order]
-    if not k.size:
+    order, starts = by_object(key, t)
+    if not order.size:
         return
-    cuts = np.flatnonzero(k[1:] != k[:-1]) + 1
-    for rows in np.split(order, cuts):
+    for rows in np.split(order, starts[1:]):
         yield int(key[rows[0]]), rows
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from tdome import __version__
 from tdome.viz import palette
 from tdome.viz.coastline import load_coastline
-from tdome.viz.runfolder import RunFolder
+from tdome.viz.runfolder import RunFolder, by_object
 
 PAYLOAD_FORMAT = 1
 Q_DEG = 1e4  # 1e-4 degree: about 11 m
@@ -70,11 +70,9 @@ def _delta(q: np.ndarray, starts: np.ndarray) -> list[int]:
 
 def _series(key: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     """Order samples by (object, time); returns (order, starts, the per-object columns id, start, n)."""
-    order = np.lexsort((t_s, key))
-    k = key[order]
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if k.size else np.zeros(0, dtype=int)
-    n = np.diff(np.r_[starts, k.size])
-    return order, starts, dict(id=k[starts].tolist(), start=starts.tolist(), n=n.tolist())
+    order, starts = by_object(key, t_s)
+    n = np.diff(np.r_[starts, order.size])
+    return order, starts, dict(id=key[order][starts].tolist(), start=starts.tolist(), n=n.tolist())
 
 
 def _positions(cols: dict, order, starts) -> dict:

@@ -60,3 +60,15 @@ def load_run_folder(path: Path) -> RunFolder:
         raise RunFolderError(f"{path / 'scene.json'}: format {scene.get('format')!r}, this tdome reads "
                              f"format {SCENE_FORMAT}; run the scenario again")
     return RunFolder(path, summary, scene, **tables)
+
+
+def by_object(key: np.ndarray, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a table of samples ordered by (object, time), and where each object's run starts.
+
+    Returns ``(order, starts)``: ``key[order]`` is grouped by object with each
+    group in time order, and ``starts`` indexes the first row of each group in it.
+    """
+    order = np.lexsort((t_s, key))
+    k = key[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]]) if k.size else np.zeros(0, dtype=int)
+    return order, starts
