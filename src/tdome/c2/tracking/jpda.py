@@ -16,7 +16,7 @@ and, dividing by the product over all tracks of their miss factor, ::
 
     P(θ | Z) ∝ Π_{(i,j)∈θ} r_ij,        ln r_ij = ln P_D,i + ℓ_ij - ln λ_j - ln(1 - P_D,i P_G)
 
-with ``ℓ_ij = ln N(ν_ij; 0, S_ij)`` (:func:`gaussian_log_likelihood`).  The
+with ``ℓ_ij = ln N(ν_ij; 0, S_ij)`` (:func:`tdome.c2.tracking.gaussian.gaussian_loglik`).  The
 marginals are ``β_ij = Σ_{θ∋(i,j)} P(θ|Z)`` (track ``i`` took plot ``j``) and
 ``β_i0 = 1 - Σ_j β_ij`` (track ``i`` missed).
 
