@@ -1,6 +1,6 @@
 """Weapon-target assignment: feasibility, objectives against independent evaluation, optimality against enumeration."""
 
-from itertools import product
+from itertools import permutations, product
 
 import numpy as np
 import pytest
@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from tdome.c2.assign import SOLVERS, AssignmentProblem, violations
 from tdome.c2.assign.instances import random_wta
+from tdome.c2.assign.local import match_slots
 
 
 def random_problem(rng, B, T, objective="target", single_salvo=False):
@@ -247,3 +248,60 @@ def test_reserve_is_kept_for_high_value_threats():
         a = SOLVERS[solver](p)
         assert violations(p, a) == []
         assert sorted(a.threat.tolist()) in ([0, 2], [1, 2])
+
+
+# --------------------------------------------------------------------------- termination
+
+
+@pytest.mark.parametrize("seed", [9168, 20885, 24455])
+def test_local_search_terminates_where_one_battery_holds_two_engagements(seed):
+    # These problems once made the reassignment step's sparse matcher loop
+    # forever: its matrix had two identical rows (one battery, two engagements).
+    p = random_problem(np.random.default_rng(seed), 3, 2)
+    g, a = SOLVERS["greedy"](p), SOLVERS["local_search"](p)
+    assert violations(p, a) == []
+    assert not a.timed_out
+    assert a.loss <= g.loss + 1e-9
+    assert a.loss >= brute_force(p) - 1e-9
+
+
+@st.composite
+def tied_cost_matrices(draw):
+    """Square-or-wide cost matrices whose rows repeat (one battery, several engagements), some pairs forbidden."""
+    n = draw(st.integers(1, 6))
+    m = draw(st.integers(n, 7))
+    distinct = draw(st.integers(1, n))
+    vals = st.one_of(st.integers(0, 3).map(float), st.floats(0.0, 10.0), st.just(np.inf))
+    base = [[draw(vals) for _ in range(m)] for _ in range(distinct)]
+    rows = [list(base[draw(st.integers(0, distinct - 1))]) for _ in range(n)]
+    cost = np.array(rows, dtype=float)
+    cost[np.arange(n), np.arange(n)] = np.minimum(cost[np.arange(n), np.arange(n)], 10.0)  # staying put is allowed
+    return cost
+
+
+@settings(max_examples=300, deadline=None)
+@given(tied_cost_matrices())
+def test_slot_matching_terminates_and_is_optimal_on_tied_matrices(cost):
+    n, m = cost.shape
+    rows, cols = match_slots(cost)
+    assert rows.tolist() == list(range(n)) and len(set(cols.tolist())) == n
+    best = min(sum(cost[i, c] for i, c in enumerate(perm)) for perm in permutations(range(m), n))
+    assert np.isclose(cost[rows, cols].sum(), best)
+
+
+def test_slot_matching_solves_the_matrix_that_hung_the_sparse_matcher():
+    cost = np.array([[1.0, 4.96840489, 5.62244658, 6.52624921],
+                     [7.08697441, 1.73811051, 3.16074435, 7.60550535],
+                     [2.56038704, 2.618166, 3.831406, 6.80291495],
+                     [2.56038704, 2.618166, 3.831406, 6.80291495]])
+    rows, cols = match_slots(cost)
+    best = min(sum(cost[i, c] for i, c in enumerate(perm)) for perm in permutations(range(4)))
+    assert np.isclose(cost[rows, cols].sum(), best)
+
+
+def test_local_search_stops_at_its_time_limit_and_says_so():
+    p = random_wta(np.random.default_rng(3), 300, 600, "hard")
+    a = SOLVERS["local_search"](p, time_limit_s=0.05)
+    assert violations(p, a) == []
+    assert a.timed_out
+    assert not SOLVERS["local_search"](random_problem(np.random.default_rng(1), 2, 3)).timed_out

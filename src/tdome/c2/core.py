@@ -57,6 +57,9 @@ class C2Config:
     solver: str = "local_search"
     objective: str = "target"  # or "asset"
     solver_time_limit_s: float | None = None  # per cycle; the solver's default if None
+    # Without a time limit the heuristics run to their own end (the same result on any machine), but
+    # never past this deadline: a solve that reaches it is cut and reported (Assignment.timed_out).
+    solver_deadline_s: float = 10.0
     lethality: float = 0.9  # asset objective: chance a threat that arrives destroys its asset
 
 
@@ -211,7 +214,9 @@ class BattleManager:
             followup_pk=followup,
             max_engagements=np.ones(len(rows), dtype=int),
         )
-        result = SOLVERS[self.config.solver](problem, time_limit_s=self.config.solver_time_limit_s)
+        limit = self.config.solver_time_limit_s
+        result = SOLVERS[self.config.solver](problem, time_limit_s=self.config.solver_deadline_s if limit is None
+                                             else min(limit, self.config.solver_deadline_s))
         orders = []
         for b, j, n in zip(result.battery.tolist(), result.threat.tolist(), result.rounds.tolist()):
             tid = int(threats.track_id[rows[j]])

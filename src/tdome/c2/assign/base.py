@@ -130,6 +130,7 @@ class Assignment:
     gap: float | None = None  # (loss − loss_bound) / loss, when a bound is known
     proven: bool = False  # the gap is within the solver's optimality tolerance
     solve_s: float = 0.0
+    timed_out: bool = False  # stopped by its time limit before its own end (the result then depends on speed)
 
 
 def evaluate(problem: AssignmentProblem, battery, threat, f: np.ndarray | None = None) -> tuple[float, float]:

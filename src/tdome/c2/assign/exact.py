@@ -142,9 +142,11 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None,
     pair_index = {(int(b), int(t)): k for k, (b, t) in enumerate(zip(pb.tolist(), pt.tolist()))}
     lower = -np.inf
     iterations = 0
+    timed_out = False  # the seed's own short cap is by design, not a cut
     while True:
         remaining = limit - (time.perf_counter() - t0)
         if remaining <= 0:
+            timed_out = True
             break
         iterations += 1
         h.setOptionValue("time_limit", float(remaining))
@@ -153,6 +155,7 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None,
         h.run()
         info = h.getInfo()
         status = h.getModelStatus()
+        timed_out |= status == highspy.HighsModelStatus.kTimeLimit
         if status not in bounded:  # an error or a numerical failure: keep what is proven so far
             break
         if np.isfinite(info.mip_dual_bound):
@@ -175,7 +178,8 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None,
     lower = min(lower, best_loss)
     gap = (best_loss - lower) / best_loss if np.isfinite(lower) and best_loss > 0 else (0.0 if best_loss <= 0 else None)
     return finish(p, best_b, best_t, loss_bound=lower if np.isfinite(lower) else None, gap=gap,
-                  proven=gap is not None and gap <= gap_tolerance, solve_s=time.perf_counter() - t0)
+                  proven=gap is not None and gap <= gap_tolerance, solve_s=time.perf_counter() - t0,
+                  timed_out=timed_out and not (gap is not None and gap <= gap_tolerance))
 
 
 def _bounded_statuses():

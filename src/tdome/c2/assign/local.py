@@ -23,8 +23,7 @@ import time
 
 import numpy as np
 
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from scipy.optimize import linear_sum_assignment
 
 from tdome.c2.assign.base import Assignment, AssignmentProblem, LossState, evaluate, finish, register
 from tdome.c2.assign.greedy import Budget, greedy_engagements
@@ -66,7 +65,8 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
         loss = evaluate(p, eb, et, f)[0]
         if loss < best[0] - 1e-12 * max(1.0, abs(best[0])):
             best = (loss, eb, et)
-    return finish(p, best[1], best[2], solve_s=time.perf_counter() - t0)
+    t1 = time.perf_counter()
+    return finish(p, best[1], best[2], solve_s=t1 - t0, timed_out=bool(t1 >= deadline))
 
 
 def _perturb(p: AssignmentProblem, f: np.ndarray, rng: np.random.Generator, eb: np.ndarray, et: np.ndarray):
@@ -222,14 +222,7 @@ def _reassign(p, f, state, budget, eb, et, tol):
     pick[np.arange(E)[:, None], np.argpartition(gain, kr - 1, axis=1)[:, :kr]] = True
     pick[np.argpartition(gain, kc - 1, axis=0)[:kc, :], np.arange(n_slots)[None, :]] = True
     pick[np.arange(E), np.arange(E)] = True
-    r, c = np.nonzero(pick & ok)
-    g = gain[r, c]
-    weights = g - g.min() + 1.0  # positive: the sparse matcher drops explicit zeros
-    graph = coo_matrix((weights, (r, c)), shape=gain.shape).tocsr()
-    try:
-        rows, cols = min_weight_full_bipartite_matching(graph)
-    except ValueError:
-        return None
+    rows, cols = match_slots(np.where(pick & ok, gain, np.inf))
     new_t = et.copy()
     new_t[rows] = slot_t[cols]
     if np.array_equal(new_t, et):
@@ -241,6 +234,18 @@ def _reassign(p, f, state, budget, eb, et, tol):
     if not p.loss(state2.S) < old_loss - tol:
         return None
     return eb, new_t, state2, budget2
+
+
+def match_slots(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-cost matching of every row (engagement) to its own column (slot); ``inf`` forbids a pair.
+
+    A dense shortest-augmenting-path solve (scipy's Jonker–Volgenant variant,
+    Crouse 2016), which always terminates, ties included.  scipy's sparse
+    ``min_weight_full_bipartite_matching`` can loop forever on a graph with
+    two identical rows, which is what one battery holding two engagements
+    gives.  Returns (rows, columns) of the matched pairs, rows ascending.
+    """
+    return linear_sum_assignment(cost)
 
 
 def _apply(move, p, f, state, budget, eb, et):
