@@ -4,6 +4,10 @@
 >>> sc = load_scenario()            # the built-in notional Taiwan Strait raid
 >>> sc.threat_types["srbm_df15"].class_
 'ballistic'
+
+For a new user, :func:`starter_text` is a small commented scenario to start from, and
+:func:`json_schema` the JSON Schema of a scenario file (docs/scenario-reference.md is made
+from it by tools/scenario_reference.py).
 """
 
 from tdome.scenario.catalog import builtin_catalog, builtin_catalog_path
@@ -16,6 +20,8 @@ from tdome.scenario.loader import (
     load_scenario_text,
     read_scenario_data,
     scenario_from_dict,
+    starter_scenario_path,
+    starter_text,
     validate_file,
 )
 from tdome.scenario.schema import (
@@ -35,6 +41,7 @@ from tdome.scenario.schema import (
     ThreatGroup,
     ThreatType,
     Wave,
+    json_schema,
 )
 
 __all__ = [
@@ -63,6 +70,9 @@ __all__ = [
     "load_scenario",
     "load_scenario_text",
     "read_scenario_data",
+    "json_schema",
     "scenario_from_dict",
+    "starter_scenario_path",
+    "starter_text",
     "validate_file",
 ]

@@ -3,7 +3,8 @@
 The figures live in ``scenario/data/catalog.yaml``; every entry carries a
 ``source`` naming the public reporting it is drawn from (or "notional"), and
 ``scenario/data/README.md`` explains the choices.  A scenario's own
-``catalog`` section extends or overrides these entries by name.
+``catalog`` section extends these entries, or overrides them field by field by name
+(:func:`tdome.scenario.schema.merge_catalog_overrides`).
 """
 
 from __future__ import annotations

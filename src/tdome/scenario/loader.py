@@ -10,6 +10,8 @@ offending value and what is allowed, one line per problem.
 from __future__ import annotations
 
 import difflib
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -25,11 +27,13 @@ from tdome.scenario.schema import (
     Catalog,
     Problem,
     Scenario,
+    Valid,
     format_path,
     format_value,
 )
 
 DEFAULT_FILE = "default.yaml"
+STARTER_FILE = "starter.yaml"
 MAX_LISTED_ERRORS = 60
 
 
@@ -86,6 +90,22 @@ def default_scenario_path() -> Path:
     return Path(str(resources.files("tdome.scenario").joinpath("data", DEFAULT_FILE)))
 
 
+def starter_scenario_path() -> Path:
+    """Filesystem path of the commented starter scenario (see :func:`starter_text`)."""
+    return Path(str(resources.files("tdome.scenario").joinpath("data", STARTER_FILE)))
+
+
+def starter_text() -> str:
+    """A small, complete, commented scenario YAML for a new user to copy and edit.
+
+    A few assets, radars and batteries of three layers, a raid of two waves, a seed and a
+    duration; each section says what it is and which section of the reference
+    (docs/scenario-reference.md) describes it.  It validates as it is and a run of it ends
+    with intercepts.
+    """
+    return resources.files("tdome.scenario").joinpath("data", STARTER_FILE).read_text(encoding="utf-8")
+
+
 def load_scenario(path: str | Path | None = None, seed: int | None = None) -> Scenario:
     """Load and validate a scenario file (None: the built-in default); ``seed`` overrides the file's seed."""
     text, source = _scenario_text(path)
@@ -139,7 +159,7 @@ def scenario_from_dict(data: Any, source: str = "<data>", seed: int | None = Non
     try:
         sc = Scenario.model_validate(data, context={DEFER_CHECKS: True})
     except ValidationError as e:
-        raise ScenarioError(source, [_from_pydantic(err, Scenario, lines) for err in e.errors()]) from None
+        raise ScenarioError(source, _scenario_errors(e.errors(), lines, data)) from None
     problems = sc.problems()
     if problems:
         raise ScenarioError(source, [_from_problem(p, lines) for p in problems]) from None
@@ -179,7 +199,11 @@ def _read_text(path: str | Path) -> str:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys in a mapping (PyYAML silently keeps the last)."""
+    """SafeLoader that rejects duplicate keys in a mapping (PyYAML silently keeps the last).
+
+    It also reads floats as YAML 1.2 does: PyYAML follows YAML 1.1, where ``1e6`` and ``2.0e6``
+    (no sign in the exponent) are strings, and number fields refuse strings.
+    """
 
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         if isinstance(node, yaml.MappingNode):
@@ -199,6 +223,22 @@ class _StrictLoader(yaml.SafeLoader):
                         "each key may appear once", key_node.start_mark)
                 seen[key] = key_node
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.2 core-schema floats (exponent sign optional, ``1e6`` allowed) plus YAML 1.1's sexagesimal
+# floats, which PyYAML has always read; replaces PyYAML's YAML 1.1 float resolver for this loader.
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_FLOAT_RE = re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
+    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X)
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _FLOAT_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT_RE, list("-+0123456789."))
 
 
 def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
@@ -296,9 +336,94 @@ def _from_problem(p: Problem, lines: dict[tuple, int]) -> ErrorItem:
     return ErrorItem(format_path(p.path), msg, _line_for(p.path, lines))
 
 
+_CATALOG_KINDS = {"threats": "threat type", "radars": "radar type", "interceptors": "interceptor type"}
+
+
+def _scenario_errors(errors: list[dict], lines: dict[tuple, int], data: dict) -> list[ErrorItem]:
+    """Pydantic's errors for a scenario as items.
+
+    The missing fields of a new catalog entry make one item (with a hint when its name is close to a
+    built-in one), and an error in a field a partial override did not give says it is the built-in value.
+    """
+    from tdome.scenario.catalog import builtin_catalog
+
+    catalog = builtin_catalog()
+    raw_catalog = data.get("catalog") if isinstance(data.get("catalog"), dict) else {}
+    out: list[ErrorItem] = []
+    missing: dict[tuple, list[str]] = {}  # (section, name) -> missing fields, in order
+    slot: dict[tuple, int] = {}  # (section, name) -> index in ``out`` of its one item
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
+        in_entry = len(loc) >= 4 and loc[0] == "catalog" and loc[1] in _CATALOG_KINDS
+        if in_entry and err.get("type") == "missing":
+            key = (loc[1], loc[2])
+            if key not in missing:
+                missing[key] = []
+                slot[key] = len(out)
+                out.append(ErrorItem(f"catalog.{loc[1]}.{loc[2]}", "", _line_for(loc[:3], lines)))  # filled below
+            missing[key].append(".".join(str(p) for p in loc[3:]))
+            continue
+        item = _from_pydantic(err, Scenario, lines)
+        if in_entry and loc[2] in getattr(catalog, loc[1]) and not _given(raw_catalog, loc[1:]):
+            item = ErrorItem(item.path, f"{item.message} (the built-in value of '{loc[2]}', not set in this "
+                                        "file; override it too)", item.line, item.column)
+        out.append(item)
+    for (section, name), i in slot.items():
+        item = out[i]
+        known = sorted(getattr(catalog, section))
+        kind = _CATALOG_KINDS[section]
+        msg = (f"'{name}' is not a built-in {kind}, so it is a new entry and must be complete: "
+               f"missing {', '.join(missing[(section, name)])}")
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        if close:
+            msg += (f" (did you mean the built-in '{close[0]}'? an entry with a built-in name needs only the "
+                    "fields it changes)")
+        else:
+            msg += f"; built-in {kind}s, which an entry can override field by field: {', '.join(known)}"
+        out[i] = ErrorItem(item.path, msg, item.line)
+    return out
+
+
+def _given(raw: Any, path: tuple) -> bool:
+    """Whether the raw mapping ``raw`` has a value at ``path`` (keys; ``class_`` also matches ``class``)."""
+    for key in path:
+        if not isinstance(raw, dict):
+            return False
+        if key not in raw and not (key == "class" and "class_" in raw):
+            return False
+        raw = raw[key] if key in raw else raw["class_"]
+    return True
+
+
+_NUMBER_ERRORS = ("int_type", "int_parsing", "int_from_float", "float_type", "float_parsing",
+                  "number_bool", "integer_bool")
+
+
+def _number_message(etype: str, value: Any, valid: str | None) -> str:
+    """What a number field needs, and why ``value`` is not it (quoted numbers, booleans, 2.5 for an integer)."""
+    integer = etype.startswith("int")
+    valid = valid or ("an integer" if integer else "a number")
+    if isinstance(value, bool):
+        return f"must be {valid}, not true/false"
+    if isinstance(value, str):
+        text = value.strip().replace("_", "")
+        try:
+            ok = float(text) == int(text) if integer else math.isfinite(float(text))
+        except (ValueError, OverflowError):
+            ok = False
+        if ok:
+            return f"must be {valid}, not a string: write {value.strip()} without quotes"
+        return f"must be {valid}, not a string"
+    if integer and isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return f"must be a whole number written without a decimal point ({valid}): write {int(value)}"
+        return f"must be a whole number ({valid})"
+    return f"must be {valid}"
+
+
 def _from_pydantic(err: dict, root: type[BaseModel], lines: dict[tuple, int]) -> ErrorItem:
     loc = tuple(err.get("loc", ()))
-    path, _ = _walk(root, loc)
+    path, tp = _walk(root, loc)
     etype = err.get("type", "")
     ctx = err.get("ctx") or {}
     value = err.get("input")
@@ -321,6 +446,8 @@ def _from_pydantic(err: dict, root: type[BaseModel], lines: dict[tuple, int]) ->
         msg = "required field is missing"
     elif etype == "too_long" and (ctx.get("field_type") == "Tuple"):
         msg = "must be a pair [lat, lon] (degrees)"
+    elif etype in _NUMBER_ERRORS:
+        msg = _number_message(etype, value, _valid_text(tp))
     else:
         msg = _describe(etype, ctx, err.get("msg", ""))
 
@@ -414,7 +541,8 @@ def _step(tp: Any, part: Any) -> tuple[Any, bool]:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         for name, f in tp.model_fields.items():
             if part == name or part == f.alias:
-                return f.annotation, False
+                # pydantic moves a field's top-level Annotated metadata into FieldInfo; put it back.
+                return (typing.Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation), False
         return None, False
     if origin is list and isinstance(part, int):
         return typing.get_args(tp)[0], False
@@ -424,6 +552,21 @@ def _step(tp: Any, part: Any) -> tuple[Any, bool]:
     if origin is dict:
         return typing.get_args(tp)[1], False
     return None, False
+
+
+def _valid_text(tp: Any) -> str | None:
+    """The :class:`~tdome.scenario.schema.Valid` text of a (possibly optional) number type, if it has one."""
+    if typing.get_origin(tp) is typing.Annotated:
+        for m in typing.get_args(tp)[1:]:
+            if isinstance(m, Valid):
+                return m.text
+        return _valid_text(typing.get_args(tp)[0])
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        for arm in typing.get_args(tp):
+            text = _valid_text(arm)
+            if text:
+                return text
+    return None
 
 
 def _field_names(tp: Any) -> list[str]:

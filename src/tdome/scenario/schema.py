@@ -14,13 +14,24 @@ loader (:mod:`tdome.scenario.loader`) turns both into one
 :class:`~tdome.scenario.loader.ScenarioError` naming the file, the field path
 and the offending value.  Constructing a :class:`Scenario` directly runs both
 stages too and raises a pydantic ``ValidationError`` listing the problems.
+
+Numbers are strict: a quoted ``"4"`` or a boolean is refused where a number is
+expected, and an integer field refuses ``4.0``; an integer is still a valid
+float (``duration_s: 600``).  A ``catalog`` entry under a built-in name is
+merged onto the built-in entry before validation (:func:`merge_catalog_overrides`),
+so a scenario can change one ``pk`` without repeating the rest.  Every field
+carries a description with its unit; :func:`json_schema` publishes them, and
+``tools/scenario_reference.py`` turns them into docs/scenario-reference.md.
 """
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
+import numbers
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
 from pydantic import (
@@ -31,12 +42,15 @@ from pydantic import (
     Discriminator,
     Field,
     PlainSerializer,
+    Strict,
     StringConstraints,
     Tag,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from tdome import geo
 from tdome.messages import LAYERS, THREAT_CLASSES
@@ -61,21 +75,58 @@ EXTENT_MARGIN_DEG = 0.5
 # --------------------------------------------------------------------------- field types
 
 
-def _reject_bool(v: Any) -> Any:
+@dataclass(frozen=True)
+class Valid:
+    """Annotation marker: what a numeric field accepts, in words (used in error messages and the reference)."""
+
+    text: str
+
+
+def _num(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _bounds_text(bounds: dict[str, float]) -> str:
+    ops = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    return " and ".join(f"{ops[k]} {_num(v)}" for k, v in bounds.items())
+
+
+def _number_in(v: Any) -> Any:
     # YAML turns `yes`/`no`/`on`/`off` into booleans; a number field must not take them as 1/0.
     if isinstance(v, bool):
-        raise ValueError("must be a number, not true/false")
+        raise PydanticCustomError("number_bool", "must be a number, not true/false")
+    # numpy scalars from code that builds scenarios (sweeps, tests) count as the numbers they are.
+    if isinstance(v, numbers.Integral) and not isinstance(v, int):
+        return int(v)
+    if isinstance(v, numbers.Real) and not isinstance(v, (int, float)):
+        return float(v)
     return v
 
 
+def _integer_in(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise PydanticCustomError("integer_bool", "must be an integer, not true/false")
+    if isinstance(v, numbers.Integral) and not isinstance(v, int):
+        return int(v)
+    return v
+
+
+# Strict numbers: a quoted "4" or a boolean is refused (no silent coercion), while an integer
+# is still a valid float (``duration_s: 600``).  The bounds come before the BeforeValidator so
+# that they are checked by the number schema itself and show in the JSON Schema as
+# minimum/exclusiveMinimum/... .
+
+
 def Num(**bounds: float) -> Any:  # noqa: N802 - a type factory
-    """A finite float with optional ``ge``/``gt``/``le``/``lt`` bounds; booleans rejected."""
-    return Annotated[float, BeforeValidator(_reject_bool), Field(**bounds)]
+    """A finite float with optional ``ge``/``gt``/``le``/``lt`` bounds; strings and booleans rejected."""
+    text = "a number" + (f" {_bounds_text(bounds)}" if bounds else "")
+    return Annotated[float, Strict(), Field(**bounds), BeforeValidator(_number_in), Valid(text)]
 
 
 def Int(**bounds: int) -> Any:  # noqa: N802 - a type factory
-    """An integer with optional bounds; booleans rejected."""
-    return Annotated[int, BeforeValidator(_reject_bool), Field(**bounds)]
+    """An integer with optional bounds; strings, booleans and floats (even 4.0) rejected."""
+    text = "an integer" + (f" {_bounds_text(bounds)}" if bounds else "")
+    return Annotated[int, Strict(), Field(**bounds), BeforeValidator(_integer_in), Valid(text)]
 
 
 def _check_lat(v: float) -> float:
@@ -90,8 +141,13 @@ def _check_lon(v: float) -> float:
     return v
 
 
-Lat = Annotated[float, BeforeValidator(_reject_bool), AfterValidator(_check_lat)]
-Lon = Annotated[float, BeforeValidator(_reject_bool), AfterValidator(_check_lon)]
+# The range is checked by the after-validators (for their message); the JSON Schema states it too.
+Lat = Annotated[float, Strict(), BeforeValidator(_number_in), AfterValidator(_check_lat),
+                Valid("a latitude in [-90, 90] degrees"),
+                WithJsonSchema({"type": "number", "minimum": -90, "maximum": 90})]
+Lon = Annotated[float, Strict(), BeforeValidator(_number_in), AfterValidator(_check_lon),
+                Valid("a longitude in [-180, 180] degrees"),
+                WithJsonSchema({"type": "number", "minimum": -180, "maximum": 180})]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Probability = Num(ge=0.0, le=1.0)
@@ -121,8 +177,11 @@ def _gt_field(other: str, v: float, info: ValidationInfo, what: str = "") -> flo
     return v
 
 
-def _num(x: float) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
+def _doc(text: str, default: Any = ..., **kw: Any) -> Any:
+    """``Field`` with a description (and a default, if given): every field says what it is and its unit."""
+    if "default_factory" in kw:
+        return Field(description=text, **kw)
+    return Field(default, description=text, **kw)
 
 
 # --------------------------------------------------------------------------- catalog types
@@ -131,16 +190,29 @@ def _num(x: float) -> str:
 class ThreatType(_Frozen):
     """A kind of threat: its class, kinematics, signature, lethality and cost."""
 
-    class_: ThreatClass = Field(alias="class")
-    speed_mps: Num(gt=0.0)  # cruise speed (air-breathing); nominal only for ballistic/rocket
-    cruise_alt_m: Num(ge=0.0) | None = Field(default=None, validate_default=True)  # air-breathing only
-    gamma_deg: Num(gt=0.0, lt=90.0) | None = None  # launch flight-path angle; None = minimum energy
-    max_range_km: Num(gt=0.0)
-    rcs_m2: Num(gt=0.0)
-    lethal_radius_m: Num(gt=0.0)
-    cost_usd: Num(ge=0.0)
-    description: str = ""
-    source: Source
+    class_: ThreatClass = Field(
+        alias="class",
+        description="Threat class: ballistic and rocket fly a free-flight trajectory solved from launch and aim; "
+                    "cruise, drone and aircraft fly their route at cruise_alt_m. Each interceptor's pk is given "
+                    "per class.")
+    speed_mps: Num(gt=0.0) = _doc(
+        "Speed, m/s: the cruise speed of air-breathing classes; only a nominal figure for ballistic and rocket "
+        "(their speed follows from the trajectory).")
+    cruise_alt_m: Num(ge=0.0) | None = _doc(
+        "Cruise altitude above the surface, m. Required for cruise, drone and aircraft; leave it out (null) for "
+        "ballistic and rocket.", None, validate_default=True)
+    gamma_deg: Num(gt=0.0, lt=90.0) | None = _doc(
+        "Launch flight-path angle above the horizontal, degrees (ballistic and rocket only); null flies the "
+        "minimum-energy trajectory.", None)
+    max_range_km: Num(gt=0.0) = _doc(
+        "Maximum range, km: the loader refuses a group whose launch area (centre distance plus radius) or route "
+        "is farther from its aim.")
+    rcs_m2: Num(gt=0.0) = _doc("Radar cross section, m² (with the radar's sensitivity it sets detection range).")
+    lethal_radius_m: Num(gt=0.0) = _doc(
+        "Lethal radius, m: an asset within this distance of the impact point is hit.")
+    cost_usd: Num(ge=0.0) = _doc("Unit cost, US dollars (for the cost-exchange measures).")
+    description: str = _doc("Free text.", "")
+    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
 
     @field_validator("cruise_alt_m")
     @classmethod
@@ -150,7 +222,7 @@ class ThreatType(_Frozen):
             raise ValueError(f"required for air-breathing class '{c}' (cruise altitude in m)")
         if c in BALLISTIC_CLASSES and v is not None:
             raise ValueError(f"only for air-breathing classes ({', '.join(AIR_BREATHING_CLASSES)}); "
-                             f"remove it for class '{c}'")
+                             f"remove it (or set it to null) for class '{c}'")
         return v
 
     @field_validator("gamma_deg")
@@ -158,7 +230,7 @@ class ThreatType(_Frozen):
     def _gamma(cls, v: float | None, info: ValidationInfo) -> float | None:
         c = info.data.get("class_")
         if c in AIR_BREATHING_CLASSES and v is not None:
-            raise ValueError(f"only for ballistic/rocket classes; remove it for class '{c}'")
+            raise ValueError(f"only for ballistic/rocket classes; remove it (or set it to null) for class '{c}'")
         return v
 
     @property
@@ -170,24 +242,30 @@ class ThreatType(_Frozen):
 class RadarType(_Frozen):
     """A kind of radar: coverage volume, update rate, accuracy and detection performance."""
 
-    role: RadarRole
-    min_range_km: Num(ge=0.0) = 0.0
-    max_range_km: Num(gt=0.0)
-    revisit_s: Num(gt=0.0)
-    sigma_range_m: Num(gt=0.0)
-    sigma_az_deg: Num(gt=0.0)
-    sigma_el_deg: Num(gt=0.0)
-    sigma_rdot_mps: Num(gt=0.0) | None = None  # None: no range rate reported
-    sector_deg: Num(gt=0.0, le=360.0) = 360.0  # 360 = rotating/full coverage
-    boresight_deg: Num(ge=0.0, lt=360.0) = 0.0  # sector centre, azimuth from north (overridable per radar)
-    min_el_deg: Num(ge=-90.0, le=90.0) = 0.0
-    max_el_deg: Num(ge=-90.0, le=90.0) = 90.0
-    snr_ref_db: Num()  # SNR for a 1 m² target at ref_range_km
-    ref_range_km: Num(gt=0.0)
-    pfa: Num(gt=0.0, lt=1.0) = 1e-6
-    false_alarms_per_scan: Num(ge=0.0) = 0.0  # expected clutter plots per scan over the coverage
-    description: str = ""
-    source: Source
+    role: RadarRole = _doc("What the radar is for (descriptive; every radar feeds the same air picture).")
+    min_range_km: Num(ge=0.0) = _doc("Minimum instrumented range, km.", 0.0)
+    max_range_km: Num(gt=0.0) = _doc("Maximum instrumented range, km; must be > min_range_km.")
+    revisit_s: Num(gt=0.0) = _doc("Revisit time (scan period): time between two looks in one direction, s.")
+    sigma_range_m: Num(gt=0.0) = _doc("Range measurement error, one standard deviation, m.")
+    sigma_az_deg: Num(gt=0.0) = _doc("Azimuth measurement error, one standard deviation, degrees.")
+    sigma_el_deg: Num(gt=0.0) = _doc("Elevation measurement error, one standard deviation, degrees.")
+    sigma_rdot_mps: Num(gt=0.0) | None = _doc(
+        "Range-rate (Doppler) measurement error, one standard deviation, m/s; null: no range rate reported.", None)
+    sector_deg: Num(gt=0.0, le=360.0) = _doc(
+        "Width of the azimuth sector covered, degrees; 360 = rotating, full coverage.", 360.0)
+    boresight_deg: Num(ge=0.0, lt=360.0) = _doc(
+        "Centre of the sector, degrees azimuth from true north; a radar site's boresight_az_deg overrides it.", 0.0)
+    min_el_deg: Num(ge=-90.0, le=90.0) = _doc("Lowest elevation covered, degrees.", 0.0)
+    max_el_deg: Num(ge=-90.0, le=90.0) = _doc("Highest elevation covered, degrees; must be > min_el_deg.", 90.0)
+    snr_ref_db: Num() = _doc("Signal-to-noise ratio of a 1 m² target at ref_range_km, dB (radar sensitivity).")
+    ref_range_km: Num(gt=0.0) = _doc("Range at which the SNR of a 1 m² target is snr_ref_db, km.")
+    pfa: Num(gt=0.0, lt=1.0) = _doc(
+        "Probability of false alarm of the detection threshold (with the SNR it sets the probability of "
+        "detection, Swerling I). Dimensionless.", 1e-6)
+    false_alarms_per_scan: Num(ge=0.0) = _doc(
+        "Expected number of false (clutter) plots per scan over the whole coverage.", 0.0)
+    description: str = _doc("Free text.", "")
+    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
 
     @field_validator("max_range_km")
     @classmethod
@@ -200,14 +278,18 @@ class RadarType(_Frozen):
         return _gt_field("min_el_deg", v, info)
 
 
+def _pk_doc(threat_class: str) -> Any:
+    return _doc(f"Single-shot kill probability against {threat_class} threats, 0 to 1 (0: not engaged).")
+
+
 class PkTable(_Frozen):
     """Single-shot kill probability against each threat class (0 = cannot engage)."""
 
-    ballistic: Probability
-    rocket: Probability
-    cruise: Probability
-    drone: Probability
-    aircraft: Probability
+    ballistic: Probability = _pk_doc("ballistic")
+    rocket: Probability = _pk_doc("rocket")
+    cruise: Probability = _pk_doc("cruise")
+    drone: Probability = _pk_doc("drone")
+    aircraft: Probability = _pk_doc("aircraft")
 
     def as_dict(self) -> dict[str, float]:
         return {c: getattr(self, c) for c in THREAT_CLASSES}
@@ -216,18 +298,20 @@ class PkTable(_Frozen):
 class InterceptorType(_Frozen):
     """A kind of interceptor: its layer, engagement envelope, kill probability and cost."""
 
-    layer: Layer
-    speed_mps: Num(gt=0.0)  # average flyout speed
-    min_range_km: Num(ge=0.0)
-    max_range_km: Num(gt=0.0)
-    min_alt_km: Num(ge=0.0)
-    max_alt_km: Num(gt=0.0)
-    reaction_s: Num(ge=0.0)  # order to launch
-    pk: PkTable
-    cost_usd: Num(ge=0.0)
-    homing_basket_m: Num(ge=0.0)  # true target within this of the aim point at intercept is homed on
-    description: str = ""
-    source: Source
+    layer: Layer = _doc("Defence layer; a battery firing this interceptor must be of the same layer.")
+    speed_mps: Num(gt=0.0) = _doc("Average flyout speed, m/s (sets the time of flight to the intercept point).")
+    min_range_km: Num(ge=0.0) = _doc("Minimum intercept range from the battery, km.")
+    max_range_km: Num(gt=0.0) = _doc("Maximum intercept range from the battery, km; must be > min_range_km.")
+    min_alt_km: Num(ge=0.0) = _doc("Lowest intercept altitude, km.")
+    max_alt_km: Num(gt=0.0) = _doc("Highest intercept altitude, km; must be > min_alt_km.")
+    reaction_s: Num(ge=0.0) = _doc("Reaction time from fire order to launch, s.")
+    pk: PkTable = _doc("Single-shot kill probability per threat class; at least one must be > 0.")
+    cost_usd: Num(ge=0.0) = _doc("Cost of one round, US dollars.")
+    homing_basket_m: Num(ge=0.0) = _doc(
+        "Seeker homing basket, m: a threat within this distance of the aim point at intercept time is homed on "
+        "(then the pk draw decides); otherwise the round misses.")
+    description: str = _doc("Free text.", "")
+    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
 
     @field_validator("max_range_km")
     @classmethod
@@ -250,12 +334,17 @@ class InterceptorType(_Frozen):
         return self.pk.as_dict().get(threat_class, 0.0) > 0.0
 
 
-class Catalog(_Model):
-    """Named types; a scenario's ``catalog`` extends and overrides the built-in one."""
+_OVERRIDE = ("; an entry with a built-in name overrides only the fields it gives (nested mappings merge key "
+             "by key), an entry with a new name must be complete.")
 
-    threats: dict[Name, ThreatType] = Field(default_factory=dict)
-    radars: dict[Name, RadarType] = Field(default_factory=dict)
-    interceptors: dict[Name, InterceptorType] = Field(default_factory=dict)
+
+class Catalog(_Model):
+    """Named types; a scenario's ``catalog`` extends the built-in one and overrides its entries field by field."""
+
+    threats: dict[Name, ThreatType] = _doc("Threat types by name" + _OVERRIDE, default_factory=dict)
+    radars: dict[Name, RadarType] = _doc("Radar types by name" + _OVERRIDE, default_factory=dict)
+    interceptors: dict[Name, InterceptorType] = _doc("Interceptor types by name" + _OVERRIDE,
+                                                     default_factory=dict)
 
     def merged(self, override: Catalog) -> Catalog:
         """This catalog with ``override``'s entries added or replacing same-named ones."""
@@ -270,12 +359,12 @@ class Catalog(_Model):
 
 
 class Region(_Model):
-    """Map extent in degrees."""
+    """Map extent in degrees (plots and replay)."""
 
-    lat_min: Lat
-    lat_max: Lat
-    lon_min: Lon
-    lon_max: Lon
+    lat_min: Lat = _doc("Southern edge, degrees latitude.")
+    lat_max: Lat = _doc("Northern edge, degrees latitude; must be > lat_min.")
+    lon_min: Lon = _doc("Western edge, degrees longitude.")
+    lon_max: Lon = _doc("Eastern edge, degrees longitude; must be > lon_min.")
 
     @field_validator("lat_max")
     @classmethod
@@ -289,18 +378,18 @@ class Region(_Model):
 
 
 class LatLon(_Model):
-    """A point in degrees."""
+    """A point in degrees (WGS84)."""
 
-    lat: Lat
-    lon: Lon
+    lat: Lat = _doc("Latitude, degrees.")
+    lon: Lon = _doc("Longitude, degrees.")
 
 
 class LaunchArea(_Model):
     """Launch points are drawn uniformly in this disc."""
 
-    lat: Lat
-    lon: Lon
-    radius_km: Num(ge=0.0) = 0.0
+    lat: Lat = _doc("Latitude of the centre, degrees.")
+    lon: Lon = _doc("Longitude of the centre, degrees.")
+    radius_km: Num(ge=0.0) = _doc("Radius of the disc, km; 0: every threat launches from the centre.", 0.0)
 
 
 # --------------------------------------------------------------------------- defended side
@@ -309,13 +398,16 @@ class LaunchArea(_Model):
 class Asset(_Model):
     """A defended asset: a point with an extent, or a polygon."""
 
-    name: Name
-    kind: AssetKind
-    value: Num(gt=0.0)  # value points
-    lat: Lat | None = None  # required unless polygon; polygon centroid otherwise
-    lon: Lon | None = None
-    polygon: Annotated[list[LatLonPair], Field(min_length=3)] | None = None
-    radius_km: Num(ge=0.0) = 0.0
+    name: Name = _doc("Unique name; raid groups aim at an asset by its name.")
+    kind: AssetKind = _doc("Kind of asset (descriptive: reports and maps).")
+    value: Num(gt=0.0) = _doc(
+        "Value points: how much the battle manager defends it, and its weight in the defended-value measure.")
+    lat: Lat | None = _doc(
+        "Latitude of the centre, degrees. Give lat and lon, or a polygon (its centroid is then used).", None)
+    lon: Lon | None = _doc("Longitude of the centre, degrees (with lat).", None)
+    polygon: Annotated[list[LatLonPair], Field(min_length=3)] | None = _doc(
+        "Outline: a list of at least 3 [lat, lon] vertices, degrees.", None)
+    radius_km: Num(ge=0.0) = _doc("Radius of the footprint about the centre, km (0: a point).", 0.0)
 
     @model_validator(mode="after")
     def _position(self) -> Asset:
@@ -332,31 +424,45 @@ class Asset(_Model):
 class Radar(_Model):
     """A radar site."""
 
-    name: Name
-    type: Name  # a radar catalog name
-    lat: Lat
-    lon: Lon
-    alt_m: Num(ge=-500.0, le=50_000.0) = 0.0
-    boresight_az_deg: Num(ge=0.0, lt=360.0) | None = None  # sector radars: overrides the type's centre
+    name: Name = _doc("Unique name.")
+    type: Name = _doc("Radar type: a name in the built-in catalog or in this file's catalog.radars.")
+    lat: Lat = _doc("Latitude of the site, degrees.")
+    lon: Lon = _doc("Longitude of the site, degrees.")
+    alt_m: Num(ge=-500.0, le=50_000.0) = _doc(
+        "Antenna altitude, m (a high site sees farther over the horizon).", 0.0)
+    boresight_az_deg: Num(ge=0.0, lt=360.0) | None = _doc(
+        "Sector centre, degrees azimuth from true north, for sector radars; null: the type's boresight_deg.", None)
 
 
 class Battery(_Model):
     """A fire unit of one layer: launchers, a magazine and one interceptor type."""
 
-    name: Name
-    layer: Layer
-    interceptor: Name  # an interceptor catalog name; its layer must equal ``layer``
-    lat: Lat
-    lon: Lon
-    alt_m: Num(ge=-500.0, le=50_000.0) = 0.0
-    launchers: Int(ge=1)
-    rounds_per_launcher: Int(ge=1)
-    magazine: Int(ge=0)  # total rounds, loaded ones included
-    reload_time_s: Num(ge=0.0)
+    name: Name = _doc("Unique name.")
+    layer: Layer = _doc("Defence layer; must be the layer of the interceptor.")
+    interceptor: Name = _doc(
+        "Interceptor type: a name in the built-in catalog or in this file's catalog.interceptors.")
+    lat: Lat = _doc("Latitude of the battery, degrees.")
+    lon: Lon = _doc("Longitude of the battery, degrees.")
+    alt_m: Num(ge=-500.0, le=50_000.0) = _doc("Altitude of the launchers, m.", 0.0)
+    launchers: Int(ge=1) = _doc("Number of launchers.")
+    rounds_per_launcher: Int(ge=1) = _doc("Rounds one launcher holds when loaded.")
+    magazine: Int(ge=0) = _doc(
+        "Rounds of the battery in all, the loaded ones included; at least launchers × rounds_per_launcher.")
+    reload_time_s: Num(ge=0.0) = _doc("Time to reload an emptied launcher from the magazine, s.")
+
+    @field_validator("magazine")
+    @classmethod
+    def _magazine_fills_launchers(cls, v: int, info: ValidationInfo) -> int:
+        n, per = info.data.get("launchers"), info.data.get("rounds_per_launcher")
+        if n is not None and per is not None and v < n * per:
+            raise ValueError(f"must be >= launchers × rounds_per_launcher ({n} × {per} = {n * per}): the magazine "
+                             "counts every round, the loaded ones included; raise magazine, or lower launchers "
+                             "or rounds_per_launcher")
+        return v
 
     @property
     def initial_loaded(self) -> int:
-        """Rounds on the launchers at the start (the magazine may not fill them all)."""
+        """Rounds on the launchers at the start."""
         return min(self.magazine, self.launchers * self.rounds_per_launcher)
 
 
@@ -384,13 +490,15 @@ Aim = Annotated[
 class ThreatGroup(_Model):
     """``count`` threats of one type from one launch area at one aim point."""
 
-    threat: Name  # a threat catalog name
-    count: Int(ge=1)
-    launch: LaunchArea
-    aim: Aim  # an asset name, or {lat, lon}
-    aim_spread_km: Num(ge=0.0) = 0.0  # 2-D Gaussian sigma of the aim points about the aim
-    via: list[LatLon] = Field(default_factory=list)  # waypoints, air-breathing threats only
-    label: str = ""
+    threat: Name = _doc("Threat type: a name in the built-in catalog or in this file's catalog.threats.")
+    count: Int(ge=1) = _doc("Number of threats in the group.")
+    launch: LaunchArea = _doc("Launch area: a disc in which launch points are drawn.")
+    aim: Aim = _doc("Aim: the name of an asset, or a point {lat, lon} in degrees (e.g. a decoy aimed at the sea).")
+    aim_spread_km: Num(ge=0.0) = _doc(
+        "Spread of the aim points about the aim, km (standard deviation of a 2-D Gaussian).", 0.0)
+    via: list[LatLon] = _doc("Waypoints {lat, lon} flown in order before the aim; air-breathing threats only.",
+                             default_factory=list)
+    label: str = _doc("Free text shown in reports (e.g. 'decoy').", "")
 
     @property
     def aim_asset(self) -> str | None:
@@ -401,40 +509,52 @@ class ThreatGroup(_Model):
 class Wave(_Model):
     """Groups launched together, uniformly over [start_s, start_s + spread_s]."""
 
-    name: Name
-    start_s: Num(ge=0.0)
-    spread_s: Num(ge=0.0) = 0.0
-    groups: Annotated[list[ThreatGroup], Field(min_length=1)]
+    name: Name = _doc("Name of the wave (reports).")
+    start_s: Num(ge=0.0) = _doc("Time of the first launch, s from the start of the run; must be < duration_s.")
+    spread_s: Num(ge=0.0) = _doc("Launches are spread uniformly over start_s to start_s + spread_s, s.", 0.0)
+    groups: Annotated[list[ThreatGroup], Field(min_length=1)] = _doc("The threat groups of the wave.")
 
 
 class Raid(_Model):
-    waves: Annotated[list[Wave], Field(min_length=1)]
+    """The attack: waves of threat groups, each launched from its start time."""
+
+    waves: Annotated[list[Wave], Field(min_length=1)] = _doc("The waves, at least one.")
 
 
 # --------------------------------------------------------------------------- C2 configuration
 
 
 class TrackerSettings(_Model):
-    confirm_m: Int(ge=1) = 3
-    confirm_n: Int(ge=1) = 5  # M-of-N confirmation, n >= m
-    max_coast_s: Num(gt=0.0) = 20.0
-    gate_probability: Num(gt=0.0, lt=1.0) = 0.9999
-    q_air_mps2: Num(gt=0.0) = 15.0
-    q_ballistic_mps2: Num(gt=0.0) = 2.0
-    # cv: constant velocity, free flight once a track is ballistic; imm: constant velocity, coordinated
-    # turn and constant acceleration mixed (IMM), constant acceleration and free flight once ballistic
-    motion: Literal["cv", "imm"] = "cv"
-    filter: Literal["ekf", "ukf"] = "ekf"  # measurement update of motion 'cv'
-    # gnn: global nearest neighbour; jpda: confirmed tracks weigh every plot in their gates
-    association: Literal["gnn", "jpda"] = "gnn"
-    # m_of_n: confirm_m hits in confirm_n opportunities; score: sequential log-likelihood-ratio test
-    initiation: Literal["m_of_n", "score"] = "m_of_n"
-    pd: Num(gt=0.0, lt=1.0) = 0.8  # detection probability JPDA and the score assume
-    false_alarm_density_per_km3: Num(gt=0.0) = 1e-6  # false plots per km³ per scan
-    new_target_density_per_km3: Num(gt=0.0) = 1e-7  # score: new targets per km³
-    score_false_confirm_prob: Num(gt=0.0, lt=0.5) = 1e-4
-    score_true_delete_prob: Num(gt=0.0, lt=0.5) = 0.01
-    score_drop: Num(gt=0.0) = 20.0  # a confirmed track this far below its peak score is deleted
+    """Tracking and fusion: how radar plots become the air picture."""
+
+    confirm_m: Int(ge=1) = _doc("M of M-of-N confirmation: plots needed to confirm a track.", 3)
+    confirm_n: Int(ge=1) = _doc("N of M-of-N confirmation: scans in which the M plots must fall; >= confirm_m.", 5)
+    max_coast_s: Num(gt=0.0) = _doc("A track with no plot for this long is dropped, s.", 20.0)
+    gate_probability: Num(gt=0.0, lt=1.0) = _doc(
+        "Probability that a track's own plot falls inside its association gate (sets the gate size).", 0.9999)
+    q_air_mps2: Num(gt=0.0) = _doc("Process noise of air-breathing tracks (acceleration), m/s².", 15.0)
+    q_ballistic_mps2: Num(gt=0.0) = _doc("Process noise of ballistic tracks (acceleration), m/s².", 2.0)
+    motion: Literal["cv", "imm"] = _doc(
+        "Motion model. cv: constant velocity, free flight once a track is ballistic. imm: constant velocity, "
+        "coordinated turn and constant acceleration mixed (IMM); constant acceleration and free flight once "
+        "ballistic.", "cv")
+    filter: Literal["ekf", "ukf"] = _doc("Measurement update of motion 'cv': extended or unscented Kalman filter.",
+                                         "ekf")
+    association: Literal["gnn", "jpda"] = _doc(
+        "Plot-to-track association. gnn: global nearest neighbour; jpda: confirmed tracks weigh every plot in "
+        "their gates.", "gnn")
+    initiation: Literal["m_of_n", "score"] = _doc(
+        "Track confirmation. m_of_n: confirm_m plots in confirm_n scans; score: sequential log-likelihood-ratio "
+        "test.", "m_of_n")
+    pd: Num(gt=0.0, lt=1.0) = _doc("Probability of detection assumed by JPDA and the score test.", 0.8)
+    false_alarm_density_per_km3: Num(gt=0.0) = _doc("Assumed false plots per km³ per scan.", 1e-6)
+    new_target_density_per_km3: Num(gt=0.0) = _doc("Score test: assumed new targets per km³.", 1e-7)
+    score_false_confirm_prob: Num(gt=0.0, lt=0.5) = _doc(
+        "Score test: accepted probability of confirming a false track.", 1e-4)
+    score_true_delete_prob: Num(gt=0.0, lt=0.5) = _doc(
+        "Score test: accepted probability of deleting a true track.", 0.01)
+    score_drop: Num(gt=0.0) = _doc(
+        "Score test: a confirmed track this far below its peak score (log-likelihood ratio) is deleted.", 20.0)
 
     @model_validator(mode="after")
     def _combinations(self) -> TrackerSettings:
@@ -456,53 +576,77 @@ class TrackerSettings(_Model):
 
 
 class ThreatSettings(_Model):
-    corridor_km: Num(ge=0.0) = 3.0
-    horizon_s: Num(gt=0.0) = 900.0
-    min_track_updates: Int(ge=1) = 3
+    """Threat evaluation: which tracks endanger which assets."""
+
+    corridor_km: Num(ge=0.0) = _doc(
+        "Margin about an asset's footprint, km: a predicted impact or projected path this close endangers it.", 3.0)
+    horizon_s: Num(gt=0.0) = _doc("How far ahead the paths of air-breathing tracks are projected, s.", 900.0)
+    min_track_updates: Int(ge=1) = _doc("Tracks with fewer updates than this are not evaluated yet.", 3)
+
+
+def _salvo_doc(threat_class: str, default: int) -> Any:
+    article = "an" if threat_class[0] in "aeiou" else "a"
+    return _doc(f"Rounds fired in one engagement of {article} {threat_class} threat.", default)
 
 
 class SalvoSettings(_Model):
     """Rounds per engagement for each threat class."""
 
-    ballistic: Int(ge=1) = 2
-    rocket: Int(ge=1) = 1
-    cruise: Int(ge=1) = 1
-    drone: Int(ge=1) = 1
-    aircraft: Int(ge=1) = 1
+    ballistic: Int(ge=1) = _salvo_doc("ballistic", 2)
+    rocket: Int(ge=1) = _salvo_doc("rocket", 1)
+    cruise: Int(ge=1) = _salvo_doc("cruise", 1)
+    drone: Int(ge=1) = _salvo_doc("drone", 1)
+    aircraft: Int(ge=1) = _salvo_doc("aircraft", 1)
+
+
+def _reserve_doc(layer: str) -> Any:
+    return _doc(f"Fraction of each {layer}-layer battery's initial rounds held back, 0 to < 1.", 0.0)
 
 
 class ReserveSettings(_Model):
     """Fraction of each layer's rounds held back for high-value threats."""
 
-    upper: Num(ge=0.0, lt=1.0) = 0.0
-    mid: Num(ge=0.0, lt=1.0) = 0.0
-    lower: Num(ge=0.0, lt=1.0) = 0.0
-    short: Num(ge=0.0, lt=1.0) = 0.0
+    upper: Num(ge=0.0, lt=1.0) = _reserve_doc("upper")
+    mid: Num(ge=0.0, lt=1.0) = _reserve_doc("mid")
+    lower: Num(ge=0.0, lt=1.0) = _reserve_doc("lower")
+    short: Num(ge=0.0, lt=1.0) = _reserve_doc("short")
 
 
 class DoctrineSettings(_Model):
-    mode: Literal["shoot_look_shoot", "fire_all"] = "shoot_look_shoot"
-    salvo: SalvoSettings = Field(default_factory=SalvoSettings)
-    max_shots_per_threat: Int(ge=1) = 4
-    reserve_fraction: ReserveSettings = Field(default_factory=ReserveSettings)
-    reserve_min_value: Num(ge=0.0) = 0.0  # threats worth at least this may dip into the reserve
-    # the reserve is released at this time (s): when no later wave is expected; held all battle if omitted
-    reserve_until_s: Union[Num(ge=0.0), None] = None
-    cost_weight_per_musd: Num(ge=0.0) = 0.5  # value points per million USD of interceptor cost
-    kill_assessment_s: Num(ge=0.0) = 6.0
+    """Firing doctrine: when to fire, how many rounds, what to hold back."""
+
+    mode: Literal["shoot_look_shoot", "fire_all"] = _doc(
+        "shoot_look_shoot: a threat with rounds in flight is engaged again only after the kill assessment; "
+        "fire_all: every layer that can engage fires without waiting to look.", "shoot_look_shoot")
+    salvo: SalvoSettings = _doc("Rounds per engagement for each threat class.", default_factory=SalvoSettings)
+    max_shots_per_threat: Int(ge=1) = _doc("Most rounds fired at one threat over the whole battle.", 4)
+    reserve_fraction: ReserveSettings = _doc(
+        "Per layer, the fraction of each battery's initial rounds held back for high-value threats.",
+        default_factory=ReserveSettings)
+    reserve_min_value: Num(ge=0.0) = _doc(
+        "Threats worth at least this many value points may use the reserve.", 0.0)
+    reserve_until_s: Union[Num(ge=0.0), None] = _doc(
+        "Time the reserve is released, s (when no later wave is expected); null: held all battle.", None)
+    cost_weight_per_musd: Num(ge=0.0) = _doc(
+        "Value points per million US dollars of interceptor cost in the assignment (0: cost ignored).", 0.5)
+    kill_assessment_s: Num(ge=0.0) = _doc(
+        "Time after the intercept at which the kill is assessed from the tracks, s.", 6.0)
 
 
 class AssignmentSettings(_Model):
     """Weapon-target assignment: solver, objective and its time budget per C2 cycle."""
 
-    # greedy: marginal return only; local_search: greedy then local search (default);
-    # exact: HiGHS mixed-integer programme with a proven gap (target objective only)
-    solver: Literal["greedy", "local_search", "exact"] = "local_search"
-    # target: minimise expected surviving threat value; asset: maximise expected surviving asset value
-    objective: Literal["target", "asset"] = "target"
-    # per cycle; if omitted the heuristics run to their own end (the same result on any machine), exact 10 s
-    time_limit_s: Union[Num(gt=0.0), None] = None
-    lethality: Num(gt=0.0, le=1.0) = 0.9  # asset objective: chance a threat that arrives destroys its asset
+    solver: Literal["greedy", "local_search", "exact"] = _doc(
+        "greedy: marginal return only; local_search: greedy then local search; exact: HiGHS mixed-integer "
+        "programme with a proven gap (objective 'target' only).", "local_search")
+    objective: Literal["target", "asset"] = _doc(
+        "target: minimise the expected surviving threat value; asset: maximise the expected surviving asset "
+        "value.", "target")
+    time_limit_s: Union[Num(gt=0.0), None] = _doc(
+        "Solver time budget per C2 cycle, s; null: the heuristics run to their own end (the same result on any "
+        "machine) and exact gets 10 s.", None)
+    lethality: Num(gt=0.0, le=1.0) = _doc(
+        "Objective 'asset': probability that a threat that arrives destroys its asset.", 0.9)
 
     @model_validator(mode="after")
     def _solver_objective(self) -> AssignmentSettings:
@@ -513,26 +657,33 @@ class AssignmentSettings(_Model):
 
 
 class C2Settings(_Model):
-    cycle_s: Num(gt=0.0) = 1.0
-    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
-    threat: ThreatSettings = Field(default_factory=ThreatSettings)
-    doctrine: DoctrineSettings = Field(default_factory=DoctrineSettings)
-    assignment: AssignmentSettings = Field(default_factory=AssignmentSettings)
+    """Command and control: the battle manager's cycle, tracking, threat evaluation, doctrine and assignment."""
+
+    cycle_s: Num(gt=0.0) = _doc("Period of the C2 cycle (the battle manager decides once per cycle), s.", 1.0)
+    tracker: TrackerSettings = _doc("Tracking and fusion.", default_factory=TrackerSettings)
+    threat: ThreatSettings = _doc("Threat evaluation.", default_factory=ThreatSettings)
+    doctrine: DoctrineSettings = _doc("Firing doctrine.", default_factory=DoctrineSettings)
+    assignment: AssignmentSettings = _doc("Weapon-target assignment.", default_factory=AssignmentSettings)
 
 
 class SimSettings(_Model):
     """How the simulator runs the scenario (not part of the defended system)."""
 
-    # full: the C2 tracks radar plots.  perfect_picture: the C2 is handed the true
-    # state of every threat a radar has detected, so a study can separate the
-    # effect of tracking from the effect of assignment; every output says so.
-    fidelity: Literal["full", "perfect_picture"] = "full"
+    fidelity: Literal["full", "perfect_picture"] = _doc(
+        "full: the C2 tracks radar plots. perfect_picture: the C2 is handed the true state of every threat a "
+        "radar has detected, to separate the effect of tracking from that of assignment (every output says so).",
+        "full")
 
 
 # --------------------------------------------------------------------------- the scenario
 
 
 _MISSING = object()
+
+
+# Sizes beyond anything tdome is built for are refused with the reason (warnings come lower: sim.engine).
+MAX_DURATION_S = 7 * 86_400.0
+MAX_THREATS = 100_000
 
 
 class Problem(NamedTuple):
@@ -550,18 +701,31 @@ class Problem(NamedTuple):
 class Scenario(_Model):
     """A complete experiment: the defended side, the raid, the C2 settings and the seed."""
 
-    name: Name
-    description: str = ""
-    seed: Int(ge=0)
-    duration_s: Num(gt=0.0)
-    region: Region | None = None  # map extent; see :attr:`extent` for the computed default
-    catalog: Catalog = Field(default_factory=Catalog)
-    assets: Annotated[list[Asset], Field(min_length=1)]
-    radars: Annotated[list[Radar], Field(min_length=1)]
-    batteries: list[Battery] = Field(default_factory=list)
-    raid: Raid
-    c2: C2Settings = Field(default_factory=C2Settings)
-    sim: SimSettings = Field(default_factory=SimSettings)
+    name: Name = _doc("Name of the scenario (reports).")
+    description: str = _doc("Free text.", "")
+    seed: Int(ge=0) = _doc("Random seed: the same scenario and seed give identical results on any machine.")
+    duration_s: Num(gt=0.0, le=MAX_DURATION_S) = _doc(
+        "Simulated time, s, at most 7 days; every wave must start before it. The run stops earlier once the "
+        "battle is over (every threat down or killed, nothing in flight).")
+    region: Region | None = _doc(  # see :attr:`extent` for the computed default
+        "Map extent, degrees; null: a box around everything in the scenario with a 0.5° margin.", None)
+    catalog: Catalog = _doc("Threat, radar and interceptor types added to the built-in catalog, or overriding "
+                            "built-in entries field by field.", default_factory=Catalog)
+    assets: Annotated[list[Asset], Field(min_length=1)] = _doc("The defended assets, at least one.")
+    radars: Annotated[list[Radar], Field(min_length=1)] = _doc("The radar sites, at least one.")
+    batteries: list[Battery] = _doc("The fire units.", default_factory=list)
+    raid: Raid = _doc("The raid: its waves of threat groups.")
+    c2: C2Settings = _doc("Command and control settings; every field has a default.", default_factory=C2Settings)
+    sim: SimSettings = _doc("Simulator settings.", default_factory=SimSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_catalog(cls, data: Any) -> Any:
+        # A partial entry under a built-in name is merged with the built-in one before validation,
+        # so the model (and everything downstream) only ever sees complete catalog entries.
+        if isinstance(data, dict) and isinstance(data.get("catalog"), dict):
+            data = {**data, "catalog": merge_catalog_overrides(data["catalog"])}
+        return data
 
     @model_validator(mode="after")
     def _whole_file(self, info: ValidationInfo) -> Scenario:
@@ -747,7 +911,99 @@ class Scenario(_Model):
                                        f"max_range_km = {_num(tt.max_range_km)} of threat type '{g.threat}'; "
                                        "move the launch area closer or aim nearer",
                                        g.aim if isinstance(g.aim, str) else g.aim.model_dump()))
+        n = sum(g.count for w in self.raid.waves for g in w.groups)
+        if n > MAX_THREATS:
+            out.append(Problem(("raid",), f"{n:,} threats in all: at most {MAX_THREATS:,}; every trajectory is held "
+                                          "in memory on a 0.5 s grid, and the tracker and the C2 are measured on "
+                                          "raids of a few thousand; split the raid into several scenarios"))
         return out
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a scenario file, with a description and unit for every field.
+
+    Editors that understand JSON Schema (e.g. the YAML language server) use it to complete and check a
+    scenario as it is typed.  It states each field on its own (type, bounds, allowed values, required,
+    no unknown keys); the whole-file rules (catalog names, aims, ranges, layers, magazines) are the
+    loader's.  In ``catalog``, an entry with a built-in name may give only the fields it changes
+    (``...Override`` definitions, nothing required), an entry with a new name must be complete.
+    """
+    from tdome.scenario.catalog import builtin_catalog
+
+    schema = Scenario.model_json_schema(by_alias=True, mode="validation")
+    defs = schema["$defs"]
+    builtin = builtin_catalog()
+    for section, def_name in (("threats", "ThreatType"), ("radars", "RadarType"), ("interceptors", "InterceptorType")):
+        partial = _partial_def(defs, def_name)
+        for prop in partial["properties"].values():
+            ref = prop.get("$ref", "").removeprefix("#/$defs/")
+            if ref:  # nested models (pk) merge key by key as well
+                prop["$ref"] = "#/$defs/" + _partial_def(defs, ref)["title"]
+        defs["Catalog"]["properties"][section]["properties"] = {
+            name: {"$ref": f"#/$defs/{partial['title']}"} for name in getattr(builtin, section)}
+    return {"$schema": JSON_SCHEMA_DIALECT, **schema, "title": "tdome scenario",
+            "$defs": dict(sorted(defs.items()))}
+
+
+def _partial_def(defs: dict[str, Any], name: str) -> dict[str, Any]:
+    """``defs[name + "Override"]``: the definition ``name`` with nothing required (made once)."""
+    key = name + "Override"
+    if key not in defs:
+        d = copy.deepcopy(defs[name])
+        d.pop("required", None)
+        d["title"] = key
+        d["description"] = (f"A built-in entry overridden in part: the fields given replace the built-in ones, "
+                            f"the others keep their built-in values (see {name}).")
+        defs[key] = d
+    return defs[key]
+
+
+# --------------------------------------------------------------------------- catalog overrides
+
+
+CATALOG_SECTIONS = ("threats", "radars", "interceptors")
+
+
+def merge_catalog_overrides(raw: dict) -> dict:
+    """A scenario's raw ``catalog`` mapping with each entry under a built-in name merged onto that entry.
+
+    The override wins field by field and nested mappings (``pk``) merge key by key, so
+    ``{interceptors: {mid_tk3: {pk: {drone: 0.5}}}}`` changes one number and keeps the rest of the
+    built-in ``mid_tk3``.  Entries with a new name are left as given (they must be complete), and
+    anything that is not a mapping is left for validation to report.
+    """
+    from tdome.scenario.catalog import builtin_catalog
+
+    builtin = builtin_catalog()
+    out = dict(raw)
+    for section in CATALOG_SECTIONS:
+        entries = raw.get(section)
+        if not isinstance(entries, dict):
+            continue
+        known: dict[str, BaseModel] = getattr(builtin, section)
+        merged = {}
+        for name, entry in entries.items():
+            base = known.get(name.strip()) if isinstance(name, str) else None
+            if base is not None and isinstance(entry, dict):
+                if "class_" in entry and "class" not in entry:  # the field's Python name, accepted too
+                    entry = {("class" if k == "class_" else k): v for k, v in entry.items()}
+                entry = _deep_merge(base.model_dump(by_alias=True), entry)
+            merged[name] = entry
+        out[section] = merged
+    return out
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
