@@ -125,6 +125,8 @@ def test_more_interceptors_never_make_the_mean_outcome_worse():
         for b in d["batteries"]:
             b["magazine"] = max(1, b["magazine"] // 6)
             b["rounds_per_launcher"] = min(b["rounds_per_launcher"], b["magazine"])
+            # The magazine counts the rounds loaded on the launchers too.
+            b["launchers"] = max(1, min(b["launchers"], b["magazine"] // b["rounds_per_launcher"]))
 
     seeds = [1, 2, 3]
     few = [summarize(run(small(scarce, seed=k)))["leakers"]["total"] for k in seeds]
@@ -210,11 +212,14 @@ def test_summary_carries_siap_and_nees_consistent_with_the_run_tables(small_run)
     out = io.StringIO()
     print_summary(summary, Console(file=out, width=400))
     lines = out.getvalue().splitlines()
-    line = next(x for x in lines if x.startswith("tracking SIAP"))
+    line = next(x for x in lines if x.startswith("air picture (SIAP)"))
     assert f"completeness {tr['siap_completeness']:.2f}" in line
-    assert f"position RMS {tr['siap_position_rms_m']:.0f} m" in line
-    line = next(x for x in lines if x.startswith("tracking NEES"))
-    assert f"position mean {tr['nees_position']['mean']:.2f} (95% band" in line and "6 dof" in line
+    line = next(x for x in lines if x.startswith("track accuracy (SIAP"))
+    assert f"position RMS {tr['siap_position_rms_m']:,.0f} m" in line
+    line = next(x for x in lines if x.startswith("filter consistency, position NEES (3 dof)"))
+    lo, hi = tr["nees_position"]["band"]
+    assert f"mean {tr['nees_position']['mean']:.2f} against its band {lo:.2f}-{hi:.2f}" in line
+    assert any(x.startswith("filter consistency, state NEES (6 dof)") for x in lines)
 
 
 @pytest.mark.parametrize("tracker", [{"association": "jpda", "initiation": "score"}, {"motion": "imm"},
@@ -234,3 +239,52 @@ def test_every_tracking_algorithm_defends(tracker, defended):
     assert t["siap_completeness"] >= 0.8 * t0["siap_completeness"]
     assert t["siap_spuriousness"] <= max(0.25, 1.5 * t0["siap_spuriousness"])
     assert t["siap_ambiguity"] < 1.2
+
+
+def test_the_run_ends_when_the_battle_is_over_whatever_duration_s_says(defended):
+    rec, s = defended
+
+    def forever(d):
+        d["duration_s"] = 6 * 86_400.0
+
+    long = run(small(forever))
+    # The battle ends of itself: every threat down or killed, no interceptor flying.
+    assert long.end_s < 900.0
+    end = long.end_s
+    assert np.all((long.raid.trajectories.impact_s <= end) | (long.kill_s <= end))
+    assert all(f["intercept_s"] <= end for f in long.flyouts)
+    # ... and it is the same battle as with the scenario's own duration, event for event.
+    key = lambda e: (e["time_s"], e["kind"], e["threat_id"], e["interceptor_id"])  # noqa: E731
+    assert sorted(map(key, long.events)) == sorted(map(key, rec.events))
+    assert summarize(long)["ended_s"] == end == s["ended_s"]
+
+
+def test_absurd_sizes_are_refused_with_the_reason():
+    from tdome.scenario import ScenarioError
+
+    def week(d):
+        d["duration_s"] = 1e9
+
+    with pytest.raises(ScenarioError, match="duration_s"):
+        small(week)
+
+    def horde(d):
+        d["raid"]["waves"][0]["groups"][0]["count"] = 100_001
+
+    with pytest.raises(ScenarioError, match="at most 100,000"):
+        small(horde)
+
+
+def test_large_but_legal_sizes_are_warned_about_with_the_reason():
+    from tdome.sim.engine import scale_warnings
+
+    assert scale_warnings(small()) == []
+
+    def big(d):
+        d["duration_s"] = 2 * 86_400.0
+        d["raid"]["waves"][0]["groups"][0]["count"] = 6_000
+
+    w = scale_warnings(small(big))
+    assert len(w) == 2
+    assert "6,0" in w[0] and "minutes" in w[0]
+    assert "days" in w[1] and "battle is over" in w[1]

@@ -258,3 +258,21 @@ def test_nees_of_consistent_samples_stays_in_the_band(dof):
     assert not bad.consistent and bad.mean > bad.upper
     # Nothing to average: undefined, not consistent.
     assert not nees_summary([np.nan], dof).consistent and nees_summary([], dof).n == 0
+
+
+def test_nees_verdict_names_which_way_the_filter_is_off():
+    from tdome.analysis.consistency import nees_summary, verdict
+
+    rng = np.random.default_rng(4)
+    e = rng.standard_normal((4000, 3))
+    eps = np.sum(e**2, axis=1)  # chi-square, 3 dof: a consistent filter
+    assert verdict(nees_summary(eps, 3)).startswith("consistent")
+    assert verdict(nees_summary(eps / 4, 3)).startswith("pessimistic")
+    assert verdict(nees_summary(eps * 4, 3)).startswith("overconfident")
+    wild = eps.copy()
+    wild[:40] = 1e5  # 1 % of samples from diverged tracks carry the mean
+    assert "a few tracks" in verdict(nees_summary(wild, 3))
+    mixed = eps / 4
+    mixed[:400] = 1e5
+    assert verdict(nees_summary(mixed, 3)).startswith("mixed")
+    assert verdict(nees_summary([], 3)) == "no samples"

@@ -1,20 +1,77 @@
-"""The ``tdome`` command: run and validate scenarios."""
+"""The ``tdome`` command: start, check, run and study scenarios; replay and export runs.
+
+Every command refuses bad input before it starts any work: a clear message
+(the file or option, the value, what is allowed) and exit code 2, never a
+traceback and never after a long run.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+from tdome import __version__
+
+# Plain help: typer's rich help shows every flag as taking a value ("--quiet <bool>").
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="tdome: layered air and missile defense, from radar plots to intercepts.")
 console = Console()
 err = Console(stderr=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"tdome {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                       help="Print tdome's version and exit.")) -> None:
+    """tdome: layered air and missile defense, from radar plots to intercepts."""
+
+
+def _fail(message: str) -> NoReturn:
+    """Print an error (never read as console markup: paths hold brackets) and exit 2."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2)
+
+
+def _warn(message: str) -> None:
+    err.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _out_folder(path: Path, option: str = "--out") -> None:
+    """Make sure ``path`` is a folder this process can write, before any work starts; exit 2 if not."""
+    if path.exists() and not path.is_dir():
+        _fail(f"{option} {path}: is a file, not a folder; name a new or an existing folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):  # permissions, read-only mounts, a full disk's inodes
+            pass
+    except OSError as e:
+        _fail(f"{option} {path}: cannot write there ({e.strerror or e}); choose a folder you can write to")
+
+
+def _out_file(path: Path, option: str = "--out") -> None:
+    """Make sure ``path`` names a file this process can write, before any work starts; exit 2 if not."""
+    if path.is_dir():
+        _fail(f"{option} {path}: is a folder; name the file to write")
+    _out_folder(path.parent if str(path.parent) else Path("."), option)
+    if path.exists():
+        try:
+            with open(path, "ab"):
+                pass
+        except OSError as e:
+            _fail(f"{option} {path}: cannot write it ({e.strerror or e})")
 
 
 def _load(path: Optional[Path], seed: Optional[int]):
@@ -23,8 +80,7 @@ def _load(path: Optional[Path], seed: Optional[int]):
     try:
         return load_scenario(path, seed=seed)
     except ScenarioError as e:
-        err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(str(e))
 
 
 @app.command()
@@ -40,26 +96,28 @@ def run(
     from tdome.sim.engine import run as run_sim
     from tdome.sim.report import print_summary, summarize, write_run
 
+    from tdome.sim.engine import scale_warnings
+
     if seed is not None and seed < 0:
-        err.print(f"[bold red]error:[/] --seed: value {seed} is invalid; must be >= 0")
-        raise typer.Exit(code=2)
+        _fail(f"--seed: value {seed} is invalid; must be >= 0")
     sc = _load(scenario, seed)
     if fidelity is not None:
         from tdome.analysis.study import FIDELITIES
 
         if fidelity not in FIDELITIES:
-            err.print(f"[bold red]error:[/] --fidelity: value {fidelity!r} is invalid; must be "
-                      f"{' or '.join(FIDELITIES)}")
-            raise typer.Exit(code=2)
+            _fail(f"--fidelity: value {fidelity!r} is invalid; must be {' or '.join(FIDELITIES)}")
         sc = sc.model_copy(update={"sim": sc.sim.model_copy(update={"fidelity": fidelity})})
     suffix = "" if sc.sim.fidelity == "full" else f"-{_slug(sc.sim.fidelity)}"
     out = out or Path("runs") / f"{_slug(sc.name)}-seed{sc.seed}{suffix}"
+    _out_folder(out)
+    for w in scale_warnings(sc):
+        _warn(w)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[t]}"),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=True) as prog:
-        task = prog.add_task(f"{sc.name}", total=float(sc.duration_s), t="t = 0 s")
+        task = prog.add_task(f"{sc.name}", total=float(sc.duration_s), t="setting up")
 
-        def tick(t_s: float) -> None:
-            prog.update(task, completed=t_s, t=f"t = {t_s:.0f} / {sc.duration_s:.0f} s")
+        def tick(t_s: float, stage: Optional[str] = None) -> None:
+            prog.update(task, completed=t_s, t=stage or f"t = {t_s:.0f} / {sc.duration_s:.0f} s")
 
         rec = run_sim(sc, progress=tick)
     summary = summarize(rec)
@@ -71,10 +129,47 @@ def run(
 @app.command()
 def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file to check.")) -> None:
     """Check a scenario file without running it."""
+    from tdome.sim.engine import scale_warnings
+
     sc = _load(scenario, None)
     n = sum(g.count for w in sc.raid.waves for g in w.groups)
     console.print(f"{scenario}: valid — {len(sc.assets)} assets, {len(sc.radars)} radars, "
                   f"{len(sc.batteries)} batteries, {n} threats in {len(sc.raid.waves)} waves", soft_wrap=True)
+    for w in scale_warnings(sc):
+        _warn(w)
+
+
+@app.command()
+def init(
+    path: Path = typer.Argument(..., help="The scenario file to write, e.g. my_raid.yaml."),
+    force: bool = typer.Option(False, "--force", help="Overwrite the file if it exists."),
+) -> None:
+    """Write a commented starter scenario to edit into your own."""
+    from tdome.scenario import starter_text
+
+    if path.exists() and not force:
+        _fail(f"{path}: already exists; choose another name, or add --force to overwrite it")
+    _out_file(path, "PATH")
+    path.write_text(starter_text())
+    console.print(f"wrote {path}: a small scenario with comments on every section.\n"
+                  f"  tdome validate {path}    check your edits\n"
+                  f"  tdome run {path}         run it\n"
+                  f"  tdome schema             every field, its unit and its default (JSON Schema)",
+                  soft_wrap=True, highlight=False, markup=False)
+
+
+@app.command()
+def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (default: print it).")) -> None:
+    """Print the JSON Schema of scenario files (for editors and validators)."""
+    from tdome.scenario import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    _out_file(out)
+    out.write_text(text)
+    console.print(f"schema: {out}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -87,7 +182,9 @@ def replay(
     from tdome.viz.replay import human_size, write_replay
 
     run = _run_folder(run_folder)
-    path = write_replay(run, out or run_folder / "replay.html")
+    out = out or run_folder / "replay.html"
+    _out_file(out)
+    path = write_replay(run, out)
     console.print(f"replay: {path}  ({human_size(path.stat().st_size)})", soft_wrap=True, highlight=False)
     if open_page:
         import webbrowser
@@ -108,32 +205,29 @@ def export(
     from tdome.viz.replay import human_size
 
     if not czml:
-        err.print("[bold red]error:[/] say what to export: --czml (the only format so far)")
-        raise typer.Exit(code=2)
+        _fail("say what to export: --czml (the only format so far)")
     run = _run_folder(run_folder)
+    out = out or run_folder / "run.czml"
+    _out_file(out)
     try:
-        path = write_czml(run, out or run_folder / "run.czml", epoch)
+        path = write_czml(run, out, epoch)
     except CzmlError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(str(e))
     console.print(f"czml: {path}  ({human_size(path.stat().st_size)})", soft_wrap=True, highlight=False)
 
 
 def _run_folder(path: Path):
     from tdome.viz.runfolder import RunFolderError, load_run_folder
 
+    if path.is_file():
+        if path.suffix.lower() in (".yaml", ".yml"):
+            _fail(f"{path}: is a scenario file, not a run folder; run it first with "
+                  f"`tdome run {path} --out runs/{_slug(path.stem)}`, then `tdome replay runs/{_slug(path.stem)}`")
+        _fail(f"{path}: is a file, not a run folder (the folder `tdome run` writes)")
     try:
         return load_run_folder(path)
     except RunFolderError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
-
-
-def _study_error(e: Exception) -> None:
-    # Paths such as batteries[layer=mid] must not be read as console markup.
-    from rich.markup import escape
-
-    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        _fail(str(e))
 
 
 # Options that mc and sweep share.
@@ -156,14 +250,14 @@ def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str],
     from tdome.analysis.study_report import write_report
 
     if workers is not None and workers < 1:
-        err.print(f"[bold red]error:[/] --workers: value {workers} is invalid; must be >= 1")
-        raise typer.Exit(code=2)
+        _fail(f"--workers: value {workers} is invalid; must be >= 1")
     try:
         validated = validate(study)
         _, points, fid = validated
     except StudyError as e:
-        _study_error(e)
-        raise typer.Exit(code=2) from None
+        _fail(str(e))
+    if not (resume and not out.exists()):  # resuming a folder that is not there: the study says so
+        _out_folder(out)
     label = " + ".join(FIDELITY_LABELS[f] for f in fid.split(" + "))
     console.print(f"{study.name}: {len(points)} point(s) x {study.runs} runs — {label}", soft_wrap=True)
     where = f"Ray cluster {ray}" if ray else f"{workers or os.cpu_count()} local worker(s)"
@@ -182,8 +276,7 @@ def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str],
             res = run_study(study, out, workers=workers, ray_address=ray, resume=resume, progress=tick,
                             validated=validated)
         except StudyError as e:
-            _study_error(e)
-            raise typer.Exit(code=2) from None
+            _fail(str(e))
         except KeyboardInterrupt:
             err.print(f"interrupted: the runs finished so far are in {out}; finish the study with the same "
                       f"command and --resume")
@@ -201,7 +294,7 @@ def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str],
         raise typer.Exit(code=1)
 
 
-def _print_study_summary(out: Path, max_points: int = 6) -> None:
+def _print_study_summary(out: Path, max_points: int = 12) -> None:
     import pyarrow.csv as pacsv
     from rich.table import Table
 
@@ -215,15 +308,20 @@ def _print_study_summary(out: Path, max_points: int = 6) -> None:
         cell[(r["point"], r["measure"])] = ("n/a" if not ok else f"{r['mean']:.4g}" +
                                             ("" if hw is None or hw != hw else f" ± {hw:.2g}"))
     points = sorted({p for p, _ in cell})
-    t = Table(title="mean ± 95 % confidence half-width" +
-              (f" (first {max_points} of {len(points)} points; all in tables/summary.csv)"
-               if len(points) > max_points else ""))
-    t.add_column("measure")
-    for p in points[:max_points]:
-        t.add_column(f"point {p}", justify="right")
-    for m in shown:
-        t.add_row(m, *(cell[(p, m)] for p in points[:max_points]))
-    console.print(t)
+    title = "mean ± 95 % confidence half-width" + (
+        f" (first {max_points} of {len(points)} points; all in tables/summary.csv)" if len(points) > max_points
+        else "")
+    # As many point columns per table as the terminal holds; the rest in further tables below.
+    for chunk in _fit_columns(points[:max_points], lambda p: max(len(f"point {p}"), *(len(cell[(p, m)]) for m in shown)),
+                              console.width - max(map(len, shown)) - 4):
+        t = Table(title=title)
+        title = None
+        t.add_column("measure", no_wrap=True)
+        for p in chunk:
+            t.add_column(f"point {p}", justify="right", no_wrap=True)
+        for m in shown:
+            t.add_row(m, *(cell[(p, m)] for p in chunk))
+        console.print(t)
     params = list(json.loads((out / "study.json").read_text())["parameters"])
     if params:
         from tdome.analysis.study import load_results
@@ -272,13 +370,26 @@ def sweep(
     try:
         study = load_study(study_file)
     except StudyError as e:
-        _study_error(e)
-        raise typer.Exit(code=2) from None
+        _fail(str(e))
     if runs is not None:
         study.runs = runs
     if fidelity is not None:
         study.fidelity = fidelity
     _run_study_cli(study, out or Path("runs") / f"sweep-{_slug(study_file.stem)}", workers, ray, resume, quiet)
+
+
+def _fit_columns(items: list, width_of, room: int) -> list[list]:
+    """Split ``items`` into runs whose columns (width plus 3 for borders and padding) fit in ``room``."""
+    chunks: list[list] = [[]]
+    used = 0
+    for it in items:
+        w = width_of(it) + 3
+        if chunks[-1] and used + w > room:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(it)
+        used += w
+    return chunks
 
 
 def _slug(name: str) -> str:

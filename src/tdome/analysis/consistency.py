@@ -97,3 +97,25 @@ def nees_summary(values, dof: int, level: float = 0.95) -> NeesSummary:
     m = float(v.mean())
     return NeesSummary(m, lo, hi, int(dof), int(v.size), level, bool(lo <= m <= hi), float(np.median(v)),
                        float(np.mean((v >= s_lo) & (v <= s_hi))))
+
+
+def verdict(s: NeesSummary) -> str:
+    """The NEES summary in words: whether the covariance describes the error, and which way it is off.
+
+    The mean alone is misread when a few wild samples (a diverged or
+    misattributed track) dominate it, so the share of samples inside the
+    single-sample band decides between "a few tracks" and "the filter".
+    """
+    if s.n == 0:
+        return "no samples"
+    if s.consistent:
+        return "consistent: the errors are the size the covariance says"
+    if s.mean < s.lower:
+        return "pessimistic: the errors are smaller than the covariance says"
+    if s.in_sample_band >= s.level - 0.10:
+        return (f"{s.in_sample_band:.0%} of samples consistent, but a few tracks' errors far exceed their "
+                f"covariance and carry the mean (diverged or misattributed tracks)")
+    if s.median < chi2.median(s.dof):
+        return ("mixed: most errors are smaller than the covariance says and a few far larger "
+                "(diverged or misattributed tracks)")
+    return "overconfident: the errors are larger than the covariance says"

@@ -6,6 +6,7 @@ Edge units (degrees, km) are converted to SI here, once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -113,7 +114,8 @@ class Raid:
         return len(self.type_name)
 
 
-def build_raid(sc, assets: list[DefendedAsset]) -> Raid:
+def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], None] | None = None) -> Raid:
+    """Draw every threat's launch and aim points and fly its trajectory; ``progress(done, total)`` as they fly."""
     rng = stream(sc.seed, "raid")
     rows = []
     for wave in sc.raid.waves:
@@ -149,9 +151,13 @@ def build_raid(sc, assets: list[DefendedAsset]) -> Raid:
         t0 = np.array([rows[i][3] for i in bal])
         for i, tr in zip(bal, fly_ballistic_many(r0, v0, t0)):
             trajs[i] = tr
+    done = len(bal)
     for i, (group, tt, _, t0, llat, llon, plat, plon) in enumerate(rows):
         if trajs[i] is not None:
             continue
+        if progress is not None and done % 200 == 0:
+            progress(done, n)
+        done += 1
         wl = [llat] + [float(rad(w.lat)) for w in group.via] + [plat]
         wo = [llon] + [float(rad(w.lon)) for w in group.via] + [plon]
         trajs[i] = fly_route(np.array(wl), np.array(wo), tt.speed_mps, tt.cruise_alt_m, t0)

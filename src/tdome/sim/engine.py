@@ -64,8 +64,10 @@ class RunRecord:
     impact_hits: dict = field(default_factory=dict)  # threat row -> list of asset indices hit
     scan_ms: list[float] = field(default_factory=list)
     cycle_ms: list[float] = field(default_factory=list)
-    assign_rows: list[tuple] = field(default_factory=list)  # (t, batteries, threats, solve_ms, gap or nan, proven)
+    # (t, batteries, threats, solve_ms, gap or nan, proven, timed_out)
+    assign_rows: list[tuple] = field(default_factory=list)
     wall_s: float = 0.0
+    end_s: float = 0.0  # simulated time the run ended: the battle's end or the scenario's duration
     tracker_stats: dict = field(default_factory=dict)
     engagement_threat: dict = field(default_factory=dict)  # engagement id -> truth row, -1 unknown
     flyouts: list[dict] = field(default_factory=list)  # every interceptor launched (for the replay)
@@ -82,14 +84,25 @@ def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=
                            lat_deg=lat, lon_deg=lon, alt_m=alt, detail=detail))
 
 
-def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
-    """Run one scenario end to end; ``progress(t_s)`` is called after each cycle."""
+def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
+    """Run one scenario end to end.
+
+    ``progress(t_s, stage)`` is called during set-up with ``t_s = 0`` and a
+    word on what is being built (a large raid takes a while to fly out),
+    then after each cycle with the simulated time and ``stage=None``.
+    The run ends at ``duration_s``, or earlier once the battle is over.
+    """
     wall0 = time.perf_counter()
     sc = scenario
+    say = progress or (lambda t_s, stage=None: None)
+    say(0.0, "building assets, sensors and batteries")
     assets = build_assets(sc)
     sites, radars = build_sensors(sc)
     batteries = build_batteries(sc)
-    raid = build_raid(sc, assets)
+    n_planned = sum(g.count for w in sc.raid.waves for g in w.groups)
+    say(0.0, f"flying out the raid's {n_planned:,} trajectories")
+    raid = build_raid(sc, assets, lambda done, total: say(0.0, f"flying out trajectories: {done:,} of {total:,}"))
+    say(0.0, "starting the battle")
     traj = raid.trajectories
     n = len(raid)
     bm = BattleManager(sites, assets, c2_config(sc))
@@ -176,7 +189,7 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
         if out.assignment is not None:
             a = out.assignment
             rec.assign_rows.append((t_next, *out.assignment_shape, a.solve_s * 1e3,
-                                    np.nan if a.gap is None else a.gap, a.proven))
+                                    np.nan if a.gap is None else a.gap, a.proven, a.timed_out))
         for eid, tid, verdict in out.assessments:
             _event(rec, t_next, "assessed_" + verdict, track=tid, detail=f"engagement {eid}")
         eff.uplink(out.aim_updates)
@@ -187,10 +200,13 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
             _record(rec, t_next, truth_state, out.picture, out.threats, track_truth)
             next_record += RECORD_EVERY_S
         rec.cycle_ms.append((time.perf_counter() - cyc0) * 1e3)
-        if progress is not None:
-            progress(t_next)
         t = t_next
+        if _battle_over(t, launched, impacted, kill_s, eff, bm):
+            break
+        say(t)
 
+    rec.end_s = t
+    say(float(sc.duration_s))
     rec.first_detect_s = first_detect
     rec.first_launch_s = first_launch
     rec.kill_s = kill_s
@@ -199,6 +215,30 @@ def run(scenario, progress: Callable[[float], None] | None = None) -> RunRecord:
     rec.flyouts = _flyouts(eff, batteries)
     rec.wall_s = time.perf_counter() - wall0
     return rec
+
+
+LARGE_RAID = 5_000  # threats: beyond the saturation raids the tracker and the C2 are measured on
+LONG_RUN_S = 86_400.0  # one day of simulated time
+
+
+def scale_warnings(sc) -> list[str]:
+    """Sizes that are legal but far beyond what tdome is built and measured for, each with the reason."""
+    out = []
+    n = sum(g.count for w in sc.raid.waves for g in w.groups)
+    if n > LARGE_RAID:
+        out.append(f"raid of {n:,} threats: tdome is measured on raids of up to a few thousand; set-up alone "
+                   f"(flying out every trajectory) takes minutes and each radar scan costs more with every track")
+    if sc.duration_s > LONG_RUN_S:
+        out.append(f"duration_s {sc.duration_s:,.0f} s is {sc.duration_s / 86_400:,.1f} days: the run stops once "
+                   f"the battle is over (every threat down or killed), so the figure is only an upper bound")
+    return out
+
+
+def _battle_over(t: float, launched, impacted, kill_s, eff: Effectors, bm: BattleManager) -> bool:
+    """Nothing left to happen: every threat launched and resolved (killed or down), no interceptor in
+    flight and no kill assessment pending, so later cycles could only repeat an empty sky."""
+    return (bool(launched.all()) and bool(np.all(impacted | (kill_s <= t))) and not eff.flying
+            and all(e.assessed for e in bm.engagements.values()))
 
 
 def truth_of(track_truth: dict, track_id: int) -> int:

@@ -93,6 +93,7 @@ def summarize(rec: RunRecord) -> dict:
         seed=int(rec.scenario.seed),
         fidelity=rec.scenario.sim.fidelity,
         duration_s=float(rec.scenario.duration_s),
+        ended_s=float(rec.end_s),
         threats=dict(total=n, aimed_at_assets=int(aimed.sum()), decoys=int((~aimed).sum()),
                      killed=int(np.isfinite(rec.kill_s).sum()), by_class=by_class),
         leakers=dict(total=len(leaker_rows), rate=len(leaker_rows) / max(int(aimed.sum()), 1),
@@ -150,7 +151,7 @@ def _siap_nees_summary(rec: RunRecord) -> dict:
 
 def _assignment_summary(rec: RunRecord) -> dict:
     a = rec.scenario.c2.assignment
-    rows = np.array(rec.assign_rows, dtype=float).reshape(-1, 6)
+    rows = np.array(rec.assign_rows, dtype=float).reshape(-1, 7)
     gaps = rows[:, 4][np.isfinite(rows[:, 4])]
     return dict(
         solver=a.solver, objective=a.objective, problems=int(len(rows)),
@@ -158,6 +159,7 @@ def _assignment_summary(rec: RunRecord) -> dict:
         solve_ms_p50=_pct(rows[:, 3], 50), solve_ms_p99=_pct(rows[:, 3], 99),
         gap_mean=float(gaps.mean()) if gaps.size else None, gap_max=float(gaps.max()) if gaps.size else None,
         proven_optimal=int(rows[:, 5].sum()) if gaps.size else None,
+        timed_out=int(rows[:, 6].sum()),
     )
 
 
@@ -167,22 +169,42 @@ def _assignment_line(a: dict, fmt) -> str:
             f"p99 {fmt(a['solve_ms_p99'], '{:.1f}')} ms")
     if a["gap_mean"] is not None:
         line += f"; gap mean {a['gap_mean']:.2e}, max {a['gap_max']:.2e}, {a['proven_optimal']} proven optimal"
+    if a["timed_out"]:
+        line += f"; {a['timed_out']} cut by the time limit (results then depend on machine speed)"
     return line
 
 
 def _tracking_quality_lines(tr: dict, fmt) -> list[str]:
-    def n(key):
-        v = tr[key]
-        band = "n/a" if v["band"][0] is None else f"{v['band'][0]:.2f}-{v['band'][1]:.2f}"
-        return (f"mean {fmt(v['mean'], '{:.2f}')} (95% band {band}, {v['dof']} dof), "
-                f"median {fmt(v['median'], '{:.2f}')}")
+    """SIAP and NEES in the terms of the docs, each with what it means and which way is good."""
+    from tdome.analysis.consistency import NeesSummary, verdict
 
-    return [f"tracking SIAP: completeness {fmt(tr['siap_completeness'], '{:.2f}')}, "
-            f"ambiguity {fmt(tr['siap_ambiguity'], '{:.2f}')}, spuriousness {fmt(tr['siap_spuriousness'], '{:.2f}')}, "
-            f"position RMS {fmt(tr['siap_position_rms_m'], '{:.0f}')} m, "
-            f"velocity RMS {fmt(tr['siap_velocity_rms_mps'], '{:.0f}')} m/s, "
-            f"{fmt(tr['siap_track_changes_per_truth'], '{:.2f}')} track-number changes per truth",
-            f"tracking NEES: position {n('nees_position')}; state {n('nees_state')}"]
+    def nees_line(key, label):
+        v = tr[key]
+        if not v["n"]:
+            return f"{label}: no samples"
+        s = NeesSummary(v["mean"], *v["band"], v["dof"], v["n"], v["level"], v["consistent"], v["median"],
+                        v["in_sample_band"])
+        return (f"{label} ({v['dof']} dof): median {fmt(v['median'], '{:.2f}')} "
+                f"({chi2_median(v['dof']):.2f} if consistent), {fmt(v['in_sample_band'], '{:.0%}')} of samples in "
+                f"the 95% single-sample band; mean {fmt(v['mean'], '{:.2f}')} against its band "
+                f"{v['band'][0]:.2f}-{v['band'][1]:.2f}: {verdict(s)}")
+
+    return [f"air picture (SIAP): completeness {fmt(tr['siap_completeness'], '{:.2f}')} (share of threat-time "
+            f"held by a track, 1 is best; time before first detection counts), "
+            f"ambiguity {fmt(tr['siap_ambiguity'], '{:.2f}')} (tracks per tracked threat, 1 is best), "
+            f"spuriousness {fmt(tr['siap_spuriousness'], '{:.2f}')} (share of tracks on no threat, 0 is best), "
+            f"{fmt(tr['siap_track_changes_per_truth'], '{:.2f}')} track-number changes per threat",
+            f"track accuracy (SIAP, every track against the threat it took most plots from, swapped and "
+            f"diverged tracks included): position RMS {fmt(tr['siap_position_rms_m'], '{:,.0f}')} m, "
+            f"velocity RMS {fmt(tr['siap_velocity_rms_mps'], '{:,.0f}')} m/s",
+            nees_line("nees_position", "filter consistency, position NEES"),
+            nees_line("nees_state", "filter consistency, state NEES")]
+
+
+def chi2_median(dof: int) -> float:
+    from scipy.stats import chi2
+
+    return float(chi2.median(dof))
 
 
 def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
@@ -272,20 +294,31 @@ def print_summary(summary: dict, console) -> None:
 
     th, ce, ss, tr = s["threats"], s["cost_exchange"], s["sensor_to_shooter_s"], s["tracking"]
     fmt = lambda v, f="{:.1f}": "n/a" if v is None else f.format(v)  # noqa: E731
+    end = (f"battle over at t = {s['ended_s']:,.0f} s: every threat down or killed, nothing in flight "
+           f"(duration_s {s['duration_s']:,.0f} s)" if s["ended_s"] < s["duration_s"] else
+           f"run ended at duration_s = {s['duration_s']:,.0f} s with the battle still going")
     lines = [
         f"threats: {th['total']} ({th['aimed_at_assets']} aimed at assets, {th['decoys']} at empty ground or sea), "
         f"killed {th['killed']}",
-        f"leakers: {s['leakers']['total']} (leak rate {s['leakers']['rate']:.1%})",
-        f"defended value surviving: {s['defended_value']['surviving']:.0f} of {s['defended_value']['total']:.0f}",
+        f"leakers: {s['leakers']['total']} of {th['aimed_at_assets']} threats aimed at assets reached their aim "
+        f"unintercepted (leak rate {s['leakers']['rate']:.1%})",
+        f"defended value surviving: {s['defended_value']['surviving']:.0f} of {s['defended_value']['total']:.0f} "
+        f"(the values of the assets no threat hit)",
         f"interceptors: {s['interceptors']['shots']} shots, USD {s['interceptors']['cost_usd'] / 1e6:.1f} M "
         f"({s['interceptors']['shots_at_decoys']} at decoys)",
-        f"cost exchange: {fmt(ce['per_raid_cost'], '{:.2f}')} per unit of raid cost; "
+        f"cost exchange: {fmt(ce['per_raid_cost'], '{:.2f}')} interceptor dollars per raid dollar; "
         f"USD {fmt(None if ce['per_leaker_prevented_usd'] is None else ce['per_leaker_prevented_usd'] / 1e6)} M "
-        f"per leaker prevented",
-        f"sensor-to-shooter: median {fmt(ss['median'])} s, p95 {fmt(ss['p95'])} s",
-        f"tracking GOSPA (c={tr['gospa_c_m'] / 1e3:.0f} km, p=2): mean {fmt(tr['gospa_mean_m'], '{:.0f}')} m; "
-        f"scan p50 {fmt(tr['scan_ms_p50'], '{:.2f}')} ms, p99 {fmt(tr['scan_ms_p99'], '{:.2f}')} ms",
+        f"per leaker prevented (against no defense, where every aimed threat hits)",
+        f"sensor-to-shooter: median {fmt(ss['median'])} s, p95 {fmt(ss['p95'])} s (a threat's first detection "
+        f"to the first launch at it)",
+        end,
+        f"tracking GOSPA (c = {tr['gospa_c_m'] / 1e3:.0f} km, p = 2): mean {fmt(tr['gospa_mean_m'], '{:,.0f}')} m "
+        f"per instant, 0 is a perfect picture: localisation RMS {fmt(tr['gospa_localisation_rms_m'], '{:,.0f}')} m "
+        f"over tracks matched to a threat, {fmt(tr['missed_mean'], '{:.1f}')} threats missed and "
+        f"{fmt(tr['false_mean'], '{:.1f}')} false tracks per instant (each costs c/√2)",
         *_tracking_quality_lines(tr, fmt),
+        f"C2 tracking stage: p50 {fmt(tr['scan_ms_p50'], '{:.2f}')} ms, p99 {fmt(tr['scan_ms_p99'], '{:.2f}')} ms "
+        f"per radar scan",
         _assignment_line(s["assignment"], fmt),
         f"wall time: {s['wall_time_s']:.1f} s",
     ]

@@ -55,7 +55,7 @@ def scene(rec, extent: tuple[float, float, float, float], record_step_s: float) 
                  for b in rec.batteries]
     lon0, lon1, lat0, lat1 = (float(v) for v in extent)
     sc = rec.scenario
-    return dict(format=SCENE_FORMAT, scenario=sc.name, seed=int(sc.seed), duration_s=float(sc.duration_s),
+    return dict(format=SCENE_FORMAT, scenario=sc.name, seed=int(sc.seed), duration_s=float(rec.end_s),  # the span the run covers: it ends early once the battle is over
                 record_step_s=float(record_step_s),
                 region=dict(lon_min=lon0, lon_max=lon1, lat_min=lat0, lat_max=lat1),
                 assets=assets, radars=radars, batteries=batteries)
