@@ -476,3 +476,11 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
     except ScenarioError as e:
         assert "fuzz.yaml" in str(e)
 
+
+
+@pytest.mark.parametrize("value", ["!!bool x", "!!int", "!!timestamp x", "!!float [1]", "!!int 0x"])
+def test_a_tag_that_does_not_fit_its_value_is_a_scenario_error(tmp_path, value) -> None:
+    f = tmp_path / "tagged.yaml"
+    f.write_text(f"name: x\nseed: {value}\n")
+    with pytest.raises(ScenarioError, match="tagged.yaml"):
+        load_scenario(f)

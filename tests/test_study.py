@@ -95,7 +95,7 @@ def _study_file(tmp_path, parameters: str) -> Path:
 
 @pytest.mark.parametrize("parameters, expect", [
     ("  batteries[12].magazine: [10, 20]\n", "parameters.batteries[12].magazine"),
-    ("  batteries[0].magazine: [10, -3]\n", "-3"),
+    ("  batteries[0].magazine: [20, -3]\n", "-3"),
     ("  c2.doctrine.mode: [shoot_look_shoot, shoot_first]\n", "shoot_first"),
     ("  c2.doctrin.mode: [fire_all]\n", "doctrin"),
 ])

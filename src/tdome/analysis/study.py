@@ -20,20 +20,29 @@ error (``status = "error"``) and the study goes on.
 
 Execution: the runs go to a :class:`concurrent.futures.ProcessPoolExecutor`
 (local cores; one worker runs in this process) or to Ray tasks on an existing
-cluster (``ray_address``; ``"local"`` starts one on this machine).
+cluster (``ray_address``; ``"local"`` starts one on this machine).  Local
+workers die with the process that started them, even on ``kill -9``
+(:func:`die_with_parent`).  A Ray cluster started here (``"local"``) ends
+with it too, by Ray's own means: its workers within seconds, its agents
+after Ray's GCS reconnect timeout (about a minute).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 import traceback
 import typing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
+from multiprocessing.connection import wait as mp_wait
 from pathlib import Path
 from typing import Any, Callable
 
@@ -41,7 +50,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-import yaml
 
 from tdome.analysis import params as P
 from tdome.messages import LAYERS
@@ -132,37 +140,30 @@ class Study:
 
 
 def load_study(path: str | Path) -> Study:
-    """Read a study YAML file (see ``examples/sweep_mid_magazine.yaml``)."""
+    """Read a study YAML file (see ``examples/sweep_mid_magazine.yaml``); raises StudyError, never a traceback."""
     src = str(path)
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise StudyError(src, f"cannot read the file: {e.strerror or e}") from None
-    except yaml.YAMLError as e:
-        raise StudyError(src, f"not valid YAML: {e}") from None
+    data = _read_study_yaml(p)
     if not isinstance(data, dict):
-        raise StudyError(src, "a study file is a mapping with scenario, runs, seed and parameters")
+        kind = {type(None): "nothing", list: "a list", str: "a single line of text"}.get(
+            type(data), f"a single {type(data).__name__} value")
+        raise StudyError(src, f"a study file is a mapping with scenario, runs, seed and parameters; "
+                              f"this one holds {kind}")
     allowed = {"name", "scenario", "runs", "seed", "parameters", "set", "fidelity"}
-    errs = [ErrorItem(k, f"unknown field; allowed: {', '.join(sorted(allowed))}") for k in data if k not in allowed]
+    errs = [ErrorItem(str(k), f"unknown field; allowed: {', '.join(sorted(allowed))}")
+            for k in data if k not in allowed]
     scen = data.get("scenario", "default")
     if scen in (None, "default"):
         scen = None
-    elif not isinstance(scen, str):
+    elif not isinstance(scen, str) or not scen or "\0" in scen:
         errs.append(ErrorItem("scenario", f"= {scen!r}: must be a file path or 'default'"))
     else:
         scen = str((p.parent / scen).resolve()) if not Path(scen).is_absolute() else scen
-    parameters = data.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        errs.append(ErrorItem("parameters", "must map a scenario path to a list of values"))
-        parameters = {}
+    parameters = _path_mapping(data, "parameters", "must map a scenario path to a list of values", errs)
     for k, v in parameters.items():
         if not isinstance(v, list) or not v:
             errs.append(ErrorItem(f"parameters.{k}", f"= {v!r}: must be a non-empty list of values"))
-    fixed = data.get("set") or {}
-    if not isinstance(fixed, dict):
-        errs.append(ErrorItem("set", "must map a scenario path to one value"))
-        fixed = {}
+    fixed = _path_mapping(data, "set", "must map a scenario path to one value", errs)
     if errs:
         raise StudyError(src, errs)
     study = Study(name=str(data.get("name") or p.stem), scenario=scen, runs=data.get("runs", 10),
@@ -170,6 +171,35 @@ def load_study(path: str | Path) -> Study:
                   source=src)
     check_settings(study)
     return study
+
+
+def _read_study_yaml(p: Path) -> Any:
+    """The parsed study file, read as strictly as a scenario file (encoding, duplicate keys, recursive aliases).
+
+    The scenario reader already turns every way a file can be unreadable into one
+    message; only its words for what the file should be are changed.
+    """
+    try:
+        return read_scenario_data(p)[0]
+    except ScenarioError as e:
+        items = [ErrorItem(i.path, i.message.replace("a scenario is", "a study file is")
+                           .replace("not a scenario file", "not a study file"), i.line, i.column) for i in e.errors]
+        raise StudyError(str(p), items) from None
+    except (LookupError, AttributeError):  # PyYAML on a tag its value does not fit: `!!int`, `!!bool x`
+        raise StudyError(str(p), "not valid YAML: a value cannot be read (a tag such as !!int, !!float, !!bool "
+                                 "or !!timestamp on a value that is not one)") from None
+
+
+def _path_mapping(data: dict, key: str, what: str, errs: list[ErrorItem]) -> dict:
+    """``data[key]`` as a mapping from scenario paths (strings); a problem goes to ``errs``."""
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        errs.append(ErrorItem(key, what))
+        return {}
+    bad = [k for k in value if not isinstance(k, str)]
+    errs += [ErrorItem(f"{key}.{k!r}", "a scenario path is text, such as batteries[layer=mid].magazine")
+             for k in bad]
+    return {k: v for k, v in value.items() if isinstance(k, str)}
 
 
 def check_settings(study: Study) -> None:
@@ -180,6 +210,15 @@ def check_settings(study: Study) -> None:
             errs.append(ErrorItem(name, f"= {v!r}: must be an integer >= {lo}"))
     if study.fidelity is not None and study.fidelity not in FIDELITIES:
         errs.append(ErrorItem("fidelity", f"= {study.fidelity!r}: must be one of {', '.join(FIDELITIES)}"))
+    values = [("name", study.name), ("scenario", study.scenario), ("fidelity", study.fidelity)]
+    values += [(f"set.{k}", v) for k, v in study.fixed.items()]
+    values += [(f"parameters.{k}", v) for k, v in study.parameters.items()]
+    for where, value in values:  # the study folder keeps the study as JSON, to resume it
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as e:
+            errs.append(ErrorItem(where, f"cannot be stored with the study ({e}); use numbers, text, "
+                                         f"true/false, lists and mappings"))
     if errs:
         raise StudyError(study.source, errs)
 
@@ -317,26 +356,46 @@ def load_results(folder: str | Path) -> pa.Table:
 
 
 def _prepare_folder(study: Study, out: Path, resume: bool, sch: pa.Schema) -> Path:
+    """Check that ``out`` can take this study, then ready it: ``results/`` made, ``study.json`` written."""
     results = out / RESULTS_DIR
-    spec_path = out / SPEC_FILE
-    spec = dict(study.spec(), schema=[dict(name=f.name, type=str(f.type)) for f in sch])
-    if spec_path.exists():
-        old = json.loads(spec_path.read_text())
-        if not resume and any(results.glob("*.parquet")):
-            raise StudyError(str(out), "the study folder already holds results; add --resume to finish that "
-                                       "study, or choose another --out")
-        new = json.loads(json.dumps(spec))
-        # More runs is the same study, extended; anything else is another study.
-        changed = sorted(k for k in set(old) | set(new) if k != "runs" and old.get(k) != new.get(k))
-        if resume and changed:
-            raise StudyError(str(out), f"--resume: this folder holds another study (differs in: "
-                                       f"{', '.join(changed)}); resume it with the same settings or choose "
-                                       f"another --out")
-    results.mkdir(parents=True, exist_ok=True)
-    for tmp in results.glob(".*.tmp"):  # half-written by an interrupted study
-        tmp.unlink()
-    spec_path.write_text(json.dumps(spec, indent=2) + "\n")
+    spec = json.loads(json.dumps(dict(study.spec(), schema=[dict(name=f.name, type=str(f.type)) for f in sch])))
+    if out.exists() and not out.is_dir():
+        raise StudyError(str(out), "is a file, not a study folder; choose another --out")
+    if resume:
+        _check_resumable(out, spec)
+    elif any(results.glob("*.parquet")):
+        raise StudyError(str(out), "the study folder already holds results; add --resume to finish that "
+                                   "study, or choose another --out")
+    try:
+        results.mkdir(parents=True, exist_ok=True)
+        for tmp in results.glob(".*.tmp"):  # half-written by an interrupted study
+            tmp.unlink()
+        (out / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
+    except OSError as e:
+        raise StudyError(str(out), f"cannot write the study folder: {e.strerror or e}") from None
     return results
+
+
+def _check_resumable(out: Path, spec: dict) -> None:
+    """Resume only the same study; a folder without one is a mistyped path, not a request for a new study."""
+    spec_path = out / SPEC_FILE
+    if not spec_path.is_file():
+        what = "does not exist" if not out.exists() else f"holds no study (no {SPEC_FILE})"
+        raise StudyError(str(out), f"--resume: this folder {what}, so there is nothing to resume; check the "
+                                   f"path, or run without --resume to start a new study there")
+    try:
+        old, why = json.loads(spec_path.read_text(encoding="utf-8")), "not a study description"
+    except (OSError, ValueError) as e:
+        old, why = None, f"cannot be read: {e}"
+    if not isinstance(old, dict):
+        raise StudyError(str(out), f"--resume: {SPEC_FILE} in this folder is damaged ({why}), so the study "
+                                   f"cannot be resumed; choose another --out to start it again")
+    # More runs is the same study, extended; anything else is another study.
+    changed = sorted(k for k in set(old) | set(spec) if k != "runs" and old.get(k) != spec.get(k))
+    if changed:
+        raise StudyError(str(out), f"--resume: this folder holds another study (differs in: "
+                                   f"{', '.join(changed)}); resume it with the same settings or choose "
+                                   f"another --out")
 
 
 # --------------------------------------------------------------------------- running
@@ -409,7 +468,8 @@ def _run_local(tasks: list[dict], base: dict, accept, workers: int) -> int:
 
     todo = iter(tasks)
     window = 2 * workers  # runs queued at once: enough to keep every worker busy
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         running = set()
         try:
             while True:
@@ -428,6 +488,50 @@ def _run_local(tasks: list[dict], base: dict, accept, workers: int) -> int:
                 fut.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+# --------------------------------------------------------------------------- worker lifetime
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: end this worker as soon as the study process ends, however it ends.
+
+    An idle worker waits on its task queue, a pipe it holds both ends of, so it
+    never sees its parent go: after a ``kill -9`` of ``tdome mc`` the workers
+    would wait forever, each holding a loaded simulator.  On Linux the kernel
+    sends SIGKILL when the parent thread that started the worker ends
+    (``PR_SET_PDEATHSIG``); the parent may have died before that call, so its
+    pid is checked after it.  Elsewhere a thread watches the parent.
+    """
+    if _set_parent_death_signal(signal.SIGKILL):
+        if os.getppid() != parent_pid:  # orphaned before prctl: no signal will ever come
+            os._exit(1)
+        return
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="tdome-watch-parent", daemon=True).start()
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    """``prctl(PR_SET_PDEATHSIG, sig)``; False where it is not available (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(1, int(sig), 0, 0, 0) == 0  # 1 = PR_SET_PDEATHSIG, <linux/prctl.h>
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int, period_s: float = 1.0) -> None:
+    """Exit when the parent is gone: its multiprocessing sentinel closes, or this process is re-parented."""
+    parent = multiprocessing.parent_process()
+    while os.getppid() == parent_pid:
+        if parent is None:
+            time.sleep(period_s)
+        elif mp_wait([parent.sentinel], timeout=period_s):
+            break
+    os._exit(1)
 
 
 def _run_ray(tasks: list[dict], base: dict, accept, address: str) -> int:

@@ -253,7 +253,8 @@ def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
         _line_map(node, (), lines, set())
         try:
             return loader.construct_document(node), lines
-        except (ValueError, TypeError, OverflowError) as e:  # e.g. a date 2024-13-45 or `!!int 0x`
+        # e.g. a date 2024-13-45, `!!int 0x`, or a tag that does not fit its value (`!!bool x`)
+        except (ValueError, TypeError, OverflowError, LookupError, AttributeError) as e:
             raise ScenarioError(source, f"not valid YAML: a value cannot be read ({e})") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
