@@ -116,7 +116,7 @@ def test_a_non_numeric_string_gets_no_quoting_hint(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flag", [True, False])
 def test_a_boolean_is_not_a_number(tmp_path: Path, path, valid, flag: bool) -> None:
     if valid is None:  # a nested settings field (integer and float) through the C2 section
-        for sub, what in ((("tracker", "confirm_m"), "an integer >= 1"), (("cycle_s",), "a number > 0")):
+        for sub, what in ((("tracker", "confirm_m"), "an integer >= 1"), (("cycle_s",), "a number >= 0.1 and <= 60")):
             c2: dict = {}
             node = c2
             for k in sub[:-1]:
@@ -331,3 +331,11 @@ def test_the_default_scenario_still_validates() -> None:
     for b in sc.batteries:
         assert b.magazine >= b.launchers * b.rounds_per_launcher
         assert b.initial_loaded == b.launchers * b.rounds_per_launcher
+
+
+@pytest.mark.parametrize("path, value", [(("c2", "cycle_s"), 1e-6), (("c2", "cycle_s"), 600.0)])
+def test_periods_that_would_make_a_run_endless_are_refused(tmp_path: Path, path, value) -> None:
+    data = minimal()
+    data.setdefault("c2", {})[path[1]] = value
+    msg = error_of(data, tmp_path)
+    assert "c2.cycle_s" in msg and "0.1" in msg

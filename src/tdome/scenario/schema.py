@@ -245,7 +245,8 @@ class RadarType(_Frozen):
     role: RadarRole = _doc("What the radar is for (descriptive; every radar feeds the same air picture).")
     min_range_km: Num(ge=0.0) = _doc("Minimum instrumented range, km.", 0.0)
     max_range_km: Num(gt=0.0) = _doc("Maximum instrumented range, km; must be > min_range_km.")
-    revisit_s: Num(gt=0.0) = _doc("Revisit time (scan period): time between two looks in one direction, s.")
+    revisit_s: Num(ge=0.1) = _doc("Revisit time (scan period): time between two looks in one direction, s; at "
+                                  "least 0.1 (each scan is simulated, so a tinier period only multiplies run time).")
     sigma_range_m: Num(gt=0.0) = _doc("Range measurement error, one standard deviation, m.")
     sigma_az_deg: Num(gt=0.0) = _doc("Azimuth measurement error, one standard deviation, degrees.")
     sigma_el_deg: Num(gt=0.0) = _doc("Elevation measurement error, one standard deviation, degrees.")
@@ -659,7 +660,8 @@ class AssignmentSettings(_Model):
 class C2Settings(_Model):
     """Command and control: the battle manager's cycle, tracking, threat evaluation, doctrine and assignment."""
 
-    cycle_s: Num(gt=0.0) = _doc("Period of the C2 cycle (the battle manager decides once per cycle), s.", 1.0)
+    cycle_s: Num(ge=0.1, le=60.0) = _doc("Period of the C2 cycle (the battle manager decides once per cycle), s; "
+                                         "0.1 to 60.", 1.0)
     tracker: TrackerSettings = _doc("Tracking and fusion.", default_factory=TrackerSettings)
     threat: ThreatSettings = _doc("Threat evaluation.", default_factory=ThreatSettings)
     doctrine: DoctrineSettings = _doc("Firing doctrine.", default_factory=DoctrineSettings)
