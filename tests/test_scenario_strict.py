@@ -333,9 +333,9 @@ def test_the_default_scenario_still_validates() -> None:
         assert b.initial_loaded == b.launchers * b.rounds_per_launcher
 
 
-@pytest.mark.parametrize("path, value", [(("c2", "cycle_s"), 1e-6), (("c2", "cycle_s"), 600.0)])
-def test_periods_that_would_make_a_run_endless_are_refused(tmp_path: Path, path, value) -> None:
+@pytest.mark.parametrize("value, bound", [(1e-6, ">= 0.1"), (600.0, "<= 60")])
+def test_periods_that_would_make_a_run_endless_are_refused(tmp_path: Path, value, bound) -> None:
     data = minimal()
-    data.setdefault("c2", {})[path[1]] = value
+    data.setdefault("c2", {})["cycle_s"] = value
     msg = error_of(data, tmp_path)
-    assert "c2.cycle_s" in msg and "0.1" in msg
+    assert "c2.cycle_s" in msg and bound in msg
