@@ -10,6 +10,7 @@ Under CI (CI=true) a missing browser fails the test; elsewhere it is skipped
 with the reason.  A screenshot is kept in ``test-artifacts/replay.png``.
 """
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tdome.viz import palette
 from tdome.viz.replay import write_replay
 from tdome.viz.runfolder import load_run_folder
 
@@ -122,7 +124,7 @@ def test_scrubbing_changes_what_is_shown_and_matches_the_air_picture(loaded, sma
     assert early["drawn"]["tracks"] == 0 and early["drawn"]["markers"] == 0
     assert late["drawn"]["tracks"] == per_time[busy] > 0
     assert late["events"] != early["events"] and late["listed"] > 0
-    scrub_to(page, small_run[0].scenario.duration_s)
+    scrub_to(page, page.evaluate("tdomeReplay.duration"))  # the run's end: the battle's, or duration_s
     end = state(page)
     kills_and_leaks = sum(1 for e in small_run[0].events if e["kind"] in ("kill", "miss", "leak", "impact"))
     assert end["drawn"]["markers"] == kills_and_leaks
@@ -173,3 +175,164 @@ def test_play_advances_time_and_a_screenshot_is_kept(loaded, small_run):
     page.screenshot(path=str(ARTIFACTS / "replay.png"))
     assert (ARTIFACTS / "replay.png").stat().st_size > 20_000
     assert errors == []
+
+
+def open_page(browser, url: str, allowed: str):
+    """A fresh page at ``url`` (``allowed``: the one file it may load), once the replay is ready."""
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/*", lambda r: r.continue_() if r.request.url == allowed else r.abort())
+    page.goto(url, wait_until="load")
+    page.wait_for_function("() => window.tdomeReplay && window.tdomeReplay.readyMs !== null", timeout=20_000)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    return page, errors
+
+
+def first_on_screen(folder) -> float:
+    """The first moment the map shows something: a track, an interceptor or an event mark."""
+    tr = pq.read_table(folder / "tracks.parquet").to_pydict()
+    ic = pq.read_table(folder / "interceptors.parquet").to_pydict()
+    ev = pq.read_table(folder / "events.parquet").to_pydict()
+    marks = [t for t, k in zip(ev["time_s"], ev["kind"]) if k in ("kill", "miss", "leak", "impact")]
+    return min(tr["time_s"] + ic["launch_s"] + marks)
+
+
+def test_the_replay_opens_at_the_first_moment_something_is_on_the_map(browser, page_file, small_run):
+    page, errors = open_page(browser, page_file.as_uri(), page_file.as_uri())
+    start = first_on_screen(small_run[1])
+    assert start > 0
+    assert page.evaluate("tdomeReplay.time") == pytest.approx(start, abs=0.05)
+    assert state(page)["drawn"]["tracks"] > 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "replay-start.png"))
+    assert errors == []
+    page.close()
+
+
+@pytest.mark.parametrize("fragment, expect", [("#t=600", 600.0), ("#t=42.5", 42.5), ("#speed=5&t=300", 300.0),
+                                              ("#t=abc", None), ("#t=-5", None), ("#t=1e9", None), ("#t=", None),
+                                              ("#t=99999", None)])
+def test_a_start_time_in_the_address_fragment_opens_the_replay_there(browser, page_file, small_run, fragment,
+                                                                      expect):
+    page, errors = open_page(browser, page_file.as_uri() + fragment, page_file.as_uri())
+    assert page.evaluate("tdomeReplay.duration") > 600  # the fragments above are within the run
+    want = first_on_screen(small_run[1]) if expect is None else expect  # invalid values are ignored
+    assert page.evaluate("tdomeReplay.time") == pytest.approx(want, abs=0.05)
+    assert errors == []
+    page.close()
+
+
+def test_changing_the_fragment_moves_the_replay(browser, page_file):
+    page, _ = open_page(browser, page_file.as_uri(), page_file.as_uri())
+    page.evaluate("window.location.hash = '#t=250'")
+    page.wait_for_function("() => tdomeReplay.time === 250")
+    page.evaluate("window.location.hash = '#t=nonsense'")
+    page.wait_for_timeout(100)
+    assert page.evaluate("tdomeReplay.time") == 250
+    page.close()
+
+
+def _disjoint(boxes) -> bool:
+    return not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+                   for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def test_names_on_the_map_never_overlap_even_zoomed_out(loaded, small_run):
+    page, _, _ = loaded
+    rec, _ = small_run
+    everything = {a.name for a in rec.assets} | {s.name for s in rec.sites} | {b.name for b in rec.batteries}
+    scrub_to(page, 0)
+    canvas = page.locator("#map").bounding_box()
+    try:
+        for zoom in (0, 600, 900, 1500):  # as opened, then zoomed out until the names crowd and must give way
+            if zoom:
+                page.mouse.move(canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2)
+                page.mouse.wheel(0, zoom)
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+            labels = page.evaluate("tdomeReplay.labels")
+            boxes = [lab["box"] for lab in labels]
+            legend = page.evaluate("""() => { const c = document.getElementById('map').getBoundingClientRect();
+                const l = document.getElementById('legend').getBoundingClientRect();
+                return [l.left - c.left, l.top - c.top, l.right - c.left, l.bottom - c.top]; }""")
+            assert _disjoint(boxes + [legend]), zoom
+            names = [lab["name"] for lab in labels]
+            assert len(names) == len(set(names)) and set(names) <= everything
+            # The assets, placed first, always keep their names; as opened, every name has room.
+            assert {a.name for a in rec.assets} <= set(names), zoom
+            if not zoom:
+                assert set(names) == everything
+    finally:
+        page.evaluate("document.getElementById('reset-view').click()")
+
+
+def test_hovering_a_radar_names_it(loaded, small_run):
+    page, _, _ = loaded
+    page.evaluate("document.getElementById('reset-view').click()")
+    canvas = page.locator("#map").bounding_box()
+    items = page.evaluate("""() => { const c = tdomeReplay.counts(); const out = [];
+        for (const [type, n] of [['radar', c.radars], ['battery', c.batteries], ['asset', c.assets]])
+            for (let i = 0; i < n; i++) out.push([type, i, tdomeReplay.screenOf(type, i)]);
+        return out; }""")
+    # A radar with no other marker near it, so the pointer can only mean the radar.
+    for kind, i, at in items:
+        if kind == "radar" and all((x["x"] - at["x"]) ** 2 + (x["y"] - at["y"]) ** 2 > 20 ** 2
+                                   for k, j, x in items if (k, j) != (kind, i)):
+            break
+    else:
+        pytest.skip("every radar of the test scenario sits on another marker")
+    page.mouse.move(canvas["x"] + at["x"], canvas["y"] + at["y"])
+    tip = page.locator("#tooltip")
+    tip.wait_for(state="visible")
+    assert small_run[0].sites[i].name in tip.inner_text() and "max range" in tip.inner_text()
+    page.mouse.move(0, 0)
+
+
+def _with_a_hit(payload: dict, t_s: float) -> dict:
+    """The payload of the small run with asset 0 hit by a leaker at ``t_s`` (the run itself has no leaker)."""
+    from tdome.viz.replay import Q_DEG, Q_T
+
+    p = json.loads(json.dumps(payload))
+    a = p["assets"][0]
+    a["hits"] = [dict(time_s=t_s, threat_id=0)]
+    ev = p["events"]
+    at = sum(1 for t in ev["t"] if t <= round(t_s * Q_T))
+    row = dict(t=round(t_s * Q_T), kind=p["kinds"].index("leak"), threat=0, track=-1, battery=-1, interceptor=-1,
+               rounds=0, lat=round(a["lat_deg"] * Q_DEG), lon=round(a["lon_deg"] * Q_DEG), detail="")
+    for k, v in row.items():
+        ev[k].insert(at, v)
+    return p
+
+
+def test_a_hit_asset_is_ringed_over_its_leaker_star(browser, small_run, tmp_path):
+    from tdome.viz.replay import build_payload, render_html
+
+    html = tmp_path / "hit.html"
+    html.write_text(render_html(_with_a_hit(build_payload(load_run_folder(small_run[1])), 300.0)), encoding="utf-8")
+    page, errors = open_page(browser, html.as_uri() + "#t=299", html.as_uri())
+    hit = tuple(int(palette.HIT[i:i + 2], 16) for i in (1, 3, 5))
+
+    def ring_pixels():
+        """Pixels on the ring's circle (radius: the asset's marker + 4 px), as (r, g, b)."""
+        return page.evaluate("""() => { const at = tdomeReplay.screenOf('asset', 0);
+            const D = JSON.parse(document.getElementById('tdome-data').textContent);
+            const vmax = Math.max(1, ...D.assets.map((a) => a.value));
+            const r = 4 + 8 * Math.sqrt(D.assets[0].value / vmax) + 4;
+            const c = document.getElementById('map'); const dpr = c.width / c.clientWidth;
+            const g = c.getContext('2d'); const out = [];
+            for (let k = 0; k < 16; k++) { const a = k * Math.PI / 8;
+                const d = g.getImageData(Math.round((at.x + r * Math.cos(a)) * dpr),
+                                         Math.round((at.y + r * Math.sin(a)) * dpr), 1, 1).data;
+                out.push([d[0], d[1], d[2]]); }
+            return out; }""")
+
+    def near_hit(px):
+        return sum(abs(a - b) for a, b in zip(px, hit)) < 60
+
+    assert not any(near_hit(p) for p in ring_pixels())
+    page.evaluate("tdomeReplay.setTime(301)")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert state(page)["drawn"]["markers"] >= 1  # the leaker star is drawn...
+    assert sum(near_hit(p) for p in ring_pixels()) >= 12  # ...and the ring around the asset shows over it
+    assert errors == []
+    page.close()

@@ -28,6 +28,7 @@ from tdome.analysis.params import value_label
 from tdome.analysis.stats import mean_ci
 from tdome.analysis.study import FIDELITY_LABELS, MEASURES, SPEC_FILE, load_results
 from tdome.messages import LAYERS
+from tdome.viz.palette import LAYER_COLOURS
 
 KEY_OUTCOMES = ["leakers", "defended_value_fraction", "shots_total", "cost_usd", "cost_exchange"]
 MAX_LINES = 8  # more combinations of the other parameters than this: plot the marginal mean
@@ -45,6 +46,49 @@ def _label(params: list[str], values: tuple) -> str:
 
 def _sort_key(v):
     return (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
+
+
+def layer_bars(ax, labels: list[str], means: dict[str, list], errors: dict[str, list]) -> None:
+    """Grouped bars, one group per point, one bar per layer in the layer's colour of the map and the replay.
+
+    A count of shots cannot be negative, so an error bar stops at 0 and the axis starts there.
+    """
+    width = 0.8 / len(LAYERS)
+    for j, layer in enumerate(LAYERS):
+        x = np.arange(len(labels)) + (j - (len(LAYERS) - 1) / 2) * width
+        mean, err = np.asarray(means[layer], dtype=float), np.asarray(errors[layer], dtype=float)
+        ax.bar(x, mean, width, yerr=[np.minimum(err, np.nan_to_num(mean)), err], capsize=2, label=layer,
+               color=LAYER_COLOURS[layer])
+    ax.set_xticks(np.arange(len(labels)), labels, rotation=20, ha="right", fontsize=7)
+    ax.set_ylim(0, None)
+
+
+def leaker_bars(ax, series: list[tuple[str, np.ndarray]]) -> list[dict]:
+    """The leaker count distribution: bars at each whole count, one colour per series, axes from 0.
+
+    A leaker count is an integer, so it is drawn as bars on integer ticks,
+    not as a line between counts; the fraction axis starts at 0 so bar
+    heights compare.  Returns the table behind the plot.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    counts = [np.asarray(v, dtype=float) for _, v in series]
+    counts = [v[np.isfinite(v)].astype(int) for v in counts]
+    top = max((int(v.max()) for v in counts if v.size), default=0)
+    width = 0.8 / max(len(series), 1)
+    table = []
+    for j, ((label, _), v) in enumerate(zip(series, counts)):
+        runs = np.bincount(v, minlength=top + 1)
+        frac = runs / max(v.size, 1)
+        ax.bar(np.arange(top + 1) + (j - (len(series) - 1) / 2) * width, frac, width, label=label)
+        table += [dict(label=label, leakers=k, runs=int(r), fraction=float(f))
+                  for k, (r, f) in enumerate(zip(runs, frac))]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.set_xlim(-0.5, top + 0.5)
+    ax.set_ylim(0, None)
+    ax.set_xlabel("leakers in a run")
+    ax.set_ylabel("fraction of runs")
+    return table
 
 
 class _Report:
@@ -157,17 +201,15 @@ class _Report:
 
     def layers(self) -> None:
         fig, ax = self.plt.subplots(figsize=(max(5.0, 1.2 * len(self.points) + 2), 3.4))
-        width = 0.8 / len(LAYERS)
         table = []
-        for j, layer in enumerate(LAYERS):
-            cis = [self.ci(p, f"shots_{layer}") for p in self.points]
-            x = np.arange(len(self.points)) + (j - (len(LAYERS) - 1) / 2) * width
-            ax.bar(x, [c.mean for c in cis], width, yerr=[np.nan_to_num(c.half_width) for c in cis], capsize=2,
-                   label=layer)
+        cis = {layer: [self.ci(p, f"shots_{layer}") for p in self.points] for layer in LAYERS}
+        for layer in LAYERS:
             table += [dict(point=p, label=_label(self.params, self.point_params[p]), layer=layer, n=c.n,
-                           mean_shots=c.mean, ci_low=c.ci_low, ci_high=c.ci_high) for p, c in zip(self.points, cis)]
-        ax.set_xticks(np.arange(len(self.points)), [_label(self.params, self.point_params[p]) for p in self.points],
-                      rotation=20, ha="right", fontsize=7)
+                           mean_shots=c.mean, ci_low=c.ci_low, ci_high=c.ci_high)
+                      for p, c in zip(self.points, cis[layer])]
+        layer_bars(ax, [_label(self.params, self.point_params[p]) for p in self.points],
+                   {k: [c.mean for c in v] for k, v in cis.items()},
+                   {k: [np.nan_to_num(c.half_width) for c in v] for k, v in cis.items()})
         ax.set_ylabel("interceptors per run")
         ax.legend(fontsize=7)
         self.add("expenditure_by_layer", "Interceptor expenditure by layer", fig, table,
@@ -175,19 +217,11 @@ class _Report:
 
     def leakers(self) -> None:
         fig, ax = self.plt.subplots(figsize=(6, 3.4))
-        table = []
         shown = self.points[:MAX_LINES]
-        top = int(np.nanmax(self.values("leakers"))) if self.ok else 0
-        bins = np.arange(top + 2) - 0.5
-        for p in shown:
-            v = self.values("leakers", point=p)
-            counts, _ = np.histogram(v, bins=bins)
-            ax.step(np.arange(top + 1), counts / max(len(v), 1), where="mid",
-                    label=_label(self.params, self.point_params[p]))
-            table += [dict(point=p, label=_label(self.params, self.point_params[p]), leakers=k, runs=int(c),
-                           fraction=float(c) / max(len(v), 1)) for k, c in enumerate(counts)]
-        ax.set_xlabel("leakers in a run")
-        ax.set_ylabel("fraction of runs")
+        series = [(_label(self.params, self.point_params[p]), self.values("leakers", point=p)) for p in shown]
+        rows = leaker_bars(ax, series)
+        per_point = len(rows) // max(len(shown), 1)
+        table = [dict(point=shown[i // per_point], **r) for i, r in enumerate(rows)]
         ax.legend(fontsize=6)
         note = "Distribution of the leaker count over the runs at each point"
         note += f" (the first {MAX_LINES} points)." if len(self.points) > MAX_LINES else "."

@@ -33,8 +33,8 @@ LAYER_RGBA = {k: palette.rgba(c) for k, c in palette.LAYER_COLOURS.items()}
 UNKNOWN_RGBA = palette.rgba(palette.UNKNOWN)
 SAFE_RGBA = palette.rgba(palette.SAFE)
 HIT_RGBA = palette.rgba(palette.HIT)
-EVENT_STYLE = {"kill": ([26, 152, 80, 255], 9), "miss": ([150, 150, 150, 255], 6), "leak": ([255, 217, 47, 255], 14),
-               "impact": ([150, 150, 150, 255], 6)}
+EVENT_STYLE = {"kill": (palette.rgba(palette.KILL), 9), "miss": (palette.rgba(palette.MISS), 6),
+               "leak": (palette.rgba(palette.LEAK), 14), "impact": (palette.rgba(palette.IMPACT), 6)}
 EVENT_SHOWN_S = 60.0  # how long an event marker stays on the globe
 
 

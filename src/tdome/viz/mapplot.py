@@ -1,4 +1,9 @@
-"""Static map of a run: coastline, assets, radar coverage, batteries, threat paths, intercepts, leakers."""
+"""Static map of a run: coastline, assets, radar coverage, batteries, threat paths, intercepts, leakers.
+
+Names of assets, radars and batteries are placed by :mod:`tdome.viz.labels`
+once the layout is final, in pixels, so they never print over each other or
+over a marker, the legend or the scale bar.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,25 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
+from matplotlib.legend_handler import HandlerTuple  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tdome import geo  # noqa: E402
 from tdome.sim.scene import coverage_outline  # noqa: E402
 from tdome.viz.coastline import load_coastline  # noqa: E402
 
+from tdome.viz import palette  # noqa: E402
+from tdome.viz.labels import leader_end, marker_box, place_labels  # noqa: E402
 from tdome.viz.palette import CLASS_COLOURS, HIT, LAYER_COLOURS, SAFE  # noqa: E402
+
+DPI = 110
+LEAK_SIZE = 80  # the leaker star (points²): smaller than the asset it hit, whose hit ring is drawn over it
+RADAR_MS = 6
+BATTERY_MS = 5
+LEADER_MIN_PX = 6.0
+LABEL_STYLE = {"asset": dict(fontsize=7, weight="bold", color="#10202e"),
+               "radar": dict(fontsize=5.5, color="#222222"), "battery": dict(fontsize=5.5, color="#222222")}
 
 
 def map_extent(rec) -> tuple[float, float, float, float]:
@@ -47,64 +64,182 @@ def map_layers(rec) -> dict:
     return dict(assets=assets, events=events)
 
 
-def plot_run(rec, path: Path) -> Path:
-    lon0, lon1, lat0, lat1 = map_extent(rec)
-    aspect = 1.0 / np.cos(np.radians(0.5 * (lat0 + lat1)))
-    fig, ax = plt.subplots(figsize=(11, 11 * (lat1 - lat0) * aspect / (lon1 - lon0) * 0.95 + 0.6), dpi=110)
-    ax.set_facecolor("#dbe9f4")
+def metres_per_degree_lon(lat_deg) -> np.ndarray:
+    """Length of one degree of longitude along the parallel at ``lat_deg`` on the WGS84 ellipsoid (m).
+
+    pi/180 * a cos(phi) / sqrt(1 - e^2 sin^2(phi)): the radius of the parallel
+    times one degree; it shrinks with cos(latitude), so a scale bar is only
+    true at the latitude it is drawn for.
+    """
+    phi = np.radians(lat_deg)
+    e2 = geo.F * (2.0 - geo.F)
+    return np.pi / 180.0 * geo.A_M * np.cos(phi) / np.sqrt(1.0 - e2 * np.sin(phi) ** 2)
+
+
+def scale_bar(lon_span_deg: float, lat_deg: float, fraction: float = 0.2) -> tuple[float, float]:
+    """(km, width in degrees of longitude) of a round 1-2-5 length at most ``fraction`` of the map's width."""
+    m_per_deg = float(metres_per_degree_lon(lat_deg))
+    most_km = fraction * lon_span_deg * m_per_deg / 1000.0
+    decade = 10.0 ** np.floor(np.log10(most_km))
+    km = max(k * decade for k in (1, 2, 5) if k * decade <= most_km)
+    return km, km * 1000.0 / m_per_deg
+
+
+def _add_scale_bar(ax, extent):
+    """A km scale bar in the lower left, true at the latitude it is drawn at (named on the bar)."""
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    lon0, lon1, lat0, lat1 = extent
+    lat = lat0 + 0.03 * (lat1 - lat0)
+    km, width = scale_bar(lon1 - lon0, lat)
+    hemi = "N" if lat >= 0 else "S"
+    bar = AnchoredSizeBar(ax.transData, width, f"{km:g} km (at {abs(lat):.1f}°{hemi})", "lower left", pad=0.4,
+                          borderpad=0.6, sep=3, size_vertical=0.004 * (lat1 - lat0), frameon=True,
+                          fontproperties=dict(size=7))
+    bar.patch.set_alpha(0.85)
+    bar.set_zorder(10)
+    ax.add_artist(bar)
+    return bar
+
+
+def _pt(size_pt: float) -> float:
+    """Points to pixels at the map's resolution."""
+    return size_pt * DPI / 72.0
+
+
+def _draw_coast(ax) -> None:
+    ax.set_facecolor(palette.SEA)
     for _, rings in load_coastline():
         for ring in rings:
-            ax.fill(ring[:, 0], ring[:, 1], color="#f3efe2", ec="#8c8c7a", lw=0.5, zorder=1)
+            ax.fill(ring[:, 0], ring[:, 1], color=palette.LAND, ec="#8c8c7a", lw=0.5, zorder=1)
 
+
+def _draw_radars(ax, rec) -> list[tuple]:
     for s in rec.sites:
         x, y = coverage_outline(s)
         ax.plot(x, y, color="#4d4d4d", lw=0.5, ls=":", zorder=2)
-        ax.plot(np.degrees(s.lon_rad), np.degrees(s.lat_rad), marker="^", color="black", ms=6, zorder=6)
-        ax.annotate(s.name, (np.degrees(s.lon_rad), np.degrees(s.lat_rad)), fontsize=6, xytext=(3, -8),
-                    textcoords="offset points", zorder=7)
+        ax.plot(np.degrees(s.lon_rad), np.degrees(s.lat_rad), marker="^", color="black", ms=RADAR_MS, zorder=6)
+    return [(s.name, "radar", np.degrees(s.lon_rad), np.degrees(s.lat_rad), RADAR_MS / 2 + 0.5, 1.0)
+            for s in rec.sites]
 
-    # Threat paths from the truth samples.
-    raid = rec.raid
-    if rec.truth_rows:
-        tr = np.array([(r[1], r[2], r[3]) for r in rec.truth_rows])
-        for i in np.unique(tr[:, 0]).astype(int):
-            sel = tr[:, 0] == i
-            ax.plot(tr[sel, 2], tr[sel, 1], color=CLASS_COLOURS.get(raid.cls[i], "k"), lw=0.6, alpha=0.6, zorder=3)
 
-    layers = map_layers(rec)
+def _draw_paths(ax, rec) -> None:
+    """Threat paths from the truth samples, in the colour of their class."""
+    if not rec.truth_rows:
+        return
+    tr = np.array([(r[1], r[2], r[3]) for r in rec.truth_rows])
+    for i in np.unique(tr[:, 0]).astype(int):
+        sel = tr[:, 0] == i
+        ax.plot(tr[sel, 2], tr[sel, 1], color=CLASS_COLOURS.get(rec.raid.cls[i], "k"), lw=0.6, alpha=0.6, zorder=3)
+
+
+def _asset_size(a, vmax: float) -> float:
+    return 40 + 160 * a.value / vmax
+
+
+def _draw_assets(ax, rec, layers) -> list[tuple]:
     vmax = max(a.value for a in rec.assets) if rec.assets else 1.0
-    for a, (_, _, _, hit) in zip(rec.assets, layers["assets"]):
+    names = []
+    for a, (_, lon, lat, hit) in zip(rec.assets, layers["assets"]):
         c = HIT if hit else SAFE
         if a.polygon_latlon_rad:
             p = np.degrees(np.asarray(a.polygon_latlon_rad))
             ax.fill(p[:, 1], p[:, 0], color=c, alpha=0.7, zorder=5)
-        ax.scatter(np.degrees(a.lon_rad), np.degrees(a.lat_rad), s=40 + 160 * a.value / vmax, c=c, ec="white",
-                   lw=0.8, zorder=5)
-        ax.annotate(a.name, (np.degrees(a.lon_rad), np.degrees(a.lat_rad)), fontsize=7, xytext=(5, 4),
-                    textcoords="offset points", zorder=7, weight="bold")
+        d = np.sqrt(_asset_size(a, vmax))
+        ax.scatter(lon, lat, s=d ** 2, c=c, ec="white", lw=0.8, zorder=5)
+        if hit:  # a ring over the leaker star, so the hit asset shows through the mark of what hit it
+            d += 6
+            ax.scatter(lon, lat, s=d ** 2, facecolors="none", edgecolors=HIT, lw=1.6, zorder=9, gid="hit-ring")
+        names.append((a.name, "asset", lon, lat, d / 2 + 1, 2.0 + a.value / vmax))
+    return names
 
+
+def _draw_batteries(ax, rec) -> list[tuple]:
     for b in rec.batteries:
-        ax.plot(np.degrees(b.lon_rad), np.degrees(b.lat_rad), marker="s", color=LAYER_COLOURS[b.layer], ms=5,
-                mec="white", mew=0.5, zorder=6)
+        ax.plot(np.degrees(b.lon_rad), np.degrees(b.lat_rad), marker="s", color=LAYER_COLOURS[b.layer],
+                ms=BATTERY_MS, mec="white", mew=0.5, zorder=6)
+    return [(b.name, "battery", np.degrees(b.lon_rad), np.degrees(b.lat_rad), BATTERY_MS / 2 + 0.5, 0.0)
+            for b in rec.batteries]
 
-    kinds = {"kill": ("x", "#1a9850", 30), "miss": ("x", "#999999", 14), "leak": ("*", "#ffd92f", 160),
-             "impact": ("o", "#969696", 12)}
-    for kind, (m, c, size) in kinds.items():
+
+EVENT_MARKS = {"kill": ("x", palette.KILL, 30), "miss": ("x", palette.MISS, 14), "leak": ("*", palette.LEAK, LEAK_SIZE),
+               "impact": ("o", palette.IMPACT, 12)}
+
+
+def _draw_events(ax, layers) -> list[tuple]:
+    """Intercept, miss, leak and impact marks; returns the leaker stars, which labels must not cover."""
+    for kind, (m, c, size) in EVENT_MARKS.items():
         pts = np.array(layers["events"][kind])
         if len(pts):
-            ax.scatter(pts[:, 0], pts[:, 1], marker=m, c=c, s=size, zorder=8, lw=1.0,
-                       edgecolors="black" if kind == "leak" else None)
+            ax.scatter(pts[:, 0], pts[:, 1], marker=m, c=c, s=size, zorder=8, lw=0.8 if kind == "leak" else 1.0,
+                       edgecolors="black" if kind == "leak" else None, gid=kind)
+    return [(lon, lat, np.sqrt(LEAK_SIZE) / 2) for lon, lat in layers["events"]["leak"]]
 
-    handles = [plt.Line2D([], [], color=c, lw=1.5, label=k) for k, c in CLASS_COLOURS.items() if k in set(raid.cls)]
+
+def _legend(ax, rec):
+    classes = set(rec.raid.cls)
+    handles = [plt.Line2D([], [], color=c, lw=1.5, label=k) for k, c in CLASS_COLOURS.items() if k in classes]
     handles += [plt.Line2D([], [], marker="s", ls="", color=c, label=f"{k} layer battery")
                 for k, c in LAYER_COLOURS.items() if any(b.layer == k for b in rec.batteries)]
     handles += [plt.Line2D([], [], marker="^", ls="", color="black", label="radar (dotted: max range)"),
-                plt.Line2D([], [], marker="x", ls="", color="#1a9850", label="intercept (kill)"),
-                plt.Line2D([], [], marker="*", ls="", color="#ffd92f", mec="black", ms=12, label="leaker impact"),
-                plt.Line2D([], [], marker="o", ls="", color="#969696", label="impact away from assets"),
+                plt.Line2D([], [], marker="x", ls="", color=palette.KILL, label="intercept (kill)"),
+                plt.Line2D([], [], marker="*", ls="", color=palette.LEAK, mec="black", ms=9, label="leaker impact"),
+                plt.Line2D([], [], marker="o", ls="", color=palette.IMPACT, label="impact away from assets"),
                 plt.Line2D([], [], marker="o", ls="", color=SAFE, label="asset safe"),
-                plt.Line2D([], [], marker="o", ls="", color=HIT, label="asset hit")]
-    ax.legend(handles=handles, loc="lower right", fontsize=7, framealpha=0.9)
+                (plt.Line2D([], [], marker="o", ls="", color=HIT, ms=5),
+                 plt.Line2D([], [], marker="o", ls="", mfc="none", mec=HIT, mew=1.4, ms=10))]
+    labels = [h.get_label() for h in handles[:-1]] + ["asset hit (ringed)"]
+    return ax.legend(handles=handles, labels=labels, loc="lower right", fontsize=7, framealpha=0.9,
+                     handler_map={tuple: HandlerTuple(ndivide=1)})
+
+
+def _place_names(fig, ax, names: list[tuple], stars: list[tuple], blockers: list) -> None:
+    """Write the names where :func:`place_labels` finds room, in pixels of the final layout.
+
+    ``names``: (text, kind, lon, lat, marker radius in points, priority);
+    every marker and leaker star, and the ``blockers`` artists (legend,
+    scale bar), are obstacles.  A name more than ``LEADER_MIN_PX`` from its
+    marker gets a leader line; a name with no room is left out (hover in the
+    replay names everything).
+    """
+    renderer = fig.canvas.get_renderer()
+    to_px = ax.transData.transform
+    anchors = to_px(np.array([(lon, lat) for _, _, lon, lat, _, _ in names]).reshape(-1, 2))
+    radii = np.array([_pt(r) for *_, r, _ in names])
+    texts = [ax.text(0, 0, n[0], ha="left", va="bottom", zorder=11, gid=f"label:{n[1]}", **LABEL_STYLE[n[1]],
+                     path_effects=[patheffects.withStroke(linewidth=2.0, foreground="white")]) for n in names]
+    sizes = np.array([[e.width, e.height] for e in (t.get_window_extent(renderer) for t in texts)]).reshape(-1, 2)
+    obstacles = [marker_box(a, r) for a, r in zip(anchors, radii)]
+    obstacles += [marker_box(to_px((lon, lat)), _pt(r)) for lon, lat, r in stars]
+    obstacles += [b.get_window_extent(renderer).extents for b in blockers]
+    boxes, ring = place_labels(anchors, sizes, radii, priority=[n[5] for n in names], obstacles=obstacles,
+                               bounds=ax.get_window_extent(renderer).extents, pad=2.0)
+    from_px = ax.transData.inverted().transform
+    for t, a, r, box, k in zip(texts, anchors, radii, boxes, ring):
+        if k < 0:
+            t.remove()
+            continue
+        t.set_position(from_px(box[:2]))
+        end = np.array(leader_end(a, box))
+        if np.linalg.norm(end - a) - r > LEADER_MIN_PX:  # a name this far from its marker gets a leader line
+            start = a + r * (end - a) / np.linalg.norm(end - a)
+            line = from_px(np.array([start, end]))
+            ax.plot(line[:, 0], line[:, 1], color="#4a5866", lw=0.5, zorder=10, gid="leader")
+
+
+def draw_map(rec):
+    """The map of a run as a matplotlib (figure, axes), names placed; :func:`plot_run` saves it."""
+    extent = map_extent(rec)
+    lon0, lon1, lat0, lat1 = extent
+    aspect = 1.0 / np.cos(np.radians(0.5 * (lat0 + lat1)))
+    fig, ax = plt.subplots(figsize=(11, 11 * (lat1 - lat0) * aspect / (lon1 - lon0) * 0.95 + 0.6), dpi=DPI)
+    _draw_coast(ax)
+    names = _draw_radars(ax, rec)
+    _draw_paths(ax, rec)
+    layers = map_layers(rec)
+    names = _draw_assets(ax, rec, layers) + names + _draw_batteries(ax, rec)
+    stars = _draw_events(ax, layers)
+    blockers = [_legend(ax, rec), _add_scale_bar(ax, extent)]
     ax.set_xlim(lon0, lon1)
     ax.set_ylim(lat0, lat1)
     ax.set_aspect(aspect)
@@ -112,6 +247,13 @@ def plot_run(rec, path: Path) -> Path:
     ax.set_ylabel("latitude (°N)")
     ax.set_title(f"{rec.scenario.name} — seed {rec.scenario.seed}")
     fig.tight_layout()
+    fig.draw_without_rendering()  # applies the aspect: from here on, data-to-pixel transforms are final
+    _place_names(fig, ax, names, stars, blockers)
+    return fig, ax
+
+
+def plot_run(rec, path: Path) -> Path:
+    fig, _ = draw_map(rec)
     fig.savefig(path)
     plt.close(fig)
     return path

@@ -12,6 +12,7 @@ with, per object, the index of its first sample (``start``) and the count
 (``n``).  ``d:`` marks a column delta-coded within each object:
 
 - ``meta``: scenario, seed, duration_s, record_step_s, region, summary figures
+- ``colours``: the one palette of every view (``tdome/viz/palette.py``)
 - ``coast``: rings of d:[lon, lat] pairs (flattened)
 - ``assets``, ``radars``, ``batteries``: the run's scene (``scene.json``)
 - ``tracks``: id, start, n, truth; samples t (d:), lat (d:), lon (d:),
@@ -185,7 +186,8 @@ def build_payload(run: RunFolder) -> dict:
                   record_step_s=sc["record_step_s"], region=sc["region"], summary=_summary(run.summary),
                   q_deg=Q_DEG, q_t=Q_T),
         colours=dict(classes=palette.CLASS_COLOURS, layers=palette.LAYER_COLOURS, unknown=palette.UNKNOWN,
-                     safe=palette.SAFE, hit=palette.HIT),
+                     safe=palette.SAFE, hit=palette.HIT, kill=palette.KILL, miss=palette.MISS, leak=palette.LEAK,
+                     impact=palette.IMPACT, land=palette.LAND, sea=palette.SEA),
         classes=classes, kinds=kinds, outcomes=OUTCOMES, layers=["upper", "mid", "lower", "short"],
         coast=_coast(sc["region"]), assets=sc["assets"], radars=sc["radars"], batteries=sc["batteries"],
         tracks=tracks, truth=_truth(run.truth), threats=_threats(run.threats),

@@ -23,6 +23,11 @@
     assessed_survived: "assessed survived", leak: "LEAK", impact: "impact" };
   const SAFE = D.colours.safe;
   const HIT = D.colours.hit;
+  const KILL = D.colours.kill;
+  const MISS = D.colours.miss;
+  const LEAK = D.colours.leak;
+  const IMPACT = D.colours.impact;
+  const MARK_KINDS = new Set(["kill", "miss", "leak", "impact"]);
 
   // ------------------------------------------------------------------ decoding
 
@@ -133,6 +138,16 @@
   const LON = (x) => view.cLon + (x - view.w / 2) / (view.s * KX);
   const LAT = (y) => view.cLat - (y - view.h / 2) / view.s;
   const pxPerM = () => view.s / 111195;
+  // Length of one degree of longitude along the parallel at lat on the WGS84 ellipsoid (m): the radius of
+  // the parallel times one degree (tdome/viz/mapplot.py metres_per_degree_lon). It shrinks with cos(lat).
+  function metresPerDegLon(lat) {
+    const phi = lat * Math.PI / 180;
+    const f = 1 / 298.257223563;
+    const e2 = f * (2 - f);
+    return Math.PI / 180 * 6378137 * Math.cos(phi) / Math.sqrt(1 - e2 * Math.sin(phi) ** 2);
+  }
+  // Horizontal pixels per metre at latitude lat: the map's x scale is fixed (KX), the ground's is not.
+  const pxPerMEastAt = (lat) => view.s * KX / metresPerDegLon(lat);
 
   function resize() {
     const r = canvas.getBoundingClientRect();
@@ -216,10 +231,10 @@
   function drawBase() {
     const g = bctx;
     g.setTransform(view.dpr, 0, 0, view.dpr, 0, 0);
-    g.fillStyle = "#cfe0ee";
+    g.fillStyle = D.colours.sea;
     g.fillRect(0, 0, view.w, view.h);
     // Land.
-    g.fillStyle = "#f3efe2";
+    g.fillStyle = D.colours.land;
     g.strokeStyle = "#8c8c7a";
     g.lineWidth = 0.7;
     for (const ring of D.coast) {
@@ -281,13 +296,148 @@
       g.fill();
       drawn.radars++;
     }
-    // Scale bar.
-    const km = [1000, 500, 200, 100, 50, 20, 10, 5].find((k) => k * 1000 * pxPerM() < view.w / 5) || 5;
-    const len = km * 1000 * pxPerM();
-    g.fillStyle = "#1d2733";
-    g.fillRect(view.w - len - 16, view.h - 18, len, 3);
-    g.fillText(km + " km", view.w - len - 16, view.h - 22);
+    drawScaleBar(g);
+    layoutLabels();
     baseDirty = false;
+  }
+
+  // A km scale bar in the lower right, true at the latitude it is drawn at (east-west lengths shrink
+  // with cos(latitude), so a bar sized for the region's middle would be wrong after a pan).
+  let scaleBox = [0, 0, 0, 0];
+  function drawScaleBar(g) {
+    const y = view.h - 18;
+    const lat = Math.max(-85, Math.min(85, LAT(y)));
+    const px = pxPerMEastAt(lat);
+    const km = [2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1].find((k) => k * 1000 * px < view.w / 5) || 1;
+    const len = km * 1000 * px;
+    const x = view.w - len - 16;
+    const text = `${km} km (at ${Math.abs(lat).toFixed(1)}°${lat >= 0 ? "N" : "S"})`;
+    g.font = "10px system-ui, sans-serif";
+    const tw = g.measureText(text).width;
+    scaleBox = [Math.min(x, view.w - 16 - tw) - 4, y - 34, view.w - 12, y + 7];
+    g.fillStyle = "rgba(255, 255, 255, 0.8)";
+    g.fillRect(scaleBox[0], scaleBox[1], scaleBox[2] - scaleBox[0], scaleBox[3] - scaleBox[1]);
+    g.fillStyle = "#1d2733";
+    g.fillRect(x, y, len, 3);
+    g.fillRect(x, y - 3, 1, 9);
+    g.fillRect(x + len - 1, y - 3, 1, 9);
+    g.fillText(text, Math.min(x, view.w - 16 - tw), y - 6);
+  }
+
+  // ------------------------------------------------------------------ labels
+
+  // Names of assets, radars and batteries, placed without overlap: the greedy algorithm of
+  // tdome/viz/labels.py, in screen pixels (y down). Most important first (assets by value, then radars,
+  // then batteries), each name takes the first free candidate box around its marker: the eight compass
+  // positions just outside it (upper right first), then the same on rings further out with a leader
+  // line. Markers, the legend and the scale bar are obstacles; a name with no room is dropped (hover names it).
+  const LABEL_DIRS = [[1, 1], [1, -1], [-1, 1], [-1, -1], [1, 0], [-1, 0], [0, 1], [0, -1]]; // x right, y up
+  const LABEL_GAP = 2;
+  const LABEL_RING = 9;
+  const LABEL_RINGS = 7;
+  const LABEL_PAD = 2;
+  const LABEL_MARGIN = 4;
+  const LEADER_MIN_PX = 6;
+  const LABEL_FONT = { asset: "bold 11px system-ui, sans-serif", radar: "10px system-ui, sans-serif",
+    battery: "10px system-ui, sans-serif" };
+  let labels = []; // [{name, kind, box: [x0, y0, x1, y1], ring, ax, ay, r}] in screen pixels
+
+  function labelItems() {
+    const items = assets.map((a) => ({ name: a.name, kind: "asset", lon: a.lon_deg, lat: a.lat_deg,
+      r: assetRadius(a) + 5, priority: 2 + a.value / vmax }));
+    const at = (o) => ({ name: o.name, lon: o.lon_deg, lat: o.lat_deg });
+    radars.forEach((r) => items.push({ ...at(r), kind: "radar", r: 7, priority: 1 }));
+    batteries.forEach((b) => items.push({ ...at(b), kind: "battery", r: 8, priority: 0 }));
+    return items;
+  }
+
+  const boxesMeet = (a, b, pad) => a[0] < b[2] + pad && b[0] < a[2] + pad && a[1] < b[3] + pad && b[1] < a[3] + pad;
+
+  function candidateBox(ax, ay, w, h, d, [ux, uy]) {
+    const x0 = ux > 0 ? ax + d : ux < 0 ? ax - d - w : ax - w / 2;
+    const y0 = uy > 0 ? ay - d - h : uy < 0 ? ay + d : ay - h / 2;
+    return [x0, y0, x0 + w, y0 + h];
+  }
+
+  const boxDistance = (b, x, y) => Math.hypot(Math.max(b[0] - x, x - b[2], 0), Math.max(b[1] - y, y - b[3], 0));
+
+  // Greedy placement; items: [{ax, ay, w, h, r, priority}], obstacles: boxes, bounds: box.
+  // Returns, per item in input order, {box, ring} or null when dropped. A free candidate nearer another
+  // marker than its own (by more than LABEL_MARGIN) is taken only when no other is free.
+  function placeLabels(items, obstacles, bounds) {
+    const taken = obstacles.slice();
+    const out = items.map(() => null);
+    const order = items.map((_, i) => i).sort((i, j) => items[j].priority - items[i].priority || i - j);
+    for (const i of order) {
+      const it = items[i];
+      let fallback = null;
+      for (let k = 0; k < LABEL_RINGS && !out[i]; k++) {
+        for (const dir of LABEL_DIRS) {
+          const box = candidateBox(it.ax, it.ay, it.w, it.h, it.r + LABEL_GAP + k * LABEL_RING, dir);
+          if (box[0] < bounds[0] || box[1] < bounds[1] || box[2] > bounds[2] || box[3] > bounds[3]) continue;
+          if (taken.some((o) => boxesMeet(box, o, LABEL_PAD))) continue;
+          const own = boxDistance(box, it.ax, it.ay);
+          if (items.some((o) => boxDistance(box, o.ax, o.ay) + LABEL_MARGIN < own)) {
+            if (!fallback) fallback = { box, ring: k };
+            continue;
+          }
+          out[i] = { box, ring: k };
+          break;
+        }
+      }
+      out[i] = out[i] || fallback;
+      if (out[i]) taken.push(out[i].box);
+    }
+    return out;
+  }
+
+  function legendBox() {
+    const c = canvas.getBoundingClientRect();
+    const l = ui.legend.getBoundingClientRect();
+    return [l.left - c.left, l.top - c.top, l.right - c.left, l.bottom - c.top];
+  }
+
+  function layoutLabels() {
+    const g = bctx;
+    const items = labelItems().map((it) => {
+      g.font = LABEL_FONT[it.kind];
+      const size = parseFloat(LABEL_FONT[it.kind].match(/(\d+)px/)[1]);
+      return { ...it, ax: X(it.lon), ay: Y(it.lat), w: g.measureText(it.name).width + 2, h: size * 1.25 };
+    });
+    const obstacles = items.map((it) => [it.ax - it.r, it.ay - it.r, it.ax + it.r, it.ay + it.r]);
+    obstacles.push(legendBox(), scaleBox);
+    const placed = placeLabels(items, obstacles, [0, 14, view.w, view.h]);
+    labels = [];
+    items.forEach((it, i) => {
+      if (placed[i]) labels.push({ ...it, box: placed[i].box, ring: placed[i].ring });
+    });
+  }
+
+  function drawLabels(g) {
+    g.textBaseline = "middle";
+    g.lineJoin = "round";
+    for (const l of labels) {
+      const [x0, y0, x1, y1] = l.box;
+      // A name more than LEADER_MIN_PX from its marker's edge gets a leader line to its nearest point.
+      const ex = Math.min(Math.max(l.ax, x0), x1);
+      const ey = Math.min(Math.max(l.ay, y0), y1);
+      const d = Math.hypot(ex - l.ax, ey - l.ay) || 1;
+      if (d - l.r > LEADER_MIN_PX) {
+        g.strokeStyle = "rgba(60, 74, 88, 0.8)";
+        g.lineWidth = 0.8;
+        g.beginPath();
+        g.moveTo(l.ax + (ex - l.ax) * (l.r - 3) / d, l.ay + (ey - l.ay) * (l.r - 3) / d);
+        g.lineTo(ex, ey);
+        g.stroke();
+      }
+      g.font = LABEL_FONT[l.kind];
+      g.strokeStyle = "rgba(255, 255, 255, 0.9)";
+      g.lineWidth = 3;
+      g.strokeText(l.name, x0 + 1, (y0 + y1) / 2);
+      g.fillStyle = l.kind === "asset" ? "#10202e" : "#2b3642";
+      g.fillText(l.name, x0 + 1, (y0 + y1) / 2);
+    }
+    g.textBaseline = "alphabetic";
   }
 
   function star(g, x, y, r) {
@@ -365,10 +515,24 @@
       g.strokeStyle = "#fff";
       g.lineWidth = 1.5;
       g.stroke();
-      g.fillStyle = "#10202e";
-      g.font = "bold 11px system-ui, sans-serif";
-      g.fillText(a.name, x + assetRadius(a) + 3, y - 3);
       drawn.assets++;
+    });
+  }
+
+  // A ring around every asset hit by time t, drawn over the event marks: the leaker star that hit an
+  // asset sits on it, and must not hide that it was hit.
+  function drawHitRings(g, t) {
+    assets.forEach((a, j) => {
+      if (!assetHitAt(j, t).length) return;
+      const x = X(a.lon_deg);
+      const y = Y(a.lat_deg);
+      for (const [colour, width] of [["#fff", 4.5], [HIT, 2.5]]) {
+        g.strokeStyle = colour;
+        g.lineWidth = width;
+        g.beginPath();
+        g.arc(x, y, assetRadius(a) + 4, 0, 2 * Math.PI);
+        g.stroke();
+      }
     });
   }
 
@@ -423,20 +587,20 @@
     const last = lastAtOrBefore(evT, t, 0, nEv);
     for (let i = 0; i <= last; i++) {
       const kind = KIND(i);
-      if (!(kind === "kill" || kind === "miss" || kind === "leak" || kind === "impact")) continue;
+      if (!MARK_KINDS.has(kind)) continue;
       if (!isFinite(evLat[i])) continue;
       const x = X(evLon[i]);
       const y = Y(evLat[i]);
       const fresh = t - evT[i] < FLASH_S;
       const k = fresh ? 1.6 : 1;
       if (kind === "kill") {
-        g.strokeStyle = "#1a9850"; g.lineWidth = 2; cross(g, x, y, 4 * k); g.stroke();
+        g.strokeStyle = KILL; g.lineWidth = 2; cross(g, x, y, 4 * k); g.stroke();
       } else if (kind === "miss") {
-        g.strokeStyle = "#8a8a8a"; g.lineWidth = 1.2; cross(g, x, y, 3 * k); g.stroke();
+        g.strokeStyle = MISS; g.lineWidth = 1.2; cross(g, x, y, 3 * k); g.stroke();
       } else if (kind === "leak") {
-        g.fillStyle = "#ffd92f"; g.strokeStyle = "#000"; g.lineWidth = 1; star(g, x, y, 7 * k); g.fill(); g.stroke();
+        g.fillStyle = LEAK; g.strokeStyle = "#000"; g.lineWidth = 1; star(g, x, y, 5 * k); g.fill(); g.stroke();
       } else {
-        g.fillStyle = "#969696"; g.beginPath(); g.arc(x, y, 2.5 * k, 0, 2 * Math.PI); g.fill();
+        g.fillStyle = IMPACT; g.beginPath(); g.arc(x, y, 2.5 * k, 0, 2 * Math.PI); g.fill();
       }
       if (fresh) {
         g.strokeStyle = kind === "leak" ? "rgba(200, 30, 30, 0.7)" : "rgba(26, 152, 80, 0.5)";
@@ -531,6 +695,8 @@
     drawBatteries(g, now);
     drawInterceptors(g, now);
     drawMarkers(g, now);
+    drawHitRings(g, now);
+    drawLabels(g);
     drawTracks(g, now);
     drawSelection(g);
     frames++;
@@ -856,8 +1022,8 @@
     ui.legend.append(document.createElement("br"), document.createTextNode("assets:"));
     add(SAFE, "safe");
     add(HIT, "hit");
-    add("#1a9850", "kill ×");
-    add("#ffd92f", "leaker ★");
+    add(KILL, "kill ×");
+    add(LEAK, "leaker ★");
   }
 
   let lastFrame = performance.now();
@@ -878,11 +1044,40 @@
     requestAnimationFrame(loop);
   }
 
+  // The replay opens at the first moment something is on the map (a track in the air picture, an
+  // interceptor, an event mark), not on an empty battle at t = 0; "#t=600" in the address opens it at
+  // t = 600 s instead. Values that are not a time within the run are ignored.
+  function firstOnScreen() {
+    let t = Infinity;
+    for (let k = 0; k < tracks.count; k++) t = Math.min(t, tracks.t0[k]);
+    for (let i = 0; i < nIc; i++) t = Math.min(t, icT0[i]);
+    for (let i = 0; i < nEv; i++) if (MARK_KINDS.has(KIND(i))) { t = Math.min(t, evT[i]); break; }
+    if (!isFinite(t) && nEv) t = evT[0];
+    return isFinite(t) ? Math.min(t, DURATION) : 0;
+  }
+
+  function timeFromHash() {
+    const m = /^#(?:.*&)?t=([^&]*)/.exec(window.location.hash);
+    if (!m) return null;
+    let text;
+    try { text = decodeURIComponent(m[1]).trim(); } catch (e) { return null; }
+    if (!/^\d+(\.\d*)?$|^\.\d+$/.test(text)) return null;
+    const t = Number(text);
+    return isFinite(t) && t <= DURATION ? t : null;
+  }
+
+  window.addEventListener("hashchange", () => {
+    const t = timeFromHash();
+    if (t !== null) setTime(t);
+  });
+
   document.getElementById("title").textContent = `${M.scenario} — seed ${M.seed} — ${fmtT(DURATION)}`;
   document.title = `tdome replay — ${M.scenario} (seed ${M.seed})`;
   legend();
   new ResizeObserver(resize).observe(canvas);
   resize();
+  const START = timeFromHash();
+  setTime(START !== null ? START : firstOnScreen());
   draw();
   updatePanel();
   readyMs = performance.now() - T_START;
@@ -896,6 +1091,8 @@
     get listedEvents() { return ui.events.querySelectorAll("li[data-index]").length; },
     get frames() { return frames; },
     get readyMs() { return readyMs; },
+    get labels() { return labels.map((l) => ({ name: l.name, kind: l.kind, box: l.box.slice(), ring: l.ring })); },
+    get firstOnScreen() { return firstOnScreen(); },
     get selected() { return selected ? { ...selected } : null; },
     get hovered() { return hovered ? { ...hovered } : null; },
     counts: () => ({ tracks: tracks.count, truth: truth.count, events: nEv, interceptors: nIc,
