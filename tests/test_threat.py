@@ -6,7 +6,8 @@ import numpy as np
 
 from tdome import geo
 from tdome.c2.engage import plan_windows
-from tdome.c2.threat import BALLISTIC, DRONE, ThreatConfig, evaluate
+from tdome.c2.threat import ThreatConfig, evaluate
+from tdome.messages import ThreatClass
 from tdome.messages import BatteryStatus, DefendedAsset, InterceptorSpec
 from tdome.world.airbreathing import fly_route
 from tdome.world.ballistic import fly_ballistic_many, solve_launch
@@ -40,7 +41,7 @@ def test_ballistic_impact_prediction_matches_truth():
         assert abs(tp.time_to_go_s[i] - (tr.impact_s - tr.t_s[200])) < 0.5
     assert tp.asset.tolist() == [0, -1, 1]  # Taipei, the sea, Kaohsiung
     assert tp.value.tolist() == [100.0, 0.0, 80.0]
-    assert tp.cls[0] == BALLISTIC
+    assert tp.cls[0] == ThreatClass.BALLISTIC
     # Hermite interpolation between prediction nodes reproduces the truth path.
     p = tp.positions_at(np.array([37.0, 81.5]), np.array([0]))[0]
     truth = trajs[0].sample(trajs[0].t_s[200] + np.array([37.0, 81.5]))[0]
@@ -53,7 +54,7 @@ def test_air_breathing_path_finds_the_asset_ahead():
     x = [np.concatenate([tr.pos_ecef[100], tr.vel_ecef[100]]) for tr in (toward, away)]
     tp = evaluate(picture(x, [False, False]), [TAIPEI, KAOHSIUNG], ThreatConfig(horizon_s=3600))
     assert tp.asset.tolist() == [0, -1]
-    assert tp.cls.tolist() == [DRONE, DRONE]
+    assert tp.cls.tolist() == [ThreatClass.DRONE, ThreatClass.DRONE]
     # Time to go is the path length to the asset's footprint over the speed, to one node spacing.
     lat, lon, _ = geo.ecef_to_geodetic(x[0][:3])
     d = geo.great_circle_distance_m(lat, lon, TAIPEI.lat_rad, TAIPEI.lon_rad) - 8000

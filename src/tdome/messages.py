@@ -8,15 +8,46 @@ arrays (one scan = a few numpy arrays), configuration is small frozen objects.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tdome import geo
 
-# Threat classes the core reasons about.  The C2 estimates them from
-# kinematics; the scenario's catalog assigns them to true threats.
-THREAT_CLASSES = ("ballistic", "rocket", "cruise", "drone", "aircraft")
+
+class ThreatClass(enum.IntEnum):
+    """The one threat-class vocabulary of the world, the C2 and the reports.
+
+    The scenario's catalog gives each true threat its class; the C2 estimates
+    a track's class from kinematics.  Arrays hold the integer codes; files and
+    reports use the lower-case names (:data:`THREAT_CLASSES`).
+    """
+
+    BALLISTIC = 0
+    ROCKET = 1
+    CRUISE = 2
+    DRONE = 3
+    AIRCRAFT = 4
+
+    @property
+    def label(self) -> str:
+        """The name in scenario files, catalogs and reports: 'ballistic', 'rocket', …"""
+        return self.name.lower()
+
+    @classmethod
+    def of(cls, label: str) -> ThreatClass:
+        return cls[label.upper()]
+
+    @property
+    def ballistic(self) -> bool:
+        """Free flight after burnout: predicted by gravity alone, engaged by the upper layers."""
+        return self in BALLISTIC_CLASSES
+
+
+THREAT_CLASSES = tuple(c.label for c in ThreatClass)
+BALLISTIC_CLASSES = frozenset({ThreatClass.BALLISTIC, ThreatClass.ROCKET})
+BALLISTIC_CLASS_NAMES = tuple(c.label for c in ThreatClass if c in BALLISTIC_CLASSES)
 LAYERS = ("upper", "mid", "lower", "short")
 
 

@@ -32,35 +32,20 @@ import numpy as np
 
 from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
 from tdome.c2.engage import plan_windows
-from tdome.c2.threat import ThreatConfig, ThreatPicture, evaluate
+from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig
+from tdome.c2.threat import ThreatPicture, evaluate
 from tdome.c2.tracking import AirPicture, Tracker, TrackerConfig
 from tdome.messages import THREAT_CLASSES, AimUpdate, BatteryStatus, DefendedAsset, Detections, FireOrder, SensorSite
 
 
 @dataclass(frozen=True)
-class DoctrineConfig:
-    mode: str = "shoot_look_shoot"  # or "fire_all"
-    salvo: dict[str, int] = field(default_factory=lambda: {"ballistic": 2, "rocket": 1, "cruise": 1, "drone": 1, "aircraft": 1})
-    max_shots_per_threat: int = 4
-    reserve_fraction: dict[str, float] = field(default_factory=dict)  # per layer
-    reserve_min_value: float = 0.0
-    reserve_until_s: float | None = None  # the reserve is released from this time on
-    cost_weight_per_musd: float = 0.5
-    kill_assessment_s: float = 6.0
-
-
-@dataclass(frozen=True)
 class C2Config:
+    """The whole C2 core's configuration, one dataclass per stage (each owns its defaults and rules)."""
+
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     threat: ThreatConfig = field(default_factory=ThreatConfig)
     doctrine: DoctrineConfig = field(default_factory=DoctrineConfig)
-    solver: str = "local_search"
-    objective: str = "target"  # or "asset"
-    solver_time_limit_s: float | None = None  # per cycle; the solver's default if None
-    # Without a time limit the heuristics run to their own end (the same result on any machine), but
-    # never past this deadline: a solve that reaches it is cut and reported (Assignment.timed_out).
-    solver_deadline_s: float = 10.0
-    lethality: float = 0.9  # asset objective: chance a threat that arrives destroys its asset
+    assignment: AssignmentConfig = field(default_factory=AssignmentConfig)
 
 
 @dataclass
@@ -88,8 +73,6 @@ class CycleOutput:
 class BattleManager:
     def __init__(self, sensors: list[SensorSite], assets: list[DefendedAsset], config: C2Config | None = None):
         self.config = config or C2Config()
-        if self.config.solver not in SOLVERS:
-            raise ValueError(f"unknown assignment solver {self.config.solver!r}; known: {', '.join(SOLVERS)}")
         self.sensors = sensors
         self.assets = assets
         self.tracker = Tracker(self.config.tracker, sensors)
@@ -198,10 +181,10 @@ class BattleManager:
         reserved = np.clip(capacity - np.maximum(np.array([b.stock_rounds for b in batteries]) - reserve, 0), 0, capacity)
         survival = np.array([in_flight_q.get(int(threats.track_id[r]), 1.0) for r in rows])
         asset_kw = {}
-        if self.config.objective == "asset":
+        if self.config.assignment.objective == "asset":
             asset_kw = self._asset_terms(threats, rows, in_flight_q)
         problem = AssignmentProblem(
-            objective=self.config.objective,
+            objective=self.config.assignment.objective,
             **asset_kw,
             value=threats.value[rows],
             pk=pk,
@@ -214,9 +197,8 @@ class BattleManager:
             followup_pk=followup,
             max_engagements=np.ones(len(rows), dtype=int),
         )
-        limit = self.config.solver_time_limit_s
-        result = SOLVERS[self.config.solver](problem, time_limit_s=self.config.solver_deadline_s if limit is None
-                                             else min(limit, self.config.solver_deadline_s))
+        a = self.config.assignment
+        result = SOLVERS[a.solver](problem, time_limit_s=a.time_budget_s)
         orders = []
         for b, j, n in zip(result.battery.tolist(), result.threat.tolist(), result.rounds.tolist()):
             tid = int(threats.track_id[rows[j]])
@@ -237,7 +219,7 @@ class BattleManager:
         asset's value in this cycle's problem is its value times the chance
         that those threats leave it standing.
         """
-        lethality = self.config.lethality
+        lethality = self.config.assignment.lethality
         value = np.array([a.value for a in self.assets], dtype=float)
         in_problem = np.zeros(len(threats), dtype=bool)
         in_problem[rows] = True

@@ -21,33 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from tdome import dynamics, geo
+from tdome.c2.config import ThreatConfig
 from tdome.messages import THREAT_CLASSES, DefendedAsset
+from tdome.messages import ThreatClass as TC
 from tdome.c2.tracking.tracker import KIN_FAST, KIN_SLOW
 
-BALLISTIC, ROCKET, CRUISE, DRONE, AIRCRAFT = range(5)
 _G0 = 9.80665
-
-
-@dataclass(frozen=True)
-class ThreatConfig:
-    corridor_m: float = 3000.0  # margin around an asset footprint
-    horizon_s: float = 900.0  # how far air-breathing paths are projected
-    min_track_updates: int = 3  # tracks younger than this are not evaluated
-    node_step_s: float = 10.0  # spacing of prediction nodes
-    impact_sigmas: float = 2.0  # impact uncertainty added to the margin, in standard deviations
-    max_impact_margin_m: float = 10_000.0  # cap on the uncertainty added to the margin
-    confirm_cycles: int = 3  # consecutive evaluations endangering an asset before a threat may be engaged
-    # Ballistic tracks whose energy range lies in this band could be a long-range
-    # rocket or a short-range ballistic missile fired short: kinematics cannot tell.
-    ambiguous_min_range_m: float = 180e3
-    ambiguous_max_range_m: float = 320e3
-    slow_speed_mps: float = 120.0  # air-breathing slower than this: drone
-    # A track not yet flagged ballistic by the tracker is still predicted with gravity
-    # when no air-breathing threat could fly like it: above this altitude, climb rate or speed.
-    ballistic_like_alt_m: float = 15e3
-    ballistic_like_vspeed_mps: float = 150.0
-    ballistic_like_speed_mps: float = 600.0
-    aircraft_min_alt_m: float = 2000.0  # fast air-breathing above this: aircraft
 
 
 @dataclass
@@ -130,9 +109,9 @@ def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig,
     slow = speed < cfg.slow_speed_mps
     if kin_class is not None:
         slow = np.where(kin_class == KIN_SLOW, True, np.where(kin_class == KIN_FAST, False, slow))
-    cls = np.where(slow, DRONE, np.where(alt > cfg.aircraft_min_alt_m, AIRCRAFT, CRUISE))
+    cls = np.where(slow, TC.DRONE, np.where(alt > cfg.aircraft_min_alt_m, TC.AIRCRAFT, TC.CRUISE))
     mid_band = 0.5 * (cfg.ambiguous_min_range_m + cfg.ambiguous_max_range_m)
-    cls = np.where(ballistic, np.where(energy_range < mid_band, ROCKET, BALLISTIC), cls)
+    cls = np.where(ballistic, np.where(energy_range < mid_band, TC.ROCKET, TC.BALLISTIC), cls)
     ambiguous = ballistic & (energy_range >= cfg.ambiguous_min_range_m) & (energy_range <= cfg.ambiguous_max_range_m)
     return cls.astype(int), ambiguous
 

@@ -46,6 +46,7 @@ from pydantic import (
     StringConstraints,
     Tag,
     ValidationInfo,
+    create_model,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -53,15 +54,23 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from tdome import geo
-from tdome.messages import LAYERS, THREAT_CLASSES
+from tdome.c2.config import (
+    AssignmentConfig,
+    DoctrineConfig,
+    Setting,
+    ThreatConfig,
+    default_of,
+    file_settings,
+    from_file_values,
+)
+from tdome.messages import BALLISTIC_CLASS_NAMES, LAYERS, THREAT_CLASSES
 
-ThreatClass = Literal["ballistic", "rocket", "cruise", "drone", "aircraft"]
+ThreatClassName = Literal["ballistic", "rocket", "cruise", "drone", "aircraft"]  # messages.THREAT_CLASSES
 Layer = Literal["upper", "mid", "lower", "short"]
 AssetKind = Literal["city", "industry", "air_base", "power_plant", "port", "military", "government"]
 RadarRole = Literal["early_warning", "fire_control", "surveillance"]
 
-BALLISTIC_CLASSES = ("ballistic", "rocket")
-AIR_BREATHING_CLASSES = ("cruise", "drone", "aircraft")
+AIR_BREATHING_CLASSES = tuple(c for c in THREAT_CLASSES if c not in BALLISTIC_CLASS_NAMES)
 
 assert THREAT_CLASSES == ("ballistic", "rocket", "cruise", "drone", "aircraft")
 assert LAYERS == ("upper", "mid", "lower", "short")
@@ -190,7 +199,7 @@ def _doc(text: str, default: Any = ..., **kw: Any) -> Any:
 class ThreatType(_Frozen):
     """A kind of threat: its class, kinematics, signature, lethality and cost."""
 
-    class_: ThreatClass = Field(
+    class_: ThreatClassName = Field(
         alias="class",
         description="Threat class: ballistic and rocket fly a free-flight trajectory solved from launch and aim; "
                     "cruise, drone and aircraft fly their route at cruise_alt_m. Each interceptor's pk is given "
@@ -220,7 +229,7 @@ class ThreatType(_Frozen):
         c = info.data.get("class_")
         if c in AIR_BREATHING_CLASSES and v is None:
             raise ValueError(f"required for air-breathing class '{c}' (cruise altitude in m)")
-        if c in BALLISTIC_CLASSES and v is not None:
+        if c in BALLISTIC_CLASS_NAMES and v is not None:
             raise ValueError(f"only for air-breathing classes ({', '.join(AIR_BREATHING_CLASSES)}); "
                              f"remove it (or set it to null) for class '{c}'")
         return v
@@ -236,7 +245,7 @@ class ThreatType(_Frozen):
     @property
     def is_ballistic(self) -> bool:
         """Ballistic or rocket: flies a free-flight trajectory, no waypoints."""
-        return self.class_ in BALLISTIC_CLASSES
+        return self.class_ in BALLISTIC_CLASS_NAMES
 
 
 class RadarType(_Frozen):
@@ -576,85 +585,59 @@ class TrackerSettings(_Model):
         return v
 
 
-class ThreatSettings(_Model):
-    """Threat evaluation: which tracks endanger which assets."""
-
-    corridor_km: Num(ge=0.0) = _doc(
-        "Margin about an asset's footprint, km: a predicted impact or projected path this close endangers it.", 3.0)
-    horizon_s: Num(gt=0.0) = _doc("How far ahead the paths of air-breathing tracks are projected, s.", 900.0)
-    min_track_updates: Int(ge=1) = _doc("Tracks with fewer updates than this are not evaluated yet.", 3)
-
-
-def _salvo_doc(threat_class: str, default: int) -> Any:
-    article = "an" if threat_class[0] in "aeiou" else "a"
-    return _doc(f"Rounds fired in one engagement of {article} {threat_class} threat.", default)
+def _setting_type(s: Setting) -> Any:
+    """The schema type of one declared C2 setting (its bounds in the file's unit)."""
+    if s.choices:
+        tp: Any = Literal[s.choices]  # type: ignore[valid-type]
+    else:
+        tp = (Int if s.integer else Num)(**s.bounds())
+    return Union[tp, None] if s.optional else tp
 
 
-class SalvoSettings(_Model):
-    """Rounds per engagement for each threat class."""
-
-    ballistic: Int(ge=1) = _salvo_doc("ballistic", 2)
-    rocket: Int(ge=1) = _salvo_doc("rocket", 1)
-    cruise: Int(ge=1) = _salvo_doc("cruise", 1)
-    drone: Int(ge=1) = _salvo_doc("drone", 1)
-    aircraft: Int(ge=1) = _salvo_doc("aircraft", 1)
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
-def _reserve_doc(layer: str) -> Any:
-    return _doc(f"Fraction of each {layer}-layer battery's initial rounds held back, 0 to < 1.", 0.0)
+def settings_model(cls: type, name: str, doc: str) -> type[_Model]:
+    """The scenario section for the C2 configuration dataclass ``cls``, built from its :func:`setting` fields.
 
+    Names, units, defaults, bounds and documentation come from the dataclass,
+    so a parameter is declared once (:mod:`tdome.c2.config`).  A mapping with
+    one entry per threat class or layer becomes a nested section.  The
+    dataclass's own rules on combinations run on the finished section, and
+    their message is the section's error.
+    """
+    fields: dict[str, Any] = {}
+    for f, s in file_settings(cls):
+        default = default_of(f)
+        if s.keys:
+            entries = {k: (_setting_type(s), _doc((s.key_doc or s.doc).format(key=k, a=_article(k)),
+                                                  default[k] / s.scale if s.scale != 1.0 else default[k]))
+                       for k in s.keys}
+            sub = create_model(f"{f.name.title().replace('_', '')}Settings", __base__=_Model,
+                               __doc__=s.doc, **entries)
+            fields[s.file_name or f.name] = (sub, _doc(s.doc, default_factory=sub))
+        else:
+            if default is not None and s.scale != 1.0:
+                default = default / s.scale
+            fields[s.file_name or f.name] = (_setting_type(s), _doc(s.doc, default))
 
-class ReserveSettings(_Model):
-    """Fraction of each layer's rounds held back for high-value threats."""
-
-    upper: Num(ge=0.0, lt=1.0) = _reserve_doc("upper")
-    mid: Num(ge=0.0, lt=1.0) = _reserve_doc("mid")
-    lower: Num(ge=0.0, lt=1.0) = _reserve_doc("lower")
-    short: Num(ge=0.0, lt=1.0) = _reserve_doc("short")
-
-
-class DoctrineSettings(_Model):
-    """Firing doctrine: when to fire, how many rounds, what to hold back."""
-
-    mode: Literal["shoot_look_shoot", "fire_all"] = _doc(
-        "shoot_look_shoot: a threat with rounds in flight is engaged again only after the kill assessment; "
-        "fire_all: every layer that can engage fires without waiting to look.", "shoot_look_shoot")
-    salvo: SalvoSettings = _doc("Rounds per engagement for each threat class.", default_factory=SalvoSettings)
-    max_shots_per_threat: Int(ge=1) = _doc("Most rounds fired at one threat over the whole battle.", 4)
-    reserve_fraction: ReserveSettings = _doc(
-        "Per layer, the fraction of each battery's initial rounds held back for high-value threats.",
-        default_factory=ReserveSettings)
-    reserve_min_value: Num(ge=0.0) = _doc(
-        "Threats worth at least this many value points may use the reserve.", 0.0)
-    reserve_until_s: Union[Num(ge=0.0), None] = _doc(
-        "Time the reserve is released, s (when no later wave is expected); null: held all battle.", None)
-    cost_weight_per_musd: Num(ge=0.0) = _doc(
-        "Value points per million US dollars of interceptor cost in the assignment (0: cost ignored).", 0.5)
-    kill_assessment_s: Num(ge=0.0) = _doc(
-        "Time after the intercept at which the kill is assessed from the tracks, s.", 6.0)
-
-
-class AssignmentSettings(_Model):
-    """Weapon-target assignment: solver, objective and its time budget per C2 cycle."""
-
-    solver: Literal["greedy", "local_search", "exact"] = _doc(
-        "greedy: marginal return only; local_search: greedy then local search; exact: HiGHS mixed-integer "
-        "programme with a proven gap (objective 'target' only).", "local_search")
-    objective: Literal["target", "asset"] = _doc(
-        "target: minimise the expected surviving threat value; asset: maximise the expected surviving asset "
-        "value.", "target")
-    time_limit_s: Union[Num(gt=0.0), None] = _doc(
-        "Solver time budget per C2 cycle, s; null: the heuristics run to their own end (the same result on any "
-        "machine) and exact gets 10 s.", None)
-    lethality: Num(gt=0.0, le=1.0) = _doc(
-        "Objective 'asset': probability that a threat that arrives destroys its asset.", 0.9)
-
-    @model_validator(mode="after")
-    def _solver_objective(self) -> AssignmentSettings:
-        if self.solver == "exact" and self.objective == "asset":
-            raise ValueError("solver 'exact' handles objective 'target' only; "
-                             "use solver 'local_search' or 'greedy' with objective 'asset'")
+    def check(self: Any) -> Any:
+        try:
+            from_file_values(cls, self.model_dump(by_alias=False))
+        except ValueError as e:
+            raise ValueError(str(e)) from None
         return self
+
+    return create_model(name, __base__=_Model, __doc__=doc,
+                        __validators__={"_rules": model_validator(mode="after")(check)}, **fields)
+
+
+ThreatSettings = settings_model(ThreatConfig, "ThreatSettings", "Threat evaluation: which tracks endanger which assets.")
+DoctrineSettings = settings_model(DoctrineConfig, "DoctrineSettings",
+                                  "Firing doctrine: when to fire, how many rounds, what to hold back.")
+AssignmentSettings = settings_model(AssignmentConfig, "AssignmentSettings",
+                                    "Weapon-target assignment: solver, objective and its time budget per C2 cycle.")
 
 
 class C2Settings(_Model):

@@ -11,10 +11,10 @@ from typing import Callable
 import numpy as np
 
 from tdome import geo
-from tdome.c2.core import C2Config, DoctrineConfig
-from tdome.c2.threat import ThreatConfig
+from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig, from_file_values
+from tdome.c2.core import C2Config
 from tdome.c2.tracking import TrackerConfig
-from tdome.messages import DefendedAsset, InterceptorSpec, SensorSite
+from tdome.messages import BALLISTIC_CLASS_NAMES, DefendedAsset, InterceptorSpec, SensorSite
 from tdome.sensors.radar import RadarModel
 from tdome.sim.streams import stream
 from tdome.world.airbreathing import fly_route
@@ -23,7 +23,6 @@ from tdome.world.effectors import Battery
 from tdome.world.trajectory import TrajectorySet
 
 rad = np.radians
-BALLISTIC_CLASSES = ("ballistic", "rocket")
 
 
 def build_assets(sc) -> list[DefendedAsset]:
@@ -134,7 +133,7 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
 
     n = len(rows)
     trajs = [None] * n
-    bal = [i for i, r in enumerate(rows) if r[1].class_ in BALLISTIC_CLASSES]
+    bal = [i for i, r in enumerate(rows) if r[1].class_ in BALLISTIC_CLASS_NAMES]
     if bal:
         lat = np.array([rows[i][4] for i in bal])
         lon = np.array([rows[i][5] for i in bal])
@@ -193,17 +192,8 @@ def c2_config(sc) -> C2Config:
                               new_target_density_m3=tr.new_target_density_per_km3 * 1e-9,
                               score_false_confirm_prob=tr.score_false_confirm_prob,
                               score_true_delete_prob=tr.score_true_delete_prob, score_drop=tr.score_drop),
-        threat=ThreatConfig(corridor_m=c.threat.corridor_km * 1e3, horizon_s=c.threat.horizon_s,
-                            min_track_updates=c.threat.min_track_updates),
-        doctrine=DoctrineConfig(mode=c.doctrine.mode, salvo=dict(c.doctrine.salvo),
-                                max_shots_per_threat=c.doctrine.max_shots_per_threat,
-                                reserve_fraction=dict(c.doctrine.reserve_fraction),
-                                reserve_min_value=c.doctrine.reserve_min_value,
-                                reserve_until_s=c.doctrine.reserve_until_s,
-                                cost_weight_per_musd=c.doctrine.cost_weight_per_musd,
-                                kill_assessment_s=c.doctrine.kill_assessment_s),
-        solver=c.assignment.solver,
-        objective=c.assignment.objective,
-        solver_time_limit_s=c.assignment.time_limit_s,
-        lethality=c.assignment.lethality,
+        # The scenario's sections hold each setting under its file name and unit (tdome.c2.config).
+        threat=from_file_values(ThreatConfig, c.threat.model_dump()),
+        doctrine=from_file_values(DoctrineConfig, c.doctrine.model_dump()),
+        assignment=from_file_values(AssignmentConfig, c.assignment.model_dump()),
     )

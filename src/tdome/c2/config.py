@@ -1,0 +1,188 @@
+"""How the C2 core is configured: frozen dataclasses that own their defaults and their rules.
+
+A field a scenario may set is declared with :func:`setting`: its default in
+SI units, one line of documentation, its bounds, and the name and unit it has
+in scenario files.  The scenario schema builds its C2 sections from these
+declarations and the simulator turns a validated section back into the
+dataclass (:func:`from_file_values`), so a new parameter is written once, where
+the code that uses it reads it.  Rules on combinations live in each
+dataclass's ``__post_init__`` and are checked once, there; the schema reports
+their message at the section's path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from tdome.messages import LAYERS, THREAT_CLASSES
+
+SETTING = "tdome_setting"  # the key of a scenario-visible field's metadata
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What the scenario schema needs to offer a configuration field in files.
+
+    ``file_name``: its name in scenario files when it differs (the unit in the
+    name changes with the unit); ``scale``: one unit of the file's value in SI
+    (1e3 for km); ``ge``/``gt``/``le``/``lt``: bounds in the file's unit;
+    ``choices``: the allowed strings; ``keys``: a mapping with one entry per
+    key (threat class, layer), ``key_doc`` its entries' documentation with
+    ``{key}`` and ``{a}`` (the article) filled in; ``optional``: None is
+    allowed, with the meaning the doc gives.
+    """
+
+    doc: str
+    file_name: str | None = None
+    scale: float = 1.0
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    choices: tuple[str, ...] | None = None
+    keys: tuple[str, ...] | None = None
+    key_doc: str | None = None
+    optional: bool = False
+    integer: bool = False
+
+    def bounds(self) -> dict[str, float]:
+        return {k: v for k in ("ge", "gt", "le", "lt") if (v := getattr(self, k)) is not None}
+
+
+def setting(default: Any = dataclasses.MISSING, *, doc: str, default_factory: Any = dataclasses.MISSING,
+            **how: Any) -> Any:
+    """A dataclass field that scenario files may set (see :class:`Setting` for ``how``)."""
+    meta = {SETTING: Setting(doc=doc, **how)}
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def file_settings(cls: type) -> list[tuple[dataclasses.Field, Setting]]:
+    """The fields of the dataclass ``cls`` that scenario files may set, in declaration order."""
+    return [(f, f.metadata[SETTING]) for f in dataclasses.fields(cls) if SETTING in f.metadata]
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+
+
+def from_file_values(cls: type, values: dict[str, Any], **extra: Any) -> Any:
+    """An instance of ``cls`` from a scenario section's values (file names and units), plus ``extra`` fields."""
+    kw = dict(extra)
+    for f, s in file_settings(cls):
+        v = values[s.file_name or f.name]
+        if v is not None and s.scale != 1.0:
+            v = v * s.scale
+        kw[f.name] = dict(v) if s.keys else v
+    return cls(**kw)
+
+
+# --------------------------------------------------------------------------- threat evaluation, doctrine, assignment
+
+
+@dataclass(frozen=True)
+class ThreatConfig:
+    """Threat evaluation: which tracks endanger which assets (:mod:`tdome.c2.threat`)."""
+
+    corridor_m: float = setting(3000.0, file_name="corridor_km", scale=1e3, ge=0.0,
+                                doc="Margin about an asset's footprint, km: a predicted impact or projected path "
+                                    "this close endangers it.")
+    horizon_s: float = setting(900.0, gt=0.0, doc="How far ahead the paths of air-breathing tracks are projected, s.")
+    min_track_updates: int = setting(3, integer=True, ge=1, doc="Tracks with fewer updates than this are not "
+                                                                 "evaluated yet.")
+    node_step_s: float = 10.0  # spacing of prediction nodes
+    impact_sigmas: float = 2.0  # impact uncertainty added to the margin, in standard deviations
+    max_impact_margin_m: float = 10_000.0  # cap on the uncertainty added to the margin
+    confirm_cycles: int = 3  # consecutive evaluations endangering an asset before a threat may be engaged
+    # Ballistic tracks whose energy range lies in this band could be a long-range
+    # rocket or a short-range ballistic missile fired short: kinematics cannot tell.
+    ambiguous_min_range_m: float = 180e3
+    ambiguous_max_range_m: float = 320e3
+    slow_speed_mps: float = 120.0  # air-breathing slower than this: drone
+    # A track not yet flagged ballistic by the tracker is still predicted with gravity
+    # when no air-breathing threat could fly like it: above this altitude, climb rate or speed.
+    ballistic_like_alt_m: float = 15e3
+    ballistic_like_vspeed_mps: float = 150.0
+    ballistic_like_speed_mps: float = 600.0
+    aircraft_min_alt_m: float = 2000.0  # fast air-breathing above this: aircraft
+
+
+DOCTRINE_MODES = ("shoot_look_shoot", "fire_all")
+
+
+@dataclass(frozen=True)
+class DoctrineConfig:
+    """Firing doctrine: when to fire, how many rounds, what to hold back (:mod:`tdome.c2.core`)."""
+
+    mode: str = setting(
+        "shoot_look_shoot", choices=DOCTRINE_MODES,
+        doc="shoot_look_shoot: a threat with rounds in flight is engaged again only after the kill assessment; "
+            "fire_all: every layer that can engage fires without waiting to look.")
+    salvo: dict[str, int] = setting(
+        default_factory=lambda: {"ballistic": 2, "rocket": 1, "cruise": 1, "drone": 1, "aircraft": 1},
+        keys=THREAT_CLASSES, integer=True, ge=1, doc="Rounds per engagement for each threat class.",
+        key_doc="Rounds fired in one engagement of {a} {key} threat.")
+    max_shots_per_threat: int = setting(4, integer=True, ge=1, doc="Most rounds fired at one threat over the "
+                                                                   "whole battle.")
+    reserve_fraction: dict[str, float] = setting(
+        default_factory=lambda: dict.fromkeys(LAYERS, 0.0), keys=LAYERS, ge=0.0, lt=1.0,
+        doc="Per layer, the fraction of each battery's initial rounds held back for high-value threats.",
+        key_doc="Fraction of each {key}-layer battery's initial rounds held back, 0 to < 1.")
+    reserve_min_value: float = setting(0.0, ge=0.0, doc="Threats worth at least this many value points may use "
+                                                        "the reserve.")
+    reserve_until_s: float | None = setting(
+        None, ge=0.0, optional=True,
+        doc="Time the reserve is released, s (when no later wave is expected); null: held all battle.")
+    cost_weight_per_musd: float = setting(
+        0.5, ge=0.0, doc="Value points per million US dollars of interceptor cost in the assignment (0: cost "
+                         "ignored).")
+    kill_assessment_s: float = setting(6.0, ge=0.0, doc="Time after the intercept at which the kill is assessed "
+                                                        "from the tracks, s.")
+
+    def __post_init__(self) -> None:
+        if self.mode not in DOCTRINE_MODES:
+            raise ValueError(f"doctrine mode {self.mode!r}: must be one of {', '.join(DOCTRINE_MODES)}")
+
+
+SOLVER_NAMES = ("greedy", "local_search", "exact")  # tdome.c2.assign.SOLVERS
+OBJECTIVES = ("target", "asset")
+
+
+@dataclass(frozen=True)
+class AssignmentConfig:
+    """Weapon-target assignment: solver, objective and its time budget per C2 cycle (:mod:`tdome.c2.assign`)."""
+
+    solver: str = setting(
+        "local_search", choices=SOLVER_NAMES,
+        doc="greedy: marginal return only; local_search: greedy then local search; exact: HiGHS mixed-integer "
+            "programme with a proven gap (objective 'target' only).")
+    objective: str = setting(
+        "target", choices=OBJECTIVES,
+        doc="target: minimise the expected surviving threat value; asset: maximise the expected surviving asset "
+            "value.")
+    time_limit_s: float | None = setting(
+        None, gt=0.0, optional=True,
+        doc="Solver time budget per C2 cycle, s; null: the heuristics run to their own end (the same result on "
+            "any machine, within the safety deadline) and exact gets 10 s.")
+    lethality: float = setting(0.9, gt=0.0, le=1.0, doc="Objective 'asset': probability that a threat that "
+                                                          "arrives destroys its asset.")
+    # Without a time limit the heuristics run to their own end, but never past this deadline: a
+    # solve that reaches it is cut and reported (Assignment.timed_out).
+    deadline_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVER_NAMES:
+            raise ValueError(f"unknown assignment solver {self.solver!r}; known: {', '.join(SOLVER_NAMES)}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective {self.objective!r}: must be one of {', '.join(OBJECTIVES)}")
+        if self.solver == "exact" and self.objective == "asset":
+            raise ValueError("solver 'exact' handles objective 'target' only; "
+                             "use solver 'local_search' or 'greedy' with objective 'asset'")
+
+    @property
+    def time_budget_s(self) -> float:
+        """The time a solve may take: its limit, never beyond the safety deadline."""
+        return self.deadline_s if self.time_limit_s is None else min(self.time_limit_s, self.deadline_s)
