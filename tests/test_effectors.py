@@ -5,13 +5,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tdome.messages import InterceptorSpec
-from tdome.world.effectors import Battery
+from tdome.world.effectors import FireUnit
 
 SPEC = InterceptorSpec("x", "lower", 1000.0, 1e3, 40e3, 0.0, 15e3, 3.0, {"drone": 0.9}, 1e5)
 
 
 def battery(launchers=2, per=4, magazine=12, reload=60.0):
-    return Battery(0, "b", "lower", 0.4, 2.1, 0.0, SPEC, launchers, per, magazine, reload, 500.0)
+    return FireUnit(0, "b", "lower", 0.4, 2.1, 0.0, SPEC, launchers, per, magazine, reload, 500.0)
 
 
 def test_launchers_empty_then_reload_from_the_magazine():

@@ -6,7 +6,7 @@ import numpy as np
 
 from tdome import geo
 from tdome.c2.engage import plan_windows
-from tdome.c2.threat import ThreatConfig, evaluate
+from tdome.c2.threat import ThreatConfig, evaluate_threats
 from tdome.messages import ThreatClass
 from tdome.messages import BatteryStatus, DefendedAsset, InterceptorSpec
 from tdome.world.airbreathing import fly_route
@@ -35,7 +35,7 @@ def missiles(aims):
 def test_ballistic_impact_prediction_matches_truth():
     trajs = missiles([(25.04, 121.56), (24.0, 119.8), (22.63, 120.30)])
     states = [np.concatenate([tr.pos_ecef[200], tr.vel_ecef[200]]) for tr in trajs]  # 100 s after launch
-    tp = evaluate(picture(states, [True] * 3), [TAIPEI, KAOHSIUNG], ThreatConfig())
+    tp = evaluate_threats(picture(states, [True] * 3), [TAIPEI, KAOHSIUNG], ThreatConfig())
     for i, tr in enumerate(trajs):
         assert np.linalg.norm(tp.impact_ecef[i] - tr.impact_ecef) < 30.0
         assert abs(tp.time_to_go_s[i] - (tr.impact_s - tr.t_s[200])) < 0.5
@@ -52,7 +52,7 @@ def test_air_breathing_path_finds_the_asset_ahead():
     toward = fly_route(rad(np.array([25.3, 25.04])), rad(np.array([120.4, 121.56])), 50.0, 1000.0, 0.0)
     away = fly_route(rad(np.array([25.3, 25.6])), rad(np.array([120.4, 120.0])), 50.0, 1000.0, 0.0)
     x = [np.concatenate([tr.pos_ecef[100], tr.vel_ecef[100]]) for tr in (toward, away)]
-    tp = evaluate(picture(x, [False, False]), [TAIPEI, KAOHSIUNG], ThreatConfig(horizon_s=3600))
+    tp = evaluate_threats(picture(x, [False, False]), [TAIPEI, KAOHSIUNG], ThreatConfig(horizon_s=3600))
     assert tp.asset.tolist() == [0, -1]
     assert tp.cls.tolist() == [ThreatClass.DRONE, ThreatClass.DRONE]
     # Time to go is the path length to the asset's footprint over the speed, to one node spacing.
@@ -67,7 +67,7 @@ def test_a_drone_already_inside_the_corridor_can_still_be_engaged():
     route = fly_route(rad(np.array([24.213, 24.213])), rad(np.array([120.40, 120.481])), 40.0, 300.0, 0.0)
     k = int(np.searchsorted(route.t_s, route.impact_s - 60.0))
     x = np.concatenate([route.pos_ecef[k], route.vel_ecef[k]])
-    tp = evaluate(picture([x], [False]), [target], ThreatConfig())
+    tp = evaluate_threats(picture([x], [False]), [target], ThreatConfig())
     assert tp.asset[0] == 0 and tp.time_to_go_s[0] > 20.0
     spec = InterceptorSpec("short", "short", 700.0, 500.0, 8e3, 0.0, 5e3, 3.0, {"drone": 0.8}, 2e5)
     bat = BatteryStatus(0, "b", "short", target.lat_rad, target.lon_rad, 0.0, spec, 4, 8, 8)
@@ -79,7 +79,7 @@ def test_windows_respect_envelope_and_flyout():
     trajs = missiles([(25.04, 121.56)])
     tr = trajs[0]
     k = 400  # 200 s after launch, 54 s before impact: within one flyout of the battery
-    tp = evaluate(picture([np.concatenate([tr.pos_ecef[k], tr.vel_ecef[k]])], [True]), [TAIPEI], ThreatConfig())
+    tp = evaluate_threats(picture([np.concatenate([tr.pos_ecef[k], tr.vel_ecef[k]])], [True]), [TAIPEI], ThreatConfig())
     spec = InterceptorSpec("mid", "mid", 1500.0, 3e3, 70e3, 300.0, 40e3, 5.0, {"ballistic": 0.8}, 4e6)
     bat = BatteryStatus(0, "b", "mid", rad(25.0), rad(121.45), 0.0, spec, 8, 16, 16)
     w = plan_windows(tp, np.array([0]), [bat], now_s=0.0)
@@ -106,6 +106,6 @@ def test_a_climbing_rocket_not_yet_flagged_is_predicted_with_gravity():
     trajs = missiles([(24.0, 119.9)])  # aimed at the sea
     tr = trajs[0]
     state = np.concatenate([tr.pos_ecef[30], tr.vel_ecef[30]])  # 15 s after launch, climbing
-    tp = evaluate(picture([state], [False]), [TAIPEI, KAOHSIUNG], ThreatConfig())
+    tp = evaluate_threats(picture([state], [False]), [TAIPEI, KAOHSIUNG], ThreatConfig())
     assert np.linalg.norm(tp.impact_ecef[0] - tr.impact_ecef) < 100.0
     assert tp.asset[0] == -1

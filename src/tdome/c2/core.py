@@ -33,7 +33,7 @@ import numpy as np
 from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
 from tdome.c2.engage import plan_windows
 from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig
-from tdome.c2.threat import ThreatPicture, evaluate
+from tdome.c2.threat import ThreatPicture, evaluate_threats
 from tdome.c2.tracking import AirPicture, Tracker, TrackerConfig
 from tdome.messages import THREAT_CLASSES, AimUpdate, BatteryStatus, DefendedAsset, Detections, FireOrder, SensorSite
 
@@ -97,7 +97,7 @@ class BattleManager:
     def decide(self, now_s: float, batteries: list[BatteryStatus]) -> CycleOutput:
         doc = self.config.doctrine
         picture = self.tracker.picture(now_s)
-        threats = evaluate(picture, self.assets, self.config.threat)
+        threats = evaluate_threats(picture, self.assets, self.config.threat)
         row_of = {int(t): i for i, t in enumerate(threats.track_id)}
         # A threat must keep endangering an asset for a few cycles before it may be
         # engaged: one prediction from a young or swapped track is not enough.

@@ -148,7 +148,7 @@ def _air_nodes(pos, vel, node_t):
     return node_pos, node_vel, lat2, lon2
 
 
-def evaluate(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatPicture:
+def evaluate_threats(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatPicture:
     """Evaluate the confirmed tracks of an air picture against the defended assets."""
     keep = picture.n_hits >= cfg.min_track_updates
     track_id = picture.track_id[keep]

@@ -19,7 +19,7 @@ from tdome.sensors.radar import RadarModel
 from tdome.sim.streams import stream
 from tdome.world.airbreathing import fly_route
 from tdome.world.ballistic import fly_ballistic_many, solve_launch
-from tdome.world.effectors import Battery
+from tdome.world.effectors import FireUnit
 from tdome.world.trajectory import TrajectorySet
 
 rad = np.radians
@@ -80,11 +80,11 @@ def interceptor_spec(name: str, it) -> InterceptorSpec:
     )
 
 
-def build_batteries(sc) -> list[Battery]:
+def build_batteries(sc) -> list[FireUnit]:
     out = []
     for i, b in enumerate(sc.batteries):
         it = sc.interceptor_types[b.interceptor]
-        out.append(Battery(
+        out.append(FireUnit(
             index=i, name=b.name, layer=b.layer, lat_rad=float(rad(b.lat)), lon_rad=float(rad(b.lon)),
             alt_m=float(b.alt_m), spec=interceptor_spec(b.interceptor, it), launchers=b.launchers,
             rounds_per_launcher=b.rounds_per_launcher, magazine=b.magazine, reload_time_s=b.reload_time_s,
@@ -94,7 +94,7 @@ def build_batteries(sc) -> list[Battery]:
 
 
 @dataclass
-class Raid:
+class RaidTruth:
     """Truth of the raid: one row per threat, and the precomputed trajectories."""
 
     type_name: list[str]
@@ -113,7 +113,7 @@ class Raid:
         return len(self.type_name)
 
 
-def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], None] | None = None) -> Raid:
+def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], None] | None = None) -> RaidTruth:
     """Draw every threat's launch and aim points and fly its trajectory; ``progress(done, total)`` as they fly."""
     rng = stream(sc.seed, "raid")
     rows = []
@@ -171,7 +171,7 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
         on = d <= lethal[:, None]
         j = np.argmax(np.where(on, vals[None, :], -1.0), axis=1)
         intended = np.where(on[np.arange(n), j], j, -1)
-    return Raid(
+    return RaidTruth(
         type_name=[r[0].threat for r in rows], cls=[r[1].class_ for r in rows], wave=[r[2] for r in rows],
         label=[r[0].label for r in rows], aim_lat_rad=aim_lat, aim_lon_rad=aim_lon,
         rcs_m2=np.array([r[1].rcs_m2 for r in rows]), lethal_radius_m=lethal,

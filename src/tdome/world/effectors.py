@@ -21,7 +21,7 @@ from tdome.messages import AimUpdate, BatteryStatus, FireOrder, InterceptorSpec
 
 
 @dataclass
-class Battery:
+class FireUnit:
     index: int
     name: str
     layer: str
@@ -101,7 +101,7 @@ class Interceptor:
 class Effectors:
     """All batteries and interceptors in flight."""
 
-    def __init__(self, batteries: list[Battery], rng: np.random.Generator):
+    def __init__(self, batteries: list[FireUnit], rng: np.random.Generator):
         self.batteries = batteries
         self.rng = rng
         self.flying: list[Interceptor] = []

@@ -6,6 +6,6 @@
 """
 
 from tdome.c2.assign import exact, greedy, local  # noqa: F401  (register the solvers)
-from tdome.c2.assign.base import SOLVERS, Assignment, AssignmentProblem, evaluate, violations
+from tdome.c2.assign.base import SOLVERS, Assignment, AssignmentProblem, evaluate_engagements, violations
 
-__all__ = ["SOLVERS", "Assignment", "AssignmentProblem", "evaluate", "violations"]
+__all__ = ["SOLVERS", "Assignment", "AssignmentProblem", "evaluate_engagements", "violations"]

@@ -133,7 +133,7 @@ class Assignment:
     timed_out: bool = False  # stopped by its time limit before its own end (the result then depends on speed)
 
 
-def evaluate(problem: AssignmentProblem, battery, threat, f: np.ndarray | None = None) -> tuple[float, float]:
+def evaluate_engagements(problem: AssignmentProblem, battery, threat, f: np.ndarray | None = None) -> tuple[float, float]:
     """Independent evaluation of a list of engagements: (expected loss + cost, value saved net of cost).
 
     ``f``: the problem's :meth:`~AssignmentProblem.survival_factor`, if the caller holds it.
@@ -153,7 +153,7 @@ def finish(problem: AssignmentProblem, battery, threat, **extra) -> Assignment:
     battery, threat = np.asarray(battery, dtype=int), np.asarray(threat, dtype=int)
     order = np.lexsort((threat, battery))
     battery, threat = battery[order], threat[order]
-    loss, saved = evaluate(problem, battery, threat)
+    loss, saved = evaluate_engagements(problem, battery, threat)
     return Assignment(battery=battery, threat=threat, rounds=problem.salvo[threat].astype(int), objective=saved,
                       loss=loss, **extra)
 

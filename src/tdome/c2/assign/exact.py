@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from tdome.c2.assign.base import Assignment, AssignmentProblem, evaluate, finish, register
+from tdome.c2.assign.base import Assignment, AssignmentProblem, evaluate_engagements, finish, register
 from tdome.c2.assign.local import solve_local_search
 
 DEFAULT_TIME_LIMIT_S = 10.0
@@ -164,7 +164,7 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None,
             break
         x = np.round(np.asarray(h.getSolution().col_value)[:K]).astype(int)
         xb, xt = np.repeat(pb, x), np.repeat(pt, x)
-        loss, _ = evaluate(p, xb, xt)
+        loss, _ = evaluate_engagements(p, xb, xt)
         if loss < best_loss:
             best_b, best_t, best_loss = xb, xt, loss
         if best_loss - lower <= gap_tolerance * best_loss:

@@ -25,7 +25,7 @@ import numpy as np
 
 from scipy.optimize import linear_sum_assignment
 
-from tdome.c2.assign.base import Assignment, AssignmentProblem, LossState, evaluate, finish, register
+from tdome.c2.assign.base import Assignment, AssignmentProblem, LossState, evaluate_engagements, finish, register
 from tdome.c2.assign.greedy import Budget, greedy_engagements
 
 LAP_CANDIDATES = 12  # slots per engagement offered to the reassignment
@@ -54,7 +54,7 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
     greedy_engagements(p, state, budget, f, battery, threat)
     eb, et = np.array(battery, dtype=int), np.array(threat, dtype=int)
     eb, et = improve(p, f, state, budget, eb, et, deadline)
-    best = (evaluate(p, eb, et, f)[0], eb, et)
+    best = (evaluate_engagements(p, eb, et, f)[0], eb, et)
     rng = np.random.default_rng(seed)
     # With one threat a kick can only send an engagement back where it was.
     for _ in range(kicks if T > 1 else 0):
@@ -62,7 +62,7 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
             break
         eb, et, budget = _perturb(p, f, rng, best[1], best[2])
         eb, et = improve(p, f, _state(p, f, eb, et), budget, eb, et, deadline)
-        loss = evaluate(p, eb, et, f)[0]
+        loss = evaluate_engagements(p, eb, et, f)[0]
         if loss < best[0] - 1e-12 * max(1.0, abs(best[0])):
             best = (loss, eb, et)
     t1 = time.perf_counter()
