@@ -7,7 +7,8 @@ Usage::
     python tools/scenario_reference.py --check    # exit 1 if the committed file is out of date
 
 Everything in the reference comes from :func:`tdome.scenario.json_schema` (field types, defaults,
-bounds, allowed values, and the descriptions written in ``tdome/scenario/schema.py``) and from the
+bounds, allowed values, and the descriptions written with the scenario models in ``tdome/scenario/`` and
+the C2 settings in ``tdome/c2/config.py``) and from the
 built-in catalog, so the reference cannot say something the loader does not do.  A test
 (tests/test_scenario_reference.py) fails when the committed file differs from what this tool
 writes now: after changing the schema or the catalog, run it and commit the result.

@@ -10,10 +10,17 @@ For a new user, :func:`starter_text` is a small commented scenario to start from
 from it by tools/scenario_reference.py).
 """
 
-from tdome.scenario.catalog import builtin_catalog, builtin_catalog_path
+from tdome.scenario.catalog import (
+    Catalog,
+    InterceptorType,
+    PkTable,
+    RadarType,
+    ThreatType,
+    builtin_catalog,
+    builtin_catalog_path,
+)
+from tdome.scenario.errors import ErrorItem, ScenarioError
 from tdome.scenario.loader import (
-    ErrorItem,
-    ScenarioError,
     default_scenario_path,
     load_catalog_text,
     load_scenario,
@@ -28,18 +35,13 @@ from tdome.scenario.schema import (
     Asset,
     Battery,
     C2Settings,
-    Catalog,
-    InterceptorType,
     LatLon,
     LaunchArea,
-    PkTable,
     Radar,
-    RadarType,
     Raid,
     Region,
     Scenario,
     ThreatGroup,
-    ThreatType,
     Wave,
     json_schema,
 )

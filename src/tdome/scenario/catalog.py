@@ -12,8 +12,204 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from tdome.scenario.schema import Catalog, InterceptorType, RadarType, ThreatType
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from tdome.messages import BALLISTIC_CLASS_NAMES, THREAT_CLASSES
+from tdome.scenario.fields import (
+    AIR_BREATHING_CLASSES,
+    Layer,
+    Name,
+    Num,
+    Probability,
+    RadarRole,
+    Source,
+    ThreatClassName,
+    _doc,
+    _Frozen,
+    _gt_field,
+    _Model,
+)
+from tdome.scenario.yamlio import parse_yaml
+
+# --------------------------------------------------------------------------- catalog types
+
+
+class ThreatType(_Frozen):
+    """A kind of threat: its class, kinematics, signature, lethality and cost."""
+
+    class_: ThreatClassName = Field(
+        alias="class",
+        description="Threat class: ballistic and rocket fly a free-flight trajectory solved from launch and aim; "
+                    "cruise, drone and aircraft fly their route at cruise_alt_m. Each interceptor's pk is given "
+                    "per class.")
+    speed_mps: Num(gt=0.0) = _doc(
+        "Speed, m/s: the cruise speed of air-breathing classes; only a nominal figure for ballistic and rocket "
+        "(their speed follows from the trajectory).")
+    cruise_alt_m: Num(ge=0.0) | None = _doc(
+        "Cruise altitude above the surface, m. Required for cruise, drone and aircraft; leave it out (null) for "
+        "ballistic and rocket.", None, validate_default=True)
+    gamma_deg: Num(gt=0.0, lt=90.0) | None = _doc(
+        "Launch flight-path angle above the horizontal, degrees (ballistic and rocket only); null flies the "
+        "minimum-energy trajectory.", None)
+    max_range_km: Num(gt=0.0) = _doc(
+        "Maximum range, km: the loader refuses a group whose launch area (centre distance plus radius) or route "
+        "is farther from its aim.")
+    rcs_m2: Num(gt=0.0) = _doc("Radar cross section, m² (with the radar's sensitivity it sets detection range).")
+    lethal_radius_m: Num(gt=0.0) = _doc(
+        "Lethal radius, m: an asset within this distance of the impact point is hit.")
+    cost_usd: Num(ge=0.0) = _doc("Unit cost, US dollars (for the cost-exchange measures).")
+    description: str = _doc("Free text.", "")
+    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
+
+    @field_validator("cruise_alt_m")
+    @classmethod
+    def _cruise_alt(cls, v: float | None, info: ValidationInfo) -> float | None:
+        c = info.data.get("class_")
+        if c in AIR_BREATHING_CLASSES and v is None:
+            raise ValueError(f"required for air-breathing class '{c}' (cruise altitude in m)")
+        if c in BALLISTIC_CLASS_NAMES and v is not None:
+            raise ValueError(f"only for air-breathing classes ({', '.join(AIR_BREATHING_CLASSES)}); "
+                             f"remove it (or set it to null) for class '{c}'")
+        return v
+
+    @field_validator("gamma_deg")
+    @classmethod
+    def _gamma(cls, v: float | None, info: ValidationInfo) -> float | None:
+        c = info.data.get("class_")
+        if c in AIR_BREATHING_CLASSES and v is not None:
+            raise ValueError(f"only for ballistic/rocket classes; remove it (or set it to null) for class '{c}'")
+        return v
+
+    @property
+    def is_ballistic(self) -> bool:
+        """Ballistic or rocket: flies a free-flight trajectory, no waypoints."""
+        return self.class_ in BALLISTIC_CLASS_NAMES
+
+
+class RadarType(_Frozen):
+    """A kind of radar: coverage volume, update rate, accuracy and detection performance."""
+
+    role: RadarRole = _doc("What the radar is for (descriptive; every radar feeds the same air picture).")
+    min_range_km: Num(ge=0.0) = _doc("Minimum instrumented range, km.", 0.0)
+    max_range_km: Num(gt=0.0) = _doc("Maximum instrumented range, km; must be > min_range_km.")
+    revisit_s: Num(ge=0.1) = _doc("Revisit time (scan period): time between two looks in one direction, s; at "
+                                  "least 0.1 (each scan is simulated, so a tinier period only multiplies run time).")
+    sigma_range_m: Num(gt=0.0) = _doc("Range measurement error, one standard deviation, m.")
+    sigma_az_deg: Num(gt=0.0) = _doc("Azimuth measurement error, one standard deviation, degrees.")
+    sigma_el_deg: Num(gt=0.0) = _doc("Elevation measurement error, one standard deviation, degrees.")
+    sigma_rdot_mps: Num(gt=0.0) | None = _doc(
+        "Range-rate (Doppler) measurement error, one standard deviation, m/s; null: no range rate reported.", None)
+    sector_deg: Num(gt=0.0, le=360.0) = _doc(
+        "Width of the azimuth sector covered, degrees; 360 = rotating, full coverage.", 360.0)
+    boresight_deg: Num(ge=0.0, lt=360.0) = _doc(
+        "Centre of the sector, degrees azimuth from true north; a radar site's boresight_az_deg overrides it.", 0.0)
+    min_el_deg: Num(ge=-90.0, le=90.0) = _doc("Lowest elevation covered, degrees.", 0.0)
+    max_el_deg: Num(ge=-90.0, le=90.0) = _doc("Highest elevation covered, degrees; must be > min_el_deg.", 90.0)
+    snr_ref_db: Num() = _doc("Signal-to-noise ratio of a 1 m² target at ref_range_km, dB (radar sensitivity).")
+    ref_range_km: Num(gt=0.0) = _doc("Range at which the SNR of a 1 m² target is snr_ref_db, km.")
+    pfa: Num(gt=0.0, lt=1.0) = _doc(
+        "Probability of false alarm of the detection threshold (with the SNR it sets the probability of "
+        "detection, Swerling I). Dimensionless.", 1e-6)
+    false_alarms_per_scan: Num(ge=0.0) = _doc(
+        "Expected number of false (clutter) plots per scan over the whole coverage.", 0.0)
+    description: str = _doc("Free text.", "")
+    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
+
+    @field_validator("max_range_km")
+    @classmethod
+    def _max_range(cls, v: float, info: ValidationInfo) -> float:
+        return _gt_field("min_range_km", v, info)
+
+    @field_validator("max_el_deg")
+    @classmethod
+    def _max_el(cls, v: float, info: ValidationInfo) -> float:
+        return _gt_field("min_el_deg", v, info)
+
+
+def _pk_doc(threat_class: str) -> Any:
+    return _doc(f"Single-shot kill probability against {threat_class} threats, 0 to 1 (0: not engaged).")
+
+
+class PkTable(_Frozen):
+    """Single-shot kill probability against each threat class (0 = cannot engage)."""
+
+    ballistic: Probability = _pk_doc("ballistic")
+    rocket: Probability = _pk_doc("rocket")
+    cruise: Probability = _pk_doc("cruise")
+    drone: Probability = _pk_doc("drone")
+    aircraft: Probability = _pk_doc("aircraft")
+
+    def as_dict(self) -> dict[str, float]:
+        return {c: getattr(self, c) for c in THREAT_CLASSES}
+
+
+class InterceptorType(_Frozen):
+    """A kind of interceptor: its layer, engagement envelope, kill probability and cost."""
+
+    layer: Layer = _doc("Defence layer; a battery firing this interceptor must be of the same layer.")
+    speed_mps: Num(gt=0.0) = _doc("Average flyout speed, m/s (sets the time of flight to the intercept point).")
+    min_range_km: Num(ge=0.0) = _doc("Minimum intercept range from the battery, km.")
+    max_range_km: Num(gt=0.0) = _doc("Maximum intercept range from the battery, km; must be > min_range_km.")
+    min_alt_km: Num(ge=0.0) = _doc("Lowest intercept altitude, km.")
+    max_alt_km: Num(gt=0.0) = _doc("Highest intercept altitude, km; must be > min_alt_km.")
+    reaction_s: Num(ge=0.0) = _doc("Reaction time from fire order to launch, s.")
+    pk: PkTable = _doc("Single-shot kill probability per threat class; at least one must be > 0.")
+    cost_usd: Num(ge=0.0) = _doc("Cost of one round, US dollars.")
+    homing_basket_m: Num(ge=0.0) = _doc(
+        "Seeker homing basket, m: a threat within this distance of the aim point at intercept time is homed on "
+        "(then the pk draw decides); otherwise the round misses.")
+    description: str = _doc("Free text.", "")
+    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
+
+    @field_validator("max_range_km")
+    @classmethod
+    def _max_range(cls, v: float, info: ValidationInfo) -> float:
+        return _gt_field("min_range_km", v, info)
+
+    @field_validator("max_alt_km")
+    @classmethod
+    def _max_alt(cls, v: float, info: ValidationInfo) -> float:
+        return _gt_field("min_alt_km", v, info)
+
+    @field_validator("pk")
+    @classmethod
+    def _pk_any(cls, v: PkTable) -> PkTable:
+        if not any(p > 0.0 for p in v.as_dict().values()):
+            raise ValueError("at least one threat class must have pk > 0")
+        return v
+
+    def can_engage(self, threat_class: str) -> bool:
+        return self.pk.as_dict().get(threat_class, 0.0) > 0.0
+
+
+_OVERRIDE = ("; an entry with a built-in name overrides only the fields it gives (nested mappings merge key "
+             "by key), an entry with a new name must be complete.")
+
+
+class Catalog(_Model):
+    """Named types; a scenario's ``catalog`` extends the built-in one and overrides its entries field by field."""
+
+    threats: dict[Name, ThreatType] = _doc("Threat types by name" + _OVERRIDE, default_factory=dict)
+    radars: dict[Name, RadarType] = _doc("Radar types by name" + _OVERRIDE, default_factory=dict)
+    interceptors: dict[Name, InterceptorType] = _doc("Interceptor types by name" + _OVERRIDE,
+                                                     default_factory=dict)
+
+    def merged(self, override: Catalog) -> Catalog:
+        """This catalog with ``override``'s entries added or replacing same-named ones."""
+        return Catalog(
+            threats={**self.threats, **override.threats},
+            radars={**self.radars, **override.radars},
+            interceptors={**self.interceptors, **override.interceptors},
+        )
+
+
 
 CATALOG_FILE = "catalog.yaml"
 
@@ -26,10 +222,9 @@ def builtin_catalog_path() -> Path:
 @lru_cache(maxsize=1)
 def builtin_catalog() -> Catalog:
     """The built-in catalog, parsed and validated once (entries are immutable)."""
-    from tdome.scenario.loader import load_catalog_text
-
     res = resources.files("tdome.scenario").joinpath("data", CATALOG_FILE)
-    return load_catalog_text(res.read_text(encoding="utf-8"), source=str(res))
+    data, _ = parse_yaml(res.read_text(encoding="utf-8"), str(res))
+    return Catalog.model_validate(data)  # the shipped file; a test keeps it valid
 
 
 def threat_type(name: str) -> ThreatType:
@@ -45,3 +240,45 @@ def radar_type(name: str) -> RadarType:
 def interceptor_type(name: str) -> InterceptorType:
     """A built-in interceptor type by name (KeyError if unknown)."""
     return builtin_catalog().interceptors[name]
+
+
+# --------------------------------------------------------------------------- catalog overrides
+
+
+CATALOG_SECTIONS = ("threats", "radars", "interceptors")
+
+
+def merge_catalog_overrides(raw: dict) -> dict:
+    """A scenario's raw ``catalog`` mapping with each entry under a built-in name merged onto that entry.
+
+    The override wins field by field and nested mappings (``pk``) merge key by key, so
+    ``{interceptors: {mid_tk3: {pk: {drone: 0.5}}}}`` changes one number and keeps the rest of the
+    built-in ``mid_tk3``.  Entries with a new name are left as given (they must be complete), and
+    anything that is not a mapping is left for validation to report.
+    """
+    builtin = builtin_catalog()
+    out = dict(raw)
+    for section in CATALOG_SECTIONS:
+        entries = raw.get(section)
+        if not isinstance(entries, dict):
+            continue
+        known: dict[str, BaseModel] = getattr(builtin, section)
+        merged = {}
+        for name, entry in entries.items():
+            base = known.get(name.strip()) if isinstance(name, str) else None
+            if base is not None and isinstance(entry, dict):
+                if "class_" in entry and "class" not in entry:  # the field's Python name, accepted too
+                    entry = {("class" if k == "class_" else k): v for k, v in entry.items()}
+                entry = _deep_merge(base.model_dump(by_alias=True), entry)
+            merged[name] = entry
+        out[section] = merged
+    return out
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+

@@ -11,75 +11,22 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 import types
 import typing
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Tag, ValidationError
 
-from tdome.scenario.schema import (
-    DEFER_CHECKS,
-    Catalog,
-    Problem,
-    Scenario,
-    Valid,
-    format_path,
-    format_value,
-)
+from tdome.scenario.catalog import Catalog, builtin_catalog
+from tdome.scenario.errors import ErrorItem, ScenarioError, format_path, format_value
+from tdome.scenario.fields import Valid
+from tdome.scenario.schema import DEFER_CHECKS, Problem, Scenario
+from tdome.scenario.yamlio import line_for, parse_yaml
 
 DEFAULT_FILE = "default.yaml"
 STARTER_FILE = "starter.yaml"
-MAX_LISTED_ERRORS = 60
-
-
-# --------------------------------------------------------------------------- the error
-
-
-@dataclass(frozen=True)
-class ErrorItem:
-    """One problem: where (field path, line) and what."""
-
-    path: str  # e.g. "batteries[2].magazine"; "" for the file as a whole
-    message: str  # e.g. "= -4: must be >= 0" style text, without the path
-    line: int | None = None
-    column: int | None = None
-
-    def __str__(self) -> str:
-        where = ""
-        if self.line:
-            where = f"line {self.line}, column {self.column}: " if self.column else f"line {self.line}: "
-        if self.path:
-            sep = " " if self.message.startswith("= ") else ": "
-            return f"{where}{self.path}{sep}{self.message}"
-        return f"{where}{self.message}"
-
-
-class ScenarioError(Exception):
-    """A scenario could not be loaded; ``str(e)`` is the complete message for the user."""
-
-    def __init__(self, source: str, errors: list[ErrorItem] | str):
-        self.source = str(source)
-        self.errors: list[ErrorItem] = [ErrorItem("", errors)] if isinstance(errors, str) else list(errors)
-        super().__init__(self._text())
-
-    def _text(self) -> str:
-        n = len(self.errors)
-        if n == 1:
-            return f"scenario file '{self.source}': {self.errors[0]}"
-        lines = [f"scenario file '{self.source}': {n} errors"]
-        shown = self.errors[:MAX_LISTED_ERRORS]
-        lines += [f"  {e}" for e in shown]
-        if n > len(shown):
-            lines.append(f"  ... and {n - len(shown)} more")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self._text()
 
 
 # --------------------------------------------------------------------------- public API
@@ -118,7 +65,7 @@ def read_scenario_data(path: str | Path | None = None) -> tuple[Any, str]:
     For tools that change a scenario before validating it (parameter sweeps).
     """
     text, source = _scenario_text(path)
-    return _parse_yaml(text, source)[0], source
+    return parse_yaml(text, source)[0], source
 
 
 def _scenario_text(path: str | Path | None) -> tuple[str, str]:
@@ -136,7 +83,7 @@ def validate_file(path: str | Path) -> Scenario:
 
 def load_scenario_text(text: str, source: str = "<string>", seed: int | None = None) -> Scenario:
     """Validate scenario YAML given as text; ``source`` names it in error messages."""
-    data, lines = _parse_yaml(text, source)
+    data, lines = parse_yaml(text, source)
     return scenario_from_dict(data, source=source, seed=seed, _lines=lines)
 
 
@@ -168,7 +115,7 @@ def scenario_from_dict(data: Any, source: str = "<data>", seed: int | None = Non
 
 def load_catalog_text(text: str, source: str = "<string>") -> Catalog:
     """Validate a catalog YAML (``threats``, ``radars``, ``interceptors`` mappings)."""
-    data, lines = _parse_yaml(text, source)
+    data, lines = parse_yaml(text, source)
     if not isinstance(data, dict):
         raise ScenarioError(source, "a catalog must be a mapping with threats, radars, interceptors")
     try:
@@ -198,123 +145,6 @@ def _read_text(path: str | Path) -> str:
                                  "a scenario is a YAML text file") from None
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys in a mapping (PyYAML silently keeps the last).
-
-    It also reads floats as YAML 1.2 does: PyYAML follows YAML 1.1, where ``1e6`` and ``2.0e6``
-    (no sign in the exponent) are strings, and number fields refuse strings.
-    """
-
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, yaml.Node] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    hash(key)
-                except TypeError:
-                    continue
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None,
-                        f"duplicate key {format_value(key)} (first at line {seen[key].start_mark.line + 1}); "
-                        "each key may appear once", key_node.start_mark)
-                seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)
-
-
-# YAML 1.2 core-schema floats (exponent sign optional, ``1e6`` allowed) plus YAML 1.1's sexagesimal
-# floats, which PyYAML has always read; replaces PyYAML's YAML 1.1 float resolver for this loader.
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-_FLOAT_RE = re.compile(r"""^(?:[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
-    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""", re.X)
-_StrictLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != _FLOAT_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StrictLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT_RE, list("-+0123456789."))
-
-
-def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    """Parse YAML text; returns the data and a map from key paths to 1-based line numbers."""
-    loader = None
-    try:
-        loader = _StrictLoader(text)
-        node = loader.get_single_node()
-        if node is None:
-            return None, {}
-        lines: dict[tuple, int] = {}
-        _line_map(node, (), lines, set())
-        try:
-            return loader.construct_document(node), lines
-        # e.g. a date 2024-13-45, `!!int 0x`, or a tag that does not fit its value (`!!bool x`)
-        except (ValueError, TypeError, OverflowError, LookupError, AttributeError) as e:
-            raise ScenarioError(source, f"not valid YAML: a value cannot be read ({e})") from None
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        what = ", ".join(x for x in (e.context, e.problem) if x) or "syntax error"
-        line = mark.line + 1 if mark is not None else None
-        col = mark.column + 1 if mark is not None else None
-        raise ScenarioError(source, [ErrorItem("", f"not valid YAML: {what}", line, col)]) from None
-    except yaml.reader.ReaderError as e:
-        line = text.count("\n", 0, e.position) + 1
-        col = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
-        raise ScenarioError(source, [ErrorItem("", f"not valid YAML: character #x{e.character:04x} is not "
-                                                   "allowed in YAML text", line, col)]) from None
-    except yaml.YAMLError as e:
-        raise ScenarioError(source, f"not valid YAML: {e}") from None
-    except _RecursiveAlias as e:
-        raise ScenarioError(source, [ErrorItem("", "a YAML alias refers to a node that contains it "
-                                                   "(recursive data is not allowed)", e.line)]) from None
-    except RecursionError:
-        raise ScenarioError(source, "not valid YAML: nesting too deep") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
-class _RecursiveAlias(Exception):
-    def __init__(self, line: int):
-        self.line = line
-
-
-def _line_map(node: yaml.Node, path: tuple, out: dict[tuple, int], stack: set[int],
-              seen: set[int] | None = None) -> None:
-    """Record the line of every key path; reject recursive aliases; map each shared node once."""
-    seen = set() if seen is None else seen
-    if id(node) in stack:
-        raise _RecursiveAlias(node.start_mark.line + 1)
-    out.setdefault(path, node.start_mark.line + 1)
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    stack.add(id(node))
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            if isinstance(k, yaml.ScalarNode):
-                p = path + (k.value,)
-                out[p] = k.start_mark.line + 1
-                _line_map(v, p, out, stack, seen)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            _line_map(v, path + (i,), out, stack, seen)
-    stack.discard(id(node))
-
-
-def _line_for(path: tuple, lines: dict[tuple, int]) -> int | None:
-    for n in range(len(path), -1, -1):
-        ln = lines.get(tuple(path[:n]))
-        if ln is not None:
-            return ln
-    return None
-
-
 def _kind(v: Any) -> str:
     if isinstance(v, bool):
         return "a boolean"
@@ -334,7 +164,7 @@ def _kind(v: Any) -> str:
 
 def _from_problem(p: Problem, lines: dict[tuple, int]) -> ErrorItem:
     msg = f"= {format_value(p.value)}: {p.message}" if p.has_value else p.message
-    return ErrorItem(format_path(p.path), msg, _line_for(p.path, lines))
+    return ErrorItem(format_path(p.path), msg, line_for(p.path, lines))
 
 
 _CATALOG_KINDS = {"threats": "threat type", "radars": "radar type", "interceptors": "interceptor type"}
@@ -346,8 +176,6 @@ def _scenario_errors(errors: list[dict], lines: dict[tuple, int], data: dict) ->
     The missing fields of a new catalog entry make one item (with a hint when its name is close to a
     built-in one), and an error in a field a partial override did not give says it is the built-in value.
     """
-    from tdome.scenario.catalog import builtin_catalog
-
     catalog = builtin_catalog()
     raw_catalog = data.get("catalog") if isinstance(data.get("catalog"), dict) else {}
     out: list[ErrorItem] = []
@@ -361,7 +189,7 @@ def _scenario_errors(errors: list[dict], lines: dict[tuple, int], data: dict) ->
             if key not in missing:
                 missing[key] = []
                 slot[key] = len(out)
-                out.append(ErrorItem(f"catalog.{loc[1]}.{loc[2]}", "", _line_for(loc[:3], lines)))  # filled below
+                out.append(ErrorItem(f"catalog.{loc[1]}.{loc[2]}", "", line_for(loc[:3], lines)))  # filled below
             missing[key].append(".".join(str(p) for p in loc[3:]))
             continue
         item = _from_pydantic(err, Scenario, lines)
@@ -453,7 +281,7 @@ def _from_pydantic(err: dict, root: type[BaseModel], lines: dict[tuple, int]) ->
         msg = _describe(etype, ctx, err.get("msg", ""))
 
     text = f"= {format_value(value)}: {msg}" if has_value else msg
-    return ErrorItem(format_path(path), text, _line_for(tuple(path), lines))
+    return ErrorItem(format_path(path), text, line_for(tuple(path), lines))
 
 
 def _describe(etype: str, ctx: dict, raw: str) -> str:

@@ -29,29 +29,19 @@ from __future__ import annotations
 import copy
 import difflib
 import math
-import numbers
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
+import yaml
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
-    PlainSerializer,
-    Strict,
-    StringConstraints,
     Tag,
     ValidationInfo,
     create_model,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from tdome import geo
 from tdome.c2.config import (
@@ -63,306 +53,36 @@ from tdome.c2.config import (
     file_settings,
     from_file_values,
 )
-from tdome.messages import BALLISTIC_CLASS_NAMES, LAYERS, THREAT_CLASSES
+from tdome.messages import THREAT_CLASSES
+from tdome.scenario.catalog import (
+    Catalog,
+    InterceptorType,
+    RadarType,
+    ThreatType,
+    builtin_catalog,
+    merge_catalog_overrides,
+)
+from tdome.scenario.errors import format_path, format_value
+from tdome.scenario.fields import (
+    Int,
+    Lat,
+    LatLonPair,
+    Layer,
+    Lon,
+    Name,
+    Num,
+    _doc,
+    _gt_field,
+    _Model,
+    _num,
+)
 
-ThreatClassName = Literal["ballistic", "rocket", "cruise", "drone", "aircraft"]  # messages.THREAT_CLASSES
-Layer = Literal["upper", "mid", "lower", "short"]
 AssetKind = Literal["city", "industry", "air_base", "power_plant", "port", "military", "government"]
-RadarRole = Literal["early_warning", "fire_control", "surveillance"]
-
-AIR_BREATHING_CLASSES = tuple(c for c in THREAT_CLASSES if c not in BALLISTIC_CLASS_NAMES)
-
-assert THREAT_CLASSES == ("ballistic", "rocket", "cruise", "drone", "aircraft")
-assert LAYERS == ("upper", "mid", "lower", "short")
 
 # Context key the loader passes to defer the whole-file checks to itself.
 DEFER_CHECKS = "tdome_defer_scenario_checks"
 # Margin (degrees) around everything in the scenario for the default map extent.
 EXTENT_MARGIN_DEG = 0.5
-
-
-# --------------------------------------------------------------------------- field types
-
-
-@dataclass(frozen=True)
-class Valid:
-    """Annotation marker: what a numeric field accepts, in words (used in error messages and the reference)."""
-
-    text: str
-
-
-def _num(x: float) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)
-
-
-def _bounds_text(bounds: dict[str, float]) -> str:
-    ops = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
-    return " and ".join(f"{ops[k]} {_num(v)}" for k, v in bounds.items())
-
-
-def _number_in(v: Any) -> Any:
-    # YAML turns `yes`/`no`/`on`/`off` into booleans; a number field must not take them as 1/0.
-    if isinstance(v, bool):
-        raise PydanticCustomError("number_bool", "must be a number, not true/false")
-    # numpy scalars from code that builds scenarios (sweeps, tests) count as the numbers they are.
-    if isinstance(v, numbers.Integral) and not isinstance(v, int):
-        return int(v)
-    if isinstance(v, numbers.Real) and not isinstance(v, (int, float)):
-        return float(v)
-    return v
-
-
-def _integer_in(v: Any) -> Any:
-    if isinstance(v, bool):
-        raise PydanticCustomError("integer_bool", "must be an integer, not true/false")
-    if isinstance(v, numbers.Integral) and not isinstance(v, int):
-        return int(v)
-    return v
-
-
-# Strict numbers: a quoted "4" or a boolean is refused (no silent coercion), while an integer
-# is still a valid float (``duration_s: 600``).  The bounds come before the BeforeValidator so
-# that they are checked by the number schema itself and show in the JSON Schema as
-# minimum/exclusiveMinimum/... .
-
-
-def Num(**bounds: float) -> Any:  # noqa: N802 - a type factory
-    """A finite float with optional ``ge``/``gt``/``le``/``lt`` bounds; strings and booleans rejected."""
-    text = "a number" + (f" {_bounds_text(bounds)}" if bounds else "")
-    return Annotated[float, Strict(), Field(**bounds), BeforeValidator(_number_in), Valid(text)]
-
-
-def Int(**bounds: int) -> Any:  # noqa: N802 - a type factory
-    """An integer with optional bounds; strings, booleans and floats (even 4.0) rejected."""
-    text = "an integer" + (f" {_bounds_text(bounds)}" if bounds else "")
-    return Annotated[int, Strict(), Field(**bounds), BeforeValidator(_integer_in), Valid(text)]
-
-
-def _check_lat(v: float) -> float:
-    if not -90.0 <= v <= 90.0:
-        raise ValueError("latitude must be in [-90, 90] degrees")
-    return v
-
-
-def _check_lon(v: float) -> float:
-    if not -180.0 <= v <= 180.0:
-        raise ValueError("longitude must be in [-180, 180] degrees")
-    return v
-
-
-# The range is checked by the after-validators (for their message); the JSON Schema states it too.
-Lat = Annotated[float, Strict(), BeforeValidator(_number_in), AfterValidator(_check_lat),
-                Valid("a latitude in [-90, 90] degrees"),
-                WithJsonSchema({"type": "number", "minimum": -90, "maximum": 90})]
-Lon = Annotated[float, Strict(), BeforeValidator(_number_in), AfterValidator(_check_lon),
-                Valid("a longitude in [-180, 180] degrees"),
-                WithJsonSchema({"type": "number", "minimum": -180, "maximum": 180})]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-Probability = Num(ge=0.0, le=1.0)
-# A polygon vertex [lat, lon]; dumped as a list so the YAML stays plain.
-LatLonPair = Annotated[tuple[Lat, Lon], PlainSerializer(list, return_type=list)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-    )
-
-
-class _Frozen(_Model):
-    model_config = ConfigDict(frozen=True)
-
-
-def _gt_field(other: str, v: float, info: ValidationInfo, what: str = "") -> float:
-    """Field-validator helper: ``v`` must exceed the (already validated) field ``other``."""
-    lo = info.data.get(other)
-    if lo is not None and not v > lo:
-        raise ValueError(f"must be > {other} ({_num(lo)}){what}")
-    return v
-
-
-def _doc(text: str, default: Any = ..., **kw: Any) -> Any:
-    """``Field`` with a description (and a default, if given): every field says what it is and its unit."""
-    if "default_factory" in kw:
-        return Field(description=text, **kw)
-    return Field(default, description=text, **kw)
-
-
-# --------------------------------------------------------------------------- catalog types
-
-
-class ThreatType(_Frozen):
-    """A kind of threat: its class, kinematics, signature, lethality and cost."""
-
-    class_: ThreatClassName = Field(
-        alias="class",
-        description="Threat class: ballistic and rocket fly a free-flight trajectory solved from launch and aim; "
-                    "cruise, drone and aircraft fly their route at cruise_alt_m. Each interceptor's pk is given "
-                    "per class.")
-    speed_mps: Num(gt=0.0) = _doc(
-        "Speed, m/s: the cruise speed of air-breathing classes; only a nominal figure for ballistic and rocket "
-        "(their speed follows from the trajectory).")
-    cruise_alt_m: Num(ge=0.0) | None = _doc(
-        "Cruise altitude above the surface, m. Required for cruise, drone and aircraft; leave it out (null) for "
-        "ballistic and rocket.", None, validate_default=True)
-    gamma_deg: Num(gt=0.0, lt=90.0) | None = _doc(
-        "Launch flight-path angle above the horizontal, degrees (ballistic and rocket only); null flies the "
-        "minimum-energy trajectory.", None)
-    max_range_km: Num(gt=0.0) = _doc(
-        "Maximum range, km: the loader refuses a group whose launch area (centre distance plus radius) or route "
-        "is farther from its aim.")
-    rcs_m2: Num(gt=0.0) = _doc("Radar cross section, m² (with the radar's sensitivity it sets detection range).")
-    lethal_radius_m: Num(gt=0.0) = _doc(
-        "Lethal radius, m: an asset within this distance of the impact point is hit.")
-    cost_usd: Num(ge=0.0) = _doc("Unit cost, US dollars (for the cost-exchange measures).")
-    description: str = _doc("Free text.", "")
-    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
-
-    @field_validator("cruise_alt_m")
-    @classmethod
-    def _cruise_alt(cls, v: float | None, info: ValidationInfo) -> float | None:
-        c = info.data.get("class_")
-        if c in AIR_BREATHING_CLASSES and v is None:
-            raise ValueError(f"required for air-breathing class '{c}' (cruise altitude in m)")
-        if c in BALLISTIC_CLASS_NAMES and v is not None:
-            raise ValueError(f"only for air-breathing classes ({', '.join(AIR_BREATHING_CLASSES)}); "
-                             f"remove it (or set it to null) for class '{c}'")
-        return v
-
-    @field_validator("gamma_deg")
-    @classmethod
-    def _gamma(cls, v: float | None, info: ValidationInfo) -> float | None:
-        c = info.data.get("class_")
-        if c in AIR_BREATHING_CLASSES and v is not None:
-            raise ValueError(f"only for ballistic/rocket classes; remove it (or set it to null) for class '{c}'")
-        return v
-
-    @property
-    def is_ballistic(self) -> bool:
-        """Ballistic or rocket: flies a free-flight trajectory, no waypoints."""
-        return self.class_ in BALLISTIC_CLASS_NAMES
-
-
-class RadarType(_Frozen):
-    """A kind of radar: coverage volume, update rate, accuracy and detection performance."""
-
-    role: RadarRole = _doc("What the radar is for (descriptive; every radar feeds the same air picture).")
-    min_range_km: Num(ge=0.0) = _doc("Minimum instrumented range, km.", 0.0)
-    max_range_km: Num(gt=0.0) = _doc("Maximum instrumented range, km; must be > min_range_km.")
-    revisit_s: Num(ge=0.1) = _doc("Revisit time (scan period): time between two looks in one direction, s; at "
-                                  "least 0.1 (each scan is simulated, so a tinier period only multiplies run time).")
-    sigma_range_m: Num(gt=0.0) = _doc("Range measurement error, one standard deviation, m.")
-    sigma_az_deg: Num(gt=0.0) = _doc("Azimuth measurement error, one standard deviation, degrees.")
-    sigma_el_deg: Num(gt=0.0) = _doc("Elevation measurement error, one standard deviation, degrees.")
-    sigma_rdot_mps: Num(gt=0.0) | None = _doc(
-        "Range-rate (Doppler) measurement error, one standard deviation, m/s; null: no range rate reported.", None)
-    sector_deg: Num(gt=0.0, le=360.0) = _doc(
-        "Width of the azimuth sector covered, degrees; 360 = rotating, full coverage.", 360.0)
-    boresight_deg: Num(ge=0.0, lt=360.0) = _doc(
-        "Centre of the sector, degrees azimuth from true north; a radar site's boresight_az_deg overrides it.", 0.0)
-    min_el_deg: Num(ge=-90.0, le=90.0) = _doc("Lowest elevation covered, degrees.", 0.0)
-    max_el_deg: Num(ge=-90.0, le=90.0) = _doc("Highest elevation covered, degrees; must be > min_el_deg.", 90.0)
-    snr_ref_db: Num() = _doc("Signal-to-noise ratio of a 1 m² target at ref_range_km, dB (radar sensitivity).")
-    ref_range_km: Num(gt=0.0) = _doc("Range at which the SNR of a 1 m² target is snr_ref_db, km.")
-    pfa: Num(gt=0.0, lt=1.0) = _doc(
-        "Probability of false alarm of the detection threshold (with the SNR it sets the probability of "
-        "detection, Swerling I). Dimensionless.", 1e-6)
-    false_alarms_per_scan: Num(ge=0.0) = _doc(
-        "Expected number of false (clutter) plots per scan over the whole coverage.", 0.0)
-    description: str = _doc("Free text.", "")
-    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
-
-    @field_validator("max_range_km")
-    @classmethod
-    def _max_range(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("min_range_km", v, info)
-
-    @field_validator("max_el_deg")
-    @classmethod
-    def _max_el(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("min_el_deg", v, info)
-
-
-def _pk_doc(threat_class: str) -> Any:
-    return _doc(f"Single-shot kill probability against {threat_class} threats, 0 to 1 (0: not engaged).")
-
-
-class PkTable(_Frozen):
-    """Single-shot kill probability against each threat class (0 = cannot engage)."""
-
-    ballistic: Probability = _pk_doc("ballistic")
-    rocket: Probability = _pk_doc("rocket")
-    cruise: Probability = _pk_doc("cruise")
-    drone: Probability = _pk_doc("drone")
-    aircraft: Probability = _pk_doc("aircraft")
-
-    def as_dict(self) -> dict[str, float]:
-        return {c: getattr(self, c) for c in THREAT_CLASSES}
-
-
-class InterceptorType(_Frozen):
-    """A kind of interceptor: its layer, engagement envelope, kill probability and cost."""
-
-    layer: Layer = _doc("Defence layer; a battery firing this interceptor must be of the same layer.")
-    speed_mps: Num(gt=0.0) = _doc("Average flyout speed, m/s (sets the time of flight to the intercept point).")
-    min_range_km: Num(ge=0.0) = _doc("Minimum intercept range from the battery, km.")
-    max_range_km: Num(gt=0.0) = _doc("Maximum intercept range from the battery, km; must be > min_range_km.")
-    min_alt_km: Num(ge=0.0) = _doc("Lowest intercept altitude, km.")
-    max_alt_km: Num(gt=0.0) = _doc("Highest intercept altitude, km; must be > min_alt_km.")
-    reaction_s: Num(ge=0.0) = _doc("Reaction time from fire order to launch, s.")
-    pk: PkTable = _doc("Single-shot kill probability per threat class; at least one must be > 0.")
-    cost_usd: Num(ge=0.0) = _doc("Cost of one round, US dollars.")
-    homing_basket_m: Num(ge=0.0) = _doc(
-        "Seeker homing basket, m: a threat within this distance of the aim point at intercept time is homed on "
-        "(then the pk draw decides); otherwise the round misses.")
-    description: str = _doc("Free text.", "")
-    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
-
-    @field_validator("max_range_km")
-    @classmethod
-    def _max_range(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("min_range_km", v, info)
-
-    @field_validator("max_alt_km")
-    @classmethod
-    def _max_alt(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("min_alt_km", v, info)
-
-    @field_validator("pk")
-    @classmethod
-    def _pk_any(cls, v: PkTable) -> PkTable:
-        if not any(p > 0.0 for p in v.as_dict().values()):
-            raise ValueError("at least one threat class must have pk > 0")
-        return v
-
-    def can_engage(self, threat_class: str) -> bool:
-        return self.pk.as_dict().get(threat_class, 0.0) > 0.0
-
-
-_OVERRIDE = ("; an entry with a built-in name overrides only the fields it gives (nested mappings merge key "
-             "by key), an entry with a new name must be complete.")
-
-
-class Catalog(_Model):
-    """Named types; a scenario's ``catalog`` extends the built-in one and overrides its entries field by field."""
-
-    threats: dict[Name, ThreatType] = _doc("Threat types by name" + _OVERRIDE, default_factory=dict)
-    radars: dict[Name, RadarType] = _doc("Radar types by name" + _OVERRIDE, default_factory=dict)
-    interceptors: dict[Name, InterceptorType] = _doc("Interceptor types by name" + _OVERRIDE,
-                                                     default_factory=dict)
-
-    def merged(self, override: Catalog) -> Catalog:
-        """This catalog with ``override``'s entries added or replacing same-named ones."""
-        return Catalog(
-            threats={**self.threats, **override.threats},
-            radars={**self.radars, **override.radars},
-            interceptors={**self.interceptors, **override.interceptors},
-        )
 
 
 # --------------------------------------------------------------------------- geometry pieces
@@ -726,26 +446,18 @@ class Scenario(_Model):
     @property
     def resolved_catalog(self) -> Catalog:
         """The built-in catalog extended/overridden by this file's ``catalog``."""
-        from tdome.scenario.catalog import builtin_catalog
-
         return builtin_catalog().merged(self.catalog)
 
     @property
     def threat_types(self) -> dict[str, ThreatType]:
-        from tdome.scenario.catalog import builtin_catalog
-
         return {**builtin_catalog().threats, **self.catalog.threats}
 
     @property
     def radar_types(self) -> dict[str, RadarType]:
-        from tdome.scenario.catalog import builtin_catalog
-
         return {**builtin_catalog().radars, **self.catalog.radars}
 
     @property
     def interceptor_types(self) -> dict[str, InterceptorType]:
-        from tdome.scenario.catalog import builtin_catalog
-
         return {**builtin_catalog().interceptors, **self.catalog.interceptors}
 
     @property
@@ -817,8 +529,6 @@ class Scenario(_Model):
 
     def to_yaml(self) -> str:
         """This scenario as YAML that loads back to an equal scenario."""
-        import yaml
-
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
     # ---- whole-file checks
@@ -919,8 +629,6 @@ def json_schema() -> dict[str, Any]:
     loader's.  In ``catalog``, an entry with a built-in name may give only the fields it changes
     (``...Override`` definitions, nothing required), an entry with a new name must be complete.
     """
-    from tdome.scenario.catalog import builtin_catalog
-
     schema = Scenario.model_json_schema(by_alias=True, mode="validation")
     defs = schema["$defs"]
     builtin = builtin_catalog()
@@ -947,48 +655,6 @@ def _partial_def(defs: dict[str, Any], name: str) -> dict[str, Any]:
                             f"the others keep their built-in values (see {name}).")
         defs[key] = d
     return defs[key]
-
-
-# --------------------------------------------------------------------------- catalog overrides
-
-
-CATALOG_SECTIONS = ("threats", "radars", "interceptors")
-
-
-def merge_catalog_overrides(raw: dict) -> dict:
-    """A scenario's raw ``catalog`` mapping with each entry under a built-in name merged onto that entry.
-
-    The override wins field by field and nested mappings (``pk``) merge key by key, so
-    ``{interceptors: {mid_tk3: {pk: {drone: 0.5}}}}`` changes one number and keeps the rest of the
-    built-in ``mid_tk3``.  Entries with a new name are left as given (they must be complete), and
-    anything that is not a mapping is left for validation to report.
-    """
-    from tdome.scenario.catalog import builtin_catalog
-
-    builtin = builtin_catalog()
-    out = dict(raw)
-    for section in CATALOG_SECTIONS:
-        entries = raw.get(section)
-        if not isinstance(entries, dict):
-            continue
-        known: dict[str, BaseModel] = getattr(builtin, section)
-        merged = {}
-        for name, entry in entries.items():
-            base = known.get(name.strip()) if isinstance(name, str) else None
-            if base is not None and isinstance(entry, dict):
-                if "class_" in entry and "class" not in entry:  # the field's Python name, accepted too
-                    entry = {("class" if k == "class_" else k): v for k, v in entry.items()}
-                entry = _deep_merge(base.model_dump(by_alias=True), entry)
-            merged[name] = entry
-        out[section] = merged
-    return out
-
-
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1027,42 +693,6 @@ def _unknown(what: str, name: str, known: dict[str, Any], noun: str = "types") -
     if close:
         msg += f" (did you mean '{close[0]}'?)"
     return msg + f"; known {noun}: {', '.join(names) if names else '(none)'}"
-
-
-def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
-    """``('batteries', 2, 'magazine')`` -> ``batteries[2].magazine``."""
-    s = ""
-    for part in path:
-        if isinstance(part, int):
-            s += f"[{part}]"
-        else:
-            s += ("." if s else "") + str(part)
-    return s
-
-
-def format_value(v: Any, limit: int = 80) -> str:
-    """A value as it would read in YAML, shortened."""
-    if v is None:
-        s = "null"
-    elif isinstance(v, bool):
-        s = "true" if v else "false"
-    elif isinstance(v, str):
-        s = repr(v)
-    elif isinstance(v, float):
-        s = repr(v) if math.isfinite(v) else (".nan" if math.isnan(v) else (".inf" if v > 0 else "-.inf"))
-    elif isinstance(v, int):
-        s = str(v)
-    elif isinstance(v, dict):
-        s = "{" + ", ".join(f"{k}: {format_value(x, limit)}" for k, x in v.items()) + "}"
-    elif isinstance(v, (list, tuple)):
-        s = "[" + ", ".join(format_value(x, limit) for x in v) + "]"
-    elif isinstance(v, BaseModel):
-        s = format_value(v.model_dump(), limit)
-    else:
-        s = repr(v)
-    if len(s) > limit:
-        s = s[: limit - 1] + "…"
-    return s
 
 
 def format_problem(p: Problem) -> str:
