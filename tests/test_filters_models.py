@@ -39,9 +39,8 @@ from scipy.stats import binom, chi2
 from tdome import dynamics, geo
 from tdome.c2.tracking import imm
 from tdome.c2.tracking.ekf import measurement_update
-from tdome.c2.tracking.filters import cv_process_noise, cv_transition, measurement_model, plot_to_ecef
 from tdome.c2.tracking.gaussian import kalman_update, spd_inv_logdet
-from tdome.c2.tracking.measurements import CartesianPosition, PolarRadar, wrapped_residual
+from tdome.c2.tracking.measurements import CartesianPosition, PolarRadar, measurement_model, wrapped_residual
 from tdome.c2.tracking.models import (
     Ballistic,
     ConstantAcceleration,
@@ -50,6 +49,8 @@ from tdome.c2.tracking.models import (
     expand_state,
     turn_matrices,
 )
+from tdome.c2.tracking.motion import cv_process_noise, cv_transition
+from tdome.c2.tracking.plots import plot_to_ecef
 from tdome.c2.tracking.ukf import ukf_update, unscented_transform
 
 G0 = 9.80665

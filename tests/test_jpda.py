@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy.special import gammaln, logsumexp
 from scipy.stats import chi2
 
-from tdome.c2.tracking.filters import ekf_update
+from tdome.c2.tracking.ekf import ekf_update
 from tdome.c2.tracking.gaussian import gaussian_loglik
 from tdome.c2.tracking.jpda import (
     BP,

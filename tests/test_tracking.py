@@ -409,9 +409,9 @@ def test_ballistic_target_is_flagged_and_tracked():
             if t > 60.0:
                 errs.append((np.linalg.norm(pic.x[0, :3] - p), rng_m))
     assert flagged_at is not None and flagged_at < 30.0
-    from tdome.c2.tracking import KIN_BALLISTIC
+    from tdome.c2.tracking import KinematicClass
 
-    assert tr.picture(t).kin_class[0] == KIN_BALLISTIC
+    assert tr.picture(t).kin_class[0] == KinematicClass.BALLISTIC
     errs = np.array(errs)
     assert 100e3 < errs[:, 1].min() and errs[:, 1].max() < 250e3  # ~150 km range
     assert errs[:, 0].max() < 1000.0
@@ -634,7 +634,7 @@ def test_cartesian_feed_tracks_every_target_once_with_consistent_errors(associat
 
 def test_kinematic_class_slow_fast_and_ballistic():
     """Drones (40 m/s) are slow, cruise missiles (240 m/s) fast; a young track is not classed on one noisy update."""
-    from tdome.c2.tracking import KIN_FAST, KIN_SLOW, KIN_UNKNOWN
+    from tdome.c2.tracking import KinematicClass
     from tdome.messages import PositionPlots
 
     rng = np.random.default_rng(3)
@@ -654,13 +654,13 @@ def test_kinematic_class_slow_fast_and_ballistic():
         if len(pic):
             classes.append(pic.kin_class.copy())
     # The first confirmed picture holds tracks whose speed is still too uncertain to class.
-    assert (classes[0] == KIN_UNKNOWN).any()
+    assert (classes[0] == KinematicClass.UNKNOWN).any()
     pic = trk.picture(78.0)
     est = geo.ecef_to_enu(pic.x[:, :3], lat0, lon0, 0.0)
     truth = p0 + v * 78.0
     row = np.argmin(np.linalg.norm(est[:, None] - truth[None], axis=-1), axis=1)
     assert len(pic) == 10 and sorted(row.tolist()) == list(range(10))
-    np.testing.assert_array_equal(pic.kin_class, np.where(speed[row] < 120.0, KIN_SLOW, KIN_FAST))
+    np.testing.assert_array_equal(pic.kin_class, np.where(speed[row] < 120.0, KinematicClass.SLOW, KinematicClass.FAST))
 
 
 @settings(max_examples=30, deadline=None)
@@ -761,8 +761,8 @@ def test_imm_duplicate_merge_keeps_each_track_in_its_model_set():
     x = np.r_[p, v][None].repeat(2, axis=0)
     P = np.diag([100.0**2] * 3 + [30.0**2] * 3)[None].repeat(2, axis=0)
     bal = np.array([True, False])
-    xm, Pm, mu = trk._imm_state(*expand_state(x, P, 5.0), bal)
-    trk._tracks.append(x=x, P=P, track_id=np.array([1, 2]), time_s=np.zeros(2), status=np.ones(2),
+    xm, Pm, mu = trk.estimator.model_states(*expand_state(x, P, 5.0), bal)
+    trk._table.append(x=x, P=P, track_id=np.array([1, 2]), time_s=np.zeros(2), status=np.ones(2),
                        n_hits=np.array([10, 3]), n_opportunities=np.array([10, 3]), n_misses=np.zeros(2),
                        first_update_s=np.zeros(2), last_update_s=np.array([0.0, 0.5]), ballistic=bal,
                        kin_class=np.zeros(2), score=np.zeros(2), score_peak=np.zeros(2), vel_init=np.ones(2, bool),
@@ -770,7 +770,7 @@ def test_imm_duplicate_merge_keeps_each_track_in_its_model_set():
     trk._next_id = 3
     # An empty scan runs the duplicate check: the older, ballistic track 1 survives with track 2's fresher state.
     trk.process(PositionPlots(1.0, 0, np.zeros((0, 3)), np.zeros((0, 3, 3))))
-    cols = trk._tracks.cols
+    cols = trk._table.cols
     assert cols["track_id"].tolist() == [1] and cols["ballistic"][0]
     assert cols["mu"][0, 2] == 0.0 and np.isclose(cols["mu"][0, :2].sum(), 1.0)
     x9, _ = combine(cols["xm"][:, :2], cols["Pm"][:, :2], cols["mu"][:, :2])

@@ -34,7 +34,7 @@ from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
 from tdome.c2.engage import plan_windows
 from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig
 from tdome.c2.threat import ThreatPicture, evaluate_threats
-from tdome.c2.tracking import AirPicture, Tracker, TrackerConfig
+from tdome.c2.tracking import AirPicture, PictureSource, Tracker, TrackerConfig
 from tdome.messages import THREAT_CLASSES, AimUpdate, BatteryStatus, DefendedAsset, Detections, FireOrder, SensorSite
 
 
@@ -75,7 +75,7 @@ class BattleManager:
         self.config = config or C2Config()
         self.sensors = sensors
         self.assets = assets
-        self.tracker = Tracker(self.config.tracker, sensors)
+        self.tracker: PictureSource = Tracker(self.config.tracker, sensors)  # or use_picture_source's
         self.engagements: dict[int, Engagement] = {}
         self.rounds_at: dict[int, int] = {}  # track id -> rounds fired at it
         self.killed: set[int] = set()  # track ids assessed killed
@@ -85,12 +85,13 @@ class BattleManager:
     def ingest(self, scan: Detections) -> None:
         self.tracker.process(scan)
 
-    def use_picture_source(self, source) -> None:
+    def use_picture_source(self, source: PictureSource) -> None:
         """Take the air picture from ``source`` instead of the tracker.
 
-        ``source`` offers the tracker's ``process(scan)``, ``picture(t_s) -> AirPicture``,
-        ``stats`` and ``last_association``.  A simulator uses this to hand the C2 a
-        perfect picture built from its truth, to separate tracking from assignment.
+        ``source`` is a :class:`~tdome.c2.tracking.PictureSource`, as the tracker is:
+        ``process(scan)``, ``picture(t_s) -> AirPicture``, ``stats`` and
+        ``last_association``.  A simulator uses this to hand the C2 a perfect
+        picture built from its truth, to separate tracking from assignment.
         """
         self.tracker = source
 

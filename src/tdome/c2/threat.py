@@ -24,7 +24,7 @@ from tdome import dynamics, geo
 from tdome.c2.config import ThreatConfig
 from tdome.messages import THREAT_CLASSES, DefendedAsset
 from tdome.messages import ThreatClass as TC
-from tdome.c2.tracking.tracker import KIN_FAST, KIN_SLOW
+from tdome.c2.tracking.classification import KinematicClass
 
 _G0 = 9.80665
 
@@ -108,7 +108,8 @@ def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig,
     energy_range = (speed**2 + 2 * _G0 * np.maximum(alt, 0.0)) / _G0
     slow = speed < cfg.slow_speed_mps
     if kin_class is not None:
-        slow = np.where(kin_class == KIN_SLOW, True, np.where(kin_class == KIN_FAST, False, slow))
+        slow = np.where(kin_class == KinematicClass.SLOW, True,
+                        np.where(kin_class == KinematicClass.FAST, False, slow))
     cls = np.where(slow, TC.DRONE, np.where(alt > cfg.aircraft_min_alt_m, TC.AIRCRAFT, TC.CRUISE))
     mid_band = 0.5 * (cfg.ambiguous_min_range_m + cfg.ambiguous_max_range_m)
     cls = np.where(ballistic, np.where(energy_range < mid_band, TC.ROCKET, TC.BALLISTIC), cls)

@@ -182,16 +182,8 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
 
 def c2_config(sc) -> C2Config:
     c = sc.c2
-    tr = c.tracker
     return C2Config(
-        tracker=TrackerConfig(confirm_m=tr.confirm_m, confirm_n=tr.confirm_n, max_coast_s=tr.max_coast_s,
-                              gate_probability=tr.gate_probability, q_air_mps2=tr.q_air_mps2,
-                              q_ballistic_mps2=tr.q_ballistic_mps2, motion=tr.motion, filter=tr.filter, association=tr.association,
-                              initiation=tr.initiation, pd=tr.pd,
-                              false_alarm_density_m3=tr.false_alarm_density_per_km3 * 1e-9,
-                              new_target_density_m3=tr.new_target_density_per_km3 * 1e-9,
-                              score_false_confirm_prob=tr.score_false_confirm_prob,
-                              score_true_delete_prob=tr.score_true_delete_prob, score_drop=tr.score_drop),
+        tracker=from_file_values(TrackerConfig, c.tracker.model_dump()),
         # The scenario's sections hold each setting under its file name and unit (tdome.c2.config).
         threat=from_file_values(ThreatConfig, c.threat.model_dump()),
         doctrine=from_file_values(DoctrineConfig, c.doctrine.model_dump()),

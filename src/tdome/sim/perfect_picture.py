@@ -8,17 +8,18 @@ its true position and velocity, one track per threat, with no false tracks,
 no swaps and no lag.  A study run both ways separates the effect of tracking
 from the effect of threat evaluation and assignment.
 
-This lives in the simulator because it reads truth; the C2 core only sees an
+This lives in the simulator because it reads truth; the C2 core only sees a
+:class:`~tdome.c2.tracking.PictureSource` and its
 :class:`~tdome.c2.tracking.AirPicture`, as from its own tracker.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-from tdome.c2.tracking import AirPicture
+from tdome.c2.tracking import AirPicture, PictureSource, PlotAssociation
 from tdome.messages import Detections
 
 # A small, well-conditioned covariance: position σ 1 m, velocity σ 0.1 m/s.
@@ -26,8 +27,9 @@ _P_TRUTH = np.diag([1.0, 1.0, 1.0, 0.01, 0.01, 0.01])
 _FREE_FLIGHT = ("ballistic", "rocket")
 
 
-class PerfectPicture:
-    """Stands in for the tracker: ``process`` ignores plots, ``picture`` reads truth.
+class PerfectPicture(PictureSource):
+    """A :class:`~tdome.c2.tracking.PictureSource` in place of the tracker: ``process`` ignores plots,
+    ``picture`` reads truth.
 
     ``truth_state(t) -> (pos, vel, alive)`` is the simulator's truth (alive
     excludes threats killed or impacted); ``first_detect_s`` the simulator's
@@ -44,7 +46,7 @@ class PerfectPicture:
         self._first = first_detect_s
         self._hits = np.zeros(n, dtype=np.int64)
         self.stats: dict[str, int] = {}
-        self.last_association = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+        self._last_association = PlotAssociation.none()
 
     def process(self, scan: Detections) -> None:
         """Plots are not used: the picture comes from truth."""
@@ -54,7 +56,12 @@ class PerfectPicture:
         truth_rows = np.asarray(truth_rows, dtype=np.int64)
         plots = np.flatnonzero(truth_rows >= 0)
         np.add.at(self._hits, truth_rows[plots], 1)
-        self.last_association = (plots, truth_rows[plots] + 1)
+        self._last_association = PlotAssociation(plots, truth_rows[plots] + 1)
+
+    @property
+    def last_association(self) -> PlotAssociation:
+        """Each plot of the last scan from a threat, against that threat's track (truth row + 1)."""
+        return self._last_association
 
     def picture(self, t_s: float) -> AirPicture:
         pos, vel, alive = self._truth_state(t_s)

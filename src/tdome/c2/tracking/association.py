@@ -1,149 +1,46 @@
-"""Gating and global-nearest-neighbour assignment of one scan (radar or Cartesian feed) to the tracks.
+"""Association: which gated plot each track takes, by global nearest neighbour or JPDA.
 
-Three stages, all vectorised over tracks and plots:
+Interface: an associator is called on one scan's gated pairs and returns an
+:class:`Association`, the same shape whatever the algorithm::
 
-1. **Spatial prefilter** (:func:`candidate_pairs`).  A k-d tree on the plots'
-   ECEF positions is queried with a ball around each predicted track
-   position whose radius bounds the measurement-space gate: if
-   ``d² = νᵀ S⁻¹ ν ≤ γ`` then, to first order, the Cartesian offset satisfies
-   ``|Δp| ≤ √(γ λ_max(P_pp + C_plot)) ≤ √(γ (tr P_pp + tr C_plot))``.
-2. **Gating** (:func:`gate`).  For candidate pairs only, the exact
-   innovation ``ν = z - h(x⁻)`` (azimuth wrapped), ``S = H P⁻ Hᵀ + R`` and the
-   squared Mahalanobis distance ``d² = νᵀ S⁻¹ ν``; pairs with
-   ``d² > γ = χ²_k⁻¹(P_G)`` are dropped (Bar-Shalom, Li & Kirubarajan 2001,
-   §3.3 and §6.4.2; Blackman & Popoli 1999, §6.3).
-3. **Global nearest neighbour** (:func:`gnn_assign`).  A 2-D assignment on
-   the gated pairs with cost ``d² + ln|S|`` (twice the negative log
-   likelihood of the plot up to a constant, Blackman & Popoli §6.5), so a
-   tight, confirmed track is preferred over a loose, fresh one for the same
-   plot.  Ungated pairs are infeasible.  Isolated track–plot pairs (the
-   common case with well-separated targets) are assigned directly; the rest
-   go to :func:`scipy.optimize.linear_sum_assignment` on a dense block whose
-   infeasible cells carry a cost large enough that the solver first
-   maximises the number of gated assignments, then minimises their cost.
+    associator(pairs, n_tracks, plots, weighs) -> Association
+        pairs    GatedPairs of the scan (:mod:`.gating`), each with its GNN cost
+        plots    the scan's ScanPlots (:mod:`.plots`): count, dimension, clutter density
+        weighs   (n,) bool: tracks allowed to weigh every plot in their gates (confirmed,
+                 with a velocity); GNN ignores it
+    Association.single    pairs, at most one per track and one per plot: the track takes the plot
+    Association.mixture   pairs of tracks that weigh all their plots, with probabilities beta, beta0
+
+- :class:`GNN`: global nearest neighbour (:func:`gnn_assign`), every track in ``single``.
+- :class:`JPDA`: the ``weighs`` tracks get joint-probabilistic marginals
+  (:func:`tdome.c2.tracking.jpda.jpda_marginals`) in ``mixture``; the other
+  tracks take what those leave (a plot whose probability of being theirs is
+  ½ or more is claimed) by GNN, in ``single``.
+
+Global nearest neighbour (:func:`gnn_assign`) is a 2-D assignment on the
+gated pairs with cost ``d² + ln|S|`` (twice the negative log likelihood of
+the plot up to a constant, Blackman & Popoli §6.5), so a tight, confirmed
+track is preferred over a loose, fresh one for the same plot.  Ungated
+pairs are infeasible.  Isolated track–plot pairs (the common case with
+well-separated targets) are assigned directly; the rest go to
+:func:`scipy.optimize.linear_sum_assignment` on a dense block whose
+infeasible cells carry a cost large enough that the solver first maximises
+the number of gated assignments, then minimises their cost.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.spatial import cKDTree
-from scipy.stats import chi2
 
-from tdome.c2.tracking.gaussian import spd_inv_logdet
-from tdome.c2.tracking.measurements import wrapped_residual
-
-_EMPTY_I = np.empty(0, dtype=np.intp)
-
-
-def gate_threshold(gate_probability: float, dim: int) -> float:
-    """Chi-square gate ``γ`` such that ``P(d² ≤ γ) = gate_probability`` for a ``dim``-D innovation."""
-    return float(chi2.ppf(gate_probability, dim))
-
-
-def candidate_pairs(track_pos, radius_m, plot_pos, tree: cKDTree | None = None):
-    """(track, plot) index pairs whose ECEF positions lie within ``radius_m[track]`` of each other.
-
-    ``track_pos`` (n, 3), ``radius_m`` (n,), ``plot_pos`` (m, 3).  Returns two
-    index arrays of equal length, sorted by track.
-    """
-    n = len(track_pos)
-    if n == 0 or len(plot_pos) == 0:
-        return _EMPTY_I, _EMPTY_I
-    tree = cKDTree(plot_pos) if tree is None else tree
-    if n > _DUAL_TREE_MIN_TRACKS:
-        return _dual_tree_pairs(np.asarray(track_pos, dtype=float), np.asarray(radius_m, dtype=float), tree)
-    hits = tree.query_ball_point(track_pos, r=radius_m, return_sorted=False)
-    counts = np.fromiter(map(len, hits), dtype=np.intp, count=n)
-    plots = np.fromiter(itertools.chain.from_iterable(hits), dtype=np.intp, count=int(counts.sum()))
-    return np.repeat(np.arange(n), counts), plots
-
-
-_DUAL_TREE_MIN_TRACKS = 300  # above this many tracks a dual-tree search beats one ball query per track
-
-
-def _dual_tree_pairs(track_pos, radius_m, tree: cKDTree):
-    """:func:`candidate_pairs` by dual-tree search, for many tracks.
-
-    Tracks are grouped by radius within a factor of two; each group's tree
-    is matched against the plots' tree at the group's largest radius
-    (:meth:`cKDTree.sparse_distance_matrix`, one C call returning arrays),
-    then each pair is kept if it is within its own track's radius.  The
-    per-track Python lists of the ball query are what this avoids.
-    """
-    group = np.ceil(np.log2(np.maximum(radius_m, 1.0))).astype(np.intp)
-    ti, pj = [], []
-    for g in np.unique(group):
-        idx = np.flatnonzero(group == g)
-        found = cKDTree(track_pos[idx]).sparse_distance_matrix(tree, float(radius_m[idx].max()), output_type="ndarray")
-        keep = found["v"] <= radius_m[idx][found["i"]]
-        ti.append(idx[found["i"][keep]])
-        pj.append(found["j"][keep].astype(np.intp))
-    ti, pj = np.concatenate(ti), np.concatenate(pj)
-    order = np.lexsort((pj, ti))
-    return ti[order], pj[order]
-
-
-@dataclass
-class GatedPairs:
-    """Track–plot pairs inside the gate, with what the update needs."""
-
-    track: np.ndarray  # (k,) track rows
-    plot: np.ndarray  # (k,) plot rows
-    nu: np.ndarray  # (k, m) innovations, azimuth wrapped
-    H: np.ndarray  # (k, m, 6) measurement Jacobians at the predicted state
-    S: np.ndarray  # (k, m, m) innovation covariances
-    d2: np.ndarray  # (k,) squared Mahalanobis distances
-    log_det_S: np.ndarray  # (k,)
-
-    def __len__(self) -> int:
-        return int(self.track.shape[0])
-
-    def select(self, keep: np.ndarray) -> GatedPairs:
-        return GatedPairs(self.track[keep], self.plot[keep], self.nu[keep], self.H[keep], self.S[keep],
-                          self.d2[keep], self.log_det_S[keep])
-
-
-def gate(x_pred, P_pred, z, R, plot_pos, plot_cov, measure, gamma: float, tree: cKDTree | None = None):
-    """Gate one scan's plots against predicted tracks.
-
-    ``x_pred`` (n, d), ``P_pred`` (n, d, d) predicted to the scan time;
-    ``z`` (m, k) measurements, ``R`` (m, k, k); ``measure`` the scan's
-    measurement model (:mod:`tdome.c2.tracking.measurements`: ``measure(x)
-    -> (z_pred, H)``, angle columns wrapped); ``plot_pos`` (m, 3),
-    ``plot_cov`` (m, 3, 3) the plots in ECEF (prefilter); ``gamma`` the
-    chi-square gate for ``k`` dimensions.  Returns :class:`GatedPairs`.
-    """
-    n, m = len(x_pred), len(z)
-    k = z.shape[1] if z.ndim == 2 else 3
-    d = x_pred.shape[1] if x_pred.ndim == 2 else 6
-
-    def empty(ti=_EMPTY_I, pj=_EMPTY_I):
-        return GatedPairs(ti, pj, np.empty((0, k)), np.empty((0, k, d)), np.empty((0, k, k)), np.empty(0), np.empty(0))
-
-    if n == 0 or m == 0:
-        return empty()
-    tr_trk = np.trace(P_pred[:, :3, :3], axis1=1, axis2=2)
-    tr_plot = float(np.max(np.trace(plot_cov, axis1=1, axis2=2)))
-    # 20 % and 100 m slack for the linearisation of the Cartesian bound.
-    radius = 1.2 * np.sqrt(gamma * (tr_trk + tr_plot)) + 100.0
-    ti, pj = candidate_pairs(x_pred[:, :3], radius, plot_pos, tree)
-    if ti.size == 0:
-        return empty(ti, pj)
-    # Measurement prediction once per involved track, then per pair.
-    trk, inv = np.unique(ti, return_inverse=True)
-    z_pred, H_t = measure(x_pred[trk])
-    HPHt = H_t @ P_pred[trk] @ np.swapaxes(H_t, -1, -2)
-    nu = wrapped_residual(z[pj], z_pred[inv], measure.angle_components)
-    H = H_t[inv]
-    S = HPHt[inv] + R[pj]
-    Sinv, logdet = spd_inv_logdet(S)
-    d2 = np.einsum("pi,pij,pj->p", nu, Sinv, nu)
-    ok = d2 <= gamma
-    return GatedPairs(ti[ok], pj[ok], nu[ok], H[ok], S[ok], d2[ok], logdet[ok])
+from tdome.c2.tracking.config import TrackerConfig
+from tdome.c2.tracking.gating import _EMPTY_I, GatedPairs
+from tdome.c2.tracking.gaussian import gaussian_loglik
+from tdome.c2.tracking.jpda import jpda_marginals
+from tdome.c2.tracking.plots import ScanPlots
 
 
 def gnn_assign(track, plot, cost, n_tracks: int, n_plots: int):
@@ -177,3 +74,93 @@ def gnn_assign(track, plot, cost, n_tracks: int, n_plots: int):
         sel = pair_at[ri, ci]
         chosen.append(sel[sel >= 0])
     return np.sort(np.concatenate(chosen))
+
+
+@dataclass
+class Association:
+    """One scan's association, from any associator.
+
+    ``single``: pairs in which the track takes the plot (one plot per track,
+    one track per plot); ``mixture``: pairs of tracks that weigh every plot
+    in their gates, with ``beta`` (len(mixture),) the probability that the
+    track took the plot and ``beta0`` (n,) that it missed; ``claim`` (m,) the
+    probability that each plot came from one of the mixture's tracks.
+    """
+
+    single: GatedPairs
+    mixture: GatedPairs
+    beta: np.ndarray
+    beta0: np.ndarray
+    claim: np.ndarray
+
+    @property
+    def claimed(self) -> np.ndarray:
+        """(m,) bool: plots more likely than not from a mixture track; no other track may take them."""
+        return self.claim >= 0.5
+
+    def mixture_report(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(plots, track rows)``: each claimed plot against its most probable mixture track."""
+        if not len(self.mixture):
+            return _EMPTY_I, _EMPTY_I
+        jp = self.mixture
+        order = np.lexsort((-self.beta, jp.plot))
+        pl, tr = jp.plot[order], jp.track[order]
+        lead = np.r_[True, pl[1:] != pl[:-1]] & (self.claim[pl] >= 0.5)
+        return pl[lead], tr[lead]
+
+
+def _none(pairs: GatedPairs) -> GatedPairs:
+    return pairs.select(np.zeros(len(pairs), dtype=bool))
+
+
+class Associator(Protocol):
+    """Any association algorithm: gated pairs in, :class:`Association` out (module docstring)."""
+
+    def __call__(self, pairs: GatedPairs, n_tracks: int, plots: ScanPlots, weighs: np.ndarray) -> Association: ...
+
+
+class GNN:
+    """Global nearest neighbour for every track (:func:`gnn_assign` on the pairs' costs)."""
+
+    def __call__(self, pairs: GatedPairs, n_tracks: int, plots: ScanPlots, weighs: np.ndarray) -> Association:
+        m = len(plots)
+        single = pairs.select(gnn_assign(pairs.track, pairs.plot, pairs.cost, n_tracks, m))
+        return Association(single, _none(pairs), np.empty(0), np.ones(n_tracks), np.zeros(m))
+
+
+class JPDA:
+    """JPDA marginals for the tracks that weigh their plots; GNN for the others on the plots left.
+
+    The marginals assume detection probability ``pd``, gate probability
+    ``gate_probability`` and Poisson clutter of each plot's density
+    (:func:`tdome.c2.tracking.jpda.jpda_marginals`, enumeration bounded by
+    ``max_hypotheses`` events per cluster).
+    """
+
+    def __init__(self, pd: float, gate_probability: float, max_hypotheses: int):
+        self.pd = pd
+        self.gate_probability = gate_probability
+        self.max_hypotheses = max_hypotheses
+
+    def __call__(self, pairs: GatedPairs, n_tracks: int, plots: ScanPlots, weighs: np.ndarray) -> Association:
+        m = len(plots)
+        mixture, beta, beta0, claim = _none(pairs), np.empty(0), np.ones(n_tracks), np.zeros(m)
+        if len(pairs):
+            firm = weighs[pairs.track]
+            mixture, pairs = pairs.select(firm), pairs.select(~firm)
+            if len(mixture):
+                ll = gaussian_loglik(mixture.d2, mixture.log_det_S, plots.k)
+                res = jpda_marginals(mixture.track, mixture.plot, ll, n_tracks, m, self.pd, self.gate_probability,
+                                     plots.clutter, self.max_hypotheses)
+                beta, beta0 = res.beta, res.beta0
+                claim = np.bincount(mixture.plot, res.beta, minlength=m)
+                pairs = pairs.select(~(claim >= 0.5)[pairs.plot])
+        single = pairs.select(gnn_assign(pairs.track, pairs.plot, pairs.cost, n_tracks, m))
+        return Association(single, mixture, beta, beta0, claim)
+
+
+def make_associator(config: TrackerConfig) -> Associator:
+    """The associator that ``config.association`` names."""
+    if config.association == "jpda":
+        return JPDA(config.pd, config.gate_probability, config.jpda_max_hypotheses)
+    return GNN()

@@ -1,5 +1,8 @@
 """Batched (iterated) extended Kalman measurement update for any measurement model.
 
+    ekf_update(x, P, nu, H, R)                          -> (x⁺, P⁺)     one EKF step, innovation given
+    measurement_update(x, P, z, R, measure, angles, it)  -> (x⁺, P⁺, d², ln|S|)   (iterated) EKF from plots
+
 ``measure(x) -> (z_pred, H)`` is a measurement model of
 :mod:`tdome.c2.tracking.measurements` (or any callable with that contract);
 its ``angle_components`` are wrapped in residuals.
@@ -13,7 +16,8 @@ iterated EKF (Gauss–Newton on the MAP cost; Bell & Cathey 1993, BLK
     x_{i+1} = x + K_i [ z - h(x_i) - H_i (x - x_i) ]
 
 starting from ``x_0 = x`` (the prediction), and ends with the Joseph-form
-covariance of the last linearisation.  The iterations matter when the
+covariance of the last linearisation (BLK eq. 5.2.3-18, which stays
+symmetric positive semi-definite for any gain).  The iterations matter when the
 prediction is far from the plot compared with its curvature: after a 10 s
 coast through a 6 g turn the prediction is kilometres off in azimuth at
 40 km, and a single EKF step leaves ~1 km of linearisation error that two
@@ -61,3 +65,13 @@ def measurement_update(x, P, z, R, measure, angles=None, iterations: int = 1):
         nu_i = wrapped_residual(z, z_i, angles) - np.einsum("nkd,nd->nk", H_i, x - xi)
         xi, Pi, _, _ = kalman_update(x, P, nu_i, H_i, R)
     return xi, Pi, d2, logdet
+
+
+def ekf_update(x, P, nu, H, R):
+    """EKF measurement update of a batch, Joseph form (BLK eqs. 5.2.3-9..18, 10.3.2).
+
+    ``x`` (n, d), ``P`` (n, d, d), ``nu`` (n, k), ``H`` (n, k, d), ``R`` (n, k, k).
+    Returns ``(x_upd, P_upd)``; the equations are in
+    :func:`tdome.c2.tracking.gaussian.kalman_update`.
+    """
+    return kalman_update(x, P, nu, H, R)[:2]

@@ -1,5 +1,14 @@
 """Batched Interacting Multiple Model (IMM) filter.
 
+Interface (:class:`IMM`, a set of motion models and their switching; used by
+:mod:`tdome.c2.tracking.estimator_imm`)::
+
+    imm.initial_state(x, P)                     -> (xm, Pm, mu)
+    imm.predict(xm, Pm, mu, dt)                 -> (xm⁻, Pm⁻, mu⁻)       mixing and model-matched prediction
+    imm.update(xm, Pm, mu, z, R, measure)       -> (xm⁺, Pm⁺, mu⁺, ln Λ)
+    imm.score(xm, Pm, mu, z, R, measure)        -> (ln Λ, d² per model)  association without updating
+    combine(xm, Pm, mu)                         -> (x, P)                moment matching
+
 Each track carries ``r`` model-conditioned estimates over the common 9-D
 state of :mod:`tdome.c2.tracking.models` and the probabilities of the models::
 
@@ -279,7 +288,7 @@ class IMM:
         self.iterations = int(iterations)
 
     @classmethod
-    def air_breathing(cls, iterations: int = 2) -> "IMM":
+    def air_breathing(cls, iterations: int = 2) -> IMM:
         """CV + coordinated turn + CA for aircraft, cruise missiles and drones.
 
         ============  =========================  ============  ======
@@ -305,7 +314,7 @@ class IMM:
                    [20.0, 10.0, 5.0], mu0=[0.8, 0.1, 0.1], iterations=iterations)
 
     @classmethod
-    def ballistic_missile(cls, iterations: int = 2) -> "IMM":
+    def ballistic_missile(cls, iterations: int = 2) -> IMM:
         """CA (boost, drag, manoeuvring re-entry) + ballistic (coast) for rockets and ballistic missiles.
 
         ============  ==========================  ============  ======

@@ -1,5 +1,11 @@
 """Joint probabilistic data association (JPDA) of one scan, with bounded work, and the PDA update.
 
+Interface (the equations of :class:`tdome.c2.tracking.association.JPDA` and of the
+single-model estimator's mixture update)::
+
+    jpda_marginals(track, plot, log_lik, n, m, pd, pg, clutter_density, max_hypotheses) -> JPDAResult
+    pda_update(x, P, track, nu, H, R, beta, beta0)                                      -> (x⁺, P⁺)
+
 Model (parametric JPDA: Bar-Shalom & Fortmann 1988, §9.3; Bar-Shalom, Willett
 & Tian, *Tracking and Data Fusion*, 2011, §3.4 and §8.3)
 --------------------------------------------------------------------------

@@ -84,7 +84,7 @@ Models
     Vacuum free flight under the project's gravity model (WGS84 point mass +
     J2, Coriolis and centrifugal terms; :mod:`tdome.dynamics`), plus white
     acceleration noise of density ``q`` (m²/s³).  The mean of ``(p, v)`` is
-    integrated with RK4 (:func:`~tdome.c2.tracking.filters.free_flight_mean`);
+    integrated with RK4 (:func:`~tdome.c2.tracking.motion.free_flight_mean`);
     the covariance uses the state-transition matrix ``Φ = ∂φ(x, Δ)/∂(p, v)``
     of that same integrator, obtained by central differences of twelve
     perturbed propagations (so it contains the gravity gradient, J2 and the
@@ -118,8 +118,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tdome.c2.tracking.filters import cv_process_noise, free_flight_mean
 from tdome.c2.tracking.gaussian import symmetrize
+from tdome.c2.tracking.motion import cv_process_noise, free_flight_mean
 from tdome.dynamics import OMEGA_EARTH_RAD_S, free_flight_acceleration
 
 STATE_DIM = 9

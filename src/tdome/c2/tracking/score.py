@@ -1,5 +1,12 @@
 """Track confirmation and deletion: the track score (sequential probability ratio test) and M-of-N.
 
+Interface (the equations; :mod:`tdome.c2.tracking.initiation` runs them on the track table)::
+
+    initial_score(new_target_density, false_alarm_density)              -> L₁
+    score_step(score, peak, confirmed, hit, log_lik, pd, λ, config, ...) -> ScoreStep(score, peak, confirm, delete)
+    pda_score_increment(track, log_lik, n, pd, λ, P_G, plot)             -> ΔL of tracks weighing all their plots
+    m_of_n_step(n_hits, n_opportunities, confirmed, hit, config)         -> (hits, opportunities, confirm, delete)
+
 Track score (Blackman & Popoli, *Design and Analysis of Modern Tracking
 Systems*, 1999, §6.2; Wald, *Sequential Analysis*, 1947)
 -----------------------------------------------------------------------
@@ -51,7 +58,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,10 @@
 """Batched unscented transform and unscented Kalman filter (UKF) measurement update.
 
+Interface::
+
+    unscented_transform(x, P, f, angles)     -> (mean, covariance, cross-covariance) of f(x)
+    ukf_update(x, P, z, R, h, angles)        -> (x⁺, P⁺, S, ν)
+
 Scaled sigma points (Julier 2002; Wan & van der Merwe 2000) of a Gaussian
 ``N(x, P)`` in ``d`` dimensions, with ``λ = α² (d + κ) - d``::
 

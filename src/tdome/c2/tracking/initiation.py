@@ -1,0 +1,288 @@
+"""Initiation: how a plot becomes a track, and how a tentative track is confirmed.
+
+Interface::
+
+    one_point_state(pos, cov, speed_sigma)        -> (x, P)      a new track from one plot
+    two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q, speed_sigma) -> (x, P, t)   velocity from two plots
+    reachable(pairs, table, plots, dt, max_speed) -> GatedPairs  one-plot tracks keep only plots they could reach
+    second_plot(table, estimate, pred, plots, config) -> vel_init  one-plot tracks that took a plot
+    new_tracks(plots, born, ids, score0, config)  -> columns for the track table
+    Confirmation (MOfN, Score): step(table, hit, missed, association, plots) -> (confirm, reject)
+
+One-point initiation
+--------------------
+A plot nobody claims starts a tentative track at the plot's ECEF position
+with *zero velocity* and an isotropic velocity standard deviation of
+``init_speed_sigma_mps`` (:func:`one_point_state`).  That wide prior is used
+only to *gate* the next plot (with a 1,200 m/s σ the 99.99 % gate reaches
+≈ 5 km/s in any direction, i.e. every plausible threat, and the GNN cost
+``d² + ln|S|`` makes such a loose track lose any contested plot to an
+established one).  Candidate second plots implying a speed above
+``max_speed_mps`` are refused (:func:`reachable`).
+
+Two-point initiation
+--------------------
+The second plot, if it is at least ``min_init_dt_s`` later, does *not* go
+through the EKF: the velocity is set by two-point differencing of the two
+converted plots (:func:`two_point_init`).  With a prior that wide the EKF
+would give nearly the same answer but linearise the polar measurement
+across a kilometres-wide prior; the differencing is exact, needs no prior
+weight and its covariance is consistent by construction (Bar-Shalom et al.
+§5.5.3); the velocity prior is then fused in as a pseudo-measurement, so
+that a short baseline does not give a velocity the prior already rules
+out.  A Cartesian feed's second plot goes through the ordinary Kalman
+update from the one-plot state instead: with a linear measurement that is
+the exact posterior.  Two plots closer in time than ``min_init_dt_s`` (two
+radars seeing the target at the same instant) are fused into a better
+position and the velocity stays unknown (:func:`second_plot`).
+
+Confirmation
+------------
+*Opportunities* are scans of a radar whose nominal coverage contains the
+track's predicted position (and that has seen it, or would see a small
+target there); a scan that does not cover a track neither helps nor hurts
+it.  :class:`MOfN`: confirmed with ``confirm_m`` hits (and a velocity)
+within its first ``confirm_n`` opportunities, rejected as soon as that has
+become impossible.  :class:`Score`: the sequential log-likelihood-ratio
+test of :mod:`tdome.c2.tracking.score`.  A confirmation test only *rejects*;
+the track is deleted where every deletion is decided (:mod:`.deletion`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from tdome.c2.tracking.association import Association
+from tdome.c2.tracking.config import TrackerConfig
+from tdome.c2.tracking.estimator import Estimate, Prediction
+from tdome.c2.tracking.gating import GatedPairs
+from tdome.c2.tracking.gaussian import gaussian_loglik, kalman_update
+from tdome.c2.tracking.plots import ScanPlots
+from tdome.c2.tracking.score import TrackScoreConfig, initial_score, pda_score_increment, score_step
+from tdome.c2.tracking.track_table import TENTATIVE, TrackTable
+
+_IDX3 = np.arange(3)
+
+
+# --------------------------------------------------------------------------- new tracks
+
+
+def one_point_state(pos, cov, speed_sigma_mps: float):
+    """Track state from a single plot: position, zero velocity with isotropic std ``speed_sigma_mps``."""
+    pos = np.asarray(pos, dtype=float)
+    n = pos.shape[0]
+    x = np.zeros((n, 6))
+    x[:, :3] = pos
+    P = np.zeros((n, 6, 6))
+    P[:, :3, :3] = cov
+    P[:, _IDX3 + 3, _IDX3 + 3] = speed_sigma_mps**2
+    return x, P
+
+
+def two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q, speed_sigma_mps: float | None = None):
+    """Two-point differencing initialisation (BLK §5.5.3, extended to 3-D and process noise).
+
+    From two independent Cartesian position measurements ``p_1`` at ``t_1``
+    and ``p_2`` at ``t_2 > t_1`` (covariances ``C_1``, ``C_2``), ``T = t_2 - t_1``::
+
+        x = [ p_2, (p_2 - p_1) / T ]
+        P = [[ C_2,    C_2 / T                    ],
+             [ C_2 / T, (C_1 + C_2) / T² + q T / 3 ]]
+
+    The ``q T / 3`` term is the variance of ``v(t_2)`` about the mean velocity
+    over the interval under white-noise acceleration of density ``q``.  The
+    arguments may come in either time order; the state is at the later time.
+
+    With ``speed_sigma_mps`` the prior on the velocity that a one-plot track
+    carries (zero mean, isotropic σ) is fused in as the independent
+    pseudo-measurement ``v = 0``, ``R = σ² I`` (a Kalman update with
+    ``H = [0 I]``): the estimate is then the posterior given the prior and
+    both plots, which matters when the prior is as informative as the
+    plots (short baselines, slow targets).  Returns ``(x, P, t)``.
+    """
+    t_a = np.asarray(t_a, dtype=float)
+    t_b = np.asarray(t_b, dtype=float)
+    later_b = (t_b >= t_a)[:, None]
+    p1 = np.where(later_b, p_a, p_b)
+    p2 = np.where(later_b, p_b, p_a)
+    C1 = np.where(later_b[:, :, None], C_a, C_b)
+    C2 = np.where(later_b[:, :, None], C_b, C_a)
+    T = np.abs(t_b - t_a)
+    n = T.shape[0]
+    x = np.empty((n, 6))
+    x[:, :3] = p2
+    x[:, 3:] = (p2 - p1) / T[:, None]
+    P = np.empty((n, 6, 6))
+    P[:, :3, :3] = C2
+    P[:, :3, 3:] = C2 / T[:, None, None]
+    P[:, 3:, :3] = P[:, :3, 3:]
+    Pvv = (C1 + C2) / (T * T)[:, None, None]
+    Pvv[:, _IDX3, _IDX3] += (np.broadcast_to(q, T.shape) * T / 3.0)[:, None]
+    P[:, 3:, 3:] = Pvv
+    P = 0.5 * (P + np.swapaxes(P, -1, -2))
+    if speed_sigma_mps is not None:
+        H = np.zeros((n, 3, 6))
+        H[:, _IDX3, _IDX3 + 3] = 1.0
+        x, P = kalman_update(x, P, -x[:, 3:], H, np.eye(3) * float(speed_sigma_mps) ** 2)[:2]
+    return x, P, np.maximum(t_a, t_b)
+
+
+def reachable(pairs: GatedPairs, table: TrackTable, plots: ScanPlots, dt: np.ndarray,
+              max_speed_mps: float) -> GatedPairs:
+    """Drop the pairs in which a one-plot track takes a plot it could not reach below ``max_speed_mps``.
+
+    The plot must lie within ``max_speed_mps · |Δt|`` of the track's plot,
+    with 3σ of both plots' errors as slack.
+    """
+    if len(pairs):
+        cols = table.cols
+        one = ~cols["vel_init"][pairs.track]
+        if one.any():
+            ti, pj = pairs.track[one], pairs.plot[one]
+            dist = np.linalg.norm(plots.pos[pj] - cols["x"][ti, :3], axis=1)
+            slack = 3.0 * np.sqrt(np.trace(cols["P"][ti, :3, :3], axis1=1, axis2=2)
+                                  + np.trace(plots.cov[pj], axis1=1, axis2=2))
+            feasible = np.ones(len(pairs), dtype=bool)
+            feasible[one] = dist <= max_speed_mps * np.abs(dt[ti]) + slack
+            pairs = pairs.select(feasible)
+    return pairs
+
+
+def second_plot(table: TrackTable, est: Estimate, pred: Prediction, plots: ScanPlots,
+                config: TrackerConfig) -> np.ndarray:
+    """Velocity-known flags (r,) of the tracks of ``est`` after their update; one-plot tracks are set here.
+
+    A one-plot track whose new plot is at least ``min_init_dt_s`` away in
+    time gets the two-point state (:func:`two_point_init`), except from a
+    Cartesian feed, whose Kalman update from the one-plot state is already
+    exact; one closer in time keeps the fused position and an unknown
+    velocity.  ``est`` (its ``x``, ``P``, ``time_s``) is changed in place.
+    """
+    c = config
+    cols = table.cols
+    ti, pj = est.track, est.plot
+    xu, Pu, tu = est.x, est.P, est.time_s
+    d = pred.dt[ti]
+    vel_init = cols["vel_init"][ti].copy()
+    one = ~vel_init
+    if one.any():
+        far = one & (np.abs(d) >= c.min_init_dt_s)
+        near = one & ~far
+        if plots.cartesian:
+            # A linear measurement: the Kalman update from the one-plot
+            # state (velocity prior included) is the exact posterior.
+            vel_init[far] = True
+            far[:] = False
+        if far.any():
+            tf = ti[far]
+            x2, P2, t2 = two_point_init(cols["x"][tf, :3], cols["P"][tf, :3, :3], cols["time_s"][tf],
+                                        plots.pos[pj[far]], plots.cov[pj[far]], np.full(tf.size, pred.t), c.q_air,
+                                        c.init_speed_sigma_mps)
+            xu[far], Pu[far], tu[far] = x2, P2, t2
+            vel_init[far] = True
+        if near.any():  # same instant: a better position, velocity still unknown
+            xu[near, 3:] = 0.0
+            Pu[near, :3, 3:] = 0.0
+            Pu[near, 3:, :3] = 0.0
+            Pu[near, 3:, 3:] = np.eye(3) * c.init_speed_sigma_mps**2
+    return vel_init
+
+
+def new_tracks(plots: ScanPlots, born: np.ndarray, ids: np.ndarray, score0: float,
+               config: TrackerConfig) -> dict[str, np.ndarray]:
+    """Track-table columns of tentative tracks started on the plots ``born`` (one-point states)."""
+    nb = ids.size
+    xb, Pb = one_point_state(plots.pos[born], plots.cov[born], config.init_speed_sigma_mps)
+    tb = np.full(nb, plots.time_s)
+    return dict(x=xb, P=Pb, track_id=ids, time_s=tb, status=np.zeros(nb), n_hits=np.ones(nb),
+                n_opportunities=np.ones(nb), n_misses=np.zeros(nb), first_update_s=tb, last_update_s=tb,
+                score=np.full(nb, score0), score_peak=np.full(nb, score0),
+                ballistic=np.zeros(nb, dtype=bool), kin_class=np.zeros(nb), vel_init=np.zeros(nb, dtype=bool),
+                dup_count=np.zeros(nb), seen_by=np.full(nb, plots.bit))
+
+
+# --------------------------------------------------------------------------- confirmation
+
+
+class Confirmation(Protocol):
+    """A confirmation test, run once per scan on every track after the updates."""
+
+    keeps_score: bool  # the air picture reports the tracks' scores
+
+    def step(self, table: TrackTable, hit: np.ndarray, missed: np.ndarray, association: Association,
+             plots: ScanPlots) -> tuple[np.ndarray, np.ndarray]:
+        """``(confirm, reject)`` (n,): tentative tracks to confirm; tracks the test says to delete."""
+
+
+class MOfN:
+    """Confirm with ``confirm_m`` hits (and a velocity); reject once that is out of reach in ``confirm_n``.
+
+    A tentative track is rejected when ``n_opportunities - n_hits > N - M``.
+    """
+
+    keeps_score = False
+
+    def __init__(self, config: TrackerConfig):
+        self.m, self.n = config.confirm_m, config.confirm_n
+
+    def step(self, table, hit, missed, association, plots):
+        cols = table.cols
+        tentative = cols["status"] == TENTATIVE
+        confirm = tentative & (cols["n_hits"] >= self.m) & cols["vel_init"]
+        reject = tentative & ~confirm & (cols["n_opportunities"] - cols["n_hits"] > self.n - self.m)
+        return confirm, reject
+
+
+class Score:
+    """Score confirmation and deletion (Blackman & Popoli §6.2; :mod:`tdome.c2.tracking.score`).
+
+    ``ΔL = ln(P_D N(ν;0,S)/λ)`` for a track that took a plot, ``ln(1 −
+    P_D P_G)`` for a missed opportunity, the gate's exact likelihood ratio
+    for a JPDA track; confirm at ``L ≥ ln((1−β)/α)`` (with a velocity),
+    reject a tentative track at ``L ≤ ln(β/(1−α))`` and a confirmed one
+    when its score falls ``drop_threshold`` below its peak.
+    """
+
+    keeps_score = True
+
+    def __init__(self, config: TrackerConfig):
+        self.pd = config.pd
+        self.gate_probability = config.gate_probability
+        self.test = TrackScoreConfig(false_confirm_prob=config.score_false_confirm_prob,
+                                     true_delete_prob=config.score_true_delete_prob,
+                                     gate_probability=config.gate_probability, score_drop=config.score_drop)
+
+    def step(self, table, hit, missed, association, plots):
+        cols = table.cols
+        n = len(table)
+        mp, jp = association.single, association.mixture
+        log_lik = np.zeros(n)  # ln N(ν; 0, S) of the plot each single-plot track took
+        lam_hit = np.ones(n)
+        log_lik[mp.track] = gaussian_loglik(mp.d2, mp.log_det_S, plots.k)
+        lam_hit[mp.track] = plots.clutter[mp.plot]
+        opportunity = hit | missed
+        increment = None
+        if len(jp):
+            rows, loc = np.unique(jp.track, return_inverse=True)
+            ll = gaussian_loglik(jp.d2, jp.log_det_S, plots.k)
+            increment = np.full(hit.shape, np.nan)
+            increment[rows] = pda_score_increment(loc, ll, rows.size, self.pd, plots.clutter, self.gate_probability,
+                                                  plot=jp.plot)
+            opportunity[rows] = True
+        r = score_step(cols["score"], cols["score_peak"], cols["status"] == 1, hit, log_lik, self.pd, lam_hit,
+                       self.test, opportunity, increment)
+        cols["score"][:] = r.score
+        cols["score_peak"][:] = r.peak
+        return r.confirm & cols["vel_init"], r.delete
+
+
+def make_confirmation(config: TrackerConfig) -> Confirmation:
+    """The confirmation test ``config.initiation`` names."""
+    return Score(config) if config.initiation == "score" else MOfN(config)
+
+
+def start_score(config: TrackerConfig) -> float:
+    """``L₁ = ln(β_NT / β_FA)``, the score of a one-plot track (:func:`tdome.c2.tracking.score.initial_score`)."""
+    return float(initial_score(config.new_target_density_m3, config.false_alarm_density_m3))

@@ -1,0 +1,117 @@
+"""The single-model motion: nearly-constant velocity in ECEF, free flight once a track is ballistic.
+
+Interface (every function batched over tracks, nothing loops in Python)::
+
+    cv_transition(dt)                          -> F (n, 6, 6)
+    cv_process_noise(dt, q)                    -> Q (n, 6, 6)
+    free_flight_mean(x, dt)                    -> x (n, 6)
+    predict(x, P, dt, q, ballistic)            -> (x⁻, P⁻)
+
+States ``x`` are ``(n, 6)`` arrays ``[px, py, pz, vx, vy, vz]`` in the
+rotating ECEF frame (m, m/s) and covariances ``P`` are ``(n, 6, 6)``.  The
+IMM's 9-D models are in :mod:`tdome.c2.tracking.models`.
+
+Nearly-constant velocity, i.e. the continuous white-noise acceleration model
+(Bar-Shalom, Li & Kirubarajan 2001, §6.2.2; Blackman & Popoli 1999, §4.2.1)
+applied on each ECEF axis::
+
+    x(t+Δ) = F(Δ) x(t) + w,     F(Δ) = [[I, Δ I], [0, I]]
+
+    Q(Δ) = q [[Δ³/3 I, Δ²/2 I],
+              [Δ²/2 I, Δ   I]]                  (BLK eq. 6.2.2-12)
+
+with ``q`` the power spectral density of the acceleration noise (m²/s³).
+Written with ``|Δ|`` (``Q = q [[|Δ|³/3, Δ|Δ|/2], [Δ|Δ|/2, |Δ|]]``) the same
+expression is the covariance of the process noise of a *backward* prediction
+(retrodiction), ``F(-Δ) Q(Δ) F(-Δ)ᵀ``, which is what out-of-sequence plots
+need.
+
+Ballistic tracks propagate the *mean* with the shared vacuum free-flight model
+(:func:`tdome.dynamics.rk4_step`, gravity + J2 + Coriolis/centrifugal) and the
+covariance with the CV transition above: over a few seconds the gravity
+gradient term ∂g/∂r ~ 2μ/r³ ≈ 3·10⁻⁶ s⁻² of the true Jacobian is negligible
+next to the process noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tdome.dynamics import rk4_steps
+
+_IDX3 = np.arange(3)
+_I6 = np.eye(6)
+
+
+def cv_transition(dt_s) -> np.ndarray:
+    """CV transition matrices ``F(Δ)`` (n, 6, 6) for per-track time steps ``dt_s`` (n,)."""
+    dt = np.atleast_1d(np.asarray(dt_s, dtype=float))
+    F = np.broadcast_to(_I6, (dt.shape[0], 6, 6)).copy()
+    F[:, _IDX3, _IDX3 + 3] = dt[:, None]
+    return F
+
+
+def cv_process_noise(dt_s, q) -> np.ndarray:
+    """Process-noise covariance ``Q(Δ)`` (n, 6, 6) of the continuous white-noise acceleration model.
+
+    ``q`` is the acceleration power spectral density (m²/s³), scalar or per
+    track.  Valid for negative ``Δ`` (retrodiction): the pos/vel cross term
+    changes sign and the diagonal blocks use ``|Δ|``.
+    """
+    dt = np.atleast_1d(np.asarray(dt_s, dtype=float))
+    q = np.broadcast_to(np.asarray(q, dtype=float), dt.shape)
+    a = np.abs(dt)
+    q_pp = q * a**3 / 3.0
+    q_pv = q * dt * a / 2.0
+    q_vv = q * a
+    Q = np.zeros((dt.shape[0], 6, 6))
+    Q[:, _IDX3, _IDX3] = q_pp[:, None]
+    Q[:, _IDX3, _IDX3 + 3] = q_pv[:, None]
+    Q[:, _IDX3 + 3, _IDX3] = q_pv[:, None]
+    Q[:, _IDX3 + 3, _IDX3 + 3] = q_vv[:, None]
+    return Q
+
+
+def free_flight_mean(x: np.ndarray, dt_s, max_substep_s: float = 2.0) -> np.ndarray:
+    """Propagate states (n, 6) by ``dt_s`` (n,) in vacuum free flight (RK4, sub-steps ≤ ``max_substep_s``).
+
+    All objects take the same number of sub-steps, each of its own length
+    ``Δ / n_sub``; negative ``Δ`` integrates backwards.
+    """
+    x = np.asarray(x, dtype=float)
+    dt = np.broadcast_to(np.asarray(dt_s, dtype=float), x.shape[:1])
+    out = x.copy()
+    if x.shape[0] == 0:
+        return out
+    n_sub = max(int(np.ceil(np.max(np.abs(dt)) / max_substep_s)), 1)
+    h = dt / n_sub
+    r, v = rk4_steps(x[:, :3], x[:, 3:], h, n_sub)  # n_sub rk4_step calls, in one compiled loop
+    out[:, :3] = r
+    out[:, 3:] = v
+    return out
+
+
+def predict(x, P, dt_s, q, ballistic=None, max_substep_s: float = 2.0):
+    """Predict states and covariances by per-track ``dt_s`` (n,), possibly negative.
+
+    ::
+
+        x⁻ = F x                    (CV tracks)
+        x⁻ = φ_free-flight(x, Δ)    (tracks flagged ``ballistic``)
+        P⁻ = F P Fᵀ + Q(Δ)
+
+    ``q`` is the acceleration spectral density per track (m²/s³).  Returns
+    ``(x_pred, P_pred)``; inputs are not modified.
+    """
+    x = np.asarray(x, dtype=float)
+    P = np.asarray(P, dtype=float)
+    dt = np.broadcast_to(np.asarray(dt_s, dtype=float), x.shape[:1])
+    F = cv_transition(dt)
+    xp = x.copy()
+    xp[:, :3] += dt[:, None] * x[:, 3:]
+    if ballistic is not None:
+        b = np.asarray(ballistic, dtype=bool)
+        if b.any():
+            xp[b] = free_flight_mean(x[b], dt[b], max_substep_s)
+    Pp = F @ P @ F.transpose(0, 2, 1) + cv_process_noise(dt, q)
+    return xp, 0.5 * (Pp + Pp.transpose(0, 2, 1))

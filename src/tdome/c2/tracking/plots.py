@@ -1,0 +1,163 @@
+"""One scan's plots, in its measurement space and converted to ECEF.
+
+Interface::
+
+    ScanPlots.from_scan(scan, site, false_alarm_density_m3, max_speed_mps) -> ScanPlots
+    plots.z, plots.R            measurements (m, k) and their covariances, the space the filters update in
+    plots.pos, plots.cov        the same plots as ECEF positions (m, 3) and covariances, for the
+                                k-d tree prefilter, two-point initiation and new tracks
+    plots.measure               the measurement model (:mod:`tdome.c2.tracking.measurements`)
+    plots.clutter               false-plot density of each plot in its measurement space (JPDA, score)
+
+A radar scan (:class:`~tdome.messages.Detections`) measures range, azimuth,
+elevation and possibly range rate, with ``R = diag(σ²)``; a Cartesian feed
+(:class:`~tdome.messages.PositionPlots`) gives ECEF positions with full
+covariances, so ``z`` is the position itself.
+
+Plot conversion
+---------------
+``p = s + Mᵀ enu(r, az, el)`` and ``C = Mᵀ J diag(σ_r², σ_az², σ_el²) Jᵀ M``
+with ``J = ∂(e, n, u)/∂(r, az, el)`` (:func:`razel_jacobian`): the standard
+linearised converted measurement (BLK §10.4.3; the conversion bias
+~ r σ_θ² / 2 is ignored).
+
+Clutter density in measurement space
+------------------------------------
+A volume element in (range, azimuth, elevation) is ``dV = r² cos(el) dr daz
+del``, so a Cartesian density λ (m⁻³) is ``λ r² cos(el)`` per m·rad²; range
+rate, when measured, is taken as uniform over ±``max_speed_mps``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tdome.c2.tracking.measurements import CartesianPosition, PolarRadar
+from tdome.geo import razel_to_enu
+from tdome.messages import Detections, PositionPlots, SensorSite
+
+
+def razel_jacobian(range_m, az_rad, el_rad) -> np.ndarray:
+    """Jacobian ``∂(e, n, u)/∂(r, az, el)`` (n, 3, 3) of :func:`tdome.geo.razel_to_enu`.
+
+    ::
+
+        e = r cos(el) sin(az),  n = r cos(el) cos(az),  u = r sin(el)
+        J = [[ce sa,  r ce ca, -r se sa],
+             [ce ca, -r ce sa, -r se ca],
+             [se,     0,        r ce   ]]
+    """
+    r = np.atleast_1d(np.asarray(range_m, dtype=float))
+    az = np.atleast_1d(np.asarray(az_rad, dtype=float))
+    el = np.atleast_1d(np.asarray(el_rad, dtype=float))
+    sa, ca, se, ce = np.sin(az), np.cos(az), np.sin(el), np.cos(el)
+    J = np.empty(r.shape + (3, 3))
+    J[:, 0, 0] = ce * sa
+    J[:, 0, 1] = r * ce * ca
+    J[:, 0, 2] = -r * se * sa
+    J[:, 1, 0] = ce * ca
+    J[:, 1, 1] = -r * ce * sa
+    J[:, 1, 2] = -r * se * ca
+    J[:, 2, 0] = se
+    J[:, 2, 1] = 0.0
+    J[:, 2, 2] = r * ce
+    return J
+
+
+def plot_to_ecef(range_m, az_rad, el_rad, sigma, site_ecef, enu_rot):
+    """Convert plots to ECEF positions (n, 3) and linearised covariances (n, 3, 3).
+
+    ``p = s + Mᵀ enu(r, az, el)`` and ``C = Mᵀ J diag(σ_r², σ_az², σ_el²) Jᵀ M``
+    with ``J`` from :func:`razel_jacobian` (the standard linearised converted
+    measurement, BLK §10.4.3; the conversion bias ~ r σ_θ² / 2 is ignored).
+    ``sigma`` is (n, ≥3); extra columns (range rate) are ignored.
+    """
+    r = np.atleast_1d(np.asarray(range_m, dtype=float))
+    az = np.atleast_1d(np.asarray(az_rad, dtype=float))
+    el = np.atleast_1d(np.asarray(el_rad, dtype=float))
+    M = np.asarray(enu_rot, dtype=float)
+    pos = razel_to_enu(r, az, el).reshape(-1, 3) @ M + np.asarray(site_ecef, dtype=float)
+    sig = np.asarray(sigma, dtype=float)
+    sig = (sig[None] if sig.ndim == 1 else sig)[:, :3]
+    JM = np.swapaxes(M.T @ razel_jacobian(r, az, el), -1, -2)  # (Mᵀ J)ᵀ = Jᵀ M
+    cov = np.swapaxes(JM, -1, -2) @ (sig[:, :, None] ** 2 * JM)
+    return pos, 0.5 * (cov + np.swapaxes(cov, -1, -2))
+
+
+def radar_measurements(scan: Detections, site: SensorSite):
+    """Measurement vectors (m, k) and covariances R = diag(σ²) (m, k, k), and the σ (m, k), of a radar scan."""
+    m, k = len(scan), 3 if scan.rdot_mps is None else 4
+    z = np.asarray(scan.z, dtype=float).reshape(m, k)
+    sig = np.asarray(scan.sigma, dtype=float)
+    sig = sig.reshape(m, -1) if m else np.zeros((0, k))
+    if sig.shape[1] < k:  # range rate without its σ: use the site's
+        s_rd = site.sigma_rdot_mps if site.sigma_rdot_mps is not None else 1.0
+        sig = np.concatenate([sig, np.full((m, k - sig.shape[1]), s_rd)], axis=1)
+    sig = sig[:, :k]
+    R = np.zeros((m, k, k))
+    ii = np.arange(k)
+    R[:, ii, ii] = sig**2
+    return z, R, sig
+
+
+def clutter_density(z: np.ndarray, cartesian: bool, false_alarm_density_m3: float, max_speed_mps: float) -> np.ndarray:
+    """False-plot density (m,) of each plot in its own measurement space (module docstring)."""
+    lam = false_alarm_density_m3
+    m = z.shape[0]
+    if cartesian:
+        return np.full(m, lam)
+    out = lam * z[:, 0] ** 2 * np.cos(z[:, 2])
+    if z.shape[1] == 4:
+        out = out / (2.0 * max_speed_mps)
+    return np.maximum(out, np.finfo(float).tiny)
+
+
+@dataclass
+class ScanPlots:
+    """One scan's plots: measurements, ECEF positions, measurement model and clutter density."""
+
+    time_s: float
+    sensor: int
+    site: SensorSite | None  # None: a Cartesian feed from no listed sensor, taken to cover everywhere
+    z: np.ndarray  # (m, k) measurements
+    R: np.ndarray  # (m, k, k) their covariances
+    pos: np.ndarray  # (m, 3) ECEF positions
+    cov: np.ndarray  # (m, 3, 3) their covariances
+    measure: PolarRadar | CartesianPosition
+    clutter: np.ndarray  # (m,) false-plot density in the measurement space
+
+    @classmethod
+    def from_scan(cls, scan: Detections | PositionPlots, site: SensorSite | None, false_alarm_density_m3: float,
+                  max_speed_mps: float) -> ScanPlots:
+        """The plots of a radar scan (``site`` its radar) or of a Cartesian feed."""
+        m = len(scan)
+        cartesian = isinstance(scan, PositionPlots)
+        if cartesian:
+            z = np.asarray(scan.pos, dtype=float).reshape(m, 3)
+            R = np.asarray(scan.cov, dtype=float).reshape(m, 3, 3)
+            pos, cov, measure = z, R, CartesianPosition()
+        else:
+            z, R, sig = radar_measurements(scan, site)
+            pos, cov = plot_to_ecef(scan.range_m, scan.az_rad, scan.el_rad, sig, site.ecef, site.enu_rot)
+            measure = PolarRadar(site.ecef, site.enu_rot, with_rdot=z.shape[1] == 4)
+        lam = clutter_density(z, cartesian, false_alarm_density_m3, max_speed_mps)
+        return cls(float(scan.time_s), int(scan.sensor), site, z, R, pos, cov, measure, lam)
+
+    def __len__(self) -> int:
+        return int(self.z.shape[0])
+
+    @property
+    def k(self) -> int:
+        """Dimension of a measurement: 3, or 4 with range rate."""
+        return int(self.z.shape[1])
+
+    @property
+    def cartesian(self) -> bool:
+        return isinstance(self.measure, CartesianPosition)
+
+    @property
+    def bit(self) -> np.uint64:
+        """The sensor's bit in a track's ``seen_by`` mask."""
+        return np.uint64(1) << np.uint64(self.sensor)
