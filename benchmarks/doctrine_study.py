@@ -33,6 +33,8 @@ import yaml
 
 from tdome.analysis.stats import mean_ci as stats_mean_ci
 from tdome.scenario.loader import default_scenario_path, scenario_from_dict
+from tdome.sim.engine import run
+from tdome.sim.report import summarize
 
 NO_RESERVE = {"upper": 0.0, "mid": 0.0, "lower": 0.0, "short": 0.0}
 DOCTRINES = {
@@ -44,9 +46,6 @@ DOCTRINES = {
 
 
 def one_run(args) -> dict:
-    from tdome.sim.engine import run
-    from tdome.sim.report import summarize
-
     name, seed = args
     data = yaml.safe_load(default_scenario_path().read_text())
     doc = copy.deepcopy(data["c2"]["doctrine"])

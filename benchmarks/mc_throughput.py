@@ -5,7 +5,7 @@
     python benchmarks/mc_throughput.py --profile  # also: the top of a cProfile of one run
 
 Measures, each with the same study seed (so the same runs), through
-:func:`tdome.analysis.study.run_study` as ``tdome mc`` uses it:
+:func:`tdome.studies.runner.run_study` as ``tdome mc`` uses it:
 
 - full fidelity on 1 worker, and with the perfect air picture on 1 worker;
 - full fidelity on 2 local worker processes: the speed-up from 1 to 2;
@@ -30,7 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tdome.analysis.study import Study, run_study
+from tdome.studies.runner import run_study
+from tdome.studies.spec import Study
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_RUNS_PER_MIN = 60.0
@@ -79,8 +80,9 @@ def main(argv=None) -> dict:
         profile_one(scenario)
 
     # Compile (or load from cache) the numba loops before any timing.
-    from tdome import dynamics
     import numpy as np
+
+    from tdome import dynamics
 
     dynamics.rk4_steps(np.full((1, 3), 7e6), np.zeros((1, 3)), np.ones(1), 1)
     dynamics.free_flight_to_ground(np.full((1, 3), 7e6), np.zeros((1, 3)), 2, 1.0)

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tdome.runfolder import load_run_folder
 from tdome.viz.replay import write_replay
-from tdome.viz.runfolder import load_run_folder
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -28,9 +28,10 @@ def small_run(tmp_path_factory):
 
     import yaml
 
+    from tdome.pipeline import write_run
     from tdome.scenario import scenario_from_dict
     from tdome.sim.engine import run
-    from tdome.sim.report import summarize, write_run
+    from tdome.sim.report import summarize
 
     src = Path(__file__).parent / "data" / "small.yaml"
     rec = run(scenario_from_dict(yaml.safe_load(src.read_text()), source=str(src)))

@@ -145,7 +145,7 @@ def test_version_and_flags_shown_as_flags():
         h = tdome(command, "--help")
         assert h.returncode == 0
         flags = [ln for ln in h.stdout.splitlines() if ln.strip().startswith(("--quiet", "--resume", "--open"))]
-        assert flags or command == "replay" and "--open" in h.stdout
+        assert flags or (command == "replay" and "--open" in h.stdout)
         for ln in flags:
             assert "<bool>" not in ln and "BOOLEAN" not in ln, ln
 

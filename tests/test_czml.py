@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 from czml3.core import Packet
 
+from tdome.runfolder import load_run_folder
 from tdome.viz.czml import CzmlError, build_czml
-from tdome.viz.runfolder import load_run_folder
 
 EPOCH = "2025-03-01T06:00:00Z"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tdome.analysis.study import Study, run_study
+from tdome.studies.runner import run_study
+from tdome.studies.spec import Study
 
 ROOT = Path(__file__).parent.parent
 SMALL = Path(__file__).parent / "data" / "small.yaml"

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import yaml
 
+from tdome.pipeline import write_run
 from tdome.scenario import scenario_from_dict
 from tdome.sim.engine import run
-from tdome.sim.report import summarize, write_run
+from tdome.sim.report import summarize
 
 SMALL = Path(__file__).parent / "data" / "small.yaml"
 
@@ -163,7 +164,7 @@ def test_summary_carries_siap_and_nees_consistent_with_the_run_tables(small_run)
 
     from tdome import geo
     from tdome.analysis.metrics import siap
-    from tdome.sim.report import print_summary
+    from tdome.viz.terminal import print_summary
 
     rec, folder = small_run
     summary = json.loads((folder / "summary.json").read_text())

@@ -36,8 +36,7 @@ def test_gospa_known_values():
 import pytest  # noqa: E402
 from scipy.stats import binom, chi2  # noqa: E402
 
-from tdome.analysis.metrics import (associate_nearest, association_errors, nees, nees_band,  # noqa: E402
-                                    nees_summary, siap)
+from tdome.analysis.metrics import associate_nearest, association_errors, nees, nees_band, nees_summary, siap  # noqa: E402
 
 # Steps t = 0..3 s; truths A = 0 and B = 1 alive throughout, C = 2 alive at t = 0, 1 and never tracked.
 HAND_TRUTH = ([0, 0, 0, 1, 1, 1, 2, 2, 3, 3], [0, 1, 2, 0, 1, 2, 0, 1, 0, 1])
@@ -184,7 +183,7 @@ def test_siap_properties_and_row_order_invariance(seed):
         assert np.isnan(v) or 0.0 <= v <= 1.0
     assert np.isnan(s.ambiguity) or s.ambiguity >= 1.0
     assert np.isnan(s.ambiguity) == (s.n_truths_tracked.sum() == 0)
-    assert 0 <= s.track_changes and s.truths_tracked <= len(set(tu.tolist()))
+    assert s.track_changes >= 0 and s.truths_tracked <= len(set(tu.tolist()))
     rng = np.random.default_rng(seed + 1)
     p, q = rng.permutation(tt.size), rng.permutation(rt.size)
     s2 = siap(tt[p], tu[p], rt[q], rn[q], ru[q], pos_err=pe[q])

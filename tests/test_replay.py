@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tdome.runfolder import RunFolderError, load_run_folder
 from tdome.viz.mapplot import MAP_EVENT_KINDS, map_layers
 from tdome.viz.replay import PLACEHOLDER, Q_DEG, Q_T, TRACK_CONFIRMED, build_payload, render_html
-from tdome.viz.runfolder import RunFolderError, load_run_folder
 
 
 def undelta(col, series) -> np.ndarray:
@@ -103,8 +103,7 @@ def test_track_positions_and_counts_at_a_time_match_the_air_picture_table(payloa
 
 
 def test_the_page_and_the_map_png_show_the_same_assets_and_events(small_run, payload):
-    rec, _ = small_run
-    png = map_layers(rec)
+    png = map_layers(load_run_folder(small_run[1]))
     page_assets = [(a["name"], round(a["lon_deg"], 4), round(a["lat_deg"], 4), bool(a["hits"]))
                    for a in payload["assets"]]
     assert page_assets == [(n, round(lo, 4), round(la, 4), hit) for n, lo, la, hit in png["assets"]]

@@ -18,9 +18,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tdome.runfolder import load_run_folder
 from tdome.viz import palette
 from tdome.viz.replay import write_replay
-from tdome.viz.runfolder import load_run_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

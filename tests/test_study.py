@@ -9,11 +9,13 @@ import numpy as np
 import pyarrow.dataset as ds
 import pytest
 
-from tdome.analysis import params as P
 from tdome.analysis.stats import mean_ci
-from tdome.analysis.study import Study, StudyError, load_results, load_study, run_study, validate
-from tdome.analysis.study_report import write_report
 from tdome.scenario import read_scenario_data
+from tdome.studies import params as P
+from tdome.studies.report import write_report
+from tdome.studies.results import load_results
+from tdome.studies.runner import run_study
+from tdome.studies.spec import Study, StudyError, load_study, validate
 
 ROOT = Path(__file__).parent.parent
 SMALL = Path(__file__).parent / "data" / "small.yaml"
@@ -200,7 +202,7 @@ def test_a_failing_run_is_recorded_with_its_seed_and_error_and_the_study_goes_on
 
     real_run = engine.run
     study = small_study(parameters={}, runs=3, fidelity="perfect_picture")
-    from tdome.analysis.study import run_seed
+    from tdome.studies.spec import run_seed
 
     bad_seed = run_seed(study.seed, 1)
 

@@ -11,8 +11,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tdome.analysis import study as study_module
-from tdome.analysis.study import FIDELITIES, MEASURES, Study, StudyError, load_study, run_study, validate
+from tdome.studies import runner as study_runner
+from tdome.studies.results import MEASURES
+from tdome.studies.runner import run_study
+from tdome.studies.spec import FIDELITIES, Study, StudyError, load_study, validate
 
 SMALL = Path(__file__).parent / "data" / "small.yaml"
 
@@ -171,12 +173,12 @@ def test_resume_of_a_study_stopped_before_its_first_run_finished_runs_it(tmp_pat
         return dict(study=task["study"], point=task["point"], replication=task["replication"], seed=task["seed"],
                     fidelity=task["fidelity"], status="ok", error=None, **task["labels"], **dict.fromkeys(MEASURES))
 
-    monkeypatch.setattr(study_module, "run_one", interrupted)
+    monkeypatch.setattr(study_runner, "run_one", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_study(tiny_study(), out, workers=1)
     assert json.loads((out / "study.json").read_text())["name"] == "t"
     assert not list((out / "results").iterdir())
-    monkeypatch.setattr(study_module, "run_one", no_op_run)
+    monkeypatch.setattr(study_runner, "run_one", no_op_run)
     res = run_study(tiny_study(), out, workers=1, resume=True)
     assert (res.skipped, res.ran) == (0, 1)
 

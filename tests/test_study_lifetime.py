@@ -137,11 +137,11 @@ import os, sys, threading, time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from tdome.analysis import study
+from tdome.studies import lifetime
 
 
 def watchdog_only(parent_pid):  # the safeguard used where prctl is missing
-    threading.Thread(target=study._watch_parent, args=(parent_pid, 0.2), daemon=True).start()
+    threading.Thread(target=lifetime._watch_parent, args=(parent_pid, 0.2), daemon=True).start()
 
 
 def pid_after(delay_s):
@@ -150,7 +150,7 @@ def pid_after(delay_s):
 
 
 if __name__ == "__main__":
-    init = watchdog_only if sys.argv[1] == "watchdog" else study.die_with_parent
+    init = watchdog_only if sys.argv[1] == "watchdog" else lifetime.die_with_parent
     pool = ProcessPoolExecutor(2, mp_context=get_context("spawn"), initializer=init, initargs=(os.getpid(),))
     print(*sorted(set(pool.map(pid_after, [1.0, 1.0]))), flush=True)
     time.sleep(600)  # the workers now wait, idle, for work that never comes
@@ -181,12 +181,12 @@ def test_idle_pool_workers_die_with_a_killed_parent(tmp_path, guard):
 
 def test_a_worker_whose_parent_died_before_it_started_exits_at_once():
     # The parent it was started for (pid given) is not its parent any more: prctl would never fire.
-    code = "from tdome.analysis.study import die_with_parent; die_with_parent(1); print('still here')"
+    code = "from tdome.studies.lifetime import die_with_parent; die_with_parent(1); print('still here')"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "still here" not in r.stdout
 
 
 def test_a_worker_whose_parent_lives_carries_on():
-    code = "import os; from tdome.analysis.study import die_with_parent; die_with_parent(os.getppid()); print('ok')"
+    code = "import os; from tdome.studies.lifetime import die_with_parent; die_with_parent(os.getppid()); print('ok')"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

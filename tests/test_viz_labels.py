@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tdome import geo
+from tdome.runfolder import load_run_folder
 from tdome.viz.labels import GAP, RING_STEP, RINGS, candidate_boxes, marker_box, overlaps, place_labels
 from tdome.viz.mapplot import draw_map, metres_per_degree_lon, scale_bar
 
@@ -110,8 +111,8 @@ def _label_extents(fig, ax):
 def test_the_map_names_assets_radars_and_batteries_without_overlap(small_run):
     import matplotlib.pyplot as plt
 
-    rec, _ = small_run
-    fig, ax = draw_map(rec)
+    rec, folder = small_run
+    fig, ax = draw_map(load_run_folder(folder))
     fig.canvas.draw()
     texts, ext = _label_extents(fig, ax)
     shown = {t.get_text() for t in texts}
@@ -129,11 +130,14 @@ def test_a_hit_asset_shows_through_its_leaker_star(small_run):
     """The hit ring is drawn over the leaker star and is wider than it."""
     import matplotlib.pyplot as plt
 
-    rec, _ = small_run
+    rec, folder = small_run
     a = rec.assets[0]
     lat, lon = float(np.degrees(a.lat_rad)), float(np.degrees(a.lon_rad))
-    leak = dict(rec.events[0], kind="leak", lat_deg=lat, lon_deg=lon)
-    hit = dataclasses.replace(rec, impact_hits={0: [0]}, events=list(rec.events) + [leak])
+    run = load_run_folder(folder)
+    leak = dict({k: v[0] for k, v in run.events.items()}, kind="leak", lat_deg=lat, lon_deg=lon)
+    scene = dict(run.scene, assets=[dict(x, hits=[dict(time_s=leak["time_s"], threat_id=0)] if j == 0 else [])
+                                    for j, x in enumerate(run.scene["assets"])])
+    hit = dataclasses.replace(run, scene=scene, events={k: np.append(v, [leak[k]]) for k, v in run.events.items()})
     fig, ax = draw_map(hit)
     rings = [c for c in ax.collections if c.get_gid() == "hit-ring"]
     stars = [c for c in ax.collections if c.get_gid() == "leak"]

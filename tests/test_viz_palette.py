@@ -86,12 +86,12 @@ def test_every_colour_stands_out_from_land_and_sea():
 
 
 def test_the_replay_and_the_czml_take_their_colours_from_the_palette(small_run):
+    from tdome.runfolder import load_run_folder
     from tdome.viz.replay import build_payload
-    from tdome.viz.runfolder import load_run_folder
 
     colours = build_payload(load_run_folder(small_run[1]))["colours"]
     assert colours["classes"] == palette.CLASS_COLOURS and colours["layers"] == palette.LAYER_COLOURS
     assert (colours["safe"], colours["hit"], colours["leak"], colours["kill"]) == \
         (palette.SAFE, palette.HIT, palette.LEAK, palette.KILL)
-    assert czml.CLASS_RGBA == {k: palette.rgba(c) for k, c in palette.CLASS_COLOURS.items()}
+    assert {k: palette.rgba(c) for k, c in palette.CLASS_COLOURS.items()} == czml.CLASS_RGBA
     assert czml.EVENT_STYLE["leak"][0] == palette.rgba(palette.LEAK)

@@ -3,15 +3,15 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_hex  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.patches import Rectangle
 
-from tdome.analysis.study_report import layer_bars, leaker_bars  # noqa: E402
-from tdome.messages import LAYERS  # noqa: E402
-from tdome.viz.palette import LAYER_COLOURS  # noqa: E402
+from tdome.messages import LAYERS
+from tdome.studies.report import layer_bars, leaker_bars
+from tdome.viz.palette import LAYER_COLOURS
 
 
 def bars(ax) -> list[Rectangle]:

@@ -3,6 +3,12 @@
 Every command refuses bad input before it starts any work: a clear message
 (the file or option, the value, what is allowed) and exit code 2, never a
 traceback and never after a long run.
+
+Each command imports what it needs inside its function: the simulator
+(numba), pyarrow and matplotlib take seconds to load, and ``tdome --version``,
+``tdome init`` or ``tdome validate`` should not wait for them.  These lazy
+imports hide nothing: tests/test_architecture.py counts them as it counts
+top-level ones.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -74,7 +80,7 @@ def _out_file(path: Path, option: str = "--out") -> None:
             _fail(f"{option} {path}: cannot write it ({e.strerror or e})")
 
 
-def _load(path: Optional[Path], seed: Optional[int]):
+def _load(path: Path | None, seed: int | None):
     from tdome.scenario import ScenarioError, load_scenario
 
     try:
@@ -85,24 +91,25 @@ def _load(path: Optional[Path], seed: Optional[int]):
 
 @app.command()
 def run(
-    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML file; the built-in default if omitted."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run folder (default: runs/<scenario>-seed<seed>)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Override the scenario's seed."),
+    scenario: Path | None = typer.Argument(None, help="Scenario YAML file; the built-in default if omitted."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (default: runs/<scenario>-seed<seed>)."),
+    seed: int | None = typer.Option(None, "--seed", help="Override the scenario's seed."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-    fidelity: Optional[str] = typer.Option(None, "--fidelity", help="full (the tracker) or perfect_picture (the C2 "
+    fidelity: str | None = typer.Option(None, "--fidelity", help="full (the tracker) or perfect_picture (the C2 "
                                            "gets the true state of every detected threat); default: the scenario's."),
 ) -> None:
     """Run a scenario end to end and write its run folder."""
+    from tdome.pipeline import write_run
     from tdome.sim.engine import run as run_sim
-    from tdome.sim.report import print_summary, summarize, write_run
-
     from tdome.sim.engine import scale_warnings
+    from tdome.sim.report import summarize
+    from tdome.viz.terminal import print_summary
 
     if seed is not None and seed < 0:
         _fail(f"--seed: value {seed} is invalid; must be >= 0")
     sc = _load(scenario, seed)
     if fidelity is not None:
-        from tdome.analysis.study import FIDELITIES
+        from tdome.scenario.schema import FIDELITIES
 
         if fidelity not in FIDELITIES:
             _fail(f"--fidelity: value {fidelity!r} is invalid; must be {' or '.join(FIDELITIES)}")
@@ -116,7 +123,7 @@ def run(
                   TimeElapsedColumn(), console=console, disable=quiet, transient=True) as prog:
         task = prog.add_task(f"{sc.name}", total=float(sc.duration_s), t="setting up")
 
-        def tick(t_s: float, stage: Optional[str] = None) -> None:
+        def tick(t_s: float, stage: str | None = None) -> None:
             prog.update(task, completed=t_s, t=stage or f"t = {t_s:.0f} / {sc.duration_s:.0f} s")
 
         rec = run_sim(sc, progress=tick)
@@ -159,7 +166,7 @@ def init(
 
 
 @app.command()
-def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (default: print it).")) -> None:
+def schema(out: Path | None = typer.Option(None, "--out", help="Write to this file (default: print it).")) -> None:
     """Print the JSON Schema of scenario files (for editors and validators)."""
     from tdome.scenario import json_schema
 
@@ -175,7 +182,7 @@ def schema(out: Optional[Path] = typer.Option(None, "--out", help="Write to this
 @app.command()
 def replay(
     run_folder: Path = typer.Argument(..., help="Run folder written by `tdome run`."),
-    out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default: RUN_FOLDER/replay.html)."),
+    out: Path | None = typer.Option(None, "--out", help="HTML file to write (default: RUN_FOLDER/replay.html)."),
     open_page: bool = typer.Option(False, "--open/--no-open", help="Open the page in the default browser."),
 ) -> None:
     """Write the run's battle replay: one self-contained HTML page that plays offline in any browser."""
@@ -196,7 +203,7 @@ def replay(
 def export(
     run_folder: Path = typer.Argument(..., help="Run folder written by `tdome run`."),
     czml: bool = typer.Option(False, "--czml", help="Export CZML for Cesium-based viewers."),
-    out: Optional[Path] = typer.Option(None, "--out", help="File to write (default: RUN_FOLDER/run.czml)."),
+    out: Path | None = typer.Option(None, "--out", help="File to write (default: RUN_FOLDER/run.czml)."),
     epoch: str = typer.Option("2025-01-01T00:00:00Z", "--epoch",
                               help="UTC instant (ISO 8601) that simulated time 0 stands for."),
 ) -> None:
@@ -217,7 +224,7 @@ def export(
 
 
 def _run_folder(path: Path):
-    from tdome.viz.runfolder import RunFolderError, load_run_folder
+    from tdome.runfolder import RunFolderError, load_run_folder
 
     if path.is_file():
         if path.suffix.lower() in (".yaml", ".yml"):
@@ -240,14 +247,16 @@ _RESUME = typer.Option(False, "--resume", help="Finish an interrupted study in i
 _QUIET = typer.Option(False, "--quiet", help="No progress bar.")
 
 
-def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str], resume: bool, quiet: bool) -> None:
+def _run_study_cli(study, out: Path, workers: int | None, ray: str | None, resume: bool, quiet: bool) -> None:
     """Run a study with a progress bar, then write and summarise its report."""
     import time
 
     from rich.progress import MofNCompleteColumn, TimeRemainingColumn
 
-    from tdome.analysis.study import FIDELITY_LABELS, StudyError, run_study, validate
-    from tdome.analysis.study_report import write_report
+    from tdome.studies.report import write_report
+    from tdome.studies.runner import run_study
+    from tdome.scenario.schema import FIDELITY_LABELS
+    from tdome.studies.spec import StudyError, validate
 
     if workers is not None and workers < 1:
         _fail(f"--workers: value {workers} is invalid; must be >= 1")
@@ -264,11 +273,12 @@ def _run_study_cli(study, out: Path, workers: Optional[int], ray: Optional[str],
     with Progress(TextColumn("[bold]runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                   TimeRemainingColumn(), console=console, disable=quiet) as prog:
         task = prog.add_task("runs", total=None, rate="")
-        t0, first = time.perf_counter(), [None]
+        t0 = time.perf_counter()
+        first: list[int] = []  # the runs already done when this call began
 
         def tick(done: int, total: int) -> None:
-            if first[0] is None:
-                first[0] = done
+            if not first:
+                first.append(done)
             rate = (done - first[0]) / max(time.perf_counter() - t0, 1e-9) * 60.0
             prog.update(task, completed=done, total=total, rate=f"{rate:.1f} runs/min")
 
@@ -308,11 +318,12 @@ def _print_study_summary(out: Path, max_points: int = 12) -> None:
         cell[(r["point"], r["measure"])] = ("n/a" if not ok else f"{r['mean']:.4g}" +
                                             ("" if hw is None or hw != hw else f" ± {hw:.2g}"))
     points = sorted({p for p, _ in cell})
-    title = "mean ± 95 % confidence half-width" + (
+    title: str | None = "mean ± 95 % confidence half-width" + (
         f" (first {max_points} of {len(points)} points; all in tables/summary.csv)" if len(points) > max_points
         else "")
     # As many point columns per table as the terminal holds; the rest in further tables below.
-    for chunk in _fit_columns(points[:max_points], lambda p: max(len(f"point {p}"), *(len(cell[(p, m)]) for m in shown)),
+    width = lambda p: max(len(f"point {p}"), *(len(cell[(p, m)]) for m in shown))  # noqa: E731
+    for chunk in _fit_columns(points[:max_points], width,
                               console.width - max(map(len, shown)) - 4):
         t = Table(title=title)
         title = None
@@ -324,7 +335,7 @@ def _print_study_summary(out: Path, max_points: int = 12) -> None:
         console.print(t)
     params = list(json.loads((out / "study.json").read_text())["parameters"])
     if params:
-        from tdome.analysis.study import load_results
+        from tdome.studies.results import load_results
 
         first = {r["point"]: r for r in load_results(out).select(["point", *params]).to_pylist()}
         for p in points[:max_points]:
@@ -334,18 +345,18 @@ def _print_study_summary(out: Path, max_points: int = 12) -> None:
 
 @app.command()
 def mc(
-    scenario: Optional[Path] = typer.Argument(None, help="Scenario YAML file; the built-in default if omitted."),
+    scenario: Path | None = typer.Argument(None, help="Scenario YAML file; the built-in default if omitted."),
     runs: int = typer.Option(100, "--runs", help="Replications, each with its own seed."),
     seed: int = typer.Option(0, "--seed", help="Study seed: every run's seed is derived from it."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Study folder (default: runs/mc-<scenario>-seed<seed>)."),
-    workers: Optional[int] = _WORKERS,
-    ray: Optional[str] = _RAY,
-    fidelity: Optional[str] = _FIDELITY,
+    out: Path | None = typer.Option(None, "--out", help="Study folder (default: runs/mc-<scenario>-seed<seed>)."),
+    workers: int | None = _WORKERS,
+    ray: str | None = _RAY,
+    fidelity: str | None = _FIDELITY,
     resume: bool = _RESUME,
     quiet: bool = _QUIET,
 ) -> None:
     """Monte Carlo: N replications of one scenario, each outcome as mean with 95 % CI, plus a report."""
-    from tdome.analysis.study import Study
+    from tdome.studies.spec import Study
 
     stem = scenario.stem if scenario else "default"
     study = Study(name=f"{stem} Monte Carlo", scenario=str(scenario.resolve()) if scenario else None, runs=runs,
@@ -356,16 +367,16 @@ def mc(
 @app.command()
 def sweep(
     study_file: Path = typer.Argument(..., help="Study YAML: base scenario, parameters to vary, runs, seed."),
-    runs: Optional[int] = typer.Option(None, "--runs", help="Replications per point (overrides the file)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Study folder (default: runs/sweep-<study>)."),
-    workers: Optional[int] = _WORKERS,
-    ray: Optional[str] = _RAY,
-    fidelity: Optional[str] = _FIDELITY,
+    runs: int | None = typer.Option(None, "--runs", help="Replications per point (overrides the file)."),
+    out: Path | None = typer.Option(None, "--out", help="Study folder (default: runs/sweep-<study>)."),
+    workers: int | None = _WORKERS,
+    ray: str | None = _RAY,
+    fidelity: str | None = _FIDELITY,
     resume: bool = _RESUME,
     quiet: bool = _QUIET,
 ) -> None:
     """Parameter sweep: a grid of scenario parameters, N replications per point, plus a report."""
-    from tdome.analysis.study import StudyError, load_study
+    from tdome.studies.spec import StudyError, load_study
 
     try:
         study = load_study(study_file)

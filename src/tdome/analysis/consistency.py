@@ -28,6 +28,7 @@ outside it still means the covariance does not describe the error.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,10 +51,8 @@ def nees(e: np.ndarray, P: np.ndarray) -> np.ndarray:
     except np.linalg.LinAlgError:
         w = np.full_like(e, np.nan)
         for i in range(e.shape[0]):  # rare: find the singular rows one by one
-            try:
+            with contextlib.suppress(np.linalg.LinAlgError):  # a singular row keeps its NaN
                 w[i] = np.linalg.solve(P[i], e[i])
-            except np.linalg.LinAlgError:
-                pass
     return np.einsum("ni,ni->n", e, w)
 
 

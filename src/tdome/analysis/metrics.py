@@ -19,6 +19,7 @@ in :mod:`tdome.analysis.consistency`; both are re-exported here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import permutations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -26,8 +27,19 @@ from scipy.optimize import linear_sum_assignment
 from tdome.analysis.consistency import NeesSummary, nees, nees_band, nees_summary
 from tdome.analysis.siap import Siap, associate_nearest, association_errors, siap
 
-__all__ = ["Gospa", "gospa", "gospa_brute", "Siap", "siap", "associate_nearest", "association_errors",
-           "NeesSummary", "nees", "nees_band", "nees_summary"]
+__all__ = [
+    "Gospa",
+    "NeesSummary",
+    "Siap",
+    "associate_nearest",
+    "association_errors",
+    "gospa",
+    "gospa_brute",
+    "nees",
+    "nees_band",
+    "nees_summary",
+    "siap",
+]
 
 
 @dataclass(frozen=True)
@@ -59,8 +71,6 @@ def gospa(truth: np.ndarray, est: np.ndarray, c: float = 5000.0, p: float = 2.0)
 
 def gospa_brute(truth: np.ndarray, est: np.ndarray, c: float = 5000.0, p: float = 2.0) -> float:
     """GOSPA by enumerating every partial assignment (for testing on tiny sets)."""
-    from itertools import permutations
-
     m, n = len(truth), len(est)
     if m > n:
         truth, est, m, n = est, truth, n, m
@@ -68,6 +78,6 @@ def gospa_brute(truth: np.ndarray, est: np.ndarray, c: float = 5000.0, p: float 
     for perm in permutations(range(n), m):
         s = 0.0
         for i, j in enumerate(perm):
-            s += min(np.linalg.norm(truth[i] - est[j]), c) ** p
+            s += min(float(np.linalg.norm(truth[i] - est[j])), c) ** p
         best = min(best, s + c**p / 2 * (n - m))
     return float(best ** (1 / p))

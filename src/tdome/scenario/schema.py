@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import typing
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal, NamedTuple, Union
 
@@ -37,11 +38,13 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationError,
     ValidationInfo,
     create_model,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tdome import geo
 from tdome.c2.config import (
@@ -53,6 +56,7 @@ from tdome.c2.config import (
     file_settings,
     from_file_values,
 )
+from tdome.c2.tracking.config import TrackerConfig, TrackerConfigError
 from tdome.messages import THREAT_CLASSES
 from tdome.scenario.catalog import (
     Catalog,
@@ -254,57 +258,6 @@ class Raid(_Model):
 # --------------------------------------------------------------------------- C2 configuration
 
 
-class TrackerSettings(_Model):
-    """Tracking and fusion: how radar plots become the air picture."""
-
-    confirm_m: Int(ge=1) = _doc("M of M-of-N confirmation: plots needed to confirm a track.", 3)
-    confirm_n: Int(ge=1) = _doc("N of M-of-N confirmation: scans in which the M plots must fall; >= confirm_m.", 5)
-    max_coast_s: Num(gt=0.0) = _doc("A track with no plot for this long is dropped, s.", 20.0)
-    gate_probability: Num(gt=0.0, lt=1.0) = _doc(
-        "Probability that a track's own plot falls inside its association gate (sets the gate size).", 0.9999)
-    q_air_mps2: Num(gt=0.0) = _doc("Process noise of air-breathing tracks (acceleration), m/s².", 15.0)
-    q_ballistic_mps2: Num(gt=0.0) = _doc("Process noise of ballistic tracks (acceleration), m/s².", 2.0)
-    motion: Literal["cv", "imm"] = _doc(
-        "Motion model. cv: constant velocity, free flight once a track is ballistic. imm: constant velocity, "
-        "coordinated turn and constant acceleration mixed (IMM); constant acceleration and free flight once "
-        "ballistic.", "cv")
-    filter: Literal["ekf", "ukf"] = _doc("Measurement update of motion 'cv': extended or unscented Kalman filter.",
-                                         "ekf")
-    association: Literal["gnn", "jpda"] = _doc(
-        "Plot-to-track association. gnn: global nearest neighbour; jpda: confirmed tracks weigh every plot in "
-        "their gates.", "gnn")
-    initiation: Literal["m_of_n", "score"] = _doc(
-        "Track confirmation. m_of_n: confirm_m plots in confirm_n scans; score: sequential log-likelihood-ratio "
-        "test.", "m_of_n")
-    pd: Num(gt=0.0, lt=1.0) = _doc("Probability of detection assumed by JPDA and the score test.", 0.8)
-    false_alarm_density_per_km3: Num(gt=0.0) = _doc("Assumed false plots per km³ per scan.", 1e-6)
-    new_target_density_per_km3: Num(gt=0.0) = _doc("Score test: assumed new targets per km³.", 1e-7)
-    score_false_confirm_prob: Num(gt=0.0, lt=0.5) = _doc(
-        "Score test: accepted probability of confirming a false track.", 1e-4)
-    score_true_delete_prob: Num(gt=0.0, lt=0.5) = _doc(
-        "Score test: accepted probability of deleting a true track.", 0.01)
-    score_drop: Num(gt=0.0) = _doc(
-        "Score test: a confirmed track this far below its peak score (log-likelihood ratio) is deleted.", 20.0)
-
-    @model_validator(mode="after")
-    def _combinations(self) -> TrackerSettings:
-        if self.motion == "imm" and self.association == "jpda":
-            raise ValueError("motion 'imm' works with association 'gnn'; use motion 'cv' with 'jpda'")
-        if self.motion == "imm" and self.filter == "ukf":
-            raise ValueError("motion 'imm' updates its models by iterated EKF; use filter 'ekf' with 'imm'")
-        if self.filter == "ukf" and self.association == "jpda":
-            raise ValueError("association 'jpda' updates with the linearised measurement; use filter 'ekf'")
-        return self
-
-    @field_validator("confirm_n")
-    @classmethod
-    def _n_ge_m(cls, v: int, info: ValidationInfo) -> int:
-        m = info.data.get("confirm_m")
-        if m is not None and v < m:
-            raise ValueError(f"must be >= confirm_m ({m}) for M-of-N confirmation")
-        return v
-
-
 def _setting_type(s: Setting) -> Any:
     """The schema type of one declared C2 setting (its bounds in the file's unit)."""
     if s.choices:
@@ -360,6 +313,25 @@ AssignmentSettings = settings_model(AssignmentConfig, "AssignmentSettings",
                                     "Weapon-target assignment: solver, objective and its time budget per C2 cycle.")
 
 
+class TrackerSettings(settings_model(TrackerConfig, "TrackerSettings",
+                                     "Tracking and fusion: how radar plots become the air picture.")):
+    """Tracking and fusion: how radar plots become the air picture."""
+
+    @model_validator(mode="after")
+    def _rules(self) -> TrackerSettings:
+        """The tracker's own rules (:meth:`TrackerConfig.__post_init__`), reported at the field they name."""
+        try:
+            from_file_values(TrackerConfig, self.model_dump(by_alias=False))
+        except TrackerConfigError as e:
+            if e.field is None:
+                raise ValueError(str(e)) from None
+            error = PydanticCustomError("value_error", "{message}", {"message": str(e)})
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [InitErrorDetails(type=error, loc=(e.field,), input=getattr(self, e.field))]
+            ) from None
+        return self
+
+
 class C2Settings(_Model):
     """Command and control: the battle manager's cycle, tracking, threat evaluation, doctrine and assignment."""
 
@@ -378,6 +350,13 @@ class SimSettings(_Model):
         "full: the C2 tracks radar plots. perfect_picture: the C2 is handed the true state of every threat a "
         "radar has detected, to separate the effect of tracking from that of assignment (every output says so).",
         "full")
+
+
+FIDELITIES: tuple[str, ...] = typing.get_args(SimSettings.model_fields["fidelity"].annotation)
+FIDELITY_LABELS = {  # how every output names a fidelity: a perfect picture must never pass for a real one
+    "full": "full fidelity (tracker on radar plots)",
+    "perfect_picture": "PERFECT AIR PICTURE from truth (tracker bypassed)",
+}
 
 
 # --------------------------------------------------------------------------- the scenario

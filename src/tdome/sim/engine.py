@@ -39,12 +39,6 @@ RECORD_EVERY_S = 2.0
 GOSPA_C_M = 5000.0
 
 
-# The columns of RunRecord.track_rows (and of tracks.parquet).
-TRACK_COLUMNS = ("time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps", "class", "asset", "truth_id",
-                 "pos_err_m", "vel_err_mps", "nees_pos", "nees_state", "impact_lat_deg", "impact_lon_deg",
-                 "time_to_go_s")
-
-
 @dataclass
 class RunRecord:
     scenario: object
@@ -54,7 +48,7 @@ class RunRecord:
     raid: object
     events: list[dict] = field(default_factory=list)
     truth_rows: list[tuple] = field(default_factory=list)
-    # One tuple per track per record instant, columns TRACK_COLUMNS; errors and NEES against the
+    # One tuple per track per record instant, columns tdome.runfolder.TRACK_COLUMNS; errors and NEES against the
     # attributed truth, NaN when it is not alive; the prediction NaN where threat evaluation has none.
     track_rows: list[tuple] = field(default_factory=list)
     gospa_rows: list[tuple] = field(default_factory=list)  # (t, total, loc, missed, false, n_truth, n_tracks, n_pairs)
@@ -166,8 +160,8 @@ def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
             bm.ingest(det)
             rec.scan_ms.append((time.perf_counter() - s0) * 1e3)
             # Truth bookkeeping for metrics: which object's plots each track took.
-            plots, tids = bm.tracker.last_association
-            for tid, row in zip(tids.tolist(), truth_rows[plots].tolist()):
+            assoc = bm.tracker.last_association  # PictureSource: the tracker's, or the perfect picture's
+            for tid, row in zip(assoc.track_id.tolist(), truth_rows[assoc.plot].tolist()):
                 track_truth.setdefault(tid, Counter())[row] += 1
 
         # 3. Impacts in (t, t_next].
@@ -210,7 +204,7 @@ def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
     rec.first_detect_s = first_detect
     rec.first_launch_s = first_launch
     rec.kill_s = kill_s
-    rec.tracker_stats = dict(bm.tracker.stats)
+    rec.tracker_stats = dict(bm.tracker.stats)  # PictureSource.stats
     rec.engagement_threat = eng_threat
     rec.flyouts = _flyouts(eff, batteries)
     rec.wall_s = time.perf_counter() - wall0

@@ -1,10 +1,9 @@
-"""The scene of a run: what was where, for anything that draws the run after it ended.
+"""The scene of a finished run, from its :class:`~tdome.sim.engine.RunRecord`: what was where.
 
-``scene.json`` in the run folder holds the map region, the defended assets
-(with the hits they took), the radar sites with their coverage footprint and
-the batteries with their layer and magazine.  Positions are degrees at this
-edge (DESIGN.md conventions); the replay and the CZML export read it instead
-of the scenario file, so a run folder is complete on its own.
+The simulator's objects (assets, radar sites, batteries, the raid) become
+the plain JSON-ready data that ``scene.json`` holds
+(:mod:`tdome.runfolder.scene` says what that is); anything that draws the
+run afterwards reads the scene from the run folder, never the record.
 """
 
 from __future__ import annotations
@@ -12,21 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 from tdome import geo
+from tdome.runfolder.layout import SCENE_FORMAT
+from tdome.runfolder.scene import coverage_outline
 
-SCENE_FORMAT = 1
 
-
-def coverage_outline(site, n: int = 181) -> tuple[np.ndarray, np.ndarray]:
-    """Ground footprint of the radar's maximum range (sector or full circle): lon, lat degrees."""
-    if site.az_half_width_rad >= np.pi:
-        az = np.linspace(0, 2 * np.pi, n)
-        lat, lon = geo.destination(site.lat_rad, site.lon_rad, az, site.max_range_m)
-        return np.degrees(lon), np.degrees(lat)
-    az = np.linspace(site.az_center_rad - site.az_half_width_rad, site.az_center_rad + site.az_half_width_rad, n)
-    lat, lon = geo.destination(site.lat_rad, site.lon_rad, az, site.max_range_m)
-    lat = np.concatenate([[site.lat_rad], lat, [site.lat_rad]])
-    lon = np.concatenate([[site.lon_rad], lon, [site.lon_rad]])
-    return np.degrees(lon), np.degrees(lat)
+def run_region(rec) -> tuple[float, float, float, float]:
+    """(lon_min, lon_max, lat_min, lat_max) in degrees: the scenario's region, or everything in it with a margin."""
+    region = getattr(rec.scenario, "region", None)
+    if region is not None:
+        return region.lon_min, region.lon_max, region.lat_min, region.lat_max
+    lats = [np.degrees(a.lat_rad) for a in rec.assets] + [np.degrees(s.lat_rad) for s in rec.sites]
+    lons = [np.degrees(a.lon_rad) for a in rec.assets] + [np.degrees(s.lon_rad) for s in rec.sites]
+    la, lo, _ = geo.ecef_to_geodetic(rec.raid.trajectories.launch_ecef)
+    lats += list(np.degrees(la))
+    lons += list(np.degrees(lo))
+    return min(lons) - 0.5, max(lons) + 0.5, min(lats) - 0.5, max(lats) + 0.5
 
 
 def scene(rec, extent: tuple[float, float, float, float], record_step_s: float) -> dict:
@@ -43,7 +42,7 @@ def scene(rec, extent: tuple[float, float, float, float], record_step_s: float) 
               for j, a in enumerate(rec.assets)]
     radars = []
     for s in rec.sites:
-        lon, lat = coverage_outline(s, n=91)
+        lon, lat = coverage_outline(s.lat_rad, s.lon_rad, s.max_range_m, s.az_center_rad, s.az_half_width_rad, n=91)
         radars.append(dict(name=s.name, lat_deg=deg(s.lat_rad), lon_deg=deg(s.lon_rad), alt_m=float(s.alt_m),
                            max_range_m=float(s.max_range_m), az_center_deg=deg(s.az_center_rad),
                            sector_deg=round(min(2 * float(np.degrees(s.az_half_width_rad)), 360.0), 6),
@@ -55,7 +54,8 @@ def scene(rec, extent: tuple[float, float, float, float], record_step_s: float) 
                  for b in rec.batteries]
     lon0, lon1, lat0, lat1 = (float(v) for v in extent)
     sc = rec.scenario
-    return dict(format=SCENE_FORMAT, scenario=sc.name, seed=int(sc.seed), duration_s=float(rec.end_s),  # the span the run covers: it ends early once the battle is over
+    # duration_s: the span the run covers, which ends early once the battle is over.
+    return dict(format=SCENE_FORMAT, scenario=sc.name, seed=int(sc.seed), duration_s=float(rec.end_s),
                 record_step_s=float(record_step_s),
                 region=dict(lon_min=lon0, lon_max=lon1, lat_min=lat0, lat_max=lat1),
                 assets=assets, radars=radars, batteries=batteries)

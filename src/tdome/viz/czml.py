@@ -18,14 +18,15 @@ The run has no calendar date, so simulated time 0 is mapped to ``epoch``
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from tdome.runfolder import RunFolder, by_object
 from tdome.viz import palette
-from tdome.viz.runfolder import RunFolder, by_object
 
 CZML_VERSION = "1.0"
 CLASS_RGBA = {k: palette.rgba(c) for k, c in palette.CLASS_COLOURS.items()}
@@ -48,8 +49,8 @@ def parse_epoch(text: str) -> datetime:
     except ValueError:
         raise CzmlError(f"--epoch: value {text!r} is not an ISO 8601 instant, e.g. 2025-01-01T00:00:00Z") from None
     if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc)
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(UTC)
 
 
 class _Clock:
@@ -162,11 +163,12 @@ def _moving(pid: str, parent: str, name: str, clock: _Clock, t, lon, lat, alt, r
     samples = _samples(t, lon, lat, alt)
     if len(samples) < 8:  # one sample: nothing to interpolate
         return None
-    packet = dict(id=pid, parent=parent, name=name, availability=clock.interval(samples[0], samples[-4]),
-                  position=dict(epoch=clock.iso(0.0), interpolationAlgorithm="LINEAR", cartographicDegrees=samples),
-                  point=dict(pixelSize=size, color=dict(rgba=rgba)),
-                  path=dict(leadTime=0.0, width=1.5, resolution=5.0,
-                            material=dict(solidColor=dict(color=dict(rgba=rgba[:3] + [170])))))
+    packet: dict[str, Any] = dict(
+        id=pid, parent=parent, name=name, availability=clock.interval(samples[0], samples[-4]),
+        position=dict(epoch=clock.iso(0.0), interpolationAlgorithm="LINEAR", cartographicDegrees=samples),
+        point=dict(pixelSize=size, color=dict(rgba=rgba)),
+        path=dict(leadTime=0.0, width=1.5, resolution=5.0,
+                  material=dict(solidColor=dict(color=dict(rgba=rgba[:3] + [170])))))
     if trail_s is not None:
         packet["path"]["trailTime"] = float(trail_s)
     if description:
@@ -201,7 +203,8 @@ def _moving_packets(run: RunFolder, clock: _Clock) -> list[dict]:
                     truth["lon_deg"][rows], truth["lat_deg"][rows], truth["alt_m"][rows],
                     CLASS_RGBA.get(th["cls"][row], UNKNOWN_RGBA), size=4,
                     description=_description([("type", th["type"][row]), ("class", th["cls"][row]),
-                                              ("wave", th["wave"][row]), ("aimed at", th["intended_asset"][row] or "-")]))
+                                              ("wave", th["wave"][row]),
+                                              ("aimed at", th["intended_asset"][row] or "-")]))
         if p:
             out.append(p)
     ic = run.interceptors

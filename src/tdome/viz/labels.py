@@ -70,7 +70,7 @@ def _free(cand: np.ndarray, taken: np.ndarray, bounds, pad: float) -> np.ndarray
     if bounds is not None:
         ok &= ((cand[:, 0] >= bounds[0]) & (cand[:, 1] >= bounds[1])
                & (cand[:, 2] <= bounds[2]) & (cand[:, 3] <= bounds[3]))
-    return ok
+    return np.asarray(ok)
 
 
 def place_labels(anchors, sizes, clearances, priority=None, obstacles=None, bounds=None, gap: float = GAP,

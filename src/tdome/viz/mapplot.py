@@ -1,5 +1,10 @@
 """Static map of a run: coastline, assets, radar coverage, batteries, threat paths, intercepts, leakers.
 
+Drawn from the run folder (:class:`~tdome.runfolder.RunFolder`: its scene
+and tables), never from the simulator's record, so the map shows what the
+folder holds, as the replay and the CZML export do, and can be redrawn from
+any run folder.
+
 Names of assets, radars and batteries are placed by :mod:`tdome.viz.labels`
 once the layout is final, in pixels, so they never print over each other or
 over a marker, the legend or the scale bar.
@@ -12,18 +17,19 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import patheffects  # noqa: E402
-from matplotlib.legend_handler import HandlerTuple  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import patheffects
+from matplotlib.legend_handler import HandlerTuple
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
-from tdome import geo  # noqa: E402
-from tdome.sim.scene import coverage_outline  # noqa: E402
-from tdome.viz.coastline import load_coastline  # noqa: E402
-
-from tdome.viz import palette  # noqa: E402
-from tdome.viz.labels import leader_end, marker_box, place_labels  # noqa: E402
-from tdome.viz.palette import CLASS_COLOURS, HIT, LAYER_COLOURS, SAFE  # noqa: E402
+from tdome import geo
+from tdome.runfolder import RunFolder
+from tdome.runfolder.scene import radar_outline
+from tdome.viz import palette
+from tdome.viz.coastline import load_coastline
+from tdome.viz.labels import leader_end, marker_box, place_labels
+from tdome.viz.palette import CLASS_COLOURS, HIT, LAYER_COLOURS, SAFE
 
 DPI = 110
 LEAK_SIZE = 80  # the leaker star (points²): smaller than the asset it hit, whose hit ring is drawn over it
@@ -34,33 +40,29 @@ LABEL_STYLE = {"asset": dict(fontsize=7, weight="bold", color="#10202e"),
                "radar": dict(fontsize=5.5, color="#222222"), "battery": dict(fontsize=5.5, color="#222222")}
 
 
-def map_extent(rec) -> tuple[float, float, float, float]:
-    """(lon_min, lon_max, lat_min, lat_max) in degrees: the scenario's region or everything in it."""
-    region = getattr(rec.scenario, "region", None)
-    if region is not None:
-        return region.lon_min, region.lon_max, region.lat_min, region.lat_max
-    lats = [np.degrees(a.lat_rad) for a in rec.assets] + [np.degrees(s.lat_rad) for s in rec.sites]
-    lons = [np.degrees(a.lon_rad) for a in rec.assets] + [np.degrees(s.lon_rad) for s in rec.sites]
-    la, lo, _ = geo.ecef_to_geodetic(rec.raid.trajectories.launch_ecef)
-    lats += list(np.degrees(la))
-    lons += list(np.degrees(lo))
-    return min(lons) - 0.5, max(lons) + 0.5, min(lats) - 0.5, max(lats) + 0.5
+def map_extent(run: RunFolder) -> tuple[float, float, float, float]:
+    """(lon_min, lon_max, lat_min, lat_max) in degrees: the region the run's scene covers."""
+    r = run.scene["region"]
+    return r["lon_min"], r["lon_max"], r["lat_min"], r["lat_max"]
 
 
 MAP_EVENT_KINDS = ("kill", "miss", "leak", "impact")
 
 
-def map_layers(rec) -> dict:
+def map_layers(run: RunFolder) -> dict:
     """What the map plots of assets and events, as data.
 
     ``assets``: (name, lon, lat, hit) per asset in scenario order; ``events``:
-    kind -> list of (lon, lat) for the kinds in :data:`MAP_EVENT_KINDS`.  The
-    replay is tested against this, so the two pictures of a run agree.
+    kind -> list of (lon, lat) for the kinds in :data:`MAP_EVENT_KINDS`, in
+    time order.  The replay is tested against this, so the two pictures of a
+    run agree.
     """
-    hit_assets = {j for hits in rec.impact_hits.values() for j in hits}
-    assets = [(a.name, float(np.degrees(a.lon_rad)), float(np.degrees(a.lat_rad)), j in hit_assets)
-              for j, a in enumerate(rec.assets)]
-    events = {k: [(e["lon_deg"], e["lat_deg"]) for e in rec.events if e["kind"] == k] for k in MAP_EVENT_KINDS}
+    assets = [(a["name"], float(a["lon_deg"]), float(a["lat_deg"]), bool(a["hits"])) for a in run.scene["assets"]]
+    ev = run.events
+    events = {}
+    for k in MAP_EVENT_KINDS:
+        sel = ev["kind"] == k
+        events[k] = list(zip(ev["lon_deg"][sel].tolist(), ev["lat_deg"][sel].tolist(), strict=True))
     return dict(assets=assets, events=events)
 
 
@@ -87,8 +89,6 @@ def scale_bar(lon_span_deg: float, lat_deg: float, fraction: float = 0.2) -> tup
 
 def _add_scale_bar(ax, extent):
     """A km scale bar in the lower left, true at the latitude it is drawn at (named on the bar)."""
-    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
-
     lon0, lon1, lat0, lat1 = extent
     lat = lat0 + 0.03 * (lat1 - lat0)
     km, width = scale_bar(lon1 - lon0, lat)
@@ -114,52 +114,54 @@ def _draw_coast(ax) -> None:
             ax.fill(ring[:, 0], ring[:, 1], color=palette.LAND, ec="#8c8c7a", lw=0.5, zorder=1)
 
 
-def _draw_radars(ax, rec) -> list[tuple]:
-    for s in rec.sites:
-        x, y = coverage_outline(s)
+def _draw_radars(ax, radars: list[dict]) -> list[tuple]:
+    """Each radar and the footprint of its maximum range (recomputed finer than the scene's outline)."""
+    for r in radars:
+        x, y = radar_outline(r)
         ax.plot(x, y, color="#4d4d4d", lw=0.5, ls=":", zorder=2)
-        ax.plot(np.degrees(s.lon_rad), np.degrees(s.lat_rad), marker="^", color="black", ms=RADAR_MS, zorder=6)
-    return [(s.name, "radar", np.degrees(s.lon_rad), np.degrees(s.lat_rad), RADAR_MS / 2 + 0.5, 1.0)
-            for s in rec.sites]
+        ax.plot(r["lon_deg"], r["lat_deg"], marker="^", color="black", ms=RADAR_MS, zorder=6)
+    return [(r["name"], "radar", r["lon_deg"], r["lat_deg"], RADAR_MS / 2 + 0.5, 1.0) for r in radars]
 
 
-def _draw_paths(ax, rec) -> None:
+def _draw_paths(ax, run: RunFolder) -> None:
     """Threat paths from the truth samples, in the colour of their class."""
-    if not rec.truth_rows:
+    tr = run.truth
+    if not len(tr["threat_id"]):
         return
-    tr = np.array([(r[1], r[2], r[3]) for r in rec.truth_rows])
-    for i in np.unique(tr[:, 0]).astype(int):
-        sel = tr[:, 0] == i
-        ax.plot(tr[sel, 2], tr[sel, 1], color=CLASS_COLOURS.get(rec.raid.cls[i], "k"), lw=0.6, alpha=0.6, zorder=3)
+    cls = dict(zip(run.threats["threat_id"].tolist(), run.threats["cls"].tolist(), strict=True))
+    ids = tr["threat_id"]
+    for i in np.unique(ids).tolist():
+        sel = ids == i
+        ax.plot(tr["lon_deg"][sel], tr["lat_deg"][sel], color=CLASS_COLOURS.get(cls.get(i, ""), "k"), lw=0.6, alpha=0.6,
+                zorder=3)
 
 
-def _asset_size(a, vmax: float) -> float:
-    return 40 + 160 * a.value / vmax
+def _asset_size(a: dict, vmax: float) -> float:
+    return 40 + 160 * a["value"] / vmax
 
 
-def _draw_assets(ax, rec, layers) -> list[tuple]:
-    vmax = max(a.value for a in rec.assets) if rec.assets else 1.0
+def _draw_assets(ax, assets: list[dict], layers) -> list[tuple]:
+    vmax = max(a["value"] for a in assets) if assets else 1.0
     names = []
-    for a, (_, lon, lat, hit) in zip(rec.assets, layers["assets"]):
+    for a, (_, lon, lat, hit) in zip(assets, layers["assets"], strict=True):
         c = HIT if hit else SAFE
-        if a.polygon_latlon_rad:
-            p = np.degrees(np.asarray(a.polygon_latlon_rad))
+        if a["polygon"]:
+            p = np.asarray(a["polygon"], dtype=float)  # [lat, lon] pairs
             ax.fill(p[:, 1], p[:, 0], color=c, alpha=0.7, zorder=5)
         d = np.sqrt(_asset_size(a, vmax))
         ax.scatter(lon, lat, s=d ** 2, c=c, ec="white", lw=0.8, zorder=5)
         if hit:  # a ring over the leaker star, so the hit asset shows through the mark of what hit it
             d += 6
             ax.scatter(lon, lat, s=d ** 2, facecolors="none", edgecolors=HIT, lw=1.6, zorder=9, gid="hit-ring")
-        names.append((a.name, "asset", lon, lat, d / 2 + 1, 2.0 + a.value / vmax))
+        names.append((a["name"], "asset", lon, lat, d / 2 + 1, 2.0 + a["value"] / vmax))
     return names
 
 
-def _draw_batteries(ax, rec) -> list[tuple]:
-    for b in rec.batteries:
-        ax.plot(np.degrees(b.lon_rad), np.degrees(b.lat_rad), marker="s", color=LAYER_COLOURS[b.layer],
-                ms=BATTERY_MS, mec="white", mew=0.5, zorder=6)
-    return [(b.name, "battery", np.degrees(b.lon_rad), np.degrees(b.lat_rad), BATTERY_MS / 2 + 0.5, 0.0)
-            for b in rec.batteries]
+def _draw_batteries(ax, batteries: list[dict]) -> list[tuple]:
+    for b in batteries:
+        ax.plot(b["lon_deg"], b["lat_deg"], marker="s", color=LAYER_COLOURS[b["layer"]], ms=BATTERY_MS, mec="white",
+                mew=0.5, zorder=6)
+    return [(b["name"], "battery", b["lon_deg"], b["lat_deg"], BATTERY_MS / 2 + 0.5, 0.0) for b in batteries]
 
 
 EVENT_MARKS = {"kill": ("x", palette.KILL, 30), "miss": ("x", palette.MISS, 14), "leak": ("*", palette.LEAK, LEAK_SIZE),
@@ -176,11 +178,12 @@ def _draw_events(ax, layers) -> list[tuple]:
     return [(lon, lat, np.sqrt(LEAK_SIZE) / 2) for lon, lat in layers["events"]["leak"]]
 
 
-def _legend(ax, rec):
-    classes = set(rec.raid.cls)
-    handles = [plt.Line2D([], [], color=c, lw=1.5, label=k) for k, c in CLASS_COLOURS.items() if k in classes]
+def _legend(ax, run: RunFolder):
+    classes = set(run.threats["cls"].tolist())
+    layers = {b["layer"] for b in run.scene["batteries"]}
+    handles: list = [plt.Line2D([], [], color=c, lw=1.5, label=k) for k, c in CLASS_COLOURS.items() if k in classes]
     handles += [plt.Line2D([], [], marker="s", ls="", color=c, label=f"{k} layer battery")
-                for k, c in LAYER_COLOURS.items() if any(b.layer == k for b in rec.batteries)]
+                for k, c in LAYER_COLOURS.items() if k in layers]
     handles += [plt.Line2D([], [], marker="^", ls="", color="black", label="radar (dotted: max range)"),
                 plt.Line2D([], [], marker="x", ls="", color=palette.KILL, label="intercept (kill)"),
                 plt.Line2D([], [], marker="*", ls="", color=palette.LEAK, mec="black", ms=9, label="leaker impact"),
@@ -209,13 +212,13 @@ def _place_names(fig, ax, names: list[tuple], stars: list[tuple], blockers: list
     texts = [ax.text(0, 0, n[0], ha="left", va="bottom", zorder=11, gid=f"label:{n[1]}", **LABEL_STYLE[n[1]],
                      path_effects=[patheffects.withStroke(linewidth=2.0, foreground="white")]) for n in names]
     sizes = np.array([[e.width, e.height] for e in (t.get_window_extent(renderer) for t in texts)]).reshape(-1, 2)
-    obstacles = [marker_box(a, r) for a, r in zip(anchors, radii)]
+    obstacles = [marker_box(a, r) for a, r in zip(anchors, radii, strict=True)]
     obstacles += [marker_box(to_px((lon, lat)), _pt(r)) for lon, lat, r in stars]
     obstacles += [b.get_window_extent(renderer).extents for b in blockers]
     boxes, ring = place_labels(anchors, sizes, radii, priority=[n[5] for n in names], obstacles=obstacles,
                                bounds=ax.get_window_extent(renderer).extents, pad=2.0)
     from_px = ax.transData.inverted().transform
-    for t, a, r, box, k in zip(texts, anchors, radii, boxes, ring):
+    for t, a, r, box, k in zip(texts, anchors, radii, boxes, ring, strict=True):
         if k < 0:
             t.remove()
             continue
@@ -227,33 +230,35 @@ def _place_names(fig, ax, names: list[tuple], stars: list[tuple], blockers: list
             ax.plot(line[:, 0], line[:, 1], color="#4a5866", lw=0.5, zorder=10, gid="leader")
 
 
-def draw_map(rec):
-    """The map of a run as a matplotlib (figure, axes), names placed; :func:`plot_run` saves it."""
-    extent = map_extent(rec)
+def draw_map(run: RunFolder):
+    """The map of a run folder as a matplotlib (figure, axes), names placed; :func:`plot_run` saves it."""
+    scene = run.scene
+    extent = map_extent(run)
     lon0, lon1, lat0, lat1 = extent
     aspect = 1.0 / np.cos(np.radians(0.5 * (lat0 + lat1)))
     fig, ax = plt.subplots(figsize=(11, 11 * (lat1 - lat0) * aspect / (lon1 - lon0) * 0.95 + 0.6), dpi=DPI)
     _draw_coast(ax)
-    names = _draw_radars(ax, rec)
-    _draw_paths(ax, rec)
-    layers = map_layers(rec)
-    names = _draw_assets(ax, rec, layers) + names + _draw_batteries(ax, rec)
+    names = _draw_radars(ax, scene["radars"])
+    _draw_paths(ax, run)
+    layers = map_layers(run)
+    names = _draw_assets(ax, scene["assets"], layers) + names + _draw_batteries(ax, scene["batteries"])
     stars = _draw_events(ax, layers)
-    blockers = [_legend(ax, rec), _add_scale_bar(ax, extent)]
+    blockers = [_legend(ax, run), _add_scale_bar(ax, extent)]
     ax.set_xlim(lon0, lon1)
     ax.set_ylim(lat0, lat1)
     ax.set_aspect(aspect)
     ax.set_xlabel("longitude (°E)")
     ax.set_ylabel("latitude (°N)")
-    ax.set_title(f"{rec.scenario.name} — seed {rec.scenario.seed}")
+    ax.set_title(f"{scene['scenario']} — seed {scene['seed']}")
     fig.tight_layout()
     fig.draw_without_rendering()  # applies the aspect: from here on, data-to-pixel transforms are final
     _place_names(fig, ax, names, stars, blockers)
     return fig, ax
 
 
-def plot_run(rec, path: Path) -> Path:
-    fig, _ = draw_map(rec)
+def plot_run(run: RunFolder, path: Path) -> Path:
+    """Draw the map of ``run`` and save it as PNG at ``path``."""
+    fig, _ = draw_map(run)
     fig.savefig(path)
     plt.close(fig)
     return path

@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from tdome import __version__
+from tdome.runfolder import RunFolder, by_object
 from tdome.viz import palette
 from tdome.viz.coastline import load_coastline
-from tdome.viz.runfolder import RunFolder, by_object
 
 PAYLOAD_FORMAT = 1
 Q_DEG = 1e4  # 1e-4 degree: about 11 m
@@ -59,7 +59,7 @@ def _nullable_int(x, scale=1.0) -> list:
     x = np.asarray(x, dtype=float) * scale
     ok = np.isfinite(x)
     out = np.where(ok, np.round(np.where(ok, x, 0.0)), 0).astype(np.int64).tolist()
-    return [v if k else None for v, k in zip(out, ok.tolist())]
+    return [v if k else None for v, k in zip(out, ok.tolist(), strict=True)]
 
 
 def _delta(q: np.ndarray, starts: np.ndarray) -> list[int]:
@@ -127,10 +127,10 @@ def _events(ev: dict, derived: list[tuple], kinds: list[str]) -> dict:
     """The event log merged with derived events, in time order; kinds as indices into ``kinds``."""
     names = ("time_s", "kind", "threat_id", "track_id", "battery", "interceptor_id", "rounds", "lat_deg", "lon_deg",
              "detail")
-    rows = list(zip(*(ev[c].tolist() for c in names))) + derived
+    rows = list(zip(*(ev[c].tolist() for c in names), strict=True)) + derived
     rows.sort(key=lambda r: r[0])
     kidx = {k: i for i, k in enumerate(kinds)}
-    col = list(zip(*rows)) if rows else [()] * len(names)
+    col = list(zip(*rows, strict=True)) if rows else [()] * len(names)
     return dict(t=_qt(col[0]).tolist(), kind=[kidx[k] for k in col[1]], threat=[int(v) for v in col[2]],
                 track=[int(v) for v in col[3]], battery=[int(v) for v in col[4]],
                 interceptor=[int(v) for v in col[5]], rounds=[int(v) for v in col[6]],

@@ -78,7 +78,7 @@ def _derive(old: Any, value: Any, where: str) -> Any:
         raise PathError(f"{where}: {{{op}: ...}} needs a number in the scenario and a number to {op} by; "
                         f"the scenario has {old!r}")
     new = old * k if op == "scale" else old + k
-    return int(round(new)) if isinstance(old, int) else float(new)
+    return round(new) if isinstance(old, int) else float(new)
 
 
 def apply(data: dict, path: str, value: Any) -> None:

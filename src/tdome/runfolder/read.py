@@ -1,9 +1,9 @@
 """Read a run folder back: the summary, the scene and the Parquet tables, as plain columns.
 
-The replay and the CZML export both start here, so they show the same run
-the same way.  A folder that is missing a file, or was written before the
-run folder carried its scene, gives a :class:`RunFolderError` that names the
-folder and the file, never a traceback.
+The map, the replay and the CZML export all start here, so they show the
+same run the same way.  A folder that is missing a file, or was written
+before the run folder carried its scene, gives a :class:`RunFolderError` that
+names the folder and the file, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from tdome.sim.scene import SCENE_FORMAT
-
-TABLES = ("events", "tracks", "truth", "threats", "interceptors")
+from tdome.runfolder.layout import FILES, SCENE_FORMAT, TABLES
 
 
 class RunFolderError(Exception):
@@ -45,19 +43,19 @@ def load_run_folder(path: Path) -> RunFolder:
     path = Path(path)
     if not path.is_dir():
         raise RunFolderError(f"{path}: not a run folder (no such directory); make one with `tdome run --out {path}`")
-    files = ["summary.json", "scene.json"] + [f"{t}.parquet" for t in TABLES]
+    files = [FILES["summary"], FILES["scene"]] + [FILES[t] for t in TABLES]
     missing = [f for f in files if not (path / f).is_file()]
     if missing:
         raise RunFolderError(f"{path}: run folder lacks {', '.join(missing)}; a folder written by an older tdome "
                              f"has no scene: run the scenario again with `tdome run --out {path}`")
     try:
-        summary = json.loads((path / "summary.json").read_text())
-        scene = json.loads((path / "scene.json").read_text())
-        tables = {t: _columns(path / f"{t}.parquet") for t in TABLES}
+        summary = json.loads((path / FILES["summary"]).read_text())
+        scene = json.loads((path / FILES["scene"]).read_text())
+        tables = {t: _columns(path / FILES[t]) for t in TABLES}
     except (OSError, ValueError) as e:  # json and pyarrow errors are ValueErrors
         raise RunFolderError(f"{path}: cannot read the run folder: {e}") from None
     if scene.get("format") != SCENE_FORMAT:
-        raise RunFolderError(f"{path / 'scene.json'}: format {scene.get('format')!r}, this tdome reads "
+        raise RunFolderError(f"{path / FILES['scene']}: format {scene.get('format')!r}, this tdome reads "
                              f"format {SCENE_FORMAT}; run the scenario again")
     return RunFolder(path, summary, scene, **tables)
 

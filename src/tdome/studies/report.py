@@ -24,10 +24,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from tdome.analysis.params import value_label
 from tdome.analysis.stats import mean_ci
-from tdome.analysis.study import FIDELITY_LABELS, MEASURES, SPEC_FILE, load_results
 from tdome.messages import LAYERS
+from tdome.scenario.schema import FIDELITY_LABELS
+from tdome.studies.params import value_label
+from tdome.studies.results import MEASURES, SPEC_FILE, load_results
 from tdome.viz.palette import LAYER_COLOURS
 
 KEY_OUTCOMES = ["leakers", "defended_value_fraction", "shots_total", "cost_usd", "cost_exchange"]
@@ -41,7 +42,7 @@ def _fig_png(fig) -> bytes:
 
 
 def _label(params: list[str], values: tuple) -> str:
-    return ", ".join(f"{p.split('.')[-1]}={v}" for p, v in zip(params, values)) or "all runs"
+    return ", ".join(f"{p.split('.')[-1]}={v}" for p, v in zip(params, values, strict=True)) or "all runs"
 
 
 def _sort_key(v):
@@ -77,12 +78,12 @@ def leaker_bars(ax, series: list[tuple[str, np.ndarray]]) -> list[dict]:
     top = max((int(v.max()) for v in counts if v.size), default=0)
     width = 0.8 / max(len(series), 1)
     table = []
-    for j, ((label, _), v) in enumerate(zip(series, counts)):
+    for j, ((label, _), v) in enumerate(zip(series, counts, strict=True)):
         runs = np.bincount(v, minlength=top + 1)
         frac = runs / max(v.size, 1)
         ax.bar(np.arange(top + 1) + (j - (len(series) - 1) / 2) * width, frac, width, label=label)
         table += [dict(label=label, leakers=k, runs=int(r), fraction=float(f))
-                  for k, (r, f) in enumerate(zip(runs, frac))]
+                  for k, (r, f) in enumerate(zip(runs, frac, strict=True))]
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.set_xlim(-0.5, top + 0.5)
     ax.set_ylim(0, None)
@@ -151,9 +152,9 @@ class _Report:
     def summary(self) -> None:
         table = []
         for p in self.points:
+            values = dict(zip(self.params, self.point_params[p], strict=True))
             for m in MEASURES:
-                ci = self.ci(p, m)
-                table.append(dict(point=p, **dict(zip(self.params, self.point_params[p])), measure=m, **ci.as_dict()))
+                table.append(dict(point=p, **values, measure=m, **self.ci(p, m).as_dict()))
         self._write_table("summary", table)
         shown = [r for r in table if r["measure"] in KEY_OUTCOMES + ["leak_rate", "s2s_median_s", "gospa_mean_m"]]
         compact = [dict(point=_label(self.params, self.point_params[r["point"]]), measure=r["measure"],
@@ -175,9 +176,9 @@ class _Report:
             pos = np.array(xs, dtype=float) if numeric else np.arange(len(xs), dtype=float)
             fig, axes = self.plt.subplots(1, len(KEY_OUTCOMES), figsize=(3.2 * len(KEY_OUTCOMES), 3.0))
             table = []
-            for ax, m in zip(axes, KEY_OUTCOMES):
+            for ax, m in zip(axes, KEY_OUTCOMES, strict=True):
                 for combo in combos:
-                    cis = [mean_ci(self.values(m, lambda r, x=x, c=combo: r[p] == x
+                    cis = [mean_ci(self.values(m, lambda r, x=x, c=combo, p=p, others=others: r[p] == x
                                                and tuple(r[q] for q in others) == c)) for x in xs]
                     mean = np.array([c.mean for c in cis])
                     lo = np.array([c.ci_low for c in cis])
@@ -185,8 +186,9 @@ class _Report:
                     lab = _label(others, combo) if others else None
                     ax.plot(pos, mean, marker="o", ms=3, label=lab)
                     ax.fill_between(pos, lo, hi, alpha=0.2)
-                    table += [dict(parameter=p, value=str(x), **dict(zip(others, map(str, combo))), measure=m,
-                                   n=c.n, mean=c.mean, ci_low=c.ci_low, ci_high=c.ci_high) for x, c in zip(xs, cis)]
+                    rest = dict(zip(others, map(str, combo), strict=True))
+                    table += [dict(parameter=p, value=str(x), **rest, measure=m, n=c.n, mean=c.mean, ci_low=c.ci_low,
+                                   ci_high=c.ci_high) for x, c in zip(xs, cis, strict=True)]
                 ax.set_title(m, fontsize=8)
                 ax.set_xlabel(p, fontsize=7)
                 ax.tick_params(labelsize=7)
@@ -206,7 +208,7 @@ class _Report:
         for layer in LAYERS:
             table += [dict(point=p, label=_label(self.params, self.point_params[p]), layer=layer, n=c.n,
                            mean_shots=c.mean, ci_low=c.ci_low, ci_high=c.ci_high)
-                      for p, c in zip(self.points, cis[layer])]
+                      for p, c in zip(self.points, cis[layer], strict=True)]
         layer_bars(ax, [_label(self.params, self.point_params[p]) for p in self.points],
                    {k: [c.mean for c in v] for k, v in cis.items()},
                    {k: [np.nan_to_num(c.half_width) for c in v] for k, v in cis.items()})
@@ -277,8 +279,8 @@ def _html_table(rows: list[dict]) -> str:
     cols = list(rows[0])
     out = ["<table><tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in cols) + "</tr>"]
     for r in rows:
-        out.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)) if isinstance(r.get(c), float) else str(r.get(c)))}</td>"
-                                    for c in cols) + "</tr>")
+        cells = (_fmt(r.get(c)) if isinstance(r.get(c), float) else str(r.get(c)) for c in cols)
+        out.append("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in cells) + "</tr>")
     return "".join(out) + "</table>"
 
 

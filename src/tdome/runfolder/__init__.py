@@ -1,0 +1,32 @@
+"""The run folder: the one package that knows its files, their columns and their formats, both ways.
+
+The simulator writes a run through :func:`write_run_folder`; the map, the
+replay, the CZML export and anyone else read it back with
+:func:`load_run_folder`.  Nothing here knows the simulator or any picture of
+the run: the folder is the only contract between them, so either side can
+change as long as the folder stays the same.
+
+- :mod:`~tdome.runfolder.layout`: file names, table columns, the scene's format number;
+- :mod:`~tdome.runfolder.scene`: what ``scene.json`` holds, and the radar footprint it records;
+- :mod:`~tdome.runfolder.write` and :mod:`~tdome.runfolder.read`: the two directions.
+"""
+
+from tdome.runfolder.layout import (
+    EVENT_COLUMNS,
+    FILES,
+    INTERCEPTOR_TYPES,
+    SCENE_FORMAT,
+    TABLES,
+    THREAT_COLUMNS,
+    TRACK_COLUMNS,
+    TRUTH_COLUMNS,
+)
+from tdome.runfolder.read import RunFolder, RunFolderError, by_object, load_run_folder
+from tdome.runfolder.scene import coverage_outline
+from tdome.runfolder.write import write_run_folder
+
+__all__ = [
+    "EVENT_COLUMNS", "FILES", "INTERCEPTOR_TYPES", "SCENE_FORMAT", "TABLES", "THREAT_COLUMNS", "TRACK_COLUMNS",
+    "TRUTH_COLUMNS", "RunFolder", "RunFolderError", "by_object", "coverage_outline", "load_run_folder",
+    "write_run_folder",
+]

@@ -1,0 +1,114 @@
+"""A run's summary in the terminal: one table per layer and asset, then one line per measure.
+
+Reads only the summary (the dict :func:`tdome.sim.report.summarize` returns,
+as ``summary.json`` holds it), in the words of the docs: what each figure
+means and which way is good.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from scipy.stats import chi2
+
+from tdome.analysis.consistency import NeesSummary, verdict
+
+
+def print_summary(summary: dict, console) -> None:
+    """Print ``summary`` on a rich ``console``: the layers, the defended assets, then every measure in words."""
+    s = summary
+    title = f"{s['scenario']} — seed {s['seed']}"
+    if s["fidelity"] != "full":
+        title += f" — {s['fidelity'].replace('_', ' ')}"
+    t = Table(title=title, show_lines=False)
+    t.add_column("layer")
+    for c in ("batteries", "engaged", "shots", "kills", "rounds left", "cost (USD M)"):
+        t.add_column(c, justify="right")
+    for layer, v in s["layers"].items():
+        t.add_row(layer, str(v["batteries"]), str(v["engaged"]), str(v["shots"]), str(v["kills"]),
+                  f"{v['rounds_left']}/{v['rounds_initial']}", f"{v['cost_usd'] / 1e6:.1f}")
+    console.print(t)
+
+    a = Table(title="Defended assets")
+    a.add_column("asset")
+    a.add_column("leakers", justify="right")
+    a.add_column("hits", justify="right")
+    for name in s["hits_by_asset"]:
+        a.add_row(name, str(s["leakers"]["by_asset"][name]), str(s["hits_by_asset"][name]))
+    console.print(a)
+
+    th, ce, ss, tr = s["threats"], s["cost_exchange"], s["sensor_to_shooter_s"], s["tracking"]
+    fmt = lambda v, f="{:.1f}": "n/a" if v is None else f.format(v)  # noqa: E731
+    end = (f"battle over at t = {s['ended_s']:,.0f} s: every threat down or killed, nothing in flight "
+           f"(duration_s {s['duration_s']:,.0f} s)" if s["ended_s"] < s["duration_s"] else
+           f"run ended at duration_s = {s['duration_s']:,.0f} s with the battle still going")
+    lines = [
+        f"threats: {th['total']} ({th['aimed_at_assets']} aimed at assets, {th['decoys']} at empty ground or sea), "
+        f"killed {th['killed']}",
+        f"leakers: {s['leakers']['total']} of {th['aimed_at_assets']} threats aimed at assets reached their aim "
+        f"unintercepted (leak rate {s['leakers']['rate']:.1%})",
+        f"defended value surviving: {s['defended_value']['surviving']:.0f} of {s['defended_value']['total']:.0f} "
+        f"(the values of the assets no threat hit)",
+        f"interceptors: {s['interceptors']['shots']} shots, USD {s['interceptors']['cost_usd'] / 1e6:.1f} M "
+        f"({s['interceptors']['shots_at_decoys']} at decoys)",
+        f"cost exchange: {fmt(ce['per_raid_cost'], '{:.2f}')} interceptor dollars per raid dollar; "
+        f"USD {fmt(None if ce['per_leaker_prevented_usd'] is None else ce['per_leaker_prevented_usd'] / 1e6)} M "
+        f"per leaker prevented (against no defense, where every aimed threat hits)",
+        f"sensor-to-shooter: median {fmt(ss['median'])} s, p95 {fmt(ss['p95'])} s (a threat's first detection "
+        f"to the first launch at it)",
+        end,
+        f"tracking GOSPA (c = {tr['gospa_c_m'] / 1e3:.0f} km, p = 2): mean {fmt(tr['gospa_mean_m'], '{:,.0f}')} m "
+        f"per instant, 0 is a perfect picture: localisation RMS {fmt(tr['gospa_localisation_rms_m'], '{:,.0f}')} m "
+        f"over tracks matched to a threat, {fmt(tr['missed_mean'], '{:.1f}')} threats missed and "
+        f"{fmt(tr['false_mean'], '{:.1f}')} false tracks per instant (each costs c/√2)",
+        *_tracking_quality_lines(tr, fmt),
+        f"C2 tracking stage: p50 {fmt(tr['scan_ms_p50'], '{:.2f}')} ms, p99 {fmt(tr['scan_ms_p99'], '{:.2f}')} ms "
+        f"per radar scan",
+        _assignment_line(s["assignment"], fmt),
+        f"wall time: {s['wall_time_s']:.1f} s",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True)
+
+
+def _assignment_line(a: dict, fmt) -> str:
+    line = (f"assignment ({a['solver']}, {a['objective']} objective): {a['problems']} problems up to "
+            f"{a['batteries_max']} batteries x {a['threats_max']} threats, "
+            f"solve p50 {fmt(a['solve_ms_p50'], '{:.1f}')} ms, "
+            f"p99 {fmt(a['solve_ms_p99'], '{:.1f}')} ms")
+    if a["gap_mean"] is not None:
+        line += f"; gap mean {a['gap_mean']:.2e}, max {a['gap_max']:.2e}, {a['proven_optimal']} proven optimal"
+    if a["timed_out"]:
+        line += f"; {a['timed_out']} cut by the time limit (results then depend on machine speed)"
+    return line
+
+
+def _tracking_quality_lines(tr: dict, fmt) -> list[str]:
+    """SIAP and NEES in the terms of the docs, each with what it means and which way is good."""
+
+    def nees_line(key, label):
+        v = tr[key]
+        if not v["n"]:
+            return f"{label}: no samples"
+        lower, upper = v["band"]
+        s = NeesSummary(v["mean"], lower, upper, v["dof"], v["n"], v["level"], v["consistent"], v["median"],
+                        v["in_sample_band"])
+        return (f"{label} ({v['dof']} dof): median {fmt(v['median'], '{:.2f}')} "
+                f"({chi2_median(v['dof']):.2f} if consistent), {fmt(v['in_sample_band'], '{:.0%}')} of samples in "
+                f"the 95% single-sample band; mean {fmt(v['mean'], '{:.2f}')} against its band "
+                f"{v['band'][0]:.2f}-{v['band'][1]:.2f}: {verdict(s)}")
+
+    return [f"air picture (SIAP): completeness {fmt(tr['siap_completeness'], '{:.2f}')} (share of threat-time "
+            f"held by a track, 1 is best; time before first detection counts), "
+            f"ambiguity {fmt(tr['siap_ambiguity'], '{:.2f}')} (tracks per tracked threat, 1 is best), "
+            f"spuriousness {fmt(tr['siap_spuriousness'], '{:.2f}')} (share of tracks on no threat, 0 is best), "
+            f"{fmt(tr['siap_track_changes_per_truth'], '{:.2f}')} track-number changes per threat",
+            f"track accuracy (SIAP, every track against the threat it took most plots from, swapped and "
+            f"diverged tracks included): position RMS {fmt(tr['siap_position_rms_m'], '{:,.0f}')} m, "
+            f"velocity RMS {fmt(tr['siap_velocity_rms_mps'], '{:,.0f}')} m/s",
+            nees_line("nees_position", "filter consistency, position NEES"),
+            nees_line("nees_state", "filter consistency, state NEES")]
+
+
+def chi2_median(dof: int) -> float:
+    """The median of the chi-square distribution: where a consistent filter's NEES sits half the time."""
+    return float(chi2.median(dof))
