@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -306,10 +304,14 @@ def test_trajectory_set_short_life_and_speed(salvo):
     pos, _, alive = ts.state_at(10.2)
     assert alive[0] and np.allclose(pos[0], [1, 0, 0])
     assert np.all(np.isnan(ts.pos))
-    # Vectorized look-up is fast: 1,000 objects, 200 queries.
+    # The vectorized look-up on 1,000 objects, 200 queries: every copy of a trajectory is where the original is.
+    # (How fast it is belongs in benchmarks/: a test never asserts a wall-clock time.)
     base = salvo
     big = TrajectorySet([base[i % len(base)] for i in range(1000)], dt_s=0.5)
-    t_start = time.perf_counter()
+    small = TrajectorySet(list(base), dt_s=0.5)
+    rep = np.arange(1000) % len(base)
     for t in np.linspace(0, 400, 200):
-        big.state_at(t)
-    assert time.perf_counter() - t_start < 1.0
+        pos, _, alive = big.state_at(t)
+        pos0, _, alive0 = small.state_at(t)
+        assert np.array_equal(alive, alive0[rep])
+        assert np.allclose(pos[alive], pos0[rep][alive])
