@@ -1,5 +1,6 @@
 """The command line: bad input gives a clear message and exit code 2, never a traceback."""
 
+import io
 import json
 import subprocess
 import sys
@@ -86,7 +87,8 @@ def test_run_and_mc_refuse_an_unwritable_folder(tmp_path, command):
 
 def test_sweep_refuses_an_unwritable_folder(tmp_path):
     study = tmp_path / "study.yaml"
-    study.write_text(f"name: s\nscenario: {SMALL}\nruns: 1\nparameters:\n  c2.doctrine.mode: [shoot_look_shoot, fire_all]\n")
+    study.write_text(f"name: s\nscenario: {SMALL}\nruns: 1\n"
+                     "parameters:\n  c2.doctrine.mode: [shoot_look_shoot, fire_all]\n")
     r = tdome("sweep", str(study), "--out", str(_blocked(tmp_path) / "out"), "--quiet")
     if "parameters" in r.stderr and "cannot write" not in r.stderr:
         pytest.fail(f"the test's study file is not valid: {r.stderr}")
@@ -163,7 +165,7 @@ def test_study_summary_fits_an_80_column_terminal(tmp_path, monkeypatch):
             rows.append(f"{p},{m},{123456.789 * (p + 1)},{0.01234 * (p + 1)}")
     (tmp_path / "tables" / "summary.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "study.json").write_text(json.dumps({"parameters": {}}))
-    con = Console(width=80, record=True, file=open(tmp_path / "screen.txt", "w"))
+    con = Console(width=80, record=True, file=io.StringIO())
     monkeypatch.setattr(cli, "console", con)
     cli._print_study_summary(tmp_path)
     text = con.export_text()

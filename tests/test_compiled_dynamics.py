@@ -68,7 +68,7 @@ def _to_ground_numpy(pos, vel, n_nodes, h):
                 lo, f_lo = np.where(above, frac, lo), np.where(above, fc, f_lo)
                 hi, f_hi = np.where(above, hi, frac), np.where(above, f_hi, fc)
             frac = lo + (hi - lo) * f_lo / np.maximum(f_lo - f_hi, 1e-9)
-            rc, vc = dynamics.rk4_step_numpy(r0d, v0d, frac * h)
+            rc, _vc = dynamics.rk4_step_numpy(r0d, v0d, frac * h)
             impact[di] = rc
             t_imp[di] = (k - 1 + frac) * h
             node_pos[di, k], node_vel[di, k] = r1[down], v1[down]

@@ -1,5 +1,6 @@
 """The CZML export: the rules of the CZML format we can state, and czml3's models as an independent check."""
 
+import itertools
 import json
 import subprocess
 import sys
@@ -61,7 +62,7 @@ def test_samples_are_whole_time_tagged_and_inside_their_availability(doc):
         s = p["position"]["cartographicDegrees"]
         assert len(s) % 4 == 0 and len(s) >= 8, p["id"]
         t = s[0::4]
-        assert all(b > a for a, b in zip(t, t[1:])), p["id"]
+        assert all(b > a for a, b in itertools.pairwise(t)), p["id"]
         epoch = instant(p["position"]["epoch"])
         a, b = interval(p["availability"])
         assert (a - epoch).total_seconds() == pytest.approx(t[0], abs=1e-3)

@@ -1,6 +1,5 @@
 """Battery magazines, launchers and reloads."""
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +25,8 @@ def test_launchers_empty_then_reload_from_the_magazine():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 4), st.integers(1, 6), st.integers(0, 30), st.lists(st.tuples(st.floats(0, 50), st.integers(1, 6)), max_size=20))
+@given(st.integers(1, 4), st.integers(1, 6), st.integers(0, 30),
+       st.lists(st.tuples(st.floats(0, 50), st.integers(1, 6)), max_size=20))
 def test_never_fires_more_than_the_magazine(launchers, per, magazine, shots):
     b = battery(launchers, per, magazine, reload=10.0)
     t, fired = 0.0, 0

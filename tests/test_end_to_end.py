@@ -59,7 +59,7 @@ def test_the_default_defense_cuts_the_leak_rate(defended, undefended):
 
 
 def test_threats_aimed_at_the_sea_draw_no_interceptors(defended):
-    rec, s = defended
+    _rec, s = defended
     assert s["threats"]["decoys"] == 5
     assert s["interceptors"]["shots_at_decoys"] == 0
 

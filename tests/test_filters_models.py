@@ -168,7 +168,7 @@ def test_turn_and_ca_process_noise_match_quadrature(w, dt):
     # Transition: F(Δ) F(-Δ) = I, and the noise composes: Q(a + b) = F(b) Q(a) F(b)ᵀ + Q(b).
     Fm = turn_matrices(np.array([-dt]), np.array([w]), q)[0][0]
     assert np.allclose(F1[0] @ Fm, np.eye(3), atol=1e-9)
-    Fa, Qa = turn_matrices(np.array([dt / 3]), np.array([w]), q)
+    _Fa, Qa = turn_matrices(np.array([dt / 3]), np.array([w]), q)
     Fb, Qb = turn_matrices(np.array([2 * dt / 3]), np.array([w]), q)
     assert np.allclose(Fb[0] @ Qa[0] @ Fb[0].T + Qb[0], Q1[0], rtol=1e-9, atol=1e-12 * np.abs(ref).max())
 
@@ -374,9 +374,9 @@ def test_ukf_handles_azimuth_wrap_at_north():
     z = RADAR.h(x)
     z[0, 1] = 2 * np.pi - 1e-4  # just west of north: the residual is -1e-4 rad, not 2π
     z[1, 1] += -1e-4
-    xu, Pu, S, nu = ukf_update(x, P, z, np.diag([20.0, 1e-3, 1e-3]) ** 2, RADAR.h, angles=(1,))
+    xu, _Pu, S, nu = ukf_update(x, P, z, np.diag([20.0, 1e-3, 1e-3]) ** 2, RADAR.h, angles=(1,))
     assert np.all(np.abs(nu[:, 1] + 1e-4) < 1e-6)
-    zp, H = RADAR(x)
+    _zp, H = RADAR(x)
     Se = H @ P @ np.swapaxes(H, 1, 2) + np.diag([20.0, 1e-3, 1e-3]) ** 2
     ss = np.sqrt(np.diagonal(Se, axis1=1, axis2=2))
     assert np.all(np.abs(S - Se) < 1e-3 * ss[:, :, None] * ss[:, None, :])  # no 2π in the azimuth spread
@@ -419,7 +419,7 @@ def test_iterated_ekf_reaches_the_map_estimate_and_equals_the_ekf_when_near_line
     far = enu_state(np.c_[rng.uniform(-1e5, 1e5, n), np.full(n, 1e5), np.full(n, 5e3)], rng.normal(0, 250, (n, 3)))
     zf = radar_plots(RADAR_RDOT, far, sigma, rng)
     xa, Pa, _, _ = measurement_update(far, Ps, zf, R, RADAR_RDOT)
-    xb, Pb, _, _ = measurement_update(far, Ps, zf, R, RADAR_RDOT, iterations=3)
+    xb, _Pb, _, _ = measurement_update(far, Ps, zf, R, RADAR_RDOT, iterations=3)
     sd = np.sqrt(np.diagonal(Pa, axis1=1, axis2=2))
     assert np.all(np.abs(xa - xb) < 1e-3 * sd + 1e-9)
 
@@ -732,7 +732,7 @@ def test_imm_with_one_model_is_the_ekf_and_likelihoods_add_up():
     xu, Pu, mu_u, ll = f.update(xm, Pm, mu, z, R, RADAR_RDOT)
     zp, H = RADAR_RDOT(xe)
     nu = wrapped_residual(z, zp, (1,))
-    xk, Pk, d2, logdet = kalman_update(xe, Pe, nu, H, np.broadcast_to(R, (n, 4, 4)))
+    xk, Pk, d2, _logdet = kalman_update(xe, Pe, nu, H, np.broadcast_to(R, (n, 4, 4)))
     assert np.allclose(xu[:, 0], xk) and np.allclose(Pu[:, 0], Pk) and np.allclose(mu_u, 1.0)
     S = H @ Pe @ np.swapaxes(H, 1, 2) + R
     d2_ref = np.einsum("ni,ni->n", nu, np.linalg.solve(S, nu[:, :, None])[:, :, 0])

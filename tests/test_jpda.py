@@ -80,7 +80,7 @@ def per_track_sums(res, track, n):
 @settings(max_examples=150)
 @given(scans())
 def test_marginals_equal_brute_force(sc):
-    track, plot, ll, n, m, pd, pg, lam = sc
+    track, _plot, _ll, n, m, _pd, _pg, _lam = sc
     b, b0, c = brute_force(*sc)
     res = jpda_marginals(*sc, max_hypotheses=10_000)  # 5 × 5 has at most 1546 events
     assert not (res.method == BP).any()
@@ -96,7 +96,7 @@ def test_marginals_equal_brute_force(sc):
 @settings(max_examples=150)
 @given(scans(max_tracks=6, max_plots=6))
 def test_every_cluster_kind_sums_to_one_and_only_loopy_bp_is_approximate(sc):
-    track, plot, ll, n, m, pd, pg, lam = sc
+    track, _plot, _ll, n, m, _pd, _pg, _lam = sc
     res = jpda_marginals(*sc, max_hypotheses=0)  # nothing enumerated: trees and loops go to BP
     assert res.events <= n  # an enumeration attempt stops before building its first level
     np.testing.assert_allclose(per_track_sums(res, track, n), 1.0, rtol=1e-9)
@@ -202,7 +202,7 @@ def test_bp_error_against_exact_on_clusters_slightly_above_the_bound():
     errs, errs_pda, n_clusters = [], [], 0
     while n_clusters < 25:
         sc = _dense_scan(rng, int(rng.integers(5, 8)), rng.uniform(2, 6), rng.choice([0.005, 0.02]))
-        t, p, ll, n, m, pd, pg, lam = sc
+        t, _p, ll, n, _m, pd, pg, lam = sc
         approx = jpda_marginals(*sc, max_hypotheses=1000)
         bp = np.flatnonzero(approx.method == BP)
         if bp.size == 0:
@@ -284,7 +284,7 @@ def test_single_plot_without_clutter_reduces_to_kalman_update():
         res = jpda_marginals([0], [0], ll, 1, 1, 1.0 - eps, 0.9999, eps)  # P_D → 1, λ → 0
         xu, Pu = pda_update(x, P, [0], nu, H, R, res.beta, res.beta0)
         err.append(max(np.abs(xu - x_kf).max(), np.abs(Pu - P_kf).max() / np.abs(P_kf).max()))
-    assert all(b <= a for a, b in zip(err, err[1:]))  # monotone convergence
+    assert all(b <= a for a, b in itertools.pairwise(err))  # monotone convergence
     assert err[-1] < 1e-8
     assert res.beta[0] > 1 - 1e-8
 

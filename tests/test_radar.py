@@ -25,7 +25,7 @@ def target_at(range_m, az_rad, alt_m):
 def test_detection_rate_follows_swerling_1():
     radar = make_radar(max_range_m=400e3)
     pos = np.array([target_at(150e3, 1.0, 10e3)] * 4000)
-    det, src = radar.scan(0.0, pos, np.zeros_like(pos), np.full(4000, 1.0))
+    det, _src = radar.scan(0.0, pos, np.zeros_like(pos), np.full(4000, 1.0))
     r, _, _ = geo.enu_to_razel(radar.site.to_enu(pos[0]))
     pd = radar.detection_probability(np.array([r]), np.array([1.0]))[0]
     snr = 100.0 * (100e3 / r) ** 4
@@ -38,8 +38,8 @@ def test_measurement_errors_have_the_stated_spread():
     radar = make_radar()
     pos = np.array([target_at(60e3, 2.0, 5e3)] * 5000)
     vel = np.tile([100.0, -50.0, 20.0], (5000, 1))
-    det, src = radar.scan(0.0, pos, vel, np.full(5000, 10.0))
-    r, az, el = geo.enu_to_razel(radar.site.to_enu(pos[0]))
+    det, _src = radar.scan(0.0, pos, vel, np.full(5000, 10.0))
+    r, az, _el = geo.enu_to_razel(radar.site.to_enu(pos[0]))
     assert abs(np.std(det.range_m - r) / 50.0 - 1) < 0.05
     assert abs(np.std(geo.wrap_angle(det.az_rad - az)) / 1e-3 - 1) < 0.05
     assert abs(np.mean(det.range_m - r)) < 5 * 50 / np.sqrt(len(det))

@@ -7,8 +7,7 @@ import numpy as np
 from tdome import geo
 from tdome.c2.engage import plan_windows
 from tdome.c2.threat import ThreatConfig, evaluate_threats
-from tdome.messages import ThreatClass
-from tdome.messages import BatteryStatus, DefendedAsset, InterceptorSpec
+from tdome.messages import BatteryStatus, DefendedAsset, InterceptorSpec, ThreatClass
 from tdome.world.airbreathing import fly_route
 from tdome.world.ballistic import fly_ballistic_many, solve_launch
 
@@ -19,8 +18,9 @@ KAOHSIUNG = DefendedAsset("Kaohsiung", "city", 80.0, rad(22.63), rad(120.30), 80
 
 def picture(x, ballistic, t=0.0):
     n = len(x)
-    return SimpleNamespace(time_s=t, track_id=np.arange(1, n + 1), x=np.asarray(x), P=np.tile(np.eye(6) * 1.0, (n, 1, 1)),
-                           ballistic=np.asarray(ballistic), n_hits=np.full(n, 10), kin_class=None)
+    return SimpleNamespace(time_s=t, track_id=np.arange(1, n + 1), x=np.asarray(x),
+                           P=np.tile(np.eye(6) * 1.0, (n, 1, 1)), ballistic=np.asarray(ballistic),
+                           n_hits=np.full(n, 10), kin_class=None)
 
 
 def missiles(aims):

@@ -54,7 +54,7 @@ def enu_velocity_to_ecef(lat, lon, v_enu):
 
 
 def measure(site: SensorSite, t, pos, vel, rng, pd=1.0, n_clutter=0, clutter_box=None):
-    """One scan of ``site`` over targets ``pos``/``vel`` (ECEF).  Returns detections and their source rows (-1 false)."""
+    """One scan of ``site`` over targets ``pos``/``vel`` (ECEF); returns detections and their source rows (-1 false)."""
     pos = np.atleast_2d(pos)
     vel = np.atleast_2d(vel)
     idx = np.flatnonzero(site.covers(pos) & (rng.random(len(pos)) < pd))
@@ -153,7 +153,10 @@ def test_measurement_jacobian_matches_finite_differences(lat, lon, alt, rng_m, a
         assert abs(geo.wrap_angle(z[0, 1] - az)) < 1e-6 or np.cos(el) < 1e-6
         assert np.isclose(z[0, 2], el, atol=1e-9)
         h = np.r_[np.full(3, 1.0), np.full(3, 1e-2)]
-        Hfd = _fd_jacobian(lambda xx: measurement_model(xx[None], site.ecef, site.enu_rot, with_rdot)[0][0], x, h)
+        def model(xx, rd=with_rdot):
+            return measurement_model(xx[None], site.ecef, site.enu_rot, rd)[0][0]
+
+        Hfd = _fd_jacobian(model, x, h)
         scale = np.abs(Hfd).max(axis=1, keepdims=True) + 1e-12
         assert np.all(np.abs(H[0] - Hfd) <= 1e-5 * scale + 1e-12)
 
@@ -165,7 +168,7 @@ def test_plot_conversion_and_covariance(rng_m, az, el, lat, lon):
     site = make_site(0, lat, lon)
     sig = np.array([[40.0, 1e-3, 2e-3]])
     pos, cov = plot_to_ecef(rng_m, az, el, sig, site.ecef, site.enu_rot)
-    r2, az2, el2 = geo.enu_to_razel(site.to_enu(pos[0]))
+    r2, _az2, el2 = geo.enu_to_razel(site.to_enu(pos[0]))
     assert np.isclose(r2, rng_m, rtol=1e-9) and np.isclose(el2, el, atol=1e-9)
     # Jacobian of razel_to_enu against finite differences.
     meas = np.array([rng_m, az, el])
@@ -393,7 +396,7 @@ def test_ballistic_target_is_flagged_and_tracked():
     v = enu_velocity_to_ecef(launch_lat, launch_lon, np.array([0.0, 1400.0, 1400.0]))
     tr = Tracker(TrackerConfig(), [site])
     t, errs, flagged_at = 0.0, [], None
-    for k in range(80):
+    for _ in range(80):
         for _ in range(4):
             p, v = dynamics.rk4_step(p[None], v[None], 0.5)
             p, v = p[0], v[0]
@@ -413,12 +416,12 @@ def test_ballistic_target_is_flagged_and_tracked():
 
     assert tr.picture(t).kin_class[0] == KinematicClass.BALLISTIC
     errs = np.array(errs)
-    assert 100e3 < errs[:, 1].min() and errs[:, 1].max() < 250e3  # ~150 km range
+    assert errs[:, 1].min() > 100e3 and errs[:, 1].max() < 250e3  # ~150 km range
     assert errs[:, 0].max() < 1000.0
     assert np.median(errs[:, 0]) < 300.0
     # prediction ahead uses gravity: 20 s later still close to the truth
     pic = tr.picture(t + 20.0)
-    pf, vf = dynamics.propagate(p[None], v[None], 20.0, step_s=0.5)
+    pf, _vf = dynamics.propagate(p[None], v[None], 20.0, step_s=0.5)
     assert np.linalg.norm(pic.x[0, :3] - pf[0]) < 1500.0
 
 
@@ -537,7 +540,7 @@ def test_coarse_radar_aircraft_is_not_flagged_ballistic():
         tr = Tracker(TrackerConfig(), [ewr])
         flagged = []
         run_scenario(tr, [ewr], 200.0, lambda t: (p0 + t * v, v), rng, pd=0.9,
-                     on_scan=lambda t, s: flagged.append(tr.picture(t).ballistic.any()))
+                     on_scan=lambda t, s, tr=tr, flagged=flagged: flagged.append(tr.picture(t).ballistic.any()))
         pic = tr.picture(200.0)
         assert len(pic) == 1 and not any(flagged)
         assert match_errors(pic, p0 + 200.0 * v)[0] < 8e3  # 0.5° at ~350 km: 3 km per plot

@@ -83,7 +83,7 @@ def test_a_lone_label_sits_upper_right_next_to_its_marker_and_a_crowd_gives_way_
 def test_a_name_is_not_put_beside_another_marker_when_it_has_room_beside_its_own():
     # B's marker is just above A's preferred (upper right) spot: free, but it would read as B's name.
     anchors = [(100, 100), (150, 120)]
-    boxes, ring = place_labels(anchors, [(50, 10), (1, 1)], [5, 1], priority=[1, 0],
+    boxes, _ring = place_labels(anchors, [(50, 10), (1, 1)], [5, 1], priority=[1, 0],
                                obstacles=[marker_box(a, r) for a, r in zip(anchors, (5, 1))], bounds=BOUNDS)
     assert np.allclose(boxes[0], [107, 83, 157, 93])  # lower right instead
 

@@ -8,10 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tdome.dynamics import J2, MU_M3_S2, OMEGA_EARTH_RAD_S
-from tdome.geo import (A_M, destination, ecef_to_geodetic, enu_rotation, geodetic_to_ecef,
-                       great_circle_distance_m)
-from tdome.world.ballistic import (burnout_speed_mps, fly_ballistic, fly_ballistic_many, min_energy_gamma_rad,
-                                   range_angle_rad, solve_launch)
+from tdome.geo import A_M, destination, ecef_to_geodetic, enu_rotation, geodetic_to_ecef, great_circle_distance_m
+from tdome.world.ballistic import (
+    burnout_speed_mps,
+    fly_ballistic,
+    fly_ballistic_many,
+    min_energy_gamma_rad,
+    range_angle_rad,
+    solve_launch,
+)
 from tdome.world.trajectory import Trajectory, TrajectorySet
 
 DEG = np.pi / 180.0

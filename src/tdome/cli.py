@@ -253,9 +253,9 @@ def _run_study_cli(study, out: Path, workers: int | None, ray: str | None, resum
 
     from rich.progress import MofNCompleteColumn, TimeRemainingColumn
 
+    from tdome.scenario.schema import FIDELITY_LABELS
     from tdome.studies.report import write_report
     from tdome.studies.runner import run_study
-    from tdome.scenario.schema import FIDELITY_LABELS
     from tdome.studies.spec import StudyError, validate
 
     if workers is not None and workers < 1:

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
-from tdome.c2.engage import plan_windows
 from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig
+from tdome.c2.engage import plan_windows
 from tdome.c2.threat import ThreatPicture, evaluate_threats
 from tdome.c2.tracking import AirPicture, PictureSource, Tracker, TrackerConfig
 from tdome.messages import THREAT_CLASSES, AimUpdate, BatteryStatus, DefendedAsset, Detections, FireOrder, SensorSite
@@ -159,7 +159,8 @@ class BattleManager:
         win = plan_windows(threats, rows, batteries, now_s)
         cls_names = [THREAT_CLASSES[c] for c in threats.cls[rows]]
         salvo = np.array([doc.salvo.get(c, 1) for c in cls_names], dtype=int)
-        shots_left = np.array([doc.max_shots_per_threat - self.rounds_at.get(int(threats.track_id[r]), 0) for r in rows])
+        shots_left = np.array([doc.max_shots_per_threat - self.rounds_at.get(int(threats.track_id[r]), 0)
+                               for r in rows])
         salvo = np.minimum(salvo, np.maximum(shots_left, 1))
         pk_cls = np.array([threats.plausible_pk(b.interceptor.pk, rows) for b in batteries])
         pk = np.where(win.feasible_now, pk_cls, 0.0)
@@ -179,7 +180,8 @@ class BattleManager:
         if doc.reserve_until_s is not None and now_s >= doc.reserve_until_s:
             reserve[:] = 0
         # Of the rounds that may fire now, those that would dip below the reserve.
-        reserved = np.clip(capacity - np.maximum(np.array([b.stock_rounds for b in batteries]) - reserve, 0), 0, capacity)
+        stock = np.array([b.stock_rounds for b in batteries])
+        reserved = np.clip(capacity - np.maximum(stock - reserve, 0), 0, capacity)
         survival = np.array([in_flight_q.get(int(threats.track_id[r]), 1.0) for r in rows])
         asset_kw = {}
         if self.config.assignment.objective == "asset":

@@ -22,9 +22,9 @@ import numpy as np
 
 from tdome import dynamics, geo
 from tdome.c2.config import ThreatConfig
+from tdome.c2.tracking.classification import KinematicClass
 from tdome.messages import THREAT_CLASSES, DefendedAsset
 from tdome.messages import ThreatClass as TC
-from tdome.c2.tracking.classification import KinematicClass
 
 _G0 = 9.80665
 

@@ -78,13 +78,13 @@ def _integer_in(v: Any) -> Any:
 # minimum/exclusiveMinimum/... .
 
 
-def Num(**bounds: float) -> Any:  # noqa: N802 - a type factory
+def Num(**bounds: float) -> Any:  # a type factory, capitalised like the types it makes
     """A finite float with optional ``ge``/``gt``/``le``/``lt`` bounds; strings and booleans rejected."""
     text = "a number" + (f" {_bounds_text(bounds)}" if bounds else "")
     return Annotated[float, Strict(), Field(**bounds), BeforeValidator(_number_in), Valid(text)]
 
 
-def Int(**bounds: int) -> Any:  # noqa: N802 - a type factory
+def Int(**bounds: int) -> Any:  # a type factory, capitalised like the types it makes
     """An integer with optional bounds; strings, booleans and floats (even 4.0) rejected."""
     text = "an integer" + (f" {_bounds_text(bounds)}" if bounds else "")
     return Annotated[int, Strict(), Field(**bounds), BeforeValidator(_integer_in), Valid(text)]

@@ -357,9 +357,9 @@ def _step(tp: Any, part: Any) -> tuple[Any, bool]:
     if origin in (typing.Union, types.UnionType):
         arms = typing.get_args(tp)
         for arm in arms:
-            if typing.get_origin(arm) is typing.Annotated:
-                if any(isinstance(m, Tag) and m.tag == part for m in typing.get_args(arm)[1:]):
-                    return arm, True
+            if typing.get_origin(arm) is typing.Annotated and any(
+                    isinstance(m, Tag) and m.tag == part for m in typing.get_args(arm)[1:]):
+                return arm, True
         for arm in arms:
             if arm is type(None):
                 continue

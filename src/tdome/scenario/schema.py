@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import math
 import typing
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal, NamedTuple, Union
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
 from pydantic import (
@@ -212,7 +213,7 @@ def _aim_tag(v: Any) -> str | None:
 
 
 Aim = Annotated[
-    Union[Annotated[Name, Tag("asset")], Annotated[LatLon, Tag("point")]],
+    Annotated[Name, Tag("asset")] | Annotated[LatLon, Tag("point")],
     Discriminator(
         _aim_tag,
         custom_error_type="aim_type",
@@ -264,7 +265,7 @@ def _setting_type(s: Setting) -> Any:
         tp: Any = Literal[s.choices]  # type: ignore[valid-type]
     else:
         tp = (Int if s.integer else Num)(**s.bounds())
-    return Union[tp, None] if s.optional else tp
+    return tp | None if s.optional else tp
 
 
 def _article(word: str) -> str:
@@ -306,7 +307,8 @@ def settings_model(cls: type, name: str, doc: str) -> type[_Model]:
                         __validators__={"_rules": model_validator(mode="after")(check)}, **fields)
 
 
-ThreatSettings = settings_model(ThreatConfig, "ThreatSettings", "Threat evaluation: which tracks endanger which assets.")
+ThreatSettings = settings_model(ThreatConfig, "ThreatSettings",
+                                "Threat evaluation: which tracks endanger which assets.")
 DoctrineSettings = settings_model(DoctrineConfig, "DoctrineSettings",
                                   "Firing doctrine: when to fire, how many rounds, what to hold back.")
 AssignmentSettings = settings_model(AssignmentConfig, "AssignmentSettings",
@@ -537,10 +539,11 @@ class Scenario(_Model):
                 out.append(Problem(("batteries", i, "interceptor"),
                                    _unknown("interceptor type", b.interceptor, interceptor_types), b.interceptor))
             elif it.layer != b.layer:
+                same_layer = [n for n, t in interceptor_types.items() if t.layer == b.layer]
                 out.append(Problem(("batteries", i, "layer"),
                                    f"does not match the layer of interceptor '{b.interceptor}' ('{it.layer}'); "
                                    f"set layer: {it.layer}, or pick a '{b.layer}' interceptor "
-                                   f"({', '.join(n for n, t in interceptor_types.items() if t.layer == b.layer) or 'none'})",
+                                   f"({', '.join(same_layer) or 'none'})",
                                    b.layer))
 
         threat_types = self.threat_types
@@ -575,7 +578,7 @@ class Scenario(_Model):
                 if aim is None or (tt.is_ballistic and g.via):
                     continue
                 pts = [(g.launch.lat, g.launch.lon)] + [(w.lat, w.lon) for w in g.via] + [aim]
-                route_km = sum(_distance_km(a, b) for a, b in zip(pts, pts[1:]))
+                route_km = sum(_distance_km(a, b) for a, b in itertools.pairwise(pts))
                 worst_km = route_km + g.launch.radius_km
                 if worst_km > tt.max_range_km:
                     what = "launch to aim" if len(pts) == 2 else "route launch → via → aim"

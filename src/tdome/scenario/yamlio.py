@@ -82,7 +82,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
                                                    "allowed in YAML text", line, col)]) from None
     except yaml.YAMLError as e:
         raise ScenarioError(source, f"not valid YAML: {e}") from None
-    except _RecursiveAlias as e:
+    except _RecursiveAliasError as e:
         raise ScenarioError(source, [ErrorItem("", "a YAML alias refers to a node that contains it "
                                                    "(recursive data is not allowed)", e.line)]) from None
     except RecursionError:
@@ -92,7 +92,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
             loader.dispose()
 
 
-class _RecursiveAlias(Exception):
+class _RecursiveAliasError(Exception):
     def __init__(self, line: int):
         self.line = line
 
@@ -102,7 +102,7 @@ def _line_map(node: yaml.Node, path: tuple, out: dict[tuple, int], stack: set[in
     """Record the line of every key path; reject recursive aliases; map each shared node once."""
     seen = set() if seen is None else seen
     if id(node) in stack:
-        raise _RecursiveAlias(node.start_mark.line + 1)
+        raise _RecursiveAliasError(node.start_mark.line + 1)
     out.setdefault(path, node.start_mark.line + 1)
     if id(node) in seen:
         return

@@ -5,8 +5,8 @@ Edge units (degrees, km) are converted to SI here, once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -36,7 +36,7 @@ dP/dt = ∂P/∂σ dσ/dt + û v dh/dd.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

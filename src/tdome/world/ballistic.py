@@ -38,7 +38,6 @@ from tdome.dynamics import MU_M3_S2, rk4_step
 from tdome.geo import A_M, B_M, ecef_to_geodetic, enu_rotation, geodetic_to_ecef, initial_bearing_rad
 from tdome.world.trajectory import Trajectory, hermite
 
-
 # ----------------------------------------------------------------------------
 # Spherical closed forms
 # ----------------------------------------------------------------------------

@@ -21,8 +21,8 @@ linear, as the simulator steps on or near the grid anyway.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

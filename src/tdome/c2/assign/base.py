@@ -40,8 +40,8 @@ Constraints every solver keeps (:func:`violations` checks them):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -133,7 +133,8 @@ class Assignment:
     timed_out: bool = False  # stopped by its time limit before its own end (the result then depends on speed)
 
 
-def evaluate_engagements(problem: AssignmentProblem, battery, threat, f: np.ndarray | None = None) -> tuple[float, float]:
+def evaluate_engagements(problem: AssignmentProblem, battery, threat,
+                         f: np.ndarray | None = None) -> tuple[float, float]:
     """Independent evaluation of a list of engagements: (expected loss + cost, value saved net of cost).
 
     ``f``: the problem's :meth:`~AssignmentProblem.survival_factor`, if the caller holds it.
@@ -176,7 +177,8 @@ def violations(problem: AssignmentProblem, a: Assignment) -> list[str]:
     low = ~p.high_value[t]
     used_low = np.bincount(b[low], weights=r[low], minlength=B)
     for i in np.flatnonzero(used_low > p.free()):
-        out.append(f"battery {i} fires {used_low[i]:.0f} rounds at low-value threats, {p.free()[i]} outside the reserve")
+        out.append(f"battery {i} fires {used_low[i]:.0f} rounds at low-value threats, "
+                   f"{p.free()[i]} outside the reserve")
     per = np.bincount(t, minlength=T)
     for i in np.flatnonzero(per > p.max_engagements):
         out.append(f"threat {i} engaged {per[i]} times, at most {p.max_engagements[i]}")

@@ -59,7 +59,7 @@ class Budget:
 def greedy_engagements(p: AssignmentProblem, state: LossState, budget: Budget, f: np.ndarray,
                        battery: list[int], threat: list[int]) -> None:
     """Append the marginal-return greedy's engagements to ``battery``/``threat``, updating state and budget."""
-    B, T = p.shape
+    _B, T = p.shape
     cost = p.cost[:, None] * p.salvo[None, :]
     kill = 1.0 - f
 

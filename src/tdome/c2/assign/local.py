@@ -22,7 +22,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from scipy.optimize import linear_sum_assignment
 
 from tdome.c2.assign.base import Assignment, AssignmentProblem, LossState, evaluate_engagements, finish, register
@@ -202,7 +201,7 @@ def _reassign(p, f, state, budget, eb, et, tol):
     E = eb.size
     if E < 2:
         return None
-    B, T = p.shape
+    _B, _T = p.shape
     S, w = state.S, state.weight()
     open_t = np.flatnonzero(budget.left > 0)
     slot_t = np.concatenate([et, open_t])

@@ -99,7 +99,7 @@ class GatedPairs:
     H: np.ndarray  # (k, m, 6) measurement Jacobians at the predicted state
     S: np.ndarray  # (k, m, m) innovation covariances
     d2: np.ndarray  # (k,) squared Mahalanobis distances
-    log_det_S: np.ndarray  # (k,)
+    log_det_S: np.ndarray  # (k,)  # noqa: N815 - log det S, the textbook name
     cost: np.ndarray | None = None  # (k,) GNN cost; None: d2 + log_det_S
 
     def __post_init__(self) -> None:

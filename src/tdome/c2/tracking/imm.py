@@ -222,7 +222,7 @@ def score(xm, Pm, mu, z, R, measure, angles=None):
     """
     xm = np.asarray(xm, dtype=float)
     n, r, d = xm.shape
-    xf, nu, H, Rf, k = _flat_measure(xm, z, R, measure, angles)
+    _xf, nu, H, Rf, k = _flat_measure(xm, z, R, measure, angles)
     Pf = np.asarray(Pm, dtype=float).reshape(n * r, d, d)
     S = H @ Pf @ np.swapaxes(H, -1, -2) + Rf
     Sinv, logdet = spd_inv_logdet(S)

@@ -273,7 +273,7 @@ def turn_matrices(dt, omega, q) -> tuple[np.ndarray, np.ndarray]:
     dt = np.asarray(dt, dtype=float)
     w = np.asarray(omega, dtype=float)
     x = w * dt
-    s, c = np.sin(x), np.cos(x)
+    c = np.cos(x)
     sinc = np.sinc(x / np.pi)  # sin x / x, stable at 0
     half = np.sinc(x / (2.0 * np.pi))
     vers = 0.5 * half * half  # (1 - cos x) / x², stable at 0

@@ -63,7 +63,7 @@ def sigma_weights(d: int, alpha: float = 1.0, beta: float = 2.0, kappa: float = 
 def sigma_points(x, P, alpha: float = 1.0, beta: float = 2.0, kappa: float = 0.0):
     """Scaled sigma points ``X`` (n, 2d+1, d) of ``N(x, P)`` for a batch, and the weights ``(Wm, Wc)``."""
     x = np.asarray(x, dtype=float)
-    n, d = x.shape
+    _n, d = x.shape
     Wm, Wc, spread = sigma_weights(d, alpha, beta, kappa)
     L = spread * sqrt_psd(P)  # columns are the offsets
     offs = np.swapaxes(L, 1, 2)  # (n, d, d): row i = column i of L
