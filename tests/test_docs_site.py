@@ -126,7 +126,6 @@ def test_docs_commands_name_real_commands_and_options():
 # --------------------------------------------------------------------------- the linters
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LINT_PENDING)
 def test_ruff_reports_nothing():
     _need("ruff", "the lint")
     out = _run("ruff", "check", "src", "tests", "--output-format", "concise", timeout=300)
