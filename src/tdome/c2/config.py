@@ -66,7 +66,7 @@ def file_settings(cls: type) -> list[tuple[dataclasses.Field, Setting]]:
 
 
 def default_of(f: dataclasses.Field) -> Any:
-    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
 def from_file_values(cls: type, values: dict[str, Any], **extra: Any) -> Any:

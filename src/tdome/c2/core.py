@@ -59,6 +59,12 @@ class Engagement:
     assessed: str = ""  # "", "killed" or "survived"
 
 
+def _xyz(v: np.ndarray) -> tuple[float, float, float]:
+    """A 3-vector as the plain floats a message carries."""
+    x, y, z = v
+    return float(x), float(y), float(z)
+
+
 @dataclass
 class CycleOutput:
     orders: list[FireOrder]
@@ -123,7 +129,7 @@ class BattleManager:
             if e.intercept_s > now_s and e.track_id in row_of:
                 p = threats.positions_at(np.array([e.intercept_s - now_s]), np.array([row_of[e.track_id]]))[0, 0]
                 if np.all(np.isfinite(p)):
-                    updates.append(AimUpdate(e.engagement_id, tuple(float(v) for v in p)))
+                    updates.append(AimUpdate(e.engagement_id, _xyz(p)))
 
         # Threats open to engagement this cycle.
         pending = {e.track_id for e in self.engagements.values() if not e.assessed}
@@ -209,7 +215,7 @@ class BattleManager:
             self._next_engagement += 1
             launch = now_s + batteries[b].interceptor.reaction_s
             orders.append(FireOrder(eid, batteries[b].index, tid, n, launch, float(win.intercept_s[b, j]),
-                                    tuple(float(v) for v in win.aim_ecef[b, j])))
+                                    _xyz(win.aim_ecef[b, j])))
             self.engagements[eid] = Engagement(eid, tid, batteries[b].index, n, launch, float(win.intercept_s[b, j]))
             self.rounds_at[tid] = self.rounds_at.get(tid, 0) + n
         return orders, result

@@ -8,8 +8,9 @@ still a valid float.  Every field carries a description with its unit (:func:`_d
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict, Unpack
 
 from pydantic import (
     AfterValidator,
@@ -43,11 +44,20 @@ class Valid:
     text: str
 
 
-def _num(x: float) -> str:
+def _num(x: object) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
 
-def _bounds_text(bounds: dict[str, float]) -> str:
+class _Bounds(TypedDict, total=False):
+    """The bounds a number or integer field may take (pydantic's ``Field`` keywords of the same names)."""
+
+    ge: float
+    gt: float
+    le: float
+    lt: float
+
+
+def _bounds_text(bounds: Mapping[str, object]) -> str:
     ops = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
     return " and ".join(f"{ops[k]} {_num(v)}" for k, v in bounds.items())
 
@@ -78,13 +88,13 @@ def _integer_in(v: Any) -> Any:
 # minimum/exclusiveMinimum/... .
 
 
-def Num(**bounds: float) -> Any:  # a type factory, capitalised like the types it makes
+def Num(**bounds: Unpack[_Bounds]) -> Any:  # a type factory, capitalised like the types it makes
     """A finite float with optional ``ge``/``gt``/``le``/``lt`` bounds; strings and booleans rejected."""
     text = "a number" + (f" {_bounds_text(bounds)}" if bounds else "")
     return Annotated[float, Strict(), Field(**bounds), BeforeValidator(_number_in), Valid(text)]
 
 
-def Int(**bounds: int) -> Any:  # a type factory, capitalised like the types it makes
+def Int(**bounds: Unpack[_Bounds]) -> Any:  # a type factory, capitalised like the types it makes
     """An integer with optional bounds; strings, booleans and floats (even 4.0) rejected."""
     text = "an integer" + (f" {_bounds_text(bounds)}" if bounds else "")
     return Annotated[int, Strict(), Field(**bounds), BeforeValidator(_integer_in), Valid(text)]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Tag, ValidationError
+from pydantic_core import ErrorDetails
 
 from tdome.scenario.catalog import Catalog, builtin_catalog
 from tdome.scenario.errors import ErrorItem, ScenarioError, format_path, format_value
@@ -170,7 +171,7 @@ def _from_problem(p: Problem, lines: dict[tuple, int]) -> ErrorItem:
 _CATALOG_KINDS = {"threats": "threat type", "radars": "radar type", "interceptors": "interceptor type"}
 
 
-def _scenario_errors(errors: list[dict], lines: dict[tuple, int], data: dict) -> list[ErrorItem]:
+def _scenario_errors(errors: list[ErrorDetails], lines: dict[tuple, int], data: dict) -> list[ErrorItem]:
     """Pydantic's errors for a scenario as items.
 
     The missing fields of a new catalog entry make one item (with a hint when its name is close to a
@@ -183,9 +184,11 @@ def _scenario_errors(errors: list[dict], lines: dict[tuple, int], data: dict) ->
     slot: dict[tuple, int] = {}  # (section, name) -> index in ``out`` of its one item
     for err in errors:
         loc = tuple(err.get("loc", ()))
-        in_entry = len(loc) >= 4 and loc[0] == "catalog" and loc[1] in _CATALOG_KINDS
-        if in_entry and err.get("type") == "missing":
-            key = (loc[1], loc[2])
+        section = loc[1] if len(loc) >= 4 and loc[0] == "catalog" else None  # of the catalog entry it is in
+        if not (isinstance(section, str) and section in _CATALOG_KINDS):
+            section = None
+        if section is not None and err.get("type") == "missing":
+            key = (section, loc[2])
             if key not in missing:
                 missing[key] = []
                 slot[key] = len(out)
@@ -193,7 +196,7 @@ def _scenario_errors(errors: list[dict], lines: dict[tuple, int], data: dict) ->
             missing[key].append(".".join(str(p) for p in loc[3:]))
             continue
         item = _from_pydantic(err, Scenario, lines)
-        if in_entry and loc[2] in getattr(catalog, loc[1]) and not _given(raw_catalog, loc[1:]):
+        if section is not None and loc[2] in getattr(catalog, section) and not _given(raw_catalog, loc[1:]):
             item = ErrorItem(item.path, f"{item.message} (the built-in value of '{loc[2]}', not set in this "
                                         "file; override it too)", item.line, item.column)
         out.append(item)
@@ -250,7 +253,7 @@ def _number_message(etype: str, value: Any, valid: str | None) -> str:
     return f"must be {valid}"
 
 
-def _from_pydantic(err: dict, root: type[BaseModel], lines: dict[tuple, int]) -> ErrorItem:
+def _from_pydantic(err: ErrorDetails, root: type[BaseModel], lines: dict[tuple, int]) -> ErrorItem:
     loc = tuple(err.get("loc", ()))
     path, tp = _walk(root, loc)
     etype = err.get("type", "")

@@ -31,7 +31,7 @@ import difflib
 import itertools
 import math
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
@@ -262,7 +262,7 @@ class Raid(_Model):
 def _setting_type(s: Setting) -> Any:
     """The schema type of one declared C2 setting (its bounds in the file's unit)."""
     if s.choices:
-        tp: Any = Literal[s.choices]  # type: ignore[valid-type]
+        tp: Any = Literal[s.choices]
     else:
         tp = (Int if s.integer else Num)(**s.bounds())
     return tp | None if s.optional else tp
@@ -285,7 +285,7 @@ def settings_model(cls: type, name: str, doc: str) -> type[_Model]:
     for f, s in file_settings(cls):
         default = default_of(f)
         if s.keys:
-            entries = {k: (_setting_type(s), _doc((s.key_doc or s.doc).format(key=k, a=_article(k)),
+            entries: dict[str, Any] = {k: (_setting_type(s), _doc((s.key_doc or s.doc).format(key=k, a=_article(k)),
                                                   default[k] / s.scale if s.scale != 1.0 else default[k]))
                        for k in s.keys}
             sub = create_model(f"{f.name.title().replace('_', '')}Settings", __base__=_Model,
@@ -303,8 +303,11 @@ def settings_model(cls: type, name: str, doc: str) -> type[_Model]:
             raise ValueError(str(e)) from None
         return self
 
+    # pydantic types __validators__ as plain callables, but documents passing decorated validators (their
+    # descriptor proxies), which is what it accepts at run time: pydantic issues #9690 and #13834.
     return create_model(name, __base__=_Model, __doc__=doc,
-                        __validators__={"_rules": model_validator(mode="after")(check)}, **fields)
+                        __validators__={"_rules": model_validator(mode="after")(check)},  # type: ignore[dict-item]
+                        **fields)
 
 
 ThreatSettings = settings_model(ThreatConfig, "ThreatSettings",
@@ -315,8 +318,12 @@ AssignmentSettings = settings_model(AssignmentConfig, "AssignmentSettings",
                                     "Weapon-target assignment: solver, objective and its time budget per C2 cycle.")
 
 
-class TrackerSettings(settings_model(TrackerConfig, "TrackerSettings",
-                                     "Tracking and fusion: how radar plots become the air picture.")):
+# Typed Any: its fields are made at run time from TrackerConfig, so no static type can name them.
+_TrackerSettingsBase: Any = settings_model(TrackerConfig, "TrackerSettings",
+                                           "Tracking and fusion: how radar plots become the air picture.")
+
+
+class TrackerSettings(_TrackerSettingsBase):
     """Tracking and fusion: how radar plots become the air picture."""
 
     @model_validator(mode="after")
@@ -448,8 +455,8 @@ class Scenario(_Model):
     def aim_point(self, group: ThreatGroup) -> tuple[float, float]:
         """The group's aim point (lat_deg, lon_deg): the named asset's position or the given point."""
         if isinstance(group.aim, str):
-            a = self.assets_by_name[group.aim]
-            return float(a.lat), float(a.lon)
+            lat, lon = _centre(self.assets_by_name[group.aim])
+            return float(lat), float(lon)
         return float(group.aim.lat), float(group.aim.lon)
 
     def groups(self) -> Iterator[tuple[Wave, ThreatGroup]]:
@@ -484,7 +491,7 @@ class Scenario(_Model):
             pad.append(min(radius_km / 111.195, 90.0))
 
         for a in self.assets:
-            add(a.lat, a.lon, a.radius_km)
+            add(*_centre(a), a.radius_km)
             for lat, lon in a.polygon or []:
                 add(lat, lon)
         for r in self.radars:
@@ -499,7 +506,7 @@ class Scenario(_Model):
             if not isinstance(g.aim, str):
                 add(g.aim.lat, g.aim.lon, g.aim_spread_km)
             elif g.aim in names:
-                add(names[g.aim].lat, names[g.aim].lon, g.aim_spread_km)
+                add(*_centre(names[g.aim]), g.aim_spread_km)
         m = EXTENT_MARGIN_DEG
         lat_min = max(-90.0, min(la - p for la, p in zip(lats, pad)) - m)
         lat_max = min(90.0, max(la + p for la, p in zip(lats, pad)) + m)
@@ -517,7 +524,9 @@ class Scenario(_Model):
     def problems(self) -> list[Problem]:
         """Everything wrong that single-field validation cannot see; empty when the scenario is sound."""
         out: list[Problem] = []
-        for section, items in (("assets", self.assets), ("radars", self.radars), ("batteries", self.batteries)):
+        named: tuple[tuple[str, Sequence[Asset | Radar | Battery]], ...] = (
+            ("assets", self.assets), ("radars", self.radars), ("batteries", self.batteries))
+        for section, items in named:
             first: dict[str, int] = {}
             for i, item in enumerate(items):
                 if item.name in first:
@@ -661,6 +670,12 @@ def polygon_centroid(poly: list[tuple[float, float]]) -> tuple[float, float]:
     lat = lat0 + cy / (3.0 * a)
     lon = lon0 + cx / (3.0 * a) / c
     return min(max(lat, -90.0), 90.0), min(max(lon, -180.0), 180.0)
+
+
+def _centre(a: Asset) -> tuple[float, float]:
+    """An asset's centre (lat, lon), degrees: as given, or its polygon's centroid (set when it is validated)."""
+    assert a.lat is not None and a.lon is not None, "Asset._position sets lat and lon"
+    return a.lat, a.lon
 
 
 def _distance_km(p: tuple[float, float], q: tuple[float, float]) -> float:

@@ -4,6 +4,7 @@ each key path to its line, so that every message can say where in the file a pro
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from typing import Any
 
 import yaml
@@ -18,7 +19,7 @@ class _StrictLoader(yaml.SafeLoader):
     (no sign in the exponent) are strings, and number fields refuse strings.
     """
 
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, yaml.Node] = {}
             for key_node, _ in node.value:

@@ -95,7 +95,7 @@ class RadarModel:
         # Plots leave the radar in an order that says nothing about their source.
         order = rng.permutation(idx.size)
         sig = [s.sigma_range_m, s.sigma_az_rad, s.sigma_el_rad]
-        if rdot_m is not None:
+        if s.sigma_rdot_mps is not None:  # exactly when rdot_m was measured
             sig.append(s.sigma_rdot_mps)
         det = Detections(
             time_s=float(t_s),

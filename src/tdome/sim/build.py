@@ -20,7 +20,7 @@ from tdome.sim.streams import stream
 from tdome.world.airbreathing import fly_route
 from tdome.world.ballistic import fly_ballistic_many, solve_launch
 from tdome.world.effectors import FireUnit
-from tdome.world.trajectory import TrajectorySet
+from tdome.world.trajectory import Trajectory, TrajectorySet
 
 rad = np.radians
 
@@ -132,7 +132,7 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
                 rows.append((group, tt, wave.name, t0, float(llat), float(llon), float(plat), float(plon)))
 
     n = len(rows)
-    trajs = [None] * n
+    trajs: dict[int, Trajectory] = {}  # row -> its trajectory: the ballistic ones first, then the routed ones
     bal = [i for i, r in enumerate(rows) if r[1].class_ in BALLISTIC_CLASS_NAMES]
     if bal:
         lat = np.array([rows[i][4] for i in bal])
@@ -152,7 +152,7 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
             trajs[i] = tr
     done = len(bal)
     for i, (group, tt, _, t0, llat, llon, plat, plon) in enumerate(rows):
-        if trajs[i] is not None:
+        if i in trajs:
             continue
         if progress is not None and done % 200 == 0:
             progress(done, n)
@@ -176,7 +176,7 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
         label=[r[0].label for r in rows], aim_lat_rad=aim_lat, aim_lon_rad=aim_lon,
         rcs_m2=np.array([r[1].rcs_m2 for r in rows]), lethal_radius_m=lethal,
         cost_usd=np.array([r[1].cost_usd for r in rows]), intended_asset=intended,
-        trajectories=TrajectorySet(trajs, dt_s=0.5, t0_s=0.0),
+        trajectories=TrajectorySet([trajs[i] for i in range(n)], dt_s=0.5, t0_s=0.0),
     )
 
 

@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,10 +31,14 @@ from tdome import geo
 from tdome.analysis.metrics import gospa, nees
 from tdome.c2.core import BattleManager
 from tdome.c2.threat import ThreatPicture
-from tdome.sim.build import build_assets, build_batteries, build_raid, build_sensors, c2_config
+from tdome.messages import DefendedAsset, SensorSite
+from tdome.sim.build import RaidTruth, build_assets, build_batteries, build_raid, build_sensors, c2_config
 from tdome.sim.perfect_picture import PerfectPicture
 from tdome.sim.streams import stream
-from tdome.world.effectors import Effectors
+from tdome.world.effectors import Effectors, FireUnit
+
+if TYPE_CHECKING:  # for the annotations only: the time loop reads a scenario and never imports the package
+    from tdome.scenario import Scenario
 
 RECORD_EVERY_S = 2.0
 GOSPA_C_M = 5000.0
@@ -41,20 +46,21 @@ GOSPA_C_M = 5000.0
 
 @dataclass
 class RunRecord:
-    scenario: object
-    assets: list
-    sites: list
-    batteries: list
-    raid: object
+    scenario: Scenario
+    assets: list[DefendedAsset]
+    sites: list[SensorSite]
+    batteries: list[FireUnit]
+    raid: RaidTruth
+    # Per threat row, filled in during the run; inf: never.
+    first_detect_s: np.ndarray  # (n,) time of the first plot
+    first_launch_s: np.ndarray  # (n,) time of the first launch at it
+    kill_s: np.ndarray  # (n,) time of the kill
     events: list[dict] = field(default_factory=list)
     truth_rows: list[tuple] = field(default_factory=list)
     # One tuple per track per record instant, columns tdome.runfolder.TRACK_COLUMNS; errors and NEES against the
     # attributed truth, NaN when it is not alive; the prediction NaN where threat evaluation has none.
     track_rows: list[tuple] = field(default_factory=list)
     gospa_rows: list[tuple] = field(default_factory=list)  # (t, total, loc, missed, false, n_truth, n_tracks, n_pairs)
-    first_detect_s: np.ndarray | None = None
-    first_launch_s: np.ndarray | None = None
-    kill_s: np.ndarray | None = None
     impact_hits: dict = field(default_factory=dict)  # threat row -> list of asset indices hit
     scan_ms: list[float] = field(default_factory=list)
     cycle_ms: list[float] = field(default_factory=list)
@@ -101,10 +107,11 @@ def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
     n = len(raid)
     bm = BattleManager(sites, assets, c2_config(sc))
     eff = Effectors(batteries, stream(sc.seed, "effectors"))
-    rec = RunRecord(sc, assets, sites, batteries, raid)
     kill_s = np.full(n, np.inf)
     first_detect = np.full(n, np.inf)
     first_launch = np.full(n, np.inf)
+    rec = RunRecord(sc, assets, sites, batteries, raid, first_detect_s=first_detect, first_launch_s=first_launch,
+                    kill_s=kill_s)  # the three arrays are filled in place as the run goes
     impacted = np.zeros(n, dtype=bool)
     launched = np.zeros(n, dtype=bool)
     eng_threat: dict[int, int] = {}  # engagement id -> truth row (for metrics only)
@@ -201,9 +208,6 @@ def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
 
     rec.end_s = t
     say(float(sc.duration_s))
-    rec.first_detect_s = first_detect
-    rec.first_launch_s = first_launch
-    rec.kill_s = kill_s
     rec.tracker_stats = dict(bm.tracker.stats)  # PictureSource.stats
     rec.engagement_threat = eng_threat
     rec.flyouts = _flyouts(eff, batteries)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tdome.c2.tracking import AirPicture, PictureSource, PlotAssociation
-from tdome.messages import Detections
+from tdome.messages import Detections, PositionPlots
 
 # A small, well-conditioned covariance: position σ 1 m, velocity σ 0.1 m/s.
 _P_TRUTH = np.diag([1.0, 1.0, 1.0, 0.01, 0.01, 0.01])
@@ -48,7 +48,7 @@ class PerfectPicture(PictureSource):
         self.stats: dict[str, int] = {}
         self._last_association = PlotAssociation.none()
 
-    def process(self, scan: Detections) -> None:
+    def process(self, scan: Detections | PositionPlots) -> None:
         """Plots are not used: the picture comes from truth."""
 
     def observe(self, truth_rows: np.ndarray) -> None:

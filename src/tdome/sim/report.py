@@ -21,6 +21,7 @@ stored; the map is drawn afterwards from the folder (:mod:`tdome.pipeline`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -154,7 +155,9 @@ def _siap_nees_summary(rec: RunRecord) -> dict:
 
 
 def _assignment_summary(rec: RunRecord) -> dict:
-    a = rec.scenario.c2.assignment
+    # The section's model is built at run time from AssignmentConfig (tdome.scenario.schema.settings_model),
+    # so no static type names its fields.
+    a: Any = rec.scenario.c2.assignment
     rows = np.array(rec.assign_rows, dtype=float).reshape(-1, 7)
     gaps = rows[:, 4][np.isfinite(rows[:, 4])]
     return dict(

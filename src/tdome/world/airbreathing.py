@@ -165,9 +165,9 @@ def fly_route(waypoints_lat_rad, waypoints_lon_rad, speed_mps: float, cruise_alt
         tan_dive = np.tan(np.deg2rad(terminal_dive_deg))
         cands.insert(0, aim_alt_m + tan_dive * (length_m - d))
         slopes.insert(0, -tan_dive)
-    cands = np.stack(cands)
-    which = np.argmin(cands, axis=0)
-    h = cands[which, np.arange(d.size)]
+    heights = np.stack(cands)
+    which = np.argmin(heights, axis=0)
+    h = heights[which, np.arange(d.size)]
     dh_dd = np.asarray(slopes)[which]
 
     pos, n_rad, m_rad = _geodetic_point(u, h)

@@ -128,7 +128,7 @@ def _integrate(r0, v0, step_s, max_time_s, rotating, j2, keep_history):
             hit_any[ids] = True
         r[active] = rn
         v[active] = vn
-        if keep_history:
+        if hist_r is not None and hist_v is not None:  # keep_history
             hist_r.append(r.copy())
             hist_v.append(v.copy())
         active = active[~hit]

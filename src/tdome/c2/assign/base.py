@@ -49,9 +49,15 @@ OBJECTIVES = ("target", "asset")
 MAX_LETHALITY = 0.999  # keeps the asset objective's per-threat factors invertible
 
 
-@dataclass
+@dataclass(init=False)
 class AssignmentProblem:
-    """One cycle's static assignment: which battery fires how many rounds at which threat."""
+    """One cycle's static assignment: which battery fires how many rounds at which threat.
+
+    The arrays a caller may leave out (``survival``, ``followup_pk``,
+    ``max_engagements``) are filled with their defaults on construction, so
+    they are always arrays afterwards; the asset terms are set under the
+    ``asset`` objective only (:meth:`asset_terms`).
+    """
 
     value: np.ndarray  # (T,) value at risk of each threat (target objective)
     pk: np.ndarray  # (B, T) single-shot kill probability, 0 where infeasible
@@ -60,36 +66,43 @@ class AssignmentProblem:
     capacity: np.ndarray  # (B,) rounds that may be fired now
     reserved: np.ndarray  # (B,) of the capacity, rounds held back for high-value threats
     high_value: np.ndarray  # (T,) bool: may use reserved rounds
-    survival: np.ndarray | None = None  # (T,) probability the threat survives shots already in flight
-    followup_pk: np.ndarray | None = None  # (B, T) kill probability of a later look-shot if this one fails
-    max_engagements: np.ndarray | None = None  # (T,) engagements allowed this cycle
-    objective: str = "target"
-    asset: np.ndarray | None = None  # (T,) index into asset_value of the asset each threat endangers, -1 none
-    asset_value: np.ndarray | None = None  # (A,) value of each defended asset
-    lethality: np.ndarray | None = None  # (T,) probability a threat that arrives destroys its asset
+    survival: np.ndarray  # (T,) probability the threat survives shots already in flight (default 1)
+    followup_pk: np.ndarray  # (B, T) kill probability of a later look-shot if this one fails (default 0)
+    max_engagements: np.ndarray  # (T,) engagements allowed this cycle (default 1)
+    objective: str
+    asset: np.ndarray | None  # (T,) index into asset_value of the asset each threat endangers, -1 none
+    asset_value: np.ndarray | None  # (A,) value of each defended asset
+    lethality: np.ndarray | None  # (T,) probability a threat that arrives destroys its asset
 
-    def __post_init__(self) -> None:
-        T = self.value.shape[0]
-        self.value = np.asarray(self.value, dtype=float)
-        self.pk = np.asarray(self.pk, dtype=float).reshape(-1, T)
-        self.salvo = np.asarray(self.salvo, dtype=int)
-        self.cost = np.asarray(self.cost, dtype=float)
-        self.capacity = np.asarray(self.capacity, dtype=int)
-        self.reserved = np.asarray(self.reserved, dtype=int)
-        self.high_value = np.asarray(self.high_value, dtype=bool)
-        self.survival = np.ones(T) if self.survival is None else np.asarray(self.survival, dtype=float)
-        self.followup_pk = np.zeros_like(self.pk) if self.followup_pk is None else np.asarray(self.followup_pk, float)
-        self.max_engagements = (np.ones(T, dtype=int) if self.max_engagements is None
-                                else np.asarray(self.max_engagements, dtype=int))
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective {self.objective!r}: must be one of {', '.join(OBJECTIVES)}")
-        if self.objective == "asset":
-            if self.asset is None or self.asset_value is None:
+    def __init__(self, value: np.ndarray, pk: np.ndarray, salvo: np.ndarray, cost: np.ndarray,
+                 capacity: np.ndarray, reserved: np.ndarray, high_value: np.ndarray,
+                 survival: np.ndarray | None = None, followup_pk: np.ndarray | None = None,
+                 max_engagements: np.ndarray | None = None, objective: str = "target",
+                 asset: np.ndarray | None = None, asset_value: np.ndarray | None = None,
+                 lethality: np.ndarray | None = None) -> None:
+        T = value.shape[0]
+        self.value = np.asarray(value, dtype=float)
+        self.pk = np.asarray(pk, dtype=float).reshape(-1, T)
+        self.salvo = np.asarray(salvo, dtype=int)
+        self.cost = np.asarray(cost, dtype=float)
+        self.capacity = np.asarray(capacity, dtype=int)
+        self.reserved = np.asarray(reserved, dtype=int)
+        self.high_value = np.asarray(high_value, dtype=bool)
+        self.survival = np.ones(T) if survival is None else np.asarray(survival, dtype=float)
+        self.followup_pk = np.zeros_like(self.pk) if followup_pk is None else np.asarray(followup_pk, float)
+        self.max_engagements = (np.ones(T, dtype=int) if max_engagements is None
+                                else np.asarray(max_engagements, dtype=int))
+        self.objective = objective
+        self.asset, self.asset_value, self.lethality = asset, asset_value, lethality
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective {objective!r}: must be one of {', '.join(OBJECTIVES)}")
+        if objective == "asset":
+            if asset is None or asset_value is None:
                 raise ValueError("the asset objective needs asset and asset_value")
-            self.asset = np.asarray(self.asset, dtype=int)
-            self.asset_value = np.asarray(self.asset_value, dtype=float)
-            self.lethality = (np.full(T, MAX_LETHALITY) if self.lethality is None
-                              else np.clip(np.asarray(self.lethality, dtype=float), 0.0, MAX_LETHALITY))
+            self.asset = np.asarray(asset, dtype=int)
+            self.asset_value = np.asarray(asset_value, dtype=float)
+            self.lethality = (np.full(T, MAX_LETHALITY) if lethality is None
+                              else np.clip(np.asarray(lethality, dtype=float), 0.0, MAX_LETHALITY))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -109,13 +122,21 @@ class AssignmentProblem:
         """Expected loss (without cost) when threats survive with probabilities ``S``."""
         if self.objective == "target":
             return float(np.dot(self.value, S))
-        return float(np.dot(self.asset_value, 1.0 - self.asset_survival(S)))
+        _asset, asset_value, _lethality = self.asset_terms()
+        return float(np.dot(asset_value, 1.0 - self.asset_survival(S)))
+
+    def asset_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(asset, asset_value, lethality)``: set on construction under the asset objective only."""
+        if self.asset is None or self.asset_value is None or self.lethality is None:
+            raise ValueError("the asset terms are set under the asset objective only")
+        return self.asset, self.asset_value, self.lethality
 
     def asset_survival(self, S: np.ndarray) -> np.ndarray:
         """(A,) probability each asset survives (asset objective)."""
-        P = np.ones(len(self.asset_value))
-        m = self.asset >= 0
-        np.multiply.at(P, self.asset[m], 1.0 - self.lethality[m] * S[m])
+        asset, asset_value, lethality = self.asset_terms()
+        P = np.ones(len(asset_value))
+        m = asset >= 0
+        np.multiply.at(P, asset[m], 1.0 - lethality[m] * S[m])
         return P
 
 
@@ -211,44 +232,44 @@ class LossState:
         self.S = problem.survival.astype(float).copy()
         self.target = problem.objective == "target"
         if not self.target:
+            # The asset terms, held here as arrays: read only when not self.target.
+            self.asset, self.asset_value, self.lethality = problem.asset_terms()
             self.P = problem.asset_survival(self.S)
 
     def weight(self, cols=slice(None)) -> np.ndarray:
-        p = self.p
         if self.target:
-            return p.value[cols]
-        g, lam, S = p.asset[cols], p.lethality[cols], self.S[cols]
-        if p.asset_value.size == 0:
+            return self.p.value[cols]
+        g, lam, S = self.asset[cols], self.lethality[cols], self.S[cols]
+        if self.asset_value.size == 0:
             return np.zeros(np.shape(g))
         gi = np.where(g >= 0, g, 0)
-        w = p.asset_value[gi] * lam * self.P[gi] / (1.0 - lam * S)
+        w = self.asset_value[gi] * lam * self.P[gi] / (1.0 - lam * S)
         return np.where(g >= 0, w, 0.0)
 
     def set(self, t: int, s_new: float) -> None:
-        if not self.target and self.p.asset[t] >= 0:
-            g, lam = self.p.asset[t], self.p.lethality[t]
+        if not self.target and self.asset[t] >= 0:
+            g, lam = self.asset[t], self.lethality[t]
             self.P[g] *= (1.0 - lam * s_new) / (1.0 - lam * self.S[t])
         self.S[t] = s_new
 
     def group_of(self, t: int) -> np.ndarray:
         """Threats whose weight changes when threat ``t``'s survival does."""
-        if self.target or self.p.asset[t] < 0:
+        if self.target or self.asset[t] < 0:
             return np.array([t])
-        return np.flatnonzero(self.p.asset == self.p.asset[t])
+        return np.flatnonzero(self.asset == self.asset[t])
 
     def pair_delta(self, t1, s1, t2, s2) -> np.ndarray:
         """Loss change when threats ``t1`` and ``t2`` (distinct, arrays) take survivals ``s1`` and ``s2``."""
         S = self.S
         d1, d2 = s1 - S[t1], s2 - S[t2]
         single = self.weight(t1) * d1 + self.weight(t2) * d2
-        if self.target or self.p.asset_value.size == 0:
+        if self.target or self.asset_value.size == 0:
             return single
-        p = self.p
-        g1, g2 = p.asset[t1], p.asset[t2]
+        g1, g2 = self.asset[t1], self.asset[t2]
         same = (g1 == g2) & (g1 >= 0)
-        l1, l2 = p.lethality[t1], p.lethality[t2]
+        l1, l2 = self.lethality[t1], self.lethality[t2]
         old = (1.0 - l1 * S[t1]) * (1.0 - l2 * S[t2])
         new = (1.0 - l1 * s1) * (1.0 - l2 * s2)
         gs = np.where(same, g1, 0)
-        joint = p.asset_value[gs] * self.P[gs] * (1.0 - new / old)
+        joint = self.asset_value[gs] * self.P[gs] * (1.0 - new / old)
         return np.where(same, joint, single)

@@ -30,6 +30,9 @@ from tdome.c2.assign.greedy import Budget, greedy_engagements
 LAP_CANDIDATES = 12  # slots per engagement offered to the reassignment
 KICKS = 20  # perturbations tried after the first descent
 
+# A move of the descent: ("drop", e) or ("add" | "retarget" | "rebattery" | "swap", i, j).
+Move = tuple[str, int] | tuple[str, int, int]
+
 
 @register("local_search")
 def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = None, kicks: int = KICKS,
@@ -101,7 +104,7 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
     fresh = True  # no move since the last reassignment, which would find nothing new
     while time.perf_counter() < deadline:
         S = state.S
-        best = (-tol, None)
+        best: tuple[float, Move | None] = (-tol, None)
         E = eb.size
         if E:
             fe = f[eb, et]

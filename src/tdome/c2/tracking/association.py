@@ -144,6 +144,7 @@ class JPDA:
 
     def __call__(self, pairs: GatedPairs, n_tracks: int, plots: ScanPlots, weighs: np.ndarray) -> Association:
         m = len(plots)
+        claim: np.ndarray  # (m,) float: np.bincount with weights, which numpy's stubs type as int
         mixture, beta, beta0, claim = _none(pairs), np.empty(0), np.ones(n_tracks), np.zeros(m)
         if len(pairs):
             firm = weighs[pairs.track]

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -71,6 +71,10 @@ class Prediction:
     q: np.ndarray  # (n,) CV acceleration spectral density of each track (m²/s³)
     x: np.ndarray  # (n, 6) predicted states
     P: np.ndarray  # (n, 6, 6) predicted covariances
+
+
+# What an estimator's predict returns and its gate and update take back (an estimator may carry more in it).
+PredictionT = TypeVar("PredictionT", bound=Prediction)
 
 
 @dataclass
@@ -101,7 +105,7 @@ class Estimate:
         return cls(e, np.empty((0, 6)), np.empty((0, 6, 6)), np.empty(0), np.empty(0, dtype=bool), plot=e)
 
 
-class Estimator(ABC):
+class Estimator(ABC, Generic[PredictionT]):
     """Prediction, gating and update of the tracks' states (module docstring)."""
 
     columns: ClassVar[dict] = {}  # name -> (trailing shape, dtype) of per-track columns besides x, P
@@ -116,15 +120,15 @@ class Estimator(ABC):
         return np.where(ballistic, c.q_ballistic, c.q_air)
 
     @abstractmethod
-    def predict(self, table: TrackTable, t: float) -> Prediction:
+    def predict(self, table: TrackTable, t: float) -> PredictionT:
         """Every track predicted (or retrodicted) to ``t``."""
 
     @abstractmethod
-    def gate(self, table: TrackTable, pred: Prediction, plots: ScanPlots, tree: cKDTree | None) -> GatedPairs:
+    def gate(self, table: TrackTable, pred: PredictionT, plots: ScanPlots, tree: cKDTree | None) -> GatedPairs:
         """The plots inside each track's gate, with the pairs' GNN costs."""
 
     @abstractmethod
-    def update(self, table: TrackTable, pred: Prediction, association: Association,
+    def update(self, table: TrackTable, pred: PredictionT, association: Association,
                plots: ScanPlots) -> tuple[Estimate, Estimate]:
         """``(mixture, single)``: new states of the tracks that weigh their plots and of those that take one."""
 
@@ -132,10 +136,10 @@ class Estimator(ABC):
     def picture(self, table: TrackTable, rows: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
         """6-D states ``(x, P)`` of tracks ``rows`` (bool mask) predicted to ``t``."""
 
-    def confirmed(self, table: TrackTable, rows: np.ndarray) -> None:  # noqa: B027 - a hook, nothing by default
+    def confirmed(self, table: TrackTable, rows: np.ndarray) -> None:  # a hook, nothing by default
         """Tracks ``rows`` were just confirmed."""
 
-    def became_ballistic(self, table: TrackTable, rows: np.ndarray) -> None:  # noqa: B027 - a hook
+    def became_ballistic(self, table: TrackTable, rows: np.ndarray) -> None:  # a hook
         """Tracks ``rows`` were just flagged ballistic (or took a ballistic track's state)."""
 
     def retrodicted(self, table: TrackTable, pred: Prediction, ti: np.ndarray, H: np.ndarray, R: np.ndarray):

@@ -56,7 +56,7 @@ class IMMPrediction(Prediction):
         self.xm, self.Pm, self.mu = xm, Pm, mu
 
 
-class IMMEstimator(Estimator):
+class IMMEstimator(Estimator[IMMPrediction]):
     """CV for tentative tracks, an IMM for confirmed ones (module docstring)."""
 
     columns = _IMM_COLUMNS
@@ -229,7 +229,8 @@ class IMMEstimator(Estimator):
         x9, P9 = self._combine(xm, Pm, mu, ballistic)
         return xm, Pm, mu, x9, P9
 
-    def _update(self, table: TrackTable, pred: IMMPrediction, ti, pj, d, plots: ScanPlots):
+    def _update(self, table: TrackTable, pred: IMMPrediction, ti, pj, d,
+                plots: ScanPlots) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every model of tracks ``ti`` updated with plots ``pj``: ``(xm, Pm, mu)``.
 
         A plot older than the track (``d < 0``, out of sequence) is used by

@@ -31,7 +31,7 @@ from tdome.c2.tracking.track_table import TrackTable
 from tdome.c2.tracking.ukf import ukf_update
 
 
-class SingleModelEstimator(Estimator):
+class SingleModelEstimator(Estimator[Prediction]):
     """CV / free-flight prediction, EKF or UKF update, PDA mixture for JPDA tracks."""
 
     def predict(self, table: TrackTable, t: float) -> Prediction:

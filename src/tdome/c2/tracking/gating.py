@@ -77,19 +77,19 @@ def _dual_tree_pairs(track_pos, radius_m, tree: cKDTree):
     per-track Python lists of the ball query are what this avoids.
     """
     group = np.ceil(np.log2(np.maximum(radius_m, 1.0))).astype(np.intp)
-    ti, pj = [], []
+    ti_parts, pj_parts = [], []
     for g in np.unique(group):
         idx = np.flatnonzero(group == g)
         found = cKDTree(track_pos[idx]).sparse_distance_matrix(tree, float(radius_m[idx].max()), output_type="ndarray")
         keep = found["v"] <= radius_m[idx][found["i"]]
-        ti.append(idx[found["i"][keep]])
-        pj.append(found["j"][keep].astype(np.intp))
-    ti, pj = np.concatenate(ti), np.concatenate(pj)
+        ti_parts.append(idx[found["i"][keep]])
+        pj_parts.append(found["j"][keep].astype(np.intp))
+    ti, pj = np.concatenate(ti_parts), np.concatenate(pj_parts)
     order = np.lexsort((pj, ti))
     return ti[order], pj[order]
 
 
-@dataclass
+@dataclass(init=False)
 class GatedPairs:
     """Track–plot pairs inside the gate, with what the update needs."""
 
@@ -100,11 +100,13 @@ class GatedPairs:
     S: np.ndarray  # (k, m, m) innovation covariances
     d2: np.ndarray  # (k,) squared Mahalanobis distances
     log_det_S: np.ndarray  # (k,)  # noqa: N815 - log det S, the textbook name
-    cost: np.ndarray | None = None  # (k,) GNN cost; None: d2 + log_det_S
+    cost: np.ndarray  # (k,) GNN cost: d2 + log_det_S unless given
 
-    def __post_init__(self) -> None:
-        if self.cost is None:
-            self.cost = self.d2 + self.log_det_S
+    def __init__(self, track: np.ndarray, plot: np.ndarray, nu: np.ndarray, H: np.ndarray, S: np.ndarray,
+                 d2: np.ndarray, log_det_S: np.ndarray, cost: np.ndarray | None = None) -> None:  # noqa: N803 - the field log_det_S
+        self.track, self.plot, self.nu, self.H, self.S = track, plot, nu, H, S
+        self.d2, self.log_det_S = d2, log_det_S
+        self.cost = d2 + log_det_S if cost is None else cost
 
     def __len__(self) -> int:
         return int(self.track.shape[0])

@@ -176,6 +176,8 @@ def second_plot(table: TrackTable, est: Estimate, pred: Prediction, plots: ScanP
             vel_init[far] = True
             far[:] = False
         if far.any():
+            if pj is None:
+                raise ValueError("second_plot takes single-plot updates, which name their plots")
             tf = ti[far]
             x2, P2, t2 = two_point_init(cols["x"][tf, :3], cols["P"][tf, :3, :3], cols["time_s"][tf],
                                         plots.pos[pj[far]], plots.cov[pj[far]], np.full(tf.size, pred.t), c.q_air,

@@ -149,7 +149,7 @@ def linear_predict(x, P, F, Q):
     return xp, symmetrize(Pp)
 
 
-def expand_state(x6, P6, accel_sigma_mps2: float = 1.0):
+def expand_state(x6, P6, accel_sigma_mps2: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Extend 6-D ``[p, v]`` states (n, 6), (n, 6, 6) to 9-D with ``a = 0 ± accel_sigma_mps2`` (uncorrelated)."""
     x6 = np.asarray(x6, dtype=float)
     P6 = np.asarray(P6, dtype=float)

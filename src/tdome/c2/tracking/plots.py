@@ -133,12 +133,16 @@ class ScanPlots:
                   max_speed_mps: float) -> ScanPlots:
         """The plots of a radar scan (``site`` its radar) or of a Cartesian feed."""
         m = len(scan)
-        cartesian = isinstance(scan, PositionPlots)
-        if cartesian:
+        measure: PolarRadar | CartesianPosition
+        if isinstance(scan, PositionPlots):
+            cartesian = True
             z = np.asarray(scan.pos, dtype=float).reshape(m, 3)
             R = np.asarray(scan.cov, dtype=float).reshape(m, 3, 3)
             pos, cov, measure = z, R, CartesianPosition()
         else:
+            cartesian = False
+            if site is None:
+                raise ValueError(f"a radar scan (sensor {scan.sensor}) needs its radar's site")
             z, R, sig = radar_measurements(scan, site)
             pos, cov = plot_to_ecef(scan.range_m, scan.az_rad, scan.el_rad, sig, site.ecef, site.enu_rot)
             measure = PolarRadar(site.ecef, site.enu_rot, with_rdot=z.shape[1] == 4)

@@ -235,6 +235,8 @@ class Tracker(PictureSource):
         if len(assoc.mixture):
             pl, rows = assoc.mixture_report()
             report.append((pl, ids[rows].copy()))
+        if single.plot is None:
+            raise ValueError("the single-plot updates name no plots")
         report.append((single.plot, ids[single.track].copy()))
         return report
 
