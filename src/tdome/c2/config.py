@@ -60,6 +60,22 @@ def setting(default: Any = dataclasses.MISSING, *, doc: str, default_factory: An
     return field(default=default, metadata=meta)
 
 
+class ConfigError(ValueError):
+    """A setting, or a combination of settings, the C2 cannot run; ``field`` is the one to change, if one is."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def check_choices(config: Any) -> None:
+    """Every declared setting that names its choices holds one of them (raises :class:`ConfigError`)."""
+    for f, s in file_settings(type(config)):
+        value = getattr(config, f.name)
+        if s.choices and value not in s.choices:
+            raise ConfigError(f"{f.name} {value!r}: must be " + " or ".join(repr(a) for a in s.choices), f.name)
+
+
 def file_settings(cls: type) -> list[tuple[dataclasses.Field, Setting]]:
     """The fields of the dataclass ``cls`` that scenario files may set, in declaration order."""
     return [(f, f.metadata[SETTING]) for f in dataclasses.fields(cls) if SETTING in f.metadata]
@@ -143,8 +159,7 @@ class DoctrineConfig:
                                                         "from the tracks, s.")
 
     def __post_init__(self) -> None:
-        if self.mode not in DOCTRINE_MODES:
-            raise ValueError(f"doctrine mode {self.mode!r}: must be one of {', '.join(DOCTRINE_MODES)}")
+        check_choices(self)
 
 
 SOLVER_NAMES = ("greedy", "local_search", "exact")  # tdome.c2.assign.SOLVERS
@@ -174,12 +189,9 @@ class AssignmentConfig:
     deadline_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.solver not in SOLVER_NAMES:
-            raise ValueError(f"unknown assignment solver {self.solver!r}; known: {', '.join(SOLVER_NAMES)}")
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective {self.objective!r}: must be one of {', '.join(OBJECTIVES)}")
+        check_choices(self)
         if self.solver == "exact" and self.objective == "asset":
-            raise ValueError("solver 'exact' handles objective 'target' only; "
+            raise ConfigError("solver 'exact' handles objective 'target' only; "
                              "use solver 'local_search' or 'greedy' with objective 'asset'")
 
     @property

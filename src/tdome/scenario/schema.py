@@ -50,6 +50,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from tdome import geo
 from tdome.c2.config import (
     AssignmentConfig,
+    ConfigError,
     DoctrineConfig,
     Setting,
     ThreatConfig,
@@ -57,7 +58,7 @@ from tdome.c2.config import (
     file_settings,
     from_file_values,
 )
-from tdome.c2.tracking.config import TrackerConfig, TrackerConfigError
+from tdome.c2.tracking.config import TrackerConfig
 from tdome.messages import THREAT_CLASSES
 from tdome.scenario.catalog import (
     Catalog,
@@ -296,11 +297,19 @@ def settings_model(cls: type, name: str, doc: str) -> type[_Model]:
                 default = default / s.scale
             fields[s.file_name or f.name] = (_setting_type(s), _doc(s.doc, default))
 
+    file_name = {f.name: s.file_name or f.name for f, s in file_settings(cls)}
+
     def check(self: Any) -> Any:
+        """The dataclass's own rules, reported at the field they name (else at the section)."""
         try:
             from_file_values(cls, self.model_dump(by_alias=False))
-        except ValueError as e:
-            raise ValueError(str(e)) from None
+        except ConfigError as e:
+            where = file_name.get(e.field or "")
+            if where is None:
+                raise ValueError(str(e)) from None
+            error = PydanticCustomError("value_error", "{message}", {"message": str(e)})
+            raise ValidationError.from_exception_data(
+                name, [InitErrorDetails(type=error, loc=(where,), input=getattr(self, where))]) from None
         return self
 
     # pydantic types __validators__ as plain callables, but documents passing decorated validators (their
@@ -318,27 +327,8 @@ AssignmentSettings = settings_model(AssignmentConfig, "AssignmentSettings",
                                     "Weapon-target assignment: solver, objective and its time budget per C2 cycle.")
 
 
-# Typed Any: its fields are made at run time from TrackerConfig, so no static type can name them.
-_TrackerSettingsBase: Any = settings_model(TrackerConfig, "TrackerSettings",
-                                           "Tracking and fusion: how radar plots become the air picture.")
-
-
-class TrackerSettings(_TrackerSettingsBase):
-    """Tracking and fusion: how radar plots become the air picture."""
-
-    @model_validator(mode="after")
-    def _rules(self) -> TrackerSettings:
-        """The tracker's own rules (:meth:`TrackerConfig.__post_init__`), reported at the field they name."""
-        try:
-            from_file_values(TrackerConfig, self.model_dump(by_alias=False))
-        except TrackerConfigError as e:
-            if e.field is None:
-                raise ValueError(str(e)) from None
-            error = PydanticCustomError("value_error", "{message}", {"message": str(e)})
-            raise ValidationError.from_exception_data(
-                type(self).__name__, [InitErrorDetails(type=error, loc=(e.field,), input=getattr(self, e.field))]
-            ) from None
-        return self
+TrackerSettings = settings_model(TrackerConfig, "TrackerSettings",
+                                 "Tracking and fusion: how radar plots become the air picture.")
 
 
 class C2Settings(_Model):

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tdome.c2.config import setting
+from tdome.c2.config import ConfigError, check_choices, setting
 
 MOTIONS = ("cv", "imm")
 FILTERS = ("ekf", "ukf")
@@ -36,17 +36,8 @@ INITIATIONS = ("m_of_n", "score")
 _CHI2_95_6 = 12.591587243743977
 
 
-class TrackerConfigError(ValueError):
+class TrackerConfigError(ConfigError):
     """A setting, or a combination of settings, the tracker cannot run; ``field`` is the one to change, if one is."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
-
-
-def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise TrackerConfigError(f"{name} {value!r}: must be " + " or ".join(repr(a) for a in allowed), name)
 
 
 @dataclass(frozen=True)
@@ -118,10 +109,10 @@ class TrackerConfig:
 
         Raises :class:`TrackerConfigError` (a ValueError) naming the field to change.
         """
-        _one_of("motion", self.motion, MOTIONS)
-        _one_of("filter", self.filter, FILTERS)
-        _one_of("association", self.association, ASSOCIATIONS)
-        _one_of("initiation", self.initiation, INITIATIONS)
+        try:
+            check_choices(self)
+        except ConfigError as e:
+            raise TrackerConfigError(str(e), e.field) from None
         if self.confirm_n < self.confirm_m:
             raise TrackerConfigError(f"must be >= confirm_m ({self.confirm_m}) for M-of-N confirmation", "confirm_n")
         if self.motion == "imm" and self.association == "jpda":
