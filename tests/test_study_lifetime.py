@@ -92,6 +92,13 @@ def _poll(condition, timeout_s: float, period_s: float = 0.1):
     return value
 
 
+def _kill_parent_and_wait(proc: subprocess.Popen, tree: dict[int, int]) -> list[str]:
+    """kill -9 the parent only; what of ``tree`` (or of its process group) is still alive after ``DEATH_S``."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    return _wait_gone(tree, proc.pid)
+
+
 def _kill_group(proc: subprocess.Popen) -> None:
     with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -122,9 +129,7 @@ def test_kill_9_of_mc_leaves_no_process_behind(tmp_path):
 
         assert _poll(busy, START_S), f"tdome mc did not get busy in {START_S:.0f} s:\n{log_path.read_text()}"
         tree = _descendants(proc.pid)  # the two workers and multiprocessing's resource tracker
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        left = _wait_gone(tree, proc.pid)
+        left = _kill_parent_and_wait(proc, tree)
         assert not left, f"still alive {DEATH_S:.0f} s after kill -9 of tdome mc: {left}"
     finally:
         _kill_group(proc)
@@ -169,9 +174,7 @@ def test_idle_pool_workers_die_with_a_killed_parent(tmp_path, guard):
         assert line, f"the pool did not start: {proc.stderr.read1(10000) if proc.poll() is not None else ''}"
         tree = _descendants(proc.pid)  # the workers and multiprocessing's resource tracker
         assert set(map(int, line.split())) <= set(tree)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        left = _wait_gone(tree, proc.pid)
+        left = _kill_parent_and_wait(proc, tree)
         assert not left, f"still alive {DEATH_S:.0f} s after kill -9 of their parent: {left}"
     finally:
         _kill_group(proc)

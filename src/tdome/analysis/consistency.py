@@ -82,7 +82,8 @@ class NeesSummary:
         none = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
         return dict(mean=none(self.mean), band=[none(self.lower), none(self.upper)], dof=self.dof, n=self.n,
                     level=self.level, consistent=self.consistent, median=none(self.median),
-                    in_sample_band=none(self.in_sample_band))
+                    consistent_median=float(chi2.median(self.dof)), in_sample_band=none(self.in_sample_band),
+                    verdict=verdict(self))
 
 
 def nees_summary(values, dof: int, level: float = 0.95) -> NeesSummary:
