@@ -277,15 +277,13 @@ def test_absurd_sizes_are_refused_with_the_reason():
 
 
 def test_large_but_legal_sizes_are_warned_about_with_the_reason():
-    from tdome.sim.engine import scale_warnings
-
-    assert scale_warnings(small()) == []
+    assert small().scale_warnings() == []
 
     def big(d):
         d["duration_s"] = 2 * 86_400.0
         d["raid"]["waves"][0]["groups"][0]["count"] = 6_000
 
-    w = scale_warnings(small(big))
+    w = small(big).scale_warnings()
     assert len(w) == 2
     assert "6,0" in w[0] and "minutes" in w[0]
     assert "days" in w[1] and "battle is over" in w[1]

@@ -71,7 +71,7 @@ def _out_file(path: Path, option: str = "--out") -> None:
     """Make sure ``path`` names a file this process can write, before any work starts; exit 2 if not."""
     if path.is_dir():
         _fail(f"{option} {path}: is a folder; name the file to write")
-    _out_folder(path.parent if str(path.parent) else Path("."), option)
+    _out_folder(path.parent, option)
     if path.exists():
         try:
             with open(path, "ab"):
@@ -101,7 +101,6 @@ def run(
     """Run a scenario end to end and write its run folder."""
     from tdome.pipeline import write_run
     from tdome.sim.engine import run as run_sim
-    from tdome.sim.engine import scale_warnings
     from tdome.sim.report import summarize
     from tdome.viz.terminal import print_summary
 
@@ -117,7 +116,7 @@ def run(
     suffix = "" if sc.sim.fidelity == "full" else f"-{_slug(sc.sim.fidelity)}"
     out = out or Path("runs") / f"{_slug(sc.name)}-seed{sc.seed}{suffix}"
     _out_folder(out)
-    for w in scale_warnings(sc):
+    for w in sc.scale_warnings():
         _warn(w)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[t]}"),
                   TimeElapsedColumn(), console=console, disable=quiet, transient=True) as prog:
@@ -136,13 +135,11 @@ def run(
 @app.command()
 def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file to check.")) -> None:
     """Check a scenario file without running it."""
-    from tdome.sim.engine import scale_warnings
-
     sc = _load(scenario, None)
-    n = sum(g.count for w in sc.raid.waves for g in w.groups)
+    n = sc.threat_count
     console.print(f"{scenario}: valid — {len(sc.assets)} assets, {len(sc.radars)} radars, "
                   f"{len(sc.batteries)} batteries, {n} threats in {len(sc.raid.waves)} waves", soft_wrap=True)
-    for w in scale_warnings(sc):
+    for w in sc.scale_warnings():
         _warn(w)
 
 

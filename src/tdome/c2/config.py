@@ -47,6 +47,10 @@ class Setting:
     optional: bool = False
     integer: bool = False
 
+    def __post_init__(self) -> None:
+        if self.keys and self.scale != 1.0:
+            raise ValueError("a setting with one entry per key takes no unit scale")
+
     def bounds(self) -> dict[str, float]:
         return {k: v for k in ("ge", "gt", "le", "lt") if (v := getattr(self, k)) is not None}
 

@@ -283,21 +283,21 @@ def settings_model(cls: type, name: str, doc: str) -> type[_Model]:
     their message is the section's error.
     """
     fields: dict[str, Any] = {}
+    file_name: dict[str, str] = {}  # dataclass field -> its name in files
     for f, s in file_settings(cls):
+        in_file = file_name[f.name] = s.file_name or f.name
         default = default_of(f)
-        if s.keys:
-            entries: dict[str, Any] = {k: (_setting_type(s), _doc((s.key_doc or s.doc).format(key=k, a=_article(k)),
-                                                  default[k] / s.scale if s.scale != 1.0 else default[k]))
-                       for k in s.keys}
+        if s.keys:  # one entry per key, in SI already (keyed settings carry no unit scale)
+            entries: dict[str, Any] = {
+                k: (_setting_type(s), _doc((s.key_doc or s.doc).format(key=k, a=_article(k)), default[k]))
+                for k in s.keys}
             sub = create_model(f"{f.name.title().replace('_', '')}Settings", __base__=_Model,
                                __doc__=s.doc, **entries)
-            fields[s.file_name or f.name] = (sub, _doc(s.doc, default_factory=sub))
+            fields[in_file] = (sub, _doc(s.doc, default_factory=sub))
         else:
             if default is not None and s.scale != 1.0:
                 default = default / s.scale
-            fields[s.file_name or f.name] = (_setting_type(s), _doc(s.doc, default))
-
-    file_name = {f.name: s.file_name or f.name for f, s in file_settings(cls)}
+            fields[in_file] = (_setting_type(s), _doc(s.doc, default))
 
     def check(self: Any) -> Any:
         """The dataclass's own rules, reported at the field they name (else at the section)."""
@@ -367,6 +367,9 @@ _MISSING = object()
 # Sizes beyond anything tdome is built for are refused with the reason (warnings come lower: sim.engine).
 MAX_DURATION_S = 7 * 86_400.0
 MAX_THREATS = 100_000
+# ... and sizes that are legal but beyond what tdome is measured on are warned about (Scenario.scale_warnings).
+LARGE_RAID = 5_000  # threats: beyond the saturation raids the tracker and the C2 are measured on
+LONG_RUN_S = 86_400.0  # one day of simulated time
 
 
 class Problem(NamedTuple):
@@ -458,6 +461,18 @@ class Scenario(_Model):
     @property
     def threat_count(self) -> int:
         return sum(g.count for _, g in self.groups())
+
+    def scale_warnings(self) -> list[str]:
+        """Sizes that are legal but far beyond what tdome is built and measured for, each with the reason."""
+        out = []
+        n = self.threat_count
+        if n > LARGE_RAID:
+            out.append(f"raid of {n:,} threats: tdome is measured on raids of up to a few thousand; set-up alone "
+                       f"(flying out every trajectory) takes minutes and each radar scan costs more with every track")
+        if self.duration_s > LONG_RUN_S:
+            out.append(f"duration_s {self.duration_s:,.0f} s is {self.duration_s / 86_400:,.1f} days: the run stops "
+                       f"once the battle is over (every threat down or killed), so the figure is only an upper bound")
+        return out
 
     def threat_counts_by_class(self) -> dict[str, int]:
         types = self.threat_types
@@ -587,7 +602,7 @@ class Scenario(_Model):
                                        f"max_range_km = {_num(tt.max_range_km)} of threat type '{g.threat}'; "
                                        "move the launch area closer or aim nearer",
                                        g.aim if isinstance(g.aim, str) else g.aim.model_dump()))
-        n = sum(g.count for w in self.raid.waves for g in w.groups)
+        n = self.threat_count
         if n > MAX_THREATS:
             out.append(Problem(("raid",), f"{n:,} threats in all: at most {MAX_THREATS:,}; every trajectory is held "
                                           "in memory on a 0.5 s grid, and the tracker and the C2 are measured on "

@@ -99,8 +99,7 @@ def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
     assets = build_assets(sc)
     sites, radars = build_sensors(sc)
     batteries = build_batteries(sc)
-    n_planned = sum(g.count for w in sc.raid.waves for g in w.groups)
-    say(0.0, f"flying out the raid's {n_planned:,} trajectories")
+    say(0.0, f"flying out the raid's {sc.threat_count:,} trajectories")
     raid = build_raid(sc, assets, lambda done, total: say(0.0, f"flying out trajectories: {done:,} of {total:,}"))
     say(0.0, "starting the battle")
     traj = raid.trajectories
@@ -213,23 +212,6 @@ def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
     rec.flyouts = _flyouts(eff, batteries)
     rec.wall_s = time.perf_counter() - wall0
     return rec
-
-
-LARGE_RAID = 5_000  # threats: beyond the saturation raids the tracker and the C2 are measured on
-LONG_RUN_S = 86_400.0  # one day of simulated time
-
-
-def scale_warnings(sc) -> list[str]:
-    """Sizes that are legal but far beyond what tdome is built and measured for, each with the reason."""
-    out = []
-    n = sum(g.count for w in sc.raid.waves for g in w.groups)
-    if n > LARGE_RAID:
-        out.append(f"raid of {n:,} threats: tdome is measured on raids of up to a few thousand; set-up alone "
-                   f"(flying out every trajectory) takes minutes and each radar scan costs more with every track")
-    if sc.duration_s > LONG_RUN_S:
-        out.append(f"duration_s {sc.duration_s:,.0f} s is {sc.duration_s / 86_400:,.1f} days: the run stops once "
-                   f"the battle is over (every threat down or killed), so the figure is only an upper bound")
-    return out
 
 
 def _battle_over(t: float, launched, impacted, kill_s, eff: Effectors, bm: BattleManager) -> bool:

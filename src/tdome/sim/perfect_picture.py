@@ -20,11 +20,10 @@ from collections.abc import Callable
 import numpy as np
 
 from tdome.c2.tracking import AirPicture, PictureSource, PlotAssociation
-from tdome.messages import Detections, PositionPlots
+from tdome.messages import BALLISTIC_CLASS_NAMES, Detections, PositionPlots
 
 # A small, well-conditioned covariance: position σ 1 m, velocity σ 0.1 m/s.
 _P_TRUTH = np.diag([1.0, 1.0, 1.0, 0.01, 0.01, 0.01])
-_FREE_FLIGHT = ("ballistic", "rocket")
 
 
 class PerfectPicture(PictureSource):
@@ -42,7 +41,7 @@ class PerfectPicture(PictureSource):
     def __init__(self, truth_state: Callable[[float], tuple], classes: list[str], first_detect_s: np.ndarray):
         n = len(classes)
         self._truth_state = truth_state
-        self._ballistic = np.array([c in _FREE_FLIGHT for c in classes], dtype=bool)
+        self._ballistic = np.array([c in BALLISTIC_CLASS_NAMES for c in classes], dtype=bool)
         self._first = first_detect_s
         self._hits = np.zeros(n, dtype=np.int64)
         self.stats: dict[str, int] = {}
