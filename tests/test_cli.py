@@ -90,8 +90,6 @@ def test_sweep_refuses_an_unwritable_folder(tmp_path):
     study.write_text(f"name: s\nscenario: {SMALL}\nruns: 1\n"
                      "parameters:\n  c2.doctrine.mode: [shoot_look_shoot, fire_all]\n")
     r = tdome("sweep", str(study), "--out", str(_blocked(tmp_path) / "out"), "--quiet")
-    if "parameters" in r.stderr and "cannot write" not in r.stderr:
-        pytest.fail(f"the test's study file is not valid: {r.stderr}")
     _clean_error(r, "--out", "cannot write")
 
 

@@ -35,19 +35,10 @@ class ThreatClass(enum.IntEnum):
         """The name in scenario files, catalogs and reports: 'ballistic', 'rocket', …"""
         return self.name.lower()
 
-    @classmethod
-    def of(cls, label: str) -> ThreatClass:
-        return cls[label.upper()]
-
-    @property
-    def ballistic(self) -> bool:
-        """Free flight after burnout: predicted by gravity alone, engaged by the upper layers."""
-        return self in BALLISTIC_CLASSES
-
 
 THREAT_CLASSES = tuple(c.label for c in ThreatClass)
-BALLISTIC_CLASSES = frozenset({ThreatClass.BALLISTIC, ThreatClass.ROCKET})
-BALLISTIC_CLASS_NAMES = tuple(c.label for c in ThreatClass if c in BALLISTIC_CLASSES)
+# Free flight after burnout: predicted by gravity alone.
+BALLISTIC_CLASS_NAMES = (ThreatClass.BALLISTIC.label, ThreatClass.ROCKET.label)
 LAYERS = ("upper", "mid", "lower", "short")
 
 

@@ -168,6 +168,7 @@ class DoctrineConfig:
 
 SOLVER_NAMES = ("greedy", "local_search", "exact")  # tdome.c2.assign.SOLVERS
 OBJECTIVES = ("target", "asset")
+SOLVER_DEADLINE_S = 10.0  # a solve's time without a limit set: exact's budget, the heuristics' safety deadline
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class AssignmentConfig:
                                                           "arrives destroys its asset.")
     # Without a time limit the heuristics run to their own end, but never past this deadline: a
     # solve that reaches it is cut and reported (Assignment.timed_out).
-    deadline_s: float = 10.0
+    deadline_s: float = SOLVER_DEADLINE_S
 
     def __post_init__(self) -> None:
         check_choices(self)

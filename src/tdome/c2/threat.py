@@ -30,7 +30,7 @@ from tdome.messages import ThreatClass as TC
 _G0 = 9.80665
 
 
-@dataclass(init=False)
+@dataclass
 class ThreatPicture:
     """Evaluated threats, one row per evaluated confirmed track."""
 
@@ -44,15 +44,7 @@ class ThreatPicture:
     time_to_go_s: np.ndarray  # (n,) to impact (ballistic) or to reaching the asset (air)
     asset: np.ndarray  # (n,) index of the endangered asset, -1 for none
     value: np.ndarray  # (n,) value at risk
-    ambiguous: np.ndarray  # (n,) ballistic track that may be a rocket or a missile (default: none)
-
-    def __init__(self, time_s: float, track_id: np.ndarray, cls: np.ndarray, node_t: np.ndarray,
-                 node_pos: np.ndarray, node_vel: np.ndarray, impact_ecef: np.ndarray, time_to_go_s: np.ndarray,
-                 asset: np.ndarray, value: np.ndarray, ambiguous: np.ndarray | None = None) -> None:
-        self.time_s, self.track_id, self.cls = time_s, track_id, cls
-        self.node_t, self.node_pos, self.node_vel = node_t, node_pos, node_vel
-        self.impact_ecef, self.time_to_go_s, self.asset, self.value = impact_ecef, time_to_go_s, asset, value
-        self.ambiguous = np.zeros(len(track_id), dtype=bool) if ambiguous is None else ambiguous
+    ambiguous: np.ndarray  # (n,) ballistic track that may be a rocket or a missile
 
     def plausible_pk(self, pk: dict[str, float], rows: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
         """Kill probability an interceptor with table ``pk`` can count on against each row.

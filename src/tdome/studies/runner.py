@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -103,18 +104,19 @@ def run_study(study: Study, out: str | Path, *, workers: int | None = None, ray_
             on_row(row)
 
     if ray_address is not None:
-        lost = _run_ray(tasks, base, accept, ray_address)
+        _run_ray(tasks, base, accept, ray_address)
     else:
-        lost = _run_local(tasks, base, accept, workers or os.cpu_count() or 1)
+        _run_local(tasks, base, accept, workers or os.cpu_count() or 1)
+    lost = len(tasks) - stats["ran"]  # every run not written went down with a worker: resume runs it again
     return StudyRun(out, total, stats["ran"], total - len(tasks), stats["errors"], lost,
                     time.perf_counter() - t0, fid)
 
 
-def _run_local(tasks: list[dict], base: dict, accept, workers: int) -> int:
+def _run_local(tasks: list[dict], base: dict, accept, workers: int) -> None:
     if workers <= 1:
         for task in tasks:
-            accept(run_one(dict(task, base=base)))
-        return 0
+            accept(_run_with_base(task, base))
+        return
     todo = iter(tasks)
     window = 2 * workers  # runs queued at once: enough to keep every worker busy
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=die_with_parent,
@@ -123,15 +125,15 @@ def _run_local(tasks: list[dict], base: dict, accept, workers: int) -> int:
         try:
             while True:
                 for task in itertools.islice(todo, window - len(running)):
-                    running.add(pool.submit(run_one, dict(task, base=base)))
+                    running.add(pool.submit(_run_with_base, task, base))
                 if not running:
-                    return 0
+                    return
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     accept(fut.result())
         except BrokenProcessPool:
             # A worker died (killed, out of memory): what was written stays; resume runs the rest.
-            return len(running) + 1 + sum(1 for _ in todo)
+            return
         except BaseException:
             for fut in running:
                 fut.cancel()
@@ -139,7 +141,7 @@ def _run_local(tasks: list[dict], base: dict, accept, workers: int) -> int:
             raise
 
 
-def _run_ray(tasks: list[dict], base: dict, accept, address: str) -> int:
+def _run_ray(tasks: list[dict], base: dict, accept, address: str) -> None:
     try:
         import ray
     except ImportError:
@@ -149,29 +151,27 @@ def _run_ray(tasks: list[dict], base: dict, accept, address: str) -> int:
         ray.init(address=None if address == "local" else address, log_to_driver=False,
                  include_dashboard=False, configure_logging=False)
     try:
-        return _ray_loop(ray, tasks, base, accept)
+        _ray_loop(ray, tasks, base, accept)
     finally:
         if started:
             ray.shutdown()
 
 
-def _ray_loop(ray, tasks: list[dict], base: dict, accept) -> int:
+def _ray_loop(ray, tasks: list[dict], base: dict, accept) -> None:
     remote = ray.remote(max_retries=2)(_run_with_base)
     base_ref = ray.put(base)
     window = 2 * max(int(ray.cluster_resources().get("CPU", 1)), 1)
     todo = iter(tasks)
     running: list = []
-    lost = 0
     try:
         while True:
             running += [remote.remote(t, base_ref) for t in itertools.islice(todo, window - len(running))]
             if not running:
-                return lost
+                return
             ready, running = ray.wait(running, num_returns=1)
-            try:
+            # A worker that died even after retries loses its run (counted by run_study; resume runs it again).
+            with suppress(ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError):
                 accept(ray.get(ready[0]))
-            except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError):
-                lost += 1  # the worker died even after retries: resume runs it again
     except BaseException:
         for ref in running:
             ray.cancel(ref, force=True)

@@ -113,9 +113,6 @@ def _read_study_yaml(p: Path) -> Any:
         items = [ErrorItem(i.path, i.message.replace("a scenario is", "a study file is")
                            .replace("not a scenario file", "not a study file"), i.line, i.column) for i in e.errors]
         raise StudyError(str(p), items) from None
-    except (LookupError, AttributeError):  # PyYAML on a tag its value does not fit: `!!int`, `!!bool x`
-        raise StudyError(str(p), "not valid YAML: a value cannot be read (a tag such as !!int, !!float, !!bool "
-                                 "or !!timestamp on a value that is not one)") from None
 
 
 def _path_mapping(data: dict, key: str, what: str, errs: list[ErrorItem]) -> dict:

@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-OBJECTIVES = ("target", "asset")
+from tdome.c2.config import OBJECTIVES
+
 MAX_LETHALITY = 0.999  # keeps the asset objective's per-threat factors invertible
 
 

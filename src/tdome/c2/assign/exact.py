@@ -33,8 +33,8 @@ import numpy as np
 
 from tdome.c2.assign.base import Assignment, AssignmentProblem, evaluate_engagements, finish, register
 from tdome.c2.assign.local import solve_local_search
+from tdome.c2.config import SOLVER_DEADLINE_S
 
-DEFAULT_TIME_LIMIT_S = 10.0
 GAP_TOLERANCE = 1e-4  # relative; the same as HiGHS's default MIP gap
 _GRID_S = np.array([1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05, 0.03, 0.02, 0.012, 0.007, 0.004, 0.002,
                     0.001, 3e-4, 1e-4])
@@ -46,7 +46,7 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None,
     import highspy
 
     t0 = time.perf_counter()
-    limit = DEFAULT_TIME_LIMIT_S if time_limit_s is None else time_limit_s
+    limit = SOLVER_DEADLINE_S if time_limit_s is None else time_limit_s
     p = problem
     if p.objective != "target":
         raise ValueError("the exact solver handles the target-based objective only; use local_search for 'asset'")
@@ -177,9 +177,9 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None,
             break
     lower = min(lower, best_loss)
     gap = (best_loss - lower) / best_loss if np.isfinite(lower) and best_loss > 0 else (0.0 if best_loss <= 0 else None)
+    proven = gap is not None and gap <= gap_tolerance
     return finish(p, best_b, best_t, loss_bound=lower if np.isfinite(lower) else None, gap=gap,
-                  proven=gap is not None and gap <= gap_tolerance, solve_s=time.perf_counter() - t0,
-                  timed_out=timed_out and not (gap is not None and gap <= gap_tolerance))
+                  proven=proven, solve_s=time.perf_counter() - t0, timed_out=timed_out and not proven)
 
 
 def _bounded_statuses():

@@ -204,7 +204,6 @@ def _reassign(p, f, state, budget, eb, et, tol):
     E = eb.size
     if E < 2:
         return None
-    _B, _T = p.shape
     S, w = state.S, state.weight()
     open_t = np.flatnonzero(budget.left > 0)
     slot_t = np.concatenate([et, open_t])
@@ -216,7 +215,8 @@ def _reassign(p, f, state, budget, eb, et, tol):
         ok &= p.high_value[slot_t][None, :] | ~p.high_value[et][:, None] | (budget.free[eb] >= p.salvo[et])[:, None]
     ok[np.arange(E), np.arange(E)] = True  # staying put is always allowed
     # Each engagement's few best slots, each slot's few best engagements, and
-    # every engagement's own slot make a sparse bipartite graph.
+    # every engagement's own slot make the graph of proposals (kept as narrow as
+    # the sparse matcher had it: a wider one would change results).
     gain[~ok] = np.inf
     n_slots = gain.shape[1]
     kr, kc = min(LAP_CANDIDATES, n_slots), min(LAP_CANDIDATES, E)
@@ -224,7 +224,7 @@ def _reassign(p, f, state, budget, eb, et, tol):
     pick[np.arange(E)[:, None], np.argpartition(gain, kr - 1, axis=1)[:, :kr]] = True
     pick[np.argpartition(gain, kc - 1, axis=0)[:kc, :], np.arange(n_slots)[None, :]] = True
     pick[np.arange(E), np.arange(E)] = True
-    rows, cols = match_slots(np.where(pick & ok, gain, np.inf))
+    rows, cols = match_slots(np.where(pick, gain, np.inf))  # gain is already inf where not ok
     new_t = et.copy()
     new_t[rows] = slot_t[cols]
     if np.array_equal(new_t, et):

@@ -36,8 +36,7 @@ INITIATIONS = ("m_of_n", "score")
 _CHI2_95_6 = 12.591587243743977
 
 
-class TrackerConfigError(ConfigError):
-    """A setting, or a combination of settings, the tracker cannot run; ``field`` is the one to change, if one is."""
+TrackerConfigError = ConfigError  # the C2's one configuration error, under the name the tracker's callers know
 
 
 @dataclass(frozen=True)
@@ -109,10 +108,7 @@ class TrackerConfig:
 
         Raises :class:`TrackerConfigError` (a ValueError) naming the field to change.
         """
-        try:
-            check_choices(self)
-        except ConfigError as e:
-            raise TrackerConfigError(str(e), e.field) from None
+        check_choices(self)
         if self.confirm_n < self.confirm_m:
             raise TrackerConfigError(f"must be >= confirm_m ({self.confirm_m}) for M-of-N confirmation", "confirm_n")
         if self.motion == "imm" and self.association == "jpda":
