@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -33,8 +33,8 @@ from tdome.scenario.fields import (
     ThreatClassName,
     _doc,
     _Frozen,
-    _gt_field,
     _Model,
+    above,
 )
 from tdome.scenario.yamlio import parse_yaml
 
@@ -98,7 +98,8 @@ class RadarType(_Frozen):
 
     role: RadarRole = _doc("What the radar is for (descriptive; every radar feeds the same air picture).")
     min_range_km: Num(ge=0.0) = _doc("Minimum instrumented range, km.", 0.0)
-    max_range_km: Num(gt=0.0) = _doc("Maximum instrumented range, km; must be > min_range_km.")
+    max_range_km: Annotated[Num(gt=0.0), above("min_range_km")] = _doc(
+        "Maximum instrumented range, km; must be > min_range_km.")
     revisit_s: Num(ge=0.1) = _doc("Revisit time (scan period): time between two looks in one direction, s; at "
                                   "least 0.1 (each scan is simulated, so a tinier period only multiplies run time).")
     sigma_range_m: Num(gt=0.0) = _doc("Range measurement error, one standard deviation, m.")
@@ -111,7 +112,8 @@ class RadarType(_Frozen):
     boresight_deg: Num(ge=0.0, lt=360.0) = _doc(
         "Centre of the sector, degrees azimuth from true north; a radar site's boresight_az_deg overrides it.", 0.0)
     min_el_deg: Num(ge=-90.0, le=90.0) = _doc("Lowest elevation covered, degrees.", 0.0)
-    max_el_deg: Num(ge=-90.0, le=90.0) = _doc("Highest elevation covered, degrees; must be > min_el_deg.", 90.0)
+    max_el_deg: Annotated[Num(ge=-90.0, le=90.0), above("min_el_deg")] = _doc(
+        "Highest elevation covered, degrees; must be > min_el_deg.", 90.0)
     snr_ref_db: Num() = _doc("Signal-to-noise ratio of a 1 m² target at ref_range_km, dB (radar sensitivity).")
     ref_range_km: Num(gt=0.0) = _doc("Range at which the SNR of a 1 m² target is snr_ref_db, km.")
     pfa: Num(gt=0.0, lt=1.0) = _doc(
@@ -121,16 +123,6 @@ class RadarType(_Frozen):
         "Expected number of false (clutter) plots per scan over the whole coverage.", 0.0)
     description: str = _doc("Free text.", "")
     source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
-
-    @field_validator("max_range_km")
-    @classmethod
-    def _max_range(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("min_range_km", v, info)
-
-    @field_validator("max_el_deg")
-    @classmethod
-    def _max_el(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("min_el_deg", v, info)
 
 
 def _pk_doc(threat_class: str) -> Any:
@@ -156,9 +148,11 @@ class InterceptorType(_Frozen):
     layer: Layer = _doc("Defence layer; a battery firing this interceptor must be of the same layer.")
     speed_mps: Num(gt=0.0) = _doc("Average flyout speed, m/s (sets the time of flight to the intercept point).")
     min_range_km: Num(ge=0.0) = _doc("Minimum intercept range from the battery, km.")
-    max_range_km: Num(gt=0.0) = _doc("Maximum intercept range from the battery, km; must be > min_range_km.")
+    max_range_km: Annotated[Num(gt=0.0), above("min_range_km")] = _doc(
+        "Maximum intercept range from the battery, km; must be > min_range_km.")
     min_alt_km: Num(ge=0.0) = _doc("Lowest intercept altitude, km.")
-    max_alt_km: Num(gt=0.0) = _doc("Highest intercept altitude, km; must be > min_alt_km.")
+    max_alt_km: Annotated[Num(gt=0.0), above("min_alt_km")] = _doc(
+        "Highest intercept altitude, km; must be > min_alt_km.")
     reaction_s: Num(ge=0.0) = _doc("Reaction time from fire order to launch, s.")
     pk: PkTable = _doc("Single-shot kill probability per threat class; at least one must be > 0.")
     cost_usd: Num(ge=0.0) = _doc("Cost of one round, US dollars.")
@@ -167,16 +161,6 @@ class InterceptorType(_Frozen):
         "(then the pk draw decides); otherwise the round misses.")
     description: str = _doc("Free text.", "")
     source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
-
-    @field_validator("max_range_km")
-    @classmethod
-    def _max_range(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("min_range_km", v, info)
-
-    @field_validator("max_alt_km")
-    @classmethod
-    def _max_alt(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("min_alt_km", v, info)
 
     @field_validator("pk")
     @classmethod

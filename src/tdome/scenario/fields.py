@@ -140,12 +140,17 @@ class _Frozen(_Model):
     model_config = ConfigDict(frozen=True)
 
 
-def _gt_field(other: str, v: float, info: ValidationInfo, what: str = "") -> float:
-    """Field-validator helper: ``v`` must exceed the (already validated) field ``other``."""
+def _gt_field(other: str, v: float, info: ValidationInfo) -> float:
+    """Validator body: ``v`` must exceed the (already validated) field ``other``."""
     lo = info.data.get(other)
     if lo is not None and not v > lo:
-        raise ValueError(f"must be > {other} ({_num(lo)}){what}")
+        raise ValueError(f"must be > {other} ({_num(lo)})")
     return v
+
+
+def above(other: str) -> AfterValidator:
+    """Annotation for the upper end of a range: the value must exceed the field ``other`` (declared before it)."""
+    return AfterValidator(lambda v, info: _gt_field(other, v, info))
 
 
 def _doc(text: str, default: Any = ..., **kw: Any) -> Any:

@@ -78,9 +78,9 @@ from tdome.scenario.fields import (
     Name,
     Num,
     _doc,
-    _gt_field,
     _Model,
     _num,
+    above,
 )
 
 AssetKind = Literal["city", "industry", "air_base", "power_plant", "port", "military", "government"]
@@ -98,19 +98,9 @@ class Region(_Model):
     """Map extent in degrees (plots and replay)."""
 
     lat_min: Lat = _doc("Southern edge, degrees latitude.")
-    lat_max: Lat = _doc("Northern edge, degrees latitude; must be > lat_min.")
+    lat_max: Annotated[Lat, above("lat_min")] = _doc("Northern edge, degrees latitude; must be > lat_min.")
     lon_min: Lon = _doc("Western edge, degrees longitude.")
-    lon_max: Lon = _doc("Eastern edge, degrees longitude; must be > lon_min.")
-
-    @field_validator("lat_max")
-    @classmethod
-    def _lat(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("lat_min", v, info)
-
-    @field_validator("lon_max")
-    @classmethod
-    def _lon(cls, v: float, info: ValidationInfo) -> float:
-        return _gt_field("lon_min", v, info)
+    lon_max: Annotated[Lon, above("lon_min")] = _doc("Eastern edge, degrees longitude; must be > lon_min.")
 
 
 class LatLon(_Model):
