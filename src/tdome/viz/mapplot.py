@@ -74,8 +74,7 @@ def metres_per_degree_lon(lat_deg) -> np.ndarray:
     true at the latitude it is drawn for.
     """
     phi = np.radians(lat_deg)
-    e2 = geo.F * (2.0 - geo.F)
-    return np.pi / 180.0 * geo.A_M * np.cos(phi) / np.sqrt(1.0 - e2 * np.sin(phi) ** 2)
+    return np.pi / 180.0 * geo.A_M * np.cos(phi) / np.sqrt(1.0 - geo.E2 * np.sin(phi) ** 2)
 
 
 def scale_bar(lon_span_deg: float, lat_deg: float, fraction: float = 0.2) -> tuple[float, float]:
