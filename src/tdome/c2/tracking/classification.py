@@ -31,6 +31,11 @@ class KinematicClass(enum.IntEnum):
     FAST = 2  # air-breathing, faster (cruise missile, aircraft)
     BALLISTIC = 3  # flagged ballistic by :func:`ballistic_test`
 
+    @property
+    def label(self) -> str:
+        """The name in reports: 'unknown', 'slow', 'fast', 'ballistic'."""
+        return self.name.lower()
+
 
 def up_vectors(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Geodetic altitude (n,) and local vertical unit vectors (n, 3) at the positions of states (n, ≥3)."""
