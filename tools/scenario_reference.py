@@ -17,6 +17,7 @@ writes now: after changing the schema or the catalog, run it and commit the resu
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -40,7 +41,8 @@ file as it is typed with the JSON Schema that `tdome schema` prints (`tdome.scen
 Conventions:
 
 - Units follow the field names: `lat`/`lon` and `*_deg` in degrees, `*_km` kilometres, `*_m`
-  metres, `*_s` seconds, `*_mps` metres per second, `*_db` decibels, `*_usd` US dollars.
+  metres, `*_s` seconds, `*_ms` milliseconds, `*_mps` metres per second, `*_hz` per second,
+  `*_db` decibels, `*_usd` US dollars.
 - Numbers are numbers: a quoted `"4"` or a `true`/`yes` is refused where a number is expected.
   An integer is fine where a number is expected (`duration_s: 600`), but an integer field
   refuses `4.0`.  `1e6` and `2.5e-3` are numbers.
@@ -61,7 +63,12 @@ Beyond each field on its own, the loader checks the file as a whole:
 - every wave starts before `duration_s`;
 - a ballistic or rocket group's launch area is within its threat type's `max_range_km` of the
   aim, and an air-breathing group's route (launch, `via`, aim) is not longer than it;
-- `via` waypoints are given for air-breathing threats only.
+- `via` waypoints are given for air-breathing threats only;
+- a battery's `radars` and `cued_by` name radars of the file;
+- with a `network` section: radar, battery and C2 node names are unique across the three lists
+  (links name their ends by them); every link joins two different known nodes, at most one link per
+  pair; `mtbf_s` and `mttr_s` are given together; and under `c2.architecture` `integrated` or
+  `integrated_with_fallback` every battery has a route of links (through any nodes) to a C2 node.
 
 Every problem is reported with the file, the line, the field path (`batteries[2].magazine`), the
 value and what would be valid.
@@ -144,7 +151,8 @@ def _allowed(schema: dict) -> str:
         out.append("not empty")
     if "minItems" in schema and "prefixItems" not in schema:
         n = schema["minItems"]
-        out.append(f"at least {n} item{'s' if n != 1 else ''}")
+        exactly = schema.get("maxItems") == n
+        out.append(f"{'exactly' if exactly else 'at least'} {n} item{'s' if n != 1 else ''}")
     if "prefixItems" in schema:
         inner = [_allowed(p) for p in schema["prefixItems"]]
         if any(inner):
@@ -174,6 +182,8 @@ def _default(name: str, schema: dict, required: set[str]) -> str:
             return "`true`" if v else "`false`"
         if isinstance(v, (int, float)):
             return f"`{_num(v)}`"
+        if isinstance(v, (list, dict)):
+            return f"`{json.dumps(v, ensure_ascii=False)}`"
         return f"`{v}`"
     # A default made by a factory: an empty list or mapping, or the defaults of a section.
     ref = _ref_name(schema)

@@ -73,11 +73,21 @@ class ConfigError(ValueError):
 
 
 def check_choices(config: Any) -> None:
-    """Every declared setting that names its choices holds one of them (raises :class:`ConfigError`)."""
+    """Every declared setting that names its choices holds one of them (raises :class:`ConfigError`).
+
+    A setting with one entry per key holds one of them in every entry.
+    """
     for f, s in file_settings(type(config)):
+        if not s.choices:
+            continue
         value = getattr(config, f.name)
-        if s.choices and value not in s.choices:
-            raise ConfigError(f"{f.name} {value!r}: must be " + " or ".join(repr(a) for a in s.choices), f.name)
+        allowed = "must be " + " or ".join(repr(a) for a in s.choices)
+        if s.keys:
+            for key, v in value.items():
+                if v not in s.choices:
+                    raise ConfigError(f"{f.name} {v!r} for {key!r}: {allowed}", f.name)
+        elif value not in s.choices:
+            raise ConfigError(f"{f.name} {value!r}: {allowed}", f.name)
 
 
 def file_settings(cls: type) -> list[tuple[dataclasses.Field, Setting]]:
@@ -131,6 +141,11 @@ class ThreatConfig:
 
 
 DOCTRINE_MODES = ("shoot_look_shoot", "fire_all")
+# Engagement authority of a layer: weapons free, each order waits for an operator's decision, or no fire at all.
+AUTHORITIES = ("auto", "confirm", "hold")
+# How the C2 nodes and the batteries fight together.  Not a setting of the C2 core: the simulator arranges the
+# parts (one picture, separate fire units, fallback to autonomy) and the core runs in each of them.
+ARCHITECTURES = ("integrated", "separate", "integrated_with_fallback")
 
 
 @dataclass(frozen=True)
@@ -161,6 +176,18 @@ class DoctrineConfig:
                          "ignored).")
     kill_assessment_s: float = setting(6.0, ge=0.0, doc="Time after the intercept at which the kill is assessed "
                                                         "from the tracks, s.")
+    status_timeout_s: float = setting(
+        10.0, gt=0.0, doc="A battery whose latest status report is older than this is out of contact: it is not "
+                          "given orders until it reports again, s.")
+    order_timeout_s: float = setting(
+        15.0, gt=0.0, doc="A fire order the battery has not reported received this long after it went out is "
+                          "presumed lost and its threat open to engagement again, s; longer than a round trip "
+                          "over the network.")
+    authority: dict[str, str] = setting(
+        default_factory=lambda: dict.fromkeys(LAYERS, "auto"), keys=LAYERS, choices=AUTHORITIES,
+        doc="Engagement authority per layer: auto (weapons free: orders go out at once), confirm (each order waits "
+            "for an operator's decision; see operators) or hold (the layer does not fire).",
+        key_doc="Engagement authority of the {key} layer: auto, confirm or hold.")
 
     def __post_init__(self) -> None:
         check_choices(self)

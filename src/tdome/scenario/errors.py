@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -51,6 +52,31 @@ class ScenarioError(Exception):
 
     def __str__(self) -> str:
         return self._text()
+
+
+_MISSING = object()
+
+
+class Problem(NamedTuple):
+    """A whole-file problem: the field path (YAML keys and list indices), what is wrong, the value."""
+
+    path: tuple[str | int, ...]
+    message: str
+    value: Any = _MISSING
+
+    @property
+    def has_value(self) -> bool:
+        return self.value is not _MISSING
+
+
+def unknown_name(what: str, name: str, known: Any, noun: str = "types") -> str:
+    """``unknown <what> '<name>' (did you mean ...?); known <noun>: ...``, the known names sorted."""
+    names = sorted(known)
+    msg = f"unknown {what} '{name}'"
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        msg += f" (did you mean '{close[0]}'?)"
+    return msg + f"; known {noun}: {', '.join(names) if names else '(none)'}"
 
 
 def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:

@@ -3,8 +3,10 @@
 Every model forbids unknown fields, so a typo is an error rather than a
 silently ignored setting.  Units follow the field names: ``lat``/``lon`` and
 ``*_deg`` in degrees, ``*_km`` in kilometres, ``*_m`` in metres, ``*_s`` in
-seconds, ``*_mps`` in metres per second.  The simulator converts to SI once
-(:mod:`tdome.sim.build`).
+seconds, ``*_ms`` in milliseconds, ``*_mps`` in metres per second, ``*_hz`` per
+second.  The simulator converts to SI once (:mod:`tdome.sim.build`).  The
+``network`` and ``operators`` sections are declared in
+:mod:`tdome.scenario.network`.
 
 Validation runs in two stages.  Pydantic checks each field on its own (type,
 bounds, required, unknown keys); then :meth:`Scenario.problems` checks what
@@ -27,12 +29,11 @@ carries a description with its unit; :func:`json_schema` publishes them, and
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 import math
 import typing
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -49,6 +50,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tdome import geo
 from tdome.c2.config import (
+    ARCHITECTURES,
     AssignmentConfig,
     ConfigError,
     DoctrineConfig,
@@ -68,7 +70,7 @@ from tdome.scenario.catalog import (
     builtin_catalog,
     merge_catalog_overrides,
 )
-from tdome.scenario.errors import format_path, format_value
+from tdome.scenario.errors import Problem, format_path, format_value, unknown_name
 from tdome.scenario.fields import (
     Int,
     Lat,
@@ -82,8 +84,11 @@ from tdome.scenario.fields import (
     _num,
     above,
 )
+from tdome.scenario.network import NetworkSettings, OperatorSettings, network_problems
 
 AssetKind = Literal["city", "industry", "air_base", "power_plant", "port", "military", "government"]
+Architecture = Literal["integrated", "separate", "integrated_with_fallback"]  # c2.config.ARCHITECTURES
+assert typing.get_args(Architecture) == ARCHITECTURES
 
 # Context key the loader passes to defer the whole-file checks to itself.
 DEFER_CHECKS = "tdome_defer_scenario_checks"
@@ -175,6 +180,12 @@ class Battery(_Model):
     magazine: Int(ge=0) = _doc(
         "Rounds of the battery in all, the loaded ones included; at least launchers × rounds_per_launcher.")
     reload_time_s: Num(ge=0.0) = _doc("Time to reload an emptied launcher from the magazine, s.")
+    radars: Annotated[list[Name], Field(min_length=1)] | None = _doc(
+        "The battery's own fire-control radars (names in radars): what it sees when it fights alone (c2.architecture "
+        "separate, or integrated_with_fallback cut off from every C2 node); null: the radar nearest the battery.",
+        None)
+    cued_by: list[Name] = _doc(
+        "Surveillance radars (names in radars) that may cue the battery when it fights alone.", default_factory=list)
 
     @field_validator("magazine")
     @classmethod
@@ -326,6 +337,13 @@ class C2Settings(_Model):
 
     cycle_s: Num(ge=0.1, le=60.0) = _doc("Period of the C2 cycle (the battle manager decides once per cycle), s; "
                                          "0.1 to 60.", 1.0)
+    architecture: Architecture = _doc(
+        "integrated: one picture from every radar, and any battery may engage what any radar sees; separate: each "
+        "battery fights alone with its own radars (batteries[].radars, cued by batteries[].cued_by); "
+        "integrated_with_fallback: integrated while a battery hears from a C2 node, alone after fallback_after_s "
+        "of silence, integrated again when it hears again.", "integrated")
+    fallback_after_s: Num(gt=0.0) = _doc(
+        "integrated_with_fallback: silence from every C2 node after which a battery fights alone, s.", 10.0)
     tracker: TrackerSettings = _doc("Tracking and fusion.", default_factory=TrackerSettings)
     threat: ThreatSettings = _doc("Threat evaluation.", default_factory=ThreatSettings)
     doctrine: DoctrineSettings = _doc("Firing doctrine.", default_factory=DoctrineSettings)
@@ -351,27 +369,12 @@ FIDELITY_LABELS = {  # how every output names a fidelity: a perfect picture must
 # --------------------------------------------------------------------------- the scenario
 
 
-_MISSING = object()
-
-
 # Sizes beyond anything tdome is built for are refused with the reason (warnings come lower: sim.engine).
 MAX_DURATION_S = 7 * 86_400.0
 MAX_THREATS = 100_000
 # ... and sizes that are legal but beyond what tdome is measured on are warned about (Scenario.scale_warnings).
 LARGE_RAID = 5_000  # threats: beyond the saturation raids the tracker and the C2 are measured on
 LONG_RUN_S = 86_400.0  # one day of simulated time
-
-
-class Problem(NamedTuple):
-    """A whole-file problem: the field path (YAML keys and list indices), what is wrong, the value."""
-
-    path: tuple[str | int, ...]
-    message: str
-    value: Any = _MISSING
-
-    @property
-    def has_value(self) -> bool:
-        return self.value is not _MISSING
 
 
 class Scenario(_Model):
@@ -392,6 +395,11 @@ class Scenario(_Model):
     batteries: list[Battery] = _doc("The fire units.", default_factory=list)
     raid: Raid = _doc("The raid: its waves of threat groups.")
     c2: C2Settings = _doc("Command and control settings; every field has a default.", default_factory=C2Settings)
+    network: NetworkSettings | None = _doc(
+        "The network between radars, batteries and C2 nodes; null: a perfect network (every message arrives the "
+        "instant it is sent).", None)
+    operators: OperatorSettings = _doc("The operators who decide under 'confirm' authority (c2.doctrine.authority).",
+                                       default_factory=OperatorSettings)
     sim: SimSettings = _doc("Simulator settings.", default_factory=SimSettings)
 
     @model_validator(mode="before")
@@ -534,14 +542,15 @@ class Scenario(_Model):
         radar_types = self.radar_types
         for i, r in enumerate(self.radars):
             if r.type not in radar_types:
-                out.append(Problem(("radars", i, "type"), _unknown("radar type", r.type, radar_types), r.type))
+                out.append(Problem(("radars", i, "type"), unknown_name("radar type", r.type, radar_types),
+                                   r.type))
 
         interceptor_types = self.interceptor_types
         for i, b in enumerate(self.batteries):
             it = interceptor_types.get(b.interceptor)
             if it is None:
                 out.append(Problem(("batteries", i, "interceptor"),
-                                   _unknown("interceptor type", b.interceptor, interceptor_types), b.interceptor))
+                                   unknown_name("interceptor type", b.interceptor, interceptor_types), b.interceptor))
             elif it.layer != b.layer:
                 same_layer = [n for n, t in interceptor_types.items() if t.layer == b.layer]
                 out.append(Problem(("batteries", i, "layer"),
@@ -549,6 +558,15 @@ class Scenario(_Model):
                                    f"set layer: {it.layer}, or pick a '{b.layer}' interceptor "
                                    f"({', '.join(same_layer) or 'none'})",
                                    b.layer))
+
+        radar_names = [r.name for r in self.radars]
+        for i, b in enumerate(self.batteries):
+            for field in ("radars", "cued_by"):
+                for k, name in enumerate(getattr(b, field) or []):
+                    if name not in radar_names:
+                        out.append(Problem(("batteries", i, field, k),
+                                           unknown_name("radar", name, radar_names, noun="radars"), name))
+        out += network_problems(self.network, self.c2.architecture, radar_names, [b.name for b in self.batteries])
 
         threat_types = self.threat_types
         assets = self.assets_by_name
@@ -562,14 +580,15 @@ class Scenario(_Model):
                 gpath = wpath + ("groups", gi)
                 tt = threat_types.get(g.threat)
                 if tt is None:
-                    out.append(Problem(gpath + ("threat",), _unknown("threat type", g.threat, threat_types), g.threat))
+                    out.append(Problem(gpath + ("threat",), unknown_name("threat type", g.threat, threat_types),
+                                       g.threat))
                 aim: tuple[float, float] | None = None
                 if isinstance(g.aim, str):
                     if g.aim in assets:
                         aim = self.aim_point(g)
                     else:
                         out.append(Problem(gpath + ("aim",),
-                                           _unknown("asset", g.aim, assets, noun="assets")
+                                           unknown_name("asset", g.aim, assets, noun="assets")
                                            + "; or give an aim point {lat, lon}", g.aim))
                 else:
                     aim = (g.aim.lat, g.aim.lon)
@@ -676,15 +695,6 @@ def _centre(a: Asset) -> tuple[float, float]:
 def _distance_km(p: tuple[float, float], q: tuple[float, float]) -> float:
     return float(geo.great_circle_distance_m(math.radians(p[0]), math.radians(p[1]),
                                              math.radians(q[0]), math.radians(q[1]))) / 1e3
-
-
-def _unknown(what: str, name: str, known: dict[str, Any], noun: str = "types") -> str:
-    names = sorted(known)
-    msg = f"unknown {what} '{name}'"
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    if close:
-        msg += f" (did you mean '{close[0]}'?)"
-    return msg + f"; known {noun}: {', '.join(names) if names else '(none)'}"
 
 
 def format_problem(p: Problem) -> str:

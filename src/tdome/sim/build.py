@@ -1,11 +1,11 @@
-"""Turn a validated scenario into the objects of one run: assets, radars, batteries, raid, C2 config.
+"""Turn a validated scenario into the objects of one run: assets, radars, batteries, raid, C2 config, network.
 
 Edge units (degrees, km) are converted to SI here, once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +16,7 @@ from tdome.c2.core import C2Config
 from tdome.c2.tracking import TrackerConfig
 from tdome.messages import BALLISTIC_CLASS_NAMES, DefendedAsset, InterceptorSpec, SensorSite
 from tdome.sensors.radar import RadarModel
+from tdome.sim.network import FireControlSpec, LinkSpec, NetworkSpec, OperatorSpec
 from tdome.sim.streams import stream
 from tdome.world.airbreathing import fly_route
 from tdome.world.ballistic import fly_ballistic_many, solve_launch
@@ -189,3 +190,56 @@ def c2_config(sc) -> C2Config:
         doctrine=from_file_values(DoctrineConfig, c.doctrine.model_dump()),
         assignment=from_file_values(AssignmentConfig, c.assignment.model_dump()),
     )
+
+
+def build_network(sc, sites: Sequence[SensorSite]) -> NetworkSpec:
+    """The network, the C2 architecture and the operators of a run, in SI units (``sites``: from :func:`build_sensors`).
+
+    Each battery's fire control names its radars by index; without ``radars``
+    in the file it is the radar nearest the battery (ground distance).
+    ``default_link`` becomes one link from every radar and every battery to
+    each C2 node that ``links`` does not already join.  No ``network``
+    section: ``links`` None, a perfect network with one C2 node.
+    """
+    index = {r.name: i for i, r in enumerate(sc.radars)}
+    fire_control = []
+    for i, b in enumerate(sc.batteries):
+        if b.radars is None:
+            d = geo.great_circle_distance_m(float(rad(b.lat)), float(rad(b.lon)),
+                                            np.array([s.lat_rad for s in sites]), np.array([s.lon_rad for s in sites]))
+            own: tuple[int, ...] = (int(np.argmin(d)),)
+        else:
+            own = tuple(index[n] for n in b.radars)
+        fire_control.append(FireControlSpec(battery=i, radars=own, cued_by=tuple(index[n] for n in b.cued_by)))
+    o = sc.operators
+    common = dict(architecture=sc.c2.architecture, fallback_after_s=float(sc.c2.fallback_after_s),
+                  fire_control=tuple(fire_control),
+                  operators=OperatorSpec(delay=o.delay, delay_s=float(o.delay_s), delay_sigma=float(o.delay_sigma),
+                                         refusal_probability=float(o.refusal_probability)))
+    net = sc.network
+    if net is None:
+        return NetworkSpec(**common)
+    links = [_link_spec(link.between[0], link.between[1], link) for link in net.links]
+    if net.default_link is not None:
+        named = {frozenset(link.between) for link in net.links}
+        for c2 in net.c2_nodes:
+            for node in [*(r.name for r in sc.radars), *(b.name for b in sc.batteries)]:
+                if frozenset((node, c2.name)) not in named:
+                    links.append(_link_spec(node, c2.name, net.default_link))
+    return NetworkSpec(
+        links=tuple(links), c2_nodes=tuple(n.name for n in net.c2_nodes),
+        c2_outages=tuple(_windows(n.outages) for n in net.c2_nodes), failover_after_s=float(net.failover_after_s),
+        **common)
+
+
+def _link_spec(a: str, b: str, p) -> LinkSpec:
+    """A link between the nodes ``a`` and ``b`` with the parameters ``p`` of a scenario link (ms -> s)."""
+    return LinkSpec(
+        a=a, b=b, latency_s=float(p.latency_ms) * 1e-3, jitter_s=float(p.jitter_ms) * 1e-3, jitter=p.jitter,
+        loss=float(p.loss), max_rate_hz=None if p.max_rate_hz is None else float(p.max_rate_hz),
+        outages=_windows(p.outages), mtbf_s=None if p.mtbf_s is None else float(p.mtbf_s),
+        mttr_s=None if p.mttr_s is None else float(p.mttr_s))
+
+
+def _windows(outages) -> tuple[tuple[float, float], ...]:
+    return tuple((float(w.start_s), float(w.end_s)) for w in outages)
