@@ -37,15 +37,17 @@ def _feed(t, pos):
 
 def test_the_tracker_and_the_perfect_picture_are_picture_sources():
     pos, vel = np.array([[6.0e6, 1.0e5, 2.5e6]]), np.array([[100.0, 0.0, 0.0]])
-    perfect = PerfectPicture(lambda t: (pos + t * vel, vel, np.array([True])), ["drone"], np.array([0.0]))
+    perfect = PerfectPicture(lambda t: (pos + t * vel, vel, np.array([True])), ["drone"])
     tracker = Tracker(TrackerConfig(), sensors=[])
     for source in (tracker, perfect):
         assert isinstance(source, PictureSource)
         assert isinstance(source.last_association, PlotAssociation)
         assert isinstance(source.picture(1.0), AirPicture) and isinstance(source.stats, dict)
-    perfect.observe(np.array([-1, 0]))
+    assert len(perfect.picture(1.0)) == 0  # no plot of it has arrived yet
+    perfect.observe(np.array([-1, 0]), 0.5)
     plots, ids = perfect.last_association  # unpacks like the tuple it was
     assert plots.tolist() == [1] and ids.tolist() == [1]
+    assert len(perfect.picture(0.4)) == 0 and perfect.picture(1.0).track_id.tolist() == [1]
     bm = BattleManager([], [])
     assert isinstance(bm.tracker, Tracker)
     bm.use_picture_source(perfect)

@@ -174,6 +174,9 @@ class BatteryStatus:
     stock_rounds: int  # everything left, loaded or not
     initial_rounds: int
     ecef: np.ndarray | None = field(default=None, repr=False)  # computed from lat, lon, alt when not given
+    time_s: float | None = None  # when the battery reported it; None: now
+    # Engagement ids of every fire order the battery has received: the C2's acknowledgement of its orders.
+    orders_received: frozenset[int] = field(default_factory=frozenset, repr=False)
 
     def __post_init__(self) -> None:
         if self.ecef is None:

@@ -19,6 +19,18 @@ Doctrine
   threats worth at least ``reserve_min_value``, until ``reserve_until_s``
   (when no later wave is expected) if the scenario gives it.
 
+A battery is offered to the assignment only while its status is fresh (no
+older than ``status_timeout_s``): one cut off from the C2 is not given orders
+it would never receive.
+
+Authority (per layer): under ``auto`` orders go out as decided; under
+``confirm`` each is a request that waits for an operator (:meth:`approve`,
+:meth:`reject`) and expires when its latest launch time passes; under
+``hold`` the layer's batteries are not offered to the assignment.  A request
+waiting, or an order the battery has not yet acknowledged in its status,
+holds its rounds and its threat; an order unacknowledged after
+``order_timeout_s`` is presumed lost and its threat freed.
+
 Kill assessment: ``kill_assessment_s`` after the intercept time, a track that
 has not been updated since the intercept (or has been dropped) is assessed
 killed and never engaged again; one that has been updated is a survivor.
@@ -57,6 +69,11 @@ class Engagement:
     launch_s: float
     intercept_s: float
     assessed: str = ""  # "", "killed" or "survived"
+    issued_s: float = 0.0  # when the order went out (awaiting: when it was decided)
+    latest_launch_s: float = np.inf  # the shot window's end: the last time an order can still intercept
+    aim_ecef: tuple[float, float, float] = (np.nan, np.nan, np.nan)
+    awaiting: bool = False  # an operator's decision is awaited (authority 'confirm')
+    acked: bool = False  # the battery has reported the order received
 
 
 def _xyz(v: np.ndarray) -> tuple[float, float, float]:
@@ -74,19 +91,24 @@ class CycleOutput:
     assessments: list[tuple[int, int, str]]  # (engagement_id, track_id, verdict) made this cycle
     assignment: Assignment | None = None  # the solver's result this cycle (None: nothing to assign)
     assignment_shape: tuple[int, int] = (0, 0)  # (batteries, threats) of the problem solved
+    requests: list[FireOrder] = field(default_factory=list)  # decided, awaiting an operator (authority 'confirm')
+    withdrawn: list[tuple[int, int, str]] = field(default_factory=list)  # (engagement_id, track_id, reason)
 
 
 class BattleManager:
-    def __init__(self, sensors: list[SensorSite], assets: list[DefendedAsset], config: C2Config | None = None):
+    def __init__(self, sensors: list[SensorSite], assets: list[DefendedAsset], config: C2Config | None = None,
+                 first_id: int = 1):
+        """``first_id``: where its track and engagement numbers start (several C2 nodes number apart)."""
         self.config = config or C2Config()
         self.sensors = sensors
         self.assets = assets
-        self.tracker: PictureSource = Tracker(self.config.tracker, sensors)  # or use_picture_source's
+        self.tracker: PictureSource = Tracker(self.config.tracker, sensors, first_id)  # or use_picture_source's
         self.engagements: dict[int, Engagement] = {}
         self.rounds_at: dict[int, int] = {}  # track id -> rounds fired at it
         self.killed: set[int] = set()  # track ids assessed killed
         self.endangering: dict[int, int] = {}  # track id -> consecutive cycles endangering an asset
-        self._next_engagement = 1
+        self._next_engagement = int(first_id)
+        self._last: tuple[float, ThreatPicture, dict[int, int]] | None = None  # the last cycle's threats
 
     def ingest(self, scan: Detections) -> None:
         self.tracker.process(scan)
@@ -111,11 +133,13 @@ class BattleManager:
         self.endangering = {tid: self.endangering.get(tid, 0) + 1
                             for tid, v in zip(threats.track_id.tolist(), threats.value.tolist()) if v > 0}
         last_update = dict(zip(picture.track_id.tolist(), picture.last_update_s.tolist()))
+        self._last = (now_s, threats, row_of)
+        withdrawn = self._withdraw_stale(now_s, batteries)
 
         # Kill assessment of engagements whose look time has come.
         verdicts = []
         for e in self.engagements.values():
-            if e.assessed or now_s < e.intercept_s + doc.kill_assessment_s:
+            if e.awaiting or e.assessed or now_s < e.intercept_s + doc.kill_assessment_s:
                 continue
             seen_after = last_update.get(e.track_id, -np.inf) > e.intercept_s
             e.assessed = "survived" if seen_after else "killed"
@@ -126,7 +150,7 @@ class BattleManager:
         # Mid-course updates: re-predict each in-flight engagement's intercept point.
         updates = []
         for e in self.engagements.values():
-            if e.intercept_s > now_s and e.track_id in row_of:
+            if not e.awaiting and e.intercept_s > now_s and e.track_id in row_of:
                 p = threats.positions_at(np.array([e.intercept_s - now_s]), np.array([row_of[e.track_id]]))[0, 0]
                 if np.all(np.isfinite(p)):
                     updates.append(AimUpdate(e.engagement_id, _xyz(p)))
@@ -155,12 +179,75 @@ class BattleManager:
             eligible.append(i)
         rows = np.array(eligible, dtype=int)
         orders: list[FireOrder] = []
+        requests: list[FireOrder] = []
         result = None
-        if rows.size and batteries:
-            orders, result = self._assign(now_s, threats, rows, batteries, in_flight_q)
-        return CycleOutput(orders, updates, picture, threats, verdicts, result, (len(batteries), int(rows.size)))
+        # A battery out of contact (no recent status) cannot be counted on; one on hold is not offered.
+        armed = [b for b in batteries
+                 if doc.authority.get(b.layer, "auto") != "hold"
+                 and (b.time_s is None or now_s - b.time_s <= doc.status_timeout_s)]
+        if rows.size and armed:
+            orders, requests, result = self._assign(now_s, threats, rows, armed, in_flight_q)
+        return CycleOutput(orders, updates, picture, threats, verdicts, result, (len(armed), int(rows.size)),
+                           requests, withdrawn)
 
-    def _assign(self, now_s, threats, rows, batteries, in_flight_q) -> tuple[list[FireOrder], Assignment]:
+    def _withdraw_stale(self, now_s: float, batteries: list[BatteryStatus]) -> list[tuple[int, int, str]]:
+        """Acknowledge what the batteries report received; withdraw expired requests and orders presumed lost."""
+        received = {b.index: b.orders_received for b in batteries}
+        out = []
+        for e in list(self.engagements.values()):
+            if not e.acked and e.engagement_id in received.get(e.battery, ()):
+                e.acked = True
+            if e.awaiting and now_s > e.latest_launch_s:
+                out.append((e.engagement_id, e.track_id, "expired"))
+            elif not e.awaiting and not e.acked and now_s - e.issued_s > self.config.doctrine.order_timeout_s:
+                out.append((e.engagement_id, e.track_id, "unacknowledged"))
+            else:
+                continue
+            self._withdraw(e.engagement_id)
+        return out
+
+    def _withdraw(self, engagement_id: int) -> None:
+        e = self.engagements.pop(engagement_id)
+        self.rounds_at[e.track_id] = self.rounds_at.get(e.track_id, 0) - e.rounds
+
+    def approve(self, engagement_id: int, now_s: float) -> FireOrder | None:
+        """An operator approves a request at ``now_s``: the order, re-timed from now; None if its window has
+        closed (the request is then withdrawn) or it is not awaiting."""
+        e = self.engagements.get(engagement_id)
+        if e is None or not e.awaiting:
+            return None
+        shift = now_s - e.issued_s
+        if now_s > e.latest_launch_s:
+            self._withdraw(engagement_id)
+            return None
+        aim = e.aim_ecef
+        if shift > 0.0:
+            e.launch_s += shift
+            e.intercept_s += shift
+            if self._last is not None and e.track_id in self._last[2]:
+                t0, threats, row_of = self._last
+                p = threats.positions_at(np.array([e.intercept_s - t0]), np.array([row_of[e.track_id]]))[0, 0]
+                if np.all(np.isfinite(p)):
+                    aim = e.aim_ecef = _xyz(p)
+        e.issued_s = now_s
+        e.awaiting = False
+        return FireOrder(e.engagement_id, e.battery, e.track_id, e.rounds, e.launch_s, e.intercept_s, aim)
+
+    def reject(self, engagement_id: int) -> None:
+        """An operator refuses a request: its threat is open to engagement again."""
+        e = self.engagements.get(engagement_id)
+        if e is not None and e.awaiting:
+            self._withdraw(engagement_id)
+
+    def launch_report(self, engagement_id: int, launch_s: float, intercept_s: float) -> None:
+        """A battery reports an order's launch: its launch and intercept times as flown (a late order flies late)."""
+        e = self.engagements.get(engagement_id)
+        if e is not None:
+            e.launch_s, e.intercept_s = launch_s, intercept_s
+            e.acked = True
+
+    def _assign(self, now_s, threats, rows, batteries,
+                in_flight_q) -> tuple[list[FireOrder], list[FireOrder], Assignment]:
         doc = self.config.doctrine
         win = plan_windows(threats, rows, batteries, now_s)
         cls_names = [THREAT_CLASSES[c] for c in threats.cls[rows]]
@@ -181,12 +268,19 @@ class BattleManager:
             followup = np.where(win.feasible_now, followup, 0.0)
 
         cost = np.array([b.interceptor.cost_usd for b in batteries]) / 1e6 * doc.cost_weight_per_musd
-        capacity = np.array([min(b.ready_rounds, b.stock_rounds) for b in batteries])
+        # Rounds promised by requests still awaiting an operator and by orders the battery has not yet
+        # reported received are not in its status: they are not free.
+        committed = dict.fromkeys((b.index for b in batteries), 0)
+        for e in self.engagements.values():
+            if (e.awaiting or not e.acked) and e.battery in committed:
+                committed[e.battery] += e.rounds
+        held = np.array([committed[b.index] for b in batteries])
+        capacity = np.maximum(np.array([min(b.ready_rounds, b.stock_rounds) for b in batteries]) - held, 0)
         reserve = np.array([int(np.ceil(doc.reserve_fraction.get(b.layer, 0.0) * b.initial_rounds)) for b in batteries])
         if doc.reserve_until_s is not None and now_s >= doc.reserve_until_s:
             reserve[:] = 0
         # Of the rounds that may fire now, those that would dip below the reserve.
-        stock = np.array([b.stock_rounds for b in batteries])
+        stock = np.maximum(np.array([b.stock_rounds for b in batteries]) - held, 0)
         reserved = np.clip(capacity - np.maximum(stock - reserve, 0), 0, capacity)
         survival = np.array([in_flight_q.get(int(threats.track_id[r]), 1.0) for r in rows])
         asset_kw = {}
@@ -208,17 +302,25 @@ class BattleManager:
         )
         a = self.config.assignment
         result = SOLVERS[a.solver](problem, time_limit_s=a.time_budget_s)
-        orders = []
+        orders: list[FireOrder] = []
+        requests: list[FireOrder] = []
         for b, j, n in zip(result.battery.tolist(), result.threat.tolist(), result.rounds.tolist()):
             tid = int(threats.track_id[rows[j]])
             eid = self._next_engagement
             self._next_engagement += 1
-            launch = now_s + batteries[b].interceptor.reaction_s
-            orders.append(FireOrder(eid, batteries[b].index, tid, n, launch, float(win.intercept_s[b, j]),
-                                    _xyz(win.aim_ecef[b, j])))
-            self.engagements[eid] = Engagement(eid, tid, batteries[b].index, n, launch, float(win.intercept_s[b, j]))
+            bat = batteries[b]
+            launch = now_s + bat.interceptor.reaction_s
+            awaiting = doc.authority.get(bat.layer, "auto") == "confirm"
+            order = FireOrder(eid, bat.index, tid, n, launch, float(win.intercept_s[b, j]), _xyz(win.aim_ecef[b, j]))
+            (requests if awaiting else orders).append(order)
+            self.engagements[eid] = Engagement(eid, tid, bat.index, n, launch, float(win.intercept_s[b, j]),
+                                               # feasible now: open at least now, whatever the coarser
+                                               # prediction nodes of the window say
+                                               issued_s=now_s,
+                                               latest_launch_s=max(float(win.latest_launch_s[b, j]), now_s),
+                                               aim_ecef=order.aim_ecef, awaiting=awaiting)
             self.rounds_at[tid] = self.rounds_at.get(tid, 0) + n
-        return orders, result
+        return orders, requests, result
 
     def _asset_terms(self, threats: ThreatPicture, rows: np.ndarray, in_flight_q: dict[int, float]) -> dict:
         """Asset-based objective: each asset's value, discounted by the threats to it outside this problem.

@@ -2,15 +2,24 @@
 
 Each C2 cycle of ``c2.cycle_s`` seconds:
 
-1. intercepts due in the cycle are resolved against truth (so a radar
-   scanning after a kill no longer sees the threat);
+1. orders and aim updates that reach the batteries in the cycle are carried
+   out at their arrival, and intercepts due in the cycle are resolved
+   against truth, in time order (so a radar scanning after a kill no longer
+   sees the threat);
 2. every radar scan due in the cycle is simulated at its own instant and its
-   plots are handed to the C2 in time order;
+   plots are sent over the network (:mod:`tdome.sim.network`) to the nodes
+   that track them (:mod:`tdome.sim.command`);
 3. threats that reach the ground in the cycle impact: a leaker if the threat
    was not intercepted, a hit on every asset within its lethal radius;
-4. the C2 decides at the end of the cycle from plots and battery status
-   only; its fire orders launch interceptors and its aim updates reach those
-   in flight.
+4. the batteries report their status; plots, status and launch reports that
+   have arrived reach their nodes in order of arrival (a late plot reaches
+   the tracker out of sequence); the deciding nodes decide from what they
+   have received, never from truth; their orders wait for an operator where
+   the layer's authority is 'confirm', then go out over the network, and
+   what arrives at once is carried out at once.
+
+With no ``network`` section every message arrives the instant it is sent and
+the one C2 commands every battery: the run is the one a perfect network gives.
 
 Everything the run observed is kept in a :class:`RunRecord` (event log,
 truth and track samples, timings); :mod:`tdome.sim.report` turns it into the
@@ -19,6 +28,7 @@ summary.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -29,11 +39,20 @@ import numpy as np
 
 from tdome import geo
 from tdome.analysis.metrics import gospa, nees
-from tdome.c2.core import BattleManager
-from tdome.c2.threat import ThreatPicture
+from tdome.c2.threat import ThreatPicture, evaluate_threats
+from tdome.c2.tracking import AirPicture
 from tdome.messages import DefendedAsset, SensorSite
-from tdome.sim.build import RaidTruth, build_assets, build_batteries, build_raid, build_sensors, c2_config
-from tdome.sim.perfect_picture import PerfectPicture
+from tdome.sim.build import (
+    RaidTruth,
+    build_assets,
+    build_batteries,
+    build_network,
+    build_raid,
+    build_sensors,
+    c2_config,
+)
+from tdome.sim.command import build_command
+from tdome.sim.network import Network
 from tdome.sim.streams import stream
 from tdome.world.effectors import Effectors, FireUnit
 
@@ -71,6 +90,16 @@ class RunRecord:
     tracker_stats: dict = field(default_factory=dict)
     engagement_threat: dict = field(default_factory=dict)  # engagement id -> truth row, -1 unknown
     flyouts: list[dict] = field(default_factory=list)  # every interceptor launched (for the replay)
+    # The network and the chain of command.
+    architecture: str = "integrated"
+    perfect_network: bool = True
+    plot_age_s: list[float] = field(default_factory=list)  # per scan delivered: arrival minus measurement time
+    legs: list[dict] = field(default_factory=list)  # per engagement: the times of its sensor-to-shooter chain
+    decisions: list[tuple] = field(default_factory=list)  # operators: (t, layer, seconds taken, refused)
+    links: list[dict] = field(default_factory=list)  # per link and direction: Network.link_report
+    messages: dict = field(default_factory=dict)  # per message kind: sent and delivered
+    # (radars, threats): which radar ever made a plot of which threat
+    detected_by: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
 
 
 def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
@@ -102,123 +131,378 @@ def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
     say(0.0, f"flying out the raid's {sc.threat_count:,} trajectories")
     raid = build_raid(sc, assets, lambda done, total: say(0.0, f"flying out trajectories: {done:,} of {total:,}"))
     say(0.0, "starting the battle")
-    traj = raid.trajectories
-    n = len(raid)
-    bm = BattleManager(sites, assets, c2_config(sc))
-    eff = Effectors(batteries, stream(sc.seed, "effectors"))
-    kill_s = np.full(n, np.inf)
-    first_detect = np.full(n, np.inf)
-    first_launch = np.full(n, np.inf)
-    rec = RunRecord(sc, assets, sites, batteries, raid, first_detect_s=first_detect, first_launch_s=first_launch,
-                    kill_s=kill_s)  # the three arrays are filled in place as the run goes
-    impacted = np.zeros(n, dtype=bool)
-    launched = np.zeros(n, dtype=bool)
-    eng_threat: dict[int, int] = {}  # engagement id -> truth row (for metrics only)
-    track_truth: dict[int, Counter] = {}  # track id -> plots taken from each truth row (-1: false alarm)
-
-    def truth_state(t):
-        pos, vel, alive = traj.state_at(t)
-        return pos, vel, alive & (kill_s > t)
-
-    def truth_pos(t):
-        pos, _, alive = truth_state(t)
-        return pos, alive
-
-    perfect = None
-    if sc.sim.fidelity == "perfect_picture":
-        perfect = PerfectPicture(truth_state, raid.cls, first_detect)
-        bm.use_picture_source(perfect)
-
+    battle = _Battle(sc, assets, sites, radars, batteries, raid)
     dt = float(sc.c2.cycle_s)
     t = 0.0
-    next_record = 0.0
     while t < sc.duration_s - 1e-9:
         t_next = min(t + dt, float(sc.duration_s))
+        battle.cycle(t, t_next)
+        t = t_next
+        if battle.over(t):
+            break
+        say(t)
+    say(float(sc.duration_s))
+    return battle.finish(t, wall0)
+
+
+class _Battle:
+    """One run's state, and the phases of a cycle (see the module docstring)."""
+
+    def __init__(self, sc, assets, sites, radars, batteries, raid):
+        self.sc = sc
+        self.sites, self.radars, self.batteries, self.raid = sites, radars, batteries, raid
+        self.traj = raid.trajectories
+        n = len(raid)
+        self.kill_s = np.full(n, np.inf)
+        self.first_detect = np.full(n, np.inf)
+        self.first_launch = np.full(n, np.inf)
+        self.rec = RunRecord(sc, assets, sites, batteries, raid, first_detect_s=self.first_detect,
+                             first_launch_s=self.first_launch, kill_s=self.kill_s,  # filled in place as it runs
+                             detected_by=np.zeros((len(sites), n), dtype=bool))
+        self.impacted = np.zeros(n, dtype=bool)
+        self.launched = np.zeros(n, dtype=bool)
+        self.eng_threat: dict[int, int] = {}  # engagement id -> truth row (for metrics only)
+        self.track_truth: dict[int, Counter] = {}  # track id -> plots taken from each truth row (-1: false alarm)
+        self.eff = Effectors(batteries, stream(sc.seed, "effectors"))
+        self.spec = build_network(sc, sites)
+        perfect = sc.sim.fidelity == "perfect_picture"
+        self.command = build_command(self.spec, sites, assets, c2_config(sc), [b.name for b in batteries],
+                                     self.truth_state if perfect else None, raid.cls)
+        outages = dict(zip(self.spec.c2_nodes, self.spec.c2_outages))
+        self.net = Network(self.spec, sc.seed, float(sc.duration_s), outages)
+        self.operators = stream(sc.seed, "operators")
+        self.decisions: list[tuple[float, int, str, int, bool]] = []  # (time, seq, node, engagement, refused)
+        self._seq = 0
+        self.heard_c2 = np.zeros(len(batteries))  # when each battery last heard from a C2 node
+        self.autonomous = np.zeros(len(batteries), dtype=bool)
+        self.legs: dict[int, dict] = {}  # engagement id -> the times of its sensor-to-shooter chain
+        self.multi = len(self.command.nodes) > 1
+        self.battery_index = {b.name: i for i, b in enumerate(batteries)}
+        self.recorded = set(self._recorded_pictures())
+
+    # ---- truth
+
+    def truth_state(self, t):
+        pos, vel, alive = self.traj.state_at(t)
+        return pos, vel, alive & (self.kill_s > t)
+
+    def truth_pos(self, t):
+        pos, _, alive = self.truth_state(t)
+        return pos, alive
+
+    # ---- one cycle
+
+    def cycle(self, t: float, t_next: float) -> None:
         cyc0 = time.perf_counter()
-
-        for i in np.flatnonzero(~launched & (traj.launch_s <= t_next)):
-            launched[i] = True
+        rec, traj = self.rec, self.traj
+        for i in np.flatnonzero(~self.launched & (traj.launch_s <= t_next)):
+            self.launched[i] = True
             _event(rec, traj.launch_s[i], "threat_launch", threat=i, ecef=traj.launch_ecef[i],
-                   detail=f"{raid.type_name[i]} {raid.label[i]}".strip())
+                   detail=f"{self.raid.type_name[i]} {self.raid.label[i]}".strip())
+        self._downlink_and_intercepts(t, t_next)  # 1. orders and aim updates arriving, intercepts, in time order
+        self._scans(t, t_next)  # 2. radar scans, their plots sent
+        self._impacts(t, t_next)  # 3. impacts
+        self._status(t_next)  # battery status sent
+        for msg in self.net.due(t_next, "up"):  # plots, status and reports reach the deciding nodes
+            self._deliver_up(msg)
+        self._decide(t_next)  # 4. the nodes decide; orders go out
+        self._downlink_and_intercepts(t_next, t_next)  # what arrives at once is carried out at once
+        if t_next >= self.next_record - 1e-9:
+            _record(rec, t_next, self.truth_state, self._views(t_next), self.track_truth)
+            self.next_record += RECORD_EVERY_S
+        rec.cycle_ms.append((time.perf_counter() - cyc0) * 1e3)
 
-        # 1. Intercepts in (t, t_next].
-        for itc, row, killed, miss in eff.resolve(t, t_next, truth_pos, kill_s, raid.cls):
-            bat = batteries[itc.battery]
+    next_record = 0.0
+
+    def _downlink_and_intercepts(self, t: float, t_next: float) -> None:
+        t_cur = t
+        for msg in self.net.due(t_next, "down"):
+            if msg.arrive_s > t_cur:
+                self._intercepts(t_cur, msg.arrive_s)
+                t_cur = msg.arrive_s
+            self._deliver_down(msg)
+        if t_next > t_cur:
+            self._intercepts(t_cur, t_next)
+
+    def _intercepts(self, t: float, t_next: float) -> None:
+        for itc, row, killed, miss in self.eff.resolve(t, t_next, self.truth_pos, self.kill_s, self.raid.cls):
+            bat = self.batteries[itc.battery]
             kind = "kill" if killed else "miss"
             detail = f"miss distance {miss:.0f} m" if np.isfinite(miss) else "no target in basket"
-            _event(rec, itc.intercept_s, kind, threat=row, track=itc.track_id, battery=itc.battery, layer=bat.layer,
-                   interceptor=itc.interceptor_id, ecef=itc.aim_ecef, detail=detail)
+            _event(self.rec, itc.intercept_s, kind, threat=row, track=itc.track_id, battery=itc.battery,
+                   layer=bat.layer, interceptor=itc.interceptor_id, ecef=itc.aim_ecef, detail=detail)
 
-        # 2. Radar scans in (t, t_next], in time order.
-        scans = sorted((float(ts), k) for k, r in enumerate(radars) for ts in r.scan_times(t, t_next))
+    def _scans(self, t: float, t_next: float) -> None:
+        feeds = self.command.feeds
+        scans = sorted((float(ts), k) for k, r in enumerate(self.radars) for ts in r.scan_times(t, t_next))
         for ts, k in scans:
-            pos, vel, alive = truth_state(ts)
+            pos, vel, alive = self.truth_state(ts)
             idx = np.flatnonzero(alive)
-            det, src = radars[k].scan(ts, pos[idx], vel[idx], raid.rcs_m2[idx])
+            det, src = self.radars[k].scan(ts, pos[idx], vel[idx], self.raid.rcs_m2[idx])
             truth_rows = np.full(src.size, -1)
             truth_rows[src >= 0] = idx[src[src >= 0]]
             src_rows = truth_rows[truth_rows >= 0]
-            new = src_rows[first_detect[src_rows] > ts]
-            first_detect[new] = ts
-            if perfect is not None:
-                perfect.observe(truth_rows)
-            s0 = time.perf_counter()
-            bm.ingest(det)
-            rec.scan_ms.append((time.perf_counter() - s0) * 1e3)
-            # Truth bookkeeping for metrics: which object's plots each track took.
-            assoc = bm.tracker.last_association  # PictureSource: the tracker's, or the perfect picture's
-            for tid, row in zip(assoc.track_id.tolist(), truth_rows[assoc.plot].tolist()):
-                track_truth.setdefault(tid, Counter())[row] += 1
+            new = src_rows[self.first_detect[src_rows] > ts]
+            self.first_detect[new] = ts
+            self.rec.detected_by[k, src_rows] = True
+            name = self.sites[k].name
+            for f in feeds[k]:
+                send = self.net.wire if f.wired else self.net.send
+                send(ts, "plots", name, f.dst, det, meta=(f.picture, truth_rows), lane="up")
 
-        # 3. Impacts in (t, t_next].
-        due = np.flatnonzero(~impacted & (traj.impact_s > t) & (traj.impact_s <= t_next))
+    def _impacts(self, t: float, t_next: float) -> None:
+        traj, rec, assets = self.traj, self.rec, self.rec.assets
+        due = np.flatnonzero(~self.impacted & (traj.impact_s > t) & (traj.impact_s <= t_next))
         for i in due:
-            impacted[i] = True
-            if kill_s[i] <= traj.impact_s[i]:
+            self.impacted[i] = True
+            if self.kill_s[i] <= traj.impact_s[i]:
                 continue
             lat, lon, _ = geo.ecef_to_geodetic(traj.impact_ecef[i])
-            hits = [j for j, a in enumerate(assets) if a.distance_m(lat, lon) <= raid.lethal_radius_m[i]]
+            hits = [j for j, a in enumerate(assets) if a.distance_m(lat, lon) <= self.raid.lethal_radius_m[i]]
             rec.impact_hits[int(i)] = hits
-            kind = "leak" if raid.intended_asset[i] >= 0 or hits else "impact"
+            kind = "leak" if self.raid.intended_asset[i] >= 0 or hits else "impact"
             detail = ", ".join(assets[j].name for j in hits) if hits else "no asset hit"
             _event(rec, traj.impact_s[i], kind, threat=i, ecef=traj.impact_ecef[i], detail=detail)
 
-        # 4. The C2 decides; effectors act.
-        status = eff.status(t_next)
-        out = bm.decide(t_next, status)
-        if out.assignment is not None:
-            a = out.assignment
-            rec.assign_rows.append((t_next, *out.assignment_shape, a.solve_s * 1e3,
-                                    np.nan if a.gap is None else a.gap, a.proven, a.timed_out))
-        for eid, tid, verdict in out.assessments:
-            _event(rec, t_next, "assessed_" + verdict, track=tid, detail=f"engagement {eid}")
-        eff.uplink(out.aim_updates)
-        if out.orders:
-            _orders(rec, t_next, out.orders, eff, batteries, track_truth, first_launch, eng_threat)
+    def _status(self, t: float) -> None:
+        """Each battery reports to the C2 nodes over the network, and to its own fire control by wire."""
+        for st in self.eff.status(t):
+            name = self.batteries[st.index].name
+            for node in self.command.c2:
+                self.net.send(t, "status", name, node.name, st, lane="up")
+            if st.index in self.command.fire_control:
+                self.net.wire(t, "status", name, name, st, lane="up")
+        c2 = self.command.c2
+        if len(c2) > 1:  # the C2 nodes tell each other they are alive
+            for a in c2:
+                for b in c2:
+                    if a is not b and self.net.node_up(a.name, t):
+                        self.net.send(t, "heartbeat", a.name, b.name, None, lane="up")
 
-        if t_next >= next_record - 1e-9:
-            _record(rec, t_next, truth_state, out.picture, out.threats, track_truth)
-            next_record += RECORD_EVERY_S
-        rec.cycle_ms.append((time.perf_counter() - cyc0) * 1e3)
-        t = t_next
-        if _battle_over(t, launched, impacted, kill_s, eff, bm):
-            break
-        say(t)
+    def _deliver_up(self, msg) -> None:
+        kind = msg.kind
+        if kind == "plots":
+            key, truth_rows = msg.meta
+            pic = self.command.pictures[key]
+            if pic.perfect is not None:
+                pic.perfect.observe(truth_rows, msg.arrive_s)
+            s0 = time.perf_counter()
+            pic.source.process(msg.payload)
+            self.rec.scan_ms.append((time.perf_counter() - s0) * 1e3)
+            if key in self.recorded:
+                self.rec.plot_age_s.append(msg.arrive_s - msg.payload.time_s)
+            # Truth bookkeeping for metrics: which object's plots each track took.
+            assoc = pic.source.last_association  # PictureSource: the tracker's, or the perfect picture's
+            for tid, row in zip(assoc.track_id.tolist(), truth_rows[assoc.plot].tolist()):
+                self.track_truth.setdefault(tid, Counter())[row] += 1
+            return
+        node = self.command.node(msg.dst)
+        if kind == "status":
+            st = msg.payload
+            if st.index not in node.status or node.status[st.index][0] <= msg.sent_s:
+                node.status[st.index] = (msg.sent_s, st)
+        elif kind == "heartbeat":
+            node.heard[msg.src] = msg.arrive_s
+        elif kind == "launch_report":
+            node.bm.launch_report(*msg.payload)
 
-    rec.end_s = t
-    say(float(sc.duration_s))
-    rec.tracker_stats = dict(bm.tracker.stats)  # PictureSource.stats
-    rec.engagement_threat = eng_threat
-    rec.flyouts = _flyouts(eff, batteries)
-    rec.wall_s = time.perf_counter() - wall0
-    return rec
+    def _deciding(self, t: float) -> list:
+        """The nodes that decide at ``t``: the C2 node in command, and fire controls fighting alone."""
+        out = []
+        failover = self.spec.failover_after_s
+        for node in self.command.c2:
+            if not self.net.node_up(node.name, t):
+                continue
+            seniors = self.command.c2[:node.rank]
+            if all(t - node.heard.get(s.name, 0.0) > failover for s in seniors):
+                out.append(node)
+        arch = self.spec.architecture
+        for b, node in self.command.fire_control.items():
+            if arch == "separate":
+                out.append(node)
+            elif t - self.heard_c2[b] > self.spec.fallback_after_s:
+                if not self.autonomous[b]:
+                    self.autonomous[b] = True
+                    _event(self.rec, t, "fallback", battery=b, layer=self.batteries[b].layer,
+                           detail=f"no word from the C2 for {t - self.heard_c2[b]:.0f} s: fighting alone")
+                out.append(node)
+        return out
 
+    def _decide(self, t: float) -> None:
+        rec = self.rec
+        # Operators who decided since the last cycle: their orders go out at the time they decided.  The C2
+        # core sees them at its cycle; a reaction time longer than the cycle keeps every launch in the future.
+        for td, _, name, eid, refused in self._due_decisions(t):
+            self._operator(td, self.command.node(name), eid, refused)
+        for node in self._deciding(t):
+            statuses = [node.status[b][1] for b in node.batteries if b in node.status]
+            # A node that was not deciding a cycle ago (a standby taking command, a fire control falling back)
+            # cannot say when the tracks it finds were confirmed.
+            cycle = float(self.sc.c2.cycle_s)
+            known = t <= cycle + 1e-9 or (node.last is not None and node.last.picture.time_s >= t - cycle - 1e-9)
+            out = node.bm.decide(t, statuses)
+            node.last = out
+            for tid, first in zip(out.picture.track_id.tolist(), out.picture.first_update_s.tolist()):
+                node.first_seen.setdefault(tid, (t if known else np.nan, first))
+            if out.assignment is not None:
+                a = out.assignment
+                rec.assign_rows.append((t, *out.assignment_shape, a.solve_s * 1e3,
+                                        np.nan if a.gap is None else a.gap, a.proven, a.timed_out))
+            where = f" ({node.name})" if self.multi else ""
+            for eid, tid, verdict in out.assessments:
+                _event(rec, t, "assessed_" + verdict, track=tid, detail=f"engagement {eid}{where}")
+            for eid, tid, reason in out.withdrawn:
+                _event(rec, t, "order_" + reason, track=tid, detail=f"engagement {eid}{where}")
+            by_battery: dict[int, list] = {}
+            for u in out.aim_updates:
+                by_battery.setdefault(node.bm.engagements[u.engagement_id].battery, []).append(u)
+            for b, ups in by_battery.items():
+                self._send_down(t, node, b, "aim", ups)
+            # Orders in the order they were decided; those awaiting an operator are decided now or later.
+            awaiting = {o.engagement_id for o in out.requests}
+            for o in sorted(out.orders + out.requests, key=lambda o: o.engagement_id):
+                confirmed_s, first_plot_s = node.first_seen.get(o.track_id, (t, np.nan))
+                self.legs[o.engagement_id] = dict(node=node.name, track=o.track_id, battery=o.battery,
+                                                  layer=self.batteries[o.battery].layer, first_plot_s=first_plot_s,
+                                                  confirmed_s=confirmed_s, decided_s=t)
+                if o.engagement_id in awaiting:
+                    delay, refused = self.spec.operators.draw(self.operators)
+                    if delay <= 0.0:
+                        self._operator(t, node, o.engagement_id, refused)
+                    else:
+                        self._seq += 1
+                        heapq.heappush(self.decisions, (t + delay, self._seq, node.name, o.engagement_id, refused))
+                else:
+                    self._order_out(t, node, o)
+            if node.kind == "c2" and self.spec.architecture == "integrated_with_fallback":
+                for b in node.batteries:  # a battery that hears nothing for long enough fights alone
+                    self._send_down(t, node, b, "heartbeat", None)
 
-def _battle_over(t: float, launched, impacted, kill_s, eff: Effectors, bm: BattleManager) -> bool:
-    """Nothing left to happen: every threat launched and resolved (killed or down), no interceptor in
-    flight and no kill assessment pending, so later cycles could only repeat an empty sky."""
-    return (bool(launched.all()) and bool(np.all(impacted | (kill_s <= t))) and not eff.flying
-            and all(e.assessed for e in bm.engagements.values()))
+    def _due_decisions(self, t: float):
+        while self.decisions and self.decisions[0][0] <= t:
+            yield heapq.heappop(self.decisions)
+
+    def _operator(self, t: float, node, eid: int, refused: bool) -> None:
+        e = node.bm.engagements.get(eid)
+        if e is None:
+            return  # withdrawn while it waited (its window closed)
+        layer = self.batteries[e.battery].layer
+        self.rec.decisions.append((t, layer, t - self.legs[eid]["decided_s"], refused))
+        if refused:
+            node.bm.reject(eid)
+            _event(self.rec, t, "order_refused", track=e.track_id, battery=e.battery, layer=layer,
+                   detail=f"engagement {eid}: the operator refused")
+            return
+        order = node.bm.approve(eid, t)
+        if order is None:
+            _event(self.rec, t, "order_expired", track=e.track_id, battery=e.battery, layer=layer,
+                   detail=f"engagement {eid}: approved after its shot window closed")
+            return
+        self._order_out(t, node, order)
+
+    def _order_out(self, t: float, node, order) -> None:
+        self.legs[order.engagement_id]["released_s"] = t
+        self._send_down(t, node, order.battery, "order", order)
+
+    def _send_down(self, t: float, node, battery: int, kind: str, payload) -> None:
+        name = self.batteries[battery].name
+        if node.kind == "fire_control":
+            self.net.wire(t, kind, node.name, name, payload, lane="down")
+        else:
+            self.net.send(t, kind, node.name, name, payload, lane="down")
+
+    def _deliver_down(self, msg) -> None:
+        """A message reaches a battery at ``msg.arrive_s``."""
+        b = self.battery_index[msg.dst]
+        from_c2 = msg.src != msg.dst
+        if from_c2:
+            self.heard_c2[b] = max(self.heard_c2[b], msg.arrive_s)
+            if self.autonomous[b]:
+                self.autonomous[b] = False
+                _event(self.rec, msg.arrive_s, "rejoined", battery=b, layer=self.batteries[b].layer,
+                       detail=f"hears {msg.src} again")
+        elif not self.autonomous[b] and self.spec.architecture != "separate":
+            return  # its own fire control's word counts only while it fights alone
+        if msg.kind == "aim":
+            self.eff.uplink(msg.payload)
+        elif msg.kind == "order":
+            self._execute(msg.arrive_s, msg.payload, msg.src)
+
+    def _execute(self, t: float, o, src: str) -> None:
+        rec = self.rec
+        launched = self.eff.execute(t, [o])
+        bat = self.batteries[o.battery]
+        row = truth_of(self.track_truth, o.track_id)
+        self.eng_threat[o.engagement_id] = row
+        leg = self.legs.get(o.engagement_id)
+        if leg is not None:
+            leg.update(delivered_s=t, rounds=len(launched))
+        if not launched:  # no round ready when the order came (it was decided on an older status)
+            return
+        launch_s, intercept_s = launched[0].launch_s, launched[0].intercept_s
+        if row >= 0:
+            self.first_launch[row] = min(self.first_launch[row], launch_s)
+        if leg is not None:
+            leg["launch_s"] = launch_s
+        _event(rec, launch_s, "launch", threat=row, track=o.track_id, battery=o.battery, layer=bat.layer,
+               rounds=len(launched), ecef=bat.ecef,
+               detail=f"{len(launched)} x {bat.spec.name} engagement {o.engagement_id} "
+                      f"intercept at {intercept_s:.0f} s")
+        report = (o.engagement_id, launch_s, intercept_s)
+        if src == bat.name:
+            self.net.wire(t, "launch_report", bat.name, src, report, lane="up")
+        else:
+            self.net.send(t, "launch_report", bat.name, src, report, lane="up")
+
+    def _views(self, t: float) -> list:
+        """The pictures the run records: the C2 node in command's, or every fire control's under 'separate'."""
+        if self.spec.architecture == "separate":
+            seen, out = set(), []
+            for node in self.command.fire_control.values():
+                if node.last is not None and node.picture.key not in seen:
+                    seen.add(node.picture.key)
+                    out.append((node.last.picture, node.last.threats))
+            return out
+        for node in self.command.c2:
+            if node.last is not None and node.last.picture.time_s == t:
+                return [(node.last.picture, node.last.threats)]
+        node = self.command.c2[0]
+        pic = node.picture.source.picture(t)
+        return [(pic, evaluate_threats(pic, self.rec.assets, node.bm.config.threat))]
+
+    def over(self, t: float) -> bool:
+        """Nothing left to happen: every threat launched and resolved (killed or down), no interceptor in
+        flight, no operator's decision pending and no kill assessment due at a node still deciding (one that
+        no longer decides, a fire control back under the C2, never assesses), so later cycles could only repeat
+        an empty sky."""
+        if not (bool(self.launched.all()) and bool(np.all(self.impacted | (self.kill_s <= t)))):
+            return False
+        if self.eff.flying or self.decisions:
+            return False
+        deciding = [n for n in self.command.nodes if n.last is not None and n.last.picture.time_s == t]
+        return all(e.assessed for node in deciding for e in node.bm.engagements.values())
+
+    def finish(self, t: float, wall0: float) -> RunRecord:
+        rec = self.rec
+        rec.end_s = t
+        stats: Counter = Counter()
+        for key in self._recorded_pictures():
+            stats.update(self.command.pictures[key].source.stats)  # PictureSource.stats
+        rec.tracker_stats = dict(stats)
+        rec.engagement_threat = self.eng_threat
+        rec.flyouts = _flyouts(self.eff, self.batteries)
+        rec.legs = [dict(engagement_id=eid, **leg) for eid, leg in sorted(self.legs.items())]
+        rec.links = self.net.link_report()
+        rec.messages = {k: dict(sent=v[0], delivered=v[1]) for k, v in self.net.by_kind.items() if v[0]}
+        rec.architecture = self.spec.architecture
+        rec.perfect_network = self.net.perfect
+        rec.wall_s = time.perf_counter() - wall0
+        return rec
+
+    def _recorded_pictures(self) -> list[str]:
+        if self.spec.architecture == "separate":
+            return list(dict.fromkeys(n.picture.key for n in self.command.fire_control.values()))
+        return [self.command.c2[0].picture.key]
 
 
 def truth_of(track_truth: dict, track_id: int) -> int:
@@ -229,21 +513,9 @@ def truth_of(track_truth: dict, track_id: int) -> int:
     return c.most_common(1)[0][0]
 
 
-def _orders(rec, t, orders, eff, batteries, track_truth, first_launch, eng_threat):
-    eff.execute(t, orders)
-    for o in orders:
-        bat = batteries[o.battery]
-        row = truth_of(track_truth, o.track_id)
-        if row >= 0:
-            first_launch[row] = min(first_launch[row], o.launch_time_s)
-        eng_threat[o.engagement_id] = row
-        _event(rec, o.launch_time_s, "launch", threat=row, track=o.track_id, battery=o.battery, layer=bat.layer,
-               rounds=o.rounds, ecef=bat.ecef,
-               detail=f"{o.rounds} x {bat.spec.name} engagement {o.engagement_id} "
-                      f"intercept at {o.intercept_time_s:.0f} s")
-
-
-def _record(rec: RunRecord, t, truth_state, pic, threats: ThreatPicture, track_truth):
+def _record(rec: RunRecord, t, truth_state, views: list[tuple[AirPicture, ThreatPicture]], track_truth):
+    """Truth, GOSPA and every track of the recorded pictures at ``t`` (several under 'separate': together they
+    are what the batteries' operators see, duplicates and all)."""
     pos, vel, alive = truth_state(t)
     idx = np.flatnonzero(alive)
     if idx.size:
@@ -252,10 +524,17 @@ def _record(rec: RunRecord, t, truth_state, pic, threats: ThreatPicture, track_t
         for k, i in enumerate(idx):
             rec.truth_rows.append((t, int(i), float(np.degrees(lat[k])), float(np.degrees(lon[k])), float(alt[k]),
                                    float(spd[k])))
-    est = pic.x[:, :3]
+    est = np.concatenate([pic.x[:, :3] for pic, _ in views]) if views else np.zeros((0, 3))
     g = gospa(pos[idx], est, c=GOSPA_C_M)
     rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est),
                            len(idx) - g.n_missed))
+    for pic, threats in views:
+        _record_tracks(rec, t, pic, threats, track_truth, pos, vel, alive)
+
+
+def _record_tracks(rec: RunRecord, t, pic: AirPicture, threats: ThreatPicture, track_truth, pos, vel, alive):
+    if len(pic.track_id):
+        est = pic.x[:, :3]
     if len(pic.track_id):
         tids = pic.track_id.tolist()
         rows = np.array([truth_of(track_truth, tid) for tid in tids], dtype=np.int64)

@@ -31,18 +31,18 @@ class PerfectPicture(PictureSource):
     ``picture`` reads truth.
 
     ``truth_state(t) -> (pos, vel, alive)`` is the simulator's truth (alive
-    excludes threats killed or impacted); ``first_detect_s`` the simulator's
-    time of each threat's first plot, which it keeps up to date; ``observe``
-    is told which truth row each plot of a scan came from.  Track ids are
+    excludes threats killed or impacted); ``observe`` is told which truth row
+    each plot of a scan reaching this C2 node came from, and when it arrived:
+    a threat is in the picture from its first plot's arrival.  Track ids are
     truth row + 1, and ``last_association`` reports them as a tracker does,
     so the simulator attributes tracks to truth the same way in both fidelities.
     """
 
-    def __init__(self, truth_state: Callable[[float], tuple], classes: list[str], first_detect_s: np.ndarray):
+    def __init__(self, truth_state: Callable[[float], tuple], classes: list[str]):
         n = len(classes)
         self._truth_state = truth_state
         self._ballistic = np.array([c in BALLISTIC_CLASS_NAMES for c in classes], dtype=bool)
-        self._first = first_detect_s
+        self._first = np.full(n, np.inf)
         self._hits = np.zeros(n, dtype=np.int64)
         self.stats: dict[str, int] = {}
         self._last_association = PlotAssociation.none()
@@ -50,10 +50,12 @@ class PerfectPicture(PictureSource):
     def process(self, scan: Detections | PositionPlots) -> None:
         """Plots are not used: the picture comes from truth."""
 
-    def observe(self, truth_rows: np.ndarray) -> None:
-        """The truth row of each plot of the scan about to be processed (-1: false alarm)."""
+    def observe(self, truth_rows: np.ndarray, t_s: float) -> None:
+        """The truth row of each plot of the scan about to be processed (-1: false alarm), arrived at ``t_s``."""
         truth_rows = np.asarray(truth_rows, dtype=np.int64)
         plots = np.flatnonzero(truth_rows >= 0)
+        seen = truth_rows[plots]
+        self._first[seen] = np.minimum(self._first[seen], t_s)
         np.add.at(self._hits, truth_rows[plots], 1)
         self._last_association = PlotAssociation(plots, truth_rows[plots] + 1)
 

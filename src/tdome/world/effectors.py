@@ -37,6 +37,7 @@ class FireUnit:
     loaded: np.ndarray = field(init=False)
     reload_done_s: np.ndarray = field(init=False)
     stock: int = field(init=False)  # rounds not yet fired, loaded or not
+    orders_received: set[int] = field(init=False, default_factory=set)  # engagement ids of the orders it executed
     ecef: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -82,7 +83,8 @@ class FireUnit:
         return BatteryStatus(index=self.index, name=self.name, layer=self.layer, lat_rad=self.lat_rad,
                              lon_rad=self.lon_rad, alt_m=self.alt_m, interceptor=self.spec,
                              ready_rounds=self.ready_rounds(t_s), stock_rounds=self.stock,
-                             initial_rounds=self.magazine, ecef=self.ecef)
+                             initial_rounds=self.magazine, ecef=self.ecef,
+                             time_s=float(t_s), orders_received=frozenset(self.orders_received))
 
 
 @dataclass
@@ -112,13 +114,25 @@ class Effectors:
         return [b.status(t_s) for b in self.batteries]
 
     def execute(self, t_s: float, orders: list[FireOrder]) -> list[Interceptor]:
+        """Carry out orders received at ``t_s``.
+
+        An order launches its reaction time after it was issued; one that
+        arrives late (a slow link, an operator's wait) launches that much
+        later and flies the same time to its aim point, until an aim update
+        moves it.
+        """
         launched = []
         for o in orders:
             bat = self.batteries[o.battery]
+            bat.orders_received.add(o.engagement_id)
+            late = t_s + bat.spec.reaction_s - o.launch_time_s
+            launch_s, intercept_s = o.launch_time_s, o.intercept_time_s
+            if late > 0.0:
+                launch_s, intercept_s = launch_s + late, intercept_s + late
             n = bat.fire(t_s, o.rounds)
             for _ in range(n):
-                itc = Interceptor(self._next_id, o.engagement_id, o.battery, o.track_id, o.launch_time_s,
-                                  o.intercept_time_s, bat.ecef.copy(), np.array(o.aim_ecef))
+                itc = Interceptor(self._next_id, o.engagement_id, o.battery, o.track_id, launch_s,
+                                  intercept_s, bat.ecef.copy(), np.array(o.aim_ecef))
                 self._next_id += 1
                 self.flying.append(itc)
                 launched.append(itc)

@@ -95,14 +95,15 @@ def _at_scan_time(pred: Prediction, updates) -> tuple[np.ndarray, np.ndarray, np
 class Tracker(PictureSource):
     """Multi-radar tracker in ECEF.  See the module docstring."""
 
-    def __init__(self, config: TrackerConfig, sensors: list[SensorSite]):
+    def __init__(self, config: TrackerConfig, sensors: list[SensorSite], first_track_id: int = 1):
+        """``first_track_id``: where its track numbers start (trackers of several C2 nodes number apart)."""
         self.config = config  # validated when it was made (TrackerConfig.__post_init__)
         self.sensors = {s.index: s for s in sensors}
         self.estimator = ESTIMATORS[config.motion](config)
         self.associator = make_associator(config)
         self.confirmation = make_confirmation(config)
         self._table = TrackTable(self.estimator.columns)
-        self._next_id = 1
+        self._next_id = int(first_track_id)
         self._now = -np.inf
         self._last_association = PlotAssociation.none()
         self.stats: dict[str, int] = dict.fromkeys(_STATS, 0)
