@@ -18,8 +18,9 @@ from tdome.viz.mapplot import plot_run
 
 
 def write_run(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
-    """Write the whole run folder of ``rec`` into ``out``; returns every file's path, keyed as :data:`FILES`."""
+    """Write the whole run folder of ``rec`` into ``out``; returns every file's path, keyed as :data:`FILES`
+    (``links`` only when the run had a network: a perfect network has no links)."""
     out = Path(out)
     paths = write_record(rec, summary, out)
     paths["map"] = plot_run(load_run_folder(out), out / FILES["map"])
-    return {key: paths[key] for key in FILES}
+    return {key: paths[key] for key in FILES if key in paths}

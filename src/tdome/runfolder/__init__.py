@@ -12,9 +12,12 @@ change as long as the folder stays the same.
 """
 
 from tdome.runfolder.layout import (
+    ENGAGEMENT_TYPES,
     EVENT_COLUMNS,
     FILES,
     INTERCEPTOR_TYPES,
+    LINK_TYPES,
+    OPTIONAL_TABLES,
     SCENE_FORMAT,
     TABLES,
     THREAT_COLUMNS,
@@ -26,7 +29,7 @@ from tdome.runfolder.scene import coverage_outline
 from tdome.runfolder.write import write_run_folder
 
 __all__ = [
-    "EVENT_COLUMNS", "FILES", "INTERCEPTOR_TYPES", "SCENE_FORMAT", "TABLES", "THREAT_COLUMNS", "TRACK_COLUMNS",
-    "TRUTH_COLUMNS", "RunFolder", "RunFolderError", "by_object", "coverage_outline", "load_run_folder",
-    "write_run_folder",
+    "ENGAGEMENT_TYPES", "EVENT_COLUMNS", "FILES", "INTERCEPTOR_TYPES", "LINK_TYPES", "OPTIONAL_TABLES", "SCENE_FORMAT",
+    "TABLES", "THREAT_COLUMNS", "TRACK_COLUMNS", "TRUTH_COLUMNS", "RunFolder", "RunFolderError", "by_object",
+    "coverage_outline", "load_run_folder", "write_run_folder",
 ]

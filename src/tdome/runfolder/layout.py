@@ -11,8 +11,12 @@ import pyarrow as pa
 
 # Every file of a run folder, keyed as the writer's and the readers' dicts are, in the order `tdome run` lists them.
 FILES = dict(summary="summary.json", events="events.parquet", tracks="tracks.parquet", truth="truth.parquet",
-             threats="threats.parquet", map="map.png", scene="scene.json", interceptors="interceptors.parquet")
+             threats="threats.parquet", map="map.png", scene="scene.json", interceptors="interceptors.parquet",
+             engagements="engagements.parquet", links="links.parquet")
 TABLES = ("events", "tracks", "truth", "threats", "interceptors")
+# Tables a reader does without: a folder written before they existed lacks them, and links.parquet is written
+# only when the run had a network (a perfect network has no links).  Missing, they read as empty columns.
+OPTIONAL_TABLES = ("engagements", "links")
 
 SCENE_FORMAT = 1  # scene.json's "format": a reader refuses any other
 
@@ -40,3 +44,21 @@ INTERCEPTOR_TYPES = dict(interceptor_id=pa.int64(), engagement_id=pa.int64(), ba
                          launch_lat_deg=pa.float64(), launch_lon_deg=pa.float64(), launch_alt_m=pa.float64(),
                          aim_lat_deg=pa.float64(), aim_lon_deg=pa.float64(), aim_alt_m=pa.float64(),
                          outcome=pa.string())
+
+# engagements.parquet: one row per engagement a deciding node decided, with the times of its sensor-to-shooter
+# chain (NaN: that step never happened), where its order went and what became of it.  ``fate``: "launched" (at
+# least one round fired), "not fired" (delivered, no round ready), "not delivered" (released, never reached the
+# battery: lost on the network, or in flight at the end), "not released" (refused, expired or still awaiting an
+# operator at the end).  ``battery`` -1, ``layer`` "" and ``threat_id`` -1 where unknown (the order never reached
+# a battery; a threat the engagement's track cannot be attributed to).
+ENGAGEMENT_TYPES = dict(engagement_id=pa.int64(), node=pa.string(), track_id=pa.int64(), threat_id=pa.int64(),
+                        battery=pa.int64(), layer=pa.string(), rounds=pa.int64(), first_plot_s=pa.float64(),
+                        confirmed_s=pa.float64(), decided_s=pa.float64(), released_s=pa.float64(),
+                        delivered_s=pa.float64(), launch_s=pa.float64(), fate=pa.string())
+
+# links.parquet: one row per link and direction: messages sent, delivered, lost (the link's loss draw), dropped
+# while the link or a node was down, late (arrived after a message sent later the same way), and the delay of
+# those delivered (queueing included; NaN when none was).
+LINK_TYPES = dict(src=pa.string(), dst=pa.string(), sent=pa.int64(), delivered=pa.int64(), lost=pa.int64(),
+                  down=pa.int64(), late=pa.int64(), delay_median_s=pa.float64(), delay_p95_s=pa.float64(),
+                  delay_max_s=pa.float64())

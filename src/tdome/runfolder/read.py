@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tdome.runfolder.layout import FILES, SCENE_FORMAT, TABLES
+from tdome.runfolder.layout import ENGAGEMENT_TYPES, FILES, LINK_TYPES, OPTIONAL_TABLES, SCENE_FORMAT, TABLES
 
 
 class RunFolderError(Exception):
@@ -32,11 +33,23 @@ class RunFolder:
     truth: dict[str, np.ndarray]
     threats: dict[str, np.ndarray]
     interceptors: dict[str, np.ndarray]
+    # Optional tables (layout.OPTIONAL_TABLES): empty columns when the folder lacks them.
+    engagements: dict[str, np.ndarray]
+    links: dict[str, np.ndarray]
+
+
+_OPTIONAL_TYPES = dict(engagements=ENGAGEMENT_TYPES, links=LINK_TYPES)
 
 
 def _columns(path: Path) -> dict[str, np.ndarray]:
     table = pq.read_table(path)
     return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
+
+
+def _optional_columns(path: Path, table: str) -> dict[str, np.ndarray]:
+    if path.is_file():
+        return _columns(path)
+    return {c: pa.array([], type=t).to_numpy(zero_copy_only=False) for c, t in _OPTIONAL_TYPES[table].items()}
 
 
 def load_run_folder(path: Path) -> RunFolder:
@@ -52,6 +65,7 @@ def load_run_folder(path: Path) -> RunFolder:
         summary = json.loads((path / FILES["summary"]).read_text())
         scene = json.loads((path / FILES["scene"]).read_text())
         tables = {t: _columns(path / FILES[t]) for t in TABLES}
+        tables.update({t: _optional_columns(path / FILES[t], t) for t in OPTIONAL_TABLES})
     except (OSError, ValueError) as e:  # json and pyarrow errors are ValueErrors
         raise RunFolderError(f"{path}: cannot read the run folder: {e}") from None
     if scene.get("format") != SCENE_FORMAT:

@@ -6,6 +6,11 @@ Definitions (docs/design.md glossary):
 - hit: an impact within the threat's lethal radius of an asset's footprint;
 - defended value surviving: the sum of the values of assets not hit;
 - sensor-to-shooter time: first detection of a threat to first launch at it;
+- sensor-to-shooter legs: per engagement, the chain from the first plot of
+  the track it fires at to its launch, leg by leg (:data:`S2S_LEGS`): the
+  tracker confirming the track, the deciding node's threat evaluation and
+  assignment, the operator (authority 'confirm'), the network carrying the
+  order, the battery's reaction;
 - cost exchange: interceptor cost spent per unit of raid cost, and per leaker
   prevented (against the undefended outcome, where every aimed threat hits);
 - tracking: GOSPA (:mod:`tdome.analysis.metrics`), the SIAP measures
@@ -20,6 +25,7 @@ stored; the map is drawn afterwards from the folder (:mod:`tdome.pipeline`).
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,69 @@ from tdome.sim.scene import run_region, scene
 
 def _pct(x, q):
     return float(np.percentile(x, q)) if len(x) else None
+
+
+# The legs of an engagement's sensor-to-shooter chain: (name, from, to, what it is).  The first five follow
+# each other, so for an engagement that launched they add up to the last (first plot to launch).
+S2S_LEGS = (
+    ("first_plot_to_confirmed", "first_plot_s", "confirmed_s", "first plot → confirmed track (tracking)"),
+    ("confirmed_to_decision", "confirmed_s", "decided_s",
+     "confirmed track → engagement decision (threat evaluation, doctrine, assignment)"),
+    ("decision_to_release", "decided_s", "released_s", "decision → order released (operator; 0 under auto)"),
+    ("release_to_delivered", "released_s", "delivered_s", "order released → delivered to the battery (network)"),
+    ("delivered_to_launch", "delivered_s", "launch_s", "order delivered → launch (battery reaction)"),
+    ("order_to_launch", "released_s", "launch_s", "order released → launch"),
+    ("first_plot_to_launch", "first_plot_s", "launch_s", "first plot → launch (the whole chain)"),
+)
+CHAIN_TIMES = ("first_plot_s", "confirmed_s", "decided_s", "released_s", "delivered_s", "launch_s")
+
+
+def chain_times(leg: dict) -> dict[str, float]:
+    """The times of one engagement's chain (a ``RunRecord.legs`` item), NaN for a step that never happened.
+
+    A delivered order that fired no round (the battery had none ready) did
+    not launch: its ``launch_s`` is NaN.
+    """
+    out = {k: float(leg[k]) if leg.get(k) is not None else np.nan for k in CHAIN_TIMES}
+    if "launch_s" in leg and not leg.get("rounds", 0):
+        out["launch_s"] = np.nan
+    return out
+
+
+def leg_durations(leg: dict) -> dict[str, float]:
+    """Seconds each leg of :data:`S2S_LEGS` took for one engagement; NaN where either end never happened."""
+    t = chain_times(leg)
+    return {name: t[b] - t[a] for name, a, b, _ in S2S_LEGS}
+
+
+def _stat(x: np.ndarray) -> dict:
+    x = x[np.isfinite(x)]
+    return dict(median=_pct(x, 50), p95=_pct(x, 95), n=int(x.size))
+
+
+def leg_statistics(legs: list[dict], layers: list[str] | None = None) -> dict[str, dict[str, dict]]:
+    """Median, 95th percentile and count of each leg of :data:`S2S_LEGS`, over all engagements and per layer.
+
+    ``legs``: ``RunRecord.legs`` items.  Returns ``{"all": {leg: {median,
+    p95, n}}, layer: {...}}``; each statistic is over the engagements where
+    both ends of that leg happened (None when there are none).  An
+    engagement's layer is known once its order reached the battery, so one
+    refused, expired or lost before then counts in "all" only.  ``layers``:
+    the layers to report, whether or not they have engagements (default:
+    those the legs name, in :data:`~tdome.messages.LAYERS` order).
+    """
+    d = [leg_durations(leg) for leg in legs]
+    layer_of = [leg.get("layer", "") for leg in legs]
+    if layers is None:
+        layers = [x for x in LAYERS if x in set(layer_of)]
+    groups = {"all": np.ones(len(legs), dtype=bool)}
+    for layer in layers:
+        groups[layer] = np.array([x == layer for x in layer_of], dtype=bool)
+    out = {}
+    for g, sel in groups.items():
+        out[g] = {name: _stat(np.array([row[name] for row in d], dtype=float).reshape(-1)[sel])
+                  for name, *_ in S2S_LEGS}
+    return out
 
 
 def summarize(rec: RunRecord) -> dict:
@@ -125,6 +194,48 @@ def summarize(rec: RunRecord) -> dict:
         c2_cycle_ms=dict(p50=_pct(rec.cycle_ms, 50), p99=_pct(rec.cycle_ms, 99)),
         assignment=_assignment_summary(rec),
         wall_time_s=rec.wall_s,
+        sensor_to_shooter_legs=leg_statistics(rec.legs, list(layers)),
+        network=_network_summary(rec),
+    )
+
+
+def _none_if_nan(v):
+    return None if isinstance(v, float) and not np.isfinite(v) else v
+
+
+def _network_summary(rec: RunRecord) -> dict:
+    """What the network carried and lost, what became of the orders, the operators' decisions, fallbacks."""
+    kinds = Counter(e["kind"] for e in rec.events)
+    times = [chain_times(leg) for leg in rec.legs]
+    happened = lambda key: int(sum(np.isfinite(t[key]) for t in times))  # noqa: E731
+    ages = np.asarray(rec.plot_age_s, dtype=float)
+    delays = np.array([d[2] for d in rec.decisions], dtype=float)
+    messages = {k: dict(sent=int(v["sent"]), delivered=int(v["delivered"]), lost=int(v["sent"] - v["delivered"]))
+                for k, v in rec.messages.items()}
+    fell_back = sorted({e["battery"] for e in rec.events if e["kind"] == "fallback"})
+    released, delivered = happened("released_s"), happened("delivered_s")
+    return dict(
+        architecture=rec.architecture,
+        perfect=bool(rec.perfect_network),
+        messages=messages,
+        messages_sent=sum(m["sent"] for m in messages.values()),
+        messages_lost=sum(m["lost"] for m in messages.values()),
+        links=[{k: _none_if_nan(v) for k, v in ln.items()} for ln in rec.links],
+        plots=dict(scans=int(ages.size), age_median_s=_pct(ages, 50), age_p95_s=_pct(ages, 95),
+                   age_max_s=float(ages.max()) if ages.size else None,
+                   out_of_sequence_scans=int(rec.tracker_stats.get("oos_scans", 0)),
+                   out_of_sequence_plots=int(rec.tracker_stats.get("oos_plots", 0))),
+        # Orders decided, released (by the operator, or at once under auto), delivered to the battery, launched
+        # (at least one round fired); undelivered: released but never delivered (lost, or in flight at the end);
+        # refused by the operator, expired (the shot window closed first), unacknowledged (presumed lost by the
+        # C2: the battery had not reported it received in time).
+        orders=dict(decided=len(rec.legs), released=released, delivered=delivered, undelivered=released - delivered,
+                    launched=happened("launch_s"), refused=kinds["order_refused"], expired=kinds["order_expired"],
+                    unacknowledged=kinds["order_unacknowledged"]),
+        operators=dict(decisions=len(rec.decisions), delay_median_s=_pct(delays, 50),
+                       delay_p95_s=_pct(delays, 95), refused=int(sum(bool(d[3]) for d in rec.decisions))),
+        fallback=dict(batteries=len(fell_back), names=[rec.batteries[b].name for b in fell_back],
+                      events=kinds["fallback"], rejoined=kinds["rejoined"]),
     )
 
 
@@ -182,7 +293,28 @@ def write_record(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
     )
     return write_run_folder(out, summary=summary, scene=scene(rec, run_region(rec), RECORD_EVERY_S),
                             events=rec.events, tracks=rec.track_rows, truth=rec.truth_rows, threats=threats,
-                            interceptors=_interceptors(rec))
+                            interceptors=_interceptors(rec), engagements=engagement_rows(rec), links=rec.links)
+
+
+def engagement_rows(rec: RunRecord) -> list[dict]:
+    """One row per engagement decided (``engagements.parquet``): its chain's times, NaN where a step never
+    happened (:func:`chain_times`), where its order went and what became of it."""
+    rows = []
+    for leg in rec.legs:
+        t = chain_times(leg)
+        if np.isfinite(t["launch_s"]):
+            fate = "launched"
+        elif np.isfinite(t["delivered_s"]):
+            fate = "not fired"
+        elif np.isfinite(t["released_s"]):
+            fate = "not delivered"
+        else:
+            fate = "not released"
+        eid = int(leg["engagement_id"])
+        rows.append(dict(engagement_id=eid, node=str(leg.get("node", "")), track_id=int(leg.get("track", -1)),
+                         threat_id=int(rec.engagement_threat.get(eid, -1)), battery=int(leg.get("battery", -1)),
+                         layer=str(leg.get("layer", "")), rounds=int(leg.get("rounds", 0)), **t, fate=fate))
+    return rows
 
 
 def _interceptors(rec: RunRecord) -> list[dict]:

@@ -156,7 +156,9 @@ class _Report:
             for m in MEASURES:
                 table.append(dict(point=p, **values, measure=m, **self.ci(p, m).as_dict()))
         self._write_table("summary", table)
-        shown = [r for r in table if r["measure"] in KEY_OUTCOMES + ["leak_rate", "s2s_median_s", "gospa_mean_m"]]
+        shown = [r for r in table if r["measure"] in KEY_OUTCOMES + ["leak_rate", "s2s_median_s", "s2s_chain_median_s",
+                                                                     "order_to_launch_median_s", "messages_lost",
+                                                                     "gospa_mean_m"]]
         compact = [dict(point=_label(self.params, self.point_params[r["point"]]), measure=r["measure"],
                         n=r["n"], mean=r["mean"], ci95=f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]",
                         p5=r["p5"], p50=r["p50"], p95=r["p95"]) for r in shown]

@@ -35,6 +35,7 @@ DPI = 110
 LEAK_SIZE = 80  # the leaker star (points²): smaller than the asset it hit, whose hit ring is drawn over it
 RADAR_MS = 6
 BATTERY_MS = 5
+ALONE_RING = 6  # points added to a battery's marker for the ring of one that fought alone
 LEADER_MIN_PX = 6.0
 LABEL_STYLE = {"asset": dict(fontsize=7, weight="bold", color="#10202e"),
                "radar": dict(fontsize=5.5, color="#222222"), "battery": dict(fontsize=5.5, color="#222222")}
@@ -54,8 +55,9 @@ def map_layers(run: RunFolder) -> dict:
 
     ``assets``: (name, lon, lat, hit) per asset in scenario order; ``events``:
     kind -> list of (lon, lat) for the kinds in :data:`MAP_EVENT_KINDS`, in
-    time order.  The replay is tested against this, so the two pictures of a
-    run agree.
+    time order; ``alone``: the batteries (scene order) that fought alone at
+    some time after losing their C2 (a "fallback" event).  The replay is
+    tested against this, so the two pictures of a run agree.
     """
     assets = [(a["name"], float(a["lon_deg"]), float(a["lat_deg"]), bool(a["hits"])) for a in run.scene["assets"]]
     ev = run.events
@@ -63,7 +65,8 @@ def map_layers(run: RunFolder) -> dict:
     for k in MAP_EVENT_KINDS:
         sel = ev["kind"] == k
         events[k] = list(zip(ev["lon_deg"][sel].tolist(), ev["lat_deg"][sel].tolist(), strict=True))
-    return dict(assets=assets, events=events)
+    alone = sorted({int(b) for b in ev["battery"][ev["kind"] == "fallback"].tolist() if b >= 0})
+    return dict(assets=assets, events=events, alone=alone)
 
 
 def metres_per_degree_lon(lat_deg) -> np.ndarray:
@@ -156,11 +159,15 @@ def _draw_assets(ax, assets: list[dict], layers) -> list[tuple]:
     return names
 
 
-def _draw_batteries(ax, batteries: list[dict]) -> list[tuple]:
+def _draw_batteries(ax, batteries: list[dict], alone: list[int]) -> list[tuple]:
     for b in batteries:
         ax.plot(b["lon_deg"], b["lat_deg"], marker="s", color=LAYER_COLOURS[b["layer"]], ms=BATTERY_MS, mec="white",
                 mew=0.5, zorder=6)
-    return [(b["name"], "battery", b["lon_deg"], b["lat_deg"], BATTERY_MS / 2 + 0.5, 0.0) for b in batteries]
+    for j in alone:  # a dashed ring: this battery lost its C2 and fought with its own fire control for a while
+        ax.scatter(batteries[j]["lon_deg"], batteries[j]["lat_deg"], s=(BATTERY_MS + ALONE_RING) ** 2, marker="o",
+                   facecolors="none", edgecolors=palette.ALONE, linestyles="--", lw=0.9, zorder=6, gid="alone-ring")
+    return [(b["name"], "battery", b["lon_deg"], b["lat_deg"],
+             (BATTERY_MS + (ALONE_RING if j in alone else 0)) / 2 + 0.5, 0.0) for j, b in enumerate(batteries)]
 
 
 EVENT_MARKS = {"kill": ("x", palette.KILL, 30), "miss": ("x", palette.MISS, 14), "leak": ("*", palette.LEAK, LEAK_SIZE),
@@ -177,7 +184,7 @@ def _draw_events(ax, layers) -> list[tuple]:
     return [(lon, lat, np.sqrt(LEAK_SIZE) / 2) for lon, lat in layers["events"]["leak"]]
 
 
-def _legend(ax, run: RunFolder):
+def _legend(ax, run: RunFolder, alone: bool):
     classes = set(run.threats["cls"].tolist())
     layers = {b["layer"] for b in run.scene["batteries"]}
     handles: list = [plt.Line2D([], [], color=c, lw=1.5, label=k) for k, c in CLASS_COLOURS.items() if k in classes]
@@ -190,6 +197,9 @@ def _legend(ax, run: RunFolder):
                 plt.Line2D([], [], marker="o", ls="", color=SAFE, label="asset safe"),
                 (plt.Line2D([], [], marker="o", ls="", color=HIT, ms=5),
                  plt.Line2D([], [], marker="o", ls="", mfc="none", mec=HIT, mew=1.4, ms=10))]
+    if alone:  # only on the map of a run where a battery lost its C2
+        handles.insert(-1, plt.Line2D([], [], marker="o", ls="", mfc="none", mec=palette.ALONE, ms=9,
+                                      label="battery that fought alone (lost its C2)"))
     labels = [h.get_label() for h in handles[:-1]] + ["asset hit (ringed)"]
     return ax.legend(handles=handles, labels=labels, loc="lower right", fontsize=7, framealpha=0.9,
                      handler_map={tuple: HandlerTuple(ndivide=1)})
@@ -240,9 +250,10 @@ def draw_map(run: RunFolder):
     names = _draw_radars(ax, scene["radars"])
     _draw_paths(ax, run)
     layers = map_layers(run)
-    names = _draw_assets(ax, scene["assets"], layers) + names + _draw_batteries(ax, scene["batteries"])
+    names = _draw_assets(ax, scene["assets"], layers) + names + _draw_batteries(ax, scene["batteries"],
+                                                                                 layers["alone"])
     stars = _draw_events(ax, layers)
-    blockers = [_legend(ax, run), _add_scale_bar(ax, extent)]
+    blockers = [_legend(ax, run, bool(layers["alone"])), _add_scale_bar(ax, extent)]
     ax.set_xlim(lon0, lon1)
     ax.set_ylim(lat0, lat1)
     ax.set_aspect(aspect)

@@ -24,6 +24,7 @@ KILL = "#1a9850"
 MISS = "#8a8a8a"
 LEAK = "#ffd92f"  # the leaker star, black-edged
 IMPACT = "#969696"
+ALONE = "#000000"  # the dashed ring of a battery that fought alone after losing its C2 (event "fallback")
 LAND = "#f3efe2"
 SEA = "#dbe9f4"
 

@@ -52,6 +52,7 @@ def print_summary(summary: dict, console) -> None:
         f"per leaker prevented (against no defense, where every aimed threat hits)",
         f"sensor-to-shooter: median {fmt(ss['median'])} s, p95 {fmt(ss['p95'])} s (a threat's first detection "
         f"to the first launch at it)",
+        *_legs_lines(s.get("sensor_to_shooter_legs"), fmt),
         end,
         f"tracking GOSPA (c = {tr['gospa_c_m'] / 1e3:.0f} km, p = 2): mean {fmt(tr['gospa_mean_m'], '{:,.0f}')} m "
         f"per instant, 0 is a perfect picture: localisation RMS {fmt(tr['gospa_localisation_rms_m'], '{:,.0f}')} m "
@@ -65,6 +66,85 @@ def print_summary(summary: dict, console) -> None:
     ]
     for line in lines:
         console.print(line, soft_wrap=True)
+    net = s.get("network")
+    if net and _network_shown(net):
+        legs = s.get("sensor_to_shooter_legs") or {}
+        if len(legs) > 2:  # "all" and more than one layer
+            console.print(_legs_table(legs, fmt))
+        for line in _network_lines(net, fmt):
+            console.print(line, soft_wrap=True)
+
+
+# Leg name in the summary -> its words in the terminal (the chain's order; the last two span several legs).
+LEG_WORDS = {"first_plot_to_confirmed": "first plot → track", "confirmed_to_decision": "track → decision",
+             "decision_to_release": "decision → release", "release_to_delivered": "release → delivered",
+             "delivered_to_launch": "delivered → launch", "order_to_launch": "order → launch",
+             "first_plot_to_launch": "first plot → launch"}
+CHAIN = tuple(LEG_WORDS)[:5]
+
+
+def _legs_lines(legs: dict | None, fmt) -> list[str]:
+    """Two lines: the median of each leg over every engagement, then the whole chain per layer."""
+    if not legs or not legs["all"]["first_plot_to_confirmed"]["n"]:
+        return []
+    a = legs["all"]
+    total = a["first_plot_to_launch"]
+    lines = [f"sensor-to-shooter legs, median s over {a['first_plot_to_confirmed']['n']} engagements: "
+             + ", ".join(f"{LEG_WORDS[k]} {fmt(a[k]['median'])}" for k in CHAIN)
+             + f"; first plot → launch {fmt(total['median'])} (p95 {fmt(total['p95'])}) over {total['n']} launched"]
+    per_layer = [f"{layer} {fmt(v['first_plot_to_launch']['median'])} (p95 {fmt(v['first_plot_to_launch']['p95'])}, "
+                 f"n {v['first_plot_to_launch']['n']})" for layer, v in legs.items()
+                 if layer != "all" and v["first_plot_to_launch"]["n"]]
+    if per_layer:
+        lines.append("first plot → launch by layer, median s: " + ", ".join(per_layer))
+    return lines
+
+
+def _network_shown(net: dict) -> bool:
+    """The network's figures are worth lines of their own: a network model, another architecture, operators."""
+    return (not net["perfect"] or net["architecture"] != "integrated" or net["operators"]["decisions"] > 0
+            or net["fallback"]["events"] > 0)
+
+
+def _legs_table(legs: dict, fmt) -> Table:
+    """One row per leg, one column per layer (and all): median / p95 in seconds, and how many engagements."""
+    t = Table(title="Sensor-to-shooter legs: median / p95 (s)")
+    t.add_column("leg")
+    for layer in legs:
+        t.add_column(layer, justify="right")
+    for k, words in LEG_WORDS.items():
+        t.add_row(words, *(f"{fmt(v[k]['median'])} / {fmt(v[k]['p95'])}" for v in legs.values()))
+    t.add_row("engagements (launched)", *(f"{v['first_plot_to_confirmed']['n']} ({v['first_plot_to_launch']['n']})"
+                                          for v in legs.values()))
+    return t
+
+
+def _network_lines(net: dict, fmt) -> list[str]:
+    """The network, the orders and the operators in words: what was lost, late, refused, or fought alone."""
+    o, op, pl, fb = net["orders"], net["operators"], net["plots"], net["fallback"]
+    lines = [f"network ({net['architecture'].replace('_', ' ')}, "
+             f"{'perfect: every message arrives at once' if net['perfect'] else 'modelled links'}): "
+             f"{net['messages_lost']:,} of {net['messages_sent']:,} messages lost"
+             + ("" if not net["messages_lost"] else " (" + ", ".join(
+                 f"{k} {m['lost']:,}/{m['sent']:,}" for k, m in net["messages"].items() if m["lost"]) + ")")]
+    if not net["perfect"]:
+        late = sum(ln["late"] for ln in net["links"])
+        lines.append(f"plots: {pl['scans']:,} scans reached a tracker, age median "
+                     f"{fmt(pl['age_median_s'], '{:.2f}')} s, "
+                     f"p95 {fmt(pl['age_p95_s'], '{:.2f}')} s, max {fmt(pl['age_max_s'], '{:.2f}')} s; "
+                     f"{pl['out_of_sequence_scans']:,} scans ({pl['out_of_sequence_plots']:,} plots) out of sequence; "
+                     f"{late:,} messages overtaken on a link")
+    lines.append(f"orders: {o['decided']} decided, {o['released']} released, {o['delivered']} delivered, "
+                 f"{o['launched']} launched; {o['undelivered']} never delivered, {o['refused']} refused, "
+                 f"{o['expired']} expired waiting, {o['unacknowledged']} presumed lost (unacknowledged)")
+    if op["decisions"]:
+        lines.append(f"operators: {op['decisions']} decisions, delay median {fmt(op['delay_median_s'])} s, "
+                     f"p95 {fmt(op['delay_p95_s'])} s, {op['refused']} refused")
+    if fb["events"]:
+        n = fb["batteries"]
+        lines.append(f"fallback: {n} {'battery' if n == 1 else 'batteries'} fought alone after losing the C2 "
+                     f"({', '.join(fb['names'])}); {fb['events']} fallbacks, {fb['rejoined']} rejoined")
+    return lines
 
 
 def _assignment_line(a: dict, fmt) -> str:

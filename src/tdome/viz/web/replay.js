@@ -20,7 +20,9 @@
   const LAYER_COLOURS = D.colours.layers;
   const KIND_LABELS = { threat_launch: "threat launched (truth)", track_confirmed: "track confirmed",
     launch: "engagement ordered", kill: "kill", miss: "miss", assessed_killed: "assessed killed",
-    assessed_survived: "assessed survived", leak: "LEAK", impact: "impact" };
+    assessed_survived: "assessed survived", leak: "LEAK", impact: "impact", order_refused: "order refused",
+    order_expired: "order expired", order_unacknowledged: "order presumed lost", fallback: "fighting alone",
+    rejoined: "rejoined its C2" };
   const SAFE = D.colours.safe;
   const HIT = D.colours.hit;
   const KILL = D.colours.kill;
@@ -83,6 +85,11 @@
   const kindIdx = {};
   D.kinds.forEach((k, i) => { kindIdx[k] = i; });
   const KIND = (i) => D.kinds[ev.kind[i]];
+  // The chain of command's events (an operator, a network that loses orders, fallback): counted in the panel
+  // only when the run has any, so a run with a perfect network and no operator shows what it always did.
+  const inRun = new Set(ev.kind);
+  const COMMAND_EVENTS = ["order_refused", "order_expired", "order_unacknowledged", "fallback"]
+    .some((k) => inRun.has(kindIdx[k]));
 
   const ic = D.interceptors;
   const nIc = ic.id.length;
@@ -757,6 +764,11 @@
       row(["threats airborne (truth)", String(airborne)]),
       row(["threats launched (truth)", `${n("threat_launch")} of ${M.summary.threats}`]),
       row(["engagements ordered", String(n("launch"))]),
+      ...(COMMAND_EVENTS ? [
+        row(["orders refused / expired / presumed lost",
+          `${n("order_refused")} / ${n("order_expired")} / ${n("order_unacknowledged")}`]),
+        row(["batteries falling back / rejoining", `${n("fallback")} / ${n("rejoined")}`]),
+      ] : []),
       row(["kills / misses", `${n("kill")} / ${n("miss")}`]),
       row(["leakers", String(n("leak"))]),
       row(["impacts away from assets", String(n("impact"))]),
