@@ -155,6 +155,19 @@ def test_jitter_brings_plots_out_of_sequence_and_the_run_counts_them():
     assert summarize(rec)["leakers"]["total"] >= 0
 
 
+def test_a_lost_order_is_presumed_lost_and_only_a_lost_one():
+    """On lossy links some orders never arrive: the C2 learns it only from the batteries' status (the order is
+    not acknowledged), presumes exactly those lost and opens their threats to engagement again."""
+    rec = run(small(network(latency_ms=100.0, loss=0.3)))
+    lost = {int(e["detail"].split()[1]) for e in rec.events if e["kind"] == "order_unacknowledged"}
+    undelivered = {g["engagement_id"] for g in rec.legs if "released_s" in g and "delivered_s" not in g}
+    assert lost and lost <= undelivered
+    # Each threat whose order was lost was engaged again by a later order.
+    tracks = {g["engagement_id"]: g["track"] for g in rec.legs}
+    again = [eid for eid in lost if any(g["track"] == tracks[eid] and g["engagement_id"] > eid for g in rec.legs)]
+    assert again
+
+
 def test_total_loss_on_a_radars_link_is_the_same_picture_as_removing_the_radar():
     name = "Changhua coastal"
 
@@ -231,3 +244,33 @@ def test_a_slow_operator_never_lowers_the_mean_leak(base):
     assert waited and np.median([d[2] for d in waited]) > 10.0
     # A request the operator is too slow for expires with its shot window, and is said to.
     assert any(e["kind"] == "order_expired" for r in slow_runs for e in r.events)
+
+
+# --------------------------------------------------------------------------- C2 failover
+
+
+def test_a_standby_c2_takes_command_when_the_primary_is_lost():
+    """The primary goes down at 100 s: the standby, which kept its own picture, takes command after the
+    failover silence and the batteries keep fighting; without a standby nothing fires after the loss."""
+
+    def two_nodes(d):
+        d["network"] = {
+            "c2_nodes": [{"name": "Main", "outages": [{"start_s": 100.0, "end_s": 1e6}]}, {"name": "Standby"}],
+            "failover_after_s": 5.0,
+            "default_link": {"latency_ms": 20.0},
+            "links": [{"between": ["Main", "Standby"], "latency_ms": 5.0}],
+        }
+
+    def one_node(d):
+        d["network"] = {"c2_nodes": [{"name": "Main", "outages": [{"start_s": 100.0, "end_s": 1e6}]}],
+                        "default_link": {"latency_ms": 20.0}}
+
+    pair = run(small(two_nodes))
+    alone = run(small(one_node))
+    takeover = [e for e in pair.events if e["kind"] == "c2_takeover"]
+    assert len(takeover) == 1 and 105.0 <= takeover[0]["time_s"] <= 107.0
+    later = [leg for leg in pair.legs if leg["decided_s"] > 100.0]
+    assert later and {leg["node"] for leg in later} == {"Standby"}
+    assert not [leg for leg in pair.legs if leg["node"] == "Standby" and leg["decided_s"] < 100.0]
+    assert not [e for e in alone.events if e["kind"] == "launch" and e["time_s"] > 101.0 + 10.0]
+    assert summarize(pair)["leakers"]["total"] <= summarize(alone)["leakers"]["total"]

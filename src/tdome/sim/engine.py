@@ -179,6 +179,8 @@ class _Battle:
         self.multi = len(self.command.nodes) > 1
         self.battery_index = {b.name: i for i, b in enumerate(batteries)}
         self.recorded = set(self._recorded_pictures())
+        self.in_command = {self.command.c2[0].name} if self.command.c2 else set()
+        self.next_record = 0.0
 
     # ---- truth
 
@@ -211,8 +213,6 @@ class _Battle:
             _record(rec, t_next, self.truth_state, self._views(t_next), self.track_truth)
             self.next_record += RECORD_EVERY_S
         rec.cycle_ms.append((time.perf_counter() - cyc0) * 1e3)
-
-    next_record = 0.0
 
     def _downlink_and_intercepts(self, t: float, t_next: float) -> None:
         t_cur = t
@@ -316,6 +316,10 @@ class _Battle:
             seniors = self.command.c2[:node.rank]
             if all(t - node.heard.get(s.name, 0.0) > failover for s in seniors):
                 out.append(node)
+                if node.rank > 0 and node.name not in self.in_command:
+                    _event(self.rec, t, "c2_takeover", detail=f"{node.name} takes command: no word from "
+                                                              + ", ".join(s.name for s in seniors))
+        self.in_command = {n.name for n in out}
         arch = self.spec.architecture
         for b, node in self.command.fire_control.items():
             if arch == "separate":

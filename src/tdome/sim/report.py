@@ -85,9 +85,7 @@ def leg_statistics(legs: list[dict], layers: list[str] | None = None) -> dict[st
 
     ``legs``: ``RunRecord.legs`` items.  Returns ``{"all": {leg: {median,
     p95, n}}, layer: {...}}``; each statistic is over the engagements where
-    both ends of that leg happened (None when there are none).  An
-    engagement's layer is known once its order reached the battery, so one
-    refused, expired or lost before then counts in "all" only.  ``layers``:
+    both ends of that leg happened (None when there are none).  ``layers``:
     the layers to report, whether or not they have engagements (default:
     those the legs name, in :data:`~tdome.messages.LAYERS` order).
     """

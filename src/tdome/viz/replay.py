@@ -171,9 +171,11 @@ def _summary(s: dict) -> dict:
 
 # Every kind the page has a label and a colour for (web/replay.js KIND_LABELS, web/replay.css .k-<kind>); the
 # chain of command's own: an order the operator refused, one withdrawn because its shot window closed while it
-# waited or because the battery never acknowledged it, a battery fighting alone after losing its C2, and back.
+# waited or because the battery never acknowledged it, a battery fighting alone after losing its C2, and back, and a
+# standby C2 taking command.
 EVENT_KINDS = ["threat_launch", TRACK_CONFIRMED, "launch", "kill", "miss", "assessed_killed", "assessed_survived",
-               "leak", "impact", "order_refused", "order_expired", "order_unacknowledged", "fallback", "rejoined"]
+               "leak", "impact", "order_refused", "order_expired", "order_unacknowledged", "fallback", "rejoined",
+               "c2_takeover"]
 OUTCOMES = ["", "kill", "miss"]
 
 

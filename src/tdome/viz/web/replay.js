@@ -22,7 +22,8 @@
     launch: "engagement ordered", kill: "kill", miss: "miss", assessed_killed: "assessed killed",
     assessed_survived: "assessed survived", leak: "LEAK", impact: "impact", order_refused: "order refused",
     order_expired: "order expired", order_unacknowledged: "order presumed lost", fallback: "fighting alone",
-    rejoined: "rejoined its C2" };
+    rejoined: "rejoined its C2",
+    c2_takeover: "standby C2 takes command" };
   const SAFE = D.colours.safe;
   const HIT = D.colours.hit;
   const KILL = D.colours.kill;
