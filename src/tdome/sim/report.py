@@ -146,7 +146,7 @@ def summarize(rec: RunRecord) -> dict:
     prevented = int(aimed.sum()) - len(leaker_rows)
 
     both = np.isfinite(rec.first_detect_s) & np.isfinite(rec.first_launch_s)
-    s2s = (rec.first_launch_s - rec.first_detect_s)[both]
+    s2s = rec.first_launch_s[both] - rec.first_detect_s[both]
     g = np.array(rec.gospa_rows) if rec.gospa_rows else np.zeros((0, 8))
     busy = g[:, 5] + g[:, 6] > 0  # instants with something to score
     half_c2 = GOSPA_C_M**2 / 2
