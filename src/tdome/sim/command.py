@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from tdome.c2.core import BattleManager, C2Config, CycleOutput
 from tdome.c2.tracking import PictureSource, Tracker
-from tdome.messages import DefendedAsset, SensorSite
+from tdome.messages import BatteryStatus, DefendedAsset, SensorSite
 from tdome.sim.network import NetworkSpec
 from tdome.sim.perfect_picture import PerfectPicture
 
@@ -49,7 +49,7 @@ class Node:
     picture: Picture
     batteries: tuple[int, ...]  # the batteries it commands
     rank: int = 0  # C2 nodes: order of succession, 0 the primary
-    status: dict[int, tuple[float, object]] = field(default_factory=dict)  # battery -> (sent_s, BatteryStatus)
+    status: dict[int, tuple[float, BatteryStatus]] = field(default_factory=dict)  # battery -> (sent_s, latest)
     heard: dict[str, float] = field(default_factory=dict)  # C2 node -> when last heard from
     # track id -> (the first cycle it was in its picture, NaN: not known; the track's first plot)
     first_seen: dict[int, tuple[float, float]] = field(default_factory=dict)

@@ -234,7 +234,6 @@ class Network:
         # Two lanes: "up" to the deciding nodes (plots, status, reports), "down" to the batteries.
         self._queues: dict[str, list[tuple[float, int, Message]]] = {"up": [], "down": []}
         self._seq = itertools.count()
-        self.no_route = 0  # messages between nodes no links join at all
         self.by_kind: dict[str, list[int]] = {k: [0, 0] for k in MESSAGE_KINDS}  # kind -> [sent, delivered]
 
     def node_up(self, node: str, t_s: float) -> bool:
@@ -277,8 +276,7 @@ class Network:
         # The quickest route up now; with none, the route the network would take if nothing had failed, so
         # the message is counted lost on the link that is down.
         route = self._route(src, dst, t_s) or self._route(src, dst, None)
-        if not route:
-            self.no_route += 1
+        if not route:  # no links join them at all: counted lost in its kind's totals
             return None
         t, node = t_s, src
         for ln in route:
