@@ -67,10 +67,16 @@ class SensorSite:
     small_target_range_m: float | None = None
     ecef: np.ndarray = field(init=False, repr=False, compare=False)
     enu_rot: np.ndarray = field(init=False, repr=False, compare=False)
+    # The coverage volume as tdome.geo.in_coverage takes it: radar height, min and max range, min and max
+    # elevation, sector centre and half width.
+    coverage_limits: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ecef", geo.geodetic_to_ecef(self.lat_rad, self.lon_rad, self.alt_m))
         object.__setattr__(self, "enu_rot", geo.enu_rotation(self.lat_rad, self.lon_rad))
+        object.__setattr__(self, "coverage_limits", tuple(float(v) for v in (
+            self.alt_m, self.min_range_m, self.max_range_m, self.min_el_rad, self.max_el_rad, self.az_center_rad,
+            self.az_half_width_rad)))
 
     def to_enu(self, xyz: np.ndarray) -> np.ndarray:
         """ECEF points (…, 3) to this site's ENU frame."""
@@ -79,19 +85,17 @@ class SensorSite:
     def covers(self, xyz: np.ndarray) -> np.ndarray:
         """True where ECEF points lie inside the radar's nominal coverage volume.
 
-        Geometry only (range, sector, elevation limits, 4/3-Earth horizon);
-        detection probability is the sensor model's business.
+        Geometry only (range, sector, elevation limits, 4/3-Earth horizon: the
+        compiled :func:`tdome.geo.coverage`); detection probability is the
+        sensor model's business.  ``xyz`` is ``(..., 3)``; the result has its
+        leading shape (a numpy bool for a single point).
         """
+        xyz = np.ascontiguousarray(xyz, dtype=float)
         enu = self.to_enu(xyz)
-        rng, az, el = geo.enu_to_razel(enu)
-        ok = (rng <= self.max_range_m) & (rng >= self.min_range_m)
-        ok &= (el >= self.min_el_rad) & (el <= self.max_el_rad)
-        if self.az_half_width_rad < np.pi:
-            ok &= np.abs(geo.wrap_angle(az - self.az_center_rad)) <= self.az_half_width_rad
-        _, _, h = geo.ecef_to_geodetic(xyz)
-        ground = np.hypot(enu[..., 0], enu[..., 1])
-        ok &= geo.line_of_sight(self.alt_m, h, ground)
-        return ok
+        if xyz.ndim == 2:  # the common case: (n, 3) in, (n,) out
+            return geo.coverage(xyz, enu, *self.coverage_limits)
+        ok = geo.coverage(xyz.reshape(-1, 3), enu.reshape(-1, 3), *self.coverage_limits)
+        return ok.reshape(xyz.shape[:-1]) if xyz.ndim > 1 else ok[0]
 
 
 @dataclass
@@ -228,14 +232,22 @@ class DefendedAsset:
             d = geo.great_circle_distance_m(self.lat_rad, self.lon_rad, lat, lon)
             return np.maximum(d - self.radius_m, 0.0)
         # Polygons are small (a few km): work in a local tangent plane.
-        poly = np.asarray(self.polygon_latlon_rad)
         k = geo.MEAN_RADIUS_M
         c = np.cos(self.lat_rad)
-        px = (poly[:, 1] - self.lon_rad) * c * k
-        py = (poly[:, 0] - self.lat_rad) * k
+        px, py = self.polygon_xy_m()
         x = (lon - self.lon_rad) * c * k
         y = (lat - self.lat_rad) * k
         return _distance_to_polygon(x, y, px, py)
+
+    def polygon_xy_m(self) -> tuple[np.ndarray, np.ndarray]:
+        """The polygon's vertices in the asset's local plane: x east, y north (m) from (lat, lon) on the mean sphere.
+
+        x = (λ − λ₀) cos φ₀ R, y = (φ − φ₀) R: the plane :meth:`distance_m` measures polygons in.
+        """
+        poly = np.asarray(self.polygon_latlon_rad, dtype=float).reshape(-1, 2)
+        k = geo.MEAN_RADIUS_M
+        c = np.cos(self.lat_rad)
+        return (poly[:, 1] - self.lon_rad) * c * k, (poly[:, 0] - self.lat_rad) * k
 
 
 def _distance_to_polygon(x, y, px, py) -> np.ndarray:

@@ -13,6 +13,18 @@ arrive as a Poisson number per scan, uniform in range, azimuth sector and the
 lower elevation band.  The simulator owns this module; the C2 core only ever
 sees the resulting :class:`~tdome.messages.Detections` and the radar's
 :class:`~tdome.messages.SensorSite`.
+
+A run makes tens of thousands of scans of a few tens of targets each, where
+numpy's per-call overhead would be nearly all the cost: the deterministic
+stages of a scan (coverage, :meth:`~tdome.messages.SensorSite.covers`; range,
+angles and Pd of the covered targets; the plots assembled from the draws,
+range rate included) are compiled loops (numba) around the rotations into
+the radar's frame (:meth:`~tdome.messages.SensorSite.to_enu`, numpy matrix
+products).  The random draws stay numpy calls, the same calls in the same
+order and of the same sizes, so a seed gives the same plots; the loops
+perform the operations of the numpy expressions they stand for
+(:func:`tdome.geo.enu_to_razel`, :meth:`RadarModel.detection_probability`)
+in the same order, so the plots are the same to the last bit.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from tdome import geo
 from tdome.messages import Detections, SensorSite
@@ -63,47 +76,121 @@ class RadarModel:
         """
         s = self.site
         rng = self.rng
+        with_rdot = s.sigma_rdot_mps is not None
         idx = np.flatnonzero(s.covers(pos_ecef)) if len(pos_ecef) else np.empty(0, dtype=int)
         d_enu = s.to_enu(pos_ecef[idx])
-        r, az, el = geo.enu_to_razel(d_enu)
-        pd = self.detection_probability(r, rcs_m2[idx])
+        r, az, el, pd = _detection_geometry(d_enu, np.asarray(rcs_m2, dtype=float), idx, float(self.snr_ref),
+                                            float(self.ref_range_m), float(self.pfa))  # rows of one array
         hit = rng.random(idx.size) < pd
-        idx, d_enu, r, az, el = idx[hit], d_enu[hit], r[hit], az[hit], el[hit]
-        n = idx.size
-        r_m = r + rng.normal(0.0, s.sigma_range_m, n)
-        az_m = np.mod(az + rng.normal(0.0, s.sigma_az_rad, n), 2.0 * np.pi)
-        el_m = el + rng.normal(0.0, s.sigma_el_rad, n)
-        rdot_m = None
+        n = int(np.count_nonzero(hit))
+        noise_r = rng.normal(0.0, s.sigma_range_m, n)
+        noise_az = rng.normal(0.0, s.sigma_az_rad, n)
+        noise_el = rng.normal(0.0, s.sigma_el_rad, n)
+        v_enu, noise_rdot = _NONE2, _NONE
         if s.sigma_rdot_mps is not None:
-            v_enu = vel_ecef[idx] @ s.enu_rot.T
-            rdot = np.einsum("ij,ij->i", d_enu, v_enu) / np.maximum(r, 1.0)
-            rdot_m = rdot + rng.normal(0.0, s.sigma_rdot_mps, n)
+            v_enu = vel_ecef[idx[hit]] @ s.enu_rot.T
+            noise_rdot = rng.normal(0.0, s.sigma_rdot_mps, n)
 
         # False alarms: Poisson count, uniform over the clutter region of the coverage.
         n_fa = rng.poisson(self.false_alarms_per_scan)
+        fa_r = fa_az = fa_el = fa_rdot = _NONE
         if n_fa:
             fa_r = rng.uniform(max(s.min_range_m, 1000.0), s.max_range_m, n_fa)
-            fa_az = np.mod(s.az_center_rad + rng.uniform(-s.az_half_width_rad, s.az_half_width_rad, n_fa), 2 * np.pi)
+            fa_az = rng.uniform(-s.az_half_width_rad, s.az_half_width_rad, n_fa)
             fa_el = rng.uniform(max(s.min_el_rad, 0.0), max(min(s.max_el_rad, _CLUTTER_MAX_EL_RAD), 1e-3), n_fa)
-            r_m = np.concatenate([r_m, fa_r])
-            az_m = np.concatenate([az_m, fa_az])
-            el_m = np.concatenate([el_m, fa_el])
-            if rdot_m is not None:
-                rdot_m = np.concatenate([rdot_m, rng.normal(0.0, 30.0, n_fa)])
-            idx = np.concatenate([idx, -np.ones(n_fa, dtype=int)])
+            if with_rdot:
+                fa_rdot = rng.normal(0.0, 30.0, n_fa)
 
         # Plots leave the radar in an order that says nothing about their source.
-        order = rng.permutation(idx.size)
+        order = rng.permutation(n + n_fa)
         sig = [s.sigma_range_m, s.sigma_az_rad, s.sigma_el_rad]
-        if s.sigma_rdot_mps is not None:  # exactly when rdot_m was measured
+        if s.sigma_rdot_mps is not None:  # exactly when the range rate was measured
             sig.append(s.sigma_rdot_mps)
+        z, source, sigma = _plots(idx, d_enu, r, az, el, hit, v_enu, noise_r, noise_az, noise_el, noise_rdot, fa_r,
+                                  fa_az, fa_el, fa_rdot, with_rdot, float(s.az_center_rad), order,
+                                  np.array(sig, dtype=float))
         det = Detections(
             time_s=float(t_s),
             sensor=s.index,
-            range_m=r_m[order],
-            az_rad=az_m[order],
-            el_rad=el_m[order],
-            sigma=np.tile(np.array(sig), (idx.size, 1)),
-            rdot_mps=None if rdot_m is None else rdot_m[order],
+            range_m=z[0],
+            az_rad=z[1],
+            el_rad=z[2],
+            sigma=sigma,
+            rdot_mps=z[3] if with_rdot else None,
         )
-        return det, idx[order]
+        return det, source
+
+
+# Stand-ins for absent draws and velocities (read only: they have no elements).
+_NONE = np.empty(0)
+_NONE2 = np.empty((0, 3))
+
+
+@njit(cache=True, error_model="numpy")
+def _detection_geometry(d_enu, rcs, rows, snr_ref, ref_range_m, pfa):  # pragma: no cover - compiled
+    """Range, azimuth, elevation (:func:`tdome.geo.razel_of`) and Pd of targets at ENU ``d_enu`` (n, 3).
+
+    Target i has RCS ``rcs[rows[i]]``.
+    Pd is :meth:`RadarModel.detection_probability`, the Swerling-1
+    Pd = Pfa^(1/(1 + SNR)) with SNR = SNR_ref σ (R_ref / max(R, 1 m))⁴.
+    Returns them as the rows of one (4, n) array.
+    """
+    n = d_enu.shape[0]
+    out = np.empty((4, n))
+    r, az, el, pd = out[0], out[1], out[2], out[3]
+    for i in range(n):
+        r[i], az[i], el[i], _ = geo.razel_of(d_enu[i, 0], d_enu[i, 1], d_enu[i, 2])
+        snr = snr_ref * rcs[rows[i]] * (ref_range_m / np.maximum(r[i], 1.0)) ** 4.0
+        pd[i] = pfa ** (1.0 / (1.0 + snr))
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _plots(rows, d_enu, r, az, el, hit, v_enu, noise_r, noise_az, noise_el, noise_rdot, fa_r, fa_az, fa_el, fa_rdot,
+           with_rdot, az_center_rad, order, sigma_row):  # pragma: no cover - compiled
+    """A scan's plots from its geometry and its draws, in the drawn ``order``.
+
+    The covered targets (rows ``rows``, ENU ``d_enu``, range, azimuth,
+    elevation) that were detected (``hit``) come first, in row order: R + ε_R,
+    (az + ε_az) mod 2π, el + ε_el and, ``with_rdot``, ṙ + ε_ṙ with
+    ṙ = d·v / max(R, 1 m), v the ENU velocity ``v_enu`` of the k-th detected
+    target (d·v summed as numpy's einsum does: (d_e v_e + d_u v_u) + d_n v_n).
+    Then the false alarms: range and elevation as drawn, azimuth
+    (az_center + drawn offset) mod 2π, range rate as drawn.  Plot q is entry
+    ``order[q]`` of that list.  Returns (z, source, σ): z the rows R, az, el
+    and, ``with_rdot``, ṙ of one (3 or 4, n) array; source the truth rows
+    (-1 for a false alarm); σ one ``sigma_row`` per plot.
+    """
+    n_fa = fa_r.size
+    total = order.size
+    r_all, az_all, el_all = np.empty(total), np.empty(total), np.empty(total)
+    rdot_all = np.empty(total if with_rdot else 0)
+    src_all = np.empty(total, dtype=np.int64)
+    k = 0
+    for i in range(rows.size):
+        if hit[i]:
+            r_all[k] = r[i] + noise_r[k]
+            az_all[k] = np.mod(az[i] + noise_az[k], 2.0 * np.pi)
+            el_all[k] = el[i] + noise_el[k]
+            if with_rdot:
+                dv = (d_enu[i, 0] * v_enu[k, 0] + d_enu[i, 2] * v_enu[k, 2]) + d_enu[i, 1] * v_enu[k, 1]
+                rdot_all[k] = dv / np.maximum(r[i], 1.0) + noise_rdot[k]
+            src_all[k] = rows[i]
+            k += 1
+    for j in range(n_fa):
+        r_all[k + j] = fa_r[j]
+        az_all[k + j] = np.mod(az_center_rad + fa_az[j], 2 * np.pi)
+        el_all[k + j] = fa_el[j]
+        if with_rdot:
+            rdot_all[k + j] = fa_rdot[j]
+        src_all[k + j] = -1
+    z = np.empty((4 if with_rdot else 3, total))
+    source = np.empty(total, dtype=np.int64)
+    sigma = np.empty((total, sigma_row.size))
+    for q in range(total):
+        o = order[q]
+        z[0, q], z[1, q], z[2, q], source[q] = r_all[o], az_all[o], el_all[o], src_all[o]
+        if with_rdot:
+            z[3, q] = rdot_all[o]
+        sigma[q] = sigma_row
+    return z, source, sigma

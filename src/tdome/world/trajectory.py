@@ -16,7 +16,9 @@ Hermite interpolant, which matches both position and velocity at each sample:
 Its position error is at most h⁴ max|p''''| / 384 (de Boor, *A Practical
 Guide to Splines*, ch. 4), i.e. millimetres for a ballistic arc sampled at
 0.5 s.  Queries between grid samples (:meth:`TrajectorySet.state_at`) are
-linear, as the simulator steps on or near the grid anyway.
+linear, as the simulator steps on or near the grid anyway; the simulator asks
+some ten thousand times a run, so the query is a compiled loop (numba) that
+reads the grid in place.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 
 def hermite(p0, v0, p1, v1, h_s, tau):
@@ -157,6 +160,7 @@ class TrajectorySet:
             t_end_s = float(self.impact_s.max()) if n else t0_s
         n_t = int(np.ceil((t_end_s - t0_s) / self.dt_s - 1e-9)) + 1
         self.t0_s = float(t0_s)
+        self._all = np.arange(n, dtype=np.int64)
         self.t_s = self.t0_s + self.dt_s * np.arange(max(n_t, 2))
         self.pos = np.full((n, self.t_s.size, 3), np.nan)
         self.vel = np.full((n, self.t_s.size, 3), np.nan)
@@ -200,28 +204,64 @@ class TrajectorySet:
         Inside the grid cell [t_k, t_k+1] the state is a straight-line blend of
         the two end states.  Where one end falls outside the object's life the
         exact launch or impact state (at its own time) stands in for it, so
-        ``state_at(impact_s)`` returns ``impact_ecef`` exactly.
+        ``state_at(impact_s)`` returns ``impact_ecef`` exactly.  A compiled
+        loop (:func:`_state_at_compiled`) reads the grid in place.
         """
-        idx = np.arange(len(self)) if idx is None else np.asarray(idx, dtype=int).reshape(-1)
-        t = np.broadcast_to(np.asarray(t_s, dtype=float), idx.shape)
-        launch = self.launch_s[idx]
-        impact = self.impact_s[idx]
-        alive = (t >= launch) & (t <= impact)
-        k = np.clip(np.floor((t - self.t0_s) / self.dt_s).astype(np.int64), 0, self.t_s.size - 2)
-        tl = self.t_s[k]
-        tr = self.t_s[k + 1]
-        use_launch = tl < launch
-        use_impact = tr > impact
-        tl = np.where(use_launch, launch, tl)
-        tr = np.where(use_impact, impact, tr)
-        pl = np.where(use_launch[:, None], self.launch_ecef[idx], self.pos[idx, k])
-        vl = np.where(use_launch[:, None], self.launch_vel[idx], self.vel[idx, k])
-        pr = np.where(use_impact[:, None], self.impact_ecef[idx], self.pos[idx, k + 1])
-        vr = np.where(use_impact[:, None], self.impact_vel[idx], self.vel[idx, k + 1])
+        if idx is None:
+            idx = self._all
+        else:
+            idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+            if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+                raise IndexError(f"object index out of range for {len(self)} trajectories")
+            idx = idx % max(len(self), 1)  # negative indices count from the end, as in numpy
+        t = np.asarray(t_s, dtype=float).reshape(-1)
+        if t.size != 1 and t.size != idx.size:
+            raise ValueError(f"t_s has {t.size} times for {idx.size} objects")
+        state, alive = _state_at_compiled(t, idx, self.t0_s, self.dt_s, self.t_s, self.pos, self.vel, self.launch_s,
+                                          self.impact_s, self.launch_ecef, self.launch_vel, self.impact_ecef,
+                                          self.impact_vel)
+        return state[0], state[1], alive
+
+
+@njit(cache=True, error_model="numpy")
+def _state_at_compiled(t, idx, t0_s, dt_s, grid_t, pos, vel, launch_s, impact_s, launch_ecef, launch_vel,
+                       impact_ecef, impact_vel):  # pragma: no cover - compiled; see TrajectorySet.state_at
+    """:meth:`TrajectorySet.state_at` for objects ``idx`` at times ``t`` (one, or one per object).
+
+    Cell k = clip(⌊(t − t₀)/Δt⌋, 0, T − 2); its ends (t_l, x_l) = (t_k, x_k)
+    and (t_r, x_r) = (t_k+1, x_k+1), the launch or impact state standing in
+    for an end outside the object's life; x = x_l + w (x_r − x_l) with
+    w = (t − t_l)/(t_r − t_l), 0 for an empty span.  Returns the positions and
+    velocities as one (2, m, 3) array, and ``alive`` (m,).
+    """
+    m = idx.size
+    state = np.empty((2, m, 3))
+    out_pos, out_vel = state[0], state[1]
+    alive = np.empty(m, dtype=np.bool_)
+    last = grid_t.size - 2
+    for j in range(m):
+        i = idx[j]
+        tj = t[0] if t.size == 1 else t[j]
+        alive[j] = (tj >= launch_s[i]) and (tj <= impact_s[i])
+        if not alive[j]:
+            out_pos[j, :] = np.nan
+            out_vel[j, :] = np.nan
+            continue
+        k = min(max(int(np.floor((tj - t0_s) / dt_s)), 0), last)
+        tl, tr = grid_t[k], grid_t[k + 1]
+        use_launch = tl < launch_s[i]
+        use_impact = tr > impact_s[i]
+        if use_launch:
+            tl = launch_s[i]
+        if use_impact:
+            tr = impact_s[i]
         span = tr - tl
-        w = np.where(span > 0, (t - tl) / np.where(span > 0, span, 1.0), 0.0)[:, None]
-        pos = pl + w * (pr - pl)
-        vel = vl + w * (vr - vl)
-        pos[~alive] = np.nan
-        vel[~alive] = np.nan
-        return pos, vel, alive
+        w = (tj - tl) / span if span > 0 else 0.0
+        for c in range(3):
+            pl = launch_ecef[i, c] if use_launch else pos[i, k, c]
+            vl = launch_vel[i, c] if use_launch else vel[i, k, c]
+            pr = impact_ecef[i, c] if use_impact else pos[i, k + 1, c]
+            vr = impact_vel[i, c] if use_impact else vel[i, k + 1, c]
+            out_pos[j, c] = pl + w * (pr - pl)
+            out_vel[j, c] = vl + w * (vr - vl)
+    return state, alive
