@@ -147,24 +147,29 @@ class BattleManager:
                 self.killed.add(e.track_id)
             verdicts.append((e.engagement_id, e.track_id, e.assessed))
 
-        # Mid-course updates: re-predict each in-flight engagement's intercept point.
+        # Mid-course updates: re-predict each in-flight engagement's intercept point (all in one call).
+        flying = [e for e in self.engagements.values()
+                  if not e.awaiting and e.intercept_s > now_s and e.track_id in row_of]
         updates = []
-        for e in self.engagements.values():
-            if not e.awaiting and e.intercept_s > now_s and e.track_id in row_of:
-                p = threats.positions_at(np.array([e.intercept_s - now_s]), np.array([row_of[e.track_id]]))[0, 0]
-                if np.all(np.isfinite(p)):
+        if flying:
+            aims = threats.position_each_at(np.array([e.intercept_s - now_s for e in flying]),
+                                            np.array([row_of[e.track_id] for e in flying]))
+            for e, p, ok in zip(flying, aims, np.isfinite(aims).all(axis=1).tolist()):
+                if ok:
                     updates.append(AimUpdate(e.engagement_id, _xyz(p)))
 
         # Threats open to engagement this cycle.
         pending = {e.track_id for e in self.engagements.values() if not e.assessed}
         in_flight_q: dict[int, float] = {}
-        by_index = {b.index: b for b in batteries}
+        column = {b.index: i for i, b in enumerate(batteries)}
+        # What each battery can count on against each row, (B, n), for the shots in flight and the assignment.
+        pk_all = threats.plausible_pks([b.interceptor.pk for b in batteries])
         for e in self.engagements.values():
             if not e.assessed:
                 pk = 0.0
-                bat = by_index.get(e.battery)  # a battery that has not reported counts for nothing
-                if e.track_id in row_of and bat is not None:
-                    pk = float(threats.plausible_pk(bat.interceptor.pk, [row_of[e.track_id]])[0])
+                b = column.get(e.battery)  # a battery that has not reported counts for nothing
+                if e.track_id in row_of and b is not None:
+                    pk = float(pk_all[b, row_of[e.track_id]])
                 in_flight_q[e.track_id] = in_flight_q.get(e.track_id, 1.0) * (1.0 - pk) ** e.rounds
         eligible = []
         for i, tid in enumerate(threats.track_id.tolist()):
@@ -182,11 +187,13 @@ class BattleManager:
         requests: list[FireOrder] = []
         result = None
         # A battery out of contact (no recent status) cannot be counted on; one on hold is not offered.
-        armed = [b for b in batteries
-                 if doc.authority.get(b.layer, "auto") != "hold"
-                 and (b.time_s is None or now_s - b.time_s <= doc.status_timeout_s)]
+        armed_at = [i for i, b in enumerate(batteries)
+                    if doc.authority.get(b.layer, "auto") != "hold"
+                    and (b.time_s is None or now_s - b.time_s <= doc.status_timeout_s)]
+        armed = [batteries[i] for i in armed_at]
         if rows.size and armed:
-            orders, requests, result = self._assign(now_s, threats, rows, armed, in_flight_q)
+            orders, requests, result = self._assign(now_s, threats, rows, armed, in_flight_q,
+                                                    pk_all[np.ix_(np.array(armed_at, dtype=int), rows)])
         return CycleOutput(orders, updates, picture, threats, verdicts, result, (len(armed), int(rows.size)),
                            requests, withdrawn)
 
@@ -246,8 +253,9 @@ class BattleManager:
             e.launch_s, e.intercept_s = launch_s, intercept_s
             e.acked = True
 
-    def _assign(self, now_s, threats, rows, batteries,
-                in_flight_q) -> tuple[list[FireOrder], list[FireOrder], Assignment]:
+    def _assign(self, now_s, threats, rows, batteries, in_flight_q,
+                pk_cls) -> tuple[list[FireOrder], list[FireOrder], Assignment]:
+        """``pk_cls`` (B, R): what each battery can count on against each row (:meth:`ThreatPicture.plausible_pk`)."""
         doc = self.config.doctrine
         win = plan_windows(threats, rows, batteries, now_s)
         cls_names = [THREAT_CLASSES[c] for c in threats.cls[rows]]
@@ -255,7 +263,6 @@ class BattleManager:
         shots_left = np.array([doc.max_shots_per_threat - self.rounds_at.get(int(threats.track_id[r]), 0)
                                for r in rows])
         salvo = np.minimum(salvo, np.maximum(shots_left, 1))
-        pk_cls = np.array([threats.plausible_pk(b.interceptor.pk, rows) for b in batteries])
         pk = np.where(win.feasible_now, pk_cls, 0.0)
 
         followup = np.zeros_like(pk)

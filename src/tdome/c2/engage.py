@@ -12,6 +12,11 @@ before the threat reaches what it endangers.  The predicted intercept point
 from newer tracks.  For shoot-look-shoot the planner also finds, per pair, the
 latest time the battery could still *launch* at the threat, which tells
 whether a survivor of an earlier shot can be engaged again.
+
+Every battery is tested against every threat each cycle the assignment runs,
+so the search over (battery, threat, time) is one compiled (numba) kernel,
+:func:`_windows`; it performs the floating-point operations of the numpy
+expressions it stands for in the same order (a test holds it to them).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from tdome import geo
 from tdome.c2.threat import ThreatPicture
@@ -38,13 +44,16 @@ class ShotWindows:
 
 def plan_windows(threats: ThreatPicture, rows: np.ndarray, batteries: list[BatteryStatus], now_s: float,
                  step_s: float = 1.0) -> ShotWindows:
+    """Shot windows of every battery against the threat-picture rows ``rows``, planned at ``now_s``.
+
+    Launches now are searched on a grid of ``step_s`` over the longest flyout
+    (Hermite-interpolated positions); latest launch times on the prediction
+    nodes over the whole path.
+    """
     B, R = len(batteries), len(rows)
-    feas = np.zeros((B, R), dtype=bool)
-    t_int = np.full((B, R), np.inf)
-    aim = np.full((B, R, 3), np.nan)
-    latest = np.full((B, R), -np.inf)
     if B == 0 or R == 0:
-        return ShotWindows(rows, feas, t_int, aim, latest)
+        return ShotWindows(rows, np.zeros((B, R), dtype=bool), np.full((B, R), np.inf), np.full((B, R, 3), np.nan),
+                           np.full((B, R), -np.inf))
     tgo = threats.time_to_go_s[rows]
 
     # Fine grid over the longest flyout, for launches now.
@@ -56,25 +65,60 @@ def plan_windows(threats: ThreatPicture, rows: np.ndarray, batteries: list[Batte
     valid = np.isfinite(alt) & (rel[None, :] <= tgo[:, None])
 
     # Coarse nodes over the whole path, for the latest launch time.
-    npos = threats.node_pos[rows]
+    npos = np.ascontiguousarray(threats.node_pos[rows])
     nalt = geo.height_m(npos)
     nvalid = np.isfinite(nalt) & (threats.node_t[None, :] <= tgo[:, None])
 
-    for i, b in enumerate(batteries):
-        spec = b.interceptor
-        d = np.linalg.norm(pos - b.ecef, axis=-1)
-        ok = valid & (d >= spec.min_range_m) & (d <= spec.max_range_m)
-        ok &= (alt >= spec.min_alt_m) & (alt <= spec.max_alt_m)
-        ok &= rel[None, :] - spec.reaction_s >= d / spec.speed_mps
-        any_ok = ok.any(axis=1)
-        k = np.argmax(ok, axis=1)
-        feas[i] = any_ok
-        t_int[i, any_ok] = now_s + rel[k[any_ok]]
-        aim[i, any_ok] = pos[np.flatnonzero(any_ok), k[any_ok]]
-
-        nd = np.linalg.norm(npos - b.ecef, axis=-1)
-        nok = nvalid & (nd >= spec.min_range_m) & (nd <= spec.max_range_m)
-        nok &= (nalt >= spec.min_alt_m) & (nalt <= spec.max_alt_m)
-        launch = np.where(nok, now_s + threats.node_t[None, :] - spec.reaction_s - nd / spec.speed_mps, -np.inf)
-        latest[i] = launch.max(axis=1)
+    site = np.array([b.ecef for b in batteries], dtype=float).reshape(B, 3)
+    envelope = np.array([[b.interceptor.min_range_m, b.interceptor.max_range_m, b.interceptor.min_alt_m,
+                          b.interceptor.max_alt_m, b.interceptor.reaction_s, b.interceptor.speed_mps]
+                         for b in batteries], dtype=float)
+    feas, t_int, aim, latest = _windows(pos, alt, valid, rel, npos, nalt, nvalid, threats.node_t, float(now_s), site,
+                                        envelope)
     return ShotWindows(rows, feas, t_int, aim, latest)
+
+
+@njit(cache=True, error_model="numpy")
+def _windows(pos, alt, valid, rel, npos, nalt, nvalid, node_t, now_s, site,
+             envelope):  # pragma: no cover - compiled; checked against the numpy form in the tests
+    """Earliest intercept of a launch now and latest launch time, for every battery against every threat.
+
+    Battery b at ECEF ``site[b]`` with envelope (min range, max range, min
+    altitude, max altitude, reaction time, interceptor speed) can meet threat
+    r at time t on its path p(t) when p(t) is valid (predicted, before the
+    threat reaches what it endangers), inside the envelope, and
+
+        t − reaction ≥ |p(t) − site| / v     (t after now).
+
+    The earliest such t on the fine grid ``rel`` gives the intercept (now + t)
+    and the aim point p(t).  On the prediction nodes ``node_t``, the latest
+    launch is max over nodes in the envelope of now + t − reaction − |p(t) − site| / v
+    (−inf when none is).  Returns ``(feasible_now, intercept_s, aim_ecef, latest_launch_s)``.
+    """
+    n_bat, n_rows = site.shape[0], pos.shape[0]
+    feas = np.zeros((n_bat, n_rows), dtype=np.bool_)
+    t_int = np.full((n_bat, n_rows), np.inf)
+    aim = np.full((n_bat, n_rows, 3), np.nan)
+    latest = np.full((n_bat, n_rows), -np.inf)
+    for b in range(n_bat):
+        sx, sy, sz = site[b, 0], site[b, 1], site[b, 2]
+        min_r, max_r, min_alt, max_alt, reaction, speed = envelope[b]
+        for r in range(n_rows):
+            for k in range(rel.shape[0]):
+                if not valid[r, k] or alt[r, k] < min_alt or alt[r, k] > max_alt:
+                    continue
+                dx, dy, dz = pos[r, k, 0] - sx, pos[r, k, 1] - sy, pos[r, k, 2] - sz
+                d = np.sqrt(dx * dx + dy * dy + dz * dz)
+                if d >= min_r and d <= max_r and rel[k] - reaction >= d / speed:
+                    feas[b, r] = True
+                    t_int[b, r] = now_s + rel[k]
+                    aim[b, r] = pos[r, k]
+                    break
+            for k in range(node_t.shape[0]):
+                if not nvalid[r, k] or nalt[r, k] < min_alt or nalt[r, k] > max_alt:
+                    continue
+                dx, dy, dz = npos[r, k, 0] - sx, npos[r, k, 1] - sy, npos[r, k, 2] - sz
+                d = np.sqrt(dx * dx + dy * dy + dz * dz)
+                if d >= min_r and d <= max_r:
+                    latest[b, r] = max(latest[b, r], now_s + node_t[k] - reaction - d / speed)
+    return feas, t_int, aim, latest

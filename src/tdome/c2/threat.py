@@ -12,6 +12,17 @@ Every track carries a prediction as nodes ``(t, position, velocity)`` on a
 common time grid, so the assignment stage can ask for predicted positions at
 any future time by cubic Hermite interpolation (exact to centimetres for
 vacuum free flight with 10 s nodes).
+
+It runs every C2 cycle for every track against every asset, so the loops
+over tracks, nodes and assets are compiled (numba) whole-stage kernels:
+:func:`track_kinematics` gives every track's height, speed and climb rate,
+:func:`_great_circle_nodes` projects every air-breathing track at once,
+:func:`_first_asset_reached` tests every path against every footprint, and
+:func:`footprint_distances` gives every point's distance to every footprint.
+They perform the floating-point operations of the numpy expressions they
+stand for (:mod:`tdome.geo`'s great-circle functions and height,
+:meth:`~tdome.messages.DefendedAsset.distance_m`) in the same order, so both
+give bit-for-bit the same numbers (tests hold them to it).
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from tdome import dynamics, geo
 from tdome.c2.config import ThreatConfig
@@ -28,6 +40,10 @@ from tdome.messages import THREAT_CLASSES, DefendedAsset
 from tdome.messages import ThreatClass as TC
 
 _G0 = 9.80665
+# The class codes as plain ints (an enum member's lookup costs more than the array operation it feeds).
+_BALLISTIC, _ROCKET, _CRUISE, _DRONE, _AIRCRAFT = (int(c) for c in (TC.BALLISTIC, TC.ROCKET, TC.CRUISE, TC.DRONE,
+                                                                   TC.AIRCRAFT))
+_SLOW, _FAST = int(KinematicClass.SLOW), int(KinematicClass.FAST)
 
 
 @dataclass
@@ -52,10 +68,17 @@ class ThreatPicture:
         For an ambiguous ballistic track it is the lower of the rocket and
         missile figures: the battle manager plans for the class it cannot rule out.
         """
-        rows = np.arange(len(self)) if rows is None else np.asarray(rows)
-        p = np.array([pk.get(THREAT_CLASSES[c], 0.0) for c in self.cls[rows]])
-        both = min(pk.get("ballistic", 0.0), pk.get("rocket", 0.0))
-        return np.where(self.ambiguous[rows], np.minimum(p, both), p)
+        return self.plausible_pks([pk], rows)[0]
+
+    def plausible_pks(self, pks: Sequence[dict[str, float]],
+                      rows: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """:meth:`plausible_pk` of several interceptors' tables at once: (len(pks), rows)."""
+        rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=int)
+        table = np.array([[pk.get(c, 0.0) for c in THREAT_CLASSES] for pk in pks], dtype=float).reshape(
+            -1, len(THREAT_CLASSES))
+        both = np.minimum(table[:, TC.BALLISTIC], table[:, TC.ROCKET])[:, None]
+        p = table[:, self.cls[rows]]
+        return np.where(self.ambiguous[rows][None, :], np.minimum(p, both), p)
 
     def __len__(self) -> int:
         return int(self.track_id.shape[0])
@@ -71,17 +94,32 @@ class ThreatPicture:
         or horizon.
         """
         rows = np.arange(len(self)) if rows is None else np.asarray(rows)
-        rel_t = np.asarray(rel_t, dtype=float)
+        return self._hermite(rows[:, None], np.asarray(rel_t, dtype=float)[None, :])
+
+    def position_each_at(self, rel_t: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Predicted ECEF position (n, 3) of each row ``rows[i]`` at its own time ``time_s + rel_t[i]``.
+
+        As :meth:`positions_at`, one time per row: the same numbers as
+        ``positions_at(rel_t[i:i+1], rows[i:i+1])[0, 0]``, for all rows in one call.
+        """
+        return self._hermite(np.asarray(rows), np.asarray(rel_t, dtype=float))
+
+    def _hermite(self, rows: np.ndarray, rel_t: np.ndarray) -> np.ndarray:
+        """Cubic Hermite interpolation of rows at times ``rel_t`` (broadcast together) between nodes h apart.
+
+        With node k before t, s = (t − t_k)/h:
+        p(t) = (2s³ − 3s² + 1) p_k + (s³ − 2s² + s) h v_k + (−2s³ + 3s²) p_k+1 + (s³ − s²) h v_k+1.
+        """
         h = self.node_t[1] - self.node_t[0]
         k = np.clip(np.floor(rel_t / h).astype(int), 0, len(self.node_t) - 2)
-        s = ((rel_t - self.node_t[k]) / h)[None, :, None]
-        p0 = self.node_pos[rows][:, k]
-        p1 = self.node_pos[rows][:, k + 1]
-        v0 = self.node_vel[rows][:, k] * h
-        v1 = self.node_vel[rows][:, k + 1] * h
+        s = ((rel_t - self.node_t[k]) / h)[..., None]
+        p0 = self.node_pos[rows, k]
+        p1 = self.node_pos[rows, k + 1]
+        v0 = self.node_vel[rows, k] * h
+        v1 = self.node_vel[rows, k + 1] * h
         s2, s3 = s * s, s * s * s
         out = (2 * s3 - 3 * s2 + 1) * p0 + (s3 - 2 * s2 + s) * v0 + (-2 * s3 + 3 * s2) * p1 + (s3 - s2) * v1
-        out[:, rel_t > self.node_t[-1]] = np.nan
+        out[np.broadcast_to(rel_t > self.node_t[-1], out.shape[:-1])] = np.nan
         return out
 
 
@@ -100,16 +138,14 @@ def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig,
 
     Returns ``(cls, ambiguous)``.
     """
-    alt = geo.height_m(x[:, :3])
-    speed = np.linalg.norm(x[:, 3:], axis=1)
+    alt, speed, _ = track_kinematics(x)
     energy_range = (speed**2 + 2 * _G0 * np.maximum(alt, 0.0)) / _G0
     slow = speed < cfg.slow_speed_mps
     if kin_class is not None:
-        slow = np.where(kin_class == KinematicClass.SLOW, True,
-                        np.where(kin_class == KinematicClass.FAST, False, slow))
-    cls = np.where(slow, TC.DRONE, np.where(alt > cfg.aircraft_min_alt_m, TC.AIRCRAFT, TC.CRUISE))
+        slow = np.where(kin_class == _SLOW, True, np.where(kin_class == _FAST, False, slow))
+    cls = np.where(slow, _DRONE, np.where(alt > cfg.aircraft_min_alt_m, _AIRCRAFT, _CRUISE))
     mid_band = 0.5 * (cfg.ambiguous_min_range_m + cfg.ambiguous_max_range_m)
-    cls = np.where(ballistic, np.where(energy_range < mid_band, TC.ROCKET, TC.BALLISTIC), cls)
+    cls = np.where(ballistic, np.where(energy_range < mid_band, _ROCKET, _BALLISTIC), cls)
     ambiguous = ballistic & (energy_range >= cfg.ambiguous_min_range_m) & (energy_range <= cfg.ambiguous_max_range_m)
     return cls.astype(int), ambiguous
 
@@ -118,32 +154,305 @@ def ballistic_like(x: np.ndarray, cfg: ThreatConfig) -> np.ndarray:
     """Tracks whose altitude, climb rate or speed no air-breathing threat reaches."""
     if len(x) == 0:
         return np.zeros(0, dtype=bool)
-    up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1, keepdims=True)
-    vz = np.einsum("ij,ij->i", x[:, 3:], up)
-    speed = np.linalg.norm(x[:, 3:], axis=1)
-    return (geo.height_m(x[:, :3]) > cfg.ballistic_like_alt_m) | (np.abs(vz) > cfg.ballistic_like_vspeed_mps) | (
+    alt, speed, climb = track_kinematics(x)
+    return (alt > cfg.ballistic_like_alt_m) | (np.abs(climb) > cfg.ballistic_like_vspeed_mps) | (
         speed > cfg.ballistic_like_speed_mps)
 
 
+def track_kinematics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Height above the ellipsoid (:func:`tdome.geo.height_m`), speed and climb rate of states (n, 6).
+
+    Climb rate is the velocity along the radius, v·r/|r|.  One compiled loop
+    (:func:`_kinematics`) over the tracks; the same numbers as the numpy
+    expressions ``geo.height_m(x[:, :3])``, ``np.linalg.norm(x[:, 3:], axis=1)``
+    and ``np.einsum("ij,ij->i", x[:, 3:], x[:, :3] / np.linalg.norm(x[:, :3], axis=1, keepdims=True))``.
+    """
+    return _kinematics(np.ascontiguousarray(x, dtype=float).reshape(-1, 6))
+
+
+@njit(cache=True, error_model="numpy")
+def _kinematics(x):  # pragma: no cover - compiled; checked against the numpy expressions in the tests
+    """Per state r = (x, y, z), v: h = |r| − ab / √(b² cos²ψ + a² sin²ψ) with sin²ψ = z²/|r|², |v|, v·r/|r|.
+
+    Sums of three products are taken in the order numpy takes them: einsum
+    (height, climb) as (x + z) + y, the norm as (x + y) + z.
+    """
+    n = x.shape[0]
+    alt, speed, climb = np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        px, py, pz, vx, vy, vz = x[i, 0], x[i, 1], x[i, 2], x[i, 3], x[i, 4], x[i, 5]
+        r2 = (px * px + pz * pz) + py * py
+        s2 = pz * pz / r2
+        alt[i] = np.sqrt(r2) - geo.A_M * geo.B_M / np.sqrt(geo.B_M * geo.B_M * (1.0 - s2) + geo.A_M * geo.A_M * s2)
+        r = np.sqrt((px * px + py * py) + pz * pz)
+        ux, uy, uz = px / r, py / r, pz / r
+        climb[i] = (vx * ux + vz * uz) + vy * uy
+        speed[i] = np.sqrt((vx * vx + vy * vy) + vz * vz)
+    return alt, speed, climb
+
+
 def _air_nodes(pos, vel, node_t):
-    """Great-circle projection at constant ground speed, heading and altitude."""
+    """Great-circle projection at constant ground speed, heading and altitude.
+
+    Returns ``(node_pos, node_vel, node_lat, node_lon)``, nodes (n, K, 3) and
+    (n, K), every node of every track in one compiled loop
+    (:func:`_great_circle_nodes`).
+    """
     lat, lon, alt = geo.ecef_to_geodetic(pos)
-    rot = geo.enu_rotation(lat, lon)
-    v_enu = np.einsum("nij,nj->ni", rot, vel)
-    gs = np.hypot(v_enu[:, 0], v_enu[:, 1])
-    hdg = np.arctan2(v_enu[:, 0], v_enu[:, 1])
-    dist = gs[:, None] * node_t[None, :]
-    lat2, lon2 = geo.destination(lat[:, None], lon[:, None], hdg[:, None], dist)
-    alt2 = np.broadcast_to(np.maximum(alt, 0.0)[:, None], lat2.shape)
-    node_pos = geo.geodetic_to_ecef(lat2, lon2, alt2)
-    # Velocity along the path: ground speed along the local course at each node.
-    # Local course along the great circle: the bearing from each node to the point 1 m further on.
-    brg = geo.initial_bearing_rad(lat2, lon2, *geo.destination(lat[:, None], lon[:, None], hdg[:, None], dist + 1.0))
-    ve = gs[:, None] * np.sin(brg)
-    vn = gs[:, None] * np.cos(brg)
-    rot2 = geo.enu_rotation(lat2, lon2)
-    node_vel = np.einsum("nkji,nkj->nki", rot2, np.stack([ve, vn, np.zeros_like(ve)], axis=-1))
-    return node_pos, node_vel, lat2, lon2
+    return _great_circle_nodes(np.ascontiguousarray(lat, dtype=float), np.ascontiguousarray(lon, dtype=float),
+                               np.ascontiguousarray(alt, dtype=float), np.ascontiguousarray(vel, dtype=float),
+                               node_t)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _destination(sin_lat, cos_lat, lon, sin_brg, cos_brg, distance_m):
+    """:func:`tdome.geo.destination` for one point, given the start's sines and cosines; ``(lat₂, lon₂, sin lat₂)``.
+
+    With δ = d / R:  φ₂ = asin(sin φ cos δ + cos φ sin δ cos θ),
+    λ₂ = wrap(λ + atan2(sin θ sin δ cos φ, cos δ − sin φ sin φ₂)).
+    """
+    d = distance_m / geo.MEAN_RADIUS_M
+    sd, cd = np.sin(d), np.cos(d)
+    lat2 = np.arcsin(sin_lat * cd + cos_lat * sd * cos_brg)
+    sin_lat2 = np.sin(lat2)
+    lon2 = lon + np.arctan2(sin_brg * sd * cos_lat, cd - sin_lat * sin_lat2)
+    return lat2, np.pi - np.mod(np.pi - lon2, 2.0 * np.pi), sin_lat2
+
+
+@njit(cache=True, error_model="numpy")
+def _great_circle_nodes(lat, lon, alt, vel, node_t):  # pragma: no cover - compiled; checked against numpy
+    """Nodes of great-circle paths flown at constant ground speed, heading and height.
+
+    Track i starts at (φ, λ, alt) with ECEF velocity v; its ground speed and
+    heading come from the velocity's east and north components,
+    v_e = ê·v, v_n = n̂·v with ê = (−sin λ, cos λ, 0),
+    n̂ = (−sin φ cos λ, −sin φ sin λ, cos φ) (:func:`tdome.geo.enu_rotation`):
+    gs = hypot(v_e, v_n), θ = atan2(v_e, v_n).  Node k lies d = gs·t_k along
+    the great circle from (φ, λ) at initial bearing θ (:func:`_destination`),
+    at height max(alt, 0) (:func:`tdome.geo.geodetic_to_ecef`).  Its velocity
+    is the ground speed along the local course there, the bearing β from the
+    node to the point 1 m further on (:func:`tdome.geo.initial_bearing_rad`),
+    turned into ECEF with the node's ê and n̂: gs (sin β ê + cos β n̂).
+    Returns ``(node_pos, node_vel, node_lat, node_lon)``.
+    """
+    n, n_nodes = lat.shape[0], node_t.shape[0]
+    node_pos, node_vel = np.empty((n, n_nodes, 3)), np.empty((n, n_nodes, 3))
+    node_lat, node_lon = np.empty((n, n_nodes)), np.empty((n, n_nodes))
+    for i in range(n):
+        sin_lat, cos_lat = np.sin(lat[i]), np.cos(lat[i])
+        sin_lon, cos_lon = np.sin(lon[i]), np.cos(lon[i])
+        vx, vy, vz = vel[i, 0], vel[i, 1], vel[i, 2]
+        # ê·v and n̂·v, summed as numpy's einsum sums a row of three: (x + z) + y
+        v_e = (-sin_lon * vx + 0.0 * vz) + cos_lon * vy
+        v_n = (-sin_lat * cos_lon * vx + cos_lat * vz) + -sin_lat * sin_lon * vy
+        gs = np.hypot(v_e, v_n)
+        hdg = np.arctan2(v_e, v_n)
+        sin_brg, cos_brg = np.sin(hdg), np.cos(hdg)
+        h = max(alt[i], 0.0)
+        for k in range(n_nodes):
+            dist = gs * node_t[k]
+            lat2, lon2, sl = _destination(sin_lat, cos_lat, lon[i], sin_brg, cos_brg, dist)
+            lat3, lon3, sin_lat3 = _destination(sin_lat, cos_lat, lon[i], sin_brg, cos_brg, dist + 1.0)
+            cl, so, co = np.cos(lat2), np.sin(lon2), np.cos(lon2)
+            # geodetic -> ECEF, N = a / √(1 − e² sin²φ)
+            big_n = geo.A_M / np.sqrt(1.0 - geo.E2 * sl * sl)
+            node_pos[i, k, 0] = (big_n + h) * cl * co
+            node_pos[i, k, 1] = (big_n + h) * cl * so
+            node_pos[i, k, 2] = (big_n * (1.0 - geo.E2) + h) * sl
+            # local course: β = atan2(sin Δλ cos φ₃, cos φ₂ sin φ₃ − sin φ₂ cos φ₃ cos Δλ) mod 2π
+            dlon = lon3 - lon2
+            cos_lat3 = np.cos(lat3)
+            brg = np.mod(np.arctan2(np.sin(dlon) * cos_lat3, cl * sin_lat3 - sl * cos_lat3 * np.cos(dlon)), 2.0 * np.pi)
+            ve, vn = gs * np.sin(brg), gs * np.cos(brg)
+            node_vel[i, k, 0] = -so * ve + -sl * co * vn
+            node_vel[i, k, 1] = co * ve + -sl * so * vn
+            node_vel[i, k, 2] = cl * vn
+            node_lat[i, k], node_lon[i, k] = lat2, lon2
+    return node_pos, node_vel, node_lat, node_lon
+
+
+@dataclass(frozen=True)
+class Footprints:
+    """The defended assets' footprints as arrays, the form the compiled kernels take.
+
+    Point assets: centre (lat, lon) and radius.  Polygons: their vertices in
+    the asset's local plane, x east and y north in metres
+    (:meth:`~tdome.messages.DefendedAsset.polygon_xy_m`), those of asset a at
+    ``poly_x[poly_start[a]:poly_start[a + 1]]`` (none for a point).  Every
+    footprint lies within the band of northings [band_lo, band_hi] (m, from
+    the asset's latitude on the mean sphere): a point whose northing is
+    further than m from the band is further than m from the footprint.
+    """
+
+    lat: np.ndarray  # (A,)
+    lon: np.ndarray  # (A,)
+    radius: np.ndarray  # (A,)
+    value: np.ndarray  # (A,)
+    band_lo: np.ndarray  # (A,)
+    band_hi: np.ndarray  # (A,)
+    poly_start: np.ndarray  # (A + 1,)
+    poly_x: np.ndarray  # (V,)
+    poly_y: np.ndarray  # (V,)
+
+    @property
+    def kernel_args(self) -> tuple[np.ndarray, ...]:
+        """The arrays the compiled kernels take, in their order."""
+        return (self.lat, self.lon, self.radius, self.band_lo, self.band_hi, self.poly_start, self.poly_x,
+                self.poly_y)
+
+
+_FOOTPRINTS: dict[tuple[int, ...], tuple[tuple[DefendedAsset, ...], Footprints]] = {}
+
+
+def footprints(assets: Sequence[DefendedAsset]) -> Footprints:
+    """The footprints of ``assets`` as arrays.
+
+    Kept by the assets' identities (they are frozen; the cache holds them, so
+    an identity is not reused while its entry lives): a C2 node defends the
+    same assets every cycle.
+    """
+    key = tuple(map(id, assets))
+    hit = _FOOTPRINTS.get(key)
+    if hit is None:
+        if len(_FOOTPRINTS) >= 16:
+            _FOOTPRINTS.clear()
+        hit = _FOOTPRINTS[key] = (tuple(assets), _footprints(assets))
+    return hit[1]
+
+
+def _footprints(assets: Sequence[DefendedAsset]) -> Footprints:
+    xs, ys, start, lo, hi = [], [], [0], [], []
+    for a in assets:
+        if a.polygon_latlon_rad:
+            px, py = a.polygon_xy_m()
+            lo.append(float(np.min(py)))
+            hi.append(float(np.max(py)))
+        else:
+            px = py = np.zeros(0)
+            lo.append(-a.radius_m)
+            hi.append(a.radius_m)
+        xs.append(px)
+        ys.append(py)
+        start.append(start[-1] + px.size)
+
+    def arr(v) -> np.ndarray:
+        return np.array(v, dtype=float)
+
+    return Footprints(arr([a.lat_rad for a in assets]), arr([a.lon_rad for a in assets]),
+                      arr([a.radius_m for a in assets]), arr([a.value for a in assets]), arr(lo), arr(hi),
+                      np.array(start, dtype=np.int64), np.concatenate([np.zeros(0), *xs]),
+                      np.concatenate([np.zeros(0), *ys]))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _footprint_distance(a, lat, lon, f_lat, f_lon, f_radius, poly_start, poly_x, poly_y):
+    """:meth:`tdome.messages.DefendedAsset.distance_m` of asset ``a`` for one point, operation for operation.
+
+    A point asset: the haversine distance to its centre less its radius, at
+    least 0, d = 2R asin √(sin²(Δφ/2) + cos φ_a cos φ sin²(Δλ/2)).  A polygon:
+    the distance in its local plane, x = Δλ cos φ_a R, y = Δφ R, to the
+    nearest edge, 0 inside (even-odd rule; ``_distance_to_polygon``).
+    """
+    v0, v1 = poly_start[a], poly_start[a + 1]
+    if v0 == v1:
+        s_lat, s_lon = np.sin((lat - f_lat[a]) / 2), np.sin((lon - f_lon[a]) / 2)
+        hav = s_lat * s_lat + np.cos(f_lat[a]) * np.cos(lat) * (s_lon * s_lon)
+        d = 2.0 * geo.MEAN_RADIUS_M * np.arcsin(np.sqrt(min(max(hav, 0.0), 1.0)))
+        return max(d - f_radius[a], 0.0)
+    x = (lon - f_lon[a]) * np.cos(f_lat[a]) * geo.MEAN_RADIUS_M
+    y = (lat - f_lat[a]) * geo.MEAN_RADIUS_M
+    d2 = np.inf
+    inside = False
+    for v in range(v0, v1):
+        w = v + 1 if v + 1 < v1 else v0
+        ax, ay, bx, by = poly_x[v], poly_y[v], poly_x[w], poly_y[w]
+        ex, ey = bx - ax, by - ay
+        t = min(max(((x - ax) * ex + (y - ay) * ey) / max(ex * ex + ey * ey, 1e-12), 0.0), 1.0)
+        dx, dy = x - (ax + t * ex), y - (ay + t * ey)
+        d2 = min(d2, dx * dx + dy * dy)
+        if ((ay > y) != (by > y)) and x < (bx - ax) * (y - ay) / (by - ay if by != ay else 1e-12) + ax:
+            inside = not inside
+    return 0.0 if inside else np.sqrt(d2)
+
+
+@njit(cache=True, error_model="numpy")
+def _footprint_distances(lat, lon, f_lat, f_lon, f_radius, band_lo, band_hi, poly_start, poly_x,
+                         poly_y):  # pragma: no cover - compiled; checked against DefendedAsset.distance_m
+    n, n_assets = lat.shape[0], f_lat.shape[0]
+    d = np.empty((n, n_assets))
+    for i in range(n):
+        for a in range(n_assets):
+            d[i, a] = _footprint_distance(a, lat[i], lon[i], f_lat, f_lon, f_radius, poly_start, poly_x, poly_y)
+    return d
+
+
+def footprint_distances(lat_rad, lon_rad, fp: Footprints) -> np.ndarray:
+    """Ground distance (m) from points (n,) to every footprint (A,), 0 inside: (n, A).
+
+    Column a is ``assets[a].distance_m(lat, lon)``, bit for bit, in one compiled loop.
+    """
+    lat = np.ascontiguousarray(lat_rad, dtype=float).reshape(-1)
+    lon = np.ascontiguousarray(lon_rad, dtype=float).reshape(-1)
+    return _footprint_distances(lat, lon, *fp.kernel_args)
+
+
+@njit(cache=True, error_model="numpy")
+def _first_asset_reached(node_lat, node_lon, node_t, margin, reach, value, f_lat, f_lon, f_radius, band_lo,
+                         band_hi, poly_start, poly_x, poly_y):  # pragma: no cover - compiled; checked against numpy
+    """The asset each projected path reaches first, and the time to reach it.
+
+    Path i comes near asset a at the first node whose footprint distance is
+    within ``margin[i]``; the asset reached first is endangered, ties to the
+    more valuable (the smaller t_first − 10⁻⁶ value).  Its time to go is to the
+    first node within ``reach[i]`` of the footprint itself, or to the
+    closest approach when the path only grazes the corridor.  A node whose
+    northing lies more than the margin (plus 1 m for rounding) outside an
+    asset's band cannot be near it (great-circle distance ≥ R |Δφ|; the
+    polygon plane's y is R Δφ), so only nodes within the band are measured.
+    Returns ``(asset, arrive)``: -1 and inf where no asset is reached.
+    """
+    n, n_nodes, n_assets = node_lat.shape[0], node_t.shape[0], f_lat.shape[0]
+    asset = np.full(n, -1, dtype=np.int64)
+    arrive = np.full(n, np.inf)
+    for i in range(n):
+        best, best_key = 0, np.inf
+        for a in range(n_assets):
+            first = np.inf
+            for k in range(n_nodes):
+                north = (node_lat[i, k] - f_lat[a]) * geo.MEAN_RADIUS_M
+                if max(band_lo[a] - north, north - band_hi[a]) > margin[i] + 1.0:
+                    continue
+                if _footprint_distance(a, node_lat[i, k], node_lon[i, k], f_lat, f_lon, f_radius, poly_start,
+                                       poly_x, poly_y) <= margin[i]:
+                    first = node_t[k]
+                    break
+            key = first - 1e-6 * value[a]
+            if a == 0 or key < best_key:
+                best, best_key = a, key
+        if best_key == np.inf:
+            continue
+        asset[i] = best
+        k_min, d_min = 0, np.inf
+        for k in range(n_nodes):
+            d = _footprint_distance(best, node_lat[i, k], node_lon[i, k], f_lat, f_lon, f_radius, poly_start,
+                                    poly_x, poly_y)
+            if d <= reach[i]:
+                arrive[i] = node_t[k]
+                break
+            if d < d_min:
+                k_min, d_min = k, d
+        if arrive[i] == np.inf:
+            arrive[i] = node_t[k_min]
+    return asset, arrive
+
+
+def _east_north(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """The east and north rows of :func:`tdome.geo.enu_rotation` at each point: (n, 2, 3)."""
+    sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
+    rot = np.zeros((sl.shape[0], 2, 3))
+    rot[:, 0, 0], rot[:, 0, 1] = -so, co
+    rot[:, 1, 0], rot[:, 1, 1], rot[:, 1, 2] = -sl * co, -sl * so, cl
+    return rot
 
 
 def evaluate_threats(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatPicture:
@@ -165,6 +474,7 @@ def evaluate_threats(picture, assets: list[DefendedAsset], cfg: ThreatConfig) ->
     value = np.zeros(n)
     kin = None if picture.kin_class is None else picture.kin_class[keep]
     cls, ambiguous = classify(x, bal, cfg, kin) if n else (np.zeros(0, dtype=int), np.zeros(0, dtype=bool))
+    fp = footprints(assets)
 
     ib = np.flatnonzero(bal)
     if ib.size:
@@ -182,12 +492,12 @@ def evaluate_threats(picture, assets: list[DefendedAsset], cfg: ThreatConfig) ->
             # the impact time to first order, Σ = P_pp + t(P_pv + P_vp) + t²P_vv, on the ground plane.
             t_go = tgo[rows][:, None, None]
             Pi = P[rows, :3, :3] + t_go * (P[rows, :3, 3:] + P[rows, 3:, :3]) + t_go**2 * P[rows, 3:, 3:]
-            rot = geo.enu_rotation(ilat, ilon)[:, :2, :]
+            rot = _east_north(ilat, ilon)
             Ph = rot @ Pi @ np.swapaxes(rot, 1, 2)
             sd = np.sqrt(np.maximum(np.linalg.eigvalsh(Ph)[:, -1], 0.0))
             margin = cfg.corridor_m + np.minimum(cfg.impact_sigmas * sd, cfg.max_impact_margin_m)
-            d = np.stack([a.distance_m(ilat, ilon) for a in assets], axis=1)  # (m, A)
-            vals = np.array([a.value for a in assets])
+            d = footprint_distances(ilat, ilon, fp)  # (m, A)
+            vals = fp.value
             inside = d <= margin[:, None]
             best = np.where(inside, vals[None, :], -1.0)
             j = np.argmax(best, axis=1)
@@ -202,26 +512,13 @@ def evaluate_threats(picture, assets: list[DefendedAsset], cfg: ThreatConfig) ->
         if assets:
             speed = np.linalg.norm(x[ia, 3:], axis=1)
             margin = cfg.corridor_m + 0.5 * speed * h  # nodes are h apart along the path
-            vals = np.array([a.value for a in assets])
-            first = np.full((ia.size, len(assets)), np.inf)
-            dist = []
-            for j, a in enumerate(assets):
-                d = a.distance_m(alat, alon)
-                dist.append(d)
-                near = d <= margin[:, None]
-                any_near = near.any(axis=1)
-                first[any_near, j] = node_t[np.argmax(near[any_near], axis=1)]
-            # The asset reached first is the one endangered; ties go to the more valuable.
-            key = first - 1e-6 * vals[None, :]
-            j = np.argmin(key, axis=1)
-            ok = np.isfinite(first[np.arange(ia.size), j])
+            # The asset reached first is the one endangered; ties go to the more valuable.  Time to
+            # go is to the asset's footprint itself (or the closest approach when the path only
+            # grazes the corridor), not to the edge of the corridor.
+            j, arrive = _first_asset_reached(alat, alon, node_t, margin, 0.5 * speed * h, fp.value, *fp.kernel_args)
+            ok = j >= 0
             asset[ia[ok]] = j[ok]
-            value[ia[ok]] = vals[j[ok]]
-            # Time to go is to the asset's footprint itself (or the closest approach when
-            # the path only grazes the corridor), not to the edge of the corridor.
-            dj = np.stack(dist, axis=1)[np.arange(ia.size), j]  # (m, K)
-            reach = dj <= 0.5 * speed[:, None] * h
-            arrive = np.where(reach.any(axis=1), node_t[np.argmax(reach, axis=1)], node_t[np.argmin(dj, axis=1)])
+            value[ia[ok]] = fp.value[j[ok]]
             tgo[ia[ok]] = np.maximum(arrive[ok], h)
 
     return ThreatPicture(

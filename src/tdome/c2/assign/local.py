@@ -10,11 +10,14 @@ move that undoes it:
   every weapon is busy, as in the classic W = T instances);
 - *drop* an engagement whose cost no longer pays, or *add* one that now does.
 
-Every move is scored exactly for all candidates at once (arrays of
-engagements × threats, × batteries and × engagements), and the best
-improving move is applied until none improves or the budget runs out: a
-best-improvement descent over the 2-exchange neighbourhood that Ahuja et al.
-(Operations Research 55(6), 2007) embed in their very-large-scale search.
+Every move is scored exactly for all candidates at once (engagements ×
+threats, × batteries and × engagements, in one compiled loop,
+:func:`_best_move`), and the best improving move is applied until none
+improves or the budget runs out: a best-improvement descent over the
+2-exchange neighbourhood that Ahuja et al. (Operations Research 55(6), 2007)
+embed in their very-large-scale search.  The scan performs the floating-point
+operations of the numpy expressions it replaced in the same order and breaks
+ties the same way, so it picks the same moves (a test holds it to them).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numba import njit
 from scipy.optimize import linear_sum_assignment
 
 from tdome.c2.assign.base import Assignment, AssignmentProblem, LossState, evaluate_engagements, finish, register
@@ -54,6 +58,11 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
     battery: list[int] = []
     threat: list[int] = []
     greedy_engagements(p, state, budget, f, battery, threat)
+    if not battery:
+        # No engagement gains anything on its own: nor can a move add one (the add move is the
+        # greedy's gain), and there is nothing to move or perturb.  Most cycles end here.
+        t1 = time.perf_counter()
+        return finish(p, battery, threat, solve_s=t1 - t0, timed_out=bool(t1 >= deadline))
     eb, et = np.array(battery, dtype=int), np.array(threat, dtype=int)
     eb, et = improve(p, f, state, budget, eb, et, deadline)
     best = (evaluate_engagements(p, eb, et, f)[0], eb, et)
@@ -77,7 +86,7 @@ def _perturb(p: AssignmentProblem, f: np.ndarray, rng: np.random.Generator, eb: 
     Returns the new engagements and the :class:`Budget` they leave.
     """
     E = eb.size
-    _, budget = _rebuild(p, f, eb, et)
+    budget = _budget(p, eb, et)
     et = et.copy()
     for e in rng.choice(E, size=min(E, max(2, E // 8)), replace=False).tolist():
         b, t = int(eb[e]), int(et[e])
@@ -91,8 +100,10 @@ def _perturb(p: AssignmentProblem, f: np.ndarray, rng: np.random.Generator, eb: 
 
 def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budget, eb: np.ndarray, et: np.ndarray,
             deadline: float) -> tuple[np.ndarray, np.ndarray]:
-    """Best-improvement descent from the engagements ``eb``→``et``; returns the improved list."""
-    B, T = p.shape
+    """Best-improvement descent from the engagements ``eb``→``et``; returns the improved list.
+
+    Each step scores every move at once (:func:`_best_move`, compiled) and applies the best one.
+    """
     s = p.salvo
     low = ~p.high_value
     cost = p.cost[:, None] * s[None, :]
@@ -103,65 +114,12 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
         eb, et, state, budget = moved
     fresh = True  # no move since the last reassignment, which would find nothing new
     while time.perf_counter() < deadline:
-        S = state.S
-        best: tuple[float, Move | None] = (-tol, None)
-        E = eb.size
-        if E:
-            fe = f[eb, et]
-            s_without = S[et] / fe  # survival of each engaged threat without that engagement
-            w = state.weight(et)
-            # drop
-            d = w * (s_without - S[et]) - cost[eb, et]
-            k = int(np.argmin(d))
-            if d[k] < best[0]:
-                best = (d[k], ("drop", k))
-            # retarget: engagement e's battery fires at threat u instead
-            cap_back = budget.cap[eb][:, None] + s[et][:, None]
-            free_back = budget.free[eb][:, None] + (s[et] * low[et])[:, None]
-            ok = (p.pk[eb] > 0) & (cap_back >= s[None, :]) & (budget.left[None, :] > 0)
-            ok &= ~low[None, :] | (free_back >= s[None, :])
-            ok &= et[:, None] != np.arange(T)[None, :]
-            if ok.any():
-                d = state.pair_delta(et[:, None], s_without[:, None], np.arange(T)[None, :], S[None, :] * f[eb])
-                d = np.where(ok, d + cost[eb] - cost[eb, et][:, None], np.inf)
-                k = int(np.argmin(d))
-                if d.flat[k] < best[0]:
-                    best = (d.flat[k], ("retarget",) + divmod(k, T))
-            # rebattery: battery c takes engagement e's threat
-            ok = (p.pk[:, et].T > 0) & (budget.cap[None, :] >= s[et][:, None])
-            ok &= ~low[et][:, None] | (budget.free[None, :] >= s[et][:, None])
-            ok &= eb[:, None] != np.arange(B)[None, :]
-            if ok.any():
-                d = state.weight(et)[:, None] * s_without[:, None] * f[:, et].T - (w * S[et])[:, None]
-                d = np.where(ok, d + cost[:, et].T - cost[eb, et][:, None], np.inf)
-                k = int(np.argmin(d))
-                if d.flat[k] < best[0]:
-                    best = (d.flat[k], ("rebattery",) + divmod(k, B))
-            # swap: engagements e1 and e2 exchange threats
-            if E > 1:
-                F = f[eb][:, et]  # F[i, j] = f[b_i, t_j]
-                s_e, low_s = s[et], s[et] * low[et]
-                ok = (p.pk[eb][:, et] > 0) & (eb[:, None] != eb[None, :]) & (et[:, None] != et[None, :])
-                ok &= ok.T
-                ok &= budget.cap[eb][:, None] >= s_e[None, :] - s_e[:, None]
-                ok &= budget.free[eb][:, None] >= low_s[None, :] - low_s[:, None]
-                i, j = np.nonzero(np.triu(ok & ok.T, 1))
-                if i.size:
-                    t1, t2 = et[i], et[j]
-                    n1 = S[t1] * F[j, i] / F[i, i]
-                    n2 = S[t2] * F[i, j] / F[j, j]
-                    C = cost[eb][:, et]
-                    d = state.pair_delta(t1, n1, t2, n2) + C[i, j] + C[j, i] - C[i, i] - C[j, j]
-                    k = int(np.argmin(d))
-                    if d[k] < best[0]:
-                        best = (d[k], ("swap", int(i[k]), int(j[k])))
-        # add
-        g = state.weight() * S * (1.0 - f) - cost
-        g = np.where(budget.feasible(), g, -np.inf)
-        k = int(np.argmax(g))
-        if -g.flat[k] < best[0]:
-            best = (-g.flat[k], ("add",) + divmod(k, T))
-        move = best[1]
+        # Under the asset objective two threats aimed at one asset change its survival jointly.
+        joint = not state.target and state.asset_value.size > 0
+        terms = (state.asset, state.asset_value, state.lethality, state.P) if joint else _NO_ASSET_TERMS
+        kind, i, j = _best_move(state.S, state.weight(), f, p.pk, cost, s, low, p.high_value, budget.cap,
+                                budget.free, budget.left, eb, et, tol, joint, *terms)
+        move: Move | None = None if kind < 0 else (MOVES[kind], i) if MOVES[kind] == "drop" else (MOVES[kind], i, j)
         if move is None:
             moved = None if fresh else _reassign(p, f, state, budget, eb, et, tol)
             if moved is None:
@@ -174,6 +132,121 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
     return eb, et
 
 
+MOVES = ("drop", "retarget", "rebattery", "swap", "add")  # the kinds :func:`_best_move` numbers 0 to 4
+_NO_ASSET_TERMS = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _pair_delta(S, W, t1, s1, t2, s2, joint, asset, asset_value, lethality, P):
+    """:meth:`LossState.pair_delta` of one pair: threats t1, t2 (distinct) take survivals s1, s2.
+
+    Each alone changes the loss by its weight times its change; two threats
+    aimed at one asset (asset objective) change it by
+    asset_value · P · (1 − (1 − λ₁s₁)(1 − λ₂s₂) / ((1 − λ₁S₁)(1 − λ₂S₂))).
+    """
+    if joint:
+        g = asset[t1]
+        if g >= 0 and asset[t2] == g:
+            l1, l2 = lethality[t1], lethality[t2]
+            old = (1.0 - l1 * S[t1]) * (1.0 - l2 * S[t2])
+            new = (1.0 - l1 * s1) * (1.0 - l2 * s2)
+            return asset_value[g] * P[g] * (1.0 - new / old)
+    return W[t1] * (s1 - S[t1]) + W[t2] * (s2 - S[t2])
+
+
+@njit(cache=True, error_model="numpy")
+def _best_move(S, W, f, pk, cost, s, low, high_value, cap, free, left, eb, et, tol, joint, asset, asset_value,
+               lethality, P):  # pragma: no cover - compiled; checked against the numpy scan in the tests
+    """The best improving move of the descent: ``(kind, i, j)``, kind an index into :data:`MOVES` or −1 for none.
+
+    With S each threat's survival, W its weight (:meth:`LossState.weight`), f
+    the survival factors, c[b, t] = cost[b]·salvo[t] and engagements e = (b_e,
+    t_e), whose threat survives without it with S_t / f[b_e, t_e], the loss
+    changes by
+        drop e:            W_t (S_t / f_e − S_t) − c_e
+        retarget e → u:    Δ(t_e, S_t / f_e; u, S_u f[b_e, u]) + c[b_e, u] − c_e
+        rebattery e → c:   W_t S_t / f_e · f[c, t_e] − W_t S_t + c[c, t_e] − c_e
+        swap e₁ ↔ e₂:      Δ(t₁, S₁ f[b₂, t₁] / f[b₁, t₁]; t₂, S₂ f[b₁, t₂] / f[b₂, t₂]) + c₁₂ + c₂₁ − c₁₁ − c₂₂
+        add (b, t):        −(W_t S_t (1 − f[b, t]) − c[b, t])
+    (Δ: :func:`_pair_delta`), over the moves the rounds, reserve, engagement
+    caps and kill probabilities allow.  The best is the least change below
+    −tol, the first found on ties, in the order above and row-major within a
+    kind: the order the numpy scan it replaced took.
+    """
+    n_bat, n_thr, n_eng = pk.shape[0], pk.shape[1], eb.shape[0]
+    best, kind, bi, bj = -tol, -1, 0, 0
+    # drop
+    k_best, d_best = -1, np.inf
+    for e in range(n_eng):
+        b, t = eb[e], et[e]
+        d = W[t] * (S[t] / f[b, t] - S[t]) - cost[b, t]
+        if d < d_best:
+            k_best, d_best = e, d
+    if k_best >= 0 and d_best < best:
+        best, kind, bi = d_best, 0, k_best
+    # retarget: engagement e's battery fires at threat u instead
+    k_best, u_best, d_best = -1, 0, np.inf
+    for e in range(n_eng):
+        b, t = eb[e], et[e]
+        s_without = S[t] / f[b, t]
+        cap_back, free_back = cap[b] + s[t], free[b] + s[t] * low[t]
+        for u in range(n_thr):
+            if not (pk[b, u] > 0 and cap_back >= s[u] and left[u] > 0 and (not low[u] or free_back >= s[u])
+                    and t != u):
+                continue
+            d = _pair_delta(S, W, t, s_without, u, S[u] * f[b, u], joint, asset, asset_value, lethality, P)
+            d = d + cost[b, u] - cost[b, t]
+            if d < d_best:
+                k_best, u_best, d_best = e, u, d
+    if k_best >= 0 and d_best < best:
+        best, kind, bi, bj = d_best, 1, k_best, u_best
+    # rebattery: battery c takes engagement e's threat
+    k_best, c_best, d_best = -1, 0, np.inf
+    for e in range(n_eng):
+        b, t = eb[e], et[e]
+        s_without = S[t] / f[b, t]
+        for c in range(n_bat):
+            if not (pk[c, t] > 0 and cap[c] >= s[t] and (not low[t] or free[c] >= s[t]) and b != c):
+                continue
+            d = W[t] * s_without * f[c, t] - W[t] * S[t]
+            d = d + cost[c, t] - cost[b, t]
+            if d < d_best:
+                k_best, c_best, d_best = e, c, d
+    if k_best >= 0 and d_best < best:
+        best, kind, bi, bj = d_best, 2, k_best, c_best
+    # swap: engagements e1 < e2 exchange threats, when each battery may take the other's threat
+    k_best, l_best, d_best = -1, 0, np.inf
+    for e1 in range(n_eng):
+        b1, t1 = eb[e1], et[e1]
+        for e2 in range(e1 + 1, n_eng):
+            b2, t2 = eb[e2], et[e2]
+            if not (pk[b1, t2] > 0 and pk[b2, t1] > 0 and b1 != b2 and t1 != t2
+                    and cap[b1] >= s[t2] - s[t1] and cap[b2] >= s[t1] - s[t2]
+                    and free[b1] >= s[t2] * low[t2] - s[t1] * low[t1]
+                    and free[b2] >= s[t1] * low[t1] - s[t2] * low[t2]):
+                continue
+            n1 = S[t1] * f[b2, t1] / f[b1, t1]
+            n2 = S[t2] * f[b1, t2] / f[b2, t2]
+            d = _pair_delta(S, W, t1, n1, t2, n2, joint, asset, asset_value, lethality, P)
+            d = d + cost[b1, t2] + cost[b2, t1] - cost[b1, t1] - cost[b2, t2]
+            if d < d_best:
+                k_best, l_best, d_best = e1, e2, d
+    if k_best >= 0 and d_best < best:
+        best, kind, bi, bj = d_best, 3, k_best, l_best
+    # add: battery b engages threat t
+    k_best, u_best, g_best = -1, 0, -np.inf
+    for b in range(n_bat):
+        for t in range(n_thr):
+            if not (pk[b, t] > 0 and cap[b] >= s[t] and (high_value[t] or free[b] >= s[t]) and left[t] > 0):
+                continue
+            g = W[t] * S[t] * (1.0 - f[b, t]) - cost[b, t]
+            if g > g_best:
+                k_best, u_best, g_best = b, t, g
+    if k_best >= 0 and -g_best < best:
+        kind, bi, bj = 4, k_best, u_best
+    return kind, bi, bj
+
+
 def _state(p: AssignmentProblem, f: np.ndarray, eb: np.ndarray, et: np.ndarray) -> LossState:
     state = LossState(p)
     for b, t in zip(eb.tolist(), et.tolist()):
@@ -181,11 +254,15 @@ def _state(p: AssignmentProblem, f: np.ndarray, eb: np.ndarray, et: np.ndarray) 
     return state
 
 
-def _rebuild(p: AssignmentProblem, f: np.ndarray, eb: np.ndarray, et: np.ndarray):
+def _budget(p: AssignmentProblem, eb: np.ndarray, et: np.ndarray) -> Budget:
     budget = Budget(p)
     for b, t in zip(eb.tolist(), et.tolist()):
         budget.commit(b, t)
-    return _state(p, f, eb, et), budget
+    return budget
+
+
+def _rebuild(p: AssignmentProblem, f: np.ndarray, eb: np.ndarray, et: np.ndarray):
+    return _state(p, f, eb, et), _budget(p, eb, et)
 
 
 def _reassign(p, f, state, budget, eb, et, tol):

@@ -1,0 +1,294 @@
+"""The C2's compiled kernels give bit for bit what the numpy expressions they stand for give.
+
+Threat evaluation (great-circle projection, footprint distances, the asset a
+path reaches first), shot windows and the local search's scan of moves run
+as compiled loops; each test here holds one to the numpy form it replaced, on
+random inputs (near the default scenario's geography), with exact equality
+(NaN == NaN).
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from tdome import geo
+from tdome.c2.assign.base import LossState
+from tdome.c2.assign.greedy import Budget
+from tdome.c2.assign.local import _NO_ASSET_TERMS, MOVES, _best_move
+from tdome.c2.config import ThreatConfig
+from tdome.c2.engage import plan_windows
+from tdome.c2.threat import _air_nodes, _first_asset_reached, evaluate_threats, footprint_distances, footprints
+from tdome.messages import BatteryStatus, DefendedAsset, InterceptorSpec
+from test_assign import random_problem
+
+rad = np.radians
+ASSETS = [
+    DefendedAsset("Taipei", "city", 100.0, rad(25.04), rad(121.545), 7000.0),
+    DefendedAsset("Office", "government", 60.0, rad(25.04), rad(121.512), 300.0),
+    DefendedAsset("Park", "industry", 90.0, rad(24.776), rad(121.012),
+                  polygon_latlon_rad=tuple((rad(a), rad(b)) for a, b in
+                                           [(24.790, 120.990), (24.792, 121.030), (24.765, 121.035),
+                                            (24.760, 120.995)])),
+    DefendedAsset("Base", "air_base", 40.0, rad(24.818), rad(120.939), 1500.0),
+    DefendedAsset("Taichung", "city", 70.0, rad(24.15), rad(120.67), 7000.0),
+    DefendedAsset("Kaohsiung", "city", 70.0, rad(22.627), rad(120.301), 5000.0),
+]
+
+
+def _air_nodes_numpy(pos, vel, node_t):
+    """The great-circle projection as numpy expressions (the form the compiled kernel replaced)."""
+    lat, lon, alt = geo.ecef_to_geodetic(pos)
+    rot = geo.enu_rotation(lat, lon)
+    v_enu = np.einsum("nij,nj->ni", rot, vel)
+    gs = np.hypot(v_enu[:, 0], v_enu[:, 1])
+    hdg = np.arctan2(v_enu[:, 0], v_enu[:, 1])
+    dist = gs[:, None] * node_t[None, :]
+    lat2, lon2 = geo.destination(lat[:, None], lon[:, None], hdg[:, None], dist)
+    alt2 = np.broadcast_to(np.maximum(alt, 0.0)[:, None], lat2.shape)
+    node_pos = geo.geodetic_to_ecef(lat2, lon2, alt2)
+    brg = geo.initial_bearing_rad(lat2, lon2, *geo.destination(lat[:, None], lon[:, None], hdg[:, None], dist + 1.0))
+    ve = gs[:, None] * np.sin(brg)
+    vn = gs[:, None] * np.cos(brg)
+    rot2 = geo.enu_rotation(lat2, lon2)
+    node_vel = np.einsum("nkji,nkj->nki", rot2, np.stack([ve, vn, np.zeros_like(ve)], axis=-1))
+    return node_pos, node_vel, lat2, lon2
+
+
+def _first_asset_numpy(alat, alon, node_t, margin, reach, assets):
+    """The asset each path reaches first and the time to reach it, as numpy expressions over every node."""
+    m = alat.shape[0]
+    vals = np.array([a.value for a in assets])
+    first = np.full((m, len(assets)), np.inf)
+    dist = []
+    for j, a in enumerate(assets):
+        d = a.distance_m(alat, alon)
+        dist.append(d)
+        near = d <= margin[:, None]
+        any_near = near.any(axis=1)
+        first[any_near, j] = node_t[np.argmax(near[any_near], axis=1)]
+    j = np.argmin(first - 1e-6 * vals[None, :], axis=1)
+    ok = np.isfinite(first[np.arange(m), j])
+    dj = np.stack(dist, axis=1)[np.arange(m), j]
+    hit = dj <= reach[:, None]
+    arrive = np.where(hit.any(axis=1), node_t[np.argmax(hit, axis=1)], node_t[np.argmin(dj, axis=1)])
+    return np.where(ok, j, -1), np.where(ok, arrive, np.inf)
+
+
+def _air_tracks(n, seed):
+    """Air-breathing states over the strait and the island: drones, cruise missiles, aircraft."""
+    rng = np.random.default_rng(seed)
+    lat, lon = rad(rng.uniform(22.3, 25.6, n)), rad(rng.uniform(119.3, 122.0, n))
+    alt = np.concatenate([rng.uniform(-50.0, 12e3, n - 2), [0.0, -200.0]])
+    pos = geo.geodetic_to_ecef(lat, lon, alt)
+    speed, hdg, climb = rng.uniform(30.0, 320.0, n), rng.uniform(0.0, 2 * np.pi, n), rng.normal(0.0, 5.0, n)
+    enu = np.stack([speed * np.sin(hdg), speed * np.cos(hdg), climb], axis=-1)
+    enu[0, :2] = [0.0, 45.0]  # due north, no east component
+    vel = np.einsum("nji,nj->ni", geo.enu_rotation(lat, lon), enu)
+    return pos, vel
+
+
+def test_great_circle_nodes_match_the_numpy_projection_exactly():
+    pos, vel = _air_tracks(80, 1)
+    node_t = 10.0 * np.arange(91)
+    for got, want in zip(_air_nodes(pos, vel, node_t), _air_nodes_numpy(pos, vel, node_t)):
+        assert np.array_equal(got, want)
+
+
+def test_footprint_distances_match_distance_m_exactly():
+    rng = np.random.default_rng(2)
+    lat = rad(np.concatenate([rng.uniform(22.0, 26.0, 400), rng.uniform(24.755, 24.795, 200)]))
+    lon = rad(np.concatenate([rng.uniform(119.0, 122.5, 400), rng.uniform(120.98, 121.04, 200)]))
+    d = footprint_distances(lat, lon, footprints(ASSETS))
+    want = np.stack([a.distance_m(lat, lon) for a in ASSETS], axis=1)
+    assert np.array_equal(d, want)
+    assert (d[:, 2] == 0).sum() > 20  # points inside the polygon are 0 away
+
+
+@pytest.mark.parametrize("corridor_m", [3000.0, 15000.0])
+def test_first_asset_reached_matches_every_node_tested(corridor_m):
+    pos, vel = _air_tracks(120, 3)
+    node_t = 10.0 * np.arange(91)
+    _, _, alat, alon = _air_nodes(pos, vel, node_t)
+    speed = np.linalg.norm(vel, axis=1)
+    margin, reach = corridor_m + 0.5 * speed * 10.0, 0.5 * speed * 10.0
+    fp = footprints(ASSETS)
+    got = _first_asset_reached(alat, alon, node_t, margin, reach, fp.value, *fp.kernel_args)
+    want = _first_asset_numpy(alat, alon, node_t, margin, reach, ASSETS)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert (got[0] >= 0).sum() > 10 and (got[0] < 0).sum() > 10
+
+
+def _windows_numpy(threats, rows, batteries, now_s, step_s=1.0):
+    """The shot windows as numpy expressions, battery by battery (the form the compiled kernel replaced)."""
+    B, R = len(batteries), len(rows)
+    feas, t_int = np.zeros((B, R), dtype=bool), np.full((B, R), np.inf)
+    aim, latest = np.full((B, R, 3), np.nan), np.full((B, R), -np.inf)
+    tgo = threats.time_to_go_s[rows]
+    horizon = max(b.interceptor.reaction_s + b.interceptor.max_range_m / b.interceptor.speed_mps for b in batteries)
+    horizon = min(horizon + step_s, threats.node_t[-1])
+    rel = np.arange(step_s, max(horizon, step_s) + 1e-9, step_s)
+    pos = threats.positions_at(rel, rows)
+    alt = geo.height_m(pos)
+    valid = np.isfinite(alt) & (rel[None, :] <= tgo[:, None])
+    npos = threats.node_pos[rows]
+    nalt = geo.height_m(npos)
+    nvalid = np.isfinite(nalt) & (threats.node_t[None, :] <= tgo[:, None])
+    for i, b in enumerate(batteries):
+        spec = b.interceptor
+        d = np.linalg.norm(pos - b.ecef, axis=-1)
+        ok = valid & (d >= spec.min_range_m) & (d <= spec.max_range_m)
+        ok &= (alt >= spec.min_alt_m) & (alt <= spec.max_alt_m)
+        ok &= rel[None, :] - spec.reaction_s >= d / spec.speed_mps
+        any_ok = ok.any(axis=1)
+        k = np.argmax(ok, axis=1)
+        feas[i] = any_ok
+        t_int[i, any_ok] = now_s + rel[k[any_ok]]
+        aim[i, any_ok] = pos[np.flatnonzero(any_ok), k[any_ok]]
+        nd = np.linalg.norm(npos - b.ecef, axis=-1)
+        nok = nvalid & (nd >= spec.min_range_m) & (nd <= spec.max_range_m)
+        nok &= (nalt >= spec.min_alt_m) & (nalt <= spec.max_alt_m)
+        launch = np.where(nok, now_s + threats.node_t[None, :] - spec.reaction_s - nd / spec.speed_mps, -np.inf)
+        latest[i] = launch.max(axis=1)
+    return feas, t_int, aim, latest
+
+
+def test_shot_windows_match_the_numpy_search_exactly():
+    pos, vel = _air_tracks(40, 4)
+    rng = np.random.default_rng(4)
+    # Half the tracks ballistic: fast, high, falling.
+    pos[:20] = geo.geodetic_to_ecef(rad(rng.uniform(23.5, 25.5, 20)), rad(rng.uniform(119.5, 121.0, 20)),
+                                    rng.uniform(20e3, 90e3, 20))
+    vel[:20] = pos[:20] / np.linalg.norm(pos[:20], axis=1, keepdims=True) * -800.0 + rng.normal(0, 600.0, (20, 3))
+    x = np.concatenate([pos, vel], axis=1)
+    picture = SimpleNamespace(time_s=100.0, track_id=np.arange(1, 41), x=x, P=np.tile(np.eye(6), (40, 1, 1)),
+                              ballistic=np.arange(40) < 20, n_hits=np.full(40, 10), kin_class=None)
+    tp = evaluate_threats(picture, ASSETS, ThreatConfig(corridor_m=60e3))
+    specs = [InterceptorSpec("upper", "upper", 2500.0, 20e3, 150e3, 40e3, 150e3, 8.0, {"ballistic": 0.9}, 3e6),
+             InterceptorSpec("mid", "mid", 1700.0, 3e3, 70e3, 0.5e3, 35e3, 6.0, {"ballistic": 0.8}, 1e6),
+             InterceptorSpec("short", "short", 700.0, 500.0, 8e3, 0.0, 5e3, 3.0, {"drone": 0.8}, 2e5)]
+    batteries = [BatteryStatus(i, f"b{i}", s.layer, a.lat_rad, a.lon_rad, 0.0, s, 4, 8, 8)
+                 for i, (s, a) in enumerate((s, a) for s in specs for a in ASSETS)]
+    rows = np.arange(len(tp))
+    w = plan_windows(tp, rows, batteries, 100.0)
+    want = _windows_numpy(tp, rows, batteries, 100.0)
+    for got, ref in zip((w.feasible_now, w.intercept_s, w.aim_ecef, w.latest_launch_s), want):
+        assert got.dtype == ref.dtype and np.array_equal(got, ref, equal_nan=True)
+    assert w.feasible_now.sum() > 10 and np.isfinite(w.latest_launch_s).sum() > w.feasible_now.sum()
+
+
+def test_each_row_at_its_own_time_is_positions_at_one_by_one():
+    pos, vel = _air_tracks(10, 5)
+    x = np.concatenate([pos, vel], axis=1)
+    picture = SimpleNamespace(time_s=0.0, track_id=np.arange(1, 11), x=x, P=np.tile(np.eye(6), (10, 1, 1)),
+                              ballistic=np.zeros(10, dtype=bool), n_hits=np.full(10, 10), kin_class=None)
+    tp = evaluate_threats(picture, ASSETS, ThreatConfig())
+    rows = np.array([3, 0, 7, 7, 2])
+    rel = np.array([12.5, 0.0, 899.0, 1000.0, 455.25])
+    got = tp.position_each_at(rel, rows)
+    want = np.stack([tp.positions_at(rel[i:i + 1], rows[i:i + 1])[0, 0] for i in range(rows.size)])
+    assert np.array_equal(got, want, equal_nan=True) and np.isnan(got[3]).all()
+
+
+def _best_move_numpy(p, f, state, budget, eb, et, tol):
+    """The descent's scan of every move as numpy expressions (the form :func:`_best_move` replaced)."""
+    B, T = p.shape
+    s, low = p.salvo, ~p.high_value
+    cost = p.cost[:, None] * s[None, :]
+    S = state.S
+    best = (-tol, None)
+    E = eb.size
+    if E:
+        s_without = S[et] / f[eb, et]
+        w = state.weight(et)
+        d = w * (s_without - S[et]) - cost[eb, et]
+        k = int(np.argmin(d))
+        if d[k] < best[0]:
+            best = (d[k], ("drop", k))
+        cap_back = budget.cap[eb][:, None] + s[et][:, None]
+        free_back = budget.free[eb][:, None] + (s[et] * low[et])[:, None]
+        ok = (p.pk[eb] > 0) & (cap_back >= s[None, :]) & (budget.left[None, :] > 0)
+        ok &= ~low[None, :] | (free_back >= s[None, :])
+        ok &= et[:, None] != np.arange(T)[None, :]
+        if ok.any():
+            d = state.pair_delta(et[:, None], s_without[:, None], np.arange(T)[None, :], S[None, :] * f[eb])
+            d = np.where(ok, d + cost[eb] - cost[eb, et][:, None], np.inf)
+            k = int(np.argmin(d))
+            if d.flat[k] < best[0]:
+                best = (d.flat[k], ("retarget",) + divmod(k, T))
+        ok = (p.pk[:, et].T > 0) & (budget.cap[None, :] >= s[et][:, None])
+        ok &= ~low[et][:, None] | (budget.free[None, :] >= s[et][:, None])
+        ok &= eb[:, None] != np.arange(B)[None, :]
+        if ok.any():
+            d = state.weight(et)[:, None] * s_without[:, None] * f[:, et].T - (w * S[et])[:, None]
+            d = np.where(ok, d + cost[:, et].T - cost[eb, et][:, None], np.inf)
+            k = int(np.argmin(d))
+            if d.flat[k] < best[0]:
+                best = (d.flat[k], ("rebattery",) + divmod(k, B))
+        if E > 1:
+            F = f[eb][:, et]
+            s_e, low_s = s[et], s[et] * low[et]
+            ok = (p.pk[eb][:, et] > 0) & (eb[:, None] != eb[None, :]) & (et[:, None] != et[None, :])
+            ok &= ok.T
+            ok &= budget.cap[eb][:, None] >= s_e[None, :] - s_e[:, None]
+            ok &= budget.free[eb][:, None] >= low_s[None, :] - low_s[:, None]
+            i, j = np.nonzero(np.triu(ok & ok.T, 1))
+            if i.size:
+                t1, t2 = et[i], et[j]
+                n1 = S[t1] * F[j, i] / F[i, i]
+                n2 = S[t2] * F[i, j] / F[j, j]
+                C = cost[eb][:, et]
+                d = state.pair_delta(t1, n1, t2, n2) + C[i, j] + C[j, i] - C[i, i] - C[j, j]
+                k = int(np.argmin(d))
+                if d[k] < best[0]:
+                    best = (d[k], ("swap", int(i[k]), int(j[k])))
+    g = state.weight() * S * (1.0 - f) - cost
+    g = np.where(budget.feasible(), g, -np.inf)
+    k = int(np.argmax(g))
+    if -g.flat[k] < best[0]:
+        best = (-g.flat[k], ("add",) + divmod(k, T))
+    return best[1]
+
+
+@pytest.mark.parametrize("objective", ["target", "asset"])
+def test_compiled_move_scan_picks_the_move_the_numpy_scan_picks(objective):
+    rng = np.random.default_rng(7)
+    kinds = set()
+    for _ in range(400):
+        p = random_problem(rng, int(rng.integers(1, 8)), int(rng.integers(1, 9)), objective)
+        f = p.survival_factor()
+        state, budget = LossState(p), Budget(p)
+        eb, et = [], []
+        for _ in range(int(rng.integers(0, 6))):  # a random feasible start, not a greedy one: moves then pay
+            ok = np.argwhere(budget.feasible())
+            if not len(ok):
+                break
+            b, t = (int(v) for v in ok[rng.integers(len(ok))])
+            budget.commit(b, t)
+            state.set(t, state.S[t] * f[b, t])
+            eb.append(b)
+            et.append(t)
+        eb_a, et_a = np.array(eb, dtype=int), np.array(et, dtype=int)
+        cost = p.cost[:, None] * p.salvo[None, :]
+        tol = 1e-12 * max(p.loss(state.S) + float(np.sum(cost[eb_a, et_a])), np.finfo(float).tiny)
+        joint = not state.target and state.asset_value.size > 0
+        terms = (state.asset, state.asset_value, state.lethality, state.P) if joint else _NO_ASSET_TERMS
+        kind, i, j = _best_move(state.S, state.weight(), f, p.pk, cost, p.salvo, ~p.high_value, p.high_value,
+                                budget.cap, budget.free, budget.left, eb_a, et_a, tol, joint, *terms)
+        got = None if kind < 0 else (MOVES[kind], i) if MOVES[kind] == "drop" else (MOVES[kind], i, j)
+        assert got == _best_move_numpy(p, f, state, budget, eb_a, et_a, tol)
+        kinds.add(None if got is None else got[0])
+    assert kinds >= {None, "drop", "retarget", "rebattery", "add"}
+
+
+def test_track_kinematics_match_the_numpy_expressions_exactly():
+    from tdome.c2.threat import track_kinematics
+
+    pos, vel = _air_tracks(60, 6)
+    vel[:20] *= 12.0  # some as fast as missiles
+    x = np.concatenate([pos, vel], axis=1)
+    alt, speed, climb = track_kinematics(x)
+    up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1, keepdims=True)
+    assert np.array_equal(alt, geo.height_m(x[:, :3]))
+    assert np.array_equal(speed, np.linalg.norm(x[:, 3:], axis=1))
+    assert np.array_equal(climb, np.einsum("ij,ij->i", x[:, 3:], up))
