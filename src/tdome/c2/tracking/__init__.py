@@ -11,7 +11,7 @@
       motion.py, models.py  motion models (6-D single-model; 9-D for the IMM)
       measurements.py       measurement models (radar polar, Cartesian)
       ekf.py, ukf.py, imm.py, gaussian.py   the filters' equations
-    gating.py            k-d tree prefilter and chi-square gate
+    gating.py            spatial prefilter and chi-square gate
     association.py       GNN and JPDA, one result shape (Association)
       jpda.py               JPDA marginals and the PDA update
     initiation.py        one- and two-point states, M-of-N and score confirmation

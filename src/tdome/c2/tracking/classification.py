@@ -17,10 +17,11 @@ from __future__ import annotations
 import enum
 
 import numpy as np
+from numba import njit
 
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.track_table import TrackTable
-from tdome.geo import ecef_to_geodetic
+from tdome.geo import ecef_to_geodetic, geodetic_of
 
 
 class KinematicClass(enum.IntEnum):
@@ -35,6 +36,9 @@ class KinematicClass(enum.IntEnum):
     def label(self) -> str:
         """The name in reports: 'unknown', 'slow', 'fast', 'ballistic'."""
         return self.name.lower()
+
+
+_SLOW, _FAST, _BALLISTIC = int(KinematicClass.SLOW), int(KinematicClass.FAST), int(KinematicClass.BALLISTIC)
 
 
 def up_vectors(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,17 +60,41 @@ def ballistic_test(x: np.ndarray, P: np.ndarray, config: TrackerConfig) -> np.nd
     unflags one (hysteresis).
     """
     c = config
-    k = c.ballistic_sigmas
-    alt, up = up_vectors(x)
-    sd_alt = np.sqrt(np.einsum("ni,nij,nj->n", up, P[:, :3, :3], up))
-    v_up = np.einsum("ij,ij->i", x[:, 3:], up)
-    sd_vup = np.sqrt(np.einsum("ni,nij,nj->n", up, P[:, 3:, 3:], up))
-    speed = np.linalg.norm(x[:, 3:], axis=1)
-    u = x[:, 3:] / np.maximum(speed, 1e-9)[:, None]
-    sd_speed = np.sqrt(np.einsum("ni,nij,nj->n", u, P[:, 3:, 3:], u))
-    return (alt - k * sd_alt > c.ballistic_min_alt_m) | (
-        (speed - k * sd_speed > c.ballistic_min_speed_mps)
-        & (np.abs(v_up) - k * sd_vup > c.ballistic_min_vspeed_mps))
+    return _ballistic_test(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(P, dtype=float),
+                           float(c.ballistic_sigmas), float(c.ballistic_min_alt_m), float(c.ballistic_min_speed_mps),
+                           float(c.ballistic_min_vspeed_mps))
+
+
+@njit(cache=True)
+def _quad(u, P, o):  # pragma: no cover - compiled
+    """``uᵀ P[o:o+3, o:o+3] u``."""
+    s = 0.0
+    for i in range(3):
+        for j in range(3):
+            s += u[i] * P[o + i, o + j] * u[j]
+    return s
+
+
+@njit(cache=True)
+def _ballistic_test(x, P, k, min_alt, min_speed, min_vspeed):  # pragma: no cover - compiled
+    """:func:`ballistic_test` track by track (the inequalities there)."""
+    n = x.shape[0]
+    out = np.empty(n, dtype=np.bool_)
+    up = np.empty(3)
+    u = np.empty(3)
+    for r in range(n):
+        lat, lon, alt = geodetic_of(x[r, 0], x[r, 1], x[r, 2])
+        up[0], up[1], up[2] = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
+        sd_alt = np.sqrt(_quad(up, P[r], 0))
+        v_up = x[r, 3] * up[0] + x[r, 4] * up[1] + x[r, 5] * up[2]
+        sd_vup = np.sqrt(_quad(up, P[r], 3))
+        speed = np.sqrt(x[r, 3] * x[r, 3] + x[r, 4] * x[r, 4] + x[r, 5] * x[r, 5])
+        for i in range(3):
+            u[i] = x[r, 3 + i] / max(speed, 1e-9)
+        sd_speed = np.sqrt(_quad(u, P[r], 3))
+        out[r] = (alt - k * sd_alt > min_alt) or (speed - k * sd_speed > min_speed
+                                                  and abs(v_up) - k * sd_vup > min_vspeed)
+    return out
 
 
 def kinematic_class(v: np.ndarray, Pv: np.ndarray, current: np.ndarray, ballistic: np.ndarray,
@@ -82,13 +110,29 @@ def kinematic_class(v: np.ndarray, Pv: np.ndarray, current: np.ndarray, ballisti
     flips it.  ``v`` (n, 3) are the velocities and ``Pv`` (n, 3, 3) their covariances.
     """
     c = config
-    speed = np.linalg.norm(v, axis=1)
-    u = v / np.maximum(speed, 1e-9)[:, None]
-    sd = np.sqrt(np.einsum("ni,nij,nj->n", u, Pv, u))
-    k = c.class_sigmas
-    cls = np.where(speed + k * sd < c.slow_speed_mps, int(KinematicClass.SLOW), current)
-    cls = np.where(speed - k * sd > c.slow_speed_mps, int(KinematicClass.FAST), cls)
-    return np.where(ballistic, int(KinematicClass.BALLISTIC), cls)
+    return _kinematic_class(np.ascontiguousarray(v, dtype=float), np.ascontiguousarray(Pv, dtype=float),
+                            np.ascontiguousarray(current, dtype=np.int8), np.ascontiguousarray(ballistic, dtype=bool),
+                            float(c.slow_speed_mps), float(c.class_sigmas))
+
+
+@njit(cache=True)
+def _kinematic_class(v, Pv, current, ballistic, slow, k):  # pragma: no cover - compiled
+    """:func:`kinematic_class` track by track (the inequalities there)."""
+    n = v.shape[0]
+    out = np.empty(n, dtype=np.int8)
+    u = np.empty(3)
+    for r in range(n):
+        speed = np.sqrt(v[r, 0] * v[r, 0] + v[r, 1] * v[r, 1] + v[r, 2] * v[r, 2])
+        for i in range(3):
+            u[i] = v[r, i] / max(speed, 1e-9)
+        sd = np.sqrt(_quad(u, Pv[r], 0))
+        c = current[r]
+        if speed + k * sd < slow:
+            c = _SLOW
+        if speed - k * sd > slow:
+            c = _FAST
+        out[r] = _BALLISTIC if ballistic[r] else c
+    return out
 
 
 def classify(table: TrackTable, rows: np.ndarray, estimator, config: TrackerConfig) -> None:

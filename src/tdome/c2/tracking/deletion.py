@@ -25,13 +25,13 @@ A track is deleted when
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from tdome.c2.tracking.classification import up_vectors
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.estimator import Estimator
-from tdome.c2.tracking.gating import candidate_pairs
-from tdome.c2.tracking.gaussian import spd_inv_logdet
+from tdome.c2.tracking.gaussian import _chol_inv_logdet, spd_inv_logdet
 from tdome.c2.tracking.track_table import TENTATIVE, TrackTable
+from tdome.geo import geodetic_of
 
 
 def delete(table: TrackTable, estimator: Estimator, now_s: float, x_now: np.ndarray, P_now: np.ndarray,
@@ -57,9 +57,24 @@ def delete(table: TrackTable, estimator: Estimator, now_s: float, x_now: np.ndar
 
 def underground(x: np.ndarray, P: np.ndarray, min_alt_m: float) -> np.ndarray:
     """Tracks whose altitude is below ``min_alt_m`` by more than 3σ (σ along the local vertical)."""
-    alt, up = up_vectors(x)
-    var_up = np.einsum("ni,nij,nj->n", up, P[:, :3, :3], up)
-    return alt + 3.0 * np.sqrt(var_up) < min_alt_m
+    return _underground(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(P, dtype=float), float(min_alt_m))
+
+
+@njit(cache=True)
+def _underground(x, P, min_alt_m):  # pragma: no cover - compiled
+    """``h + 3 √(uᵀ P_pp u) < min_alt_m`` track by track, ``u`` the local vertical (:func:`up_vectors`)."""
+    n = x.shape[0]
+    out = np.empty(n, dtype=np.bool_)
+    u = np.empty(3)
+    for r in range(n):
+        lat, lon, alt = geodetic_of(x[r, 0], x[r, 1], x[r, 2])
+        u[0], u[1], u[2] = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
+        var = 0.0
+        for i in range(3):
+            for j in range(3):
+                var += u[i] * P[r, i, j] * u[j]
+        out[r] = alt + 3.0 * np.sqrt(var) < min_alt_m
+    return out
 
 
 def duplicates(table: TrackTable, estimator: Estimator, x_now: np.ndarray, P_now: np.ndarray, hit: np.ndarray,
@@ -84,19 +99,16 @@ def duplicates(table: TrackTable, estimator: Estimator, x_now: np.ndarray, P_now
     conf = np.flatnonzero(cols["status"] == 1)
     dup = np.zeros(n, dtype=bool)
     if conf.size >= 2:
-        tr_p = np.trace(P_now[conf, :3, :3], axis1=1, axis2=2)
-        radius = np.minimum(np.sqrt(2.0 * c.merge_d2 * tr_p), c.merge_radius_m)
-        a, b = candidate_pairs(x_now[conf, :3], radius, x_now[conf, :3])
-        off = a != b
-        pairs = np.stack([np.minimum(a, b)[off], np.maximum(a, b)[off]], axis=1)
-        pairs = np.unique(pairs, axis=0) if len(pairs) else pairs
-        if len(pairs):
-            i, j = conf[pairs[:, 0]], conf[pairs[:, 1]]
-            dx = x_now[i] - x_now[j]
-            Sinv, _ = spd_inv_logdet(P_now[i] + P_now[j])
-            close = np.einsum("pi,pij,pj->p", dx, Sinv, dx) < c.merge_d2
-            close &= ~(hit[i] & hit[j])
+        i, j, d2, ok = _near_pairs(np.ascontiguousarray(x_now), np.ascontiguousarray(P_now), conf,
+                                   float(c.merge_d2), float(c.merge_radius_m))
+        if len(i):
+            if not ok.all():  # P_i + P_j not numerically positive definite: the repaired inverse
+                dx = x_now[i[~ok]] - x_now[j[~ok]]
+                Sinv, _ = spd_inv_logdet(P_now[i[~ok]] + P_now[j[~ok]])
+                d2[~ok] = np.einsum("pi,pij,pj->p", dx, Sinv, dx)
+            close = (d2 < c.merge_d2) & ~(hit[i] & hit[j])
             i, j = i[close], j[close]
+        if len(i):
             dup[i] = dup[j] = True
             cnt = np.where(dup, cols["dup_count"] + 1, 0)
             cols["dup_count"][:] = cnt
@@ -119,3 +131,52 @@ def duplicates(table: TrackTable, estimator: Estimator, x_now: np.ndarray, P_now
             return loser
     cols["dup_count"][:] = 0
     return loser
+
+
+@njit(cache=True)
+def _near_pairs(x, P, conf, gamma, max_radius):  # pragma: no cover - compiled
+    """Pairs of rows ``conf`` (a < b) within ``max(radius_a, radius_b)`` of each other, and their state distance.
+
+    ``radius_a = min(√(2 γ tr P_a,pp), max_radius)`` (the prefilter of
+    :func:`duplicates`).  Returns ``(i, j, d2, ok)``: table rows sorted by
+    ``(i, j)``, ``d² = Δxᵀ (P_i + P_j)⁻¹ Δx`` and ``ok`` False where the
+    Cholesky factorisation refused ``P_i + P_j``.
+    """
+    nc = conf.shape[0]
+    radius = np.empty(nc)
+    for a in range(nc):
+        i = conf[a]
+        radius[a] = min(np.sqrt(2.0 * gamma * (P[i, 0, 0] + P[i, 1, 1] + P[i, 2, 2])), max_radius)
+    cap = nc * (nc - 1) // 2
+    i_out = np.empty(cap, dtype=np.intp)
+    j_out = np.empty(cap, dtype=np.intp)
+    d2_out = np.empty(cap)
+    ok_out = np.empty(cap, dtype=np.bool_)
+    S = np.empty((6, 6))
+    Sinv = np.empty((6, 6))
+    L = np.empty((6, 6))
+    c = 0
+    for a in range(nc):
+        i = conf[a]
+        for b in range(a + 1, nc):
+            j = conf[b]
+            r = max(radius[a], radius[b])
+            dp = 0.0
+            for k in range(3):
+                dp += (x[i, k] - x[j, k]) ** 2
+            if dp > r * r:
+                continue
+            for u in range(6):
+                for v in range(6):
+                    S[u, v] = P[i, u, v] + P[j, u, v]
+            ok, _ = _chol_inv_logdet(S, Sinv, L)
+            q = 0.0
+            if ok:
+                for u in range(6):
+                    s = 0.0
+                    for v in range(6):
+                        s += Sinv[u, v] * (x[i, v] - x[j, v])
+                    q += (x[i, u] - x[j, u]) * s
+            i_out[c], j_out[c], d2_out[c], ok_out[c] = i, j, q, ok
+            c += 1
+    return i_out[:c].copy(), j_out[:c].copy(), d2_out[:c].copy(), ok_out[:c].copy()

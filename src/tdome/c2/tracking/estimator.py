@@ -3,7 +3,7 @@
 Interface (:class:`Estimator`; every call is batched over the track table's rows)::
 
     est.predict(table, t)                        -> Prediction   every track predicted (or retrodicted) to t
-    est.gate(table, pred, plots, tree)           -> GatedPairs   plots inside each track's gate, with GNN costs
+    est.gate(table, pred, plots)                 -> GatedPairs   plots inside each track's gate, with GNN costs
     est.update(table, pred, association, plots)  -> (Estimate, Estimate)
                                                     new states of the mixture (JPDA) and single-plot tracks
     est.picture(table, rows, t)                  -> (x, P)       6-D states of ``rows`` predicted to t
@@ -52,7 +52,6 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from tdome.c2.tracking.association import Association
 from tdome.c2.tracking.config import TrackerConfig
@@ -101,8 +100,13 @@ class Estimate:
 
     @classmethod
     def empty(cls) -> Estimate:
-        e = np.empty(0, dtype=np.intp)
-        return cls(e, np.empty((0, 6)), np.empty((0, 6, 6)), np.empty(0), np.empty(0, dtype=bool), plot=e)
+        e = _EMPTY
+        return cls(e["track"], e["x"], e["P"], e["time_s"], e["detected"], plot=e["track"])
+
+
+# The arrays of an empty Estimate: zero-sized, so sharing them between estimates is safe.
+_EMPTY = dict(track=np.empty(0, dtype=np.intp), x=np.empty((0, 6)), P=np.empty((0, 6, 6)), time_s=np.empty(0),
+              detected=np.empty(0, dtype=bool))
 
 
 class Estimator(ABC, Generic[PredictionT]):
@@ -124,7 +128,7 @@ class Estimator(ABC, Generic[PredictionT]):
         """Every track predicted (or retrodicted) to ``t``."""
 
     @abstractmethod
-    def gate(self, table: TrackTable, pred: PredictionT, plots: ScanPlots, tree: cKDTree | None) -> GatedPairs:
+    def gate(self, table: TrackTable, pred: PredictionT, plots: ScanPlots) -> GatedPairs:
         """The plots inside each track's gate, with the pairs' GNN costs."""
 
     @abstractmethod

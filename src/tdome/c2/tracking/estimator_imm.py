@@ -23,7 +23,6 @@ last slots at probability 0.  The table's ``x, P`` hold the moment-matched
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from tdome.c2.tracking.association import Association
 from tdome.c2.tracking.ekf import ekf_update
@@ -86,7 +85,7 @@ class IMMEstimator(Estimator[IMMPrediction]):
         xp[firm], Pp[firm] = x9[:, :6], P9[:, :6, :6]
         return IMMPrediction(t, dt, q, xp, Pp, xm, Pm, mu)
 
-    def gate(self, table: TrackTable, pred: IMMPrediction, plots: ScanPlots, tree: cKDTree | None) -> GatedPairs:
+    def gate(self, table: TrackTable, pred: IMMPrediction, plots: ScanPlots) -> GatedPairs:
         """Tentative tracks on their CV gates, confirmed ones on the union of their models' gates.
 
         A plot is a candidate for a confirmed track when it falls inside the
@@ -101,7 +100,7 @@ class IMMEstimator(Estimator[IMMPrediction]):
         cols = table.cols
         gamma = self.gamma[plots.k]
         rest = np.flatnonzero(cols["status"] != 1)
-        gp = gate(pred.x[rest], pred.P[rest], plots.z, plots.R, plots.pos, plots.cov, plots.measure, gamma, tree)
+        gp = gate(pred.x[rest], pred.P[rest], plots.z, plots.R, plots.pos, plots.cov, plots.measure, gamma)
         gp.track = rest[gp.track]
         firm = np.flatnonzero(cols["status"] == 1)
         m, k = plots.z.shape
@@ -114,7 +113,7 @@ class IMMEstimator(Estimator[IMMPrediction]):
         spread = np.linalg.norm(xm[firm][:, :, :3] - xp[firm][:, None, :3], axis=-1).max(axis=1)
         tr_plot = float(np.max(np.trace(plots.cov, axis1=1, axis2=2)))
         radius = 1.2 * np.sqrt(gamma * (tr_model + tr_plot)) + 100.0 + spread
-        ti, pj = candidate_pairs(xp[firm, :3], radius, plots.pos, tree)
+        ti, pj = candidate_pairs(xp[firm, :3], radius, plots.pos)
         ti = firm[ti]
         ll = np.full(ti.size, -np.inf)
         inside = np.zeros(ti.size, dtype=bool)

@@ -18,7 +18,6 @@ Implements :class:`~tdome.c2.tracking.estimator.Estimator`:
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from tdome.c2.tracking.association import Association
 from tdome.c2.tracking.ekf import ekf_update
@@ -41,8 +40,8 @@ class SingleModelEstimator(Estimator[Prediction]):
         xp, Pp = predict(cols["x"], cols["P"], dt, q, cols["ballistic"], self.config.max_substep_s)
         return Prediction(t, dt, q, xp, Pp)
 
-    def gate(self, table: TrackTable, pred: Prediction, plots: ScanPlots, tree: cKDTree | None) -> GatedPairs:
-        return gate(pred.x, pred.P, plots.z, plots.R, plots.pos, plots.cov, plots.measure, self.gamma[plots.k], tree)
+    def gate(self, table: TrackTable, pred: Prediction, plots: ScanPlots) -> GatedPairs:
+        return gate(pred.x, pred.P, plots.z, plots.R, plots.pos, plots.cov, plots.measure, self.gamma[plots.k])
 
     def update(self, table: TrackTable, pred: Prediction, association: Association,
                plots: ScanPlots) -> tuple[Estimate, Estimate]:

@@ -8,16 +8,19 @@ Interface::
 
 Two stages, vectorised over tracks and plots:
 
-1. **Spatial prefilter** (:func:`candidate_pairs`).  A k-d tree on the plots'
-   ECEF positions is queried with a ball around each predicted track
-   position whose radius bounds the measurement-space gate: if
+1. **Spatial prefilter** (:func:`candidate_pairs`).  A ball around each
+   predicted track position (every plot tested, in one compiled loop, for
+   the usual few hundred tracks and plots; a k-d tree on the plots' ECEF
+   positions for many more) whose radius bounds the measurement-space gate: if
    ``d² = νᵀ S⁻¹ ν ≤ γ`` then, to first order, the Cartesian offset satisfies
    ``|Δp| ≤ √(γ λ_max(P_pp + C_plot)) ≤ √(γ (tr P_pp + tr C_plot))``.
 2. **Gating** (:func:`gate`).  For candidate pairs only, the exact
    innovation ``ν = z - h(x⁻)`` (azimuth wrapped), ``S = H P⁻ Hᵀ + R`` and the
    squared Mahalanobis distance ``d² = νᵀ S⁻¹ ν``; pairs with
    ``d² > γ = χ²_k⁻¹(P_G)`` are dropped (Bar-Shalom, Li & Kirubarajan 2001,
-   §3.3 and §6.4.2; Blackman & Popoli 1999, §6.3).
+   §3.3 and §6.4.2; Blackman & Popoli 1999, §6.3).  The measurement model
+   runs once per track with a candidate, and the pairs' ``S``, ``S⁻¹`` and
+   ``d²`` in one compiled loop (:func:`_gate_pairs`).
 
 Each pair carries its GNN cost ``d² + ln|S|`` (twice the negative log
 likelihood of the plot up to a constant, Blackman & Popoli §6.5), so a tight,
@@ -32,13 +35,14 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
-from tdome.c2.tracking.gaussian import spd_inv_logdet
-from tdome.c2.tracking.measurements import wrapped_residual
+from tdome.c2.tracking.gaussian import _chol_inv_logdet, _mahalanobis2, spd_inv_logdet
 
 _EMPTY_I = np.empty(0, dtype=np.intp)
+_BRUTE_FORCE_MAX_PAIRS = 200_000  # up to this many track x plot tests, every pair is tested; beyond, a k-d tree
 
 
 def gate_threshold(gate_probability: float, dim: int) -> float:
@@ -55,6 +59,10 @@ def candidate_pairs(track_pos, radius_m, plot_pos, tree: cKDTree | None = None):
     n = len(track_pos)
     if n == 0 or len(plot_pos) == 0:
         return _EMPTY_I, _EMPTY_I
+    if tree is None and n * len(plot_pos) <= _BRUTE_FORCE_MAX_PAIRS:
+        return _ball_pairs(np.ascontiguousarray(track_pos, dtype=float),
+                           np.ascontiguousarray(np.broadcast_to(radius_m, (n,)), dtype=float),
+                           np.ascontiguousarray(plot_pos, dtype=float))
     tree = cKDTree(plot_pos) if tree is None else tree
     if n > _DUAL_TREE_MIN_TRACKS:
         return _dual_tree_pairs(np.asarray(track_pos, dtype=float), np.asarray(radius_m, dtype=float), tree)
@@ -65,6 +73,25 @@ def candidate_pairs(track_pos, radius_m, plot_pos, tree: cKDTree | None = None):
 
 
 _DUAL_TREE_MIN_TRACKS = 300  # above this many tracks a dual-tree search beats one ball query per track
+
+
+@njit(cache=True)
+def _ball_pairs(track_pos, radius, plot_pos):  # pragma: no cover - compiled
+    """Every (track, plot) with ``|p_plot - p_track| ≤ radius[track]``, tested pair by pair, sorted by track."""
+    n, m = track_pos.shape[0], plot_pos.shape[0]
+    ti = np.empty(n * m, dtype=np.intp)
+    pj = np.empty(n * m, dtype=np.intp)
+    c = 0
+    for i in range(n):
+        r2 = radius[i] * radius[i]
+        for j in range(m):
+            dx = plot_pos[j, 0] - track_pos[i, 0]
+            dy = plot_pos[j, 1] - track_pos[i, 1]
+            dz = plot_pos[j, 2] - track_pos[i, 2]
+            if dx * dx + dy * dy + dz * dz <= r2:
+                ti[c], pj[c] = i, j
+                c += 1
+    return ti[:c].copy(), pj[:c].copy()
 
 
 def _dual_tree_pairs(track_pos, radius_m, tree: cKDTree):
@@ -142,21 +169,104 @@ def gate(x_pred, P_pred, z, R, plot_pos, plot_cov, measure, gamma: float, tree: 
 
     if n == 0 or m == 0:
         return empty()
-    tr_trk = np.trace(P_pred[:, :3, :3], axis1=1, axis2=2)
-    tr_plot = float(np.max(np.trace(plot_cov, axis1=1, axis2=2)))
-    # 20 % and 100 m slack for the linearisation of the Cartesian bound.
-    radius = 1.2 * np.sqrt(gamma * (tr_trk + tr_plot)) + 100.0
-    ti, pj = candidate_pairs(x_pred[:, :3], radius, plot_pos, tree)
+    angle = np.zeros(k, dtype=bool)
+    angle[list(measure.angle_components)] = True
+    z = np.ascontiguousarray(z, dtype=float)
+    R = np.ascontiguousarray(R, dtype=float)
+    P_pred = np.ascontiguousarray(P_pred, dtype=float)
+    plot_cov = np.ascontiguousarray(plot_cov, dtype=float)
+    tr_plot = _max_trace3(plot_cov)
+    if tree is None and n * m <= _BRUTE_FORCE_MAX_PAIRS:
+        # The usual scan: the measurement model on every track, then one compiled pass over the pairs.
+        z_pred, H_t = measure(x_pred)
+        ti, pj = _ball_pairs(np.ascontiguousarray(x_pred[:, :3], dtype=float), _gate_radius(P_pred, tr_plot, gamma),
+                             np.ascontiguousarray(plot_pos, dtype=float))
+        inv = ti
+    else:
+        ti, pj = candidate_pairs(x_pred[:, :3], _gate_radius(P_pred, tr_plot, gamma), plot_pos, tree)
+        # Measurement prediction once per involved track, then per pair.
+        trk, inv = np.unique(ti, return_inverse=True)
+        z_pred, H_t = measure(x_pred[trk])
+        P_pred = np.ascontiguousarray(P_pred[trk])
     if ti.size == 0:
         return empty(ti, pj)
-    # Measurement prediction once per involved track, then per pair.
-    trk, inv = np.unique(ti, return_inverse=True)
-    z_pred, H_t = measure(x_pred[trk])
-    HPHt = H_t @ P_pred[trk] @ np.swapaxes(H_t, -1, -2)
-    nu = wrapped_residual(z[pj], z_pred[inv], measure.angle_components)
-    H = H_t[inv]
-    S = HPHt[inv] + R[pj]
-    Sinv, logdet = spd_inv_logdet(S)
-    d2 = np.einsum("pi,pij,pj->p", nu, Sinv, nu)
-    ok = d2 <= gamma
-    return GatedPairs(ti[ok], pj[ok], nu[ok], H[ok], S[ok], d2[ok], logdet[ok])
+    nu, S, d2, logdet, ok = _gate_pairs(inv, pj, z, z_pred, np.ascontiguousarray(H_t), P_pred, R, angle)
+    if not ok.all():  # S not numerically positive definite: the repaired inverse
+        bad = ~ok
+        Sinv, logdet[bad] = spd_inv_logdet(S[bad])
+        d2[bad] = np.einsum("pi,pij,pj->p", nu[bad], Sinv, nu[bad])
+    keep = d2 <= gamma
+    return GatedPairs(ti[keep], pj[keep], nu[keep], H_t[inv[keep]], S[keep], d2[keep], logdet[keep])
+
+
+@njit(cache=True)
+def _max_trace3(C):  # pragma: no cover - compiled
+    """Largest trace of the matrices of a stack (m, 3, 3)."""
+    t = 0.0
+    for p in range(C.shape[0]):
+        t = max(t, C[p, 0, 0] + C[p, 1, 1] + C[p, 2, 2])
+    return t
+
+
+@njit(cache=True)
+def _gate_radius(P, tr_plot, gamma):  # pragma: no cover - compiled
+    """Prefilter radius of each track: ``1.2 √(γ (tr P_pp + max tr C_plot)) + 100 m``.
+
+    The 20 % and 100 m slack cover the linearisation of the Cartesian bound
+    (module docstring).
+    """
+    n = P.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = 1.2 * np.sqrt(gamma * (P[i, 0, 0] + P[i, 1, 1] + P[i, 2, 2] + tr_plot)) + 100.0
+    return out
+
+
+@njit(cache=True)
+def _gate_pairs(inv, pj, z, z_pred, H_t, P_t, R, angle):  # pragma: no cover - compiled
+    """Innovation, its covariance and ``d²`` of each pair (track ``inv[p]`` of the involved, plot ``pj[p]``).
+
+    ``ν = z - h(x⁻)`` (angle columns wrapped to (-π, π]), ``S = H P⁻ Hᵀ + R``
+    (``H P⁻ Hᵀ`` once per track), ``d² = νᵀ S⁻¹ ν``; returns ``(ν, S, d², ln|S|,
+    ok)``, ``ok`` False where the Cholesky factorisation refused ``S``.
+    """
+    nt, k, d = H_t.shape[0], H_t.shape[1], H_t.shape[2]
+    npair = inv.shape[0]
+    HPHt = np.empty((nt, k, k))
+    HP = np.empty((k, d))
+    for t in range(nt):
+        for a in range(k):
+            for j in range(d):
+                s = 0.0
+                for m in range(d):
+                    s += H_t[t, a, m] * P_t[t, m, j]
+                HP[a, j] = s
+        for a in range(k):
+            for b in range(k):
+                s = 0.0
+                for m in range(d):
+                    s += HP[a, m] * H_t[t, b, m]
+                HPHt[t, a, b] = s
+    nu = np.empty((npair, k))
+    S = np.empty((npair, k, k))
+    d2 = np.empty(npair)
+    logdet = np.zeros(npair)
+    ok = np.empty(npair, dtype=np.bool_)
+    Ss = np.empty((k, k))
+    Sinv = np.empty((k, k))
+    L = np.empty((k, k))
+    for p in range(npair):
+        t, j = inv[p], pj[p]
+        for a in range(k):
+            v = z[j, a] - z_pred[t, a]
+            if angle[a]:
+                v = np.pi - (np.pi - v) % (2.0 * np.pi)
+            nu[p, a] = v
+            for b in range(k):
+                S[p, a, b] = HPHt[t, a, b] + R[j, a, b]
+        for a in range(k):
+            for b in range(k):
+                Ss[a, b] = 0.5 * (S[p, a, b] + S[p, b, a])
+        ok[p], logdet[p] = _chol_inv_logdet(Ss, Sinv, L)
+        d2[p] = _mahalanobis2(Sinv, nu[p])
+    return nu, S, d2, logdet, ok

@@ -31,8 +31,53 @@ wrapped to (-π, π] (:func:`wrapped_residual`).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from tdome.geo import wrap_angle
+
+_TWO_PI = 2.0 * np.pi
+
+
+@njit(cache=True)
+def _polar_stack(x, s, M, with_rdot):  # pragma: no cover - compiled; checked against the numpy form
+    """``(z_pred, H)`` of :func:`measurement_model`, one state at a time (the equations there)."""
+    n = x.shape[0]
+    k = 4 if with_rdot else 3
+    z = np.empty((n, k))
+    H = np.zeros((n, k, 6))
+    d = np.empty(3)
+    w = np.empty(3)
+    Hd = np.zeros((k, 3))
+    for r in range(n):
+        for i in range(3):
+            d[i] = M[i, 0] * (x[r, 0] - s[0]) + M[i, 1] * (x[r, 1] - s[1]) + M[i, 2] * (x[r, 2] - s[2])
+        e, nn, u = d[0], d[1], d[2]
+        rho2 = max(e * e + nn * nn, 1e-6)
+        rho = np.sqrt(rho2)
+        r2 = rho2 + u * u
+        rr = np.sqrt(r2)
+        z[r, 0] = rr
+        az = np.arctan2(e, nn) % _TWO_PI
+        z[r, 1] = az
+        z[r, 2] = np.arctan2(u, rho)
+        for i in range(3):
+            Hd[0, i] = d[i] / rr
+        Hd[1, 0], Hd[1, 1], Hd[1, 2] = nn / rho2, -e / rho2, 0.0
+        Hd[2, 0], Hd[2, 1], Hd[2, 2] = -e * u / (r2 * rho), -nn * u / (r2 * rho), rho / r2
+        if with_rdot:
+            for i in range(3):
+                w[i] = M[i, 0] * x[r, 3] + M[i, 1] * x[r, 4] + M[i, 2] * x[r, 5]
+            rdot = (d[0] * w[0] + d[1] * w[1] + d[2] * w[2]) / rr
+            z[r, 3] = rdot
+            for i in range(3):
+                Hd[3, i] = (w[i] - rdot * d[i] / rr) / rr
+        for a in range(k):  # ∂h/∂p = ∂h/∂d · M
+            for j in range(3):
+                H[r, a, j] = Hd[a, 0] * M[0, j] + Hd[a, 1] * M[1, j] + Hd[a, 2] * M[2, j]
+        if with_rdot:  # ∂ṙ/∂v = ∂ṙ/∂w · M, ∂ṙ/∂w = ∂r/∂d
+            for j in range(3):
+                H[r, 3, 3 + j] = H[r, 0, j]
+    return z, H
 
 
 def measurement_model(x, site_ecef, enu_rot, with_rdot: bool = False):
@@ -49,36 +94,9 @@ def measurement_model(x, site_ecef, enu_rot, with_rdot: bool = False):
 
     and ``∂/∂p = ∂/∂d · M``, ``∂/∂v = ∂/∂w · M`` (the site is fixed in ECEF).
     """
-    x = np.asarray(x, dtype=float)
-    M = np.asarray(enu_rot, dtype=float)
-    d = (x[:, :3] - np.asarray(site_ecef, dtype=float)) @ M.T
-    e, nn, u = d[:, 0], d[:, 1], d[:, 2]
-    rho2 = np.maximum(e * e + nn * nn, 1e-6)
-    rho = np.sqrt(rho2)
-    r2 = rho2 + u * u
-    r = np.sqrt(r2)
-    k = 4 if with_rdot else 3
-    n = x.shape[0]
-    z = np.empty((n, k))
-    z[:, 0] = r
-    z[:, 1] = np.mod(np.arctan2(e, nn), 2.0 * np.pi)
-    z[:, 2] = np.arctan2(u, rho)
-    Hd = np.zeros((n, k, 3))  # ∂h/∂d
-    Hd[:, 0] = d / r[:, None]
-    Hd[:, 1, 0] = nn / rho2
-    Hd[:, 1, 1] = -e / rho2
-    Hd[:, 2, 0] = -e * u / (r2 * rho)
-    Hd[:, 2, 1] = -nn * u / (r2 * rho)
-    Hd[:, 2, 2] = rho / r2
-    H = np.zeros((n, k, 6))
-    if with_rdot:
-        w = x[:, 3:] @ M.T
-        rdot = np.einsum("ij,ij->i", d, w) / r
-        z[:, 3] = rdot
-        Hd[:, 3] = (w - rdot[:, None] * d / r[:, None]) / r[:, None]
-        H[:, 3, 3:] = Hd[:, 0] @ M  # ∂ṙ/∂w = dᵀ/r, same as ∂r/∂d
-    H[:, :, :3] = Hd @ M
-    return z, H
+    x = np.ascontiguousarray(np.asarray(x, dtype=float)[:, :6])
+    return _polar_stack(x, np.ascontiguousarray(site_ecef, dtype=float),
+                        np.ascontiguousarray(enu_rot, dtype=float), bool(with_rdot))
 
 
 class PolarRadar:
@@ -110,6 +128,8 @@ class PolarRadar:
     def __call__(self, x):
         x = np.asarray(x, dtype=float)
         z, H6 = measurement_model(x[:, :6], self.site_ecef, self.enu_rot, self.with_rdot)
+        if x.shape[1] == 6:
+            return z, H6
         H = np.zeros((x.shape[0], z.shape[1], x.shape[1]))
         H[:, :, :6] = H6
         return z, H

@@ -36,8 +36,9 @@ next to the process noise.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from tdome.dynamics import rk4_steps
+from tdome.dynamics import _rk4_steps_compiled, rk4_steps
 
 _IDX3 = np.arange(3)
 _I6 = np.eye(6)
@@ -91,6 +92,42 @@ def free_flight_mean(x: np.ndarray, dt_s, max_substep_s: float = 2.0) -> np.ndar
     return out
 
 
+@njit(cache=True)
+def _cv_predict_stack(x, P, dt, q):  # pragma: no cover - compiled; checked against the matrix form
+    """``x⁻ = F x`` and ``P⁻ = F P Fᵀ + Q(Δ)`` (symmetrised) of every track, by 3×3 blocks.
+
+    With ``P = [[A, B], [C, D]]`` and ``F = [[I, Δ I], [0, I]]``::
+
+        F P Fᵀ = [[A + Δ (B + C) + Δ² D,  B + Δ D],
+                  [C + Δ D,               D      ]]
+    """
+    n = x.shape[0]
+    xp = np.empty((n, 6))
+    Pp = np.empty((n, 6, 6))
+    for r in range(n):
+        h = dt[r]
+        a = abs(h)
+        q_pp, q_pv, q_vv = q[r] * a * a * a / 3.0, q[r] * h * a / 2.0, q[r] * a
+        for i in range(3):
+            xp[r, i] = x[r, i] + h * x[r, i + 3]
+            xp[r, i + 3] = x[r, i + 3]
+        for i in range(3):
+            for j in range(3):
+                A, B, C, D = P[r, i, j], P[r, i, j + 3], P[r, i + 3, j], P[r, i + 3, j + 3]
+                Pp[r, i, j] = A + h * (B + C) + h * h * D
+                Pp[r, i, j + 3] = B + h * D
+                Pp[r, i + 3, j] = C + h * D
+                Pp[r, i + 3, j + 3] = D
+            Pp[r, i, i] += q_pp
+            Pp[r, i, i + 3] += q_pv
+            Pp[r, i + 3, i] += q_pv
+            Pp[r, i + 3, i + 3] += q_vv
+        for i in range(6):
+            for j in range(i):
+                Pp[r, i, j] = Pp[r, j, i] = 0.5 * (Pp[r, i, j] + Pp[r, j, i])
+    return xp, Pp
+
+
 def predict(x, P, dt_s, q, ballistic=None, max_substep_s: float = 2.0):
     """Predict states and covariances by per-track ``dt_s`` (n,), possibly negative.
 
@@ -103,15 +140,46 @@ def predict(x, P, dt_s, q, ballistic=None, max_substep_s: float = 2.0):
     ``q`` is the acceleration spectral density per track (m²/s³).  Returns
     ``(x_pred, P_pred)``; inputs are not modified.
     """
-    x = np.asarray(x, dtype=float)
-    P = np.asarray(P, dtype=float)
-    dt = np.broadcast_to(np.asarray(dt_s, dtype=float), x.shape[:1])
-    F = cv_transition(dt)
-    xp = x.copy()
-    xp[:, :3] += dt[:, None] * x[:, 3:]
-    if ballistic is not None:
-        b = np.asarray(ballistic, dtype=bool)
-        if b.any():
-            xp[b] = free_flight_mean(x[b], dt[b], max_substep_s)
-    Pp = F @ P @ F.transpose(0, 2, 1) + cv_process_noise(dt, q)
-    return xp, 0.5 * (Pp + Pp.transpose(0, 2, 1))
+    x = np.ascontiguousarray(x, dtype=float)
+    n = x.shape[0]
+    b = np.zeros(n, dtype=bool) if ballistic is None else _per_track(ballistic, n, bool)
+    return _predict_stack(x, np.ascontiguousarray(P, dtype=float), _per_track(dt_s, n, float), _per_track(q, n, float),
+                          b, float(max_substep_s))
+
+
+def _per_track(v, n: int, dtype) -> np.ndarray:
+    """``v`` as a contiguous (n,) array (a scalar is repeated)."""
+    a = np.asarray(v, dtype=dtype)
+    return a if a.shape == (n,) and a.flags.c_contiguous else np.ascontiguousarray(np.broadcast_to(a, (n,)))
+
+
+@njit(cache=True)
+def _predict_stack(x, P, dt, q, ballistic, max_substep_s):  # pragma: no cover - compiled
+    """:func:`predict` in one compiled call: the CV step of every track, then free flight of the ballistic ones.
+
+    The ballistic tracks all take the same number of RK4 sub-steps, as in
+    :func:`free_flight_mean` (and with the same arithmetic).
+    """
+    xp, Pp = _cv_predict_stack(x, P, dt, q)
+    idx = np.flatnonzero(ballistic)
+    nb = idx.shape[0]
+    if nb:
+        r = np.empty((nb, 3))
+        v = np.empty((nb, 3))
+        h = np.empty(nb)
+        longest = 0.0
+        for a in range(nb):
+            longest = max(longest, abs(dt[idx[a]]))
+        n_sub = max(int(np.ceil(longest / max_substep_s)), 1)
+        for a in range(nb):
+            i = idx[a]
+            for j in range(3):
+                r[a, j] = x[i, j]
+                v[a, j] = x[i, 3 + j]
+            h[a] = dt[i] / n_sub
+        r, v = _rk4_steps_compiled(r, v, h, n_sub)
+        for a in range(nb):
+            for j in range(3):
+                xp[idx[a], j] = r[a, j]
+                xp[idx[a], 3 + j] = v[a, j]
+    return xp, Pp

@@ -33,9 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from tdome.c2.tracking.measurements import CartesianPosition, PolarRadar
-from tdome.geo import razel_to_enu
 from tdome.messages import Detections, PositionPlots, SensorSite
 
 
@@ -77,13 +77,40 @@ def plot_to_ecef(range_m, az_rad, el_rad, sigma, site_ecef, enu_rot):
     r = np.atleast_1d(np.asarray(range_m, dtype=float))
     az = np.atleast_1d(np.asarray(az_rad, dtype=float))
     el = np.atleast_1d(np.asarray(el_rad, dtype=float))
-    M = np.asarray(enu_rot, dtype=float)
-    pos = razel_to_enu(r, az, el).reshape(-1, 3) @ M + np.asarray(site_ecef, dtype=float)
     sig = np.asarray(sigma, dtype=float)
-    sig = (sig[None] if sig.ndim == 1 else sig)[:, :3]
-    JM = np.swapaxes(M.T @ razel_jacobian(r, az, el), -1, -2)  # (Mᵀ J)ᵀ = Jᵀ M
-    cov = np.swapaxes(JM, -1, -2) @ (sig[:, :, None] ** 2 * JM)
-    return pos, 0.5 * (cov + np.swapaxes(cov, -1, -2))
+    sig = np.ascontiguousarray((sig[None] if sig.ndim == 1 else sig)[:, :3])
+    return _plots_to_ecef(np.ascontiguousarray(r), np.ascontiguousarray(az), np.ascontiguousarray(el), sig,
+                          np.ascontiguousarray(site_ecef, dtype=float).reshape(3),
+                          np.ascontiguousarray(enu_rot, dtype=float))
+
+
+@njit(cache=True)
+def _plots_to_ecef(r, az, el, sig, s, M):  # pragma: no cover - compiled; checked against the matrix form
+    """:func:`plot_to_ecef` plot by plot: ``p = s + Mᵀ enu``, ``C = G diag(σ²) Gᵀ`` with ``G = Mᵀ J``."""
+    m = r.shape[0]
+    pos = np.empty((m, 3))
+    cov = np.empty((m, 3, 3))
+    J = np.empty((3, 3))
+    G = np.empty((3, 3))
+    for p in range(m):
+        sa, ca, se, ce = np.sin(az[p]), np.cos(az[p]), np.sin(el[p]), np.cos(el[p])
+        rp = r[p]
+        enu0, enu1, enu2 = rp * ce * sa, rp * ce * ca, rp * se
+        J[0, 0], J[0, 1], J[0, 2] = ce * sa, rp * ce * ca, -rp * se * sa
+        J[1, 0], J[1, 1], J[1, 2] = ce * ca, -rp * ce * sa, -rp * se * ca
+        J[2, 0], J[2, 1], J[2, 2] = se, 0.0, rp * ce
+        for i in range(3):
+            pos[p, i] = s[i] + (M[0, i] * enu0 + M[1, i] * enu1 + M[2, i] * enu2)
+            for j in range(3):
+                G[i, j] = M[0, i] * J[0, j] + M[1, i] * J[1, j] + M[2, i] * J[2, j]
+        for i in range(3):
+            for j in range(i + 1):
+                c = 0.0
+                for k in range(3):
+                    c += G[i, k] * sig[p, k] * sig[p, k] * G[j, k]
+                cov[p, i, j] = c
+                cov[p, j, i] = c
+    return pos, cov
 
 
 def radar_measurements(scan: Detections, site: SensorSite):

@@ -15,7 +15,7 @@ through one cycle of :meth:`Tracker.process`, each stage in its module:
    older than the track (the estimator, :mod:`.estimator`: constant
    velocity and free flight, :mod:`.estimator_single`; or an IMM for
    confirmed tracks, :mod:`.estimator_imm`).
-2. *Gate and associate* the plots with the tracks: k-d-tree prefilter and
+2. *Gate and associate* the plots with the tracks: spatial prefilter and
    chi-square gate (:mod:`.gating`), one-plot tracks limited to plots they
    could reach (:mod:`.initiation`), then global nearest neighbour, or JPDA
    for confirmed tracks with GNN for the tentative ones on what JPDA leaves
@@ -45,7 +45,6 @@ retrodicted updates in ``stats['oos_updates']``; nothing is dropped silently.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from tdome.c2.tracking.association import Association, make_associator
 from tdome.c2.tracking.classification import classify
@@ -85,6 +84,8 @@ def _at_scan_time(pred: Prediction, updates) -> tuple[np.ndarray, np.ndarray, np
     hit = np.zeros(pred.dt.shape, dtype=bool)
     x_now, P_now = pred.x.copy(), pred.P.copy()
     for est in updates:
+        if not len(est):
+            continue
         fwd = est.time_s == pred.t
         x_now[est.track[fwd]] = est.x[fwd]
         P_now[est.track[fwd]] = est.P[fwd]
@@ -154,8 +155,7 @@ class Tracker(PictureSource):
         pred = est.predict(table, t)
 
         # 2. Gate and associate.
-        tree = cKDTree(plots.pos) if m and n else None
-        pairs = reachable(est.gate(table, pred, plots, tree), table, plots, pred.dt, c.max_speed_mps)
+        pairs = reachable(est.gate(table, pred, plots), table, plots, pred.dt, c.max_speed_mps)
         in_confirmed_gate = np.zeros(m, dtype=bool)
         in_confirmed_gate[pairs.plot[cols["status"][pairs.track] == CONFIRMED]] = True
         assoc = self.associator(pairs, n, plots, table.confirmed & cols["vel_init"])
@@ -209,10 +209,14 @@ class Tracker(PictureSource):
 
     def _write(self, est: Estimate, pred: Prediction, plots: ScanPlots) -> Estimate:
         """Write the updates whose speed is plausible into the table; returns those."""
+        if not len(est):
+            return est
         cols, st, t = self._table.cols, self.stats, pred.t
-        ok = np.linalg.norm(est.x[:, 3:], axis=1) <= self.config.max_speed_mps
-        st["speed_rejected"] += int((~ok).sum())
-        est = est.select(ok)
+        v = est.x[:, 3:]
+        ok = np.sqrt((v * v).sum(axis=1)) <= self.config.max_speed_mps
+        if not ok.all():
+            st["speed_rejected"] += int((~ok).sum())
+            est = est.select(ok)
         ti = est.track
         for name, v in est.columns.items():
             cols[name][ti] = v
