@@ -39,6 +39,10 @@ class FireUnit:
     stock: int = field(init=False)  # rounds not yet fired, loaded or not
     orders_received: set[int] = field(init=False, default_factory=set)  # engagement ids of the orders it executed
     ecef: np.ndarray = field(init=False, repr=False)
+    # Earliest reload in progress (inf: none), so that a status report between reloads costs no array work.
+    _next_reload_s: float = field(init=False, default=np.inf, repr=False)
+    # The last status report's frozen copy of ``orders_received`` (the set only grows: same size, same set).
+    _orders_frozen: frozenset[int] = field(init=False, default=frozenset(), repr=False)
 
     def __post_init__(self) -> None:
         self.stock = self.magazine
@@ -54,11 +58,14 @@ class FireUnit:
         self.ecef.flags.writeable = False  # every status report shares it
 
     def _advance(self, t_s: float) -> None:
+        if t_s < self._next_reload_s:
+            return
         done = self.reload_done_s <= t_s
         for i in np.flatnonzero(done):
             unloaded = self.stock - self.loaded.sum()
             self.loaded[i] = min(self.rounds_per_launcher, unloaded)
             self.reload_done_s[i] = np.inf
+        self._next_reload_s = float(self.reload_done_s.min())
 
     def ready_rounds(self, t_s: float) -> int:
         self._advance(t_s)
@@ -75,16 +82,19 @@ class FireUnit:
                 fired += 1
             if self.loaded[i] == 0 and self.stock - self.loaded.sum() > 0 and not np.isfinite(self.reload_done_s[i]):
                 self.reload_done_s[i] = t_s + self.reload_time_s
+                self._next_reload_s = min(self._next_reload_s, self.reload_done_s[i])
             if fired == rounds:
                 break
         return fired
 
     def status(self, t_s: float) -> BatteryStatus:
+        if len(self._orders_frozen) != len(self.orders_received):
+            self._orders_frozen = frozenset(self.orders_received)
         return BatteryStatus(index=self.index, name=self.name, layer=self.layer, lat_rad=self.lat_rad,
                              lon_rad=self.lon_rad, alt_m=self.alt_m, interceptor=self.spec,
                              ready_rounds=self.ready_rounds(t_s), stock_rounds=self.stock,
                              initial_rounds=self.magazine, ecef=self.ecef,
-                             time_s=float(t_s), orders_received=frozenset(self.orders_received))
+                             time_s=float(t_s), orders_received=self._orders_frozen)
 
 
 @dataclass
