@@ -34,7 +34,8 @@ from tdome.studies.runner import run_study
 from tdome.studies.spec import Study
 
 ROOT = Path(__file__).resolve().parent.parent
-GOAL_RUNS_PER_MIN = 60.0
+TARGET_RUNS_PER_MIN = 30.0  # full fidelity, default scenario, 2 cores: the bar "Studies at the speed of thought" sets
+GOAL_RUNS_PER_MIN = 60.0  # and the goal beyond it
 
 
 def measure(label: str, study: Study, **how) -> float:
@@ -79,13 +80,12 @@ def main(argv=None) -> dict:
     if args.profile:
         profile_one(scenario)
 
-    # Compile (or load from cache) the numba loops before any timing.
-    import numpy as np
+    # Compile the numba kernels once (or load them from numba's cache) before any timing: a run of the small
+    # test scenario calls every one the default scenario calls.  Workers then load them from the cache.
+    from tdome.scenario import load_scenario
+    from tdome.sim.engine import run
 
-    from tdome import dynamics
-
-    dynamics.rk4_steps(np.full((1, 3), 7e6), np.zeros((1, 3)), np.ones(1), 1)
-    dynamics.free_flight_to_ground(np.full((1, 3), 7e6), np.zeros((1, 3)), 2, 1.0)
+    run(load_scenario(str(ROOT / "tests" / "data" / "small.yaml")))
 
     def study(fidelity: str) -> Study:
         return Study(name="throughput", scenario=scenario, runs=runs, seed=1, fidelity=fidelity)
@@ -115,14 +115,16 @@ def main(argv=None) -> dict:
         ray_local_runs_per_min=None if ray_rate is None else round(ray_rate, 2),
         ray_speedup_vs_1_worker=None if ray_rate is None else round(ray_rate / full1, 2),
         perfect_picture_speedup=round(perfect1 / full1, 2),
+        target_full_runs_per_min_2_cores=TARGET_RUNS_PER_MIN,
+        target_fraction=round(full2 / TARGET_RUNS_PER_MIN, 3),
         goal_full_runs_per_min_2_cores=GOAL_RUNS_PER_MIN,
         goal_fraction=round(full2 / GOAL_RUNS_PER_MIN, 3),
         load_average_start=round(load0[0], 2),
         load_average_end=round(load1[0], 2),
         python=sys.version.split()[0],
     )
-    print(f"full fidelity on 2 workers: {full2:.1f} runs/min, {full2 / GOAL_RUNS_PER_MIN:.0%} of the goal of "
-          f"{GOAL_RUNS_PER_MIN:.0f}")
+    print(f"full fidelity on 2 workers: {full2:.1f} runs/min: {full2 / TARGET_RUNS_PER_MIN:.0%} of the target of "
+          f"{TARGET_RUNS_PER_MIN:.0f}, {full2 / GOAL_RUNS_PER_MIN:.0%} of the goal of {GOAL_RUNS_PER_MIN:.0f}")
     print(json.dumps(result))
     return result
 
