@@ -21,7 +21,7 @@ from numba import njit
 
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.track_table import TrackTable
-from tdome.geo import ecef_to_geodetic, geodetic_of
+from tdome.geo import geodetic_of
 
 
 class KinematicClass(enum.IntEnum):
@@ -39,13 +39,6 @@ class KinematicClass(enum.IntEnum):
 
 
 _SLOW, _FAST, _BALLISTIC = int(KinematicClass.SLOW), int(KinematicClass.FAST), int(KinematicClass.BALLISTIC)
-
-
-def up_vectors(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Geodetic altitude (n,) and local vertical unit vectors (n, 3) at the positions of states (n, ≥3)."""
-    lat, lon, alt = ecef_to_geodetic(x[:, :3])
-    up = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
-    return alt, up
 
 
 def ballistic_test(x: np.ndarray, P: np.ndarray, config: TrackerConfig) -> np.ndarray:

@@ -62,7 +62,7 @@ def underground(x: np.ndarray, P: np.ndarray, min_alt_m: float) -> np.ndarray:
 
 @njit(cache=True)
 def _underground(x, P, min_alt_m):  # pragma: no cover - compiled
-    """``h + 3 √(uᵀ P_pp u) < min_alt_m`` track by track, ``u`` the local vertical (:func:`up_vectors`)."""
+    """``h + 3 √(uᵀ P_pp u) < min_alt_m`` track by track, ``u`` the local vertical at the track."""
     n = x.shape[0]
     out = np.empty(n, dtype=np.bool_)
     u = np.empty(3)

@@ -130,21 +130,12 @@ def _spd_inv_logdet_stack(S):  # pragma: no cover - compiled
     return Sinv, logdet, ok
 
 
-def _spd_inv_logdet_repaired(S) -> tuple[np.ndarray, np.ndarray]:
-    """The numpy path of :func:`spd_inv_logdet`, with the eigenvalue repair (matrices Cholesky refused)."""
-    S = symmetrize(np.asarray(S, dtype=float))
-    dg = np.sqrt(np.maximum(np.diagonal(S, axis1=-2, axis2=-1), np.finfo(float).tiny))
+def _repaired(S) -> np.ndarray:
+    """``S`` (N, k, k) with the eigenvalues of its equilibrated form floored (:func:`_eig_floor`)."""
+    S = symmetrize(S)
+    dg = np.sqrt(np.maximum(np.diagonal(S, axis1=-2, axis2=-1), _TINY))
     outer = dg[..., :, None] * dg[..., None, :]
-    Sn = S / outer
-    try:
-        L = np.linalg.cholesky(Sn)
-    except np.linalg.LinAlgError:
-        L = np.linalg.cholesky(_eig_floor(Sn))
-    eye = np.broadcast_to(np.eye(S.shape[-1]), L.shape)
-    Linv = np.linalg.solve(L, eye)
-    Sinv = (np.swapaxes(Linv, -1, -2) @ Linv) / outer
-    logdet = 2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1) + 2.0 * np.log(dg).sum(axis=-1)
-    return symmetrize(Sinv), logdet
+    return _eig_floor(S / outer) * outer
 
 
 def spd_inv_logdet(S) -> tuple[np.ndarray, np.ndarray]:
@@ -160,7 +151,7 @@ def spd_inv_logdet(S) -> tuple[np.ndarray, np.ndarray]:
     Sinv, logdet, ok = _spd_inv_logdet_stack(flat)
     if not ok.all():
         bad = ~ok
-        Sinv[bad], logdet[bad] = _spd_inv_logdet_repaired(flat[bad])
+        Sinv[bad], logdet[bad], _ = _spd_inv_logdet_stack(_repaired(flat[bad]))
     return Sinv.reshape(shape), logdet.reshape(shape[:-2])
 
 
@@ -302,12 +293,11 @@ def kalman_update(x, P, nu, H, R):
     nu = np.ascontiguousarray(nu, dtype=float)
     H = np.ascontiguousarray(H, dtype=float)
     R = np.ascontiguousarray(np.broadcast_to(np.asarray(R, dtype=float), (n, k, k)))
-    none = np.zeros(n, dtype=bool)
-    xu, Pu, d2, logdet, ok = _kalman_stack(x, P, nu, H, R, np.empty((n, k, k)), np.empty(n), none)
+    xu, Pu, d2, logdet, ok = _kalman_stack(x, P, nu, H, R, np.empty((n, k, k)), np.empty(n), np.zeros(n, dtype=bool))
     if not ok.all():  # S not numerically positive definite: the repaired inverse (spd_inv_logdet)
         bad = np.flatnonzero(~ok)
         S = H[bad] @ P[bad] @ np.swapaxes(H[bad], -1, -2) + R[bad]
         Sinv, ld = spd_inv_logdet(S)
-        fix = _kalman_stack(x[bad], P[bad], nu[bad], H[bad], R[bad], Sinv, ld, ~none[bad])
+        fix = _kalman_stack(x[bad], P[bad], nu[bad], H[bad], R[bad], Sinv, ld, np.ones(bad.size, dtype=bool))
         xu[bad], Pu[bad], d2[bad], logdet[bad] = fix[:4]
     return xu, Pu, d2, logdet

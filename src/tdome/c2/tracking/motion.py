@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tdome.dynamics import _rk4_steps_compiled, rk4_steps
+from tdome.dynamics import _rk4_steps_compiled
 
 _IDX3 = np.arange(3)
 _I6 = np.eye(6)
@@ -79,17 +79,41 @@ def free_flight_mean(x: np.ndarray, dt_s, max_substep_s: float = 2.0) -> np.ndar
     All objects take the same number of sub-steps, each of its own length
     ``Δ / n_sub``; negative ``Δ`` integrates backwards.
     """
-    x = np.asarray(x, dtype=float)
-    dt = np.broadcast_to(np.asarray(dt_s, dtype=float), x.shape[:1])
+    x = np.ascontiguousarray(x, dtype=float)
+    n = x.shape[0]
     out = x.copy()
-    if x.shape[0] == 0:
-        return out
-    n_sub = max(int(np.ceil(np.max(np.abs(dt)) / max_substep_s)), 1)
-    h = dt / n_sub
-    r, v = rk4_steps(x[:, :3], x[:, 3:], h, n_sub)  # n_sub rk4_step calls, in one compiled loop
-    out[:, :3] = r
-    out[:, 3:] = v
+    _free_flight_rows(x, _per_track(dt_s, n, float), np.arange(n), float(max_substep_s), out)
     return out
+
+
+@njit(cache=True)
+def _free_flight_rows(x, dt, rows, max_substep_s, out):  # pragma: no cover - compiled
+    """States ``rows`` of ``x`` flown ``dt`` in free flight, into the same rows of ``out``.
+
+    All take ``n_sub = ⌈max |Δ| / max_substep_s⌉`` RK4 sub-steps (at least
+    one), each of its own length ``Δ / n_sub``.
+    """
+    nb = rows.shape[0]
+    if nb == 0:
+        return
+    r = np.empty((nb, 3))
+    v = np.empty((nb, 3))
+    h = np.empty(nb)
+    longest = 0.0
+    for a in range(nb):
+        longest = max(longest, abs(dt[rows[a]]))
+    n_sub = max(int(np.ceil(longest / max_substep_s)), 1)
+    for a in range(nb):
+        i = rows[a]
+        for j in range(3):
+            r[a, j] = x[i, j]
+            v[a, j] = x[i, 3 + j]
+        h[a] = dt[i] / n_sub
+    r, v = _rk4_steps_compiled(r, v, h, n_sub)
+    for a in range(nb):
+        for j in range(3):
+            out[rows[a], j] = r[a, j]
+            out[rows[a], 3 + j] = v[a, j]
 
 
 @njit(cache=True)
@@ -157,29 +181,8 @@ def _per_track(v, n: int, dtype) -> np.ndarray:
 def _predict_stack(x, P, dt, q, ballistic, max_substep_s):  # pragma: no cover - compiled
     """:func:`predict` in one compiled call: the CV step of every track, then free flight of the ballistic ones.
 
-    The ballistic tracks all take the same number of RK4 sub-steps, as in
-    :func:`free_flight_mean` (and with the same arithmetic).
+    The ballistic tracks fly as in :func:`free_flight_mean` (the same loop).
     """
     xp, Pp = _cv_predict_stack(x, P, dt, q)
-    idx = np.flatnonzero(ballistic)
-    nb = idx.shape[0]
-    if nb:
-        r = np.empty((nb, 3))
-        v = np.empty((nb, 3))
-        h = np.empty(nb)
-        longest = 0.0
-        for a in range(nb):
-            longest = max(longest, abs(dt[idx[a]]))
-        n_sub = max(int(np.ceil(longest / max_substep_s)), 1)
-        for a in range(nb):
-            i = idx[a]
-            for j in range(3):
-                r[a, j] = x[i, j]
-                v[a, j] = x[i, 3 + j]
-            h[a] = dt[i] / n_sub
-        r, v = _rk4_steps_compiled(r, v, h, n_sub)
-        for a in range(nb):
-            for j in range(3):
-                xp[idx[a], j] = r[a, j]
-                xp[idx[a], 3 + j] = v[a, j]
+    _free_flight_rows(x, dt, np.flatnonzero(ballistic), max_substep_s, xp)
     return xp, Pp
