@@ -348,7 +348,7 @@ def test_imm_duplicate_merge_keeps_each_track_in_its_model_set():
     P = np.diag([100.0**2] * 3 + [30.0**2] * 3)[None].repeat(2, axis=0)
     bal = np.array([True, False])
     xm, Pm, mu = trk.estimator.model_states(*expand_state(x, P, 5.0), bal)
-    trk._table.append(x=x, P=P, track_id=np.array([1, 2]), time_s=np.zeros(2), status=np.ones(2),
+    trk._table.append(2, x=x, P=P, track_id=np.array([1, 2]), time_s=np.zeros(2), status=np.ones(2),
                        n_hits=np.array([10, 3]), n_opportunities=np.array([10, 3]), n_misses=np.zeros(2),
                        first_update_s=np.zeros(2), last_update_s=np.array([0.0, 0.5]), ballistic=bal,
                        kin_class=np.zeros(2), score=np.zeros(2), score_peak=np.zeros(2), vel_init=np.ones(2, bool),

@@ -4,8 +4,11 @@ Each compiled loop (numba) replaces a chain of batched numpy calls; these
 tests hold them to the textbook forms: the inverse and determinant of SPD
 matrices, the Joseph-form update with its d² and ln|S|, the CV prediction
 ``F P Fᵀ + Q``, the chi-square gate over every track-plot pair, the
-duplicate search over every pair of confirmed tracks, and the altitude and
-classification tests along the local vertical.
+duplicate search over every pair of confirmed tracks, the altitude and
+classification tests along the local vertical; and the passes that run a
+whole stage in one call (a scan's plots, the missed opportunities, the
+deletion tests, the classification of the updated tracks, the track table's
+appends and deletions) to the numpy forms they replaced.
 """
 
 from __future__ import annotations
@@ -14,13 +17,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.spatial import cKDTree
 
 from tdome import geo
 from tdome.c2.tracking import TrackerConfig, cv_process_noise, cv_transition, gate, predict
-from tdome.c2.tracking.classification import KinematicClass, ballistic_test, kinematic_class
-from tdome.c2.tracking.deletion import _near_pairs, underground
+from tdome.c2.tracking.classification import KinematicClass, _classify_rows, ballistic_test, kinematic_class
+from tdome.c2.tracking.deletion import _deletion_tests, _near_pairs, underground
 from tdome.c2.tracking.gaussian import kalman_update, spd_inv_logdet
 from tdome.c2.tracking.measurements import PolarRadar, measurement_model, wrapped_residual
+from tdome.c2.tracking.plots import ScanPlots, clutter_density, plot_to_ecef, radar_measurements
+from tdome.c2.tracking.track_table import TRACK_COLUMNS, TrackTable
+from tdome.c2.tracking.tracker import _count_opportunities
+from tdome.messages import Detections, SensorSite
 
 
 def _spd(rng, n, k, spread=4.0):
@@ -124,6 +132,10 @@ def test_gate_keeps_exactly_the_pairs_inside_the_chi_square_gate(seed, with_rdot
                 want.add((i, j))
     got = set(zip(gp.track.tolist(), gp.plot.tolist(), strict=True))
     assert got == want
+    # The one-call radar path and the general path (k-d tree prefilter) give the same pairs and numbers.
+    gt = gate(x, P, z, R, pos, cov, PolarRadar(site, M, with_rdot), gamma, tree=cKDTree(pos))
+    for a in ("track", "plot", "nu", "H", "S", "d2", "log_det_S", "cost"):
+        assert np.array_equal(getattr(gp, a), getattr(gt, a)), a
     for p in range(len(gp)):
         i, j = gp.track[p], gp.plot[p]
         S = H[i] @ P[i] @ H[i].T + R[j]
@@ -190,3 +202,150 @@ def test_altitude_and_classification_tests_along_the_local_vertical(seed):
     ref = np.where(speed - kc * sd > c.slow_speed_mps, int(KinematicClass.FAST), ref)
     ref = np.where(flagged, int(KinematicClass.BALLISTIC), ref)
     assert np.array_equal(kinematic_class(x[:, 3:], P[:, 3:, 3:], current, flagged, c), ref)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), with_rdot=st.booleans(), rdot_sigma=st.booleans(), m=st.integers(0, 9))
+def test_a_scans_plots_in_one_pass(seed, with_rdot, rdot_sigma, m):
+    """ScanPlots.from_scan gives exactly what the measurement, conversion and clutter functions give."""
+    rng = np.random.default_rng(seed)
+    lat, lon = np.radians(23.5), np.radians(120.9)
+    site = SensorSite(index=3, name="r", lat_rad=lat, lon_rad=lon, alt_m=50.0, max_range_m=400e3, min_range_m=0.0,
+                      min_el_rad=0.0, max_el_rad=1.5, az_center_rad=0.0, az_half_width_rad=np.pi, revisit_s=2.0,
+                      sigma_range_m=30.0, sigma_az_rad=2e-3, sigma_el_rad=2e-3,
+                      sigma_rdot_mps=4.0 if with_rdot else None)
+    k = 4 if with_rdot else 3
+    sig = rng.uniform(1e-3, 50.0, (m, k if rdot_sigma else 3))
+    scan = Detections(time_s=5.0, sensor=3, range_m=rng.uniform(1e3, 4e5, m), az_rad=rng.uniform(0, 2 * np.pi, m),
+                      el_rad=rng.uniform(-0.01, 1.4, m), sigma=sig,
+                      rdot_mps=rng.normal(size=m) * 300.0 if with_rdot else None)
+    got = ScanPlots.from_scan(scan, site, 1e-15, 5000.0)
+    z, R, sig_k = radar_measurements(scan, site)
+    pos, cov = plot_to_ecef(scan.range_m, scan.az_rad, scan.el_rad, sig_k, site.ecef, site.enu_rot)
+    for a, want in (("z", z), ("R", R), ("pos", pos), ("cov", cov),
+                    ("clutter", clutter_density(z, False, 1e-15, 5000.0))):
+        assert np.array_equal(getattr(got, a), want.reshape(getattr(got, a).shape)), a
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), small=st.sampled_from([None, 60e3]), feed=st.booleans())
+def test_missed_opportunities_in_one_pass(seed, small, feed):
+    """A track is missed when not hit, covered, and seen before or within the small-target range."""
+    rng = np.random.default_rng(seed)
+    lat, lon = np.radians(23.5), np.radians(120.9)
+    site = SensorSite(index=2, name="r", lat_rad=lat, lon_rad=lon, alt_m=50.0, max_range_m=120e3, min_range_m=500.0,
+                      min_el_rad=0.0, max_el_rad=1.2, az_center_rad=np.radians(90.0), az_half_width_rad=np.radians(60),
+                      revisit_s=2.0, sigma_range_m=30.0, sigma_az_rad=2e-3, sigma_el_rad=2e-3,
+                      small_target_range_m=small)
+    n = 60
+    enu = np.c_[rng.uniform(-150e3, 150e3, (n, 2)), rng.uniform(-2e3, 30e3, n)]
+    x = np.zeros((n, 6))
+    x[:, :3] = geo.enu_to_ecef(enu, lat, lon, 50.0)
+    hit = rng.random(n) < 0.3
+    bit = np.uint64(1) << np.uint64(2)
+    seen_by = np.where(rng.random(n) < 0.5, bit, np.uint64(1)).astype(np.uint64)
+    n_opp, n_miss = rng.integers(0, 9, n).astype(np.int32), rng.integers(0, 9, n).astype(np.int32)
+    opp0, miss0 = n_opp.copy(), n_miss.copy()
+    if feed:  # a Cartesian feed from no listed sensor: covers everywhere, every track expected
+        missed = _count_opportunities(x, np.zeros((1, 3)), hit, seen_by, bit, False, (0.0,) * 7, np.inf,
+                                      np.zeros(3), n_opp, n_miss)
+        want = ~hit
+    else:
+        missed = _count_opportunities(x, site.to_enu(x[:, :3]), hit, seen_by, bit, True, site.coverage_limits,
+                                      np.inf if small is None else small, site.ecef, n_opp, n_miss)
+        expected = (seen_by & bit) != 0
+        if small is not None:
+            expected |= np.linalg.norm(x[:, :3] - site.ecef, axis=1) <= small
+        else:
+            expected[:] = True
+        want = site.covers(x[:, :3]) & ~hit & expected
+    assert np.array_equal(missed, want)
+    assert np.array_equal(n_opp, opp0 + (hit | want)) and np.array_equal(n_miss, miss0 + want)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_deletion_tests_in_one_pass(seed):
+    """Duplicate counts, ripe pairs, coasting and underground tests against their numpy forms."""
+    rng = np.random.default_rng(seed)
+    n, c = 40, TrackerConfig(merge_checks=2)
+    lat, lon = rng.uniform(-1.4, 1.4, n), rng.uniform(-3.1, 3.1, n)
+    x = np.zeros((n, 6))
+    x[:, :3] = geo.geodetic_to_ecef(lat, lon, rng.uniform(-3e3, 20e3, n))
+    P = _spd(rng, n, 6, 1.0) * rng.uniform(1.0, 1e5, n)[:, None, None]
+    status = (rng.random(n) < 0.5).astype(np.int8)
+    last = rng.uniform(0.0, 40.0, n)
+    hit = rng.random(n) < 0.3
+    dup0 = rng.integers(0, 3, n).astype(np.int32)
+    pairs = np.array(sorted({tuple(sorted(p)) for p in rng.integers(0, n, (25, 2)).tolist() if p[0] != p[1]}))
+    i, j = (pairs[:, 0].copy(), pairs[:, 1].copy()) if len(pairs) else (np.empty(0, np.intp),) * 2
+    d2 = rng.uniform(0.0, 2.0 * c.merge_d2, len(i))
+    dup = dup0.copy()
+    ri, rj, coasted, below = _deletion_tests(i, j, d2, hit, dup, status, last, x, P, 40.0, c.merge_d2,
+                                             c.merge_checks, c.tentative_max_coast_s, c.max_coast_s, c.min_alt_m)
+    close = (d2 < c.merge_d2) & ~(hit[i] & hit[j])
+    flag = np.zeros(n, dtype=bool)
+    flag[i[close]] = flag[j[close]] = True
+    cnt = np.where(flag, dup0 + 1, 0)
+    assert np.array_equal(dup, cnt)
+    ripe = close & (cnt[i] >= c.merge_checks) & (cnt[j] >= c.merge_checks)
+    assert np.array_equal(ri, i[ripe]) and np.array_equal(rj, j[ripe])
+    age = 40.0 - last
+    assert np.array_equal(coasted, np.where(status == 0, age > c.tentative_max_coast_s, age > c.max_coast_s))
+    assert np.array_equal(below, underground(x, P, c.min_alt_m))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_classification_in_one_pass(seed):
+    """The updated confirmed tracks are flagged (never unflagged) and classed as the two tests say."""
+    rng = np.random.default_rng(seed)
+    n, c = 80, TrackerConfig()
+    lat, lon = rng.uniform(-1.4, 1.4, n), rng.uniform(-3.1, 3.1, n)
+    x = np.zeros((n, 6))
+    x[:, :3] = geo.geodetic_to_ecef(lat, lon, rng.uniform(0.0, 60e3, n))
+    x[:, 3:] = rng.normal(size=(n, 3)) * rng.uniform(10.0, 2500.0, n)[:, None]
+    P = _spd(rng, n, 6, 1.0) * rng.uniform(1.0, 1e4, n)[:, None, None]
+    rows = rng.random(n) < 0.6
+    bal0 = rng.random(n) < 0.2
+    kin0 = rng.integers(0, 3, n).astype(np.int8)
+    bal, kin = bal0.copy(), kin0.copy()
+    flagged = _classify_rows(x, P, rows, bal, kin, c.ballistic_sigmas, c.ballistic_min_alt_m,
+                             c.ballistic_min_speed_mps, c.ballistic_min_vspeed_mps, c.slow_speed_mps, c.class_sigmas)
+    new = rows & ~bal0 & ballistic_test(x, P, c)
+    assert np.array_equal(flagged, np.flatnonzero(new))
+    assert np.array_equal(bal, bal0 | new)
+    want = kin0.copy()
+    want[rows] = kinematic_class(x[rows, 3:], P[rows, 3:, 3:], kin0[rows], bal[rows], c)
+    assert np.array_equal(kin, want)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(st.tuples(st.booleans(), st.integers(0, 150), st.integers(0, 2**31 - 1)), min_size=1,
+                      max_size=12))
+def test_track_table_appends_and_deletions(steps):
+    """The buffered table holds what concatenation and boolean indexing would, through growth and compaction."""
+    table = TrackTable({"extra": ((2, 2), float)}, capacity=8)
+    spec = dict(table.spec)
+    model = {k: np.zeros((0,) + shp, dtype=dt) for k, (shp, dt) in spec.items()}
+    next_id = 1
+    for append, count, seed in steps:
+        rng = np.random.default_rng(seed)
+        n = len(table)
+        if append:
+            new = dict(track_id=np.arange(next_id, next_id + count), x=rng.normal(size=(count, 6)),
+                       extra=rng.normal(size=(count, 2, 2)), time_s=float(seed % 97), n_hits=1,
+                       seen_by=np.uint64(1) << np.uint64(seed % 64))
+            next_id += count
+            table.append(count, **new)
+            for k, (shp, dt) in spec.items():
+                v = np.broadcast_to(np.asarray(new.get(k, 0), dtype=dt), (count,) + shp)
+                model[k] = np.concatenate([model[k], v])
+        else:
+            keep = rng.random(n) < 0.6
+            table.keep(keep)
+            model = {k: v[keep] for k, v in model.items()}
+        assert len(table) == len(model["track_id"])
+        for k in spec:
+            assert table.cols[k].dtype == model[k].dtype and np.array_equal(table.cols[k], model[k]), k
+    assert set(TRACK_COLUMNS) <= set(table.cols)

@@ -68,25 +68,30 @@ def _quad(u, P, o):  # pragma: no cover - compiled
     return s
 
 
-@njit(cache=True)
-def _ballistic_test(x, P, k, min_alt, min_speed, min_vspeed):  # pragma: no cover - compiled
-    """:func:`ballistic_test` track by track (the inequalities there)."""
-    n = x.shape[0]
-    out = np.empty(n, dtype=np.bool_)
+@njit(cache=True, inline="always")
+def _is_ballistic(x, P, k, min_alt, min_speed, min_vspeed):  # pragma: no cover - compiled
+    """:func:`ballistic_test` of one track (the inequalities there): ``x`` (6,), ``P`` (6, 6)."""
     up = np.empty(3)
     u = np.empty(3)
+    lat, lon, alt = geodetic_of(x[0], x[1], x[2])
+    up[0], up[1], up[2] = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
+    sd_alt = np.sqrt(_quad(up, P, 0))
+    v_up = x[3] * up[0] + x[4] * up[1] + x[5] * up[2]
+    sd_vup = np.sqrt(_quad(up, P, 3))
+    speed = np.sqrt(x[3] * x[3] + x[4] * x[4] + x[5] * x[5])
+    for i in range(3):
+        u[i] = x[3 + i] / max(speed, 1e-9)
+    sd_speed = np.sqrt(_quad(u, P, 3))
+    return (alt - k * sd_alt > min_alt) or (speed - k * sd_speed > min_speed and abs(v_up) - k * sd_vup > min_vspeed)
+
+
+@njit(cache=True)
+def _ballistic_test(x, P, k, min_alt, min_speed, min_vspeed):  # pragma: no cover - compiled
+    """:func:`ballistic_test` track by track."""
+    n = x.shape[0]
+    out = np.empty(n, dtype=np.bool_)
     for r in range(n):
-        lat, lon, alt = geodetic_of(x[r, 0], x[r, 1], x[r, 2])
-        up[0], up[1], up[2] = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
-        sd_alt = np.sqrt(_quad(up, P[r], 0))
-        v_up = x[r, 3] * up[0] + x[r, 4] * up[1] + x[r, 5] * up[2]
-        sd_vup = np.sqrt(_quad(up, P[r], 3))
-        speed = np.sqrt(x[r, 3] * x[r, 3] + x[r, 4] * x[r, 4] + x[r, 5] * x[r, 5])
-        for i in range(3):
-            u[i] = x[r, 3 + i] / max(speed, 1e-9)
-        sd_speed = np.sqrt(_quad(u, P[r], 3))
-        out[r] = (alt - k * sd_alt > min_alt) or (speed - k * sd_speed > min_speed
-                                                  and abs(v_up) - k * sd_vup > min_vspeed)
+        out[r] = _is_ballistic(x[r], P[r], k, min_alt, min_speed, min_vspeed)
     return out
 
 
@@ -108,23 +113,29 @@ def kinematic_class(v: np.ndarray, Pv: np.ndarray, current: np.ndarray, ballisti
                             float(c.slow_speed_mps), float(c.class_sigmas))
 
 
+@njit(cache=True, inline="always")
+def _class_of(v, Pv, current, ballistic, slow, k):  # pragma: no cover - compiled
+    """:func:`kinematic_class` of one track (the inequalities there): ``v`` (3,), ``Pv`` (3, 3)."""
+    u = np.empty(3)
+    speed = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    for i in range(3):
+        u[i] = v[i] / max(speed, 1e-9)
+    sd = np.sqrt(_quad(u, Pv, 0))
+    c = current
+    if speed + k * sd < slow:
+        c = _SLOW
+    if speed - k * sd > slow:
+        c = _FAST
+    return _BALLISTIC if ballistic else c
+
+
 @njit(cache=True)
 def _kinematic_class(v, Pv, current, ballistic, slow, k):  # pragma: no cover - compiled
-    """:func:`kinematic_class` track by track (the inequalities there)."""
+    """:func:`kinematic_class` track by track."""
     n = v.shape[0]
     out = np.empty(n, dtype=np.int8)
-    u = np.empty(3)
     for r in range(n):
-        speed = np.sqrt(v[r, 0] * v[r, 0] + v[r, 1] * v[r, 1] + v[r, 2] * v[r, 2])
-        for i in range(3):
-            u[i] = v[r, i] / max(speed, 1e-9)
-        sd = np.sqrt(_quad(u, Pv[r], 0))
-        c = current[r]
-        if speed + k * sd < slow:
-            c = _SLOW
-        if speed - k * sd > slow:
-            c = _FAST
-        out[r] = _BALLISTIC if ballistic[r] else c
+        out[r] = _class_of(v[r], Pv[r], current[r], ballistic[r], slow, k)
     return out
 
 
@@ -134,15 +145,31 @@ def classify(table: TrackTable, rows: np.ndarray, estimator, config: TrackerConf
     A track newly flagged ballistic is handed to ``estimator.became_ballistic``
     (the IMM changes model set).
     """
-    cols = table.cols
-    new = rows & ~cols["ballistic"]
-    if new.any():
-        idx = np.flatnonzero(new)
-        flag = ballistic_test(cols["x"][idx], cols["P"][idx], config)
-        cols["ballistic"][idx[flag]] = True
-        if flag.any():
-            estimator.became_ballistic(table, idx[flag])
-    if rows.any():
-        idx = np.flatnonzero(rows)
-        cols["kin_class"][idx] = kinematic_class(cols["x"][idx, 3:], cols["P"][idx, 3:, 3:], cols["kin_class"][idx],
-                                                 cols["ballistic"][idx], config)
+    c, cols = config, table.cols
+    flagged = _classify_rows(cols["x"], cols["P"], rows, cols["ballistic"], cols["kin_class"],
+                             float(c.ballistic_sigmas), float(c.ballistic_min_alt_m),
+                             float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps),
+                             float(c.slow_speed_mps), float(c.class_sigmas))
+    if flagged.size:
+        estimator.became_ballistic(table, flagged)
+
+
+@njit(cache=True)
+def _classify_rows(x, P, rows, ballistic, kin_class, k_bal, min_alt, min_speed, min_vspeed, slow,
+                   k_class):  # pragma: no cover - compiled
+    """:func:`classify` in one pass: writes ``ballistic`` and ``kin_class``, returns the rows newly flagged.
+
+    The kinematic class reads the track's state only, so a newly flagged
+    track is classed ballistic before ``became_ballistic`` is told of it.
+    """
+    flagged = np.empty(rows.shape[0], dtype=np.intp)
+    nf = 0
+    for r in range(rows.shape[0]):
+        if not rows[r]:
+            continue
+        if not ballistic[r] and _is_ballistic(x[r], P[r], k_bal, min_alt, min_speed, min_vspeed):
+            ballistic[r] = True
+            flagged[nf] = r
+            nf += 1
+        kin_class[r] = _class_of(x[r, 3:], P[r, 3:, 3:], kin_class[r], ballistic[r], slow, k_class)
+    return flagged[:nf].copy()

@@ -15,7 +15,7 @@ A track is deleted when
   rarely detect;
 - it is predicted more than 3σ below ``min_alt_m`` (impacted, or clutter
   whose velocity points into the ground; :func:`underground`);
-- it duplicates another confirmed track (:func:`duplicates`), which then
+- it duplicates another confirmed track (:func:`_close_pairs`, :func:`merge`), which then
   takes its state if it is the fresher.
 
 ``stats`` counts them: ``deleted``, ``deleted_confirmed``,
@@ -30,7 +30,7 @@ from numba import njit
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.estimator import Estimator
 from tdome.c2.tracking.gaussian import _chol_inv_logdet, spd_inv_logdet
-from tdome.c2.tracking.track_table import TENTATIVE, TrackTable
+from tdome.c2.tracking.track_table import CONFIRMED, TENTATIVE, TrackTable
 from tdome.geo import geodetic_of
 
 
@@ -39,15 +39,21 @@ def delete(table: TrackTable, estimator: Estimator, now_s: float, x_now: np.ndar
     """Delete the tracks that must go (module docstring); ``x_now``, ``P_now`` are the states at the scan time."""
     c = config
     cols = table.cols
-    loser = duplicates(table, estimator, x_now, P_now, hit, c)
-    stats["merged"] += int(loser.sum())
-    age = now_s - cols["last_update_s"]
-    tentative = cols["status"] == TENTATIVE
-    coasted = np.where(tentative, age > c.tentative_max_coast_s, age > c.max_coast_s)
-    below = underground(x_now, P_now, c.min_alt_m)
-    dead = loser | coasted | rejected | below
+    i, j, d2 = _close_pairs(cols["status"], x_now, P_now, c)
+    ripe_i, ripe_j, coasted, below = _deletion_tests(
+        i, j, d2, hit, cols["dup_count"], cols["status"], cols["last_update_s"], x_now, P_now, now_s,
+        float(c.merge_d2), int(c.merge_checks), float(c.tentative_max_coast_s), float(c.max_coast_s),
+        float(c.min_alt_m))
+    dead = coasted | rejected | below
+    if ripe_i.size:
+        loser = merge(table, estimator, ripe_i, ripe_j)
+        stats["merged"] += int(loser.sum())
+        # a survivor that took a fresher state is no longer as old
+        age = now_s - cols["last_update_s"]
+        coasted = np.where(cols["status"] == TENTATIVE, age > c.tentative_max_coast_s, age > c.max_coast_s)
+        dead = loser | coasted | rejected | below
     if dead.any():
-        conf = dead & ~tentative
+        conf = dead & (cols["status"] != TENTATIVE)
         stats["deleted"] += int(dead.sum())
         stats["deleted_confirmed"] += int(conf.sum())
         stats["deleted_coasted"] += int((conf & coasted).sum())
@@ -60,76 +66,123 @@ def underground(x: np.ndarray, P: np.ndarray, min_alt_m: float) -> np.ndarray:
     return _underground(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(P, dtype=float), float(min_alt_m))
 
 
+@njit(cache=True, inline="always")
+def _is_underground(x, P, min_alt_m):  # pragma: no cover - compiled
+    """``h + 3 √(uᵀ P_pp u) < min_alt_m`` of one track, ``u`` the local vertical at the track."""
+    u = np.empty(3)
+    lat, lon, alt = geodetic_of(x[0], x[1], x[2])
+    u[0], u[1], u[2] = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
+    var = 0.0
+    for i in range(3):
+        for j in range(3):
+            var += u[i] * P[i, j] * u[j]
+    return alt + 3.0 * np.sqrt(var) < min_alt_m
+
+
 @njit(cache=True)
 def _underground(x, P, min_alt_m):  # pragma: no cover - compiled
-    """``h + 3 √(uᵀ P_pp u) < min_alt_m`` track by track, ``u`` the local vertical at the track."""
+    """:func:`underground` track by track."""
     n = x.shape[0]
     out = np.empty(n, dtype=np.bool_)
-    u = np.empty(3)
     for r in range(n):
-        lat, lon, alt = geodetic_of(x[r, 0], x[r, 1], x[r, 2])
-        u[0], u[1], u[2] = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
-        var = 0.0
-        for i in range(3):
-            for j in range(3):
-                var += u[i] * P[r, i, j] * u[j]
-        out[r] = alt + 3.0 * np.sqrt(var) < min_alt_m
+        out[r] = _is_underground(x[r], P[r], min_alt_m)
     return out
 
 
-def duplicates(table: TrackTable, estimator: Estimator, x_now: np.ndarray, P_now: np.ndarray, hit: np.ndarray,
-               config: TrackerConfig) -> np.ndarray:
-    """Rows to delete as duplicates of another confirmed track.
+@njit(cache=True)
+def _deletion_tests(i, j, d2, hit, dup_count, status, last_update_s, x, P, now_s, merge_d2, merge_checks,
+                    tentative_max_coast_s, max_coast_s, min_alt_m):  # pragma: no cover - compiled
+    """The tests of :func:`delete` over the table in one pass; ``dup_count`` is written in place.
+
+    ``(i, j, d2)``: the candidate duplicate pairs of :func:`_close_pairs`.  A
+    pair is close when ``d2 < merge_d2`` and the scan did not update both; a
+    track in a close pair counts one more consecutive duplicate check, any
+    other starts again from zero.  Returns ``(ripe_i, ripe_j, coasted,
+    below)``: the close pairs whose tracks have both failed ``merge_checks``
+    checks (in the order given), the tracks that have coasted too long, and
+    those underground (:func:`underground`) in the states ``x, P`` at the scan time.
+    """
+    n = status.shape[0]
+    dup = np.zeros(n, dtype=np.bool_)
+    close = np.zeros(i.shape[0], dtype=np.bool_)
+    for p in range(i.shape[0]):
+        close[p] = d2[p] < merge_d2 and not (hit[i[p]] and hit[j[p]])
+        if close[p]:
+            dup[i[p]] = True
+            dup[j[p]] = True
+    coasted = np.empty(n, dtype=np.bool_)
+    below = np.empty(n, dtype=np.bool_)
+    for r in range(n):
+        dup_count[r] = dup_count[r] + 1 if dup[r] else 0
+        age = now_s - last_update_s[r]
+        coasted[r] = age > (tentative_max_coast_s if status[r] == TENTATIVE else max_coast_s)
+        below[r] = _is_underground(x[r], P[r], min_alt_m)
+    ripe_i = np.empty(i.shape[0], dtype=np.intp)
+    ripe_j = np.empty(i.shape[0], dtype=np.intp)
+    nr = 0
+    for p in range(i.shape[0]):
+        if close[p] and dup_count[i[p]] >= merge_checks and dup_count[j[p]] >= merge_checks:
+            ripe_i[nr], ripe_j[nr] = i[p], j[p]
+            nr += 1
+    return ripe_i[:nr].copy(), ripe_j[:nr].copy(), coasted, below
+
+
+def _close_pairs(status: np.ndarray, x_now: np.ndarray, P_now: np.ndarray,
+                 config: TrackerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate duplicate pairs ``(i, j, d2)`` of confirmed tracks (rows ``i < j``), with their state distance.
 
     Two confirmed tracks whose states at the scan time are within
     ``d² = Δxᵀ (P_i + P_j)⁻¹ Δx < merge_d2`` for ``merge_checks``
-    consecutive checks are duplicates; the one with fewer hits (then the
-    younger) goes, handing its state over if it is the more recently
-    updated (the survivor keeps its id, hits and first update).  Prefilter: ``d² < γ`` implies
+    consecutive checks are duplicates (:func:`merge` says which goes).
+    Prefilter: ``d² < γ`` implies
     ``|Δp|² ≤ γ tr(P_i + P_j) ≤ 2 γ max(tr P_i, tr P_j)``, so each track
     looks for partners within ``√(2 γ tr P_i)`` (capped at ``merge_radius_m``).
     Two tracks updated by plots of the same scan are distinct objects (a
     radar gives at most one plot per object per scan), however close:
-    salvoes of rockets fly that way.
+    salvoes of rockets fly that way (:func:`_deletion_tests`).
     """
     c = config
+    conf = np.flatnonzero(status == CONFIRMED)
+    if conf.size < 2:
+        return _NO_PAIRS
+    i, j, d2, ok = _near_pairs(x_now, P_now, conf, float(c.merge_d2), float(c.merge_radius_m))
+    if not ok.all():  # P_i + P_j not numerically positive definite: the repaired inverse
+        dx = x_now[i[~ok]] - x_now[j[~ok]]
+        Sinv, _ = spd_inv_logdet(P_now[i[~ok]] + P_now[j[~ok]])
+        d2[~ok] = np.einsum("pi,pij,pj->p", dx, Sinv, dx)
+    return i, j, d2
+
+
+_NO_PAIRS = (np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), np.empty(0))
+
+
+def merge(table: TrackTable, estimator: Estimator, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Merge the duplicate pairs ``(i, j)``; returns the rows to delete (n,) bool.
+
+    Two confirmed tracks whose states at the scan time are within
+    ``d² = Δxᵀ (P_i + P_j)⁻¹ Δx < merge_d2`` for ``merge_checks``
+    consecutive checks are duplicates; the one with fewer hits (then the
+
+    The one with fewer hits (then the younger) goes, handing its state over
+    if it is the more recently updated (the survivor keeps its id, hits and
+    first update, and takes the loser's estimator columns).
+    """
     cols = table.cols
-    n = len(table)
-    loser = np.zeros(n, dtype=bool)
-    conf = np.flatnonzero(cols["status"] == 1)
-    dup = np.zeros(n, dtype=bool)
-    if conf.size >= 2:
-        i, j, d2, ok = _near_pairs(np.ascontiguousarray(x_now), np.ascontiguousarray(P_now), conf,
-                                   float(c.merge_d2), float(c.merge_radius_m))
-        if len(i):
-            if not ok.all():  # P_i + P_j not numerically positive definite: the repaired inverse
-                dx = x_now[i[~ok]] - x_now[j[~ok]]
-                Sinv, _ = spd_inv_logdet(P_now[i[~ok]] + P_now[j[~ok]])
-                d2[~ok] = np.einsum("pi,pij,pj->p", dx, Sinv, dx)
-            close = (d2 < c.merge_d2) & ~(hit[i] & hit[j])
-            i, j = i[close], j[close]
-        if len(i):
-            dup[i] = dup[j] = True
-            cnt = np.where(dup, cols["dup_count"] + 1, 0)
-            cols["dup_count"][:] = cnt
-            ripe = (cnt[i] >= c.merge_checks) & (cnt[j] >= c.merge_checks)
-            i, j = i[ripe], j[ripe]
-            hi, hj = cols["n_hits"][i], cols["n_hits"][j]
-            # rows are sorted by id: the larger row index is the younger track
-            j_loses = (hj < hi) | ((hj == hi) & (j > i))
-            keep, lose = np.where(j_loses, i, j), np.where(j_loses, j, i)
-            # The survivor keeps its id and history but takes the fresher state (the estimator's columns too).
-            fresher = (cols["last_update_s"][lose] > cols["last_update_s"][keep]) & ~loser[keep]
-            kf, lf = keep[fresher], lose[fresher]
-            for name in ("x", "P", "time_s", "last_update_s", "n_misses") + tuple(estimator.columns):
-                cols[name][kf] = cols[name][lf]
-            changed = cols["ballistic"][kf] & ~cols["ballistic"][lf]
-            cols["ballistic"][kf] |= cols["ballistic"][lf]
-            # A ballistic survivor that took an air-breathing track's state restarts as ballistic.
-            estimator.became_ballistic(table, kf[changed])
-            loser[lose] = True
-            return loser
-    cols["dup_count"][:] = 0
+    loser = np.zeros(len(table), dtype=bool)
+    hi, hj = cols["n_hits"][i], cols["n_hits"][j]
+    # rows are sorted by id: the larger row index is the younger track
+    j_loses = (hj < hi) | ((hj == hi) & (j > i))
+    keep, lose = np.where(j_loses, i, j), np.where(j_loses, j, i)
+    # The survivor keeps its id and history but takes the fresher state (the estimator's columns too).
+    fresher = cols["last_update_s"][lose] > cols["last_update_s"][keep]
+    kf, lf = keep[fresher], lose[fresher]
+    for name in ("x", "P", "time_s", "last_update_s", "n_misses") + tuple(estimator.columns):
+        cols[name][kf] = cols[name][lf]
+    changed = cols["ballistic"][kf] & ~cols["ballistic"][lf]
+    cols["ballistic"][kf] |= cols["ballistic"][lf]
+    # A ballistic survivor that took an air-breathing track's state restarts as ballistic.
+    estimator.became_ballistic(table, kf[changed])
+    loser[lose] = True
     return loser
 
 
@@ -138,7 +191,7 @@ def _near_pairs(x, P, conf, gamma, max_radius):  # pragma: no cover - compiled
     """Pairs of rows ``conf`` (a < b) within ``max(radius_a, radius_b)`` of each other, and their state distance.
 
     ``radius_a = min(√(2 γ tr P_a,pp), max_radius)`` (the prefilter of
-    :func:`duplicates`).  Returns ``(i, j, d2, ok)``: table rows sorted by
+    :func:`_close_pairs`).  Returns ``(i, j, d2, ok)``: table rows sorted by
     ``(i, j)``, ``d² = Δxᵀ (P_i + P_j)⁻¹ Δx`` and ``ok`` False where the
     Cholesky factorisation refused ``P_i + P_j``.
     """

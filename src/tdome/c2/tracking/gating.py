@@ -40,6 +40,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import chi2
 
 from tdome.c2.tracking.gaussian import _chol_inv_logdet, _mahalanobis2, spd_inv_logdet
+from tdome.c2.tracking.measurements import PolarRadar, _polar_stack
 
 _EMPTY_I = np.empty(0, dtype=np.intp)
 _BRUTE_FORCE_MAX_PAIRS = 200_000  # up to this many track x plot tests, every pair is tested; beyond, a k-d tree
@@ -175,6 +176,15 @@ def gate(x_pred, P_pred, z, R, plot_pos, plot_cov, measure, gamma: float, tree: 
     R = np.ascontiguousarray(R, dtype=float)
     P_pred = np.ascontiguousarray(P_pred, dtype=float)
     plot_cov = np.ascontiguousarray(plot_cov, dtype=float)
+    if tree is None and n * m <= _BRUTE_FORCE_MAX_PAIRS and isinstance(measure, PolarRadar) and d == 6:
+        # The usual scan, a radar's plots against 6-D tracks: one compiled call.
+        ti, pj, nu, H, S, d2, logdet, ok = _gate_polar(np.ascontiguousarray(x_pred, dtype=float), P_pred, z, R,
+                                                       np.ascontiguousarray(plot_pos, dtype=float), plot_cov,
+                                                       measure.site_ecef, measure.enu_rot, measure.with_rdot,
+                                                       angle, gamma)
+        if ok.all():
+            return GatedPairs(ti, pj, nu, H, S, d2, logdet)
+        return _repaired_gate(ti, pj, nu, H, S, d2, logdet, ok, gamma)
     tr_plot = _max_trace3(plot_cov)
     if tree is None and n * m <= _BRUTE_FORCE_MAX_PAIRS:
         # The usual scan: the measurement model on every track, then one compiled pass over the pairs.
@@ -191,12 +201,58 @@ def gate(x_pred, P_pred, z, R, plot_pos, plot_cov, measure, gamma: float, tree: 
     if ti.size == 0:
         return empty(ti, pj)
     nu, S, d2, logdet, ok = _gate_pairs(inv, pj, z, z_pred, np.ascontiguousarray(H_t), P_pred, R, angle)
-    if not ok.all():  # S not numerically positive definite: the repaired inverse
+    return _repaired_gate(ti, pj, nu, H_t[inv], S, d2, logdet, ok, gamma)
+
+
+def _repaired_gate(ti, pj, nu, H, S, d2, logdet, ok, gamma: float) -> GatedPairs:
+    """The pairs with ``d² ≤ γ``, ``d²`` and ``ln|S|`` of the pairs not ``ok`` from the repaired inverse.
+
+    ``ok`` False: ``S`` not numerically positive definite (:func:`spd_inv_logdet` repairs it).
+    """
+    if not ok.all():
         bad = ~ok
         Sinv, logdet[bad] = spd_inv_logdet(S[bad])
         d2[bad] = np.einsum("pi,pij,pj->p", nu[bad], Sinv, nu[bad])
     keep = d2 <= gamma
-    return GatedPairs(ti[keep], pj[keep], nu[keep], H_t[inv[keep]], S[keep], d2[keep], logdet[keep])
+    return GatedPairs(ti[keep], pj[keep], nu[keep], H[keep], S[keep], d2[keep], logdet[keep])
+
+
+@njit(cache=True)
+def _gate_polar(x, P, z, R, plot_pos, plot_cov, site_ecef, enu_rot, with_rdot, angle,
+                gamma):  # pragma: no cover - compiled
+    """:func:`gate` of a radar's plots against 6-D tracks by brute force, in one call.
+
+    The radar's measurement model on every track (:func:`_polar_stack`), the
+    prefilter on every pair (:func:`_gate_radius`, :func:`_ball_pairs`), then
+    :func:`_gate_pairs`.  Returns ``(track, plot, ν, H, S, d², ln|S|, ok)``
+    of the pairs with ``d² ≤ γ`` when every ``S`` factorised (``ok`` all
+    True), else of every candidate pair, for :func:`_repaired_gate`.
+    """
+    z_pred, H_t = _polar_stack(x, site_ecef, enu_rot, with_rdot)
+    ti, pj = _ball_pairs(x[:, :3], _gate_radius(P, _max_trace3(plot_cov), gamma), plot_pos)
+    nu, S, d2, logdet, ok = _gate_pairs(ti, pj, z, z_pred, H_t, P, R, angle)
+    all_ok = True
+    for p in range(ok.shape[0]):
+        all_ok = all_ok and ok[p]
+    npair = ti.shape[0]
+    keep = np.empty(npair, dtype=np.bool_)
+    c = 0
+    for p in range(npair):
+        keep[p] = d2[p] <= gamma or not all_ok
+        c += keep[p]
+    k, d = H_t.shape[1], H_t.shape[2]
+    out_t, out_p = np.empty(c, dtype=np.intp), np.empty(c, dtype=np.intp)
+    out_nu, out_h, out_s = np.empty((c, k)), np.empty((c, k, d)), np.empty((c, k, k))
+    out_d2, out_ld, out_ok = np.empty(c), np.empty(c), np.empty(c, dtype=np.bool_)
+    c = 0
+    for p in range(npair):
+        if keep[p]:
+            out_t[c], out_p[c], out_d2[c], out_ld[c], out_ok[c] = ti[p], pj[p], d2[p], logdet[p], ok[p]
+            out_nu[c] = nu[p]
+            out_h[c] = H_t[ti[p]]
+            out_s[c] = S[p]
+            c += 1
+    return out_t, out_p, out_nu, out_h, out_s, out_d2, out_ld, out_ok
 
 
 @njit(cache=True)

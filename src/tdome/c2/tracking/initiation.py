@@ -194,15 +194,16 @@ def second_plot(table: TrackTable, est: Estimate, pred: Prediction, plots: ScanP
 
 def new_tracks(plots: ScanPlots, born: np.ndarray, ids: np.ndarray, score0: float,
                config: TrackerConfig) -> dict[str, np.ndarray]:
-    """Track-table columns of tentative tracks started on the plots ``born`` (one-point states)."""
-    nb = ids.size
+    """Track-table columns of tentative tracks started on the plots ``born`` (one-point states).
+
+    Columns that are the same for every new track are single values; those
+    left out (status, misses, flags, class) start at zero
+    (:meth:`TrackTable.append`).
+    """
     xb, Pb = one_point_state(plots.pos[born], plots.cov[born], config.init_speed_sigma_mps)
-    tb = np.full(nb, plots.time_s)
-    return dict(x=xb, P=Pb, track_id=ids, time_s=tb, status=np.zeros(nb), n_hits=np.ones(nb),
-                n_opportunities=np.ones(nb), n_misses=np.zeros(nb), first_update_s=tb, last_update_s=tb,
-                score=np.full(nb, score0), score_peak=np.full(nb, score0),
-                ballistic=np.zeros(nb, dtype=bool), kin_class=np.zeros(nb), vel_init=np.zeros(nb, dtype=bool),
-                dup_count=np.zeros(nb), seen_by=np.full(nb, plots.bit))
+    t = plots.time_s
+    return dict(x=xb, P=Pb, track_id=ids, time_s=t, n_hits=1, n_opportunities=1, first_update_s=t,
+                last_update_s=t, score=score0, score_peak=score0, seen_by=plots.bit)
 
 
 # --------------------------------------------------------------------------- confirmation

@@ -113,6 +113,38 @@ def _plots_to_ecef(r, az, el, sig, s, M):  # pragma: no cover - compiled; checke
     return pos, cov
 
 
+@njit(cache=True)
+def _radar_plots(r, az, el, rdot, k, sig, s_rdot, s, M, lam, max_speed):  # pragma: no cover - compiled
+    """A radar scan's plots in one pass: ``(z, R, pos, cov, clutter)`` as :meth:`ScanPlots.from_scan` gives them.
+
+    ``z = [r, az, el (, ṙ)]``, ``R = diag(σ²)`` (``s_rdot`` for a range rate
+    without its σ), the converted plots of :func:`plot_to_ecef` and the
+    clutter density of :func:`clutter_density`; ``k`` is 3, or 4 with range
+    rate (``rdot``).  The equations are those of the functions named.
+    """
+    m = r.shape[0]
+    z = np.empty((m, k))
+    R = np.zeros((m, k, k))
+    sig3 = np.empty((m, 3))
+    clutter = np.empty(m)
+    tiny = np.finfo(np.float64).tiny
+    for p in range(m):
+        z[p, 0], z[p, 1], z[p, 2] = r[p], az[p], el[p]
+        if k == 4:
+            z[p, 3] = rdot[p]
+        for a in range(k):
+            sd = sig[p, a] if a < sig.shape[1] else s_rdot
+            R[p, a, a] = sd**2
+        for a in range(3):
+            sig3[p, a] = sig[p, a]
+        c = lam * r[p] ** 2 * np.cos(el[p])
+        if k == 4:
+            c = c / (2.0 * max_speed)
+        clutter[p] = max(c, tiny)
+    pos, cov = _plots_to_ecef(r, az, el, sig3, s, M)
+    return z, R, pos, cov, clutter
+
+
 def radar_measurements(scan: Detections, site: SensorSite):
     """Measurement vectors (m, k) and covariances R = diag(σ²) (m, k, k), and the σ (m, k), of a radar scan."""
     m, k = len(scan), 3 if scan.rdot_mps is None else 4
@@ -139,6 +171,13 @@ def clutter_density(z: np.ndarray, cartesian: bool, false_alarm_density_m3: floa
     if z.shape[1] == 4:
         out = out / (2.0 * max_speed_mps)
     return np.maximum(out, np.finfo(float).tiny)
+
+
+_NONE = np.empty(0)
+
+
+def _f64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=float).reshape(-1)
 
 
 @dataclass
@@ -170,9 +209,15 @@ class ScanPlots:
             cartesian = False
             if site is None:
                 raise ValueError(f"a radar scan (sensor {scan.sensor}) needs its radar's site")
-            z, R, sig = radar_measurements(scan, site)
-            pos, cov = plot_to_ecef(scan.range_m, scan.az_rad, scan.el_rad, sig, site.ecef, site.enu_rot)
-            measure = PolarRadar(site.ecef, site.enu_rot, with_rdot=z.shape[1] == 4)
+            k = 3 if scan.rdot_mps is None else 4
+            sig = np.asarray(scan.sigma, dtype=float).reshape(m, -1) if m else np.zeros((0, k))
+            z, R, pos, cov, lam = _radar_plots(
+                _f64(scan.range_m), _f64(scan.az_rad), _f64(scan.el_rad),
+                _NONE if scan.rdot_mps is None else _f64(scan.rdot_mps), k, np.ascontiguousarray(sig),
+                1.0 if site.sigma_rdot_mps is None else float(site.sigma_rdot_mps), site.ecef, site.enu_rot,
+                float(false_alarm_density_m3), float(max_speed_mps))
+            return cls(float(scan.time_s), int(scan.sensor), site, z, R, pos, cov,
+                       PolarRadar(site.ecef, site.enu_rot, with_rdot=k == 4), lam)
         lam = clutter_density(z, cartesian, false_alarm_density_m3, max_speed_mps)
         return cls(float(scan.time_s), int(scan.sensor), site, z, R, pos, cov, measure, lam)
 

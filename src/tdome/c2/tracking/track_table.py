@@ -5,17 +5,25 @@ Interface::
     table = TrackTable(extra_columns)       the columns of TRACK_COLUMNS, plus an estimator's own
     len(table)                              number of tracks (tentative and confirmed)
     table.cols[name]                        (n, ...) array of a column; stages write rows in place
-    table.append(**columns)                 new rows at the end (columns left out are zero)
+    table.append(count, **columns)          ``count`` new rows at the end (an array per column, or one value
+                                            for every new row; columns left out are zero)
     table.keep(mask)                        drop the rows where ``mask`` is False
 
 Rows are sorted by track id (ids only grow, and new tracks are appended),
 so a larger row index is a younger track.  The table holds no logic: the
 cycle (:mod:`.tracker`) and its stages decide what goes in it.
+
+Each column lives in a buffer with room to grow (doubled when full), and
+``cols[name]`` is the view of its first ``len(table)`` rows: appending
+writes into the buffers and deleting compacts them in place (one compiled
+pass over every column), so neither copies the table.  A view taken before
+an ``append`` or ``keep`` is stale after it: read ``cols`` again.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import literal_unroll, njit
 
 # Per-track columns: name -> (trailing shape, dtype).
 TRACK_COLUMNS = {
@@ -44,25 +52,56 @@ TENTATIVE, CONFIRMED = 0, 1  # values of the status column
 class TrackTable:
     """Structure of arrays, one row per track, rows sorted by track id."""
 
-    def __init__(self, extra_columns: dict | None = None):
+    def __init__(self, extra_columns: dict | None = None, capacity: int = 256):
         self.spec = {**TRACK_COLUMNS, **(extra_columns or {})}
-        self.cols: dict[str, np.ndarray] = {k: np.empty((0,) + shp, dtype=dt) for k, (shp, dt) in self.spec.items()}
+        self._buf = {k: np.zeros((capacity,) + shp, dtype=dt) for k, (shp, dt) in self.spec.items()}
+        self._n = 0
+        self.cols: dict[str, np.ndarray] = {}
+        self._views()
 
     def __len__(self) -> int:
-        return int(self.cols["track_id"].shape[0])
+        return self._n
 
-    def append(self, **new: np.ndarray) -> None:
-        """Append rows; every column not given gets zeros."""
-        nb = len(next(iter(new.values())))
-        for k, (shp, dt) in self.spec.items():
-            v = new[k] if k in new else np.zeros((nb,) + shp)
-            self.cols[k] = np.concatenate([self.cols[k], np.asarray(v, dtype=dt)])
+    def _views(self) -> None:
+        n = self._n
+        for k, b in self._buf.items():
+            self.cols[k] = b[:n]
+
+    def append(self, count: int, **new) -> None:
+        """Append ``count`` rows: each column given as an array of ``count`` rows or one value; others get zeros."""
+        n, end = self._n, self._n + count
+        cap = next(iter(self._buf.values())).shape[0]
+        if end > cap:
+            cap = max(2 * cap, end)
+            for k, b in self._buf.items():
+                grown = np.zeros((cap,) + b.shape[1:], dtype=b.dtype)
+                grown[:n] = b[:n]
+                self._buf[k] = grown
+        for k, b in self._buf.items():
+            b[n:end] = new.get(k, 0)
+        self._n = end
+        self._views()
 
     def keep(self, mask: np.ndarray) -> None:
-        for k in self.cols:
-            self.cols[k] = self.cols[k][mask]
+        """Drop the rows where ``mask`` (n,) is False; the others keep their order."""
+        self._n = _compact(np.ascontiguousarray(mask, dtype=bool), tuple(self._buf.values()))
+        self._views()
 
     @property
     def confirmed(self) -> np.ndarray:
         """(n,) bool: confirmed tracks."""
         return self.cols["status"] == CONFIRMED
+
+
+@njit(cache=True)
+def _compact(mask, buffers):  # pragma: no cover - compiled
+    """Move the rows where ``mask`` is True to the front of every buffer, in order; returns how many."""
+    m = 0
+    for a in literal_unroll(buffers):
+        m = 0
+        for r in range(mask.shape[0]):
+            if mask[r]:
+                if m != r:
+                    a[m] = a[r]
+                m += 1
+    return m

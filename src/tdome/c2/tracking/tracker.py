@@ -45,6 +45,7 @@ retrodicted updates in ``stats['oos_updates']``; nothing is dropped silently.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from tdome.c2.tracking.association import Association, make_associator
 from tdome.c2.tracking.classification import classify
@@ -57,6 +58,7 @@ from tdome.c2.tracking.initiation import make_confirmation, new_tracks, reachabl
 from tdome.c2.tracking.picture import AirPicture, PictureSource, PlotAssociation
 from tdome.c2.tracking.plots import ScanPlots
 from tdome.c2.tracking.track_table import CONFIRMED, TrackTable
+from tdome.geo import in_coverage
 from tdome.messages import Detections, PositionPlots, SensorSite
 
 # The estimator each ``motion`` setting runs (TrackerConfig checks the names and their combinations).
@@ -91,6 +93,44 @@ def _at_scan_time(pred: Prediction, updates) -> tuple[np.ndarray, np.ndarray, np
         P_now[est.track[fwd]] = est.P[fwd]
         hit[est.track[est.detected]] = True
     return hit, x_now, P_now
+
+
+_NO_ENU = np.zeros((1, 3))
+_NO_LIMITS = (0.0,) * 7
+
+
+@njit(cache=True, error_model="numpy")
+def _count_opportunities(x, enu, hit, seen_by, bit, has_site, limits, small_target_range_m, site_ecef, n_opportunities,
+                         n_misses):  # pragma: no cover - compiled
+    """:meth:`Tracker._missed_opportunities` over the table in one pass: returns ``missed`` (n,), counts in place.
+
+    A track is missed when the scan did not update it, its predicted position
+    ``x[:, :3]`` is inside the site's coverage (:func:`tdome.geo.in_coverage`,
+    ``enu`` its vector from the site, ``limits`` the site's
+    ``coverage_limits``; everywhere without a site) and the radar has seen
+    it (bit ``bit`` of ``seen_by``) or would see a small target there
+    (within ``small_target_range_m`` of the site).
+    """
+    n = hit.shape[0]
+    missed = np.zeros(n, dtype=np.bool_)
+    for r in range(n):
+        if hit[r]:
+            n_opportunities[r] += 1
+            continue
+        if has_site:
+            if not in_coverage(x[r, 0], x[r, 1], x[r, 2], enu[r, 0], enu[r, 1], enu[r, 2], limits[0], limits[1],
+                               limits[2], limits[3], limits[4], limits[5], limits[6]):
+                continue
+            if (seen_by[r] & bit) == 0:
+                d2 = 0.0
+                for k in range(3):
+                    d2 += (x[r, k] - site_ecef[k]) * (x[r, k] - site_ecef[k])
+                if not np.sqrt(d2) <= small_target_range_m:
+                    continue
+        missed[r] = True
+        n_opportunities[r] += 1
+        n_misses[r] += 1
+    return missed
 
 
 class Tracker(PictureSource):
@@ -184,7 +224,7 @@ class Tracker(PictureSource):
         ids = np.arange(self._next_id, self._next_id + int(born.sum()))
         if ids.size:
             self._next_id += ids.size
-            table.append(**new_tracks(plots, born, ids, start_score(c), c))
+            table.append(ids.size, **new_tracks(plots, born, ids, start_score(c), c))
             st["started"] += ids.size
             report.append((np.flatnonzero(born), ids))
         self._last_association = PlotAssociation(np.concatenate([p for p, _ in report]),
@@ -253,20 +293,14 @@ class Tracker(PictureSource):
         but cannot see it (a small target far out for its power) says nothing
         about whether the track is real.
         """
-        cols, site, n = self._table.cols, plots.site, len(hit)
-        if site is None:
-            covered = np.ones(n, dtype=bool)
-        else:
-            covered = site.covers(pred.x[:, :3]) if (~hit).any() else np.zeros(n, dtype=bool)
-        expected = (cols["seen_by"] & plots.bit) != 0
-        if site is not None and site.small_target_range_m is not None and (covered & ~expected).any():
-            expected |= np.linalg.norm(pred.x[:, :3] - site.ecef, axis=1) <= site.small_target_range_m
-        else:
-            expected[:] = True
-        missed = covered & ~hit & expected
-        cols["n_opportunities"] += (hit | missed).astype(np.int32)
-        cols["n_misses"] += missed.astype(np.int32)
-        return missed
+        cols, site = self._table.cols, plots.site
+        if site is None:  # a Cartesian feed from outside the sensors: covers everywhere, expects everything
+            return _count_opportunities(pred.x, _NO_ENU, hit, cols["seen_by"], plots.bit, False, _NO_LIMITS,
+                                        np.inf, _NO_ENU[0], cols["n_opportunities"], cols["n_misses"])
+        small = site.small_target_range_m
+        return _count_opportunities(pred.x, site.to_enu(pred.x[:, :3]), hit, cols["seen_by"], plots.bit, True,
+                                    site.coverage_limits, np.inf if small is None else float(small), site.ecef,
+                                    cols["n_opportunities"], cols["n_misses"])
 
     # ------------------------------------------------------------------ output
 
