@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from numba import njit
 from scipy.optimize import linear_sum_assignment
 
 from tdome.c2.tracking.config import TrackerConfig
@@ -50,16 +51,15 @@ def gnn_assign(track, plot, cost, n_tracks: int, n_plots: int):
     pair at most once; every other pair is infeasible.  Returns the indices
     ``(k_sel,)`` of the selected pairs into those arrays.
     """
-    track = np.asarray(track, dtype=np.intp)
-    plot = np.asarray(plot, dtype=np.intp)
+    track = np.ascontiguousarray(track, dtype=np.intp)
+    plot = np.ascontiguousarray(plot, dtype=np.intp)
     cost = np.asarray(cost, dtype=float)
     if track.size == 0:
         return _EMPTY_I
-    deg_t = np.bincount(track, minlength=n_tracks)
-    deg_p = np.bincount(plot, minlength=n_plots)
-    isolated = (deg_t[track] == 1) & (deg_p[plot] == 1)
-    chosen = [np.flatnonzero(isolated)]
-    rest = np.flatnonzero(~isolated)
+    isolated, rest = _isolated_pairs(track, plot, int(n_tracks), int(n_plots))
+    if not rest.size:
+        return isolated
+    chosen = [isolated]
     if rest.size:
         rows, r_inv = np.unique(track[rest], return_inverse=True)
         cols, c_inv = np.unique(plot[rest], return_inverse=True)
@@ -74,6 +74,27 @@ def gnn_assign(track, plot, cost, n_tracks: int, n_plots: int):
         sel = pair_at[ri, ci]
         chosen.append(sel[sel >= 0])
     return np.sort(np.concatenate(chosen))
+
+
+@njit(cache=True)
+def _isolated_pairs(track, plot, n_tracks, n_plots):  # pragma: no cover - compiled
+    """``(isolated, rest)``: indices of the pairs whose track and plot are in no other pair, and of the others."""
+    deg_t = np.zeros(n_tracks, dtype=np.intp)
+    deg_p = np.zeros(n_plots, dtype=np.intp)
+    for p in range(track.shape[0]):
+        deg_t[track[p]] += 1
+        deg_p[plot[p]] += 1
+    iso = np.empty(track.shape[0], dtype=np.intp)
+    rest = np.empty(track.shape[0], dtype=np.intp)
+    ni = nr = 0
+    for p in range(track.shape[0]):
+        if deg_t[track[p]] == 1 and deg_p[plot[p]] == 1:
+            iso[ni] = p
+            ni += 1
+        else:
+            rest[nr] = p
+            nr += 1
+    return iso[:ni].copy(), rest[:nr].copy()
 
 
 @dataclass
@@ -110,7 +131,13 @@ class Association:
 
 
 def _none(pairs: GatedPairs) -> GatedPairs:
-    return pairs.select(np.zeros(len(pairs), dtype=bool))
+    """No pairs, of the shapes of ``pairs``."""
+    k, d = pairs.H.shape[1:]
+    return GatedPairs(_EMPTY_I, _EMPTY_I, np.empty((0, k)), np.empty((0, k, d)), np.empty((0, k, k)), _NO_F,
+                      _NO_F, _NO_F)
+
+
+_NO_F = np.empty(0)
 
 
 class Associator(Protocol):

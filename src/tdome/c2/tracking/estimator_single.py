@@ -54,6 +54,9 @@ class SingleModelEstimator(Estimator[Prediction]):
             return Estimate.empty()
         cols = table.cols
         ti, pj = mp.track, mp.plot
+        if self.config.filter == "ekf" and not (pred.dt[ti] < 0).any():  # the usual scan: every pair forward
+            xu, Pu = ekf_update(pred.x[ti], pred.P[ti], mp.nu, mp.H, plots.R[pj])
+            return Estimate(ti, xu, Pu, np.full(ti.size, pred.t), np.ones(ti.size, dtype=bool), plot=pj)
         # out of sequence (back): update the current state through retrodiction
         xs, Ps, H, Rm, back = self.retrodicted(table, pred, ti, mp.H, plots.R[pj])
         by_ukf = ~back if self.config.filter == "ukf" else np.zeros(ti.size, dtype=bool)

@@ -77,25 +77,48 @@ def _track_property(name: str, doc: str):
     return property(get, doc=doc)
 
 
-def _at_scan_time(pred: Prediction, updates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(hit, x, P)``: tracks detected by the scan, and every track's state at the scan time.
+@njit(cache=True)
+def _write_rows(track, x, P, time_s, detected, vel_init, t, bit, max_speed, cx, cp, ctime, cvel, clast, chits, cmiss,
+                cseen, dt, x_now, P_now, hit):  # pragma: no cover - compiled
+    """:meth:`Tracker._write` in one pass over an estimate's rows: returns ``(ok, out_of_sequence)``.
 
-    The predicted state, or the updated one where the update is at the scan
-    time (an out-of-sequence plot leaves the track at its own, later time).
+    Row ``p`` (track ``track[p]``) is written only if its speed
+    ``|x[p, 3:]|`` is at most ``max_speed`` (``ok``): state, covariance, time
+    and (``vel_init`` not empty) the velocity flag; if ``detected``, the
+    latest update time, hits, misses and the sensor's ``bit``, and ``hit``.
+    Where the new state is at the scan time ``t`` it is also the track's
+    state at the scan time (``x_now``, ``P_now``); ``out_of_sequence``
+    counts the rows written for tracks later than the scan (``dt < 0``).
     """
-    hit = np.zeros(pred.dt.shape, dtype=bool)
-    x_now, P_now = pred.x.copy(), pred.P.copy()
-    for est in updates:
-        if not len(est):
+    r_n = track.shape[0]
+    ok = np.empty(r_n, dtype=np.bool_)
+    oos = 0
+    for p in range(r_n):
+        ok[p] = np.sqrt(x[p, 3] * x[p, 3] + x[p, 4] * x[p, 4] + x[p, 5] * x[p, 5]) <= max_speed
+        if not ok[p]:
             continue
-        fwd = est.time_s == pred.t
-        x_now[est.track[fwd]] = est.x[fwd]
-        P_now[est.track[fwd]] = est.P[fwd]
-        hit[est.track[est.detected]] = True
-    return hit, x_now, P_now
+        r = track[p]
+        cx[r] = x[p]
+        cp[r] = P[p]
+        ctime[r] = time_s[p]
+        if vel_init.shape[0]:
+            cvel[r] = vel_init[p]
+        if dt[r] < 0:
+            oos += 1
+        if detected[p]:
+            clast[r] = max(clast[r], t)
+            chits[r] += 1
+            cmiss[r] = 0
+            cseen[r] |= bit
+            hit[r] = True
+        if time_s[p] == t:
+            x_now[r] = x[p]
+            P_now[r] = P[p]
+    return ok, oos
 
 
 _NO_ENU = np.zeros((1, 3))
+_NO_FLAGS = np.zeros(0, dtype=bool)
 _NO_LIMITS = (0.0,) * 7
 
 
@@ -203,8 +226,10 @@ class Tracker(PictureSource):
         # 3. Update the associated tracks (implausible velocities refused).
         mixture, single = est.update(table, pred, assoc, plots)
         single.vel_init = second_plot(table, single, pred, plots, c)
-        mixture, single = self._write(mixture, pred, plots), self._write(single, pred, plots)
-        hit, x_now, P_now = _at_scan_time(pred, (mixture, single))
+        # Each track's state at the scan time: predicted, or updated where the update is at the scan time.
+        hit, x_now, P_now = np.zeros(n, dtype=bool), pred.x.copy(), pred.P.copy()
+        mixture = self._write(mixture, pred, plots, x_now, P_now, hit)
+        single = self._write(single, pred, plots, x_now, P_now, hit)
         used = assoc.claimed
         used[single.plot] = True
         report = self._report(assoc, single)
@@ -247,30 +272,27 @@ class Tracker(PictureSource):
         self._now = max(self._now, t)
         return ScanPlots.from_scan(scan, site, self.config.false_alarm_density_m3, self.config.max_speed_mps)
 
-    def _write(self, est: Estimate, pred: Prediction, plots: ScanPlots) -> Estimate:
-        """Write the updates whose speed is plausible into the table; returns those."""
+    def _write(self, est: Estimate, pred: Prediction, plots: ScanPlots, x_now: np.ndarray, P_now: np.ndarray,
+               hit: np.ndarray) -> Estimate:
+        """Write the updates whose speed is plausible into the table; returns those.
+
+        Also marks the tracks the scan detected (``hit``) and puts the states
+        updated at the scan time in ``x_now``, ``P_now`` (:func:`_write_rows`).
+        """
         if not len(est):
             return est
-        cols, st, t = self._table.cols, self.stats, pred.t
-        v = est.x[:, 3:]
-        ok = np.sqrt((v * v).sum(axis=1)) <= self.config.max_speed_mps
+        cols, st = self._table.cols, self.stats
+        ok, oos = _write_rows(est.track, est.x, est.P, est.time_s, est.detected,
+                              _NO_FLAGS if est.vel_init is None else est.vel_init, pred.t, plots.bit,
+                              float(self.config.max_speed_mps), cols["x"], cols["P"], cols["time_s"],
+                              cols["vel_init"], cols["last_update_s"], cols["n_hits"], cols["n_misses"],
+                              cols["seen_by"], pred.dt, x_now, P_now, hit)
+        st["oos_updates"] += oos
         if not ok.all():
             st["speed_rejected"] += int((~ok).sum())
             est = est.select(ok)
-        ti = est.track
         for name, v in est.columns.items():
-            cols[name][ti] = v
-        st["oos_updates"] += int((pred.dt[ti] < 0).sum())
-        cols["x"][ti] = est.x
-        cols["P"][ti] = est.P
-        cols["time_s"][ti] = est.time_s
-        if est.vel_init is not None:
-            cols["vel_init"][ti] = est.vel_init
-        seen = ti[est.detected]
-        cols["last_update_s"][seen] = np.maximum(cols["last_update_s"][seen], t)
-        cols["n_hits"][seen] += 1
-        cols["n_misses"][seen] = 0
-        cols["seen_by"][seen] |= plots.bit
+            cols[name][est.track] = v
         return est
 
     def _report(self, assoc: Association, single: Estimate) -> list[tuple[np.ndarray, np.ndarray]]:
