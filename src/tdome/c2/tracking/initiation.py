@@ -53,6 +53,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
+from numba import njit
 
 from tdome.c2.tracking.association import Association
 from tdome.c2.tracking.config import TrackerConfig
@@ -102,31 +103,55 @@ def two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q, speed_sigma_mps: float | Non
     both plots, which matters when the prior is as informative as the
     plots (short baselines, slow targets).  Returns ``(x, P, t)``.
     """
-    t_a = np.asarray(t_a, dtype=float)
-    t_b = np.asarray(t_b, dtype=float)
-    later_b = (t_b >= t_a)[:, None]
-    p1 = np.where(later_b, p_a, p_b)
-    p2 = np.where(later_b, p_b, p_a)
-    C1 = np.where(later_b[:, :, None], C_a, C_b)
-    C2 = np.where(later_b[:, :, None], C_b, C_a)
-    T = np.abs(t_b - t_a)
-    n = T.shape[0]
-    x = np.empty((n, 6))
-    x[:, :3] = p2
-    x[:, 3:] = (p2 - p1) / T[:, None]
-    P = np.empty((n, 6, 6))
-    P[:, :3, :3] = C2
-    P[:, :3, 3:] = C2 / T[:, None, None]
-    P[:, 3:, :3] = P[:, :3, 3:]
-    Pvv = (C1 + C2) / (T * T)[:, None, None]
-    Pvv[:, _IDX3, _IDX3] += (np.broadcast_to(q, T.shape) * T / 3.0)[:, None]
-    P[:, 3:, 3:] = Pvv
-    P = 0.5 * (P + np.swapaxes(P, -1, -2))
+    t_a = np.ascontiguousarray(t_a, dtype=float).reshape(-1)
+    t_b = np.ascontiguousarray(t_b, dtype=float).reshape(-1)
+    n = t_a.shape[0]
+    x, P = _two_point_stack(_rows(p_a, n, (3,)), _rows(C_a, n, (3, 3)), t_a, _rows(p_b, n, (3,)),
+                            _rows(C_b, n, (3, 3)), t_b, _rows(q, n, ()))
     if speed_sigma_mps is not None:
         H = np.zeros((n, 3, 6))
         H[:, _IDX3, _IDX3 + 3] = 1.0
         x, P = kalman_update(x, P, -x[:, 3:], H, np.eye(3) * float(speed_sigma_mps) ** 2)[:2]
     return x, P, np.maximum(t_a, t_b)
+
+
+def _rows(a, n: int, shape: tuple) -> np.ndarray:
+    """``a`` as a contiguous float array of ``n`` rows of ``shape`` (broadcast if need be)."""
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype=float), (n,) + shape))
+
+
+@njit(cache=True)
+def _two_point_stack(p_a, C_a, t_a, p_b, C_b, t_b, q):  # pragma: no cover - compiled
+    """The two-point state and covariance of :func:`two_point_init` (without the prior), pair by pair.
+
+    With ``(p₁, C₁)`` the earlier plot, ``(p₂, C₂)`` the later and ``T = |t_b - t_a|``::
+
+        x = [p₂, (p₂ - p₁) / T],  P = sym([[C₂, C₂ / T], [C₂ / T, (C₁ + C₂) / T² + q T / 3 · I]])
+
+    ``sym(A) = (A + Aᵀ) / 2``, the lower-left block being ``C₂ / T`` itself.
+    """
+    n = t_a.shape[0]
+    x = np.empty((n, 6))
+    P = np.empty((n, 6, 6))
+    A = np.empty((6, 6))
+    for r in range(n):
+        later_b = t_b[r] >= t_a[r]
+        p1, p2 = (p_a[r], p_b[r]) if later_b else (p_b[r], p_a[r])
+        C1, C2 = (C_a[r], C_b[r]) if later_b else (C_b[r], C_a[r])
+        T = abs(t_b[r] - t_a[r])
+        for i in range(3):
+            x[r, i] = p2[i]
+            x[r, 3 + i] = (p2[i] - p1[i]) / T
+            for j in range(3):
+                A[i, j] = C2[i, j]
+                A[i, 3 + j] = C2[i, j] / T
+                A[3 + i, j] = C2[i, j] / T
+                A[3 + i, 3 + j] = (C1[i, j] + C2[i, j]) / (T * T)
+            A[3 + i, 3 + i] += q[r] * T / 3.0
+        for i in range(6):
+            for j in range(6):
+                P[r, i, j] = 0.5 * (A[i, j] + A[j, i])
+    return x, P
 
 
 def reachable(pairs: GatedPairs, table: TrackTable, plots: ScanPlots, dt: np.ndarray,
