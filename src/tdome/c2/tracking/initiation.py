@@ -163,16 +163,33 @@ def reachable(pairs: GatedPairs, table: TrackTable, plots: ScanPlots, dt: np.nda
     """
     if len(pairs):
         cols = table.cols
-        one = ~cols["vel_init"][pairs.track]
-        if one.any():
-            ti, pj = pairs.track[one], pairs.plot[one]
-            dist = np.linalg.norm(plots.pos[pj] - cols["x"][ti, :3], axis=1)
-            slack = 3.0 * np.sqrt(np.trace(cols["P"][ti, :3, :3], axis1=1, axis2=2)
-                                  + np.trace(plots.cov[pj], axis1=1, axis2=2))
-            feasible = np.ones(len(pairs), dtype=bool)
-            feasible[one] = dist <= max_speed_mps * np.abs(dt[ti]) + slack
+        feasible = _reachable(pairs.track, pairs.plot, cols["vel_init"], cols["x"], cols["P"], plots.pos, plots.cov,
+                              dt, float(max_speed_mps))
+        if not feasible.all():
             pairs = pairs.select(feasible)
     return pairs
+
+
+@njit(cache=True)
+def _reachable(track, plot, vel_init, x, P, plot_pos, plot_cov, dt, max_speed):  # pragma: no cover - compiled
+    """:func:`reachable`'s test of each pair (track ``track[p]``, plot ``plot[p]``): True if feasible.
+
+    A track with a velocity may take any plot of its gate; a one-plot track
+    only one within ``max_speed · |Δt| + 3 √(tr P_pp + tr C_plot)`` of its position.
+    """
+    npair = track.shape[0]
+    feasible = np.ones(npair, dtype=np.bool_)
+    for p in range(npair):
+        i, j = track[p], plot[p]
+        if vel_init[i]:
+            continue
+        d2 = 0.0
+        for a in range(3):
+            d2 += (plot_pos[j, a] - x[i, a]) * (plot_pos[j, a] - x[i, a])
+        tr_p = P[i, 0, 0] + P[i, 1, 1] + P[i, 2, 2]
+        tr_c = plot_cov[j, 0, 0] + plot_cov[j, 1, 1] + plot_cov[j, 2, 2]
+        feasible[p] = np.sqrt(d2) <= max_speed * abs(dt[i]) + 3.0 * np.sqrt(tr_p + tr_c)
+    return feasible
 
 
 def second_plot(table: TrackTable, est: Estimate, pred: Prediction, plots: ScanPlots,

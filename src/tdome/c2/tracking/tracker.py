@@ -54,9 +54,19 @@ from tdome.c2.tracking.deletion import delete
 from tdome.c2.tracking.estimator import Estimate, Estimator, Prediction
 from tdome.c2.tracking.estimator_imm import IMMEstimator
 from tdome.c2.tracking.estimator_single import SingleModelEstimator
-from tdome.c2.tracking.initiation import make_confirmation, new_tracks, reachable, second_plot, start_score
+from tdome.c2.tracking.gating import _BRUTE_FORCE_MAX_PAIRS, GatedPairs, _gate_polar
+from tdome.c2.tracking.initiation import (
+    _reachable,
+    make_confirmation,
+    new_tracks,
+    reachable,
+    second_plot,
+    start_score,
+)
+from tdome.c2.tracking.measurements import PolarRadar
+from tdome.c2.tracking.motion import _predict_stack
 from tdome.c2.tracking.picture import AirPicture, PictureSource, PlotAssociation
-from tdome.c2.tracking.plots import ScanPlots
+from tdome.c2.tracking.plots import ScanPlots, _radar_plots
 from tdome.c2.tracking.track_table import CONFIRMED, TrackTable
 from tdome.geo import in_coverage
 from tdome.messages import Detections, PositionPlots, SensorSite
@@ -156,6 +166,54 @@ def _count_opportunities(x, enu, hit, seen_by, bit, has_site, limits, small_targ
     return missed
 
 
+_NO_FLOATS = np.empty(0)
+_RADAR_ANGLES = {k: np.array([a == 1 for a in range(k)]) for k in (3, 4)}  # azimuth is the angle of a radar plot
+
+
+def _f64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=float).reshape(-1)
+
+
+@njit(cache=True)
+def _radar_front(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, lam, max_speed, x, P, time_s, ballistic,
+                 vel_init, t, q_air, q_ballistic, max_substep_s, angle, gamma):  # pragma: no cover - compiled
+    """Steps 1 and 2 of the cycle for a radar scan and the single-model estimator, in one call.
+
+    The scan's plots (:func:`~tdome.c2.tracking.plots._radar_plots`), every
+    track predicted to the scan time ``t`` (:func:`~tdome.c2.tracking.motion._predict_stack`
+    with ``q`` by the ballistic flag), the radar gate on the predicted tracks
+    (:func:`~tdome.c2.tracking.gating._gate_polar`) and the pairs a one-plot
+    track can reach (:func:`~tdome.c2.tracking.initiation._reachable`).
+    Returns the plots ``(z, R, pos, cov, clutter)``, the prediction ``(dt, q,
+    x⁻, P⁻)``, the pairs ``(track, plot, ν, H, S, d², ln|S|)`` and ``ok``:
+    False when an innovation covariance needs the repaired inverse, the
+    pairs then being every candidate, before the gate and the reach test.
+    """
+    z, R, pos, cov, clutter = _radar_plots(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, lam, max_speed)
+    n = x.shape[0]
+    dt = np.empty(n)
+    q = np.empty(n)
+    for i in range(n):
+        dt[i] = t - time_s[i]
+        q[i] = q_ballistic if ballistic[i] else q_air
+    xp, Pp = _predict_stack(x, P, dt, q, ballistic, max_substep_s)
+    ti, pj, nu, H, S, d2, logdet, ok = _gate_polar(xp, Pp, z, R, pos, cov, site_ecef, enu_rot, k == 4, angle, gamma)
+    for p in range(ok.shape[0]):
+        if not ok[p]:
+            return z, R, pos, cov, clutter, dt, q, xp, Pp, ti, pj, nu, H, S, d2, logdet, False
+    keep = _reachable(ti, pj, vel_init, x, P, pos, cov, dt, max_speed)
+    c = 0
+    for p in range(keep.shape[0]):
+        if keep[p]:
+            ti[c], pj[c], d2[c], logdet[c] = ti[p], pj[p], d2[p], logdet[p]
+            nu[c] = nu[p]
+            H[c] = H[p]
+            S[c] = S[p]
+            c += 1
+    return (z, R, pos, cov, clutter, dt, q, xp, Pp, ti[:c].copy(), pj[:c].copy(), nu[:c].copy(), H[:c].copy(),
+            S[:c].copy(), d2[:c].copy(), logdet[:c].copy(), True)
+
+
 class Tracker(PictureSource):
     """Multi-radar tracker in ECEF.  See the module docstring."""
 
@@ -170,6 +228,8 @@ class Tracker(PictureSource):
         self._next_id = int(first_track_id)
         self._now = -np.inf
         self._last_association = PlotAssociation.none()
+        # The single-model estimator's prediction and gate run compiled with the plots (:meth:`_front`).
+        self._compiled_front = isinstance(self.estimator, SingleModelEstimator)
         self.stats: dict[str, int] = dict.fromkeys(_STATS, 0)
 
     # Read-only views of the per-track arrays (rows = tracks, tentative included, sorted by id);
@@ -210,15 +270,10 @@ class Tracker(PictureSource):
         source, and one that is not among the sensors is taken to cover everywhere.
         """
         c, st, est = self.config, self.stats, self.estimator
-        plots = self._take(scan)
+        # 1. Predict (or retrodict) every track to the scan time; 2. gate, and associate.
+        plots, pred, pairs = self._front(scan)
         table, cols = self._table, self._table.cols
-        t, n, m = plots.time_s, len(self._table), len(plots)
-
-        # 1. Predict (or retrodict) every track to the scan time.
-        pred = est.predict(table, t)
-
-        # 2. Gate and associate.
-        pairs = reachable(est.gate(table, pred, plots), table, plots, pred.dt, c.max_speed_mps)
+        n, m = len(self._table), len(plots)
         in_confirmed_gate = np.zeros(m, dtype=bool)
         in_confirmed_gate[pairs.plot[cols["status"][pairs.track] == CONFIRMED]] = True
         assoc = self.associator(pairs, n, plots, table.confirmed & cols["vel_init"])
@@ -255,8 +310,42 @@ class Tracker(PictureSource):
         self._last_association = PlotAssociation(np.concatenate([p for p, _ in report]),
                                                  np.concatenate([i for _, i in report]).astype(np.int64))
 
-    def _take(self, scan: Detections | PositionPlots) -> ScanPlots:
-        """Check a scan, count it, and return its plots."""
+    def _front(self, scan: Detections | PositionPlots) -> tuple[ScanPlots, Prediction, GatedPairs]:
+        """The scan's plots, every track predicted to its time, and the gated pairs a track can take.
+
+        The estimator's prediction and gate, then :func:`reachable`; for a
+        radar scan and the single-model estimator, in one compiled call
+        (:func:`_radar_front`, the same compiled stages in the same order).
+        """
+        c, est, table = self.config, self.estimator, self._table
+        cols = table.cols
+        if (self._compiled_front and isinstance(scan, Detections)
+                and len(table) * len(scan) <= _BRUTE_FORCE_MAX_PAIRS):
+            site = self._count(scan)
+            assert site is not None  # a radar scan from no listed sensor was refused by _count
+            t, m, k = float(scan.time_s), len(scan), 3 if scan.rdot_mps is None else 4
+            sig = np.asarray(scan.sigma, dtype=float).reshape(m, -1) if m else np.zeros((0, k))
+            out = _radar_front(
+                _f64(scan.range_m), _f64(scan.az_rad), _f64(scan.el_rad),
+                _NO_FLOATS if scan.rdot_mps is None else _f64(scan.rdot_mps), k, np.ascontiguousarray(sig),
+                1.0 if site.sigma_rdot_mps is None else float(site.sigma_rdot_mps), site.ecef, site.enu_rot,
+                float(c.false_alarm_density_m3), float(c.max_speed_mps), cols["x"], cols["P"], cols["time_s"],
+                cols["ballistic"], cols["vel_init"], t, float(c.q_air), float(c.q_ballistic),
+                float(c.max_substep_s), _RADAR_ANGLES[k], est.gamma[k])
+            z, R, pos, cov, lam, dt, q, xp, Pp, ti, pj, nu, H, S, d2, logdet, ok = out
+            plots = ScanPlots(t, int(scan.sensor), site, z, R, pos, cov, PolarRadar(site.ecef, site.enu_rot, k == 4),
+                              lam)
+            pred = Prediction(t, dt, q, xp, Pp)
+            if ok:
+                return plots, pred, GatedPairs(ti, pj, nu, H, S, d2, logdet)
+            # an innovation covariance to repair (never in practice): the stages one by one
+            return plots, pred, reachable(est.gate(table, pred, plots), table, plots, pred.dt, c.max_speed_mps)
+        plots = self._take(scan)
+        pred = est.predict(table, plots.time_s)
+        return plots, pred, reachable(est.gate(table, pred, plots), table, plots, pred.dt, c.max_speed_mps)
+
+    def _count(self, scan: Detections | PositionPlots) -> SensorSite | None:
+        """Check a scan and count it; returns its sensor's site (None for a feed from no listed sensor)."""
         site = self.sensors.get(scan.sensor)
         if site is None and not isinstance(scan, PositionPlots):
             raise KeyError(f"scan from unknown sensor {scan.sensor}")
@@ -270,6 +359,11 @@ class Tracker(PictureSource):
             st["oos_scans"] += 1
             st["oos_plots"] += m
         self._now = max(self._now, t)
+        return site
+
+    def _take(self, scan: Detections | PositionPlots) -> ScanPlots:
+        """Check a scan, count it, and return its plots."""
+        site = self._count(scan)
         return ScanPlots.from_scan(scan, site, self.config.false_alarm_density_m3, self.config.max_speed_mps)
 
     def _write(self, est: Estimate, pred: Prediction, plots: ScanPlots, x_now: np.ndarray, P_now: np.ndarray,
