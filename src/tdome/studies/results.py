@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tdome.messages import LAYERS
@@ -133,6 +132,8 @@ def load_results(folder: str | Path) -> pa.Table:
     sch = None
     if spec.exists():
         sch = pa.schema([(f["name"], pa.type_for_alias(f["type"])) for f in json.loads(spec.read_text())["schema"]])
+    import pyarrow.dataset as ds  # here, not at the top: it brings pandas, which a study's workers never need
+
     table = ds.dataset(path, format="parquet", schema=sch).to_table()
     return table.sort_by([("point", "ascending"), ("replication", "ascending")])
 
