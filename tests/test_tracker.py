@@ -388,13 +388,13 @@ def test_track_quality_is_the_share_of_chances_that_gave_a_plot():
 
 
 @pytest.mark.parametrize("seed", [3, 11])
-def test_compiled_front_is_the_stages_one_by_one(seed):
-    """A radar scan's plots, prediction, gate and reach test in one compiled call change nothing.
+def test_compiled_cycle_is_the_stages_one_by_one(seed):
+    """The cycle's compiled calls (the front of a radar scan, track management) change nothing.
 
     Two trackers take the same scans (two radars, one with range rate, missed
     detections, clutter, and scans swapped out of time order); one runs the
-    front of the cycle as the stages one by one.  Every association and every
-    column of the track table must be the same after every scan.
+    stages one by one.  Every association and every column of the track
+    table must be the same after every scan.
     """
     rng = np.random.default_rng(seed)
     sites = [make_site(0, 24.3, 120.6, revisit=1.0, sigma_rdot=2.0), make_site(1, 23.7, 121.4, revisit=4.0)]
@@ -402,12 +402,19 @@ def test_compiled_front_is_the_stages_one_by_one(seed):
     lo, hi = p0.min(axis=0) - 30e3, p0.max(axis=0) + 30e3
     scans = []
     for t, s in schedule(sites, 60.0):
-        det, _ = measure(s, t, p0 + t * v, v, rng, pd=0.8, n_clutter=4, clutter_box=(lo, hi))
+        alive = slice(None) if t < 35.0 else slice(0, 4)  # five targets vanish: their tracks coast out
+        det, _ = measure(s, t, p0[alive] + t * v[alive], v[alive], rng, pd=0.8, n_clutter=4, clutter_box=(lo, hi))
         scans.append(det)
     for k in range(10, len(scans) - 1, 17):  # out of sequence now and then
         scans[k], scans[k + 1] = scans[k + 1], scans[k]
-    fused, staged = Tracker(TrackerConfig(), sites), Tracker(TrackerConfig(), sites)
-    staged._compiled_front = False
+    config = TrackerConfig(max_coast_s=8.0, merge_checks=1)
+    fused, staged = Tracker(config, sites), Tracker(config, sites)
+    staged._compiled_front = staged._compiled_manage = False
+    for tr in (fused, staged):  # two confirmed tracks on target 0: one of them must be merged away
+        P = np.diag([300.0**2] * 3 + [50.0**2] * 3)[None].repeat(2, axis=0)
+        tr._table.append(2, x=np.r_[p0[0], v[0]][None].repeat(2, axis=0), P=P, track_id=np.array([1, 2]),
+                         time_s=0.0, status=1, n_hits=5, n_opportunities=5, vel_init=True, seen_by=np.uint64(1))
+        tr._next_id = 3
     for det in scans:
         fused.process(det)
         staged.process(det)
@@ -415,4 +422,5 @@ def test_compiled_front_is_the_stages_one_by_one(seed):
         assert np.array_equal(a.plot, b.plot) and np.array_equal(a.track_id, b.track_id)
         for name, col in staged._table.cols.items():
             assert np.array_equal(fused._table.cols[name], col), name
-    assert fused.stats == staged.stats and fused.stats["oos_scans"] > 0 and fused.stats["confirmed"] >= 9
+    assert fused.stats == staged.stats and fused.stats["oos_scans"] > 0 and fused.stats["confirmed"] >= 8
+    assert fused.stats["merged"] >= 1 and fused.stats["deleted_coasted"] >= 4

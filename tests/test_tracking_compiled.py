@@ -281,7 +281,7 @@ def test_deletion_tests_in_one_pass(seed):
     i, j = (pairs[:, 0].copy(), pairs[:, 1].copy()) if len(pairs) else (np.empty(0, np.intp),) * 2
     d2 = rng.uniform(0.0, 2.0 * c.merge_d2, len(i))
     dup = dup0.copy()
-    ri, rj, coasted, below = _deletion_tests(i, j, d2, hit, dup, status, last, x, P, 40.0, c.merge_d2,
+    ri, rj, coasted, below = _deletion_tests(i, j, d2, hit, dup, dup, status, last, x, P, 40.0, c.merge_d2,
                                              c.merge_checks, c.tentative_max_coast_s, c.max_coast_s, c.min_alt_m)
     close = (d2 < c.merge_d2) & ~(hit[i] & hit[j])
     flag = np.zeros(n, dtype=bool)

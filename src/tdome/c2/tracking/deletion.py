@@ -41,7 +41,7 @@ def delete(table: TrackTable, estimator: Estimator, now_s: float, x_now: np.ndar
     cols = table.cols
     i, j, d2 = _close_pairs(cols["status"], x_now, P_now, c)
     ripe_i, ripe_j, coasted, below = _deletion_tests(
-        i, j, d2, hit, cols["dup_count"], cols["status"], cols["last_update_s"], x_now, P_now, now_s,
+        i, j, d2, hit, cols["dup_count"], cols["dup_count"], cols["status"], cols["last_update_s"], x_now, P_now, now_s,
         float(c.merge_d2), int(c.merge_checks), float(c.tentative_max_coast_s), float(c.max_coast_s),
         float(c.min_alt_m))
     dead = coasted | rejected | below
@@ -90,9 +90,11 @@ def _underground(x, P, min_alt_m):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _deletion_tests(i, j, d2, hit, dup_count, status, last_update_s, x, P, now_s, merge_d2, merge_checks,
+def _deletion_tests(i, j, d2, hit, dup_count, new_count, status, last_update_s, x, P, now_s, merge_d2, merge_checks,
                     tentative_max_coast_s, max_coast_s, min_alt_m):  # pragma: no cover - compiled
-    """The tests of :func:`delete` over the table in one pass; ``dup_count`` is written in place.
+    """The tests of :func:`delete` over the table in one pass; the new duplicate counts go to ``new_count``.
+
+    ``new_count`` may be ``dup_count`` itself (counted in place).
 
     ``(i, j, d2)``: the candidate duplicate pairs of :func:`_close_pairs`.  A
     pair is close when ``d2 < merge_d2`` and the scan did not update both; a
@@ -113,7 +115,7 @@ def _deletion_tests(i, j, d2, hit, dup_count, status, last_update_s, x, P, now_s
     coasted = np.empty(n, dtype=np.bool_)
     below = np.empty(n, dtype=np.bool_)
     for r in range(n):
-        dup_count[r] = dup_count[r] + 1 if dup[r] else 0
+        new_count[r] = dup_count[r] + 1 if dup[r] else 0
         age = now_s - last_update_s[r]
         coasted[r] = age > (tentative_max_coast_s if status[r] == TENTATIVE else max_coast_s)
         below[r] = _is_underground(x[r], P[r], min_alt_m)
@@ -121,7 +123,7 @@ def _deletion_tests(i, j, d2, hit, dup_count, status, last_update_s, x, P, now_s
     ripe_j = np.empty(i.shape[0], dtype=np.intp)
     nr = 0
     for p in range(i.shape[0]):
-        if close[p] and dup_count[i[p]] >= merge_checks and dup_count[j[p]] >= merge_checks:
+        if close[p] and new_count[i[p]] >= merge_checks and new_count[j[p]] >= merge_checks:
             ripe_i[nr], ripe_j[nr] = i[p], j[p]
             nr += 1
     return ripe_i[:nr].copy(), ripe_j[:nr].copy(), coasted, below

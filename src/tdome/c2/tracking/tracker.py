@@ -48,14 +48,15 @@ import numpy as np
 from numba import njit
 
 from tdome.c2.tracking.association import Association, make_associator
-from tdome.c2.tracking.classification import classify
+from tdome.c2.tracking.classification import _classify_rows, classify
 from tdome.c2.tracking.config import TrackerConfig
-from tdome.c2.tracking.deletion import delete
+from tdome.c2.tracking.deletion import _deletion_tests, _near_pairs, delete
 from tdome.c2.tracking.estimator import Estimate, Estimator, Prediction
 from tdome.c2.tracking.estimator_imm import IMMEstimator
 from tdome.c2.tracking.estimator_single import SingleModelEstimator
 from tdome.c2.tracking.gating import _BRUTE_FORCE_MAX_PAIRS, GatedPairs, _gate_polar
 from tdome.c2.tracking.initiation import (
+    MOfN,
     _reachable,
     make_confirmation,
     new_tracks,
@@ -67,7 +68,7 @@ from tdome.c2.tracking.measurements import PolarRadar
 from tdome.c2.tracking.motion import _predict_stack
 from tdome.c2.tracking.picture import AirPicture, PictureSource, PlotAssociation
 from tdome.c2.tracking.plots import ScanPlots, _radar_plots
-from tdome.c2.tracking.track_table import CONFIRMED, TrackTable
+from tdome.c2.tracking.track_table import CONFIRMED, TENTATIVE, TrackTable
 from tdome.geo import in_coverage
 from tdome.messages import Detections, PositionPlots, SensorSite
 
@@ -214,6 +215,84 @@ def _radar_front(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, lam, max_s
             S[:c].copy(), d2[:c].copy(), logdet[:c].copy(), True)
 
 
+_DELETION_STATS = ("deleted", "deleted_confirmed", "deleted_coasted", "deleted_underground")
+
+
+@njit(cache=True, error_model="numpy")
+def _manage_mofn(hit, xp, enu, has_site, limits, small_target_range_m, site_ecef, bit, seen_by, n_opportunities,
+                 n_misses, status, n_hits, vel_init, confirm_m, confirm_n, x, P, ballistic, kin_class, k_bal, min_alt,
+                 min_speed, min_vspeed, slow, k_class, x_now, P_now, last_update_s, dup_count, now_s, merge_d2,
+                 merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s,
+                 min_alt_m):  # pragma: no cover - compiled
+    """Track management (step 4 of the cycle) with M-of-N confirmation, in one pass of each stage.
+
+    1. Missed opportunities (:func:`_count_opportunities`).
+    2. M-of-N (:class:`~tdome.c2.tracking.initiation.MOfN`): a tentative
+       track is confirmed with ``confirm_m`` hits and a velocity, rejected
+       once ``n_opportunities - n_hits > confirm_n - confirm_m``.
+    3. Classification of the confirmed tracks the scan updated
+       (:func:`~tdome.c2.tracking.classification._classify_rows`).
+    4. The deletion tests (:func:`~tdome.c2.tracking.deletion._near_pairs`,
+       :func:`~tdome.c2.tracking.deletion._deletion_tests`).
+
+    Returns ``(confirmed, rejected, dead, counts)``: how many tracks were
+    confirmed, the rejected tracks, the tracks to delete, and ``counts`` =
+    (deleted, confirmed among them, coasted, underground) as
+    :func:`~tdome.c2.tracking.deletion.delete` counts them; ``counts[0] = -1``
+    when duplicates are to be merged or a pair's covariance sum needs the
+    repaired inverse: the deletion stage is then left undone (duplicate
+    counts untouched) for :func:`~tdome.c2.tracking.deletion.delete`.
+    """
+    n = hit.shape[0]
+    _count_opportunities(xp, enu, hit, seen_by, bit, has_site, limits, small_target_range_m, site_ecef,
+                         n_opportunities, n_misses)
+    rejected = np.zeros(n, dtype=np.bool_)
+    updated = np.zeros(n, dtype=np.bool_)
+    n_confirmed = 0
+    for r in range(n):
+        if status[r] == TENTATIVE:
+            if n_hits[r] >= confirm_m and vel_init[r]:
+                status[r] = CONFIRMED
+                n_confirmed += 1
+            else:
+                rejected[r] = n_opportunities[r] - n_hits[r] > confirm_n - confirm_m
+        updated[r] = hit[r] and status[r] == CONFIRMED
+    _classify_rows(x, P, updated, ballistic, kin_class, k_bal, min_alt, min_speed, min_vspeed, slow, k_class)
+    counts = np.zeros(4, dtype=np.int64)
+    dead = np.zeros(n, dtype=np.bool_)
+    conf = np.flatnonzero(status == CONFIRMED)
+    if conf.shape[0] >= 2:
+        i, j, d2, ok = _near_pairs(x_now, P_now, conf, merge_d2, merge_radius_m)
+    else:
+        i, j, d2, ok = _NO_I, _NO_I, _NO_D, _NO_B
+    for p in range(ok.shape[0]):
+        if not ok[p]:
+            counts[0] = -1
+            return n_confirmed, rejected, dead, counts
+    new_count = np.empty(n, dtype=dup_count.dtype)
+    ripe_i, _, coasted, below = _deletion_tests(i, j, d2, hit, dup_count, new_count, status, last_update_s, x_now,
+                                                P_now, now_s, merge_d2, merge_checks, tentative_max_coast_s,
+                                                max_coast_s, min_alt_m)
+    if ripe_i.shape[0]:
+        counts[0] = -1
+        return n_confirmed, rejected, dead, counts
+    for r in range(n):
+        dup_count[r] = new_count[r]
+        dead[r] = coasted[r] or rejected[r] or below[r]
+        if dead[r]:
+            counts[0] += 1
+            if status[r] != TENTATIVE:
+                counts[1] += 1
+                counts[2] += coasted[r]
+                counts[3] += below[r] and not coasted[r]
+    return n_confirmed, rejected, dead, counts
+
+
+_NO_I = np.empty(0, dtype=np.intp)
+_NO_D = np.empty(0)
+_NO_B = np.empty(0, dtype=np.bool_)
+
+
 class Tracker(PictureSource):
     """Multi-radar tracker in ECEF.  See the module docstring."""
 
@@ -230,6 +309,8 @@ class Tracker(PictureSource):
         self._last_association = PlotAssociation.none()
         # The single-model estimator's prediction and gate run compiled with the plots (:meth:`_front`).
         self._compiled_front = isinstance(self.estimator, SingleModelEstimator)
+        # ... and so does track management with M-of-N confirmation (:meth:`_manage`).
+        self._compiled_manage = self._compiled_front and isinstance(self.confirmation, MOfN)
         self.stats: dict[str, int] = dict.fromkeys(_STATS, 0)
 
     # Read-only views of the per-track arrays (rows = tracks, tentative included, sorted by id);
@@ -290,7 +371,9 @@ class Tracker(PictureSource):
         report = self._report(assoc, single)
 
         # 4. Track management.
-        if n:
+        if n and self._compiled_manage:
+            self._manage(hit, plots, pred, x_now, P_now)
+        elif n:
             missed = self._missed_opportunities(hit, plots, pred)
             confirm, rejected = self.confirmation.step(table, hit, missed, assoc, plots)
             cols["status"][confirm] = CONFIRMED
@@ -400,6 +483,40 @@ class Tracker(PictureSource):
             raise ValueError("the single-plot updates name no plots")
         report.append((single.plot, ids[single.track].copy()))
         return report
+
+    def _manage(self, hit: np.ndarray, plots: ScanPlots, pred: Prediction, x_now: np.ndarray,
+                P_now: np.ndarray) -> None:
+        """Step 4 in one compiled call (:func:`_manage_mofn`) for the single-model estimator and M-of-N.
+
+        The same stages in the same order: missed opportunities, M-of-N,
+        classification, the deletion tests and the deletion.  Merging
+        duplicates, or a pair whose covariance sum needs the repaired
+        inverse, is left to :func:`delete` (the compiled call then stops
+        before the deletion stage, having changed nothing of it).
+        """
+        c, st, table = self.config, self.stats, self._table
+        cols, site = table.cols, plots.site
+        if site is None:
+            enu, has_site, limits, small, ecef = _NO_ENU, False, _NO_LIMITS, np.inf, _NO_ENU[0]
+        else:
+            enu, has_site, limits, ecef = site.to_enu(pred.x[:, :3]), True, site.coverage_limits, site.ecef
+            small = np.inf if site.small_target_range_m is None else float(site.small_target_range_m)
+        n_confirmed, rejected, dead, counts = _manage_mofn(
+            hit, pred.x, enu, has_site, limits, small, ecef, plots.bit, cols["seen_by"], cols["n_opportunities"],
+            cols["n_misses"], cols["status"], cols["n_hits"], cols["vel_init"], int(c.confirm_m), int(c.confirm_n),
+            cols["x"], cols["P"], cols["ballistic"], cols["kin_class"], float(c.ballistic_sigmas),
+            float(c.ballistic_min_alt_m), float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps),
+            float(c.slow_speed_mps), float(c.class_sigmas), x_now, P_now, cols["last_update_s"], cols["dup_count"],
+            self._now, float(c.merge_d2), float(c.merge_radius_m), int(c.merge_checks),
+            float(c.tentative_max_coast_s), float(c.max_coast_s), float(c.min_alt_m))
+        st["confirmed"] += n_confirmed
+        if counts[0] < 0:  # a merge, or a repaired inverse: the deletion stage as written
+            delete(table, self.estimator, self._now, x_now, P_now, hit, rejected, c, st)
+            return
+        if counts[0]:
+            for key, v in zip(_DELETION_STATS, counts, strict=True):
+                st[key] += int(v)
+            table.keep(~dead)
 
     def _missed_opportunities(self, hit: np.ndarray, plots: ScanPlots, pred: Prediction) -> np.ndarray:
         """Tracks (n,) that the scan could have updated and did not; counts every track's opportunities.
