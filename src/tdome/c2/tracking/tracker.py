@@ -130,7 +130,7 @@ def _write_rows(track, x, P, time_s, detected, vel_init, t, bit, max_speed, cx, 
 
 _NO_ENU = np.zeros((1, 3))
 _NO_FLAGS = np.zeros(0, dtype=bool)
-_NO_LIMITS = (0.0,) * 7
+_NO_LIMITS: tuple[float, ...] = (0.0,) * 7
 
 
 @njit(cache=True, error_model="numpy")
