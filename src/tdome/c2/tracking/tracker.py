@@ -55,9 +55,11 @@ from tdome.c2.tracking.estimator import Estimate, Estimator, Prediction
 from tdome.c2.tracking.estimator_imm import IMMEstimator
 from tdome.c2.tracking.estimator_single import SingleModelEstimator
 from tdome.c2.tracking.gating import _BRUTE_FORCE_MAX_PAIRS, GatedPairs, _gate_polar
+from tdome.c2.tracking.gaussian import _kalman_stack
 from tdome.c2.tracking.initiation import (
     MOfN,
     _reachable,
+    _two_point_stack,
     make_confirmation,
     new_tracks,
     reachable,
@@ -176,8 +178,8 @@ def _f64(a) -> np.ndarray:
 
 
 @njit(cache=True)
-def _radar_front(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, lam, max_speed, x, P, time_s, ballistic,
-                 vel_init, t, q_air, q_ballistic, max_substep_s, angle, gamma):  # pragma: no cover - compiled
+def _radar_front(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, x, P, time_s, ballistic, vel_init, t, angle,
+                 gamma, lam, max_speed, q_air, q_ballistic, max_substep_s):  # pragma: no cover - compiled
     """Steps 1 and 2 of the cycle for a radar scan and the single-model estimator, in one call.
 
     The scan's plots (:func:`~tdome.c2.tracking.plots._radar_plots`), every
@@ -215,14 +217,110 @@ def _radar_front(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, lam, max_s
             S[:c].copy(), d2[:c].copy(), logdet[:c].copy(), True)
 
 
+@njit(cache=True)
+def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t, bit, cx, cp, ctime, cvel, clast,
+                       chits, cmiss, cseen, x_now, P_now, hit, min_init_dt_s, q_air, init_speed_sigma_mps,
+                       max_speed):  # pragma: no cover - compiled
+    """Step 3 of the cycle for GNN and the EKF: each track of the pairs takes its plot, and is written.
+
+    1. The EKF update of every pair from the predicted state
+       (:func:`~tdome.c2.tracking.gaussian._kalman_stack`, Joseph form).
+    2. One-plot tracks (:func:`~tdome.c2.tracking.initiation.second_plot`):
+       a plot at least ``min_init_dt_s`` away gives the two-point state with
+       the velocity prior fused in
+       (:func:`~tdome.c2.tracking.initiation._two_point_stack`, then the
+       Kalman update by the pseudo-measurement ``v = 0``, ``R = σ² I``); a
+       closer one keeps the fused position and an unknown velocity.
+    3. The writes of :func:`_write_rows` (speed check included).
+
+    Returns ``(ok, x⁺, P⁺, t⁺, vel_init, written, out_of_sequence)``; ``ok``
+    False (nothing written) when a pair is out of sequence or an innovation
+    covariance needs the repaired inverse.
+    """
+    r_n = track.shape[0]
+    k = nu.shape[1]
+    for p in range(r_n):
+        if dt[track[p]] < 0:
+            return False, xp[:0], Pp[:0], dt[:0], cvel[:0], cvel[:0], 0
+    xs = np.empty((r_n, 6))
+    Ps = np.empty((r_n, 6, 6))
+    Rs = np.empty((r_n, k, k))
+    for p in range(r_n):
+        xs[p] = xp[track[p]]
+        Ps[p] = Pp[track[p]]
+        Rs[p] = R[plot[p]]
+    no_s = np.empty((r_n, k, k))
+    xu, Pu, _, _, ok = _kalman_stack(xs, Ps, nu, H, Rs, no_s, np.empty(r_n), np.zeros(r_n, dtype=np.bool_))
+    for p in range(r_n):
+        if not ok[p]:
+            return False, xp[:0], Pp[:0], dt[:0], cvel[:0], cvel[:0], 0
+    tu = np.full(r_n, t)
+    vel_init = np.empty(r_n, dtype=np.bool_)
+    far = np.zeros(r_n, dtype=np.bool_)
+    nf = 0
+    for p in range(r_n):
+        vel_init[p] = cvel[track[p]]
+        if not vel_init[p] and abs(dt[track[p]]) >= min_init_dt_s:
+            far[p] = True
+            nf += 1
+    if nf:
+        p_a, C_a, t_a = np.empty((nf, 3)), np.empty((nf, 3, 3)), np.empty(nf)
+        p_b, C_b, t_b = np.empty((nf, 3)), np.empty((nf, 3, 3)), np.full(nf, t)
+        f = 0
+        for p in range(r_n):
+            if far[p]:
+                i, j = track[p], plot[p]
+                p_a[f], C_a[f], t_a[f] = cx[i, :3], cp[i, :3, :3], ctime[i]
+                p_b[f], C_b[f] = plot_pos[j], plot_cov[j]
+                f += 1
+        x2, P2 = _two_point_stack(p_a, C_a, t_a, p_b, C_b, t_b, np.full(nf, q_air))
+        Hv = np.zeros((nf, 3, 6))
+        Rv = np.zeros((nf, 3, 3))
+        v_nu = np.empty((nf, 3))
+        var = init_speed_sigma_mps ** 2
+        for f in range(nf):
+            for a in range(3):
+                Hv[f, a, 3 + a] = 1.0
+                Rv[f, a, a] = var
+                v_nu[f, a] = -x2[f, 3 + a]
+        x2, P2, _, _, ok2 = _kalman_stack(x2, P2, v_nu, Hv, Rv, np.empty((nf, 3, 3)), np.empty(nf),
+                                          np.zeros(nf, dtype=np.bool_))
+        for f in range(nf):
+            if not ok2[f]:
+                return False, xp[:0], Pp[:0], dt[:0], cvel[:0], cvel[:0], 0
+        f = 0
+        for p in range(r_n):
+            if far[p]:
+                xu[p], Pu[p], tu[p] = x2[f], P2[f], max(t_a[f], t_b[f])
+                vel_init[p] = True
+                f += 1
+    for p in range(r_n):
+        if not vel_init[p]:  # same instant: a better position, velocity still unknown
+            for a in range(3):
+                xu[p, 3 + a] = 0.0
+                for b in range(3):
+                    Pu[p, a, 3 + b] = 0.0
+                    Pu[p, 3 + a, b] = 0.0
+                    Pu[p, 3 + a, 3 + b] = _sigma2_if(a == b, init_speed_sigma_mps)
+    written, oos = _write_rows(track, xu, Pu, tu, np.ones(r_n, dtype=np.bool_), vel_init, t, bit, max_speed, cx, cp,
+                               ctime, cvel, clast, chits, cmiss, cseen, dt, x_now, P_now, hit)
+    return True, xu, Pu, tu, vel_init, written, oos
+
+
+@njit(cache=True, inline="always")
+def _sigma2_if(diagonal, sigma):  # pragma: no cover - compiled
+    """``σ²`` on the diagonal, 0 off it (the entries of ``σ² I``)."""
+    return sigma**2 if diagonal else 0.0
+
+
 _DELETION_STATS = ("deleted", "deleted_confirmed", "deleted_coasted", "deleted_underground")
 
 
 @njit(cache=True, error_model="numpy")
 def _manage_mofn(hit, xp, enu, has_site, limits, small_target_range_m, site_ecef, bit, seen_by, n_opportunities,
-                 n_misses, status, n_hits, vel_init, confirm_m, confirm_n, x, P, ballistic, kin_class, k_bal, min_alt,
-                 min_speed, min_vspeed, slow, k_class, x_now, P_now, last_update_s, dup_count, now_s, merge_d2,
-                 merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s,
+                 n_misses, status, n_hits, vel_init, x, P, ballistic, kin_class, x_now, P_now, last_update_s,
+                 dup_count, now_s, confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class,
+                 merge_d2, merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s,
                  min_alt_m):  # pragma: no cover - compiled
     """Track management (step 4 of the cycle) with M-of-N confirmation, in one pass of each stage.
 
@@ -311,6 +409,18 @@ class Tracker(PictureSource):
         self._compiled_front = isinstance(self.estimator, SingleModelEstimator)
         # ... and so does track management with M-of-N confirmation (:meth:`_manage`).
         self._compiled_manage = self._compiled_front and isinstance(self.confirmation, MOfN)
+        # ... and so does the update of single-plot tracks by the EKF (:meth:`_update_compiled`).
+        self._compiled_update = self._compiled_front and config.filter == "ekf" and config.association == "gnn"
+        c = config
+        self._update_settings = (float(c.min_init_dt_s), float(c.q_air), float(c.init_speed_sigma_mps),
+                                 float(c.max_speed_mps))
+        self._front_settings = (float(c.false_alarm_density_m3), float(c.max_speed_mps), float(c.q_air),
+                                float(c.q_ballistic), float(c.max_substep_s))
+        self._manage_settings = (
+            int(c.confirm_m), int(c.confirm_n), float(c.ballistic_sigmas), float(c.ballistic_min_alt_m),
+            float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps), float(c.slow_speed_mps),
+            float(c.class_sigmas), float(c.merge_d2), float(c.merge_radius_m), int(c.merge_checks),
+            float(c.tentative_max_coast_s), float(c.max_coast_s), float(c.min_alt_m))
         self.stats: dict[str, int] = dict.fromkeys(_STATS, 0)
 
     # Read-only views of the per-track arrays (rows = tracks, tentative included, sorted by id);
@@ -360,12 +470,16 @@ class Tracker(PictureSource):
         assoc = self.associator(pairs, n, plots, table.confirmed & cols["vel_init"])
 
         # 3. Update the associated tracks (implausible velocities refused).
-        mixture, single = est.update(table, pred, assoc, plots)
-        single.vel_init = second_plot(table, single, pred, plots, c)
         # Each track's state at the scan time: predicted, or updated where the update is at the scan time.
         hit, x_now, P_now = np.zeros(n, dtype=bool), pred.x.copy(), pred.P.copy()
-        mixture = self._write(mixture, pred, plots, x_now, P_now, hit)
-        single = self._write(single, pred, plots, x_now, P_now, hit)
+        fused = self._update_compiled(assoc, pred, plots, x_now, P_now, hit) if self._compiled_update else None
+        if fused is not None:
+            single = fused
+        else:
+            mixture, single = est.update(table, pred, assoc, plots)
+            single.vel_init = second_plot(table, single, pred, plots, c)
+            mixture = self._write(mixture, pred, plots, x_now, P_now, hit)
+            single = self._write(single, pred, plots, x_now, P_now, hit)
         used = assoc.claimed
         used[single.plot] = True
         report = self._report(assoc, single)
@@ -412,9 +526,8 @@ class Tracker(PictureSource):
                 _f64(scan.range_m), _f64(scan.az_rad), _f64(scan.el_rad),
                 _NO_FLOATS if scan.rdot_mps is None else _f64(scan.rdot_mps), k, np.ascontiguousarray(sig),
                 1.0 if site.sigma_rdot_mps is None else float(site.sigma_rdot_mps), site.ecef, site.enu_rot,
-                float(c.false_alarm_density_m3), float(c.max_speed_mps), cols["x"], cols["P"], cols["time_s"],
-                cols["ballistic"], cols["vel_init"], t, float(c.q_air), float(c.q_ballistic),
-                float(c.max_substep_s), _RADAR_ANGLES[k], est.gamma[k])
+                cols["x"], cols["P"], cols["time_s"], cols["ballistic"], cols["vel_init"], t, _RADAR_ANGLES[k],
+                est.gamma[k], *self._front_settings)
             z, R, pos, cov, lam, dt, q, xp, Pp, ti, pj, nu, H, S, d2, logdet, ok = out
             plots = ScanPlots(t, int(scan.sensor), site, z, R, pos, cov, PolarRadar(site.ecef, site.enu_rot, k == 4),
                               lam)
@@ -448,6 +561,31 @@ class Tracker(PictureSource):
         """Check a scan, count it, and return its plots."""
         site = self._count(scan)
         return ScanPlots.from_scan(scan, site, self.config.false_alarm_density_m3, self.config.max_speed_mps)
+
+    def _update_compiled(self, assoc: Association, pred: Prediction, plots: ScanPlots, x_now: np.ndarray,
+                         P_now: np.ndarray, hit: np.ndarray) -> Estimate | None:
+        """Step 3 for GNN and the EKF in one compiled call (:func:`_update_single_ekf`); the updates written.
+
+        The same stages in the same order as ``est.update``, :func:`second_plot`
+        and :meth:`_write`.  None, with nothing changed, for a Cartesian feed,
+        an out-of-sequence pair or a covariance that needs the repaired
+        inverse: the stages one by one then take the scan.
+        """
+        mp, cols, st = assoc.single, self._table.cols, self.stats
+        if plots.cartesian or len(assoc.mixture):
+            return None
+        ok, xu, Pu, tu, vel_init, written, oos = _update_single_ekf(
+            mp.track, mp.plot, mp.nu, mp.H, plots.R, plots.pos, plots.cov, pred.x, pred.P, pred.dt, pred.t,
+            plots.bit, cols["x"], cols["P"], cols["time_s"], cols["vel_init"], cols["last_update_s"], cols["n_hits"],
+            cols["n_misses"], cols["seen_by"], x_now, P_now, hit, *self._update_settings)
+        if not ok:
+            return None
+        st["oos_updates"] += oos
+        est = Estimate(mp.track, xu, Pu, tu, np.ones(mp.track.size, dtype=bool), plot=mp.plot, vel_init=vel_init)
+        if not written.all():
+            st["speed_rejected"] += int((~written).sum())
+            est = est.select(written)
+        return est
 
     def _write(self, est: Estimate, pred: Prediction, plots: ScanPlots, x_now: np.ndarray, P_now: np.ndarray,
                hit: np.ndarray) -> Estimate:
@@ -496,19 +634,16 @@ class Tracker(PictureSource):
         """
         c, st, table = self.config, self.stats, self._table
         cols, site = table.cols, plots.site
-        if site is None:
+        if site is None:  # a Cartesian feed from outside the sensors: covers everywhere, expects everything
             enu, has_site, limits, small, ecef = _NO_ENU, False, _NO_LIMITS, np.inf, _NO_ENU[0]
         else:
             enu, has_site, limits, ecef = site.to_enu(pred.x[:, :3]), True, site.coverage_limits, site.ecef
             small = np.inf if site.small_target_range_m is None else float(site.small_target_range_m)
         n_confirmed, rejected, dead, counts = _manage_mofn(
             hit, pred.x, enu, has_site, limits, small, ecef, plots.bit, cols["seen_by"], cols["n_opportunities"],
-            cols["n_misses"], cols["status"], cols["n_hits"], cols["vel_init"], int(c.confirm_m), int(c.confirm_n),
-            cols["x"], cols["P"], cols["ballistic"], cols["kin_class"], float(c.ballistic_sigmas),
-            float(c.ballistic_min_alt_m), float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps),
-            float(c.slow_speed_mps), float(c.class_sigmas), x_now, P_now, cols["last_update_s"], cols["dup_count"],
-            self._now, float(c.merge_d2), float(c.merge_radius_m), int(c.merge_checks),
-            float(c.tentative_max_coast_s), float(c.max_coast_s), float(c.min_alt_m))
+            cols["n_misses"], cols["status"], cols["n_hits"], cols["vel_init"], cols["x"], cols["P"],
+            cols["ballistic"], cols["kin_class"], x_now, P_now, cols["last_update_s"], cols["dup_count"], self._now,
+            *self._manage_settings)
         st["confirmed"] += n_confirmed
         if counts[0] < 0:  # a merge, or a repaired inverse: the deletion stage as written
             delete(table, self.estimator, self._now, x_now, P_now, hit, rejected, c, st)
