@@ -155,10 +155,11 @@ def test_duplicate_search_finds_every_near_pair(seed):
     P = _spd(rng, n, 6, 1.0) * rng.uniform(1e2, 1e6, n)[:, None, None]
     conf = np.flatnonzero(rng.random(n) < 0.7)
     gamma, cap = 12.59, 20e3
-    i, j, d2, ok = _near_pairs(x, P, conf, gamma, cap)
+    skip = rng.random(n) < 0.4
+    i, j, d2, ok = _near_pairs(x, P, conf, gamma, cap, skip)
     radius = np.minimum(np.sqrt(2.0 * gamma * np.trace(P[:, :3, :3], axis1=1, axis2=2)), cap)
     want = [(a, b) for ia, a in enumerate(conf) for b in conf[ia + 1:]
-            if np.linalg.norm(x[a, :3] - x[b, :3]) <= max(radius[a], radius[b])]
+            if np.linalg.norm(x[a, :3] - x[b, :3]) <= max(radius[a], radius[b]) and not (skip[a] and skip[b])]
     assert list(zip(i.tolist(), j.tolist(), strict=True)) == want
     assert ok.all()
     for p, (a, b) in enumerate(want):

@@ -39,7 +39,7 @@ def delete(table: TrackTable, estimator: Estimator, now_s: float, x_now: np.ndar
     """Delete the tracks that must go (module docstring); ``x_now``, ``P_now`` are the states at the scan time."""
     c = config
     cols = table.cols
-    i, j, d2 = _close_pairs(cols["status"], x_now, P_now, c)
+    i, j, d2 = _close_pairs(cols["status"], x_now, P_now, hit, c)
     ripe_i, ripe_j, coasted, below = _deletion_tests(
         i, j, d2, hit, cols["dup_count"], cols["dup_count"], cols["status"], cols["last_update_s"], x_now, P_now, now_s,
         float(c.merge_d2), int(c.merge_checks), float(c.tentative_max_coast_s), float(c.max_coast_s),
@@ -129,7 +129,7 @@ def _deletion_tests(i, j, d2, hit, dup_count, new_count, status, last_update_s, 
     return ripe_i[:nr].copy(), ripe_j[:nr].copy(), coasted, below
 
 
-def _close_pairs(status: np.ndarray, x_now: np.ndarray, P_now: np.ndarray,
+def _close_pairs(status: np.ndarray, x_now: np.ndarray, P_now: np.ndarray, hit: np.ndarray,
                  config: TrackerConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate duplicate pairs ``(i, j, d2)`` of confirmed tracks (rows ``i < j``), with their state distance.
 
@@ -141,13 +141,14 @@ def _close_pairs(status: np.ndarray, x_now: np.ndarray, P_now: np.ndarray,
     looks for partners within ``√(2 γ tr P_i)`` (capped at ``merge_radius_m``).
     Two tracks updated by plots of the same scan are distinct objects (a
     radar gives at most one plot per object per scan), however close:
-    salvoes of rockets fly that way (:func:`_deletion_tests`).
+    salvoes of rockets fly that way (:func:`_deletion_tests`), so pairs of
+    tracks both in ``hit`` are not candidates.
     """
     c = config
     conf = np.flatnonzero(status == CONFIRMED)
     if conf.size < 2:
         return _NO_PAIRS
-    i, j, d2, ok = _near_pairs(x_now, P_now, conf, float(c.merge_d2), float(c.merge_radius_m))
+    i, j, d2, ok = _near_pairs(x_now, P_now, conf, float(c.merge_d2), float(c.merge_radius_m), hit)
     if not ok.all():  # P_i + P_j not numerically positive definite: the repaired inverse
         dx = x_now[i[~ok]] - x_now[j[~ok]]
         Sinv, _ = spd_inv_logdet(P_now[i[~ok]] + P_now[j[~ok]])
@@ -189,8 +190,10 @@ def merge(table: TrackTable, estimator: Estimator, i: np.ndarray, j: np.ndarray)
 
 
 @njit(cache=True)
-def _near_pairs(x, P, conf, gamma, max_radius):  # pragma: no cover - compiled
+def _near_pairs(x, P, conf, gamma, max_radius, skip):  # pragma: no cover - compiled
     """Pairs of rows ``conf`` (a < b) within ``max(radius_a, radius_b)`` of each other, and their state distance.
+
+    Pairs of two rows both in ``skip`` are left out.
 
     ``radius_a = min(√(2 γ tr P_a,pp), max_radius)`` (the prefilter of
     :func:`_close_pairs`).  Returns ``(i, j, d2, ok)``: table rows sorted by
@@ -215,6 +218,8 @@ def _near_pairs(x, P, conf, gamma, max_radius):  # pragma: no cover - compiled
         i = conf[a]
         for b in range(a + 1, nc):
             j = conf[b]
+            if skip[i] and skip[j]:
+                continue
             r = max(radius[a], radius[b])
             dp = 0.0
             for k in range(3):

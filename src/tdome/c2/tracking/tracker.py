@@ -360,7 +360,7 @@ def _manage_mofn(hit, xp, enu, has_site, limits, small_target_range_m, site_ecef
     dead = np.zeros(n, dtype=np.bool_)
     conf = np.flatnonzero(status == CONFIRMED)
     if conf.shape[0] >= 2:
-        i, j, d2, ok = _near_pairs(x_now, P_now, conf, merge_d2, merge_radius_m)
+        i, j, d2, ok = _near_pairs(x_now, P_now, conf, merge_d2, merge_radius_m, hit)
     else:
         i, j, d2, ok = _NO_I, _NO_I, _NO_D, _NO_B
     for p in range(ok.shape[0]):
