@@ -40,6 +40,22 @@ that has detected the track before or would see even a small target there;
 a scan that does not cover a track neither helps nor hurts it.  Plots of an
 out-of-sequence scan are counted in ``stats['oos_plots']`` and the
 retrodicted updates in ``stats['oos_updates']``; nothing is dropped silently.
+
+The cycle in three compiled calls
+---------------------------------
+A scan costs little arithmetic (a few plots against a few dozen tracks) and
+many calls, so for the default configuration (single-model estimator, EKF,
+GNN, M-of-N) a radar scan runs as three compiled calls over the track
+table, each the stages above in their order, through the same compiled
+pieces: the front (plots, prediction, gate, reach test: :func:`_radar_front`),
+the update of the tracks that took a plot (:func:`_update_single_ekf`) and
+track management (:func:`_manage_mofn`); the assignment of contested plots
+(when GNN finds pairs that share a track or a plot) and the start of new
+tracks stay in Python.  Any other configuration, a Cartesian feed, an
+out-of-sequence pair, a covariance that needs the repaired inverse or a merge
+of duplicates takes the stages one by one for that step, the compiled call
+having changed nothing.  A test runs the same scans both ways and finds
+every association and track-table column equal after every scan.
 """
 
 from __future__ import annotations
