@@ -151,8 +151,9 @@ class GNN:
 
     def __call__(self, pairs: GatedPairs, n_tracks: int, plots: ScanPlots, weighs: np.ndarray) -> Association:
         m = len(plots)
-        single = pairs.select(gnn_assign(pairs.track, pairs.plot, pairs.cost, n_tracks, m))
-        return Association(single, _none(pairs), np.empty(0), np.ones(n_tracks), np.zeros(m))
+        sel = gnn_assign(pairs.track, pairs.plot, pairs.cost, n_tracks, m)
+        single = pairs if sel.size == len(pairs) else pairs.select(sel)  # every pair taken: the pairs as they are
+        return Association(single, _none(pairs), _NO_F, np.ones(n_tracks), np.zeros(m))
 
 
 class JPDA:
