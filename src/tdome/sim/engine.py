@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from tdome import geo
 from tdome.analysis.metrics import gospa, nees
@@ -237,14 +238,9 @@ class _Battle:
         scans = sorted((float(ts), k) for k, r in enumerate(self.radars) for ts in r.scan_times(t, t_next))
         for ts, k in scans:
             pos, vel, alive = self.truth_state(ts)
-            idx = np.flatnonzero(alive)
-            det, src = self.radars[k].scan(ts, pos[idx], vel[idx], self.raid.rcs_m2[idx])
-            truth_rows = np.full(src.size, -1)
-            truth_rows[src >= 0] = idx[src[src >= 0]]
-            src_rows = truth_rows[truth_rows >= 0]
-            new = src_rows[self.first_detect[src_rows] > ts]
-            self.first_detect[new] = ts
-            self.rec.detected_by[k, src_rows] = True
+            idx, pos_a, vel_a, rcs_a = _alive_targets(alive, pos, vel, self.raid.rcs_m2)
+            det, src = self.radars[k].scan(ts, pos_a, vel_a, rcs_a)
+            truth_rows = _plot_truth(src, idx, ts, self.first_detect, self.rec.detected_by[k])
             name = self.sites[k].name
             for f in feeds[k]:
                 send = self.net.wire if f.wired else self.net.send
@@ -293,8 +289,12 @@ class _Battle:
                 self.rec.plot_age_s.append(msg.arrive_s - msg.payload.time_s)
             # Truth bookkeeping for metrics: which object's plots each track took.
             assoc = pic.source.last_association  # PictureSource: the tracker's, or the perfect picture's
+            track_truth = self.track_truth
             for tid, row in zip(assoc.track_id.tolist(), truth_rows[assoc.plot].tolist()):
-                self.track_truth.setdefault(tid, Counter())[row] += 1
+                c = track_truth.get(tid)
+                if c is None:
+                    c = track_truth[tid] = Counter()
+                c[row] += 1
             return
         node = self.command.node(msg.dst)
         if kind == "status":
@@ -346,8 +346,10 @@ class _Battle:
             known = t <= cycle + 1e-9 or (node.last is not None and node.last.picture.time_s >= t - cycle - 1e-9)
             out = node.bm.decide(t, statuses)
             node.last = out
+            seen, confirmed_s = node.first_seen, t if known else np.nan
             for tid, first in zip(out.picture.track_id.tolist(), out.picture.first_update_s.tolist()):
-                node.first_seen.setdefault(tid, (t if known else np.nan, first))
+                if tid not in seen:
+                    seen[tid] = (confirmed_s, first)
             if out.assignment is not None:
                 a = out.assignment
                 rec.assign_rows.append((t, *out.assignment_shape, a.solve_s * 1e3,
@@ -514,7 +516,7 @@ def truth_of(track_truth: dict, track_id: int) -> int:
     c = track_truth.get(track_id)
     if not c:
         return -1
-    return c.most_common(1)[0][0]
+    return max(c, key=c.__getitem__)  # c.most_common(1)[0][0]: the first counted of the most common
 
 
 def _record(rec: RunRecord, t, truth_state, views: list[tuple[AirPicture, ThreatPicture]], track_truth):
@@ -525,9 +527,8 @@ def _record(rec: RunRecord, t, truth_state, views: list[tuple[AirPicture, Threat
     if idx.size:
         lat, lon, alt = geo.ecef_to_geodetic(pos[idx])
         spd = np.linalg.norm(vel[idx], axis=1)
-        for k, i in enumerate(idx):
-            rec.truth_rows.append((t, int(i), float(np.degrees(lat[k])), float(np.degrees(lon[k])), float(alt[k]),
-                                   float(spd[k])))
+        rec.truth_rows.extend(zip([t] * idx.size, idx.tolist(), np.degrees(lat).tolist(), np.degrees(lon).tolist(),
+                                  alt.tolist(), spd.tolist()))
     est = np.concatenate([pic.x[:, :3] for pic, _ in views]) if views else np.zeros((0, 3))
     g = gospa(pos[idx], est, c=GOSPA_C_M)
     rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est),
@@ -538,27 +539,28 @@ def _record(rec: RunRecord, t, truth_state, views: list[tuple[AirPicture, Threat
 
 def _record_tracks(rec: RunRecord, t, pic: AirPicture, threats: ThreatPicture, track_truth, pos, vel, alive):
     if len(pic.track_id):
-        est = pic.x[:, :3]
-    if len(pic.track_id):
         tids = pic.track_id.tolist()
-        rows = np.array([truth_of(track_truth, tid) for tid in tids], dtype=np.int64)
-        err = _truth_errors(pic, rows, pos, vel, alive)
-        lat, lon, alt = geo.ecef_to_geodetic(est)
-        spd = np.linalg.norm(pic.x[:, 3:], axis=1)
-        row_of = {int(tid): i for i, tid in enumerate(threats.track_id)}
+        rows = [truth_of(track_truth, tid) for tid in tids]
+        err = _truth_errors(pic, np.array(rows, dtype=np.int64), pos, vel, alive).tolist()
+        lat, lon, alt = geo.ecef_to_geodetic(pic.x[:, :3])
+        spd = np.linalg.norm(pic.x[:, 3:], axis=1).tolist()
+        lat, lon, alt = np.degrees(lat).tolist(), np.degrees(lon).tolist(), alt.tolist()
+        row_of = {tid: i for i, tid in enumerate(threats.track_id.tolist())}
         # The C2's predicted impact point and time to go, where threat evaluation has one.
         imp = np.full((len(threats.track_id), 3), np.nan)
         ok = np.all(np.isfinite(threats.impact_ecef), axis=1)
         if ok.any():
             ilat, ilon, _ = geo.ecef_to_geodetic(threats.impact_ecef[ok])
             imp[ok] = np.column_stack([np.degrees(ilat), np.degrees(ilon), threats.time_to_go_s[ok]])
+        pred, cls, asset = imp.tolist(), threats.class_names, threats.asset.tolist()
+        none = [np.nan] * 3
         for k, tid in enumerate(tids):
             r = row_of.get(tid, -1)
-            cls = threats.class_names[r] if r >= 0 else ""
-            asset = int(threats.asset[r]) if r >= 0 else -1
-            pred = imp[r].tolist() if r >= 0 else [np.nan] * 3
-            rec.track_rows.append((t, tid, float(np.degrees(lat[k])), float(np.degrees(lon[k])), float(alt[k]),
-                                   float(spd[k]), cls, asset, int(rows[k]), *err[k].tolist(), *pred))
+            if r >= 0:
+                rec.track_rows.append((t, tid, lat[k], lon[k], alt[k], spd[k], cls[r], int(asset[r]), rows[k],
+                                       *err[k], *pred[r]))
+            else:
+                rec.track_rows.append((t, tid, lat[k], lon[k], alt[k], spd[k], "", -1, rows[k], *err[k], *none))
 
 
 def _truth_errors(pic, rows, pos, vel, alive) -> np.ndarray:
@@ -581,6 +583,54 @@ def _truth_errors(pic, rows, pos, vel, alive) -> np.ndarray:
         out[ok, 2] = nees(e[:, :3], P[:, :3, :3])
         out[ok, 3] = nees(e, P)
     return out
+
+
+# --------------------------------------------------------------------------- a scan's truth, compiled
+# A run makes tens of thousands of scans of a few tens of live threats: as numpy calls, the selection of the
+# live rows before a scan and the bookkeeping of its plots after it would be a dozen calls on tiny arrays each.
+
+
+@njit(cache=True)
+def _alive_targets(alive, pos, vel, rcs):  # pragma: no cover - compiled; see _Battle._scans
+    """The live rows ``idx = flatnonzero(alive)`` and their states: ``(idx, pos[idx], vel[idx], rcs[idx])``."""
+    n = 0
+    for i in range(alive.size):
+        if alive[i]:
+            n += 1
+    idx = np.empty(n, dtype=np.int64)
+    p = np.empty((n, 3))
+    v = np.empty((n, 3))
+    r = np.empty(n)
+    j = 0
+    for i in range(alive.size):
+        if alive[i]:
+            idx[j] = i
+            for c in range(3):
+                p[j, c] = pos[i, c]
+                v[j, c] = vel[i, c]
+            r[j] = rcs[i]
+            j += 1
+    return idx, p, v, r
+
+
+@njit(cache=True)
+def _plot_truth(src, idx, t_s, first_detect, detected):  # pragma: no cover - compiled; see _Battle._scans
+    """The truth row of each plot of a scan at ``t_s`` (``idx[src]``, -1 for a false alarm, ``src`` -1).
+
+    In place: ``first_detect[row] = min(first_detect[row], t_s)`` and ``detected[row] = True`` for every
+    row a plot came from (``detected`` is the scanning radar's row of :attr:`RunRecord.detected_by`).
+    """
+    rows = np.empty(src.size, dtype=np.int64)
+    for i in range(src.size):
+        if src[i] < 0:
+            rows[i] = -1
+            continue
+        r = idx[src[i]]
+        rows[i] = r
+        if first_detect[r] > t_s:
+            first_detect[r] = t_s
+        detected[r] = True
+    return rows
 
 
 # --------------------------------------------------------------------------- replay records

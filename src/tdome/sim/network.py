@@ -242,18 +242,16 @@ class Network:
     def send(self, t_s: float, kind: str, src: str, dst: str, payload: Any, meta: Any = None,
              lane: str = "up") -> None:
         """Send a message at ``t_s``; it arrives later, or never."""
-        counts = self.by_kind.setdefault(kind, [0, 0])
+        counts = self.by_kind.get(kind)
+        if counts is None:
+            counts = self.by_kind[kind] = [0, 0]
         counts[0] += 1
-        msg = Message(kind, src, dst, t_s, payload, meta)
-        if self.perfect:
-            msg.arrive_s = t_s
-        else:
-            arrive = self._carry(src, dst, t_s)
-            if arrive is None:
-                return
-            msg.arrive_s = arrive
+        arrive = t_s if self.perfect else self._carry(src, dst, t_s)
+        if arrive is None:
+            return
         counts[1] += 1
-        heapq.heappush(self._queues[lane], (msg.arrive_s, next(self._seq), msg))
+        msg = Message(kind, src, dst, t_s, payload, meta, arrive)  # only a message that arrives is made
+        heapq.heappush(self._queues[lane], (arrive, next(self._seq), msg))
 
     def wire(self, t_s: float, kind: str, src: str, dst: str, payload: Any, meta: Any = None,
              lane: str = "up") -> None:
