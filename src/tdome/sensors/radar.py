@@ -20,8 +20,10 @@ stages of a scan (coverage, :meth:`~tdome.messages.SensorSite.covers`; range,
 angles and Pd of the covered targets; the plots assembled from the draws,
 range rate included) are compiled loops (numba) around the rotations into
 the radar's frame (:meth:`~tdome.messages.SensorSite.to_enu`, numpy matrix
-products).  The random draws stay numpy calls, the same calls in the same
-order and of the same sizes, so a seed gives the same plots; the loops
+products).  The random draws stay numpy calls, the same draws in the same order
+(the measurement errors of a scan, and its false alarms' coordinates, come
+from one call each, as the per-quantity calls would draw them), so a seed
+gives the same plots; the loops
 perform the operations of the numpy expressions they stand for
 (:func:`tdome.geo.enu_to_razel`, :meth:`RadarModel.detection_probability`)
 in the same order, so the plots are the same to the last bit.
@@ -83,21 +85,26 @@ class RadarModel:
                                             float(self.ref_range_m), float(self.pfa))  # rows of one array
         hit = rng.random(idx.size) < pd
         n = int(np.count_nonzero(hit))
-        noise_r = rng.normal(0.0, s.sigma_range_m, n)
-        noise_az = rng.normal(0.0, s.sigma_az_rad, n)
-        noise_el = rng.normal(0.0, s.sigma_el_rad, n)
+        # The measurement errors: range, azimuth, elevation (and range rate) of each detection, drawn as
+        # rng.normal(0, σ, n) would draw them one quantity after the other (loc + σ z, from one call).
+        z = rng.standard_normal((4 if with_rdot else 3) * n)
+        noise_r = 0.0 + s.sigma_range_m * z[:n]
+        noise_az = 0.0 + s.sigma_az_rad * z[n:2 * n]
+        noise_el = 0.0 + s.sigma_el_rad * z[2 * n:3 * n]
         v_enu, noise_rdot = _NONE2, _NONE
         if s.sigma_rdot_mps is not None:
             v_enu = vel_ecef[idx[hit]] @ s.enu_rot.T
-            noise_rdot = rng.normal(0.0, s.sigma_rdot_mps, n)
+            noise_rdot = 0.0 + s.sigma_rdot_mps * z[3 * n:]
 
-        # False alarms: Poisson count, uniform over the clutter region of the coverage.
+        # False alarms: Poisson count, uniform over the clutter region of the coverage (range, azimuth
+        # offset, elevation drawn as rng.uniform(low, high, n_fa) would, one after the other: low + (high - low) u).
         n_fa = rng.poisson(self.false_alarms_per_scan)
         fa_r = fa_az = fa_el = fa_rdot = _NONE
         if n_fa:
-            fa_r = rng.uniform(max(s.min_range_m, 1000.0), s.max_range_m, n_fa)
-            fa_az = rng.uniform(-s.az_half_width_rad, s.az_half_width_rad, n_fa)
-            fa_el = rng.uniform(max(s.min_el_rad, 0.0), max(min(s.max_el_rad, _CLUTTER_MAX_EL_RAD), 1e-3), n_fa)
+            u = rng.random(3 * n_fa)
+            fa_r = _uniform(max(s.min_range_m, 1000.0), s.max_range_m, u[:n_fa])
+            fa_az = _uniform(-s.az_half_width_rad, s.az_half_width_rad, u[n_fa:2 * n_fa])
+            fa_el = _uniform(max(s.min_el_rad, 0.0), max(min(s.max_el_rad, _CLUTTER_MAX_EL_RAD), 1e-3), u[2 * n_fa:])
             if with_rdot:
                 fa_rdot = rng.normal(0.0, 30.0, n_fa)
 
@@ -119,6 +126,11 @@ class RadarModel:
             rdot_mps=z[3] if with_rdot else None,
         )
         return det, source
+
+
+def _uniform(low: float, high: float, u: np.ndarray) -> np.ndarray:
+    """``low + (high - low) u``: draws on [low, high) from draws on [0, 1), as ``Generator.uniform`` makes them."""
+    return low + (high - low) * u
 
 
 # Stand-ins for absent draws and velocities (read only: they have no elements).
