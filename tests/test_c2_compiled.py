@@ -1,10 +1,12 @@
 """The C2's compiled kernels give bit for bit what the numpy expressions they stand for give.
 
-Threat evaluation (great-circle projection, footprint distances, the asset a
-path reaches first), shot windows and the local search's scan of moves run
-as compiled loops; each test here holds one to the numpy form it replaced, on
-random inputs (near the default scenario's geography), with exact equality
-(NaN == NaN).
+Threat evaluation (the whole stage, and its parts: great-circle projection,
+footprint distances, the asset a path reaches first), the Hermite
+interpolation of the predictions, shot windows and the local search's scan
+of moves run as compiled loops; each test here holds one to the numpy form
+it replaced, on random inputs (near the default scenario's geography), with
+exact equality (NaN == NaN).  The local search's reuse of a descent it has
+already run is held to the search that ran every one.
 """
 
 from types import SimpleNamespace
@@ -12,13 +14,23 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tdome import geo
-from tdome.c2.assign.base import LossState
-from tdome.c2.assign.greedy import Budget
+from tdome import dynamics, geo
+from tdome.c2.assign import local
+from tdome.c2.assign.base import Assignment, LossState, evaluate_engagements, finish
+from tdome.c2.assign.greedy import Budget, greedy_engagements
 from tdome.c2.assign.local import _NO_ASSET_TERMS, MOVES, _best_move
 from tdome.c2.config import ThreatConfig
 from tdome.c2.engage import plan_windows
-from tdome.c2.threat import _air_nodes, _first_asset_reached, evaluate_threats, footprint_distances, footprints
+from tdome.c2.threat import (
+    ThreatPicture,
+    _air_nodes,
+    _first_asset_reached,
+    ballistic_like,
+    classify,
+    evaluate_threats,
+    footprint_distances,
+    footprints,
+)
 from tdome.messages import BatteryStatus, DefendedAsset, InterceptorSpec
 from test_assign import random_problem
 
@@ -292,3 +304,172 @@ def test_track_kinematics_match_the_numpy_expressions_exactly():
     assert np.array_equal(alt, geo.height_m(x[:, :3]))
     assert np.array_equal(speed, np.linalg.norm(x[:, 3:], axis=1))
     assert np.array_equal(climb, np.einsum("ij,ij->i", x[:, 3:], up))
+
+
+def _evaluate_threats_numpy(picture, assets, cfg):
+    """Threat evaluation as numpy around the kernels of its parts (the form the stage's kernels replaced)."""
+    keep = picture.n_hits >= cfg.min_track_updates
+    track_id, x, P = picture.track_id[keep], picture.x[keep], picture.P[keep]
+    bal = picture.ballistic[keep] | ballistic_like(x, cfg)
+    n = track_id.shape[0]
+    h = cfg.node_step_s
+    n_nodes = max(int(np.ceil(cfg.horizon_s / h)) + 1, 2)
+    node_t = h * np.arange(n_nodes)
+    node_pos, node_vel = np.full((n, n_nodes, 3), np.nan), np.full((n, n_nodes, 3), np.nan)
+    impact, tgo, asset, value = np.full((n, 3), np.nan), np.full(n, np.inf), np.full(n, -1), np.zeros(n)
+    kin = None if picture.kin_class is None else picture.kin_class[keep]
+    cls, ambiguous = classify(x, bal, cfg, kin) if n else (np.zeros(0, dtype=int), np.zeros(0, dtype=bool))
+    fp = footprints(assets)
+    ib = np.flatnonzero(bal)
+    if ib.size:
+        bp, bv, bi, bt = dynamics.free_flight_to_ground(x[ib, :3], x[ib, 3:], n_nodes, h)
+        node_pos[ib], node_vel[ib], impact[ib], tgo[ib] = bp, bv, bi, bt
+        has_imp = np.isfinite(bt)
+        if has_imp.any() and assets:
+            rows = ib[has_imp]
+            ilat, ilon, _ = geo.ecef_to_geodetic(impact[rows])
+            t_go = tgo[rows][:, None, None]
+            Pi = P[rows, :3, :3] + t_go * (P[rows, :3, 3:] + P[rows, 3:, :3]) + t_go**2 * P[rows, 3:, 3:]
+            sl, cl, so, co = np.sin(ilat), np.cos(ilat), np.sin(ilon), np.cos(ilon)
+            rot = np.zeros((sl.shape[0], 2, 3))
+            rot[:, 0, 0], rot[:, 0, 1] = -so, co
+            rot[:, 1, 0], rot[:, 1, 1], rot[:, 1, 2] = -sl * co, -sl * so, cl
+            Ph = rot @ Pi @ np.swapaxes(rot, 1, 2)
+            sd = np.sqrt(np.maximum(np.linalg.eigvalsh(Ph)[:, -1], 0.0))
+            margin = cfg.corridor_m + np.minimum(cfg.impact_sigmas * sd, cfg.max_impact_margin_m)
+            d = footprint_distances(ilat, ilon, fp)
+            inside = d <= margin[:, None]
+            j = np.argmax(np.where(inside, fp.value[None, :], -1.0), axis=1)
+            hit = inside[np.arange(rows.size), j]
+            asset[rows[hit]], value[rows[hit]] = j[hit], fp.value[j[hit]]
+    ia = np.flatnonzero(~bal)
+    if ia.size:
+        ap, av, alat, alon = _air_nodes(x[ia, :3], x[ia, 3:], node_t)
+        node_pos[ia], node_vel[ia] = ap, av
+        if assets:
+            speed = np.linalg.norm(x[ia, 3:], axis=1)
+            j, arrive = _first_asset_reached(alat, alon, node_t, cfg.corridor_m + 0.5 * speed * h, 0.5 * speed * h,
+                                             fp.value, *fp.kernel_args)
+            ok = j >= 0
+            asset[ia[ok]], value[ia[ok]] = j[ok], fp.value[j[ok]]
+            tgo[ia[ok]] = np.maximum(arrive[ok], h)
+    return ThreatPicture(float(picture.time_s), track_id, cls, node_t, node_pos, node_vel, impact, tgo, asset, value,
+                         ambiguous)
+
+
+def _random_picture(n_bal, n_air, seed, kin=True):
+    """A picture of ballistic tracks coming down over the island and air-breathing tracks, some aimed at assets."""
+    rng = np.random.default_rng(seed)
+    pos, vel = _air_tracks(n_bal + n_air, seed)
+    lat, lon = rad(rng.uniform(23.5, 25.5, n_bal)), rad(rng.uniform(120.0, 121.8, n_bal))
+    pos[:n_bal] = geo.geodetic_to_ecef(lat, lon, rng.uniform(5e3, 90e3, n_bal))
+    up = pos[:n_bal] / np.linalg.norm(pos[:n_bal], axis=1, keepdims=True)
+    vel[:n_bal] = up * -rng.uniform(50.0, 2000.0, (n_bal, 1)) + rng.normal(0, 400.0, (n_bal, 3))
+    vel[n_bal:n_bal + 3] *= 0.3  # slow: drones
+    vel[n_bal + 3:n_bal + 6] *= 3.0  # too fast for anything air-breathing
+    x = np.concatenate([pos, vel], axis=1)
+    n = n_bal + n_air
+    A = rng.normal(0.0, 1.0, (n, 6, 6)) * np.array([300.0] * 3 + [30.0] * 3)
+    flagged = np.arange(n) < n_bal
+    flagged[rng.integers(0, max(n_bal, 1), 3)] = False  # not yet flagged: ballistic only by their kinematics
+    return SimpleNamespace(time_s=50.0, track_id=np.arange(1, n + 1), x=x, P=A @ np.swapaxes(A, 1, 2),
+                           ballistic=flagged & (np.arange(n) < n_bal), n_hits=rng.integers(1, 8, n),
+                           kin_class=rng.integers(0, 4, n).astype(np.int8) if kin else None)
+
+
+def _same_threats(got, want):
+    for f in ("time_s", "track_id", "cls", "node_t", "node_pos", "node_vel", "impact_ecef", "time_to_go_s", "asset",
+              "value", "ambiguous"):
+        a, b = np.asarray(getattr(got, f)), np.asarray(getattr(want, f))
+        assert a.dtype == b.dtype and a.shape == b.shape, f
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), f
+
+
+@pytest.mark.parametrize("corridor_m", [3000.0, 40e3])
+@pytest.mark.parametrize("kin", [True, False])
+def test_threat_evaluation_matches_the_numpy_stage_exactly(corridor_m, kin):
+    cfg = ThreatConfig(corridor_m=corridor_m)
+    endangered = 0
+    for seed in range(6):
+        pic = _random_picture(30, 50, 10 + seed, kin)
+        got = evaluate_threats(pic, ASSETS, cfg)
+        _same_threats(got, _evaluate_threats_numpy(pic, ASSETS, cfg))
+        endangered += int((got.asset >= 0).sum())
+        assert np.isfinite(got.impact_ecef).all(axis=1).sum() > 5
+    assert endangered > 20
+
+
+def test_threat_evaluation_matches_the_numpy_stage_without_assets_or_tracks():
+    cfg = ThreatConfig()
+    pic = _random_picture(10, 10, 3)
+    _same_threats(evaluate_threats(pic, [], cfg), _evaluate_threats_numpy(pic, [], cfg))
+    empty = _random_picture(5, 5, 4)
+    empty.n_hits[:] = 0  # no track confirmed long enough
+    _same_threats(evaluate_threats(empty, ASSETS, cfg), _evaluate_threats_numpy(empty, ASSETS, cfg))
+    only_air = _random_picture(0, 12, 5)
+    _same_threats(evaluate_threats(only_air, ASSETS, cfg), _evaluate_threats_numpy(only_air, ASSETS, cfg))
+
+
+def _hermite_numpy(tp, rows, rel_t):
+    """Cubic Hermite interpolation of rows at times rel_t (broadcast together), as numpy expressions."""
+    h = tp.node_t[1] - tp.node_t[0]
+    k = np.clip(np.floor(rel_t / h).astype(int), 0, len(tp.node_t) - 2)
+    s = ((rel_t - tp.node_t[k]) / h)[..., None]
+    p0, p1 = tp.node_pos[rows, k], tp.node_pos[rows, k + 1]
+    v0, v1 = tp.node_vel[rows, k] * h, tp.node_vel[rows, k + 1] * h
+    s2, s3 = s * s, s * s * s
+    out = (2 * s3 - 3 * s2 + 1) * p0 + (s3 - 2 * s2 + s) * v0 + (-2 * s3 + 3 * s2) * p1 + (s3 - s2) * v1
+    out[np.broadcast_to(rel_t > tp.node_t[-1], out.shape[:-1])] = np.nan
+    return out
+
+
+def test_hermite_interpolation_matches_the_numpy_form_exactly():
+    tp = evaluate_threats(_random_picture(20, 20, 8), ASSETS, ThreatConfig())
+    rng = np.random.default_rng(8)
+    rel = np.concatenate([rng.uniform(-20.0, 950.0, 200), tp.node_t, [-1e-9, 0.0, 900.0, 900.0 + 1e-9, 1e6, np.inf,
+                                                                       -np.inf]])
+    rows = np.arange(len(tp))
+    got = tp.positions_at(rel, rows)
+    with np.errstate(invalid="ignore"):
+        want = _hermite_numpy(tp, rows[:, None], rel[None, :])
+    assert np.array_equal(got, want, equal_nan=True) and np.isnan(got).any() and np.isfinite(got).any()
+    each_rows = rng.integers(0, len(tp), rel.size)
+    with np.errstate(invalid="ignore"):
+        want = _hermite_numpy(tp, each_rows, rel)
+    assert np.array_equal(tp.position_each_at(rel, each_rows), want, equal_nan=True)
+
+
+def _local_search_every_descent(problem, kicks=local.KICKS, seed=0):
+    """The local search as it ran before it reused descents: every kick's descent run (no time limit)."""
+    p = problem
+    B, T = p.shape
+    if B == 0 or T == 0:
+        return Assignment()
+    f = p.survival_factor()
+    state, budget = LossState(p), Budget(p)
+    battery, threat = [], []
+    greedy_engagements(p, state, budget, f, battery, threat)
+    if not battery:
+        return finish(p, battery, threat)
+    eb, et = local.improve(p, f, state, budget, np.array(battery, dtype=int), np.array(threat, dtype=int), np.inf)
+    best = (evaluate_engagements(p, eb, et, f)[0], eb, et)
+    rng = np.random.default_rng(seed)
+    for _ in range(kicks if T > 1 else 0):
+        if best[1].size == 0:
+            break
+        eb, et, budget = local._perturb(p, f, rng, best[1], best[2])
+        eb, et = local.improve(p, f, local._state(p, f, eb, et), budget, eb, et, np.inf)
+        loss = evaluate_engagements(p, eb, et, f)[0]
+        if loss < best[0] - 1e-12 * max(1.0, abs(best[0])):
+            best = (loss, eb, et)
+    return finish(p, best[1], best[2])
+
+
+@pytest.mark.parametrize("objective", ["target", "asset"])
+def test_local_search_reusing_descents_finds_what_running_every_descent_finds(objective):
+    rng = np.random.default_rng(11)
+    for _ in range(150):
+        p = random_problem(rng, int(rng.integers(1, 7)), int(rng.integers(1, 8)), objective)
+        got, want = local.solve_local_search(p), _local_search_every_descent(p)
+        assert got.battery.tolist() == want.battery.tolist() and got.threat.tolist() == want.threat.tolist()
+        assert got.rounds.tolist() == want.rounds.tolist() and got.loss == want.loss and got.objective == want.objective

@@ -45,9 +45,18 @@ import numpy as np
 from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
 from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig
 from tdome.c2.engage import plan_windows
-from tdome.c2.threat import ThreatPicture, evaluate_threats
+from tdome.c2.threat import ThreatPicture, evaluate_threats, pk_table
 from tdome.c2.tracking import AirPicture, PictureSource, Tracker, TrackerConfig
-from tdome.messages import THREAT_CLASSES, AimUpdate, BatteryStatus, DefendedAsset, Detections, FireOrder, SensorSite
+from tdome.messages import (
+    THREAT_CLASSES,
+    AimUpdate,
+    BatteryStatus,
+    DefendedAsset,
+    Detections,
+    FireOrder,
+    InterceptorSpec,
+    SensorSite,
+)
 
 
 @dataclass(frozen=True)
@@ -104,11 +113,17 @@ class BattleManager:
         self.assets = assets
         self.tracker: PictureSource = Tracker(self.config.tracker, sensors, first_id)  # or use_picture_source's
         self.engagements: dict[int, Engagement] = {}
+        # The engagements a cycle may still act on, in the order of ``engagements`` (see :meth:`_settle`);
+        # ``engagements`` is changed only through this class's methods, which keep the two in step.
+        self._open: dict[int, Engagement] = {}
+        self._settled_s = -np.inf  # the time of the last settling
         self.rounds_at: dict[int, int] = {}  # track id -> rounds fired at it
         self.killed: set[int] = set()  # track ids assessed killed
         self.endangering: dict[int, int] = {}  # track id -> consecutive cycles endangering an asset
         self._next_engagement = int(first_id)
         self._last: tuple[float, ThreatPicture, dict[int, int]] | None = None  # the last cycle's threats
+        # The batteries' interceptors (kept, so their identities stay theirs) and their kill probability tables.
+        self._pk_tables: tuple[tuple[InterceptorSpec, ...], np.ndarray] = ((), np.zeros((0, len(THREAT_CLASSES))))
 
     def ingest(self, scan: Detections) -> None:
         self.tracker.process(scan)
@@ -125,20 +140,23 @@ class BattleManager:
 
     def decide(self, now_s: float, batteries: list[BatteryStatus]) -> CycleOutput:
         doc = self.config.doctrine
+        if now_s < self._settled_s:  # time ran back: an engagement settled since may be in flight again
+            self._open = dict(self.engagements)
         picture = self.tracker.picture(now_s)
         threats = evaluate_threats(picture, self.assets, self.config.threat)
-        row_of = {int(t): i for i, t in enumerate(threats.track_id)}
+        track_ids, values = threats.track_id.tolist(), threats.value.tolist()
+        row_of = dict(zip(track_ids, range(len(track_ids))))
         # A threat must keep endangering an asset for a few cycles before it may be
         # engaged: one prediction from a young or swapped track is not enough.
         self.endangering = {tid: self.endangering.get(tid, 0) + 1
-                            for tid, v in zip(threats.track_id.tolist(), threats.value.tolist()) if v > 0}
+                            for tid, v in zip(track_ids, values) if v > 0}
         last_update = dict(zip(picture.track_id.tolist(), picture.last_update_s.tolist()))
         self._last = (now_s, threats, row_of)
         withdrawn = self._withdraw_stale(now_s, batteries)
 
         # Kill assessment of engagements whose look time has come.
         verdicts = []
-        for e in self.engagements.values():
+        for e in self._open.values():
             if e.awaiting or e.assessed or now_s < e.intercept_s + doc.kill_assessment_s:
                 continue
             seen_after = last_update.get(e.track_id, -np.inf) > e.intercept_s
@@ -148,23 +166,23 @@ class BattleManager:
             verdicts.append((e.engagement_id, e.track_id, e.assessed))
 
         # Mid-course updates: re-predict each in-flight engagement's intercept point (all in one call).
-        flying = [e for e in self.engagements.values()
+        flying = [e for e in self._open.values()
                   if not e.awaiting and e.intercept_s > now_s and e.track_id in row_of]
         updates = []
         if flying:
             aims = threats.position_each_at(np.array([e.intercept_s - now_s for e in flying]),
                                             np.array([row_of[e.track_id] for e in flying]))
-            for e, p, ok in zip(flying, aims, np.isfinite(aims).all(axis=1).tolist()):
+            for e, p, ok in zip(flying, aims.tolist(), np.isfinite(aims).all(axis=1).tolist()):
                 if ok:
-                    updates.append(AimUpdate(e.engagement_id, _xyz(p)))
+                    updates.append(AimUpdate(e.engagement_id, tuple(p)))
 
         # Threats open to engagement this cycle.
-        pending = {e.track_id for e in self.engagements.values() if not e.assessed}
+        pending = {e.track_id for e in self._open.values() if not e.assessed}
         in_flight_q: dict[int, float] = {}
         column = {b.index: i for i, b in enumerate(batteries)}
         # What each battery can count on against each row, (B, n), for the shots in flight and the assignment.
-        pk_all = threats.plausible_pks([b.interceptor.pk for b in batteries])
-        for e in self.engagements.values():
+        pk_all = threats.plausible_pks_of(self._pk_table(batteries))
+        for e in self._open.values():
             if not e.assessed:
                 pk = 0.0
                 b = column.get(e.battery)  # a battery that has not reported counts for nothing
@@ -172,8 +190,8 @@ class BattleManager:
                     pk = float(pk_all[b, row_of[e.track_id]])
                 in_flight_q[e.track_id] = in_flight_q.get(e.track_id, 1.0) * (1.0 - pk) ** e.rounds
         eligible = []
-        for i, tid in enumerate(threats.track_id.tolist()):
-            if threats.value[i] <= 0 or tid in self.killed:
+        for i, (tid, v) in enumerate(zip(track_ids, values)):
+            if v <= 0 or tid in self.killed:
                 continue
             if self.endangering.get(tid, 0) < self.config.threat.confirm_cycles:
                 continue
@@ -194,14 +212,25 @@ class BattleManager:
         if rows.size and armed:
             orders, requests, result = self._assign(now_s, threats, rows, armed, in_flight_q,
                                                     pk_all[np.ix_(np.array(armed_at, dtype=int), rows)])
+        self._settle(now_s)
         return CycleOutput(orders, updates, picture, threats, verdicts, result, (len(armed), int(rows.size)),
                            requests, withdrawn)
+
+    def _pk_table(self, batteries: list[BatteryStatus]) -> np.ndarray:
+        """The batteries' kill probability tables (:func:`~tdome.c2.threat.pk_table`), kept while their
+        interceptors are the same (the specifications are frozen)."""
+        specs = tuple(b.interceptor for b in batteries)
+        kept, table = self._pk_tables
+        if len(kept) != len(specs) or any(a is not b for a, b in zip(kept, specs)):
+            table = pk_table([s.pk for s in specs])
+            self._pk_tables = (specs, table)
+        return table
 
     def _withdraw_stale(self, now_s: float, batteries: list[BatteryStatus]) -> list[tuple[int, int, str]]:
         """Acknowledge what the batteries report received; withdraw expired requests and orders presumed lost."""
         received = {b.index: b.orders_received for b in batteries}
         out = []
-        for e in list(self.engagements.values()):
+        for e in list(self._open.values()):
             if not e.acked and e.engagement_id in received.get(e.battery, ()):
                 e.acked = True
             if e.awaiting and now_s > e.latest_launch_s:
@@ -213,8 +242,22 @@ class BattleManager:
             self._withdraw(e.engagement_id)
         return out
 
+    def _settle(self, now_s: float) -> None:
+        """Close the engagements no later cycle can act on: assessed, acknowledged, not awaiting an operator
+        and past their intercept.
+
+        Such an engagement is neither withdrawn nor acknowledged, assessed, re-aimed,
+        pending, in flight nor holding rounds, so the cycle's loops over
+        engagements skip it; only a launch report that moves its intercept
+        later (:meth:`launch_report`) opens it again.
+        """
+        self._settled_s = now_s
+        self._open = {k: e for k, e in self._open.items()
+                      if not (e.assessed and e.acked and not e.awaiting and e.intercept_s <= now_s)}
+
     def _withdraw(self, engagement_id: int) -> None:
         e = self.engagements.pop(engagement_id)
+        self._open.pop(engagement_id, None)
         self.rounds_at[e.track_id] = self.rounds_at.get(e.track_id, 0) - e.rounds
 
     def approve(self, engagement_id: int, now_s: float) -> FireOrder | None:
@@ -252,6 +295,8 @@ class BattleManager:
         if e is not None:
             e.launch_s, e.intercept_s = launch_s, intercept_s
             e.acked = True
+            if engagement_id not in self._open:  # settled, but its intercept may now lie ahead
+                self._open = {k: o for k, o in self.engagements.items() if k in self._open or k == engagement_id}
 
     def _assign(self, now_s, threats, rows, batteries, in_flight_q,
                 pk_cls) -> tuple[list[FireOrder], list[FireOrder], Assignment]:
@@ -278,7 +323,7 @@ class BattleManager:
         # Rounds promised by requests still awaiting an operator and by orders the battery has not yet
         # reported received are not in its status: they are not free.
         committed = dict.fromkeys((b.index for b in batteries), 0)
-        for e in self.engagements.values():
+        for e in self._open.values():
             if (e.awaiting or not e.acked) and e.battery in committed:
                 committed[e.battery] += e.rounds
         held = np.array([committed[b.index] for b in batteries])
@@ -320,12 +365,11 @@ class BattleManager:
             awaiting = doc.authority.get(bat.layer, "auto") == "confirm"
             order = FireOrder(eid, bat.index, tid, n, launch, float(win.intercept_s[b, j]), _xyz(win.aim_ecef[b, j]))
             (requests if awaiting else orders).append(order)
-            self.engagements[eid] = Engagement(eid, tid, bat.index, n, launch, float(win.intercept_s[b, j]),
-                                               # feasible now: open at least now, whatever the coarser
-                                               # prediction nodes of the window say
-                                               issued_s=now_s,
-                                               latest_launch_s=max(float(win.latest_launch_s[b, j]), now_s),
-                                               aim_ecef=order.aim_ecef, awaiting=awaiting)
+            self.engagements[eid] = self._open[eid] = Engagement(
+                eid, tid, bat.index, n, launch, float(win.intercept_s[b, j]), issued_s=now_s,
+                # feasible now: open at least now, whatever the coarser prediction nodes of the window say
+                latest_launch_s=max(float(win.latest_launch_s[b, j]), now_s), aim_ecef=order.aim_ecef,
+                awaiting=awaiting)
             self.rounds_at[tid] = self.rounds_at.get(tid, 0) + n
         return orders, requests, result
 

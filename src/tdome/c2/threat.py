@@ -13,16 +13,21 @@ common time grid, so the assignment stage can ask for predicted positions at
 any future time by cubic Hermite interpolation (exact to centimetres for
 vacuum free flight with 10 s nodes).
 
-It runs every C2 cycle for every track against every asset, so the loops
-over tracks, nodes and assets are compiled (numba) whole-stage kernels:
-:func:`track_kinematics` gives every track's height, speed and climb rate,
-:func:`_great_circle_nodes` projects every air-breathing track at once,
-:func:`_first_asset_reached` tests every path against every footprint, and
-:func:`footprint_distances` gives every point's distance to every footprint.
-They perform the floating-point operations of the numpy expressions they
-stand for (:mod:`tdome.geo`'s great-circle functions and height,
-:meth:`~tdome.messages.DefendedAsset.distance_m`) in the same order, so both
-give bit-for-bit the same numbers (tests hold them to it).
+It runs every C2 cycle for every track against every asset, so the stage is
+three compiled (numba) calls over the whole picture, with the impact
+covariances' projection on the ground and its eigenvalues (numpy, LAPACK)
+between them: :func:`_classify_tracks`
+(every track's kinematics, ballistic flag and class), :func:`_predict_paths`
+(every track's prediction nodes, free flight or great circle, and every
+impact's covariance) and :func:`_endangered` (every impact and every path
+against every footprint).  Their parts, :func:`track_kinematics`,
+:func:`_great_circle_nodes`, :func:`_first_asset_reached` and
+:func:`footprint_distances`, and the Hermite interpolation of the nodes
+(:func:`_hermite_point`) perform the floating-point operations of the numpy
+expressions they stand for (:mod:`tdome.geo`'s great-circle functions and
+height, :meth:`~tdome.messages.DefendedAsset.distance_m`, the stage's numpy
+form) in the same order, so both give bit-for-bit the same numbers (tests
+hold them to it).
 """
 
 from __future__ import annotations
@@ -73,9 +78,11 @@ class ThreatPicture:
     def plausible_pks(self, pks: Sequence[dict[str, float]],
                       rows: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
         """:meth:`plausible_pk` of several interceptors' tables at once: (len(pks), rows)."""
+        return self.plausible_pks_of(pk_table(pks), rows)
+
+    def plausible_pks_of(self, table: np.ndarray, rows: np.ndarray | Sequence[int] | None = None) -> np.ndarray:
+        """:meth:`plausible_pks` of the interceptors' tables as one array (:func:`pk_table`)."""
         rows = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=int)
-        table = np.array([[pk.get(c, 0.0) for c in THREAT_CLASSES] for pk in pks], dtype=float).reshape(
-            -1, len(THREAT_CLASSES))
         both = np.minimum(table[:, TC.BALLISTIC], table[:, TC.ROCKET])[:, None]
         p = table[:, self.cls[rows]]
         return np.where(self.ambiguous[rows][None, :], np.minimum(p, both), p)
@@ -90,11 +97,11 @@ class ThreatPicture:
     def positions_at(self, rel_t: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Predicted ECEF positions (m, T, 3) of rows at times ``time_s + rel_t`` (T,).
 
-        Cubic Hermite interpolation between nodes; NaN past a track's impact
-        or horizon.
+        Cubic Hermite interpolation between nodes (:func:`_hermite_grid`); NaN
+        past a track's impact or horizon.
         """
         rows = np.arange(len(self)) if rows is None else np.asarray(rows)
-        return self._hermite(rows[:, None], np.asarray(rel_t, dtype=float)[None, :])
+        return _hermite_grid(*self._node_arrays(), rows.reshape(-1), np.asarray(rel_t, dtype=float).reshape(-1))
 
     def position_each_at(self, rel_t: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Predicted ECEF position (n, 3) of each row ``rows[i]`` at its own time ``time_s + rel_t[i]``.
@@ -102,25 +109,62 @@ class ThreatPicture:
         As :meth:`positions_at`, one time per row: the same numbers as
         ``positions_at(rel_t[i:i+1], rows[i:i+1])[0, 0]``, for all rows in one call.
         """
-        return self._hermite(np.asarray(rows), np.asarray(rel_t, dtype=float))
+        rows, rel = np.broadcast_arrays(np.asarray(rows), np.asarray(rel_t, dtype=float))
+        out = _hermite_each(*self._node_arrays(), np.ascontiguousarray(rows).reshape(-1),
+                            np.ascontiguousarray(rel).reshape(-1))
+        return out.reshape(rows.shape + (3,))
 
-    def _hermite(self, rows: np.ndarray, rel_t: np.ndarray) -> np.ndarray:
-        """Cubic Hermite interpolation of rows at times ``rel_t`` (broadcast together) between nodes h apart.
+    def _node_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (np.ascontiguousarray(self.node_t, dtype=float), np.ascontiguousarray(self.node_pos, dtype=float),
+                np.ascontiguousarray(self.node_vel, dtype=float))
 
-        With node k before t, s = (t − t_k)/h:
-        p(t) = (2s³ − 3s² + 1) p_k + (s³ − 2s² + s) h v_k + (−2s³ + 3s²) p_k+1 + (s³ − s²) h v_k+1.
-        """
-        h = self.node_t[1] - self.node_t[0]
-        k = np.clip(np.floor(rel_t / h).astype(int), 0, len(self.node_t) - 2)
-        s = ((rel_t - self.node_t[k]) / h)[..., None]
-        p0 = self.node_pos[rows, k]
-        p1 = self.node_pos[rows, k + 1]
-        v0 = self.node_vel[rows, k] * h
-        v1 = self.node_vel[rows, k + 1] * h
-        s2, s3 = s * s, s * s * s
-        out = (2 * s3 - 3 * s2 + 1) * p0 + (s3 - 2 * s2 + s) * v0 + (-2 * s3 + 3 * s2) * p1 + (s3 - s2) * v1
-        out[np.broadcast_to(rel_t > self.node_t[-1], out.shape[:-1])] = np.nan
-        return out
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _hermite_point(node_t, node_pos, node_vel, r, t, out):
+    """Cubic Hermite interpolation of row r at time t between nodes h apart, into ``out`` (3,).
+
+    With node k before t (k clipped to the first and the last interval), s = (t − t_k)/h:
+    p(t) = (2s³ − 3s² + 1) p_k + (s³ − 2s² + s) h v_k + (−2s³ + 3s²) p_k+1 + (s³ − s²) h v_k+1;
+    NaN past the last node.  The operations of the numpy form it replaced, in its order.
+    """
+    if t > node_t[-1]:
+        out[:] = np.nan
+        return
+    h = node_t[1] - node_t[0]
+    last = node_t.shape[0] - 2
+    q = np.floor(t / h)
+    k = last if q >= last else int(q) if q >= 0 else 0  # NaN: 0, as numpy's clipped cast gives
+    s = (t - node_t[k]) / h
+    s2, s3 = s * s, s * s * s
+    a, b, c, d = 2 * s3 - 3 * s2 + 1, s3 - 2 * s2 + s, -2 * s3 + 3 * s2, s3 - s2
+    for x in range(3):
+        out[x] = (a * node_pos[r, k, x] + b * (node_vel[r, k, x] * h) + c * node_pos[r, k + 1, x]
+                  + d * (node_vel[r, k + 1, x] * h))
+
+
+@njit(cache=True, error_model="numpy")
+def _hermite_grid(node_t, node_pos, node_vel, rows, rel):  # pragma: no cover - compiled; checked against numpy
+    """Positions (m, T, 3) of rows (m,) at every time of ``rel`` (T,) (:func:`_hermite_point`)."""
+    out = np.empty((rows.shape[0], rel.shape[0], 3))
+    for i in range(rows.shape[0]):
+        for j in range(rel.shape[0]):
+            _hermite_point(node_t, node_pos, node_vel, rows[i], rel[j], out[i, j])
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _hermite_each(node_t, node_pos, node_vel, rows, rel):  # pragma: no cover - compiled; checked against numpy
+    """Position (n, 3) of each row ``rows[i]`` at its own time ``rel[i]`` (:func:`_hermite_point`)."""
+    out = np.empty((rows.shape[0], 3))
+    for i in range(rows.shape[0]):
+        _hermite_point(node_t, node_pos, node_vel, rows[i], rel[i], out[i])
+    return out
+
+
+def pk_table(pks: Sequence[dict[str, float]]) -> np.ndarray:
+    """Interceptors' kill probability tables as one array (len(pks), classes), in the order of THREAT_CLASSES."""
+    return np.array([[pk.get(c, 0.0) for c in THREAT_CLASSES] for pk in pks], dtype=float).reshape(
+        -1, len(THREAT_CLASSES))
 
 
 def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig,
@@ -446,80 +490,197 @@ def _first_asset_reached(node_lat, node_lon, node_t, margin, reach, value, f_lat
     return asset, arrive
 
 
-def _east_north(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """The east and north rows of :func:`tdome.geo.enu_rotation` at each point: (n, 2, 3)."""
-    sl, cl, so, co = np.sin(lat), np.cos(lat), np.sin(lon), np.cos(lon)
-    rot = np.zeros((sl.shape[0], 2, 3))
-    rot[:, 0, 0], rot[:, 0, 1] = -so, co
-    rot[:, 1, 0], rot[:, 1, 1], rot[:, 1, 2] = -sl * co, -sl * so, cl
-    return rot
+@njit(cache=True, error_model="numpy")
+def _impact_covariance(impact, tgo, P, rows):  # pragma: no cover - compiled; checked against numpy in the tests
+    """Geodetic impact points, the impact covariance and the ground plane there, for ``rows`` (m,).
+
+    The state covariance carried to the impact time t to first order,
+    Σ = P_pp + t (P_pv + P_vp) + t² P_vv, and the east and north rows of
+    :func:`tdome.geo.enu_rotation` at the impact point (φ, λ)
+    (:func:`tdome.geo.geodetic_of`): ê = (−sin λ, cos λ, 0),
+    n̂ = (−sin φ cos λ, −sin φ sin λ, cos φ).  Returns ``(lat, lon, Σ (m, 3, 3), rot (m, 2, 3))``.
+    """
+    m = rows.shape[0]
+    lat, lon = np.empty(m), np.empty(m)
+    cov, rot = np.empty((m, 3, 3)), np.zeros((m, 2, 3))
+    for i in range(m):
+        r = rows[i]
+        la, lo, _ = geo.geodetic_of(impact[r, 0], impact[r, 1], impact[r, 2])
+        lat[i], lon[i] = la, lo
+        t = tgo[r]
+        for a in range(3):
+            for b in range(3):
+                cov[i, a, b] = P[r, a, b] + t * (P[r, a, 3 + b] + P[r, 3 + a, b]) + t * t * P[r, 3 + a, 3 + b]
+        sl, cl, so, co = np.sin(la), np.cos(la), np.sin(lo), np.cos(lo)
+        rot[i, 0, 0], rot[i, 0, 1] = -so, co
+        rot[i, 1, 0], rot[i, 1, 1], rot[i, 1, 2] = -sl * co, -sl * so, cl
+    return lat, lon, cov, rot
+
+
+@njit(cache=True, error_model="numpy")
+def _asset_at_impact(lat, lon, margin, value, f_lat, f_lon, f_radius, band_lo, band_hi, poly_start, poly_x,
+                     poly_y):  # pragma: no cover - compiled; checked against numpy in the tests
+    """The most valuable asset whose footprint lies within ``margin[i]`` of impact point i; −1: none.
+
+    Footprint distances as :func:`footprint_distances` gives them.  The
+    choice is numpy's ``argmax`` of the values, −1 for an asset outside the
+    margin (the first of equals; a NaN wins), kept when that asset is within it.
+    """
+    m, n_assets = lat.shape[0], f_lat.shape[0]
+    asset = np.full(m, -1, dtype=np.int64)
+    for i in range(m):
+        j, best, j_inside = 0, 0.0, False
+        for a in range(n_assets):
+            inside = _footprint_distance(a, lat[i], lon[i], f_lat, f_lon, f_radius, poly_start, poly_x,
+                                         poly_y) <= margin[i]
+            v = value[a] if inside else -1.0
+            if a == 0 or (best == best and (v > best or v != v)):
+                j, best, j_inside = a, v, inside
+        if j_inside:
+            asset[i] = j
+    return asset
+
+
+@njit(cache=True, error_model="numpy")
+def _classify_tracks(x, flagged, kin, params):  # pragma: no cover - compiled; checked against numpy in the tests
+    """:func:`ballistic_like` and :func:`classify` of states (n, 6) in one loop, from :func:`track_kinematics`.
+
+    A track is ballistic when the tracker ``flagged`` it or it is ballistic-like;
+    ``kin`` holds the tracker's kinematic class codes (``UNKNOWN`` where it has
+    none); ``params`` are :func:`_class_params`.  The comparisons and the
+    energy range 2E/g = (v² + 2 g max(h, 0)) / g of the numpy forms, in their
+    order.  Returns ``(ballistic, cls, ambiguous, speed)``.
+    """
+    bl_alt, bl_climb, bl_speed, slow_speed, aircraft_alt, amb_lo, amb_hi, mid_band = params
+    alt, speed, climb = _kinematics(x)
+    n = x.shape[0]
+    bal, cls, ambiguous = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.bool_)
+    for i in range(n):
+        bal[i] = flagged[i] or alt[i] > bl_alt or np.abs(climb[i]) > bl_climb or speed[i] > bl_speed
+        up = alt[i] if alt[i] >= 0.0 or alt[i] != alt[i] else 0.0  # np.maximum(alt, 0)
+        energy_range = (speed[i] * speed[i] + 2 * _G0 * up) / _G0
+        if kin[i] == _SLOW:
+            slow = True
+        elif kin[i] == _FAST:
+            slow = False
+        else:
+            slow = speed[i] < slow_speed
+        if bal[i]:
+            cls[i] = _ROCKET if energy_range < mid_band else _BALLISTIC
+        else:
+            cls[i] = _DRONE if slow else _AIRCRAFT if alt[i] > aircraft_alt else _CRUISE
+        ambiguous[i] = bal[i] and energy_range >= amb_lo and energy_range <= amb_hi
+    return bal, cls, ambiguous, speed
+
+
+def _class_params(cfg: ThreatConfig) -> np.ndarray:
+    """The settings :func:`_classify_tracks` takes, in its order."""
+    return np.array([cfg.ballistic_like_alt_m, cfg.ballistic_like_vspeed_mps, cfg.ballistic_like_speed_mps,
+                     cfg.slow_speed_mps, cfg.aircraft_min_alt_m, cfg.ambiguous_min_range_m, cfg.ambiguous_max_range_m,
+                     0.5 * (cfg.ambiguous_min_range_m + cfg.ambiguous_max_range_m)])
+
+
+@njit(cache=True, error_model="numpy")
+def _predict_paths(x, P, bal, node_t):  # pragma: no cover - compiled; checked against numpy in the tests
+    """Every track's prediction nodes: free flight to the ground for the ballistic, great circles for the rest.
+
+    Ballistic tracks fly :func:`tdome.dynamics.free_flight_to_ground` on the
+    node grid; those that come down get their impact point's latitude,
+    longitude, covariance and ground plane (:func:`_impact_covariance`).
+    Air-breathing tracks are projected from their geodetic position
+    (:func:`tdome.geo.geodetic_of`) along great circles (:func:`_great_circle_nodes`).
+    Returns ``(node_pos, node_vel, impact, tgo, impact_rows, impact_lat, impact_lon, impact_cov, impact_rot,
+    air_rows, air_lat, air_lon)``, the last two the air rows' node latitudes and longitudes.
+    """
+    n, n_nodes = x.shape[0], node_t.shape[0]
+    node_pos, node_vel = np.empty((n, n_nodes, 3)), np.empty((n, n_nodes, 3))
+    impact, tgo = np.full((n, 3), np.nan), np.full(n, np.inf)
+    ib, ia = np.flatnonzero(bal), np.flatnonzero(~bal)
+
+    pos, vel = np.empty((ib.shape[0], 3)), np.empty((ib.shape[0], 3))
+    for i in range(ib.shape[0]):
+        pos[i], vel[i] = x[ib[i], :3], x[ib[i], 3:]
+    bp, bv, bi, bt = dynamics._to_ground_compiled(pos, vel, n_nodes, node_t[1] - node_t[0])
+    for i in range(ib.shape[0]):
+        node_pos[ib[i]], node_vel[ib[i]], impact[ib[i]], tgo[ib[i]] = bp[i], bv[i], bi[i], bt[i]
+    rows = ib[np.isfinite(bt)]
+    ilat, ilon, cov, rot = _impact_covariance(impact, tgo, P, rows)
+
+    lat, lon, alt, vel = np.empty(ia.shape[0]), np.empty(ia.shape[0]), np.empty(ia.shape[0]), np.empty((ia.shape[0], 3))
+    for i in range(ia.shape[0]):
+        r = ia[i]
+        lat[i], lon[i], alt[i] = geo.geodetic_of(x[r, 0], x[r, 1], x[r, 2])
+        vel[i] = x[r, 3:]
+    ap, av, alat, alon = _great_circle_nodes(lat, lon, alt, vel, node_t)
+    for i in range(ia.shape[0]):
+        node_pos[ia[i]], node_vel[ia[i]] = ap[i], av[i]
+    return node_pos, node_vel, impact, tgo, rows, ilat, ilon, cov, rot, ia, alat, alon
+
+
+@njit(cache=True, error_model="numpy")
+def _endangered(n, impact_rows, impact_lat, impact_lon, impact_margin, air_rows, air_lat, air_lon, speed, node_t,
+                corridor, tgo, value, f_lat, f_lon, f_radius, band_lo, band_hi, poly_start, poly_x,
+                poly_y):  # pragma: no cover - compiled; checked against numpy in the tests
+    """The asset each track endangers and its value; an air-breathing track's time to go to it (into ``tgo``).
+
+    A predicted impact endangers the most valuable asset within its margin
+    (:func:`_asset_at_impact`); a projected path, the asset it reaches first
+    within a corridor plus half the distance between nodes, its time to go the
+    time to reach the footprint, at least one node step (:func:`_first_asset_reached`).
+    Returns ``(asset, value)``, −1 and 0 where none is endangered.
+    """
+    asset, at_risk = np.full(n, -1, dtype=np.int64), np.zeros(n)
+    fp = (f_lat, f_lon, f_radius, band_lo, band_hi, poly_start, poly_x, poly_y)
+    j = _asset_at_impact(impact_lat, impact_lon, impact_margin, value, *fp)
+    for i in range(impact_rows.shape[0]):
+        if j[i] >= 0:
+            asset[impact_rows[i]], at_risk[impact_rows[i]] = j[i], value[j[i]]
+    h = node_t[1] - node_t[0]
+    half_step = np.empty(air_rows.shape[0])
+    for i in range(air_rows.shape[0]):
+        half_step[i] = 0.5 * speed[air_rows[i]] * h  # nodes are h apart along the path
+    j, arrive = _first_asset_reached(air_lat, air_lon, node_t, corridor + half_step, half_step, value, *fp)
+    for i in range(air_rows.shape[0]):
+        if j[i] >= 0:
+            r = air_rows[i]
+            asset[r], at_risk[r] = j[i], value[j[i]]
+            tgo[r] = arrive[i] if arrive[i] >= h or arrive[i] != arrive[i] else h  # np.maximum(arrive, h)
+    return asset, at_risk
 
 
 def evaluate_threats(picture, assets: list[DefendedAsset], cfg: ThreatConfig) -> ThreatPicture:
-    """Evaluate the confirmed tracks of an air picture against the defended assets."""
+    """Evaluate the confirmed tracks of an air picture against the defended assets.
+
+    Three compiled calls over the whole picture (:func:`_classify_tracks`,
+    :func:`_predict_paths`, :func:`_endangered`), with the impact margins'
+    eigenvalues between them; the same numbers as the numpy form they
+    replaced (a test holds them to it).
+    """
     keep = picture.n_hits >= cfg.min_track_updates
     track_id = picture.track_id[keep]
-    x = picture.x[keep]
-    P = picture.P[keep]
-    bal = picture.ballistic[keep] | ballistic_like(x, cfg)
+    x = np.ascontiguousarray(picture.x[keep], dtype=float).reshape(-1, 6)
     n = track_id.shape[0]
     h = cfg.node_step_s
     n_nodes = max(int(np.ceil(cfg.horizon_s / h)) + 1, 2)
     node_t = h * np.arange(n_nodes)
-    node_pos = np.full((n, n_nodes, 3), np.nan)
-    node_vel = np.full((n, n_nodes, 3), np.nan)
-    impact = np.full((n, 3), np.nan)
-    tgo = np.full(n, np.inf)
-    asset = np.full(n, -1)
-    value = np.zeros(n)
-    kin = None if picture.kin_class is None else picture.kin_class[keep]
-    cls, ambiguous = classify(x, bal, cfg, kin) if n else (np.zeros(0, dtype=int), np.zeros(0, dtype=bool))
-    fp = footprints(assets)
-
-    ib = np.flatnonzero(bal)
-    if ib.size:
-        # Free flight on the node grid, one RK4 step per node, to where the height above
-        # the ellipsoid crosses zero (regula falsi); the node past the impact is kept so
-        # Hermite interpolation up to it stays smooth.  Compiled: it runs for every
-        # ballistic track every C2 cycle.
-        bp, bv, bi, bt = dynamics.free_flight_to_ground(x[ib, :3], x[ib, 3:], n_nodes, h)
-        node_pos[ib], node_vel[ib], impact[ib], tgo[ib] = bp, bv, bi, bt
-        has_imp = np.isfinite(bt)
-        if has_imp.any() and assets:
-            rows = ib[has_imp]
-            ilat, ilon, _ = geo.ecef_to_geodetic(impact[rows])
-            # Margin grows with the impact uncertainty: the state covariance carried to
-            # the impact time to first order, Σ = P_pp + t(P_pv + P_vp) + t²P_vv, on the ground plane.
-            t_go = tgo[rows][:, None, None]
-            Pi = P[rows, :3, :3] + t_go * (P[rows, :3, 3:] + P[rows, 3:, :3]) + t_go**2 * P[rows, 3:, 3:]
-            rot = _east_north(ilat, ilon)
-            Ph = rot @ Pi @ np.swapaxes(rot, 1, 2)
-            sd = np.sqrt(np.maximum(np.linalg.eigvalsh(Ph)[:, -1], 0.0))
-            margin = cfg.corridor_m + np.minimum(cfg.impact_sigmas * sd, cfg.max_impact_margin_m)
-            d = footprint_distances(ilat, ilon, fp)  # (m, A)
-            vals = fp.value
-            inside = d <= margin[:, None]
-            best = np.where(inside, vals[None, :], -1.0)
-            j = np.argmax(best, axis=1)
-            hit = inside[np.arange(rows.size), j]
-            asset[rows[hit]] = j[hit]
-            value[rows[hit]] = vals[j[hit]]
-
-    ia = np.flatnonzero(~bal)
-    if ia.size:
-        ap, av, alat, alon = _air_nodes(x[ia, :3], x[ia, 3:], node_t)
-        node_pos[ia], node_vel[ia] = ap, av
-        if assets:
-            speed = np.linalg.norm(x[ia, 3:], axis=1)
-            margin = cfg.corridor_m + 0.5 * speed * h  # nodes are h apart along the path
-            # The asset reached first is the one endangered; ties go to the more valuable.  Time to
-            # go is to the asset's footprint itself (or the closest approach when the path only
-            # grazes the corridor), not to the edge of the corridor.
-            j, arrive = _first_asset_reached(alat, alon, node_t, margin, 0.5 * speed * h, fp.value, *fp.kernel_args)
-            ok = j >= 0
-            asset[ia[ok]] = j[ok]
-            value[ia[ok]] = fp.value[j[ok]]
-            tgo[ia[ok]] = np.maximum(arrive[ok], h)
+    kin = np.zeros(n, dtype=np.int8) if picture.kin_class is None else picture.kin_class[keep]
+    bal, cls, ambiguous, speed = _classify_tracks(x, picture.ballistic[keep], kin, _class_params(cfg))
+    # Ballistic tracks: free flight on the node grid, one RK4 step per node, to where the height
+    # above the ellipsoid crosses zero (regula falsi); the node past the impact is kept so Hermite
+    # interpolation up to it stays smooth.  Air-breathing tracks: great circles at constant speed.
+    node_pos, node_vel, impact, tgo, irows, ilat, ilon, Pi, rot, ia, alat, alon = _predict_paths(
+        x, np.ascontiguousarray(picture.P[keep], dtype=float).reshape(-1, 6, 6), bal, node_t)
+    if assets:
+        # An impact's margin grows with its uncertainty: the state covariance carried to the
+        # impact time to first order, on the ground plane there, its largest σ.
+        Ph = rot @ Pi @ np.swapaxes(rot, 1, 2)
+        sd = np.sqrt(np.maximum(np.linalg.eigvalsh(Ph)[:, -1], 0.0)) if irows.size else np.zeros(0)
+        margin = cfg.corridor_m + np.minimum(cfg.impact_sigmas * sd, cfg.max_impact_margin_m)
+        fp = footprints(assets)
+        asset, value = _endangered(n, irows, ilat, ilon, margin, ia, alat, alon, speed, node_t, cfg.corridor_m, tgo,
+                                   fp.value, *fp.kernel_args)
+    else:
+        asset, value = np.full(n, -1), np.zeros(n)
 
     return ThreatPicture(
         time_s=float(picture.time_s),

@@ -67,13 +67,19 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
     eb, et = improve(p, f, state, budget, eb, et, deadline)
     best = (evaluate_engagements(p, eb, et, f)[0], eb, et)
     rng = np.random.default_rng(seed)
+    # A descent depends only on where it starts, and with few threats open to each battery
+    # the kicks often land where an earlier one did: each start's descent is run once.
+    descents: dict[tuple[bytes, bytes], tuple[float, np.ndarray, np.ndarray]] = {}
     # With one threat a kick can only send an engagement back where it was.
     for _ in range(kicks if T > 1 else 0):
         if time.perf_counter() >= deadline or best[1].size == 0:
             break
         eb, et, budget = _perturb(p, f, rng, best[1], best[2])
-        eb, et = improve(p, f, _state(p, f, eb, et), budget, eb, et, deadline)
-        loss = evaluate_engagements(p, eb, et, f)[0]
+        start = (eb.tobytes(), et.tobytes())
+        if start not in descents:
+            eb, et = improve(p, f, _state(p, f, eb, et), budget, eb, et, deadline)
+            descents[start] = (evaluate_engagements(p, eb, et, f)[0], eb, et)
+        loss, eb, et = descents[start]
         if loss < best[0] - 1e-12 * max(1.0, abs(best[0])):
             best = (loss, eb, et)
     t1 = time.perf_counter()
