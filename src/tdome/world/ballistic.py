@@ -33,8 +33,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from numba import njit
 
-from tdome.dynamics import MU_M3_S2, rk4_step
+from tdome.dynamics import MU_M3_S2, _rk4_compiled
 from tdome.geo import A_M, B_M, ecef_to_geodetic, enu_rotation, geodetic_to_ecef, initial_bearing_rad
 from tdome.world.trajectory import Trajectory, hermite
 
@@ -73,11 +74,6 @@ def min_energy_gamma_rad(psi_rad):
 # Integration to impact
 # ----------------------------------------------------------------------------
 
-def _below_ground(r):
-    """True inside the ellipsoid, i.e. where the geodetic height is negative."""
-    return (r[:, 0] ** 2 + r[:, 1] ** 2) / (A_M * A_M) + r[:, 2] ** 2 / (B_M * B_M) < 1.0
-
-
 def _crossing(r0, v0, r1, v1, h_s):
     """Zero-height crossing inside one step, on the cubic Hermite of the two end states.
 
@@ -97,48 +93,88 @@ def _crossing(r0, v0, r1, v1, h_s):
     return tau, p, v
 
 
+@njit(cache=True)
+def _to_ground_compiled(r0, v0, step_s, n_steps, rotating, j2, keep_history):  # pragma: no cover - compiled
+    """RK4 of all objects in lock-step until each is below the ellipsoid; see :func:`_integrate`.
+
+    Step k (1 ≤ k ≤ n_steps) advances the objects still above ground by one
+    :func:`tdome.dynamics.rk4_step` of ``step_s``; an object whose new
+    position p has (p_x² + p_y²)/a² + p_z²/b² < 1 has hit the ground in step
+    k.  Returns (n_pre (n,), hit (n,), ends (4, n, 3): r, v before and after
+    the impact step, or the last state twice where there is no impact, and the
+    history (K+1, n, 3) of positions and of velocities after each step k = 0 … K,
+    an object that has landed keeping its first state below ground; K = 0
+    without ``keep_history``).
+    """
+    n = r0.shape[0]
+    r, v = r0.copy(), v0.copy()
+    n_pre = np.full(n, n_steps, dtype=np.int64)
+    hit = np.zeros(n, dtype=np.bool_)
+    ends = np.empty((4, n, 3))
+    cap = 64 if keep_history else 1
+    hist_r, hist_v = np.empty((cap, n, 3)), np.empty((cap, n, 3))
+    hist_r[0], hist_v[0] = r, v
+    active = np.arange(n)
+    m = n
+    h = np.full(n, step_s)
+    k = 0
+    while k < n_steps and m > 0:
+        k += 1
+        ra, va = np.empty((m, 3)), np.empty((m, 3))
+        for j in range(m):
+            for c in range(3):
+                ra[j, c], va[j, c] = r[active[j], c], v[active[j], c]
+        rn, vn = _rk4_compiled(ra, va, h[:m], rotating, j2)
+        kept = 0
+        for j in range(m):
+            i = active[j]
+            for c in range(3):
+                r[i, c], v[i, c] = rn[j, c], vn[j, c]
+            x, y, z = rn[j, 0], rn[j, 1], rn[j, 2]
+            if (x * x + y * y) / (A_M * A_M) + z * z / (B_M * B_M) < 1.0:
+                hit[i] = True
+                n_pre[i] = k
+                ends[0, i], ends[1, i], ends[2, i], ends[3, i] = ra[j], va[j], rn[j], vn[j]
+            else:
+                active[kept] = i
+                kept += 1
+        m = kept
+        if keep_history:
+            if k == cap:
+                cap *= 2
+                grown_r, grown_v = np.empty((cap, n, 3)), np.empty((cap, n, 3))
+                grown_r[:k], grown_v[:k] = hist_r[:k], hist_v[:k]
+                hist_r, hist_v = grown_r, grown_v
+            hist_r[k], hist_v[k] = r, v
+    for j in range(m):  # still airborne at n_steps
+        i = active[j]
+        ends[0, i], ends[1, i], ends[2, i], ends[3, i] = r[i], v[i], r[i], v[i]
+    top = k + 1 if keep_history else 1
+    return n_pre, hit, ends, hist_r[:top], hist_v[:top]
+
+
 def _integrate(r0, v0, step_s, max_time_s, rotating, j2, keep_history):
     """RK4 all objects together until each crosses zero height; see :func:`fly_ballistic_many`.
 
     Returns (n_pre (n,), tau (n,), r_imp (n,3), v_imp (n,3), hit (n,), history)
     where the impact happens ``(n_pre - 1 + tau) * step_s`` after launch and
-    history is (list of r arrays, list of v arrays), one (n, 3) per step.
+    history is (r, v), each (n, K+1, 3) after steps 0 … K (None without
+    ``keep_history``).  The steps run in one compiled call
+    (:func:`_to_ground_compiled`), then every impact step's crossing in one
+    :func:`_crossing`.
     """
-    r = np.array(r0, dtype=float).reshape(-1, 3)
-    v = np.array(v0, dtype=float).reshape(-1, 3)
-    n = r.shape[0]
-    n_pre = np.zeros(n, dtype=int)
-    tau = np.zeros(n)
-    r_imp = r.copy()
-    v_imp = v.copy()
-    hit_any = np.zeros(n, dtype=bool)
-    active = np.arange(n)
-    hist_r, hist_v = ([r.copy()], [v.copy()]) if keep_history else (None, None)
+    r = np.ascontiguousarray(np.asarray(r0, dtype=float).reshape(-1, 3))
+    v = np.ascontiguousarray(np.asarray(v0, dtype=float).reshape(-1, 3))
     n_steps = int(np.ceil(max_time_s / step_s))
-    for k in range(1, n_steps + 1):
-        if active.size == 0:
-            break
-        ra, va = r[active], v[active]
-        rn, vn = rk4_step(ra, va, step_s, rotating=rotating, j2=j2)
-        hit = _below_ground(rn)
-        if hit.any():
-            ids = active[hit]
-            tau[ids], r_imp[ids], v_imp[ids] = _crossing(ra[hit], va[hit], rn[hit], vn[hit], step_s)
-            n_pre[ids] = k
-            hit_any[ids] = True
-        r[active] = rn
-        v[active] = vn
-        if hist_r is not None and hist_v is not None:  # keep_history
-            hist_r.append(r.copy())
-            hist_v.append(v.copy())
-        active = active[~hit]
-    if active.size:
-        # No impact within max_time_s: end on the last integrated state.
-        n_pre[active] = n_steps
-        tau[active] = 0.0
-        r_imp[active] = r[active]
-        v_imp[active] = v[active]
-    return n_pre, tau, r_imp, v_imp, hit_any, (hist_r, hist_v)
+    n_pre, hit, ends, hist_r, hist_v = _to_ground_compiled(r, v, float(step_s), n_steps, bool(rotating), bool(j2),
+                                                           bool(keep_history))
+    tau = np.zeros(r.shape[0])
+    r_imp, v_imp = ends[2].copy(), ends[3].copy()
+    ids = np.flatnonzero(hit)
+    if ids.size:
+        tau[ids], r_imp[ids], v_imp[ids] = _crossing(ends[0, ids], ends[1, ids], ends[2, ids], ends[3, ids], step_s)
+    history = (hist_r.transpose(1, 0, 2), hist_v.transpose(1, 0, 2)) if keep_history else (None, None)
+    return n_pre, tau, r_imp, v_imp, hit, history
 
 
 def fly_ballistic_many(r0_ecef, v0_ecef, t0_s=0.0, step_s: float = 0.5, max_time_s: float = 2000.0,
@@ -173,25 +209,18 @@ def fly_ballistic_many(r0_ecef, v0_ecef, t0_s=0.0, step_s: float = 0.5, max_time
     if not hit.all():
         warnings.warn(f"{np.count_nonzero(~hit)} ballistic object(s) still airborne after {max_time_s} s",
                       RuntimeWarning, stacklevel=2)
-    hr = np.stack(hist_r, axis=1)  # (n, K, 3)
-    hv = np.stack(hist_v, axis=1)
+    hr, hv = hist_r, hist_v  # (n, K+1, 3)
     out = []
     for i in range(n):
         m = n_pre[i]  # samples 0 .. m-1 are above ground, impact lies in step m
         t_imp = (m - 1 + tau[i]) * step_s
-        keep = m if t_imp > (m - 1) * step_s + 1e-9 else m - 1
-        if not hit[i]:
-            keep = m
-        t = t0[i] + step_s * np.arange(keep)
-        pos, vel = hr[i, :keep], hv[i, :keep]
+        # The last sample kept (index keep) becomes the impact, or is the end of the flight if none.
+        keep = m if not hit[i] or t_imp > (m - 1) * step_s + 1e-9 else m - 1
+        t = t0[i] + step_s * np.arange(keep + 1)
+        pos, vel = hr[i, :keep + 1].copy(), hv[i, :keep + 1].copy()
         if hit[i]:
-            t = np.append(t, t0[i] + t_imp)
-            pos = np.vstack((pos, r_imp[i]))
-            vel = np.vstack((vel, v_imp[i]))
-        else:
-            t = np.append(t, t0[i] + m * step_s)
-            pos = np.vstack((pos, hr[i, m]))
-            vel = np.vstack((vel, hv[i, m]))
+            t[keep] = t0[i] + t_imp
+            pos[keep], vel[keep] = r_imp[i], v_imp[i]
         out.append(Trajectory(t, pos, vel))
     return out
 

@@ -43,6 +43,9 @@ class FireUnit:
     _next_reload_s: float = field(init=False, default=np.inf, repr=False)
     # The last status report's frozen copy of ``orders_received`` (the set only grows: same size, same set).
     _orders_frozen: frozenset[int] = field(init=False, default=frozenset(), repr=False)
+    # loaded.sum() as a Python int, kept by _advance and fire (the only code that changes ``loaded``), so that
+    # the status report of every cycle costs no array work.
+    _ready: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self) -> None:
         self.stock = self.magazine
@@ -53,6 +56,7 @@ class FireUnit:
         for i in range(self.launchers):
             take = min(per[i], total - self.loaded.sum())
             self.loaded[i] = take
+        self._ready = int(self.loaded.sum())
         self.reload_done_s = np.full(self.launchers, np.inf)
         self.ecef = geo.geodetic_to_ecef(self.lat_rad, self.lon_rad, self.alt_m)
         self.ecef.flags.writeable = False  # every status report shares it
@@ -65,11 +69,12 @@ class FireUnit:
             unloaded = self.stock - self.loaded.sum()
             self.loaded[i] = min(self.rounds_per_launcher, unloaded)
             self.reload_done_s[i] = np.inf
+        self._ready = int(self.loaded.sum())
         self._next_reload_s = float(self.reload_done_s.min())
 
     def ready_rounds(self, t_s: float) -> int:
         self._advance(t_s)
-        return int(self.loaded.sum())
+        return self._ready
 
     def fire(self, t_s: float, rounds: int) -> int:
         """Fire up to ``rounds`` now; returns how many left the rails."""
@@ -85,16 +90,19 @@ class FireUnit:
                 self._next_reload_s = min(self._next_reload_s, self.reload_done_s[i])
             if fired == rounds:
                 break
+        self._ready -= fired
         return fired
 
     def status(self, t_s: float) -> BatteryStatus:
         if len(self._orders_frozen) != len(self.orders_received):
             self._orders_frozen = frozenset(self.orders_received)
-        return BatteryStatus(index=self.index, name=self.name, layer=self.layer, lat_rad=self.lat_rad,
-                             lon_rad=self.lon_rad, alt_m=self.alt_m, interceptor=self.spec,
-                             ready_rounds=self.ready_rounds(t_s), stock_rounds=self.stock,
-                             initial_rounds=self.magazine, ecef=self.ecef,
-                             time_s=float(t_s), orders_received=self._orders_frozen)
+        # Positional: a dataclass takes them at less than half the cost of keywords, and every battery
+        # reports every cycle.  The order is BatteryStatus's field order (index, name, layer, lat_rad,
+        # lon_rad, alt_m, interceptor, ready_rounds, stock_rounds, initial_rounds, ecef, time_s,
+        # orders_received); tests/test_world_speed.py holds it to the keyword form.
+        return BatteryStatus(self.index, self.name, self.layer, self.lat_rad, self.lon_rad, self.alt_m, self.spec,
+                             self.ready_rounds(t_s), self.stock, self.magazine, self.ecef, float(t_s),
+                             self._orders_frozen)
 
 
 @dataclass
@@ -111,7 +119,14 @@ class Interceptor:
 
 
 class Effectors:
-    """All batteries and interceptors in flight."""
+    """All batteries and interceptors in flight.
+
+    ``flying`` and ``done`` are read by the simulator; only :meth:`execute`
+    and :meth:`resolve` change them, and they keep two indexes of ``flying``
+    with it: the interceptors of each engagement (for :meth:`uplink`) and the
+    earliest intercept time (so that :meth:`resolve` of an interval before it
+    costs nothing).
+    """
 
     def __init__(self, batteries: list[FireUnit], rng: np.random.Generator):
         self.batteries = batteries
@@ -119,6 +134,8 @@ class Effectors:
         self.flying: list[Interceptor] = []
         self.done: list[Interceptor] = []
         self._next_id = 1
+        self._by_engagement: dict[int, list[Interceptor]] = {}  # engagement id -> its interceptors in flight
+        self._next_intercept_s = np.inf  # min intercept_s over ``flying`` (inf: none)
 
     def status(self, t_s: float) -> list[BatteryStatus]:
         return [b.status(t_s) for b in self.batteries]
@@ -145,14 +162,15 @@ class Effectors:
                                   intercept_s, bat.ecef.copy(), np.array(o.aim_ecef))
                 self._next_id += 1
                 self.flying.append(itc)
+                self._by_engagement.setdefault(itc.engagement_id, []).append(itc)
+                self._next_intercept_s = min(self._next_intercept_s, itc.intercept_s)
                 launched.append(itc)
         return launched
 
     def uplink(self, updates: list[AimUpdate]) -> None:
-        by_eng = {u.engagement_id: u for u in updates}
-        for itc in self.flying:
-            u = by_eng.get(itc.engagement_id)
-            if u is not None:
+        by_eng = {u.engagement_id: u for u in updates}  # the last update of an engagement wins
+        for eng, u in by_eng.items():
+            for itc in self._by_engagement.get(eng, ()):
                 itc.aim_ecef = np.array(u.aim_ecef)
 
     def resolve(self, t_from_s: float, t_to_s: float, truth_pos, kill_s: np.ndarray, threat_class: list[str]):
@@ -164,7 +182,9 @@ class Effectors:
         finds the threat gone.  Returns ``(interceptor, threat_row or -1,
         killed, miss_m)`` per interceptor.
         """
-        out = []
+        out: list[tuple[Interceptor, int, bool, float]] = []
+        if self._next_intercept_s > t_to_s:  # nothing flying reaches its intercept by t_to
+            return out
         due = sorted((i for i in self.flying if t_from_s < i.intercept_s <= t_to_s), key=lambda i: i.intercept_s)
         for itc in due:
             pos, live = truth_pos(itc.intercept_s)
@@ -184,5 +204,11 @@ class Effectors:
             out.append((itc, row, killed, miss))
         self.flying = [i for i in self.flying if not i.resolved]
         self.done.extend(i for i, *_ in out)
+        for itc, *_ in out:
+            mates = self._by_engagement[itc.engagement_id]
+            mates.remove(itc)
+            if not mates:
+                del self._by_engagement[itc.engagement_id]
+        self._next_intercept_s = min((i.intercept_s for i in self.flying), default=np.inf)
         return out
 

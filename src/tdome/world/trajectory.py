@@ -164,14 +164,13 @@ class TrajectorySet:
         self.t_s = self.t0_s + self.dt_s * np.arange(max(n_t, 2))
         self.pos = np.full((n, self.t_s.size, 3), np.nan)
         self.vel = np.full((n, self.t_s.size, 3), np.nan)
-        for i, tr in enumerate(self.trajectories):
-            # Grid indices inside [launch, impact], found arithmetically (no search over the grid).
-            lo = max(int(np.ceil((tr.launch_s - self.t0_s) / self.dt_s - 1e-9)), 0)
-            hi = min(int(np.floor((tr.impact_s - self.t0_s) / self.dt_s + 1e-9)), self.t_s.size - 1)
-            if hi < lo:
-                continue
-            tq = np.clip(self.t_s[lo:hi + 1], tr.launch_s, tr.impact_s)
-            self.pos[i, lo:hi + 1], self.vel[i, lo:hi + 1] = tr.sample(tq)
+        if n:
+            # Every trajectory's samples end to end, trajectory i in rows first[i]:first[i+1].
+            first = np.concatenate(([0], np.cumsum([tr.t_s.size for tr in self.trajectories])))
+            _grid_compiled(np.concatenate([tr.t_s for tr in self.trajectories]),
+                           np.concatenate([tr.pos_ecef for tr in self.trajectories]),
+                           np.concatenate([tr.vel_ecef for tr in self.trajectories]), first, self.launch_s,
+                           self.impact_s, self.t0_s, self.dt_s, self.t_s, self.pos, self.vel)
 
     def __len__(self) -> int:
         return len(self.trajectories)
@@ -221,6 +220,50 @@ class TrajectorySet:
                                           self.impact_s, self.launch_ecef, self.launch_vel, self.impact_ecef,
                                           self.impact_vel)
         return state[0], state[1], alive
+
+
+@njit(cache=True, error_model="numpy")
+def _grid_compiled(t_s, pos, vel, first, launch_s, impact_s, t0_s, dt_s, grid_t, out_pos,
+                   out_vel):  # pragma: no cover - compiled; held to Trajectory.sample by tests/test_world_speed.py
+    """Resample trajectories onto the grid: ``out[i, g] = Trajectory.sample(clip(grid_t[g], launch, impact))``.
+
+    Trajectory i is ``t_s, pos, vel[first[i]:first[i + 1]]``.  Its grid
+    indices inside [launch, impact] are g = ⌈(t_launch − t₀)/Δt − 10⁻⁹⌉ …
+    ⌊(t_impact − t₀)/Δt + 10⁻⁹⌋, found arithmetically (no search over the
+    grid).  At each, the sample interval k is the last with t_k ≤ t (clipped
+    to the first and last interval), h = t_k+1 − t_k, τ = (t − t_k)/h, and
+    the state the cubic Hermite of the module docstring:
+
+        p = (2τ³ − 3τ² + 1) p_k + (τ³ − 2τ² + τ) h v_k + (3τ² − 2τ³) p_k+1 + (τ³ − τ²) h v_k+1
+        v = 6(τ − τ²)(p_k+1 − p_k)/h + (3τ² − 4τ + 1) v_k + (3τ² − 2τ) v_k+1
+
+    (the operations of :func:`hermite`, in its order).  Writes ``out_pos``
+    and ``out_vel`` (n, T, 3) in place; other cells are left as they are.
+    """
+    last_g = grid_t.size - 1
+    for i in range(first.size - 1):
+        a, b = first[i], first[i + 1]
+        lo = max(int(np.ceil((launch_s[i] - t0_s) / dt_s - 1e-9)), 0)
+        hi = min(int(np.floor((impact_s[i] - t0_s) / dt_s + 1e-9)), last_g)
+        k = a
+        for g in range(lo, hi + 1):
+            t = min(max(grid_t[g], launch_s[i]), impact_s[i])
+            if b - a == 1:
+                for c in range(3):
+                    out_pos[i, g, c], out_vel[i, g, c] = pos[a, c], vel[a, c]
+                continue
+            while k < b - 2 and t_s[k + 1] <= t:  # the grid times only grow: k never goes back
+                k += 1
+            h = t_s[k + 1] - t_s[k]
+            tau = (t - t_s[k]) / h
+            t2 = tau * tau
+            t3 = t2 * tau
+            c00, c10, c01, c11 = 2 * t3 - 3 * t2 + 1, (t3 - 2 * t2 + tau) * h, 3 * t2 - 2 * t3, (t3 - t2) * h
+            d01, e0, e1 = 6 * (tau - t2), 3 * t2 - 4 * tau + 1, 3 * t2 - 2 * tau
+            for c in range(3):
+                p0, v0, p1, v1 = pos[k, c], vel[k, c], pos[k + 1, c], vel[k + 1, c]
+                out_pos[i, g, c] = c00 * p0 + c10 * v0 + c01 * p1 + c11 * v1
+                out_vel[i, g, c] = d01 * (p1 - p0) / h + e0 * v0 + e1 * v1
 
 
 @njit(cache=True, error_model="numpy")
