@@ -125,3 +125,30 @@ def test_a_battery_out_of_contact_gets_no_orders():
     for t in np.arange(1.0, 200.0):
         out = bm.decide(float(t), [status(float(t), time_s=float(t) - 11.0)])  # every report 11 s old
         assert not out.orders
+
+
+def test_a_settled_engagement_flies_again_when_its_launch_is_reported_late():
+    """An engagement assessed and past its intercept is no longer acted on, until a launch report moves it ahead.
+
+    The battle manager's cycle skips engagements that no later cycle can act on
+    (assessed, acknowledged, past their intercept); a battery's report that
+    the round flew late, with its intercept still to come, must bring it back,
+    re-aimed every cycle until the new intercept.
+    """
+    bm = manager()
+    t, out = first_decision(bm)
+    order = out.orders[0]
+    eid = order.engagement_id
+    e = bm.engagements[eid]
+    now = t
+    while not e.assessed:  # acknowledged, flown as ordered, then assessed (the drone is still seen: it survived)
+        now += 1.0
+        bm.decide(now, [status(now, received=frozenset({eid}))])
+    assert now > order.intercept_time_s
+    quiet = bm.decide(now + 1.0, [status(now + 1.0, received=frozenset({eid}))])
+    assert all(u.engagement_id != eid for u in quiet.aim_updates)
+    # The battery now reports the launch as flown: late, intercepting 20 s from now.
+    bm.launch_report(eid, now, now + 21.0)
+    again = bm.decide(now + 2.0, [status(now + 2.0, received=frozenset({eid}))])
+    assert any(u.engagement_id == eid for u in again.aim_updates)
+    assert bm.engagements[eid].intercept_s == now + 21.0
