@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     print(f"{'family':9} {'W x T':>9} {'solver':13} {'p50 ms':>9} {'p95 ms':>9} {'gap mean %':>11} "
           f"{'gap max %':>10} {'proven':>7}")
     t0 = time.perf_counter()
-    todo = [("standard", n, n) for n in std] + [("hard", max(1, int(round(t * r))), t) for t, r in hard]
+    todo = [("standard", n, n) for n in std] + [("hard", max(1, round(t * r)), t) for t, r in hard]
     for family, W, T in todo:
         res = run_case(family, W, T, seeds, limit)
         result[family][f"{W}x{T}"] = res

@@ -4,7 +4,7 @@
   API reference that names a module or object that is not there fails the build, and so this test.
 - Every ``tdome`` command in a shell block of the README or the docs names a real command and real options,
   so a renamed option cannot leave the manual behind.
-- ``ruff check src tests`` and ``mypy src`` report nothing (pyproject.toml holds their configuration).
+- ``ruff check src tests benchmarks tools`` and ``mypy src`` report nothing (pyproject.toml holds their configuration).
 
 The tools come with the ``test`` extra. Where one is missing, its test is skipped with the reason, except
 under CI (CI=true), where a missing tool is a broken install and fails.
@@ -127,8 +127,8 @@ def test_docs_commands_name_real_commands_and_options():
 
 def test_ruff_reports_nothing():
     _need("ruff", "the lint")
-    out = _run("ruff", "check", "src", "tests", "--output-format", "concise", timeout=300)
-    assert out.returncode == 0, f"ruff check src tests:\n{out.stdout[-20000:]}\n{out.stderr}"
+    out = _run("ruff", "check", "src", "tests", "benchmarks", "tools", "--output-format", "concise", timeout=300)
+    assert out.returncode == 0, f"ruff check src tests benchmarks tools:\n{out.stdout[-20000:]}\n{out.stderr}"
 
 
 def test_mypy_reports_nothing():

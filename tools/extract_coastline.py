@@ -19,6 +19,7 @@ Only the standard library is used so that the tool runs anywhere.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -241,10 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     source = args.source
     pkg = args.countries_json.resolve().parent / "package.json"
     if pkg.is_file() and "@" not in source:
-        try:
+        with contextlib.suppress(KeyError, ValueError):  # no version in it: the source as given
             source += "@" + json.loads(pkg.read_text(encoding="utf-8"))["version"]
-        except (KeyError, ValueError):
-            pass
 
     countries = extract(topo, BBOX)
     doc = {"source": source, "bbox": list(BBOX), "countries": countries}
