@@ -24,6 +24,7 @@ from tdome.c2.tracking import TrackerConfig, cv_process_noise, cv_transition, ga
 from tdome.c2.tracking.classification import KinematicClass, _classify_rows, ballistic_test, kinematic_class
 from tdome.c2.tracking.deletion import _deletion_tests, _near_pairs, underground
 from tdome.c2.tracking.gaussian import kalman_update, spd_inv_logdet
+from tdome.c2.tracking.initiation import _reachable, _two_point_stack
 from tdome.c2.tracking.measurements import PolarRadar, measurement_model, wrapped_residual
 from tdome.c2.tracking.plots import ScanPlots, clutter_density, plot_to_ecef, radar_measurements
 from tdome.c2.tracking.track_table import TRACK_COLUMNS, TrackTable
@@ -350,3 +351,51 @@ def test_track_table_appends_and_deletions(steps):
         for k in spec:
             assert table.cols[k].dtype == model[k].dtype and np.array_equal(table.cols[k], model[k]), k
     assert set(TRACK_COLUMNS) <= set(table.cols)
+
+
+def _spd3(rng, n, scale):
+    A = rng.normal(size=(n, 3, 3)) * scale
+    return A @ A.transpose(0, 2, 1) + np.eye(3) * scale**2 * 0.1
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(0, 8))
+def test_two_point_states_in_one_pass(seed, n):
+    """The two-point state and covariance (before the prior) as the block formula gives them, either time order."""
+    rng = np.random.default_rng(seed)
+    p_a, p_b = rng.normal(size=(n, 3)) * 1e4, rng.normal(size=(n, 3)) * 1e4
+    C_a, C_b = _spd3(rng, n, 30.0), _spd3(rng, n, 60.0)
+    t_a, t_b = rng.uniform(0.0, 10.0, n), rng.uniform(0.0, 10.0, n)
+    q = rng.uniform(1.0, 300.0, n)
+    x, P = _two_point_stack(p_a, C_a, t_a, p_b, C_b, t_b, q)
+    later_b = (t_b >= t_a)[:, None]
+    p1, p2 = np.where(later_b, p_a, p_b), np.where(later_b, p_b, p_a)
+    C1, C2 = np.where(later_b[:, :, None], C_a, C_b), np.where(later_b[:, :, None], C_b, C_a)
+    T = np.abs(t_b - t_a)
+    want_x = np.concatenate([p2, (p2 - p1) / T[:, None]], axis=1)
+    A = np.empty((n, 6, 6))
+    A[:, :3, :3] = C2
+    A[:, :3, 3:] = A[:, 3:, :3] = C2 / T[:, None, None]
+    A[:, 3:, 3:] = (C1 + C2) / (T * T)[:, None, None] + np.eye(3) * (q * T / 3.0)[:, None, None]
+    assert np.array_equal(x, want_x)
+    assert np.array_equal(P, 0.5 * (A + A.transpose(0, 2, 1)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_reach_test_of_one_plot_tracks(seed):
+    """A one-plot track may take a plot within max_speed |Δt| + 3 √(tr P_pp + tr C); a track with a velocity any."""
+    rng = np.random.default_rng(seed)
+    n, m, k = 12, 9, 40
+    x = np.zeros((n, 6))
+    x[:, :3] = rng.normal(size=(n, 3)) * 5e3
+    P = np.zeros((n, 6, 6))
+    P[:, :3, :3] = _spd3(rng, n, 100.0)
+    vel_init = rng.random(n) < 0.4
+    pos, cov = rng.normal(size=(m, 3)) * 5e3, _spd3(rng, m, 50.0)
+    dt = rng.uniform(-2.0, 4.0, n)
+    track, plot = rng.integers(0, n, k), rng.integers(0, m, k)
+    got = _reachable(track, plot, vel_init, x, P, pos, cov, dt, 1500.0)
+    dist = np.linalg.norm(pos[plot] - x[track, :3], axis=1)
+    slack = 3.0 * np.sqrt(np.trace(P[track, :3, :3], axis1=1, axis2=2) + np.trace(cov[plot], axis1=1, axis2=2))
+    assert np.array_equal(got, vel_init[track] | (dist <= 1500.0 * np.abs(dt[track]) + slack))
