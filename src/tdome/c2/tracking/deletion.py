@@ -53,12 +53,28 @@ def delete(table: TrackTable, estimator: Estimator, now_s: float, x_now: np.ndar
         coasted = np.where(cols["status"] == TENTATIVE, age > c.tentative_max_coast_s, age > c.max_coast_s)
         dead = loser | coasted | rejected | below
     if dead.any():
-        conf = dead & (cols["status"] != TENTATIVE)
-        stats["deleted"] += int(dead.sum())
-        stats["deleted_confirmed"] += int(conf.sum())
-        stats["deleted_coasted"] += int((conf & coasted).sum())
-        stats["deleted_underground"] += int((conf & below & ~coasted).sum())
+        counts = _deletion_counts(dead, cols["status"], coasted, below)
+        for key, v in zip(DELETION_STATS, counts.tolist(), strict=True):
+            stats[key] += v
         table.keep(~dead)
+
+
+# What :func:`_deletion_counts` counts, in its order: the ``stats`` keys of deletion.
+DELETION_STATS = ("deleted", "deleted_confirmed", "deleted_coasted", "deleted_underground")
+
+
+@njit(cache=True)
+def _deletion_counts(dead, status, coasted, below):  # pragma: no cover - compiled
+    """(deleted, confirmed among them, confirmed coasted, confirmed underground and not coasted) of ``dead``."""
+    counts = np.zeros(4, dtype=np.int64)
+    for r in range(dead.shape[0]):
+        if dead[r]:
+            counts[0] += 1
+            if status[r] != TENTATIVE:
+                counts[1] += 1
+                counts[2] += coasted[r]
+                counts[3] += below[r] and not coasted[r]
+    return counts
 
 
 def underground(x: np.ndarray, P: np.ndarray, min_alt_m: float) -> np.ndarray:

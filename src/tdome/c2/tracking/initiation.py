@@ -274,10 +274,23 @@ class MOfN:
 
     def step(self, table, hit, missed, association, plots):
         cols = table.cols
-        tentative = cols["status"] == TENTATIVE
-        confirm = tentative & (cols["n_hits"] >= self.m) & cols["vel_init"]
-        reject = tentative & ~confirm & (cols["n_opportunities"] - cols["n_hits"] > self.n - self.m)
-        return confirm, reject
+        return _m_of_n(cols["status"], cols["n_hits"], cols["vel_init"], cols["n_opportunities"], self.m, self.n)
+
+
+@njit(cache=True)
+def _m_of_n(status, n_hits, vel_init, n_opportunities, m, n):  # pragma: no cover - compiled
+    """:class:`MOfN`'s test, track by track: ``(confirm, reject)``.
+
+    A tentative track is confirmed with ``m`` hits and a velocity, rejected
+    when not confirmed and ``n_opportunities - n_hits > n - m``.
+    """
+    confirm = np.zeros(status.shape[0], dtype=np.bool_)
+    reject = np.zeros(status.shape[0], dtype=np.bool_)
+    for r in range(status.shape[0]):
+        if status[r] == TENTATIVE:
+            confirm[r] = n_hits[r] >= m and vel_init[r]
+            reject[r] = not confirm[r] and n_opportunities[r] - n_hits[r] > n - m
+    return confirm, reject
 
 
 class Score:

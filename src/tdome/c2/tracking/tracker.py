@@ -66,7 +66,7 @@ from numba import njit
 from tdome.c2.tracking.association import Association, make_associator
 from tdome.c2.tracking.classification import _classify_rows, classify
 from tdome.c2.tracking.config import TrackerConfig
-from tdome.c2.tracking.deletion import _deletion_tests, _near_pairs, delete
+from tdome.c2.tracking.deletion import DELETION_STATS, _deletion_counts, _deletion_tests, _near_pairs, delete
 from tdome.c2.tracking.estimator import Estimate, Estimator, Prediction
 from tdome.c2.tracking.estimator_imm import IMMEstimator
 from tdome.c2.tracking.estimator_single import SingleModelEstimator
@@ -74,6 +74,7 @@ from tdome.c2.tracking.gating import _BRUTE_FORCE_MAX_PAIRS, GatedPairs, _gate_p
 from tdome.c2.tracking.gaussian import _kalman_stack
 from tdome.c2.tracking.initiation import (
     MOfN,
+    _m_of_n,
     _reachable,
     _two_point_stack,
     make_confirmation,
@@ -86,7 +87,7 @@ from tdome.c2.tracking.measurements import PolarRadar
 from tdome.c2.tracking.motion import _predict_stack
 from tdome.c2.tracking.picture import AirPicture, PictureSource, PlotAssociation
 from tdome.c2.tracking.plots import ScanPlots, _radar_plots
-from tdome.c2.tracking.track_table import CONFIRMED, TENTATIVE, TrackTable
+from tdome.c2.tracking.track_table import CONFIRMED, TrackTable
 from tdome.geo import in_coverage
 from tdome.messages import Detections, PositionPlots, SensorSite
 
@@ -329,9 +330,6 @@ def _sigma2_if(diagonal, sigma):  # pragma: no cover - compiled
     return sigma**2 if diagonal else 0.0
 
 
-_DELETION_STATS = ("deleted", "deleted_confirmed", "deleted_coasted", "deleted_underground")
-
-
 @njit(cache=True, error_model="numpy")
 def _manage_mofn(hit, xp, enu, has_site, limits, small_target_range_m, site_ecef, bit, seen_by, n_opportunities,
                  n_misses, status, n_hits, vel_init, x, P, ballistic, kin_class, x_now, P_now, last_update_s,
@@ -350,9 +348,8 @@ def _manage_mofn(hit, xp, enu, has_site, limits, small_target_range_m, site_ecef
        :func:`~tdome.c2.tracking.deletion._deletion_tests`).
 
     Returns ``(confirmed, rejected, dead, counts)``: how many tracks were
-    confirmed, the rejected tracks, the tracks to delete, and ``counts`` =
-    (deleted, confirmed among them, coasted, underground) as
-    :func:`~tdome.c2.tracking.deletion.delete` counts them; ``counts[0] = -1``
+    confirmed, the rejected tracks, the tracks to delete, and ``counts``
+    (:func:`~tdome.c2.tracking.deletion._deletion_counts`); ``counts[0] = -1``
     when duplicates are to be merged or a pair's covariance sum needs the
     repaired inverse: the deletion stage is then left undone (duplicate
     counts untouched) for :func:`~tdome.c2.tracking.deletion.delete`.
@@ -360,16 +357,13 @@ def _manage_mofn(hit, xp, enu, has_site, limits, small_target_range_m, site_ecef
     n = hit.shape[0]
     _count_opportunities(xp, enu, hit, seen_by, bit, has_site, limits, small_target_range_m, site_ecef,
                          n_opportunities, n_misses)
-    rejected = np.zeros(n, dtype=np.bool_)
+    confirm, rejected = _m_of_n(status, n_hits, vel_init, n_opportunities, confirm_m, confirm_n)
     updated = np.zeros(n, dtype=np.bool_)
     n_confirmed = 0
     for r in range(n):
-        if status[r] == TENTATIVE:
-            if n_hits[r] >= confirm_m and vel_init[r]:
-                status[r] = CONFIRMED
-                n_confirmed += 1
-            else:
-                rejected[r] = n_opportunities[r] - n_hits[r] > confirm_n - confirm_m
+        if confirm[r]:
+            status[r] = CONFIRMED
+            n_confirmed += 1
         updated[r] = hit[r] and status[r] == CONFIRMED
     _classify_rows(x, P, updated, ballistic, kin_class, k_bal, min_alt, min_speed, min_vspeed, slow, k_class)
     counts = np.zeros(4, dtype=np.int64)
@@ -393,13 +387,7 @@ def _manage_mofn(hit, xp, enu, has_site, limits, small_target_range_m, site_ecef
     for r in range(n):
         dup_count[r] = new_count[r]
         dead[r] = coasted[r] or rejected[r] or below[r]
-        if dead[r]:
-            counts[0] += 1
-            if status[r] != TENTATIVE:
-                counts[1] += 1
-                counts[2] += coasted[r]
-                counts[3] += below[r] and not coasted[r]
-    return n_confirmed, rejected, dead, counts
+    return n_confirmed, rejected, dead, _deletion_counts(dead, status, coasted, below)
 
 
 _NO_I = np.empty(0, dtype=np.intp)
@@ -665,8 +653,8 @@ class Tracker(PictureSource):
             delete(table, self.estimator, self._now, x_now, P_now, hit, rejected, c, st)
             return
         if counts[0]:
-            for key, v in zip(_DELETION_STATS, counts, strict=True):
-                st[key] += int(v)
+            for key, v in zip(DELETION_STATS, counts.tolist(), strict=True):
+                st[key] += v
             table.keep(~dead)
 
     def _missed_opportunities(self, hit: np.ndarray, plots: ScanPlots, pred: Prediction) -> np.ndarray:
