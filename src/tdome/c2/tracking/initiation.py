@@ -59,7 +59,7 @@ from tdome.c2.tracking.association import Association
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.estimator import Estimate, Prediction
 from tdome.c2.tracking.gating import GatedPairs
-from tdome.c2.tracking.gaussian import gaussian_loglik, kalman_update
+from tdome.c2.tracking.gaussian import _kalman_stack, gaussian_loglik, kalman_update
 from tdome.c2.tracking.plots import ScanPlots
 from tdome.c2.tracking.score import TrackScoreConfig, initial_score, pda_score_increment, score_step
 from tdome.c2.tracking.track_table import TENTATIVE, TrackTable
@@ -109,10 +109,49 @@ def two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q, speed_sigma_mps: float | Non
     x, P = _two_point_stack(_rows(p_a, n, (3,)), _rows(C_a, n, (3, 3)), t_a, _rows(p_b, n, (3,)),
                             _rows(C_b, n, (3, 3)), t_b, _rows(q, n, ()))
     if speed_sigma_mps is not None:
-        H = np.zeros((n, 3, 6))
-        H[:, _IDX3, _IDX3 + 3] = 1.0
-        x, P = kalman_update(x, P, -x[:, 3:], H, np.eye(3) * float(speed_sigma_mps) ** 2)[:2]
+        xv, Pv, ok = _velocity_prior(x, P, float(speed_sigma_mps))
+        if not ok.all():  # S not numerically positive definite: kalman_update's repaired inverse
+            bad = ~ok
+            H = np.zeros((int(bad.sum()), 3, 6))
+            H[:, _IDX3, _IDX3 + 3] = 1.0
+            R = np.eye(3) * float(speed_sigma_mps) ** 2
+            xv[bad], Pv[bad] = kalman_update(x[bad], P[bad], -x[bad, 3:], H, R)[:2]
+        x, P = xv, Pv
     return x, P, np.maximum(t_a, t_b)
+
+
+@njit(cache=True)
+def _velocity_prior(x, P, speed_sigma_mps):  # pragma: no cover - compiled
+    """The one-plot velocity prior fused into states: the Kalman update by ``v = 0``, ``R = σ² I``, ``H = [0 I]``.
+
+    Returns ``(x⁺, P⁺, ok)`` as :func:`~tdome.c2.tracking.gaussian._kalman_stack`
+    (``ok`` False where ``S`` needs the repaired inverse).
+    """
+    n = x.shape[0]
+    H = np.zeros((n, 3, 6))
+    R = np.zeros((n, 3, 3))
+    nu = np.empty((n, 3))
+    for r in range(n):
+        for a in range(3):
+            H[r, a, 3 + a] = 1.0
+            R[r, a, a] = speed_sigma_mps**2
+            nu[r, a] = -x[r, 3 + a]
+    xu, Pu, _, _, ok = _kalman_stack(x, P, nu, H, R, np.empty((n, 3, 3)), np.empty(n), np.zeros(n, dtype=np.bool_))
+    return xu, Pu, ok
+
+
+@njit(cache=True)
+def _unknown_velocity(x, P, rows, speed_sigma_mps):  # pragma: no cover - compiled
+    """The states ``rows`` (bool) keep their position and take the one-plot velocity: zero, ``σ² I``, uncorrelated."""
+    for r in range(rows.shape[0]):
+        if not rows[r]:
+            continue
+        for a in range(3):
+            x[r, 3 + a] = 0.0
+            for b in range(3):
+                P[r, a, 3 + b] = 0.0
+                P[r, 3 + a, b] = 0.0
+                P[r, 3 + a, 3 + b] = speed_sigma_mps**2 if a == b else 0.0
 
 
 def _rows(a, n: int, shape: tuple) -> np.ndarray:
@@ -227,10 +266,7 @@ def second_plot(table: TrackTable, est: Estimate, pred: Prediction, plots: ScanP
             xu[far], Pu[far], tu[far] = x2, P2, t2
             vel_init[far] = True
         if near.any():  # same instant: a better position, velocity still unknown
-            xu[near, 3:] = 0.0
-            Pu[near, :3, 3:] = 0.0
-            Pu[near, 3:, :3] = 0.0
-            Pu[near, 3:, 3:] = np.eye(3) * c.init_speed_sigma_mps**2
+            _unknown_velocity(xu, Pu, near, float(c.init_speed_sigma_mps))
     return vel_init
 
 

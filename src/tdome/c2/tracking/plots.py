@@ -119,8 +119,8 @@ def _radar_plots(r, az, el, rdot, k, sig, s_rdot, s, M, lam, max_speed):  # prag
 
     ``z = [r, az, el (, ṙ)]``, ``R = diag(σ²)`` (``s_rdot`` for a range rate
     without its σ), the converted plots of :func:`plot_to_ecef` and the
-    clutter density of :func:`clutter_density`; ``k`` is 3, or 4 with range
-    rate (``rdot``).  The equations are those of the functions named.
+    clutter density ``λ r² cos(el)`` (over ``2 max_speed`` with range rate;
+    module docstring); ``k`` is 3, or 4 with range rate (``rdot``).
     """
     m = r.shape[0]
     z = np.empty((m, k))
@@ -145,32 +145,19 @@ def _radar_plots(r, az, el, rdot, k, sig, s_rdot, s, M, lam, max_speed):  # prag
     return z, R, pos, cov, clutter
 
 
-def radar_measurements(scan: Detections, site: SensorSite):
-    """Measurement vectors (m, k) and covariances R = diag(σ²) (m, k, k), and the σ (m, k), of a radar scan."""
+def radar_arrays(scan: Detections, site: SensorSite) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int,
+                                                           np.ndarray, float]:
+    """A radar scan as :func:`_radar_plots` takes it: ``(r, az, el, rdot, k, σ, σ_ṙ)``.
+
+    Contiguous float arrays; ``rdot`` empty and ``k = 3`` without range rate;
+    ``σ`` (m, ≥3) as reported, ``σ_ṙ`` the site's range-rate σ for reports
+    that give none (1 m/s if the site has none either).
+    """
     m, k = len(scan), 3 if scan.rdot_mps is None else 4
-    z = np.asarray(scan.z, dtype=float).reshape(m, k)
-    sig = np.asarray(scan.sigma, dtype=float)
-    sig = sig.reshape(m, -1) if m else np.zeros((0, k))
-    if sig.shape[1] < k:  # range rate without its σ: use the site's
-        s_rd = site.sigma_rdot_mps if site.sigma_rdot_mps is not None else 1.0
-        sig = np.concatenate([sig, np.full((m, k - sig.shape[1]), s_rd)], axis=1)
-    sig = sig[:, :k]
-    R = np.zeros((m, k, k))
-    ii = np.arange(k)
-    R[:, ii, ii] = sig**2
-    return z, R, sig
-
-
-def clutter_density(z: np.ndarray, cartesian: bool, false_alarm_density_m3: float, max_speed_mps: float) -> np.ndarray:
-    """False-plot density (m,) of each plot in its own measurement space (module docstring)."""
-    lam = false_alarm_density_m3
-    m = z.shape[0]
-    if cartesian:
-        return np.full(m, lam)
-    out = lam * z[:, 0] ** 2 * np.cos(z[:, 2])
-    if z.shape[1] == 4:
-        out = out / (2.0 * max_speed_mps)
-    return np.maximum(out, np.finfo(float).tiny)
+    sig = np.asarray(scan.sigma, dtype=float).reshape(m, -1) if m else np.zeros((0, k))
+    return (_f64(scan.range_m), _f64(scan.az_rad), _f64(scan.el_rad),
+            _NONE if scan.rdot_mps is None else _f64(scan.rdot_mps), k, np.ascontiguousarray(sig),
+            1.0 if site.sigma_rdot_mps is None else float(site.sigma_rdot_mps))
 
 
 _NONE = np.empty(0)
@@ -199,27 +186,18 @@ class ScanPlots:
                   max_speed_mps: float) -> ScanPlots:
         """The plots of a radar scan (``site`` its radar) or of a Cartesian feed."""
         m = len(scan)
-        measure: PolarRadar | CartesianPosition
-        if isinstance(scan, PositionPlots):
-            cartesian = True
+        if isinstance(scan, PositionPlots):  # positions: the false-plot density is the Cartesian one
             z = np.asarray(scan.pos, dtype=float).reshape(m, 3)
             R = np.asarray(scan.cov, dtype=float).reshape(m, 3, 3)
-            pos, cov, measure = z, R, CartesianPosition()
-        else:
-            cartesian = False
-            if site is None:
-                raise ValueError(f"a radar scan (sensor {scan.sensor}) needs its radar's site")
-            k = 3 if scan.rdot_mps is None else 4
-            sig = np.asarray(scan.sigma, dtype=float).reshape(m, -1) if m else np.zeros((0, k))
-            z, R, pos, cov, lam = _radar_plots(
-                _f64(scan.range_m), _f64(scan.az_rad), _f64(scan.el_rad),
-                _NONE if scan.rdot_mps is None else _f64(scan.rdot_mps), k, np.ascontiguousarray(sig),
-                1.0 if site.sigma_rdot_mps is None else float(site.sigma_rdot_mps), site.ecef, site.enu_rot,
-                float(false_alarm_density_m3), float(max_speed_mps))
-            return cls(float(scan.time_s), int(scan.sensor), site, z, R, pos, cov,
-                       PolarRadar(site.ecef, site.enu_rot, with_rdot=k == 4), lam)
-        lam = clutter_density(z, cartesian, false_alarm_density_m3, max_speed_mps)
-        return cls(float(scan.time_s), int(scan.sensor), site, z, R, pos, cov, measure, lam)
+            return cls(float(scan.time_s), int(scan.sensor), site, z, R, z, R, CartesianPosition(),
+                       np.full(m, float(false_alarm_density_m3)))
+        if site is None:
+            raise ValueError(f"a radar scan (sensor {scan.sensor}) needs its radar's site")
+        arrays = radar_arrays(scan, site)
+        z, R, pos, cov, lam = _radar_plots(*arrays, site.ecef, site.enu_rot, float(false_alarm_density_m3),
+                                           float(max_speed_mps))
+        return cls(float(scan.time_s), int(scan.sensor), site, z, R, pos, cov,
+                   PolarRadar(site.ecef, site.enu_rot, with_rdot=arrays[4] == 4), lam)
 
     def __len__(self) -> int:
         return int(self.z.shape[0])

@@ -77,6 +77,8 @@ from tdome.c2.tracking.initiation import (
     _m_of_n,
     _reachable,
     _two_point_stack,
+    _unknown_velocity,
+    _velocity_prior,
     make_confirmation,
     new_tracks,
     reachable,
@@ -86,7 +88,7 @@ from tdome.c2.tracking.initiation import (
 from tdome.c2.tracking.measurements import PolarRadar
 from tdome.c2.tracking.motion import _predict_stack
 from tdome.c2.tracking.picture import AirPicture, PictureSource, PlotAssociation
-from tdome.c2.tracking.plots import ScanPlots, _radar_plots
+from tdome.c2.tracking.plots import ScanPlots, _radar_plots, radar_arrays
 from tdome.c2.tracking.track_table import CONFIRMED, TrackTable
 from tdome.geo import in_coverage
 from tdome.messages import Detections, PositionPlots, SensorSite
@@ -152,6 +154,19 @@ _NO_FLAGS = np.zeros(0, dtype=bool)
 _NO_LIMITS: tuple[float, ...] = (0.0,) * 7
 
 
+def _coverage(plots: ScanPlots, pred: Prediction) -> tuple[np.ndarray, bool, tuple[float, ...], float, np.ndarray]:
+    """The scanning site as :func:`_count_opportunities` takes it: ``(enu, has_site, limits, small range, ecef)``.
+
+    ``enu`` the predicted tracks seen from the site; a Cartesian feed from no
+    listed sensor covers everywhere and expects every track.
+    """
+    site = plots.site
+    if site is None:
+        return _NO_ENU, False, _NO_LIMITS, np.inf, _NO_ENU[0]
+    small = np.inf if site.small_target_range_m is None else float(site.small_target_range_m)
+    return site.to_enu(pred.x[:, :3]), True, site.coverage_limits, small, site.ecef
+
+
 @njit(cache=True, error_model="numpy")
 def _count_opportunities(x, enu, hit, seen_by, bit, has_site, limits, small_target_range_m, site_ecef, n_opportunities,
                          n_misses):  # pragma: no cover - compiled
@@ -186,12 +201,7 @@ def _count_opportunities(x, enu, hit, seen_by, bit, has_site, limits, small_targ
     return missed
 
 
-_NO_FLOATS = np.empty(0)
 _RADAR_ANGLES = {k: np.array([a == 1 for a in range(k)]) for k in (3, 4)}  # azimuth is the angle of a radar plot
-
-
-def _f64(a) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=float).reshape(-1)
 
 
 @njit(cache=True)
@@ -291,17 +301,7 @@ def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t,
                 p_b[f], C_b[f] = plot_pos[j], plot_cov[j]
                 f += 1
         x2, P2 = _two_point_stack(p_a, C_a, t_a, p_b, C_b, t_b, np.full(nf, q_air))
-        Hv = np.zeros((nf, 3, 6))
-        Rv = np.zeros((nf, 3, 3))
-        v_nu = np.empty((nf, 3))
-        var = init_speed_sigma_mps ** 2
-        for f in range(nf):
-            for a in range(3):
-                Hv[f, a, 3 + a] = 1.0
-                Rv[f, a, a] = var
-                v_nu[f, a] = -x2[f, 3 + a]
-        x2, P2, _, _, ok2 = _kalman_stack(x2, P2, v_nu, Hv, Rv, np.empty((nf, 3, 3)), np.empty(nf),
-                                          np.zeros(nf, dtype=np.bool_))
+        x2, P2, ok2 = _velocity_prior(x2, P2, init_speed_sigma_mps)
         for f in range(nf):
             if not ok2[f]:
                 return False, xp[:0], Pp[:0], dt[:0], cvel[:0], cvel[:0], 0
@@ -311,23 +311,10 @@ def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t,
                 xu[p], Pu[p], tu[p] = x2[f], P2[f], max(t_a[f], t_b[f])
                 vel_init[p] = True
                 f += 1
-    for p in range(r_n):
-        if not vel_init[p]:  # same instant: a better position, velocity still unknown
-            for a in range(3):
-                xu[p, 3 + a] = 0.0
-                for b in range(3):
-                    Pu[p, a, 3 + b] = 0.0
-                    Pu[p, 3 + a, b] = 0.0
-                    Pu[p, 3 + a, 3 + b] = _sigma2_if(a == b, init_speed_sigma_mps)
+    _unknown_velocity(xu, Pu, ~vel_init, init_speed_sigma_mps)  # same instant: a better position only
     written, oos = _write_rows(track, xu, Pu, tu, np.ones(r_n, dtype=np.bool_), vel_init, t, bit, max_speed, cx, cp,
                                ctime, cvel, clast, chits, cmiss, cseen, dt, x_now, P_now, hit)
     return True, xu, Pu, tu, vel_init, written, oos
-
-
-@njit(cache=True, inline="always")
-def _sigma2_if(diagonal, sigma):  # pragma: no cover - compiled
-    """``σ²`` on the diagonal, 0 off it (the entries of ``σ² I``)."""
-    return sigma**2 if diagonal else 0.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -524,14 +511,11 @@ class Tracker(PictureSource):
                 and len(table) * len(scan) <= _BRUTE_FORCE_MAX_PAIRS):
             site = self._count(scan)
             assert site is not None  # a radar scan from no listed sensor was refused by _count
-            t, m, k = float(scan.time_s), len(scan), 3 if scan.rdot_mps is None else 4
-            sig = np.asarray(scan.sigma, dtype=float).reshape(m, -1) if m else np.zeros((0, k))
-            out = _radar_front(
-                _f64(scan.range_m), _f64(scan.az_rad), _f64(scan.el_rad),
-                _NO_FLOATS if scan.rdot_mps is None else _f64(scan.rdot_mps), k, np.ascontiguousarray(sig),
-                1.0 if site.sigma_rdot_mps is None else float(site.sigma_rdot_mps), site.ecef, site.enu_rot,
-                cols["x"], cols["P"], cols["time_s"], cols["ballistic"], cols["vel_init"], t, _RADAR_ANGLES[k],
-                est.gamma[k], *self._front_settings)
+            t, arrays = float(scan.time_s), radar_arrays(scan, site)
+            k = arrays[4]
+            out = _radar_front(*arrays, site.ecef, site.enu_rot, cols["x"], cols["P"], cols["time_s"],
+                               cols["ballistic"], cols["vel_init"], t, _RADAR_ANGLES[k], est.gamma[k],
+                               *self._front_settings)
             z, R, pos, cov, lam, dt, q, xp, Pp, ti, pj, nu, H, S, d2, logdet, ok = out
             plots = ScanPlots(t, int(scan.sensor), site, z, R, pos, cov, PolarRadar(site.ecef, site.enu_rot, k == 4),
                               lam)
@@ -637,14 +621,9 @@ class Tracker(PictureSource):
         before the deletion stage, having changed nothing of it).
         """
         c, st, table = self.config, self.stats, self._table
-        cols, site = table.cols, plots.site
-        if site is None:  # a Cartesian feed from outside the sensors: covers everywhere, expects everything
-            enu, has_site, limits, small, ecef = _NO_ENU, False, _NO_LIMITS, np.inf, _NO_ENU[0]
-        else:
-            enu, has_site, limits, ecef = site.to_enu(pred.x[:, :3]), True, site.coverage_limits, site.ecef
-            small = np.inf if site.small_target_range_m is None else float(site.small_target_range_m)
+        cols = table.cols
         n_confirmed, rejected, dead, counts = _manage_mofn(
-            hit, pred.x, enu, has_site, limits, small, ecef, plots.bit, cols["seen_by"], cols["n_opportunities"],
+            hit, pred.x, *_coverage(plots, pred), plots.bit, cols["seen_by"], cols["n_opportunities"],
             cols["n_misses"], cols["status"], cols["n_hits"], cols["vel_init"], cols["x"], cols["P"],
             cols["ballistic"], cols["kin_class"], x_now, P_now, cols["last_update_s"], cols["dup_count"], self._now,
             *self._manage_settings)
@@ -665,13 +644,9 @@ class Tracker(PictureSource):
         but cannot see it (a small target far out for its power) says nothing
         about whether the track is real.
         """
-        cols, site = self._table.cols, plots.site
-        if site is None:  # a Cartesian feed from outside the sensors: covers everywhere, expects everything
-            return _count_opportunities(pred.x, _NO_ENU, hit, cols["seen_by"], plots.bit, False, _NO_LIMITS,
-                                        np.inf, _NO_ENU[0], cols["n_opportunities"], cols["n_misses"])
-        small = site.small_target_range_m
-        return _count_opportunities(pred.x, site.to_enu(pred.x[:, :3]), hit, cols["seen_by"], plots.bit, True,
-                                    site.coverage_limits, np.inf if small is None else float(small), site.ecef,
+        cols = self._table.cols
+        enu, has_site, limits, small, ecef = _coverage(plots, pred)
+        return _count_opportunities(pred.x, enu, hit, cols["seen_by"], plots.bit, has_site, limits, small, ecef,
                                     cols["n_opportunities"], cols["n_misses"])
 
     # ------------------------------------------------------------------ output
