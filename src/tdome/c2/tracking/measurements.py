@@ -163,12 +163,3 @@ def wrapped_residual(z, z_pred, angle_components=()) -> np.ndarray:
     for j in angle_components:
         nu[..., j] = wrap_angle(nu[..., j])
     return nu
-
-
-def diagonal_noise(sigma) -> np.ndarray:
-    """Measurement covariances ``diag(σ²)`` (n, k, k) from 1-σ errors ``sigma`` (n, k) or (k,)."""
-    s = np.atleast_2d(np.asarray(sigma, dtype=float))
-    R = np.zeros(s.shape + (s.shape[-1],))
-    idx = np.arange(s.shape[-1])
-    R[:, idx, idx] = s * s
-    return R
