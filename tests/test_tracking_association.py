@@ -31,6 +31,50 @@ def test_gnn_is_max_cardinality_then_min_cost(seed, n, m, density):
     assert np.isclose(cost[mt, mp].sum(), C[r[ok], c[ok]].sum())
 
 
+def _brute_force_gnn(ti, pj, cost):
+    """Every matching of the pairs: the largest size, then the least cost (size, cost)."""
+    best = (0, 0.0)
+    for mask in range(1, 1 << ti.size):
+        chosen = [p for p in range(ti.size) if mask >> p & 1]
+        if len({ti[p] for p in chosen}) < len(chosen) or len({pj[p] for p in chosen}) < len(chosen):
+            continue
+        c = float(sum(cost[p] for p in chosen))
+        if len(chosen) > best[0] or (len(chosen) == best[0] and c < best[1]):
+            best = (len(chosen), c)
+    return best
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 4), m=st.integers(1, 4), density=st.floats(0.2, 1.0))
+def test_gnn_equals_brute_force(seed, n, m, density):
+    """Against every matching of the gated pairs: as many pairs as any, and the least cost among those."""
+    rng = np.random.default_rng(seed)
+    ti, pj = np.nonzero(rng.random((n, m)) < density)
+    cost = rng.uniform(-8, 12, ti.size)
+    sel = gnn_assign(ti, pj, cost, n, m)
+    assert np.all(np.diff(sel) > 0)
+    size, best = _brute_force_gnn(ti, pj, cost)
+    assert sel.size == size
+    assert np.isclose(cost[sel].sum(), best, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(5, 60), m=st.integers(5, 60))
+def test_gnn_picks_the_pairs_scipy_picks_on_clustered_scans(seed, n, m):
+    """Tracks and plots in clusters (many contested pairs): the same pairs as a dense Hungarian solve."""
+    rng = np.random.default_rng(seed)
+    tp, pp = rng.uniform(0, 10, (n, 2)), rng.uniform(0, 10, (m, 2))
+    d2 = ((tp[:, None] - pp[None]) ** 2).sum(-1)
+    ti, pj = np.nonzero(d2 < 4.0)
+    cost = d2[ti, pj] + rng.normal(0, 1, ti.size)
+    sel = gnn_assign(ti, pj, cost, n, m)
+    C = np.full((n, m), 1e4)  # dominates any difference of feasible totals (< 60 pairs × 16)
+    C[ti, pj] = cost
+    r, c = linear_sum_assignment(C)
+    ok = C[r, c] < 1e4
+    assert sorted(zip(ti[sel].tolist(), pj[sel].tolist())) == sorted(zip(r[ok].tolist(), c[ok].tolist()))
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.sampled_from([5, 40, 301, 700]), st.integers(1, 300))
 def test_candidate_pairs_equal_brute_force(seed, n, m):

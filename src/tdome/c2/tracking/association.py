@@ -22,10 +22,9 @@ gated pairs with cost ``d² + ln|S|`` (twice the negative log likelihood of
 the plot up to a constant, Blackman & Popoli §6.5), so a tight, confirmed
 track is preferred over a loose, fresh one for the same plot.  Ungated
 pairs are infeasible.  Isolated track–plot pairs (the common case with
-well-separated targets) are assigned directly; the rest go to
-:func:`scipy.optimize.linear_sum_assignment` on a dense block whose
-infeasible cells carry a cost large enough that the solver first maximises
-the number of gated assignments, then minimises their cost.
+well-separated targets) are assigned directly; the rest by successive
+shortest augmenting paths on the gated pairs alone (:func:`_min_cost_matching`):
+among the matchings of the largest size, the one of least total cost.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from typing import Protocol
 
 import numpy as np
 from numba import njit
-from scipy.optimize import linear_sum_assignment
 
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.gating import _EMPTY_I, GatedPairs
@@ -49,31 +47,102 @@ def gnn_assign(track, plot, cost, n_tracks: int, n_plots: int):
 
     ``track``, ``plot``, ``cost`` (k,) list the feasible (gated) pairs, each
     pair at most once; every other pair is infeasible.  Returns the indices
-    ``(k_sel,)`` of the selected pairs into those arrays.
+    ``(k_sel,)`` of the selected pairs into those arrays, increasing.
     """
     track = np.ascontiguousarray(track, dtype=np.intp)
     plot = np.ascontiguousarray(plot, dtype=np.intp)
-    cost = np.asarray(cost, dtype=float)
+    cost = np.ascontiguousarray(cost, dtype=float)
     if track.size == 0:
         return _EMPTY_I
-    isolated, rest = _isolated_pairs(track, plot, int(n_tracks), int(n_plots))
-    if not rest.size:
+    return _gnn_select(track, plot, cost, int(n_tracks), int(n_plots))
+
+
+@njit(cache=True)
+def _gnn_select(track, plot, cost, n_tracks, n_plots):  # pragma: no cover - compiled
+    """:func:`gnn_assign` on contiguous pairs: isolated pairs taken, the others matched; indices increasing."""
+    isolated, rest = _isolated_pairs(track, plot, n_tracks, n_plots)
+    if rest.shape[0] == 0:
         return isolated
-    chosen = [isolated]
-    if rest.size:
-        rows, r_inv = np.unique(track[rest], return_inverse=True)
-        cols, c_inv = np.unique(plot[rest], return_inverse=True)
-        c = cost[rest]
-        # Any infeasible cell costs more than every feasible assignment put together.
-        big = (np.abs(c).max() + 1.0) * (min(rows.size, cols.size) + 1) * 2.0
-        C = np.full((rows.size, cols.size), big)
-        pair_at = np.full((rows.size, cols.size), -1, dtype=np.intp)
-        C[r_inv, c_inv] = c
-        pair_at[r_inv, c_inv] = rest
-        ri, ci = linear_sum_assignment(C)
-        sel = pair_at[ri, ci]
-        chosen.append(sel[sel >= 0])
-    return np.sort(np.concatenate(chosen))
+    taken = np.zeros(track.shape[0], dtype=np.bool_)
+    taken[isolated] = True
+    taken[_min_cost_matching(track, plot, cost, rest, n_tracks, n_plots)] = True
+    return np.flatnonzero(taken)
+
+
+@njit(cache=True)
+def _min_cost_matching(track, plot, cost, pairs, n_tracks, n_plots):  # pragma: no cover - compiled
+    """Of the matchings of the largest size on the pairs ``pairs``, one of least total cost: the pairs chosen.
+
+    Successive shortest paths (min-cost flow, Ahuja, Magnanti & Orlin §9.7):
+    starting from the empty matching, each step adds one pair along the
+    cheapest augmenting path (unmatched pairs from a free track to a plot
+    cost ``cost``, matched pairs back from the plot to its track ``-cost``;
+    Bellman–Ford from every free track at once, so negative costs need no
+    care), until no free plot can be reached.  The matching after ``s``
+    steps is then of least cost among the matchings of ``s`` pairs, and the
+    last one is of the largest size.  Ties go to the lower plot index.
+    """
+    n_e = pairs.shape[0]
+    row_of = np.full(n_tracks, -1, dtype=np.intp)
+    col_of = np.full(n_plots, -1, dtype=np.intp)
+    e_row = np.empty(n_e, dtype=np.intp)
+    e_col = np.empty(n_e, dtype=np.intp)
+    n_r = n_c = 0
+    for e in range(n_e):
+        i, j = track[pairs[e]], plot[pairs[e]]
+        if row_of[i] < 0:
+            row_of[i] = n_r
+            n_r += 1
+        if col_of[j] < 0:
+            col_of[j] = n_c
+            n_c += 1
+        e_row[e], e_col[e] = row_of[i], col_of[j]
+    row_match = np.full(n_r, -1, dtype=np.intp)  # the pair each track row is matched by, or -1
+    col_match = np.full(n_c, -1, dtype=np.intp)
+    dist_r = np.empty(n_r)
+    dist_c = np.empty(n_c)
+    via = np.empty(n_c, dtype=np.intp)  # the unmatched pair on the cheapest path into each plot
+    for _ in range(min(n_r, n_c)):
+        for r in range(n_r):
+            dist_r[r] = 0.0 if row_match[r] < 0 else np.inf
+        dist_c[:] = np.inf
+        for _ in range(n_r + n_c + 1):  # Bellman–Ford: at most one pass per node on a path, and a last to check
+            changed = False
+            for e in range(n_e):
+                c = e_col[e]
+                if col_match[c] != e and dist_r[e_row[e]] + cost[pairs[e]] < dist_c[c]:
+                    dist_c[c] = dist_r[e_row[e]] + cost[pairs[e]]
+                    via[c] = e
+                    changed = True
+            for c in range(n_c):
+                e = col_match[c]
+                if e >= 0 and dist_c[c] - cost[pairs[e]] < dist_r[e_row[e]]:
+                    dist_r[e_row[e]] = dist_c[c] - cost[pairs[e]]
+                    changed = True
+            if not changed:
+                break
+        end = -1
+        for c in range(n_c):
+            if col_match[c] < 0 and dist_c[c] < np.inf and (end < 0 or dist_c[c] < dist_c[end]):
+                end = c
+        if end < 0:
+            break
+        c = end
+        while True:  # flip the path: each of its unmatched pairs becomes matched, and the matched ones free
+            e = via[c]
+            r = e_row[e]
+            before = row_match[r]
+            row_match[r], col_match[c] = e, e
+            if before < 0:
+                break
+            c = e_col[before]
+    chosen = np.empty(n_r, dtype=np.intp)
+    k = 0
+    for r in range(n_r):
+        if row_match[r] >= 0:
+            chosen[k] = pairs[row_match[r]]
+            k += 1
+    return chosen[:k]
 
 
 @njit(cache=True)
