@@ -409,7 +409,7 @@ def test_compiled_cycle_is_the_stages_one_by_one(seed):
         scans[k], scans[k + 1] = scans[k + 1], scans[k]
     config = TrackerConfig(max_coast_s=8.0, merge_checks=1)
     fused, staged = Tracker(config, sites), Tracker(config, sites)
-    staged._compiled_front = staged._compiled_manage = staged._compiled_update = False
+    staged._compiled_cycle = False
     for tr in (fused, staged):  # two confirmed tracks on target 0: one of them must be merged away
         P = np.diag([300.0**2] * 3 + [50.0**2] * 3)[None].repeat(2, axis=0)
         tr._table.append(2, x=np.r_[p0[0], v[0]][None].repeat(2, axis=0), P=P, track_id=np.array([1, 2]),

@@ -271,11 +271,11 @@ def test_missed_opportunities_in_one_pass(seed, small, feed):
     n_opp, n_miss = rng.integers(0, 9, n).astype(np.int32), rng.integers(0, 9, n).astype(np.int32)
     opp0, miss0 = n_opp.copy(), n_miss.copy()
     if feed:  # a Cartesian feed from no listed sensor: covers everywhere, every track expected
-        missed = _count_opportunities(x, np.zeros((1, 3)), hit, seen_by, bit, False, (0.0,) * 7, np.inf,
+        missed = _count_opportunities(x, np.zeros((3, 3)), hit, seen_by, bit, False, (0.0,) * 7, np.inf,
                                       np.zeros(3), n_opp, n_miss)
         want = ~hit
     else:
-        missed = _count_opportunities(x, site.to_enu(x[:, :3]), hit, seen_by, bit, True, site.coverage_limits,
+        missed = _count_opportunities(x, site.enu_rot, hit, seen_by, bit, True, site.coverage_limits,
                                       np.inf if small is None else small, site.ecef, n_opp, n_miss)
         expected = (seen_by & bit) != 0
         if small is not None:

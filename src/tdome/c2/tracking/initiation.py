@@ -6,7 +6,7 @@ Interface::
     two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q, speed_sigma) -> (x, P, t)   velocity from two plots
     reachable(pairs, table, plots, dt, max_speed) -> GatedPairs  one-plot tracks keep only plots they could reach
     second_plot(table, estimate, pred, plots, config) -> vel_init  one-plot tracks that took a plot
-    new_tracks(plots, born, ids, score0, config)  -> columns for the track table
+    _start_tracks(born, pos, cov, t, …, table buffers)  tentative tracks on the plots born (compiled)
     Confirmation (MOfN, Score): step(table, hit, missed, association, plots) -> (confirm, reject)
 
 One-point initiation
@@ -72,14 +72,48 @@ _IDX3 = np.arange(3)
 
 def one_point_state(pos, cov, speed_sigma_mps: float):
     """Track state from a single plot: position, zero velocity with isotropic std ``speed_sigma_mps``."""
-    pos = np.asarray(pos, dtype=float)
-    n = pos.shape[0]
-    x = np.zeros((n, 6))
-    x[:, :3] = pos
-    P = np.zeros((n, 6, 6))
-    P[:, :3, :3] = cov
-    P[:, _IDX3 + 3, _IDX3 + 3] = speed_sigma_mps**2
+    pos = np.ascontiguousarray(pos, dtype=float).reshape(-1, 3)
+    cov = np.ascontiguousarray(np.broadcast_to(cov, (pos.shape[0], 3, 3)), dtype=float)
+    x, P = np.empty((pos.shape[0], 6)), np.empty((pos.shape[0], 6, 6))
+    for p in range(pos.shape[0]):
+        _one_point(pos[p], cov[p], float(speed_sigma_mps), x[p], P[p])
     return x, P
+
+
+@njit(cache=True, inline="always")
+def _one_point(pos, cov, speed_sigma_mps, x, P):  # pragma: no cover - compiled
+    """:func:`one_point_state` of one plot, into ``x`` (6,) and ``P`` (6, 6)."""
+    P[:] = 0.0
+    for i in range(3):
+        x[i], x[i + 3] = pos[i], 0.0
+        for j in range(3):
+            P[i, j] = cov[i, j]
+        P[i + 3, i + 3] = speed_sigma_mps * speed_sigma_mps
+
+
+@njit(cache=True)
+def _start_tracks(born, pos, cov, t, bit, first_id, score0, speed_sigma_mps, n, x, P, track_id, time_s, status, n_hits,
+                  n_opportunities, n_misses, first_update_s, last_update_s, ballistic, kin_class, score, score_peak,
+                  vel_init, dup_count, seen_by):  # pragma: no cover - compiled
+    """Tentative tracks on the plots ``born`` (m,), in rows ``n, n+1, …`` of the track table's buffers.
+
+    Each new track: the plot's :func:`one_point_state`, track numbers from
+    ``first_id`` up in plot order, state time and first and latest plot at
+    the scan time ``t``, one hit in one opportunity, score ``score0``, seen
+    by the scan's sensor (``bit``); status, misses, flags and class zero.
+    The buffers must have room.  Returns the rows' plots, in order.
+    """
+    plots = np.flatnonzero(born)
+    for b in range(plots.shape[0]):
+        r, j = n + b, plots[b]
+        _one_point(pos[j], cov[j], speed_sigma_mps, x[r], P[r])
+        track_id[r] = first_id + b
+        time_s[r], first_update_s[r], last_update_s[r] = t, t, t
+        status[r], n_hits[r], n_opportunities[r], n_misses[r], dup_count[r] = 0, 1, 1, 0, 0
+        ballistic[r], vel_init[r], kin_class[r] = False, False, 0
+        score[r], score_peak[r] = score0, score0
+        seen_by[r] = bit
+    return plots
 
 
 def two_point_init(p_a, C_a, t_a, p_b, C_b, t_b, q, speed_sigma_mps: float | None = None):
@@ -268,20 +302,6 @@ def second_plot(table: TrackTable, est: Estimate, pred: Prediction, plots: ScanP
         if near.any():  # same instant: a better position, velocity still unknown
             _unknown_velocity(xu, Pu, near, float(c.init_speed_sigma_mps))
     return vel_init
-
-
-def new_tracks(plots: ScanPlots, born: np.ndarray, ids: np.ndarray, score0: float,
-               config: TrackerConfig) -> dict[str, np.ndarray]:
-    """Track-table columns of tentative tracks started on the plots ``born`` (one-point states).
-
-    Columns that are the same for every new track are single values; those
-    left out (status, misses, flags, class) start at zero
-    (:meth:`TrackTable.append`).
-    """
-    xb, Pb = one_point_state(plots.pos[born], plots.cov[born], config.init_speed_sigma_mps)
-    t = plots.time_s
-    return dict(x=xb, P=Pb, track_id=ids, time_s=t, n_hits=1, n_opportunities=1, first_update_s=t,
-                last_update_s=t, score=score0, score_peak=score0, seen_by=plots.bit)
 
 
 # --------------------------------------------------------------------------- confirmation

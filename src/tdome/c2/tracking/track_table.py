@@ -8,6 +8,9 @@ Interface::
     table.append(count, **columns)          ``count`` new rows at the end (an array per column, or one value
                                             for every new row; columns left out are zero)
     table.keep(mask)                        drop the rows where ``mask`` is False
+    table.reserve(count); table.buffers     room for ``count`` more rows; the buffers of TRACK_COLUMNS, in order,
+    table.resize(n)                         for compiled code that appends and deletes rows itself, then says
+                                            how many rows there are
 
 Rows are sorted by track id (ids only grow, and new tracks are appended),
 so a larger row index is a younger track.  The table holds no logic: the
@@ -17,7 +20,8 @@ Each column lives in a buffer with room to grow (doubled when full), and
 ``cols[name]`` is the view of its first ``len(table)`` rows: appending
 writes into the buffers and deleting compacts them in place (one compiled
 pass over every column), so neither copies the table.  A view taken before
-an ``append`` or ``keep`` is stale after it: read ``cols`` again.
+an ``append``, ``keep`` or ``resize`` is stale after it: read ``cols`` again
+(the views are made again on the first read after a change).
 """
 
 from __future__ import annotations
@@ -56,19 +60,23 @@ class TrackTable:
         self.spec = {**TRACK_COLUMNS, **(extra_columns or {})}
         self._buf = {k: np.zeros((capacity,) + shp, dtype=dt) for k, (shp, dt) in self.spec.items()}
         self._n = 0
-        self.cols: dict[str, np.ndarray] = {}
-        self._views()
+        self._cols: dict[str, np.ndarray] = {}
+        self._stale = True
 
     def __len__(self) -> int:
         return self._n
 
-    def _views(self) -> None:
-        n = self._n
-        for k, b in self._buf.items():
-            self.cols[k] = b[:n]
+    @property
+    def cols(self) -> dict[str, np.ndarray]:
+        """Each column's view of the rows in use (made again after a change of length)."""
+        if self._stale:
+            n = self._n
+            self._cols = {k: b[:n] for k, b in self._buf.items()}
+            self._stale = False
+        return self._cols
 
-    def append(self, count: int, **new) -> None:
-        """Append ``count`` rows: each column given as an array of ``count`` rows or one value; others get zeros."""
+    def reserve(self, count: int) -> None:
+        """Room for ``count`` more rows (each buffer doubled, or more, when full)."""
         n, end = self._n, self._n + count
         cap = next(iter(self._buf.values())).shape[0]
         if end > cap:
@@ -77,15 +85,31 @@ class TrackTable:
                 grown = np.zeros((cap,) + b.shape[1:], dtype=b.dtype)
                 grown[:n] = b[:n]
                 self._buf[k] = grown
+            self._stale = True
+
+    @property
+    def buffers(self) -> tuple[np.ndarray, ...]:
+        """The buffers of :data:`TRACK_COLUMNS`, in its order, whole (rows beyond ``len(table)`` are free)."""
+        return tuple(self._buf[k] for k in TRACK_COLUMNS)
+
+    def resize(self, n: int) -> None:
+        """The table now holds ``n`` rows: compiled code has appended or compacted them in the buffers."""
+        if not 0 <= n <= next(iter(self._buf.values())).shape[0]:
+            raise ValueError(f"{n} rows do not fit the buffers")
+        self._n = n
+        self._stale = True
+
+    def append(self, count: int, **new) -> None:
+        """Append ``count`` rows: each column given as an array of ``count`` rows or one value; others get zeros."""
+        self.reserve(count)
+        n, end = self._n, self._n + count
         for k, b in self._buf.items():
             b[n:end] = new.get(k, 0)
-        self._n = end
-        self._views()
+        self.resize(end)
 
     def keep(self, mask: np.ndarray) -> None:
         """Drop the rows where ``mask`` (n,) is False; the others keep their order."""
-        self._n = _compact(np.ascontiguousarray(mask, dtype=bool), tuple(self._buf.values()))
-        self._views()
+        self.resize(_compact(np.ascontiguousarray(mask, dtype=bool), tuple(self._buf.values())))
 
     @property
     def confirmed(self) -> np.ndarray:

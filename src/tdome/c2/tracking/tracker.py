@@ -41,20 +41,21 @@ a scan that does not cover a track neither helps nor hurts it.  Plots of an
 out-of-sequence scan are counted in ``stats['oos_plots']`` and the
 retrodicted updates in ``stats['oos_updates']``; nothing is dropped silently.
 
-The cycle in three compiled calls
----------------------------------
+The cycle in one compiled call
+------------------------------
 A scan costs little arithmetic (a few plots against a few dozen tracks) and
 many calls, so for the default configuration (single-model estimator, EKF,
-GNN, M-of-N) a radar scan runs as three compiled calls over the track
-table, each the stages above in their order, through the same compiled
-pieces: the front (plots, prediction, gate, reach test: :func:`_radar_front`),
-the update of the tracks that took a plot (:func:`_update_single_ekf`) and
-track management (:func:`_manage_mofn`); the assignment of contested plots
-(when GNN finds pairs that share a track or a plot) and the start of new
-tracks stay in Python.  Any other configuration, a Cartesian feed, an
-out-of-sequence pair, a covariance that needs the repaired inverse or a merge
-of duplicates takes the stages one by one for that step, the compiled call
-having changed nothing.  A test runs the same scans both ways and finds
+GNN, M-of-N) a radar scan runs as one compiled call over the track table's
+buffers (:func:`_radar_cycle`): the stages above in their order, through the
+same compiled pieces the stages one by one call (the front: plots,
+prediction, gate and reach test, :func:`_radar_front`; GNN's matching; the
+update, :func:`_update_single_ekf`; track management, :func:`_manage_mofn`;
+the deletion and the start of new tracks).  Any other configuration, a
+Cartesian feed, an out-of-sequence pair or a covariance that needs the
+repaired inverse takes the stages one by one for the whole scan, the
+compiled call having changed nothing; a merge of duplicates leaves the
+deletion and the start of new tracks to :func:`~tdome.c2.tracking.deletion.delete`
+and :meth:`Tracker._start`.  A test runs the same scans both ways and finds
 every association and track-table column equal after every scan.
 """
 
@@ -63,33 +64,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tdome.c2.tracking.association import Association, make_associator
+from tdome.c2.tracking.association import Association, _gnn_select, make_associator
 from tdome.c2.tracking.classification import _classify_rows, classify
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.deletion import DELETION_STATS, _deletion_counts, _deletion_tests, _near_pairs, delete
 from tdome.c2.tracking.estimator import Estimate, Estimator, Prediction
 from tdome.c2.tracking.estimator_imm import IMMEstimator
 from tdome.c2.tracking.estimator_single import SingleModelEstimator
-from tdome.c2.tracking.gating import _BRUTE_FORCE_MAX_PAIRS, GatedPairs, _gate_polar
+from tdome.c2.tracking.gating import _BRUTE_FORCE_MAX_PAIRS, _gate_polar
 from tdome.c2.tracking.gaussian import _kalman_stack
 from tdome.c2.tracking.initiation import (
     MOfN,
     _m_of_n,
     _reachable,
+    _start_tracks,
     _two_point_stack,
     _unknown_velocity,
     _velocity_prior,
     make_confirmation,
-    new_tracks,
     reachable,
     second_plot,
     start_score,
 )
-from tdome.c2.tracking.measurements import PolarRadar
 from tdome.c2.tracking.motion import _predict_stack
 from tdome.c2.tracking.picture import AirPicture, PictureSource, PlotAssociation
 from tdome.c2.tracking.plots import ScanPlots, _radar_plots, radar_arrays
-from tdome.c2.tracking.track_table import CONFIRMED, TrackTable
+from tdome.c2.tracking.track_table import CONFIRMED, TrackTable, _compact
 from tdome.geo import in_coverage
 from tdome.messages import Detections, PositionPlots, SensorSite
 
@@ -149,52 +149,56 @@ def _write_rows(track, x, P, time_s, detected, vel_init, t, bit, max_speed, cx, 
     return ok, oos
 
 
-_NO_ENU = np.zeros((1, 3))
+_NO_ROT = np.zeros((3, 3))
 _NO_FLAGS = np.zeros(0, dtype=bool)
 _NO_LIMITS: tuple[float, ...] = (0.0,) * 7
 
 
-def _coverage(plots: ScanPlots, pred: Prediction) -> tuple[np.ndarray, bool, tuple[float, ...], float, np.ndarray]:
-    """The scanning site as :func:`_count_opportunities` takes it: ``(enu, has_site, limits, small range, ecef)``.
+def _coverage(plots: ScanPlots) -> tuple[np.ndarray, bool, tuple[float, ...], float, np.ndarray]:
+    """The scanning site as :func:`_count_opportunities` takes it: ``(enu_rot, has_site, limits, small range, ecef)``.
 
-    ``enu`` the predicted tracks seen from the site; a Cartesian feed from no
-    listed sensor covers everywhere and expects every track.
+    A Cartesian feed from no listed sensor covers everywhere and expects every track.
     """
     site = plots.site
     if site is None:
-        return _NO_ENU, False, _NO_LIMITS, np.inf, _NO_ENU[0]
-    small = np.inf if site.small_target_range_m is None else float(site.small_target_range_m)
-    return site.to_enu(pred.x[:, :3]), True, site.coverage_limits, small, site.ecef
+        return _NO_ROT, False, _NO_LIMITS, np.inf, _NO_ROT[0]
+    return site.enu_rot, True, site.coverage_limits, _small_target_range(site), site.ecef
+
+
+def _small_target_range(site: SensorSite) -> float:
+    return np.inf if site.small_target_range_m is None else float(site.small_target_range_m)
 
 
 @njit(cache=True, error_model="numpy")
-def _count_opportunities(x, enu, hit, seen_by, bit, has_site, limits, small_target_range_m, site_ecef, n_opportunities,
-                         n_misses):  # pragma: no cover - compiled
+def _count_opportunities(x, enu_rot, hit, seen_by, bit, has_site, limits, small_target_range_m, site_ecef,
+                         n_opportunities, n_misses):  # pragma: no cover - compiled
     """:meth:`Tracker._missed_opportunities` over the table in one pass: returns ``missed`` (n,), counts in place.
 
     A track is missed when the scan did not update it, its predicted position
     ``x[:, :3]`` is inside the site's coverage (:func:`tdome.geo.in_coverage`,
-    ``enu`` its vector from the site, ``limits`` the site's
-    ``coverage_limits``; everywhere without a site) and the radar has seen
-    it (bit ``bit`` of ``seen_by``) or would see a small target there
-    (within ``small_target_range_m`` of the site).
+    with its vector from the site ``enu_rot (x - site_ecef)``, ``limits``
+    the site's ``coverage_limits``; everywhere without a site) and the radar
+    has seen it (bit ``bit`` of ``seen_by``) or would see a small target
+    there (within ``small_target_range_m`` of the site).
     """
     n = hit.shape[0]
     missed = np.zeros(n, dtype=np.bool_)
+    d = np.empty(3)
+    enu = np.empty(3)
     for r in range(n):
         if hit[r]:
             n_opportunities[r] += 1
             continue
         if has_site:
-            if not in_coverage(x[r, 0], x[r, 1], x[r, 2], enu[r, 0], enu[r, 1], enu[r, 2], limits[0], limits[1],
+            for k in range(3):
+                d[k] = x[r, k] - site_ecef[k]
+            for k in range(3):
+                enu[k] = enu_rot[k, 0] * d[0] + enu_rot[k, 1] * d[1] + enu_rot[k, 2] * d[2]
+            if not in_coverage(x[r, 0], x[r, 1], x[r, 2], enu[0], enu[1], enu[2], limits[0], limits[1],
                                limits[2], limits[3], limits[4], limits[5], limits[6]):
                 continue
-            if (seen_by[r] & bit) == 0:
-                d2 = 0.0
-                for k in range(3):
-                    d2 += (x[r, k] - site_ecef[k]) * (x[r, k] - site_ecef[k])
-                if not np.sqrt(d2) <= small_target_range_m:
-                    continue
+            if (seen_by[r] & bit) == 0 and not np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) <= small_target_range_m:
+                continue
         missed[r] = True
         n_opportunities[r] += 1
         n_misses[r] += 1
@@ -318,7 +322,7 @@ def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t,
 
 
 @njit(cache=True, error_model="numpy")
-def _manage_mofn(hit, xp, enu, has_site, limits, small_target_range_m, site_ecef, bit, seen_by, n_opportunities,
+def _manage_mofn(hit, xp, enu_rot, has_site, limits, small_target_range_m, site_ecef, bit, seen_by, n_opportunities,
                  n_misses, status, n_hits, vel_init, x, P, ballistic, kin_class, x_now, P_now, last_update_s,
                  dup_count, now_s, confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class,
                  merge_d2, merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s,
@@ -342,7 +346,7 @@ def _manage_mofn(hit, xp, enu, has_site, limits, small_target_range_m, site_ecef
     counts untouched) for :func:`~tdome.c2.tracking.deletion.delete`.
     """
     n = hit.shape[0]
-    _count_opportunities(xp, enu, hit, seen_by, bit, has_site, limits, small_target_range_m, site_ecef,
+    _count_opportunities(xp, enu_rot, hit, seen_by, bit, has_site, limits, small_target_range_m, site_ecef,
                          n_opportunities, n_misses)
     confirm, rejected = _m_of_n(status, n_hits, vel_init, n_opportunities, confirm_m, confirm_n)
     updated = np.zeros(n, dtype=np.bool_)
@@ -381,6 +385,100 @@ _NO_I = np.empty(0, dtype=np.intp)
 _NO_D = np.empty(0)
 _NO_B = np.empty(0, dtype=np.bool_)
 
+# What :func:`_radar_cycle` did: all of the scan; nothing (the stages one by one must take it); all but deletion and
+# the start of new tracks (a merge, or a repaired inverse: :func:`~tdome.c2.tracking.deletion.delete` then the start).
+CYCLE_DONE, CYCLE_NOT_RUN, CYCLE_TO_DELETE = 0, 1, 2
+# What :func:`_radar_cycle` counts, in its order: keys of ``Tracker.stats``.
+CYCLE_STATS = ("oos_updates", "speed_rejected", "confirmed") + DELETION_STATS + ("started",)
+
+
+@njit(cache=True)
+def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, small_target_range_m, bit, t, now_s,
+                 buffers, n, next_id, angle, gamma, front, update, manage, score0,
+                 suppress_init_in_gates):  # pragma: no cover - compiled
+    """One radar scan through the whole cycle for GNN, the EKF and M-of-N, in the track table's buffers.
+
+    The five steps of :meth:`Tracker.process`, through the compiled stages in
+    their order: the front (plots, prediction, gate, reach test:
+    :func:`_radar_front`); GNN (:func:`~tdome.c2.tracking.association._gnn_select`
+    on the costs ``d² + ln|S|``); the update and the writes
+    (:func:`_update_single_ekf`); track management (:func:`_manage_mofn`),
+    the deletion by compacting the buffers; a tentative track on each plot
+    that no track took and, with ``suppress_init_in_gates``, that is in no
+    confirmed track's gate (:func:`~tdome.c2.tracking.initiation._start_tracks`).
+
+    ``buffers`` are the table's :data:`~tdome.c2.tracking.track_table.TRACK_COLUMNS`
+    buffers (``n`` rows in use, room for the scan's plots); ``front``,
+    ``update``, ``manage`` the settings of those stages.  Returns ``(done,
+    rows, next_id, plots, track ids, counts, hit, x_now, P_now, rejected,
+    born, plot positions, their covariances)``: ``done`` is
+    :data:`CYCLE_DONE`, or :data:`CYCLE_NOT_RUN` (the gate or the update
+    needs what only the stages one by one do: nothing changed), or
+    :data:`CYCLE_TO_DELETE` (stopped before the deletion stage, which is
+    left with new tracks to start on ``born``); ``plots``, ``track ids`` the
+    association so far, ``counts`` the statistics of :data:`CYCLE_STATS`.
+    """
+    (x_buf, P_buf, b_id, b_time, b_status, b_hits, b_opportunities, b_misses, b_first, b_last, b_ballistic, b_class,
+     b_score, b_peak, b_vel, b_dup, b_seen) = buffers
+    x, P, time_s, status, vel_init = x_buf[:n], P_buf[:n], b_time[:n], b_status[:n], b_vel[:n]
+    lam, max_speed, q_air, q_ballistic, max_substep_s = front
+    init_speed_sigma_mps = update[2]
+    counts = np.zeros(len(CYCLE_STATS), dtype=np.int64)
+    no_i = np.empty(0, dtype=np.intp)
+
+    # 1–2. Predict and gate; the tracks a plot reaches; GNN.
+    z, R, pos, cov, _, dt, _, xp, Pp, ti, pj, nu, H, _, d2, logdet, ok = _radar_front(
+        r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, x, P, time_s, b_ballistic[:n], vel_init, t, angle, gamma,
+        lam, max_speed, q_air, q_ballistic, max_substep_s)
+    m = z.shape[0]
+    hit, x_now, P_now = np.zeros(n, dtype=np.bool_), xp.copy(), Pp.copy()
+    no_b = np.zeros(0, dtype=np.bool_)
+    if not ok:
+        return CYCLE_NOT_RUN, n, next_id, no_i, no_i, counts, hit, x_now, P_now, no_b, no_b, pos, cov
+    in_confirmed_gate = np.zeros(m, dtype=np.bool_)
+    for p in range(ti.shape[0]):
+        if status[ti[p]] == CONFIRMED:
+            in_confirmed_gate[pj[p]] = True
+    sel = _gnn_select(ti, pj, d2 + logdet, n, m) if ti.shape[0] else no_i
+    track, plot = ti[sel], pj[sel]
+
+    # 3. Update.
+    ok, _, _, _, _, written, oos = _update_single_ekf(
+        track, plot, nu[sel], H[sel], R, pos, cov, xp, Pp, dt, t, bit, x, P, time_s, vel_init, b_last[:n], b_hits[:n],
+        b_misses[:n], b_seen[:n], x_now, P_now, hit, *update)
+    if not ok:
+        return CYCLE_NOT_RUN, n, next_id, no_i, no_i, counts, hit, x_now, P_now, no_b, no_b, pos, cov
+    counts[0], counts[1] = oos, written.shape[0] - written.sum()
+    used = np.zeros(m, dtype=np.bool_)
+    rep_plot, rep_id = plot[written], b_id[:n][track[written]]
+    used[rep_plot] = True
+    born = ~used & ~in_confirmed_gate if suppress_init_in_gates else ~used
+
+    # 4. Manage.
+    rejected = np.zeros(n, dtype=np.bool_)
+    if n:
+        confirmed, rejected, dead, deleted = _manage_mofn(
+            hit, xp, enu_rot, True, limits, small_target_range_m, site_ecef, bit, b_seen[:n], b_opportunities[:n],
+            b_misses[:n], status, b_hits[:n], vel_init, x, P, b_ballistic[:n], b_class[:n], x_now, P_now, b_last[:n],
+            b_dup[:n], now_s, *manage)
+        counts[2] = confirmed
+        if deleted[0] < 0:
+            return CYCLE_TO_DELETE, n, next_id, rep_plot, rep_id, counts, hit, x_now, P_now, rejected, born, pos, cov
+        if deleted[0]:
+            counts[3:7] = deleted
+            keep = ~dead
+            n = _compact(keep, buffers)
+
+    # 5. Start tracks on the plots left.
+    new = _start_tracks(born, pos, cov, t, bit, next_id, score0, init_speed_sigma_mps, n, x_buf, P_buf, b_id, b_time,
+                        b_status, b_hits, b_opportunities, b_misses, b_first, b_last, b_ballistic, b_class, b_score,
+                        b_peak, b_vel, b_dup, b_seen)
+    nb = new.shape[0]
+    counts[7] = nb
+    plots_out = np.concatenate((rep_plot, new))
+    ids_out = np.concatenate((rep_id, np.arange(next_id, next_id + nb).astype(np.int64)))
+    return CYCLE_DONE, n + nb, next_id + nb, plots_out, ids_out, counts, hit, x_now, P_now, rejected, born, pos, cov
+
 
 class Tracker(PictureSource):
     """Multi-radar tracker in ECEF.  See the module docstring."""
@@ -396,22 +494,21 @@ class Tracker(PictureSource):
         self._next_id = int(first_track_id)
         self._now = -np.inf
         self._last_association = PlotAssociation.none()
-        # The single-model estimator's prediction and gate run compiled with the plots (:meth:`_front`).
-        self._compiled_front = isinstance(self.estimator, SingleModelEstimator)
-        # ... and so does track management with M-of-N confirmation (:meth:`_manage`).
-        self._compiled_manage = self._compiled_front and isinstance(self.confirmation, MOfN)
-        # ... and so does the update of single-plot tracks by the EKF (:meth:`_update_compiled`).
-        self._compiled_update = self._compiled_front and config.filter == "ekf" and config.association == "gnn"
+        # GNN, the single-model estimator's EKF and M-of-N: a radar scan in one compiled call (:meth:`_cycle`).
+        self._compiled_cycle = (isinstance(self.estimator, SingleModelEstimator) and not self.estimator.columns
+                                and config.filter == "ekf" and config.association == "gnn"
+                                and isinstance(self.confirmation, MOfN))
         c = config
-        self._update_settings = (float(c.min_init_dt_s), float(c.q_air), float(c.init_speed_sigma_mps),
-                                 float(c.max_speed_mps))
-        self._front_settings = (float(c.false_alarm_density_m3), float(c.max_speed_mps), float(c.q_air),
-                                float(c.q_ballistic), float(c.max_substep_s))
-        self._manage_settings = (
-            int(c.confirm_m), int(c.confirm_n), float(c.ballistic_sigmas), float(c.ballistic_min_alt_m),
-            float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps), float(c.slow_speed_mps),
-            float(c.class_sigmas), float(c.merge_d2), float(c.merge_radius_m), int(c.merge_checks),
-            float(c.tentative_max_coast_s), float(c.max_coast_s), float(c.min_alt_m))
+        self._score0 = start_score(c)
+        self._cycle_settings = (
+            (float(c.false_alarm_density_m3), float(c.max_speed_mps), float(c.q_air), float(c.q_ballistic),
+             float(c.max_substep_s)),
+            (float(c.min_init_dt_s), float(c.q_air), float(c.init_speed_sigma_mps), float(c.max_speed_mps)),
+            (int(c.confirm_m), int(c.confirm_n), float(c.ballistic_sigmas), float(c.ballistic_min_alt_m),
+             float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps), float(c.slow_speed_mps),
+             float(c.class_sigmas), float(c.merge_d2), float(c.merge_radius_m), int(c.merge_checks),
+             float(c.tentative_max_coast_s), float(c.max_coast_s), float(c.min_alt_m)),
+            self._score0, bool(c.suppress_init_in_gates))
         self.stats: dict[str, int] = dict.fromkeys(_STATS, 0)
 
     # Read-only views of the per-track arrays (rows = tracks, tentative included, sorted by id);
@@ -451,9 +548,19 @@ class Tracker(PictureSource):
         sensors; a Cartesian feed (:class:`PositionPlots`) may come from any
         source, and one that is not among the sensors is taken to cover everywhere.
         """
+        site = self._count(scan)
+        if (self._compiled_cycle and isinstance(scan, Detections) and site is not None
+                and len(self._table) * len(scan) <= _BRUTE_FORCE_MAX_PAIRS and self._cycle(scan, site)):
+            return
+        self._stages(scan, site)
+
+    def _stages(self, scan: Detections | PositionPlots, site: SensorSite | None) -> None:
+        """The cycle stage by stage, each through its module's interface (module docstring)."""
         c, st, est = self.config, self.stats, self.estimator
         # 1. Predict (or retrodict) every track to the scan time; 2. gate, and associate.
-        plots, pred, pairs = self._front(scan)
+        plots = ScanPlots.from_scan(scan, site, c.false_alarm_density_m3, c.max_speed_mps)
+        pred = est.predict(self._table, plots.time_s)
+        pairs = reachable(est.gate(self._table, pred, plots), self._table, plots, pred.dt, c.max_speed_mps)
         table, cols = self._table, self._table.cols
         n, m = len(self._table), len(plots)
         in_confirmed_gate = np.zeros(m, dtype=bool)
@@ -463,22 +570,16 @@ class Tracker(PictureSource):
         # 3. Update the associated tracks (implausible velocities refused).
         # Each track's state at the scan time: predicted, or updated where the update is at the scan time.
         hit, x_now, P_now = np.zeros(n, dtype=bool), pred.x.copy(), pred.P.copy()
-        fused = self._update_compiled(assoc, pred, plots, x_now, P_now, hit) if self._compiled_update else None
-        if fused is not None:
-            single = fused
-        else:
-            mixture, single = est.update(table, pred, assoc, plots)
-            single.vel_init = second_plot(table, single, pred, plots, c)
-            mixture = self._write(mixture, pred, plots, x_now, P_now, hit)
-            single = self._write(single, pred, plots, x_now, P_now, hit)
+        mixture, single = est.update(table, pred, assoc, plots)
+        single.vel_init = second_plot(table, single, pred, plots, c)
+        mixture = self._write(mixture, pred, plots, x_now, P_now, hit)
+        single = self._write(single, pred, plots, x_now, P_now, hit)
         used = assoc.claimed
         used[single.plot] = True
         report = self._report(assoc, single)
 
         # 4. Track management.
-        if n and self._compiled_manage:
-            self._manage(hit, plots, pred, x_now, P_now)
-        elif n:
+        if n:
             missed = self._missed_opportunities(hit, plots, pred)
             confirm, rejected = self.confirmation.step(table, hit, missed, assoc, plots)
             cols["status"][confirm] = CONFIRMED
@@ -489,44 +590,55 @@ class Tracker(PictureSource):
 
         # 5. Unused plots start tentative tracks.
         born = ~used & ~in_confirmed_gate if c.suppress_init_in_gates else ~used
-        ids = np.arange(self._next_id, self._next_id + int(born.sum()))
-        if ids.size:
-            self._next_id += ids.size
-            table.append(ids.size, **new_tracks(plots, born, ids, start_score(c), c))
-            st["started"] += ids.size
-            report.append((np.flatnonzero(born), ids))
+        report.append(self._start(born, plots.pos, plots.cov, plots.time_s, plots.bit))
         self._last_association = PlotAssociation(np.concatenate([p for p, _ in report]),
                                                  np.concatenate([i for _, i in report]).astype(np.int64))
 
-    def _front(self, scan: Detections | PositionPlots) -> tuple[ScanPlots, Prediction, GatedPairs]:
-        """The scan's plots, every track predicted to its time, and the gated pairs a track can take.
+    def _cycle(self, scan: Detections, site: SensorSite) -> bool:
+        """A radar scan in one compiled call (:func:`_radar_cycle`); False, with nothing done, if it could not.
 
-        The estimator's prediction and gate, then :func:`reachable`; for a
-        radar scan and the single-model estimator, in one compiled call
-        (:func:`_radar_front`, the same compiled stages in the same order).
+        The same stages in the same order as :meth:`_stages`.  An innovation
+        covariance that needs the repaired inverse, or an out-of-sequence
+        pair, leaves the scan to the stages one by one; a merge of duplicates
+        (or a repaired inverse there) leaves the deletion and the start of new
+        tracks to :func:`delete` and :meth:`_start`.
         """
-        c, est, table = self.config, self.estimator, self._table
-        cols = table.cols
-        if (self._compiled_front and isinstance(scan, Detections)
-                and len(table) * len(scan) <= _BRUTE_FORCE_MAX_PAIRS):
-            site = self._count(scan)
-            assert site is not None  # a radar scan from no listed sensor was refused by _count
-            t, arrays = float(scan.time_s), radar_arrays(scan, site)
-            k = arrays[4]
-            out = _radar_front(*arrays, site.ecef, site.enu_rot, cols["x"], cols["P"], cols["time_s"],
-                               cols["ballistic"], cols["vel_init"], t, _RADAR_ANGLES[k], est.gamma[k],
-                               *self._front_settings)
-            z, R, pos, cov, lam, dt, q, xp, Pp, ti, pj, nu, H, S, d2, logdet, ok = out
-            plots = ScanPlots(t, int(scan.sensor), site, z, R, pos, cov, PolarRadar(site.ecef, site.enu_rot, k == 4),
-                              lam)
-            pred = Prediction(t, dt, q, xp, Pp)
-            if ok:
-                return plots, pred, GatedPairs(ti, pj, nu, H, S, d2, logdet)
-            # an innovation covariance to repair (never in practice): the stages one by one
-            return plots, pred, reachable(est.gate(table, pred, plots), table, plots, pred.dt, c.max_speed_mps)
-        plots = self._take(scan)
-        pred = est.predict(table, plots.time_s)
-        return plots, pred, reachable(est.gate(table, pred, plots), table, plots, pred.dt, c.max_speed_mps)
+        table, st = self._table, self.stats
+        table.reserve(len(scan))
+        t, arrays = float(scan.time_s), radar_arrays(scan, site)
+        k = arrays[4]
+        bit = np.uint64(1) << np.uint64(scan.sensor)
+        done, n, next_id, plot, ids, counts, hit, x_now, P_now, rejected, born, pos, cov = _radar_cycle(
+            *arrays, site.ecef, site.enu_rot, site.coverage_limits, _small_target_range(site), bit, t, self._now,
+            table.buffers, len(table), self._next_id, _RADAR_ANGLES[k], self.estimator.gamma[k], *self._cycle_settings)
+        if done == CYCLE_NOT_RUN:
+            return False
+        for key, v in zip(CYCLE_STATS, counts.tolist(), strict=True):
+            st[key] += v
+        table.resize(n)
+        self._next_id = next_id
+        if done == CYCLE_TO_DELETE:
+            delete(table, self.estimator, self._now, x_now, P_now, hit, rejected, self.config, st)
+            new_plots, new_ids = self._start(born, pos, cov, t, bit)
+            plot, ids = np.concatenate([plot, new_plots]), np.concatenate([ids, new_ids])
+        self._last_association = PlotAssociation(plot, ids)
+        return True
+
+    def _start(self, born: np.ndarray, pos: np.ndarray, cov: np.ndarray, t: float,
+               bit: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+        """Step 5: a tentative track on each plot ``born`` (:func:`_start_tracks`); returns ``(plots, track ids)``."""
+        table, c = self._table, self.config
+        table.reserve(born.size)
+        n = len(table)
+        new = _start_tracks(born, pos, cov, float(t), bit, self._next_id, self._score0, float(c.init_speed_sigma_mps),
+                            n, *table.buffers)
+        for name in self.estimator.columns:  # the estimator's own columns start at zero
+            table._buf[name][n:n + new.size] = 0
+        ids = np.arange(self._next_id, self._next_id + new.size, dtype=np.int64)
+        self._next_id += new.size
+        self.stats["started"] += new.size
+        table.resize(n + new.size)
+        return new, ids
 
     def _count(self, scan: Detections | PositionPlots) -> SensorSite | None:
         """Check a scan and count it; returns its sensor's site (None for a feed from no listed sensor)."""
@@ -544,36 +656,6 @@ class Tracker(PictureSource):
             st["oos_plots"] += m
         self._now = max(self._now, t)
         return site
-
-    def _take(self, scan: Detections | PositionPlots) -> ScanPlots:
-        """Check a scan, count it, and return its plots."""
-        site = self._count(scan)
-        return ScanPlots.from_scan(scan, site, self.config.false_alarm_density_m3, self.config.max_speed_mps)
-
-    def _update_compiled(self, assoc: Association, pred: Prediction, plots: ScanPlots, x_now: np.ndarray,
-                         P_now: np.ndarray, hit: np.ndarray) -> Estimate | None:
-        """Step 3 for GNN and the EKF in one compiled call (:func:`_update_single_ekf`); the updates written.
-
-        The same stages in the same order as ``est.update``, :func:`second_plot`
-        and :meth:`_write`.  None, with nothing changed, for a Cartesian feed,
-        an out-of-sequence pair or a covariance that needs the repaired
-        inverse: the stages one by one then take the scan.
-        """
-        mp, cols, st = assoc.single, self._table.cols, self.stats
-        if plots.cartesian or len(assoc.mixture):
-            return None
-        ok, xu, Pu, tu, vel_init, written, oos = _update_single_ekf(
-            mp.track, mp.plot, mp.nu, mp.H, plots.R, plots.pos, plots.cov, pred.x, pred.P, pred.dt, pred.t,
-            plots.bit, cols["x"], cols["P"], cols["time_s"], cols["vel_init"], cols["last_update_s"], cols["n_hits"],
-            cols["n_misses"], cols["seen_by"], x_now, P_now, hit, *self._update_settings)
-        if not ok:
-            return None
-        st["oos_updates"] += oos
-        est = Estimate(mp.track, xu, Pu, tu, np.ones(mp.track.size, dtype=bool), plot=mp.plot, vel_init=vel_init)
-        if not written.all():
-            st["speed_rejected"] += int((~written).sum())
-            est = est.select(written)
-        return est
 
     def _write(self, est: Estimate, pred: Prediction, plots: ScanPlots, x_now: np.ndarray, P_now: np.ndarray,
                hit: np.ndarray) -> Estimate:
@@ -610,32 +692,6 @@ class Tracker(PictureSource):
         report.append((single.plot, ids[single.track].copy()))
         return report
 
-    def _manage(self, hit: np.ndarray, plots: ScanPlots, pred: Prediction, x_now: np.ndarray,
-                P_now: np.ndarray) -> None:
-        """Step 4 in one compiled call (:func:`_manage_mofn`) for the single-model estimator and M-of-N.
-
-        The same stages in the same order: missed opportunities, M-of-N,
-        classification, the deletion tests and the deletion.  Merging
-        duplicates, or a pair whose covariance sum needs the repaired
-        inverse, is left to :func:`delete` (the compiled call then stops
-        before the deletion stage, having changed nothing of it).
-        """
-        c, st, table = self.config, self.stats, self._table
-        cols = table.cols
-        n_confirmed, rejected, dead, counts = _manage_mofn(
-            hit, pred.x, *_coverage(plots, pred), plots.bit, cols["seen_by"], cols["n_opportunities"],
-            cols["n_misses"], cols["status"], cols["n_hits"], cols["vel_init"], cols["x"], cols["P"],
-            cols["ballistic"], cols["kin_class"], x_now, P_now, cols["last_update_s"], cols["dup_count"], self._now,
-            *self._manage_settings)
-        st["confirmed"] += n_confirmed
-        if counts[0] < 0:  # a merge, or a repaired inverse: the deletion stage as written
-            delete(table, self.estimator, self._now, x_now, P_now, hit, rejected, c, st)
-            return
-        if counts[0]:
-            for key, v in zip(DELETION_STATS, counts.tolist(), strict=True):
-                st[key] += v
-            table.keep(~dead)
-
     def _missed_opportunities(self, hit: np.ndarray, plots: ScanPlots, pred: Prediction) -> np.ndarray:
         """Tracks (n,) that the scan could have updated and did not; counts every track's opportunities.
 
@@ -645,8 +701,8 @@ class Tracker(PictureSource):
         about whether the track is real.
         """
         cols = self._table.cols
-        enu, has_site, limits, small, ecef = _coverage(plots, pred)
-        return _count_opportunities(pred.x, enu, hit, cols["seen_by"], plots.bit, has_site, limits, small, ecef,
+        rot, has_site, limits, small, ecef = _coverage(plots)
+        return _count_opportunities(pred.x, rot, hit, cols["seen_by"], plots.bit, has_site, limits, small, ecef,
                                     cols["n_opportunities"], cols["n_misses"])
 
     # ------------------------------------------------------------------ output
