@@ -222,19 +222,27 @@ def _gate_polar(x, P, z, R, plot_pos, plot_cov, site_ecef, enu_rot, with_rdot, a
                 gamma):  # pragma: no cover - compiled
     """:func:`gate` of a radar's plots against 6-D tracks by brute force, in one call.
 
-    The radar's measurement model on every track (:func:`_polar_stack`), the
-    prefilter on every pair (:func:`_gate_radius`, :func:`_ball_pairs`), then
-    :func:`_gate_pairs`.  Returns ``(track, plot, ν, H, S, d², ln|S|, ok)``
+    The prefilter on every pair (:func:`_gate_radius`, :func:`_ball_pairs`),
+    the radar's measurement model on each track in a pair (:func:`_polar_stack`),
+    then :func:`_gate_pairs`.  Returns ``(track, plot, ν, H, S, d², ln|S|, ok)``
     of the pairs with ``d² ≤ γ`` when every ``S`` factorised (``ok`` all
     True), else of every candidate pair, for :func:`_repaired_gate`.
     """
-    z_pred, H_t = _polar_stack(x, site_ecef, enu_rot, with_rdot)
     ti, pj = _ball_pairs(x[:, :3], _gate_radius(P, _max_trace3(plot_cov), gamma), plot_pos)
-    nu, S, d2, logdet, ok = _gate_pairs(ti, pj, z, z_pred, H_t, P, R, angle)
+    npair = ti.shape[0]
+    inv = np.empty(npair, dtype=np.intp)  # each pair's track among the tracks in a pair (ti is sorted)
+    involved = np.empty(npair, dtype=np.intp)
+    nt = 0
+    for p in range(npair):
+        if nt == 0 or involved[nt - 1] != ti[p]:
+            involved[nt] = ti[p]
+            nt += 1
+        inv[p] = nt - 1
+    z_pred, H_t = _polar_stack(x[involved[:nt]], site_ecef, enu_rot, with_rdot)
+    nu, S, d2, logdet, ok = _gate_pairs(inv, pj, z, z_pred, H_t, P[involved[:nt]], R, angle)
     all_ok = True
     for p in range(ok.shape[0]):
         all_ok = all_ok and ok[p]
-    npair = ti.shape[0]
     keep = np.empty(npair, dtype=np.bool_)
     c = 0
     for p in range(npair):
@@ -249,7 +257,7 @@ def _gate_polar(x, P, z, R, plot_pos, plot_cov, site_ecef, enu_rot, with_rdot, a
         if keep[p]:
             out_t[c], out_p[c], out_d2[c], out_ld[c], out_ok[c] = ti[p], pj[p], d2[p], logdet[p], ok[p]
             out_nu[c] = nu[p]
-            out_h[c] = H_t[ti[p]]
+            out_h[c] = H_t[inv[p]]
             out_s[c] = S[p]
             c += 1
     return out_t, out_p, out_nu, out_h, out_s, out_d2, out_ld, out_ok
