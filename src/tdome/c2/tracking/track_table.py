@@ -11,6 +11,7 @@ Interface::
     table.reserve(count); table.buffers     room for ``count`` more rows; the buffers of TRACK_COLUMNS, in order,
     table.resize(n)                         for compiled code that appends and deletes rows itself, then says
                                             how many rows there are
+    table.clear(names, start, stop)         zero some columns' buffers in rows being written past the end
 
 Rows are sorted by track id (ids only grow, and new tracks are appended),
 so a larger row index is a younger track.  The table holds no logic: the
@@ -62,6 +63,7 @@ class TrackTable:
         self._n = 0
         self._cols: dict[str, np.ndarray] = {}
         self._stale = True
+        self._buffers = tuple(self._buf[k] for k in TRACK_COLUMNS)
 
     def __len__(self) -> int:
         return self._n
@@ -86,11 +88,12 @@ class TrackTable:
                 grown[:n] = b[:n]
                 self._buf[k] = grown
             self._stale = True
+            self._buffers = tuple(self._buf[k] for k in TRACK_COLUMNS)
 
     @property
     def buffers(self) -> tuple[np.ndarray, ...]:
         """The buffers of :data:`TRACK_COLUMNS`, in its order, whole (rows beyond ``len(table)`` are free)."""
-        return tuple(self._buf[k] for k in TRACK_COLUMNS)
+        return self._buffers
 
     def resize(self, n: int) -> None:
         """The table now holds ``n`` rows: compiled code has appended or compacted them in the buffers."""
@@ -98,6 +101,11 @@ class TrackTable:
             raise ValueError(f"{n} rows do not fit the buffers")
         self._n = n
         self._stale = True
+
+    def clear(self, names, start: int, stop: int) -> None:
+        """Zero the buffers of the columns ``names`` in rows ``start:stop`` (rows being written past the end)."""
+        for k in names:
+            self._buf[k][start:stop] = 0
 
     def append(self, count: int, **new) -> None:
         """Append ``count`` rows: each column given as an array of ``count`` rows or one value; others get zeros."""

@@ -632,8 +632,7 @@ class Tracker(PictureSource):
         n = len(table)
         new = _start_tracks(born, pos, cov, float(t), bit, self._next_id, self._score0, float(c.init_speed_sigma_mps),
                             n, *table.buffers)
-        for name in self.estimator.columns:  # the estimator's own columns start at zero
-            table._buf[name][n:n + new.size] = 0
+        table.clear(self.estimator.columns, n, n + new.size)  # the estimator's own columns start at zero
         ids = np.arange(self._next_id, self._next_id + new.size, dtype=np.int64)
         self._next_id += new.size
         self.stats["started"] += new.size
