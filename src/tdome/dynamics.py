@@ -123,9 +123,12 @@ _C_J2 = 1.5 * J2 * A_M * A_M
 
 
 @njit(cache=True, inline="always")
-def _acceleration(x, y, z, vx, vy, rotating, j2, out):
-    # As gravity_ecef + free_flight_acceleration, operation for operation
-    # (einsum sums r·r as (x² + z²) + y²).
+def _acceleration(x, y, z, vx, vy, rotating, j2):
+    """Free-flight acceleration ``(gx, gy, gz)`` at ``(x, y, z)`` moving at ``(vx, vy, ·)``.
+
+    As :func:`gravity_ecef` + :func:`free_flight_acceleration`, operation for
+    operation (einsum sums r·r as (x² + z²) + y²).
+    """
     r2 = (x * x + z * z) + y * y
     k = -MU_M3_S2 / (r2 * np.sqrt(r2))
     if j2:
@@ -138,43 +141,46 @@ def _acceleration(x, y, z, vx, vy, rotating, j2, out):
         w = OMEGA_EARTH_RAD_S
         gx += 2.0 * w * vy + w * w * x
         gy += -2.0 * w * vx + w * w * y
-    out[0], out[1], out[2] = gx, gy, gz
+    return gx, gy, gz
+
+
+@njit(cache=True, inline="always")
+def _rk4_one(x, y, z, vx, vy, vz, h, rotating, j2):
+    """One RK4 step of one object, as :func:`rk4_step_numpy`: returns ``(x, y, z, vx, vy, vz)`` after ``h``."""
+    h2 = 0.5 * h
+    a1x, a1y, a1z = _acceleration(x, y, z, vx, vy, rotating, j2)
+    v2x, v2y, v2z = vx + h2 * a1x, vy + h2 * a1y, vz + h2 * a1z
+    a2x, a2y, a2z = _acceleration(x + h2 * vx, y + h2 * vy, z + h2 * vz, v2x, v2y, rotating, j2)
+    v3x, v3y, v3z = vx + h2 * a2x, vy + h2 * a2y, vz + h2 * a2z
+    a3x, a3y, a3z = _acceleration(x + h2 * v2x, y + h2 * v2y, z + h2 * v2z, v3x, v3y, rotating, j2)
+    v4x, v4y, v4z = vx + h * a3x, vy + h * a3y, vz + h * a3z
+    a4x, a4y, a4z = _acceleration(x + h * v3x, y + h * v3y, z + h * v3z, v4x, v4y, rotating, j2)
+    s = h / 6.0
+    return (x + s * (vx + 2.0 * v2x + 2.0 * v3x + v4x), y + s * (vy + 2.0 * v2y + 2.0 * v3y + v4y),
+            z + s * (vz + 2.0 * v2z + 2.0 * v3z + v4z), vx + s * (a1x + 2.0 * a2x + 2.0 * a3x + a4x),
+            vy + s * (a1y + 2.0 * a2y + 2.0 * a3y + a4y), vz + s * (a1z + 2.0 * a2z + 2.0 * a3z + a4z))
 
 
 @njit(cache=True)
 def _rk4_compiled(r, v, dt, rotating, j2):  # pragma: no cover - compiled; checked against rk4_step_numpy
-    n = r.shape[0]
+    """:func:`rk4_step` of every row of ``r``, ``v`` (n, 3), row ``i`` by ``dt[i]``."""
     r_new, v_new = np.empty_like(r), np.empty_like(v)
-    a1, a2, a3, a4 = np.empty(3), np.empty(3), np.empty(3), np.empty(3)
-    v2, v3, v4 = np.empty(3), np.empty(3), np.empty(3)
-    for i in range(n):
-        h = dt[i]
-        h2 = 0.5 * h
-        _acceleration(r[i, 0], r[i, 1], r[i, 2], v[i, 0], v[i, 1], rotating, j2, a1)
-        for j in range(3):
-            v2[j] = v[i, j] + h2 * a1[j]
-        _acceleration(r[i, 0] + h2 * v[i, 0], r[i, 1] + h2 * v[i, 1], r[i, 2] + h2 * v[i, 2], v2[0], v2[1],
-                      rotating, j2, a2)
-        for j in range(3):
-            v3[j] = v[i, j] + h2 * a2[j]
-        _acceleration(r[i, 0] + h2 * v2[0], r[i, 1] + h2 * v2[1], r[i, 2] + h2 * v2[2], v3[0], v3[1],
-                      rotating, j2, a3)
-        for j in range(3):
-            v4[j] = v[i, j] + h * a3[j]
-        _acceleration(r[i, 0] + h * v3[0], r[i, 1] + h * v3[1], r[i, 2] + h * v3[2], v4[0], v4[1],
-                      rotating, j2, a4)
-        s = h / 6.0
-        for j in range(3):
-            r_new[i, j] = r[i, j] + s * (v[i, j] + 2.0 * v2[j] + 2.0 * v3[j] + v4[j])
-            v_new[i, j] = v[i, j] + s * (a1[j] + 2.0 * a2[j] + 2.0 * a3[j] + a4[j])
+    for i in range(r.shape[0]):
+        (r_new[i, 0], r_new[i, 1], r_new[i, 2], v_new[i, 0], v_new[i, 1],
+         v_new[i, 2]) = _rk4_one(r[i, 0], r[i, 1], r[i, 2], v[i, 0], v[i, 1], v[i, 2], dt[i], rotating, j2)
     return r_new, v_new
 
 
 @njit(cache=True)
 def _rk4_steps_compiled(r, v, dt, n_steps):  # pragma: no cover - compiled
-    for _ in range(n_steps):
-        r, v = _rk4_compiled(r, v, dt, True, True)
-    return r, v
+    """``n_steps`` RK4 steps (rotating frame, J2) of every row, row ``i`` by ``dt[i]`` each; new arrays."""
+    r_new, v_new = np.empty_like(r), np.empty_like(v)
+    for i in range(r.shape[0]):
+        x, y, z, vx, vy, vz = r[i, 0], r[i, 1], r[i, 2], v[i, 0], v[i, 1], v[i, 2]
+        for _ in range(n_steps):
+            x, y, z, vx, vy, vz = _rk4_one(x, y, z, vx, vy, vz, dt[i], True, True)
+        r_new[i, 0], r_new[i, 1], r_new[i, 2], v_new[i, 0], v_new[i, 1], v_new[i, 2] = x, y, z, vx, vy, vz
+    return r_new, v_new
 
 
 @njit(cache=True, inline="always")
@@ -187,13 +193,6 @@ def _height(x, y, z):
 
 
 @njit(cache=True)
-def _step_one(r, v, h):  # pragma: no cover - compiled
-    """One RK4 step of one object (r, v of shape (3,)); returns (r', v', height of r')."""
-    r1, v1 = _rk4_compiled(r.reshape(1, 3), v.reshape(1, 3), np.full(1, h), True, True)
-    return r1[0], v1[0], _height(r1[0, 0], r1[0, 1], r1[0, 2])
-
-
-@njit(cache=True)
 def _to_ground_compiled(pos, vel, n_nodes, h):  # pragma: no cover - compiled; see free_flight_to_ground
     n = pos.shape[0]
     node_pos = np.full((n, n_nodes, 3), np.nan)
@@ -201,32 +200,33 @@ def _to_ground_compiled(pos, vel, n_nodes, h):  # pragma: no cover - compiled; s
     impact = np.full((n, 3), np.nan)
     t_imp = np.full(n, np.inf)
     for i in range(n):
-        r = pos[i].copy()
-        v = vel[i].copy()
-        node_pos[i, 0] = r
-        node_vel[i, 0] = v
-        alt_prev = _height(r[0], r[1], r[2])
+        x, y, z, vx, vy, vz = pos[i, 0], pos[i, 1], pos[i, 2], vel[i, 0], vel[i, 1], vel[i, 2]
+        node_pos[i, 0, 0], node_pos[i, 0, 1], node_pos[i, 0, 2] = x, y, z
+        node_vel[i, 0, 0], node_vel[i, 0, 1], node_vel[i, 0, 2] = vx, vy, vz
+        alt_prev = _height(x, y, z)
         if not alt_prev > 0:
             continue
         for k in range(1, n_nodes):
-            r1, v1, alt1 = _step_one(r, v, h)
-            node_pos[i, k] = r1
-            node_vel[i, k] = v1
-            if alt1 <= 0:
+            x1, y1, z1, vx1, vy1, vz1 = _rk4_one(x, y, z, vx, vy, vz, h, True, True)
+            alt1 = _height(x1, y1, z1)
+            node_pos[i, k, 0], node_pos[i, k, 1], node_pos[i, k, 2] = x1, y1, z1
+            node_vel[i, k, 0], node_vel[i, k, 1], node_vel[i, k, 2] = vx1, vy1, vz1
+            if alt1 <= 0:  # regula falsi on the step's length for the height's zero
                 lo, hi, f_lo, f_hi = 0.0, 1.0, alt_prev, alt1
                 for _ in range(6):
                     frac = lo + (hi - lo) * f_lo / max(f_lo - f_hi, 1e-9)
-                    _, _, fc = _step_one(r, v, frac * h)
+                    xc, yc, zc, _, _, _ = _rk4_one(x, y, z, vx, vy, vz, frac * h, True, True)
+                    fc = _height(xc, yc, zc)
                     if fc > 0:
                         lo, f_lo = frac, fc
                     else:
                         hi, f_hi = frac, fc
                 frac = lo + (hi - lo) * f_lo / max(f_lo - f_hi, 1e-9)
-                rc, _, _ = _step_one(r, v, frac * h)
-                impact[i] = rc
+                xc, yc, zc, _, _, _ = _rk4_one(x, y, z, vx, vy, vz, frac * h, True, True)
+                impact[i, 0], impact[i, 1], impact[i, 2] = xc, yc, zc
                 t_imp[i] = (k - 1 + frac) * h
                 break
-            r, v, alt_prev = r1, v1, alt1
+            x, y, z, vx, vy, vz, alt_prev = x1, y1, z1, vx1, vy1, vz1, alt1
     return node_pos, node_vel, impact, t_imp
 
 
