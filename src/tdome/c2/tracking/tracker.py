@@ -208,7 +208,7 @@ def _count_opportunities(x, enu_rot, hit, seen_by, bit, has_site, limits, small_
 _RADAR_ANGLES = {k: np.array([a == 1 for a in range(k)]) for k in (3, 4)}  # azimuth is the angle of a radar plot
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _radar_front(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, x, P, time_s, ballistic, vel_init, t, angle,
                  gamma, lam, max_speed, q_air, q_ballistic, max_substep_s):  # pragma: no cover - compiled
     """Steps 1 and 2 of the cycle for a radar scan and the single-model estimator, in one call.
@@ -248,7 +248,7 @@ def _radar_front(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, x, P, time
             S[:c].copy(), d2[:c].copy(), logdet[:c].copy(), True)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t, bit, cx, cp, ctime, cvel, clast,
                        chits, cmiss, cseen, x_now, P_now, hit, min_init_dt_s, q_air, init_speed_sigma_mps,
                        max_speed):  # pragma: no cover - compiled
@@ -422,7 +422,9 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
      b_score, b_peak, b_vel, b_dup, b_seen) = buffers
     x, P, time_s, status, vel_init = x_buf[:n], P_buf[:n], b_time[:n], b_status[:n], b_vel[:n]
     lam, max_speed, q_air, q_ballistic, max_substep_s = front
-    init_speed_sigma_mps = update[2]
+    min_init_dt_s, init_speed_sigma_mps = update
+    (confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class, merge_d2, merge_radius_m, merge_checks,
+     tentative_max_coast_s, max_coast_s, min_alt_m) = manage
     counts = np.zeros(len(CYCLE_STATS), dtype=np.int64)
     no_i = np.empty(0, dtype=np.intp)
 
@@ -445,7 +447,7 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     # 3. Update.
     ok, _, _, _, _, written, oos = _update_single_ekf(
         track, plot, nu[sel], H[sel], R, pos, cov, xp, Pp, dt, t, bit, x, P, time_s, vel_init, b_last[:n], b_hits[:n],
-        b_misses[:n], b_seen[:n], x_now, P_now, hit, *update)
+        b_misses[:n], b_seen[:n], x_now, P_now, hit, min_init_dt_s, q_air, init_speed_sigma_mps, max_speed)
     if not ok:
         return CYCLE_NOT_RUN, n, next_id, no_i, no_i, counts, hit, x_now, P_now, no_b, no_b, pos, cov
     counts[0], counts[1] = oos, written.shape[0] - written.sum()
@@ -460,7 +462,8 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
         confirmed, rejected, dead, deleted = _manage_mofn(
             hit, xp, enu_rot, True, limits, small_target_range_m, site_ecef, bit, b_seen[:n], b_opportunities[:n],
             b_misses[:n], status, b_hits[:n], vel_init, x, P, b_ballistic[:n], b_class[:n], x_now, P_now, b_last[:n],
-            b_dup[:n], now_s, *manage)
+            b_dup[:n], now_s, confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class, merge_d2,
+            merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s, min_alt_m)
         counts[2] = confirmed
         if deleted[0] < 0:
             return CYCLE_TO_DELETE, n, next_id, rep_plot, rep_id, counts, hit, x_now, P_now, rejected, born, pos, cov
@@ -503,7 +506,7 @@ class Tracker(PictureSource):
         self._cycle_settings = (
             (float(c.false_alarm_density_m3), float(c.max_speed_mps), float(c.q_air), float(c.q_ballistic),
              float(c.max_substep_s)),
-            (float(c.min_init_dt_s), float(c.q_air), float(c.init_speed_sigma_mps), float(c.max_speed_mps)),
+            (float(c.min_init_dt_s), float(c.init_speed_sigma_mps)),
             (int(c.confirm_m), int(c.confirm_n), float(c.ballistic_sigmas), float(c.ballistic_min_alt_m),
              float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps), float(c.slow_speed_mps),
              float(c.class_sigmas), float(c.merge_d2), float(c.merge_radius_m), int(c.merge_checks),
