@@ -5,6 +5,8 @@
 - the trajectories built from it, sample for sample;
 - the regular-grid resampling of a TrajectorySet against one
   :meth:`Trajectory.sample` per trajectory;
+- the live rows' states before a radar scan (:meth:`TrajectorySet.live_state_at`)
+  against the rows of :meth:`TrajectorySet.state_at` they stand for;
 - battery status reports, aim uplinks and intercept resolution against the
   keyword-built reports and the scan-everything loops they replace.
 """
@@ -196,6 +198,23 @@ def test_empty_trajectory_set():
     ts = TrajectorySet([], dt_s=0.5)
     assert len(ts) == 0 and ts.pos.shape == (0, 2, 3)
 
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_trajectory(), min_size=1, max_size=8), st.sampled_from([0.5, 0.1, 1.0, 3.7]),
+       st.lists(st.floats(-30.0, 120.0), min_size=1, max_size=6), st.integers(0, 2**32 - 1))
+def test_live_state_at_is_the_live_rows_of_state_at(trajs, dt_s, times, seed):
+    """The scan's truth: flatnonzero(alive & (kill_s > t)) and those rows of state_at, to the last bit."""
+    ts = TrajectorySet(trajs, dt_s=dt_s)
+    rng = np.random.default_rng(seed)
+    kill_s = np.where(rng.random(len(ts)) < 0.4, rng.uniform(-30.0, 120.0, len(ts)), np.inf)
+    for t in times + ts.launch_s.tolist() + ts.impact_s.tolist() + kill_s[np.isfinite(kill_s)].tolist():
+        pos, vel, alive = ts.state_at(t)
+        want = np.flatnonzero(alive & (kill_s > t))
+        idx, p, v = ts.live_state_at(t, kill_s)
+        assert idx.dtype == np.int64 and np.array_equal(idx, want)
+        assert p.shape == v.shape == (want.size, 3) and p.flags.c_contiguous and v.flags.c_contiguous
+        assert np.array_equal(p, pos[want]) and np.array_equal(v, vel[want])  # bit for bit (no NaN: all live)
 
 # ---------------------------------------------------------------------------- effectors
 

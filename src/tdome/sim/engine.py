@@ -163,7 +163,8 @@ class _Battle:
         self.impacted = np.zeros(n, dtype=bool)
         self.launched = np.zeros(n, dtype=bool)
         self.eng_threat: dict[int, int] = {}  # engagement id -> truth row (for metrics only)
-        self.track_truth: dict[int, Counter] = {}  # track id -> plots taken from each truth row (-1: false alarm)
+        # track id -> plots taken from each truth row (-1: false alarm), rows in the order first counted
+        self.track_truth: dict[int, dict[int, int]] = {}
         self.eff = Effectors(batteries, stream(sc.seed, "effectors"))
         self.spec = build_network(sc, sites)
         perfect = sc.sim.fidelity == "perfect_picture"
@@ -234,12 +235,12 @@ class _Battle:
                    layer=bat.layer, interceptor=itc.interceptor_id, ecef=itc.aim_ecef, detail=detail)
 
     def _scans(self, t: float, t_next: float) -> None:
-        feeds = self.command.feeds
-        scans = sorted((float(ts), k) for k, r in enumerate(self.radars) for ts in r.scan_times(t, t_next))
+        feeds, traj, rcs = self.command.feeds, self.traj, self.raid.rcs_m2
+        scans = sorted((ts, k) for k, r in enumerate(self.radars) for ts in r.scan_instants(t, t_next))
         for ts, k in scans:
-            pos, vel, alive = self.truth_state(ts)
-            idx, pos_a, vel_a, rcs_a = _alive_targets(alive, pos, vel, self.raid.rcs_m2)
-            det, src = self.radars[k].scan(ts, pos_a, vel_a, rcs_a)
+            # The live threats (truth_state's alive rows) and their states, in one compiled pass.
+            idx, pos_a, vel_a = traj.live_state_at(ts, self.kill_s)
+            det, src = self.radars[k].scan(ts, pos_a, vel_a, rcs[idx])
             truth_rows = _plot_truth(src, idx, ts, self.first_detect, self.rec.detected_by[k])
             name = self.sites[k].name
             for f in feeds[k]:
@@ -293,8 +294,9 @@ class _Battle:
             for tid, row in zip(assoc.track_id.tolist(), truth_rows[assoc.plot].tolist()):
                 c = track_truth.get(tid)
                 if c is None:
-                    c = track_truth[tid] = Counter()
-                c[row] += 1
+                    track_truth[tid] = {row: 1}
+                else:
+                    c[row] = c.get(row, 0) + 1
             return
         node = self.command.node(msg.dst)
         if kind == "status":
@@ -586,31 +588,9 @@ def _truth_errors(pic, rows, pos, vel, alive) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- a scan's truth, compiled
-# A run makes tens of thousands of scans of a few tens of live threats: as numpy calls, the selection of the
-# live rows before a scan and the bookkeeping of its plots after it would be a dozen calls on tiny arrays each.
-
-
-@njit(cache=True)
-def _alive_targets(alive, pos, vel, rcs):  # pragma: no cover - compiled; see _Battle._scans
-    """The live rows ``idx = flatnonzero(alive)`` and their states: ``(idx, pos[idx], vel[idx], rcs[idx])``."""
-    n = 0
-    for i in range(alive.size):
-        if alive[i]:
-            n += 1
-    idx = np.empty(n, dtype=np.int64)
-    p = np.empty((n, 3))
-    v = np.empty((n, 3))
-    r = np.empty(n)
-    j = 0
-    for i in range(alive.size):
-        if alive[i]:
-            idx[j] = i
-            for c in range(3):
-                p[j, c] = pos[i, c]
-                v[j, c] = vel[i, c]
-            r[j] = rcs[i]
-            j += 1
-    return idx, p, v, r
+# A run makes tens of thousands of scans of a few tens of live threats: as numpy calls, the bookkeeping of a
+# scan's plots would be a handful of calls on tiny arrays each.  (The live rows and their states before a scan are
+# one compiled pass too: TrajectorySet.live_state_at.)
 
 
 @njit(cache=True)

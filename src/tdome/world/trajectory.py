@@ -18,7 +18,9 @@ Guide to Splines*, ch. 4), i.e. millimetres for a ballistic arc sampled at
 0.5 s.  Queries between grid samples (:meth:`TrajectorySet.state_at`) are
 linear, as the simulator steps on or near the grid anyway; the simulator asks
 some ten thousand times a run, so the query is a compiled loop (numba) that
-reads the grid in place.
+reads the grid in place.  Before each radar scan it asks only for the objects
+in flight and not yet killed (:meth:`TrajectorySet.live_state_at`: the same
+states, from the same compiled interpolation, for those rows alone).
 """
 
 from __future__ import annotations
@@ -221,6 +223,19 @@ class TrajectorySet:
                                           self.impact_vel)
         return state[0], state[1], alive
 
+    def live_state_at(self, t_s: float, kill_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The objects in flight at ``t_s`` and not killed by then, and their states: ``(idx, pos, vel)``.
+
+        ``idx`` is ``flatnonzero(alive & (kill_s > t_s))`` and ``pos``,
+        ``vel`` (m, 3) the rows ``idx`` of :meth:`state_at`'s states, to the
+        last bit, without the states of the other objects (one compiled pass,
+        :func:`_live_state_compiled`).  ``kill_s`` (n,) is each object's kill
+        time (inf: never).
+        """
+        return _live_state_compiled(float(t_s), kill_s, self.t0_s, self.dt_s, self.t_s, self.pos, self.vel,
+                                    self.launch_s, self.impact_s, self.launch_ecef, self.launch_vel,
+                                    self.impact_ecef, self.impact_vel)
+
 
 @njit(cache=True, error_model="numpy")
 def _grid_compiled(t_s, pos, vel, first, launch_s, impact_s, t0_s, dt_s, grid_t, out_pos,
@@ -266,22 +281,49 @@ def _grid_compiled(t_s, pos, vel, first, launch_s, impact_s, t0_s, dt_s, grid_t,
                 out_vel[i, g, c] = d01 * (p1 - p0) / h + e0 * v0 + e1 * v1
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _interpolate(i, tj, t0_s, dt_s, grid_t, pos, vel, launch_s, impact_s, launch_ecef, launch_vel, impact_ecef,
+                 impact_vel, out_pos, out_vel, j):
+    """The state of object i at a time ``tj`` of its life, into row j of ``out_pos`` and ``out_vel``.
+
+    Cell k = clip(⌊(t − t₀)/Δt⌋, 0, T − 2); its ends (t_l, x_l) = (t_k, x_k)
+    and (t_r, x_r) = (t_k+1, x_k+1), the launch or impact state standing in
+    for an end outside the object's life; x = x_l + w (x_r − x_l) with
+    w = (t − t_l)/(t_r − t_l), 0 for an empty span.  Compiled (numba); the
+    loops that call it inline it.
+    """
+    k = min(max(int(np.floor((tj - t0_s) / dt_s)), 0), grid_t.size - 2)
+    tl, tr = grid_t[k], grid_t[k + 1]
+    use_launch = tl < launch_s[i]
+    use_impact = tr > impact_s[i]
+    if use_launch:
+        tl = launch_s[i]
+    if use_impact:
+        tr = impact_s[i]
+    span = tr - tl
+    w = (tj - tl) / span if span > 0 else 0.0
+    for c in range(3):
+        pl = launch_ecef[i, c] if use_launch else pos[i, k, c]
+        vl = launch_vel[i, c] if use_launch else vel[i, k, c]
+        pr = impact_ecef[i, c] if use_impact else pos[i, k + 1, c]
+        vr = impact_vel[i, c] if use_impact else vel[i, k + 1, c]
+        out_pos[j, c] = pl + w * (pr - pl)
+        out_vel[j, c] = vl + w * (vr - vl)
+
+
 @njit(cache=True, error_model="numpy")
 def _state_at_compiled(t, idx, t0_s, dt_s, grid_t, pos, vel, launch_s, impact_s, launch_ecef, launch_vel,
                        impact_ecef, impact_vel):  # pragma: no cover - compiled; see TrajectorySet.state_at
     """:meth:`TrajectorySet.state_at` for objects ``idx`` at times ``t`` (one, or one per object).
 
-    Cell k = clip(⌊(t − t₀)/Δt⌋, 0, T − 2); its ends (t_l, x_l) = (t_k, x_k)
-    and (t_r, x_r) = (t_k+1, x_k+1), the launch or impact state standing in
-    for an end outside the object's life; x = x_l + w (x_r − x_l) with
-    w = (t − t_l)/(t_r − t_l), 0 for an empty span.  Returns the positions and
-    velocities as one (2, m, 3) array, and ``alive`` (m,).
+    The state of each live object is :func:`_interpolate`'s, NaN for the
+    others.  Returns the positions and velocities as one (2, m, 3) array,
+    and ``alive`` (m,).
     """
     m = idx.size
     state = np.empty((2, m, 3))
     out_pos, out_vel = state[0], state[1]
     alive = np.empty(m, dtype=np.bool_)
-    last = grid_t.size - 2
     for j in range(m):
         i = idx[j]
         tj = t[0] if t.size == 1 else t[j]
@@ -290,21 +332,31 @@ def _state_at_compiled(t, idx, t0_s, dt_s, grid_t, pos, vel, launch_s, impact_s,
             out_pos[j, :] = np.nan
             out_vel[j, :] = np.nan
             continue
-        k = min(max(int(np.floor((tj - t0_s) / dt_s)), 0), last)
-        tl, tr = grid_t[k], grid_t[k + 1]
-        use_launch = tl < launch_s[i]
-        use_impact = tr > impact_s[i]
-        if use_launch:
-            tl = launch_s[i]
-        if use_impact:
-            tr = impact_s[i]
-        span = tr - tl
-        w = (tj - tl) / span if span > 0 else 0.0
-        for c in range(3):
-            pl = launch_ecef[i, c] if use_launch else pos[i, k, c]
-            vl = launch_vel[i, c] if use_launch else vel[i, k, c]
-            pr = impact_ecef[i, c] if use_impact else pos[i, k + 1, c]
-            vr = impact_vel[i, c] if use_impact else vel[i, k + 1, c]
-            out_pos[j, c] = pl + w * (pr - pl)
-            out_vel[j, c] = vl + w * (vr - vl)
+        _interpolate(i, tj, t0_s, dt_s, grid_t, pos, vel, launch_s, impact_s, launch_ecef, launch_vel, impact_ecef,
+                     impact_vel, out_pos, out_vel, j)
     return state, alive
+
+
+@njit(cache=True, error_model="numpy")
+def _live_state_compiled(t, kill_s, t0_s, dt_s, grid_t, pos, vel, launch_s, impact_s, launch_ecef, launch_vel,
+                         impact_ecef, impact_vel):  # pragma: no cover - compiled; see TrajectorySet.live_state_at
+    """:meth:`TrajectorySet.live_state_at`: the rows i with t_launch ≤ t ≤ t_impact and ``kill_s[i]`` > t.
+
+    Returns ``(idx, pos, vel)``: those rows in order and their states
+    (:func:`_interpolate`, as :func:`_state_at_compiled` gives them).
+    """
+    n = 0
+    for i in range(launch_s.size):
+        if t >= launch_s[i] and t <= impact_s[i] and kill_s[i] > t:
+            n += 1
+    idx = np.empty(n, dtype=np.int64)
+    out_pos = np.empty((n, 3))
+    out_vel = np.empty((n, 3))
+    j = 0
+    for i in range(launch_s.size):
+        if t >= launch_s[i] and t <= impact_s[i] and kill_s[i] > t:
+            idx[j] = i
+            _interpolate(i, t, t0_s, dt_s, grid_t, pos, vel, launch_s, impact_s, launch_ecef, launch_vel,
+                         impact_ecef, impact_vel, out_pos, out_vel, j)
+            j += 1
+    return idx, out_pos, out_vel
