@@ -66,7 +66,9 @@ class PlotAssociation(NamedTuple):
 class PictureSource(Protocol):
     """Whatever gives the battle manager its air picture (module docstring)."""
 
-    stats: dict[str, int]
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters for the run record, name -> count."""
 
     def process(self, scan: Detections | PositionPlots) -> None:
         """Take one scan."""

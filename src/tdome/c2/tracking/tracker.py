@@ -394,8 +394,8 @@ CYCLE_STATS = ("oos_updates", "speed_rejected", "confirmed") + DELETION_STATS + 
 
 @njit(cache=True)
 def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, small_target_range_m, bit, t, now_s,
-                 buffers, n, next_id, angle, gamma, front, update, manage, score0,
-                 suppress_init_in_gates):  # pragma: no cover - compiled
+                 buffers, n, next_id, angle, gamma, front, update, manage, score0, suppress_init_in_gates,
+                 counts):  # pragma: no cover - compiled
     """One radar scan through the whole cycle for GNN, the EKF and M-of-N, in the track table's buffers.
 
     The five steps of :meth:`Tracker.process`, through the compiled stages in
@@ -409,14 +409,15 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
 
     ``buffers`` are the table's :data:`~tdome.c2.tracking.track_table.TRACK_COLUMNS`
     buffers (``n`` rows in use, room for the scan's plots); ``front``,
-    ``update``, ``manage`` the settings of those stages.  Returns ``(done,
-    rows, next_id, plots, track ids, counts, hit, x_now, P_now, rejected,
+    ``update``, ``manage`` the settings of those stages; ``counts`` the
+    running totals of :data:`CYCLE_STATS`, added to in place.  Returns
+    ``(done, rows, next_id, plots, track ids, hit, x_now, P_now, rejected,
     born, plot positions, their covariances)``: ``done`` is
     :data:`CYCLE_DONE`, or :data:`CYCLE_NOT_RUN` (the gate or the update
     needs what only the stages one by one do: nothing changed), or
     :data:`CYCLE_TO_DELETE` (stopped before the deletion stage, which is
     left with new tracks to start on ``born``); ``plots``, ``track ids`` the
-    association so far, ``counts`` the statistics of :data:`CYCLE_STATS`.
+    association so far.
     """
     (x_buf, P_buf, b_id, b_time, b_status, b_hits, b_opportunities, b_misses, b_first, b_last, b_ballistic, b_class,
      b_score, b_peak, b_vel, b_dup, b_seen) = buffers
@@ -425,7 +426,6 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     min_init_dt_s, init_speed_sigma_mps = update
     (confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class, merge_d2, merge_radius_m, merge_checks,
      tentative_max_coast_s, max_coast_s, min_alt_m) = manage
-    counts = np.zeros(len(CYCLE_STATS), dtype=np.int64)
     no_i = np.empty(0, dtype=np.intp)
 
     # 1–2. Predict and gate; the tracks a plot reaches; GNN.
@@ -436,7 +436,7 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     hit, x_now, P_now = np.zeros(n, dtype=np.bool_), xp.copy(), Pp.copy()
     no_b = np.zeros(0, dtype=np.bool_)
     if not ok:
-        return CYCLE_NOT_RUN, n, next_id, no_i, no_i, counts, hit, x_now, P_now, no_b, no_b, pos, cov
+        return CYCLE_NOT_RUN, n, next_id, no_i, no_i, hit, x_now, P_now, no_b, no_b, pos, cov
     in_confirmed_gate = np.zeros(m, dtype=np.bool_)
     for p in range(ti.shape[0]):
         if status[ti[p]] == CONFIRMED:
@@ -449,8 +449,9 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
         track, plot, nu[sel], H[sel], R, pos, cov, xp, Pp, dt, t, bit, x, P, time_s, vel_init, b_last[:n], b_hits[:n],
         b_misses[:n], b_seen[:n], x_now, P_now, hit, min_init_dt_s, q_air, init_speed_sigma_mps, max_speed)
     if not ok:
-        return CYCLE_NOT_RUN, n, next_id, no_i, no_i, counts, hit, x_now, P_now, no_b, no_b, pos, cov
-    counts[0], counts[1] = oos, written.shape[0] - written.sum()
+        return CYCLE_NOT_RUN, n, next_id, no_i, no_i, hit, x_now, P_now, no_b, no_b, pos, cov
+    counts[0] += oos
+    counts[1] += written.shape[0] - written.sum()
     used = np.zeros(m, dtype=np.bool_)
     rep_plot, rep_id = plot[written], b_id[:n][track[written]]
     used[rep_plot] = True
@@ -464,11 +465,11 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
             b_misses[:n], status, b_hits[:n], vel_init, x, P, b_ballistic[:n], b_class[:n], x_now, P_now, b_last[:n],
             b_dup[:n], now_s, confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class, merge_d2,
             merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s, min_alt_m)
-        counts[2] = confirmed
+        counts[2] += confirmed
         if deleted[0] < 0:
-            return CYCLE_TO_DELETE, n, next_id, rep_plot, rep_id, counts, hit, x_now, P_now, rejected, born, pos, cov
+            return CYCLE_TO_DELETE, n, next_id, rep_plot, rep_id, hit, x_now, P_now, rejected, born, pos, cov
         if deleted[0]:
-            counts[3:7] = deleted
+            counts[3:7] += deleted
             keep = ~dead
             n = _compact(keep, buffers)
 
@@ -477,10 +478,10 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
                         b_status, b_hits, b_opportunities, b_misses, b_first, b_last, b_ballistic, b_class, b_score,
                         b_peak, b_vel, b_dup, b_seen)
     nb = new.shape[0]
-    counts[7] = nb
+    counts[7] += nb
     plots_out = np.concatenate((rep_plot, new))
     ids_out = np.concatenate((rep_id, np.arange(next_id, next_id + nb).astype(np.int64)))
-    return CYCLE_DONE, n + nb, next_id + nb, plots_out, ids_out, counts, hit, x_now, P_now, rejected, born, pos, cov
+    return CYCLE_DONE, n + nb, next_id + nb, plots_out, ids_out, hit, x_now, P_now, rejected, born, pos, cov
 
 
 class Tracker(PictureSource):
@@ -512,7 +513,11 @@ class Tracker(PictureSource):
              float(c.class_sigmas), float(c.merge_d2), float(c.merge_radius_m), int(c.merge_checks),
              float(c.tentative_max_coast_s), float(c.max_coast_s), float(c.min_alt_m)),
             self._score0, bool(c.suppress_init_in_gates))
-        self.stats: dict[str, int] = dict.fromkeys(_STATS, 0)
+        # Each radar as the compiled cycle takes it: (ECEF, ENU rotation, coverage limits, small-target range, bit).
+        self._site_args = {k: (st.ecef, st.enu_rot, st.coverage_limits, _small_target_range(st),
+                               np.uint64(1) << np.uint64(k)) for k, st in self.sensors.items() if 0 <= k < 64}
+        self._counts: dict[str, int] = dict.fromkeys(_STATS, 0)  # the stages one by one count here
+        self._cycle_counts = np.zeros(len(CYCLE_STATS), dtype=np.int64)  # ... and the compiled cycle here
 
     # Read-only views of the per-track arrays (rows = tracks, tentative included, sorted by id);
     # they change with every scan: copy what you keep, or use picture().
@@ -531,6 +536,14 @@ class Tracker(PictureSource):
 
     def __len__(self) -> int:
         return len(self._table)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters for the run record: scans, plots, tracks started, confirmed, deleted (and why), merged, …"""
+        counts = dict(self._counts)
+        for key, v in zip(CYCLE_STATS, self._cycle_counts.tolist(), strict=True):
+            counts[key] += v
+        return counts
 
     @property
     def now_s(self) -> float:
@@ -559,7 +572,7 @@ class Tracker(PictureSource):
 
     def _stages(self, scan: Detections | PositionPlots, site: SensorSite | None) -> None:
         """The cycle stage by stage, each through its module's interface (module docstring)."""
-        c, st, est = self.config, self.stats, self.estimator
+        c, st, est = self.config, self._counts, self.estimator
         # 1. Predict (or retrodict) every track to the scan time; 2. gate, and associate.
         plots = ScanPlots.from_scan(scan, site, c.false_alarm_density_m3, c.max_speed_mps)
         pred = est.predict(self._table, plots.time_s)
@@ -606,22 +619,20 @@ class Tracker(PictureSource):
         (or a repaired inverse there) leaves the deletion and the start of new
         tracks to :func:`delete` and :meth:`_start`.
         """
-        table, st = self._table, self.stats
+        table = self._table
         table.reserve(len(scan))
         t, arrays = float(scan.time_s), radar_arrays(scan, site)
         k = arrays[4]
-        bit = np.uint64(1) << np.uint64(scan.sensor)
-        done, n, next_id, plot, ids, counts, hit, x_now, P_now, rejected, born, pos, cov = _radar_cycle(
-            *arrays, site.ecef, site.enu_rot, site.coverage_limits, _small_target_range(site), bit, t, self._now,
-            table.buffers, len(table), self._next_id, _RADAR_ANGLES[k], self.estimator.gamma[k], *self._cycle_settings)
+        ecef, rot, limits, small, bit = self._site_args[scan.sensor]
+        done, n, next_id, plot, ids, hit, x_now, P_now, rejected, born, pos, cov = _radar_cycle(
+            *arrays, ecef, rot, limits, small, bit, t, self._now, table.buffers, len(table), self._next_id,
+            _RADAR_ANGLES[k], self.estimator.gamma[k], *self._cycle_settings, self._cycle_counts)
         if done == CYCLE_NOT_RUN:
             return False
-        for key, v in zip(CYCLE_STATS, counts.tolist(), strict=True):
-            st[key] += v
         table.resize(n)
         self._next_id = next_id
         if done == CYCLE_TO_DELETE:
-            delete(table, self.estimator, self._now, x_now, P_now, hit, rejected, self.config, st)
+            delete(table, self.estimator, self._now, x_now, P_now, hit, rejected, self.config, self._counts)
             new_plots, new_ids = self._start(born, pos, cov, t, bit)
             plot, ids = np.concatenate([plot, new_plots]), np.concatenate([ids, new_ids])
         self._last_association = PlotAssociation(plot, ids)
@@ -638,7 +649,7 @@ class Tracker(PictureSource):
         table.clear(self.estimator.columns, n, n + new.size)  # the estimator's own columns start at zero
         ids = np.arange(self._next_id, self._next_id + new.size, dtype=np.int64)
         self._next_id += new.size
-        self.stats["started"] += new.size
+        self._counts["started"] += new.size
         table.resize(n + new.size)
         return new, ids
 
@@ -650,7 +661,7 @@ class Tracker(PictureSource):
         if not 0 <= scan.sensor < 64:
             raise ValueError(f"sensor index {scan.sensor} outside 0..63")
         t, m = float(scan.time_s), len(scan)
-        st = self.stats
+        st = self._counts
         st["scans"] += 1
         st["plots"] += m
         if t < self._now:
@@ -668,7 +679,7 @@ class Tracker(PictureSource):
         """
         if not len(est):
             return est
-        cols, st = self._table.cols, self.stats
+        cols, st = self._table.cols, self._counts
         ok, oos = _write_rows(est.track, est.x, est.P, est.time_s, est.detected,
                               _NO_FLAGS if est.vel_init is None else est.vel_init, pred.t, plots.bit,
                               float(self.config.max_speed_mps), cols["x"], cols["P"], cols["time_s"],
