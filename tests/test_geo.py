@@ -63,6 +63,16 @@ def test_great_circle_destination_round_trip():
     assert np.isclose(geo.initial_bearing_rad(lat, lon, lat2, lon2), np.radians(100.0), atol=1e-9)
 
 
+@settings(max_examples=200, deadline=None)
+@given(lat_s, lon_s, st.floats(-20e3, 2.0e6))
+def test_radial_height_bounds_the_geodetic_height_from_below(lat, lon, alt):
+    """``h ≥ 0.999 h_r`` above the ellipsoid and ``h ≥ h_r`` below it (the bound the deletion test relies on)."""
+    x, y, z = geo.geodetic_to_ecef(np.radians(lat), np.radians(lon), alt)
+    hr = geo.radial_height(x, y, z)
+    assert hr == geo.height_m(np.array([x, y, z]))  # the compiled form is the numpy one, to the bit
+    assert alt >= (hr if hr < 0 else 0.999 * hr) - 1e-6
+
+
 def test_radial_height_is_close_to_geodetic_height():
     rng = np.random.default_rng(1)
     lat, lon = rng.uniform(-1.5, 1.5, 5000), rng.uniform(-3, 3, 5000)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tdome.geo import A_M, B_M
+from tdome.geo import A_M, radial_height
 
 MU_M3_S2 = 3.986004418e14
 J2 = 1.08262668e-3
@@ -183,15 +183,6 @@ def _rk4_steps_compiled(r, v, dt, n_steps):  # pragma: no cover - compiled
     return r_new, v_new
 
 
-@njit(cache=True, inline="always")
-def _height(x, y, z):
-    # As geo.height_m, operation for operation.
-    r2 = (x * x + z * z) + y * y
-    s2 = z * z / r2
-    re = A_M * B_M / np.sqrt(B_M * B_M * (1.0 - s2) + A_M * A_M * s2)
-    return np.sqrt(r2) - re
-
-
 @njit(cache=True)
 def _to_ground_compiled(pos, vel, n_nodes, h):  # pragma: no cover - compiled; see free_flight_to_ground
     n = pos.shape[0]
@@ -203,12 +194,12 @@ def _to_ground_compiled(pos, vel, n_nodes, h):  # pragma: no cover - compiled; s
         x, y, z, vx, vy, vz = pos[i, 0], pos[i, 1], pos[i, 2], vel[i, 0], vel[i, 1], vel[i, 2]
         node_pos[i, 0, 0], node_pos[i, 0, 1], node_pos[i, 0, 2] = x, y, z
         node_vel[i, 0, 0], node_vel[i, 0, 1], node_vel[i, 0, 2] = vx, vy, vz
-        alt_prev = _height(x, y, z)
+        alt_prev = radial_height(x, y, z)
         if not alt_prev > 0:
             continue
         for k in range(1, n_nodes):
             x1, y1, z1, vx1, vy1, vz1 = _rk4_one(x, y, z, vx, vy, vz, h, True, True)
-            alt1 = _height(x1, y1, z1)
+            alt1 = radial_height(x1, y1, z1)
             node_pos[i, k, 0], node_pos[i, k, 1], node_pos[i, k, 2] = x1, y1, z1
             node_vel[i, k, 0], node_vel[i, k, 1], node_vel[i, k, 2] = vx1, vy1, vz1
             if alt1 <= 0:  # regula falsi on the step's length for the height's zero
@@ -216,7 +207,7 @@ def _to_ground_compiled(pos, vel, n_nodes, h):  # pragma: no cover - compiled; s
                 for _ in range(6):
                     frac = lo + (hi - lo) * f_lo / max(f_lo - f_hi, 1e-9)
                     xc, yc, zc, _, _, _ = _rk4_one(x, y, z, vx, vy, vz, frac * h, True, True)
-                    fc = _height(xc, yc, zc)
+                    fc = radial_height(xc, yc, zc)
                     if fc > 0:
                         lo, f_lo = frac, fc
                     else:

@@ -311,6 +311,23 @@ def coverage(xyz, enu, radar_alt_m, min_range_m, max_range_m, min_el_rad, max_el
     return ok
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def radial_height(x, y, z):
+    """:func:`height_m` of one point, operation for operation (numpy's einsum sums r·r as (x² + z²) + y²); compiled.
+
+    A lower bound of the geodetic height ``h``: where the radius meets the
+    ellipsoid, its tangent plane has the whole (convex) ellipsoid below it,
+    so a point above the ellipsoid is at least ``h_r cos δ`` from it, ``δ``
+    (under 0.2°) the angle between the radius and the normal there; a point
+    below is at most ``|h_r|`` from it.  So ``h ≥ 0.999 h_r`` above and
+    ``h ≥ h_r`` below.
+    """
+    r2 = (x * x + z * z) + y * y
+    s2 = z * z / r2
+    re = A_M * B_M / np.sqrt(B_M * B_M * (1.0 - s2) + A_M * A_M * s2)
+    return np.sqrt(r2) - re
+
+
 def height_m(xyz) -> np.ndarray:
     """Height above the ellipsoid along the radius (m): |r| minus the ellipsoid radius there.
 

@@ -31,7 +31,7 @@ from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.estimator import Estimator
 from tdome.c2.tracking.gaussian import _chol_inv_logdet, spd_inv_logdet
 from tdome.c2.tracking.track_table import CONFIRMED, TENTATIVE, TrackTable
-from tdome.geo import geodetic_of
+from tdome.geo import geodetic_of, radial_height
 
 
 def delete(table: TrackTable, estimator: Estimator, now_s: float, x_now: np.ndarray, P_now: np.ndarray,
@@ -84,14 +84,22 @@ def underground(x: np.ndarray, P: np.ndarray, min_alt_m: float) -> np.ndarray:
 
 @njit(cache=True, inline="always")
 def _is_underground(x, P, min_alt_m):  # pragma: no cover - compiled
-    """``h + 3 √(uᵀ P_pp u) < min_alt_m`` of one track, ``u`` the local vertical at the track."""
-    u = np.empty(3)
+    """``h + 3 √(uᵀ P_pp u) < min_alt_m`` of one track, ``u`` the local vertical at the track.
+
+    A track whose height along its radius (:func:`tdome.geo.radial_height`)
+    bounds ``h`` from below by more than a metre above ``min_alt_m`` is not
+    underground, whatever its σ: most tracks, which then skip the geodetic
+    conversion.
+    """
+    hr = radial_height(x[0], x[1], x[2])
+    if (hr if hr < 0.0 else 0.999 * hr) >= min_alt_m + 1.0:
+        return False
     lat, lon, alt = geodetic_of(x[0], x[1], x[2])
-    u[0], u[1], u[2] = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
+    u0, u1, u2 = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
     var = 0.0
-    for i in range(3):
-        for j in range(3):
-            var += u[i] * P[i, j] * u[j]
+    for i, ui in enumerate((u0, u1, u2)):
+        for j, uj in enumerate((u0, u1, u2)):
+            var += ui * P[i, j] * uj
     return alt + 3.0 * np.sqrt(var) < min_alt_m
 
 
