@@ -33,6 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,7 +43,7 @@ from tdome import geo
 from tdome.analysis.metrics import gospa, nees
 from tdome.c2.threat import ThreatPicture, evaluate_threats
 from tdome.c2.tracking import AirPicture
-from tdome.messages import DefendedAsset, SensorSite
+from tdome.messages import THREAT_CLASSES, DefendedAsset, SensorSite
 from tdome.sim.build import (
     RaidTruth,
     build_assets,
@@ -529,8 +530,8 @@ def _record(rec: RunRecord, t, truth_state, views: list[tuple[AirPicture, Threat
     if idx.size:
         lat, lon, alt = geo.ecef_to_geodetic(pos[idx])
         spd = np.linalg.norm(vel[idx], axis=1)
-        rec.truth_rows.extend(zip([t] * idx.size, idx.tolist(), np.degrees(lat).tolist(), np.degrees(lon).tolist(),
-                                  alt.tolist(), spd.tolist()))
+        rec.truth_rows.extend(zip(repeat(t, idx.size), idx.tolist(), np.degrees(lat).tolist(),
+                                  np.degrees(lon).tolist(), alt.tolist(), spd.tolist()))
     est = np.concatenate([pic.x[:, :3] for pic, _ in views]) if views else np.zeros((0, 3))
     g = gospa(pos[idx], est, c=GOSPA_C_M)
     rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est),
@@ -540,51 +541,84 @@ def _record(rec: RunRecord, t, truth_state, views: list[tuple[AirPicture, Threat
 
 
 def _record_tracks(rec: RunRecord, t, pic: AirPicture, threats: ThreatPicture, track_truth, pos, vel, alive):
-    if len(pic.track_id):
-        tids = pic.track_id.tolist()
-        rows = [truth_of(track_truth, tid) for tid in tids]
-        err = _truth_errors(pic, np.array(rows, dtype=np.int64), pos, vel, alive).tolist()
-        lat, lon, alt = geo.ecef_to_geodetic(pic.x[:, :3])
-        spd = np.linalg.norm(pic.x[:, 3:], axis=1).tolist()
-        lat, lon, alt = np.degrees(lat).tolist(), np.degrees(lon).tolist(), alt.tolist()
-        row_of = {tid: i for i, tid in enumerate(threats.track_id.tolist())}
-        # The C2's predicted impact point and time to go, where threat evaluation has one.
-        imp = np.full((len(threats.track_id), 3), np.nan)
-        ok = np.all(np.isfinite(threats.impact_ecef), axis=1)
-        if ok.any():
-            ilat, ilon, _ = geo.ecef_to_geodetic(threats.impact_ecef[ok])
-            imp[ok] = np.column_stack([np.degrees(ilat), np.degrees(ilon), threats.time_to_go_s[ok]])
-        pred, cls, asset = imp.tolist(), threats.class_names, threats.asset.tolist()
-        none = [np.nan] * 3
-        for k, tid in enumerate(tids):
-            r = row_of.get(tid, -1)
-            if r >= 0:
-                rec.track_rows.append((t, tid, lat[k], lon[k], alt[k], spd[k], cls[r], int(asset[r]), rows[k],
-                                       *err[k], *pred[r]))
-            else:
-                rec.track_rows.append((t, tid, lat[k], lon[k], alt[k], spd[k], "", -1, rows[k], *err[k], *none))
+    """One row per track (columns tdome.runfolder.TRACK_COLUMNS): :func:`_track_columns` and the NEES."""
+    n = len(pic.track_id)
+    if not n:
+        return
+    tids = pic.track_id.tolist()
+    rows = [truth_of(track_truth, tid) for tid in tids]
+    row_of = {tid: i for i, tid in enumerate(threats.track_id.tolist())}
+    threat_rows = [row_of.get(tid, -1) for tid in tids]  # -1: threat evaluation has no row for the track
+    x = np.ascontiguousarray(pic.x, dtype=float)
+    cols, e, ok = _track_columns(x, geo.ecef_to_geodetic(x[:, :3]), np.array(rows, dtype=np.int64), pos, vel,
+                                 alive, np.array(threat_rows, dtype=np.int64), threats.impact_ecef,
+                                 geo.ecef_to_geodetic(threats.impact_ecef), threats.time_to_go_s)
+    if ok.all():  # every track on a live truth
+        cols[6] = nees(e[:, :3], pic.P[:, :3, :3])
+        cols[7] = nees(e, pic.P)
+    elif ok.any():
+        e, P = e[ok], pic.P[ok]
+        cols[6, ok] = nees(e[:, :3], P[:, :3, :3])
+        cols[7, ok] = nees(e, P)
+    names = [THREAT_CLASSES[c] for c in threats.cls.tolist()]
+    assets = threats.asset.tolist()
+    cls = [names[r] if r >= 0 else "" for r in threat_rows]
+    asset = [int(assets[r]) if r >= 0 else -1 for r in threat_rows]
+    lat, lon, alt, spd, e_pos, e_vel, nees3, nees6, ilat, ilon, ttg = cols.tolist()
+    rec.track_rows.extend(zip(repeat(t, n), tids, lat, lon, alt, spd, cls, asset, rows, e_pos, e_vel, nees3, nees6,
+                              ilat, ilon, ttg))
 
 
-def _truth_errors(pic, rows, pos, vel, alive) -> np.ndarray:
-    """Per track: position error (m), velocity error (m/s), position NEES (3 dof) and state NEES (6 dof).
+# --------------------------------------------------------------------------- the track table, compiled
+# Each record instant writes a few tens of tracks: as numpy calls, their columns would be some twenty calls on tiny
+# arrays.  This pass gives the same numbers (numpy's operations in numpy's order) from the geodetic coordinates
+# geo gives; the NEES stays with numpy's solve (LAPACK).
 
-    Against the state of the truth the track took most plots from, at the
-    picture's time; NaN where that truth is not alive (killed, impacted, or
-    none: a track of false alarms).  Feeds the SIAP accuracy and NEES of the
-    run summary.
+RAD2DEG = 180.0 / np.pi  # np.degrees
+
+
+@njit(cache=True, error_model="numpy")
+def _track_columns(x, geodetic, rows, pos, vel, alive, threat_rows, impact, impact_geodetic, ttg):  # pragma: no cover
+    """The track table's numeric columns in one pass over the tracks: (11, n), the errors (n, 6) and ``ok`` (n,).
+
+    For track k with state x̂ = (p̂, v̂), truth row r = ``rows[k]`` and threat row q = ``threat_rows[k]``
+    (``geodetic``, ``impact_geodetic``: :func:`geo.ecef_to_geodetic` of p̂ and of the threats' impact points):
+
+    - 0–3: latitude, longitude (deg) and height of p̂, speed ‖v̂‖;
+    - 4–5: position and velocity error ‖p̂ − p_r‖, ‖v̂ − v_r‖ where ``ok[k]`` (r ≥ 0 and truth r alive; the
+      error e = x̂ − (p_r, v_r) is row k of the second array), else NaN;
+    - 6–7: NaN, for the position and state NEES of e (numpy's solve, by the caller);
+    - 8–10: latitude, longitude (deg) of threat q's predicted impact and its time to go, NaN where q < 0 or
+      the impact point is not finite.
+
+    Each norm sums its squares in order, (e₀² + e₁²) + e₂², as ``np.linalg.norm``; degrees are
+    ``rad · (180/π)``, as ``np.degrees``.  Held to the numpy form in tests/test_recording_compiled.py.
     """
-    out = np.full((rows.size, 4), np.nan)
-    ok = rows >= 0
-    ok[ok] = alive[rows[ok]]
-    if ok.any():
-        r = rows[ok]
-        e = pic.x[ok] - np.concatenate([pos[r], vel[r]], axis=1)
-        P = pic.P[ok]
-        out[ok, 0] = np.linalg.norm(e[:, :3], axis=1)
-        out[ok, 1] = np.linalg.norm(e[:, 3:], axis=1)
-        out[ok, 2] = nees(e[:, :3], P[:, :3, :3])
-        out[ok, 3] = nees(e, P)
-    return out
+    n = rows.size
+    cols = np.full((11, n), np.nan)
+    e = np.full((n, 6), np.nan)
+    ok = np.zeros(n, dtype=np.bool_)
+    lat, lon, alt = geodetic
+    ilat, ilon, _ = impact_geodetic
+    for k in range(n):
+        cols[0, k] = lat[k] * RAD2DEG
+        cols[1, k] = lon[k] * RAD2DEG
+        cols[2, k] = alt[k]
+        cols[3, k] = np.sqrt((x[k, 3] * x[k, 3] + x[k, 4] * x[k, 4]) + x[k, 5] * x[k, 5])
+        r = rows[k]
+        if r >= 0 and alive[r]:
+            ok[k] = True
+            for j in range(3):
+                e[k, j] = x[k, j] - pos[r, j]
+                e[k, 3 + j] = x[k, 3 + j] - vel[r, j]
+            cols[4, k] = np.sqrt((e[k, 0] * e[k, 0] + e[k, 1] * e[k, 1]) + e[k, 2] * e[k, 2])
+            cols[5, k] = np.sqrt((e[k, 3] * e[k, 3] + e[k, 4] * e[k, 4]) + e[k, 5] * e[k, 5])
+        q = threat_rows[k]
+        if q >= 0 and np.isfinite(impact[q, 0]) and np.isfinite(impact[q, 1]) and np.isfinite(impact[q, 2]):
+            cols[8, k] = ilat[q] * RAD2DEG
+            cols[9, k] = ilon[q] * RAD2DEG
+            cols[10, k] = ttg[q]
+    return cols, e, ok
 
 
 # --------------------------------------------------------------------------- a scan's truth, compiled
