@@ -32,7 +32,8 @@ import contextlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import chi2
+
+from tdome.c2.tracking.gaussian import chi2_quantile
 
 
 def nees(e: np.ndarray, P: np.ndarray) -> np.ndarray:
@@ -62,7 +63,7 @@ def nees_band(n: int, dof: int, level: float = 0.95) -> tuple[float, float]:
         raise ValueError(f"nees_band: need n >= 1 and dof >= 1, got n={n}, dof={dof}")
     a = (1.0 - level) / 2.0
     k = n * dof
-    return float(chi2.ppf(a, k) / n), float(chi2.ppf(1.0 - a, k) / n)
+    return chi2_quantile(a, k) / n, chi2_quantile(1.0 - a, k) / n
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class NeesSummary:
         none = lambda v: None if not np.isfinite(v) else float(v)  # noqa: E731
         return dict(mean=none(self.mean), band=[none(self.lower), none(self.upper)], dof=self.dof, n=self.n,
                     level=self.level, consistent=self.consistent, median=none(self.median),
-                    consistent_median=float(chi2.median(self.dof)), in_sample_band=none(self.in_sample_band),
+                    consistent_median=chi2_quantile(0.5, self.dof), in_sample_band=none(self.in_sample_band),
                     verdict=verdict(self))
 
 
@@ -115,7 +116,7 @@ def verdict(s: NeesSummary) -> str:
     if s.in_sample_band >= s.level - 0.10:
         return (f"{s.in_sample_band:.0%} of samples consistent, but a few tracks' errors far exceed their "
                 f"covariance and carry the mean (diverged or misattributed tracks)")
-    if s.median < chi2.median(s.dof):
+    if s.median < chi2_quantile(0.5, s.dof):
         return ("mixed: most errors are smaller than the covariance says and a few far larger "
                 "(diverged or misattributed tracks)")
     return "overconfident: the errors are larger than the covariance says"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import stdtrit
 
 
 @dataclass(frozen=True)
@@ -49,5 +49,5 @@ def mean_ci(values, level: float = 0.95) -> MeanCI:
     if n == 1:
         return MeanCI(1, mean, nan, nan, nan, nan, p5, p50, p95)
     std = float(x.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2.0, n - 1) * std / np.sqrt(n))
+    half = float(stdtrit(n - 1, 0.5 + level / 2.0) * std / np.sqrt(n))  # Student's t quantile, as t.ppf
     return MeanCI(n, mean, mean - half, mean + half, half, std, p5, p50, p95)

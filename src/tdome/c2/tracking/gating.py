@@ -37,9 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 from scipy.spatial import cKDTree
-from scipy.stats import chi2
 
-from tdome.c2.tracking.gaussian import _chol_inv_logdet, _mahalanobis2, spd_inv_logdet
+from tdome.c2.tracking.gaussian import _chol_inv_logdet, _mahalanobis2, chi2_quantile, spd_inv_logdet
 from tdome.c2.tracking.measurements import PolarRadar, _polar_stack
 
 _EMPTY_I = np.empty(0, dtype=np.intp)
@@ -48,7 +47,7 @@ _BRUTE_FORCE_MAX_PAIRS = 200_000  # up to this many track x plot tests, every pa
 
 def gate_threshold(gate_probability: float, dim: int) -> float:
     """Chi-square gate ``γ`` such that ``P(d² ≤ γ) = gate_probability`` for a ``dim``-D innovation."""
-    return float(chi2.ppf(gate_probability, dim))
+    return chi2_quantile(gate_probability, dim)
 
 
 def candidate_pairs(track_pos, radius_m, plot_pos, tree: cKDTree | None = None):

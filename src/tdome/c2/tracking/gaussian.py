@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from scipy.special import gammaincinv
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -172,6 +173,17 @@ def sqrt_psd(P) -> np.ndarray:
         w, V = np.linalg.eigh(Pn)
         L = V * np.sqrt(np.maximum(w, 0.0))[..., None, :]
     return scale[..., :, None] * L
+
+
+def chi2_quantile(p: float, dof: float) -> float:
+    """The ``p`` quantile of the chi-square distribution with ``dof`` degrees of freedom: ``2 P⁻¹(dof/2, p)``.
+
+    ``P⁻¹`` is the inverse of the regularised lower incomplete gamma function
+    (:func:`scipy.special.gammaincinv`): what ``scipy.stats.chi2.ppf``
+    computes, to the bit, without importing ``scipy.stats``, which would be
+    most of a study worker's start-up.
+    """
+    return float(2 * gammaincinv(dof / 2, p))
 
 
 def gaussian_loglik(d2, logdet, k: int) -> np.ndarray:
