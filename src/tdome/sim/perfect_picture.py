@@ -44,12 +44,8 @@ class PerfectPicture(PictureSource):
         self._ballistic = np.array([c in BALLISTIC_CLASS_NAMES for c in classes], dtype=bool)
         self._first = np.full(n, np.inf)
         self._hits = np.zeros(n, dtype=np.int64)
+        self.stats: dict[str, int] = {}
         self._last_association = PlotAssociation.none()
-
-    @property
-    def stats(self) -> dict[str, int]:
-        """No counters: the picture is truth's."""
-        return {}
 
     def process(self, scan: Detections | PositionPlots) -> None:
         """Plots are not used: the picture comes from truth."""

@@ -66,9 +66,7 @@ class PlotAssociation(NamedTuple):
 class PictureSource(Protocol):
     """Whatever gives the battle manager its air picture (module docstring)."""
 
-    @property
-    def stats(self) -> dict[str, int]:
-        """Counters for the run record, name -> count."""
+    stats: dict[str, int]
 
     def process(self, scan: Detections | PositionPlots) -> None:
         """Take one scan."""

@@ -539,11 +539,20 @@ class Tracker(PictureSource):
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counters for the run record: scans, plots, tracks started, confirmed, deleted (and why), merged, …"""
+        """Counters for the run record: scans, plots, tracks started, confirmed, deleted (and why), merged, …
+
+        A new dict each time, the sum of what the stages one by one and the
+        compiled cycle counted; assigning one starts the counts from it.
+        """
         counts = dict(self._counts)
         for key, v in zip(CYCLE_STATS, self._cycle_counts.tolist(), strict=True):
             counts[key] += v
         return counts
+
+    @stats.setter
+    def stats(self, counts: dict[str, int]) -> None:
+        self._counts = {**dict.fromkeys(_STATS, 0), **counts}
+        self._cycle_counts[:] = 0
 
     @property
     def now_s(self) -> float:
