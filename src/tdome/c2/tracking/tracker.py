@@ -205,6 +205,11 @@ def _count_opportunities(x, enu_rot, hit, seen_by, bit, has_site, limits, small_
     return missed
 
 
+# Empty stand-ins the compiled calls return or pass where there is nothing.
+_NO_I = np.empty(0, dtype=np.intp)
+_NO_D = np.empty(0)
+_NO_B = np.empty(0, dtype=np.bool_)
+
 _RADAR_ANGLES = {k: np.array([a == 1 for a in range(k)]) for k in (3, 4)}  # azimuth is the angle of a radar plot
 
 
@@ -264,15 +269,16 @@ def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t,
        closer one keeps the fused position and an unknown velocity.
     3. The writes of :func:`_write_rows` (speed check included).
 
-    Returns ``(ok, x⁺, P⁺, t⁺, vel_init, written, out_of_sequence)``; ``ok``
-    False (nothing written) when a pair is out of sequence or an innovation
+    Returns ``(ok, written, out_of_sequence)``: the pairs written (speed
+    check passed), and how many of them were out of sequence; ``ok`` False
+    (nothing written) when a pair is out of sequence or an innovation
     covariance needs the repaired inverse.
     """
     r_n = track.shape[0]
     k = nu.shape[1]
     for p in range(r_n):
         if dt[track[p]] < 0:
-            return False, xp[:0], Pp[:0], dt[:0], cvel[:0], cvel[:0], 0
+            return False, _NO_B, 0
     xs = np.empty((r_n, 6))
     Ps = np.empty((r_n, 6, 6))
     Rs = np.empty((r_n, k, k))
@@ -284,7 +290,7 @@ def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t,
     xu, Pu, _, _, ok = _kalman_stack(xs, Ps, nu, H, Rs, no_s, np.empty(r_n), np.zeros(r_n, dtype=np.bool_))
     for p in range(r_n):
         if not ok[p]:
-            return False, xp[:0], Pp[:0], dt[:0], cvel[:0], cvel[:0], 0
+            return False, _NO_B, 0
     tu = np.full(r_n, t)
     vel_init = np.empty(r_n, dtype=np.bool_)
     far = np.zeros(r_n, dtype=np.bool_)
@@ -308,7 +314,7 @@ def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t,
         x2, P2, ok2 = _velocity_prior(x2, P2, init_speed_sigma_mps)
         for f in range(nf):
             if not ok2[f]:
-                return False, xp[:0], Pp[:0], dt[:0], cvel[:0], cvel[:0], 0
+                return False, _NO_B, 0
         f = 0
         for p in range(r_n):
             if far[p]:
@@ -318,11 +324,11 @@ def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t,
     _unknown_velocity(xu, Pu, ~vel_init, init_speed_sigma_mps)  # same instant: a better position only
     written, oos = _write_rows(track, xu, Pu, tu, np.ones(r_n, dtype=np.bool_), vel_init, t, bit, max_speed, cx, cp,
                                ctime, cvel, clast, chits, cmiss, cseen, dt, x_now, P_now, hit)
-    return True, xu, Pu, tu, vel_init, written, oos
+    return True, written, oos
 
 
 @njit(cache=True, error_model="numpy")
-def _manage_mofn(hit, xp, enu_rot, has_site, limits, small_target_range_m, site_ecef, bit, seen_by, n_opportunities,
+def _manage_mofn(hit, xp, enu_rot, limits, small_target_range_m, site_ecef, bit, seen_by, n_opportunities,
                  n_misses, status, n_hits, vel_init, x, P, ballistic, kin_class, x_now, P_now, last_update_s,
                  dup_count, now_s, confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class,
                  merge_d2, merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s,
@@ -346,7 +352,7 @@ def _manage_mofn(hit, xp, enu_rot, has_site, limits, small_target_range_m, site_
     counts untouched) for :func:`~tdome.c2.tracking.deletion.delete`.
     """
     n = hit.shape[0]
-    _count_opportunities(xp, enu_rot, hit, seen_by, bit, has_site, limits, small_target_range_m, site_ecef,
+    _count_opportunities(xp, enu_rot, hit, seen_by, bit, True, limits, small_target_range_m, site_ecef,
                          n_opportunities, n_misses)
     confirm, rejected = _m_of_n(status, n_hits, vel_init, n_opportunities, confirm_m, confirm_n)
     updated = np.zeros(n, dtype=np.bool_)
@@ -380,10 +386,6 @@ def _manage_mofn(hit, xp, enu_rot, has_site, limits, small_target_range_m, site_
         dead[r] = coasted[r] or rejected[r] or below[r]
     return n_confirmed, rejected, dead, _deletion_counts(dead, status, coasted, below)
 
-
-_NO_I = np.empty(0, dtype=np.intp)
-_NO_D = np.empty(0)
-_NO_B = np.empty(0, dtype=np.bool_)
 
 # What :func:`_radar_cycle` did: all of the scan; nothing (the stages one by one must take it); all but deletion and
 # the start of new tracks (a merge, or a repaired inverse: :func:`~tdome.c2.tracking.deletion.delete` then the start).
@@ -445,7 +447,7 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     track, plot = ti[sel], pj[sel]
 
     # 3. Update.
-    ok, _, _, _, _, written, oos = _update_single_ekf(
+    ok, written, oos = _update_single_ekf(
         track, plot, nu[sel], H[sel], R, pos, cov, xp, Pp, dt, t, bit, x, P, time_s, vel_init, b_last[:n], b_hits[:n],
         b_misses[:n], b_seen[:n], x_now, P_now, hit, min_init_dt_s, q_air, init_speed_sigma_mps, max_speed)
     if not ok:
@@ -461,7 +463,7 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     rejected = np.zeros(n, dtype=np.bool_)
     if n:
         confirmed, rejected, dead, deleted = _manage_mofn(
-            hit, xp, enu_rot, True, limits, small_target_range_m, site_ecef, bit, b_seen[:n], b_opportunities[:n],
+            hit, xp, enu_rot, limits, small_target_range_m, site_ecef, bit, b_seen[:n], b_opportunities[:n],
             b_misses[:n], status, b_hits[:n], vel_init, x, P, b_ballistic[:n], b_class[:n], x_now, P_now, b_last[:n],
             b_dup[:n], now_s, confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class, merge_d2,
             merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s, min_alt_m)
