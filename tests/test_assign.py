@@ -1,5 +1,6 @@
 """Weapon-target assignment: feasibility, objectives against independent evaluation, optimality against enumeration."""
 
+import time
 from itertools import permutations, product
 
 import numpy as np
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tdome.c2.assign import SOLVERS, AssignmentProblem, violations
+from tdome.c2.assign.base import DEADLINE_MARGIN_S
 from tdome.c2.assign.instances import random_wta
 from tdome.c2.assign.local import match_slots
 
@@ -305,3 +307,70 @@ def test_local_search_stops_at_its_time_limit_and_says_so():
     assert violations(p, a) == []
     assert a.timed_out
     assert not SOLVERS["local_search"](random_problem(np.random.default_rng(1), 2, 3)).timed_out
+
+
+# --------------------------------------------------------------------------- on the clock
+
+
+def _timed(solver, p, limit):
+    t0 = time.perf_counter()
+    a = SOLVERS[solver](p, time_limit_s=limit)
+    return a, time.perf_counter() - t0
+
+
+def test_exact_solver_returns_at_its_deadline_where_highs_runs_past_it():
+    # At 300 x 600 (kill probabilities over (0, 1)) HiGHS, asked for 1 s, runs 1.5 s and more in
+    # its root node; the solver stops it there and returns the best assignment it knows.
+    p = random_wta(np.random.default_rng([300, 600, 0]), 300, 600, "hard")
+    SOLVERS["exact"](random_wta(np.random.default_rng(0), 5, 5), time_limit_s=5)  # the HiGHS process is up
+    a, wall = _timed("exact", p, 1.0)
+    assert wall <= 1.0 + DEADLINE_MARGIN_S
+    assert a.timed_out and not a.proven
+    assert violations(p, a) == []
+    assert a.battery.size > 0
+    # The process was stopped and a fresh one answers the next problem.
+    small = random_wta(np.random.default_rng(1), 10, 10)
+    assert SOLVERS["exact"](small, time_limit_s=30).proven
+
+
+@pytest.mark.parametrize("solver", ["greedy", "local_search"])
+@pytest.mark.parametrize("shape", [(600, 300), (300, 600)])
+def test_heuristics_return_within_their_time_limit(solver, shape):
+    W, T = shape
+    p = random_wta(np.random.default_rng([W, T, 1]), W, T, "hard")
+    SOLVERS[solver](random_wta(np.random.default_rng(0), 4, 4), time_limit_s=1)  # compiled before timing
+    a, wall = _timed(solver, p, 0.001)  # the greedy alone takes about 5 ms here
+    assert wall <= 0.001 + DEADLINE_MARGIN_S
+    assert violations(p, a) == []
+    assert a.timed_out and a.battery.size > 0
+
+
+@pytest.mark.parametrize("family", ["standard", "hard"])
+def test_exact_solver_is_never_worse_than_the_local_search(family):
+    # Where HiGHS cannot finish, the exact solver still returns at least the local search's answer: it
+    # seeds the programme with it, run to its own end when that takes at most half the time limit.
+    for seed in range(4):
+        W, T = (80, 40) if family == "hard" else (60, 60)
+        p = random_wta(np.random.default_rng([W, T, seed, 19]), W, T, family)
+        ls = SOLVERS["local_search"](p)
+        assert not ls.timed_out
+        ex = SOLVERS["exact"](p, time_limit_s=max(2.0, 4 * ls.solve_s))
+        assert ex.loss <= ls.loss * (1 + 1e-12)
+        assert ex.loss_bound is None or ex.loss_bound <= ex.loss * (1 + 1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tied_cost_matrices())
+def test_slot_matching_takes_scipys_matching_tie_for_tie(cost):
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = match_slots(cost)
+    want_rows, want_cols = linear_sum_assignment(cost)
+    assert rows.tolist() == want_rows.tolist() and cols.tolist() == want_cols.tolist()
+
+
+def test_slot_matching_stops_at_its_deadline():
+    rng = np.random.default_rng(3)
+    cost = -rng.uniform(0.0, 1.0, (300, 600)) * rng.uniform(0.0, 100.0, 600)
+    assert match_slots(cost, deadline=time.perf_counter() - 1.0) is None
+    assert match_slots(cost) is not None

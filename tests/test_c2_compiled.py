@@ -473,3 +473,42 @@ def test_local_search_reusing_descents_finds_what_running_every_descent_finds(ob
         got, want = local.solve_local_search(p), _local_search_every_descent(p)
         assert got.battery.tolist() == want.battery.tolist() and got.threat.tolist() == want.threat.tolist()
         assert got.rounds.tolist() == want.rounds.tolist() and got.loss == want.loss and got.objective == want.objective
+
+
+def _greedy_numpy(p):
+    """The marginal-return greedy as numpy expressions over the whole gain matrix: the compiled one's reference."""
+    f = p.survival_factor()
+    state, budget = LossState(p), Budget(p)
+    _B, T = p.shape
+    cost = p.cost[:, None] * p.salvo[None, :]
+    kill = 1.0 - f
+    battery, threat = [], []
+    gain = np.where(budget.feasible(), state.weight() * state.S * kill - cost, -np.inf)
+    while gain.size:
+        k = int(np.argmax(gain))
+        b, t = divmod(k, T)
+        if not gain[b, t] > 0.0:
+            break
+        battery.append(b)
+        threat.append(t)
+        state.set(t, state.S[t] * f[b, t])
+        budget.commit(b, t)
+        g = state.group_of(t)
+        gain[:, g] = np.where(budget.feasible(cols=g), state.weight(g) * state.S[g] * kill[:, g] - cost[:, g], -np.inf)
+        gain[b] = np.where(budget.feasible(rows=b), state.weight() * state.S * kill[b] - cost[b], -np.inf)
+    return battery, threat
+
+
+@pytest.mark.parametrize("objective", ["target", "asset"])
+def test_compiled_greedy_commits_what_the_numpy_greedy_commits_in_its_order(objective):
+    from tdome.c2.assign.instances import random_wta
+
+    rng = np.random.default_rng(23)
+    problems = [random_problem(rng, int(rng.integers(1, 9)), int(rng.integers(1, 10)), objective) for _ in range(400)]
+    if objective == "target":
+        problems += [random_wta(np.random.default_rng(s), 60, 80, fam) for s in range(3) for fam in ("standard", "hard")]
+    for p in problems:
+        state, budget = LossState(p), Budget(p)
+        battery, threat = [], []
+        assert greedy_engagements(p, state, budget, p.survival_factor(), battery, threat)
+        assert (battery, threat) == _greedy_numpy(p)

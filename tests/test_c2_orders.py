@@ -152,3 +152,31 @@ def test_a_settled_engagement_flies_again_when_its_launch_is_reported_late():
     again = bm.decide(now + 2.0, [status(now + 2.0, received=frozenset({eid}))])
     assert any(u.engagement_id == eid for u in again.aim_updates)
     assert bm.engagements[eid].intercept_s == now + 21.0
+
+
+def test_a_solve_that_runs_past_its_time_limit_is_reported(monkeypatch):
+    import time
+
+    from tdome.c2.assign import SOLVERS
+    from tdome.c2.assign.base import DEADLINE_MARGIN_S
+    from tdome.c2.config import AssignmentConfig
+
+    real = SOLVERS["local_search"]
+
+    def slow(problem, time_limit_s=None):  # a solver that ignores its clock
+        t0 = time.perf_counter()
+        time.sleep(0.05 + DEADLINE_MARGIN_S)
+        a = real(problem, time_limit_s=time_limit_s)
+        a.solve_s = time.perf_counter() - t0
+        return a
+
+    city = DefendedAsset("Taichung", "city", 70.0, LAT, LON, radius_m=7e3)
+    bm = BattleManager([], [city], C2Config(assignment=AssignmentConfig(time_limit_s=0.01)))
+    bm.use_picture_source(Drone())
+    _, out = first_decision(bm)
+    assert out.assignment is not None and out.solver_overrun_s == 0.0  # the real solver keeps its clock
+    monkeypatch.setitem(SOLVERS, "local_search", slow)
+    bm = BattleManager([], [city], C2Config(assignment=AssignmentConfig(time_limit_s=0.01)))
+    bm.use_picture_source(Drone())
+    _, out = first_decision(bm)
+    assert out.solver_overrun_s >= 0.04 + DEADLINE_MARGIN_S

@@ -110,6 +110,29 @@ def test_every_solver_and_objective_defends(assignment, undefended):
         assert 0 <= layer["rounds_left"] <= layer["rounds_initial"]
 
 
+def test_a_solve_past_its_time_limit_is_an_event_and_counted_in_the_summary(monkeypatch):
+    import time
+
+    from tdome.c2.assign import SOLVERS
+
+    real, calls = SOLVERS["local_search"], []
+
+    def first_one_slow(problem, time_limit_s=None):
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.3)
+        return real(problem, time_limit_s=time_limit_s)
+
+    def limit(d):
+        d.setdefault("c2", {})["assignment"] = {"solver": "local_search", "time_limit_s": 0.02}
+
+    monkeypatch.setitem(SOLVERS, "local_search", first_one_slow)
+    rec = run(small(limit))
+    over = [e for e in rec.events if e["kind"] == "solver_overrun"]
+    assert len(over) == 1 and "local_search took" in over[0]["detail"]
+    assert summarize(rec)["assignment"]["overruns"] == 1
+
+
 def test_reserve_is_never_spent_on_threats_below_the_reserve_value():
     def hold_half(d):
         d.setdefault("c2", {}).setdefault("doctrine", {}).update(

@@ -38,11 +38,13 @@ killed and never engaged again; one that has been updated is a survivor.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
+from tdome.c2.assign.base import DEADLINE_MARGIN_S
 from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig
 from tdome.c2.engage import plan_windows
 from tdome.c2.threat import ThreatPicture, evaluate_threats, pk_table
@@ -102,6 +104,9 @@ class CycleOutput:
     assignment_shape: tuple[int, int] = (0, 0)  # (batteries, threats) of the problem solved
     requests: list[FireOrder] = field(default_factory=list)  # decided, awaiting an operator (authority 'confirm')
     withdrawn: list[tuple[int, int, str]] = field(default_factory=list)  # (engagement_id, track_id, reason)
+    # How far the assignment (the problem's set-up and its solve) ran past the solver's time limit, when by more
+    # than the solvers' DEADLINE_MARGIN_S; else 0.
+    solver_overrun_s: float = 0.0
 
 
 class BattleManager:
@@ -203,18 +208,21 @@ class BattleManager:
         rows = np.array(eligible, dtype=int)
         orders: list[FireOrder] = []
         requests: list[FireOrder] = []
-        result = None
+        result, over = None, 0.0
         # A battery out of contact (no recent status) cannot be counted on; one on hold is not offered.
         armed_at = [i for i, b in enumerate(batteries)
                     if doc.authority.get(b.layer, "auto") != "hold"
                     and (b.time_s is None or now_s - b.time_s <= doc.status_timeout_s)]
         armed = [batteries[i] for i in armed_at]
         if rows.size and armed:
+            t0 = time.perf_counter()
             orders, requests, result = self._assign(now_s, threats, rows, armed, in_flight_q,
                                                     pk_all[np.ix_(np.array(armed_at, dtype=int), rows)])
+            # The solve's time as the cycle lived it (the solver's own solve_s may not count all of it).
+            over = time.perf_counter() - t0 - self.config.assignment.time_budget_s
         self._settle(now_s)
         return CycleOutput(orders, updates, picture, threats, verdicts, result, (len(armed), int(rows.size)),
-                           requests, withdrawn)
+                           requests, withdrawn, over if over > DEADLINE_MARGIN_S else 0.0)
 
     def _pk_table(self, batteries: list[BatteryStatus]) -> np.ndarray:
         """The batteries' kill probability tables (:func:`~tdome.c2.threat.pk_table`), kept while their

@@ -353,11 +353,15 @@ class _Battle:
             for tid, first in zip(out.picture.track_id.tolist(), out.picture.first_update_s.tolist()):
                 if tid not in seen:
                     seen[tid] = (confirmed_s, first)
+            where = f" ({node.name})" if self.multi else ""
             if out.assignment is not None:
                 a = out.assignment
                 rec.assign_rows.append((t, *out.assignment_shape, a.solve_s * 1e3,
                                         np.nan if a.gap is None else a.gap, a.proven, a.timed_out))
-            where = f" ({node.name})" if self.multi else ""
+                if out.solver_overrun_s > 0.0:
+                    limit = node.bm.config.assignment.time_budget_s
+                    _event(rec, t, "solver_overrun", detail=f"{node.bm.config.assignment.solver} took "
+                           f"{limit + out.solver_overrun_s:.3f} s of a {limit:.3f} s limit{where}")
             for eid, tid, verdict in out.assessments:
                 _event(rec, t, "assessed_" + verdict, track=tid, detail=f"engagement {eid}{where}")
             for eid, tid, reason in out.withdrawn:

@@ -276,6 +276,7 @@ def _assignment_summary(rec: RunRecord) -> dict:
         gap_mean=float(gaps.mean()) if gaps.size else None, gap_max=float(gaps.max()) if gaps.size else None,
         proven_optimal=int(rows[:, 5].sum()) if gaps.size else None,
         timed_out=int(rows[:, 6].sum()),
+        overruns=sum(e["kind"] == "solver_overrun" for e in rec.events),
     )
 
 

@@ -156,6 +156,8 @@ def _assignment_line(a: dict, fmt) -> str:
         line += f"; gap mean {a['gap_mean']:.2e}, max {a['gap_max']:.2e}, {a['proven_optimal']} proven optimal"
     if a["timed_out"]:
         line += f"; {a['timed_out']} cut by the time limit (results then depend on machine speed)"
+    if a.get("overruns"):
+        line += f"; {a['overruns']} ran past their time limit (events solver_overrun)"
     return line
 
 

@@ -48,6 +48,10 @@ import numpy as np
 from tdome.c2.config import OBJECTIVES
 
 MAX_LETHALITY = 0.999  # keeps the asset objective's per-threat factors invertible
+# Every solver returns within its time limit plus this.  The local search and the greedy look at the clock
+# between steps of well under a millisecond at 600 × 300; the exact solver stops its HiGHS process at the
+# deadline (:mod:`.exact`): the most measured past the limit was 50 ms (``benchmarks/wta.py``, 2 cores).
+DEADLINE_MARGIN_S = 0.1
 
 
 @dataclass(init=False)
@@ -111,8 +115,11 @@ class AssignmentProblem:
 
     def survival_factor(self) -> np.ndarray:
         """(B, T) probability a threat survives one engagement from each battery (1 where infeasible)."""
-        pk = np.clip(self.pk, 0.0, 1.0 - 1e-9)
-        f = (1.0 - pk) ** self.salvo[None, :] * (1.0 - np.clip(self.followup_pk, 0.0, 1.0 - 1e-9))
+        miss = 1.0 - np.clip(self.pk, 0.0, 1.0 - 1e-9)
+        several = self.salvo != 1  # a power of one is the number itself: the power is taken where it is not
+        if several.any():
+            miss[:, several] **= self.salvo[None, several]
+        f = miss * (1.0 - np.clip(self.followup_pk, 0.0, 1.0 - 1e-9))
         return np.where(self.pk > 0, f, 1.0)
 
     def free(self) -> np.ndarray:
@@ -171,12 +178,15 @@ def evaluate_engagements(problem: AssignmentProblem, battery, threat,
     return lost + spent, base - lost - spent
 
 
-def finish(problem: AssignmentProblem, battery, threat, **extra) -> Assignment:
-    """An :class:`Assignment` with its rounds and its objective evaluated from scratch."""
+def finish(problem: AssignmentProblem, battery, threat, f: np.ndarray | None = None, **extra) -> Assignment:
+    """An :class:`Assignment` with its rounds and its objective evaluated from scratch.
+
+    ``f``: the problem's :meth:`~AssignmentProblem.survival_factor`, if the caller holds it.
+    """
     battery, threat = np.asarray(battery, dtype=int), np.asarray(threat, dtype=int)
     order = np.lexsort((threat, battery))
     battery, threat = battery[order], threat[order]
-    loss, saved = evaluate_engagements(problem, battery, threat)
+    loss, saved = evaluate_engagements(problem, battery, threat, f)
     return Assignment(battery=battery, threat=threat, rounds=problem.salvo[threat].astype(int), objective=saved,
                       loss=loss, **extra)
 

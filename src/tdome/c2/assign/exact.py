@@ -21,13 +21,30 @@ gap between the best assignment and the bound is within tolerance or time is
 up.  The initial cuts sit on a geometric grid of survival probabilities and
 at the local-search solution, which also seeds the incumbent.
 
+On the clock: the local search runs first, for at most half the time limit,
+and seeds the programme, which runs for the rest in a child process
+(:mod:`.highs_process`) that reports each better assignment and bound as it
+finds them.  At the deadline the parent kills the child if it is still busy
+(HiGHS does not keep its time limit inside every step) and returns the best
+assignment it knows, never worse than the seed: every solve returns within
+its limit plus :data:`~tdome.c2.assign.base.DEADLINE_MARGIN_S`.
+
 The asset-based objective is not convex in this form (it is a sum of
 products), so this solver accepts target-based problems only.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +53,7 @@ from tdome.c2.assign.local import solve_local_search
 from tdome.c2.config import SOLVER_DEADLINE_S
 
 GAP_TOLERANCE = 1e-4  # relative; the same as HiGHS's default MIP gap
+SEED_SHARE = 0.5  # of the time limit, the most the seeding local search may take
 _GRID_S = np.array([1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05, 0.03, 0.02, 0.012, 0.007, 0.004, 0.002,
                     0.001, 3e-4, 1e-4])
 
@@ -43,26 +61,61 @@ _GRID_S = np.array([1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.08, 0.05, 0.03, 0.0
 @register("exact")
 def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None,
                 gap_tolerance: float = GAP_TOLERANCE) -> Assignment:
-    import highspy
-
     t0 = time.perf_counter()
     limit = SOLVER_DEADLINE_S if time_limit_s is None else time_limit_s
+    deadline = time.monotonic() + limit
     p = problem
     if p.objective != "target":
         raise ValueError("the exact solver handles the target-based objective only; use local_search for 'asset'")
     B, T = p.shape
     if B == 0 or T == 0 or not (p.pk > 0).any():
-        empty = finish(p, [], [])
-        empty.loss_bound, empty.gap, empty.proven = empty.loss, 0.0, True
-        return empty
+        return _proven_empty(p, t0)
 
-    seed = solve_local_search(p, time_limit_s=min(0.05, limit / 10))
+    seed = solve_local_search(p, time_limit_s=SEED_SHARE * limit)
     best_b, best_t, best_loss = seed.battery, seed.threat, seed.loss
-    # The programme is solved in units of the seed's loss per threat, so that
-    # each threat's term is of order one and HiGHS's absolute tolerances
-    # (about 1e-6) are small against it, whatever the scale of the values.
-    scale = best_loss / max(1, int(np.count_nonzero(p.value))) if best_loss > 0 else 1.0
+    prog = _programme(p, best_b, best_t, best_loss, gap_tolerance)
+    if prog is None:  # nothing can fire within the magazines, reserves and caps
+        return _proven_empty(p, t0)
+    pb, pt, scale = prog.pop("pb"), prog["pt"], prog.pop("scale")
+    # The child stops a little before the deadline, so that its last word arrives in time.
+    prog["deadline"] = deadline - min(0.05, 0.1 * limit)
+    lower = -np.inf
+    stopped = False  # cut before its own end: by HiGHS's limit, or killed at the deadline
+    for msg in HIGHS.solve(prog, deadline):
+        if msg[0] == "incumbent":
+            k, n = msg[1], msg[2]
+            xb, xt = np.repeat(pb[k], n), np.repeat(pt[k], n)
+            loss, _ = evaluate_engagements(p, xb, xt)
+            if loss < best_loss:
+                best_b, best_t, best_loss = xb, xt, loss
+        elif msg[0] == "bound":
+            lower = max(lower, msg[1] * scale)
+        elif msg[0] == "done":
+            stopped = msg[1]
+        else:  # "killed", "lost" or "error": what was heard stands
+            stopped = True
+    lower = min(lower, best_loss)
+    gap = (best_loss - lower) / best_loss if np.isfinite(lower) and best_loss > 0 else (0.0 if best_loss <= 0 else None)
+    proven = gap is not None and gap <= gap_tolerance
+    return finish(p, best_b, best_t, loss_bound=lower if np.isfinite(lower) else None, gap=gap, proven=proven,
+                  solve_s=time.perf_counter() - t0, timed_out=(stopped or seed.timed_out) and not proven)
 
+
+def _proven_empty(p: AssignmentProblem, t0: float) -> Assignment:
+    empty = finish(p, [], [], solve_s=time.perf_counter() - t0)
+    empty.loss_bound, empty.gap, empty.proven = empty.loss, 0.0, True
+    return empty
+
+
+def _programme(p: AssignmentProblem, seed_b, seed_t, seed_loss: float, gap_tolerance: float) -> dict | None:
+    """The programme's data for :func:`.highs_process.solve`, with ``pb`` and ``scale`` for the caller; None if empty.
+
+    It is solved in units of the seed's loss per threat, so that each
+    threat's term is of order one and HiGHS's absolute tolerances (about
+    1e-6) are small against it, whatever the scale of the values.
+    """
+    B, T = p.shape
+    scale = seed_loss / max(1, int(np.count_nonzero(p.value))) if seed_loss > 0 else 1.0
     f = p.survival_factor()
     logf = np.log(np.maximum(f, 1e-300))
     logq = np.log(np.maximum(p.survival, 1e-300))
@@ -74,119 +127,26 @@ def solve_exact(problem: AssignmentProblem, time_limit_s: float | None = None,
     ub = np.where(low[pt], np.minimum(ub, free[pb] // s), ub)
     keep = ub > 0
     pb, pt, s, ub = pb[keep], pt[keep], s[keep], ub[keep]
-    K = pb.size
-    if K == 0:  # nothing can fire within the magazines, reserves and caps
-        empty = finish(p, [], [])
-        empty.loss_bound, empty.gap, empty.proven = empty.loss, 0.0, True
-        return empty
-    ymin = logq + np.bincount(pt, weights=ub * logf[pb, pt], minlength=T)
-    V = p.value / scale
-
-    # Columns: x (K), y (T), z (T).
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("mip_rel_gap", gap_tolerance / 4)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("presolve", "off")  # presolve of the cut rows costs 5-10x the solve itself
-    inf = highspy.kHighsInf
-    xcost = p.cost[pb] * s / scale
-    h.addVars(K, np.zeros(K), ub.astype(float))
-    h.changeColsCost(K, np.arange(K, dtype=np.int32), xcost)
-    h.changeColsIntegrality(K, np.arange(K, dtype=np.int32), np.full(K, highspy.HighsVarType.kInteger))
-    h.addVars(T, ymin, logq)
-    h.addVars(T, np.zeros(T), np.full(T, inf))
-    yc, zc = K + np.arange(T), K + T + np.arange(T)
-    h.changeColsCost(T, zc.astype(np.int32), np.ones(T))
-
-    rows = _RowBuilder()
-    # y_t − Σ_b logf·x = log q_t
-    order = np.argsort(pt, kind="stable")
-    for t, xs in _groups(pt[order], order, T):
-        rows.add(logq[t], logq[t], np.append(yc[t], xs), np.append(1.0, -logf[pb[xs], t]))
-    for b, xs in _groups(pb, np.arange(K), B):
+    if pb.size == 0:
+        return None
+    rows: list[tuple] = []  # (lower or None, upper or None, pair indices, coefficients)
+    for b, xs in _groups(pb, np.arange(pb.size), B):
         if xs.size:
-            rows.add(-inf, float(p.capacity[b]), xs, s[xs].astype(float))
+            rows.append((None, float(p.capacity[b]), xs, s[xs].astype(float)))  # rounds
             lx = xs[low[pt[xs]]]
             if lx.size and np.sum(s[lx] * ub[lx]) > free[b]:
-                rows.add(-inf, float(free[b]), lx, s[lx].astype(float))
+                rows.append((None, float(free[b]), lx, s[lx].astype(float)))  # the reserve
+    order = np.argsort(pt, kind="stable")
     for t, xs in _groups(pt[order], order, T):
         if xs.size and np.sum(ub[xs]) > p.max_engagements[t]:
-            rows.add(-inf, float(p.max_engagements[t]), xs, np.ones(xs.size))
-    rows.flush(h)
-
-    points: list[set] = [set() for _ in range(T)]  # cut points of each threat, to never add one twice
-
-    def cuts(ts: np.ndarray, yhat: np.ndarray) -> int:
-        added = 0
-        slope = V[ts] * np.exp(yhat)
-        for t, a, y0 in zip(ts.tolist(), slope.tolist(), yhat.tolist()):
-            key = round(y0, 12)
-            if key in points[t]:
-                continue
-            points[t].add(key)
-            rows.add(a * (1.0 - y0), inf, np.array([zc[t], yc[t]]), np.array([1.0, -a]))
-            added += 1
-        rows.flush(h)
-        return added
-
-    grid = np.log(_GRID_S)
-    gt, gy = np.nonzero(grid[None, :] + logq[:, None] >= ymin[:, None])
-    cuts(gt, grid[gy] + logq[gt])
-
-    def y_of(bb, tt):
-        return logq + np.bincount(tt, weights=logf[bb, tt], minlength=T)
-
-    cuts(np.arange(T), y_of(best_b, best_t))
-
-    bounded = _bounded_statuses()
-    pair_index = {(int(b), int(t)): k for k, (b, t) in enumerate(zip(pb.tolist(), pt.tolist()))}
-    lower = -np.inf
-    iterations = 0
-    timed_out = False  # the seed's own short cap is by design, not a cut
-    while True:
-        remaining = limit - (time.perf_counter() - t0)
-        if remaining <= 0:
-            timed_out = True
-            break
-        iterations += 1
-        h.setOptionValue("time_limit", float(remaining))
-        start = _solution_vector(best_b, best_t, pair_index, K, y_of(best_b, best_t), V, T)
-        h.setSolution(start.size, np.arange(start.size, dtype=np.int32), start)
-        h.run()
-        info = h.getInfo()
-        status = h.getModelStatus()
-        timed_out |= status == highspy.HighsModelStatus.kTimeLimit
-        if status not in bounded:  # an error or a numerical failure: keep what is proven so far
-            break
-        if np.isfinite(info.mip_dual_bound):
-            lower = max(lower, float(info.mip_dual_bound) * scale)
-        if info.primal_solution_status < 2:  # no feasible point found in time
-            break
-        x = np.round(np.asarray(h.getSolution().col_value)[:K]).astype(int)
-        xb, xt = np.repeat(pb, x), np.repeat(pt, x)
-        loss, _ = evaluate_engagements(p, xb, xt)
-        if loss < best_loss:
-            best_b, best_t, best_loss = xb, xt, loss
-        if best_loss - lower <= gap_tolerance * best_loss:
-            break
-        # Where the tangents under-estimate this solution's loss, cut at its point and solve again.
-        y = y_of(xb, xt)
-        z = np.asarray(h.getSolution().col_value)[K + T:]
-        short = np.flatnonzero(z < V * np.exp(y) * (1 - 1e-9))
-        if cuts(short, y[short]) == 0:  # nothing new to learn: the bound stands as proven
-            break
-    lower = min(lower, best_loss)
-    gap = (best_loss - lower) / best_loss if np.isfinite(lower) and best_loss > 0 else (0.0 if best_loss <= 0 else None)
-    proven = gap is not None and gap <= gap_tolerance
-    return finish(p, best_b, best_t, loss_bound=lower if np.isfinite(lower) else None, gap=gap,
-                  proven=proven, solve_s=time.perf_counter() - t0, timed_out=timed_out and not proven)
-
-
-def _bounded_statuses():
-    import highspy
-
-    S = highspy.HighsModelStatus
-    return {S.kOptimal, S.kTimeLimit, S.kIterationLimit, S.kSolutionLimit, S.kInterrupt}
+            rows.append((None, float(p.max_engagements[t]), xs, np.ones(xs.size)))  # engagements per threat
+    x0 = np.zeros(pb.size)
+    index = {(b, t): k for k, (b, t) in enumerate(zip(pb.tolist(), pt.tolist()))}
+    for b, t in zip(np.asarray(seed_b).tolist(), np.asarray(seed_t).tolist()):
+        x0[index[(b, t)]] += 1
+    return dict(pb=pb, scale=scale, pt=pt, ub=ub, logf=logf[pb, pt], xcost=p.cost[pb] * s / scale, logq=logq,
+                ymin=logq + np.bincount(pt, weights=ub * logf[pb, pt], minlength=T), V=p.value / scale, rows=rows,
+                x0=x0, grid=np.log(_GRID_S), gap=gap_tolerance)
 
 
 def _groups(keys: np.ndarray, items: np.ndarray, n: int):
@@ -196,29 +156,88 @@ def _groups(keys: np.ndarray, items: np.ndarray, n: int):
         yield k, items[bounds[k]:bounds[k + 1]]
 
 
-def _solution_vector(bb, tt, pair_index, K, y, V, T) -> np.ndarray:
-    x = np.zeros(K)
-    for b, t in zip(np.asarray(bb).tolist(), np.asarray(tt).tolist()):
-        x[pair_index[(b, t)]] += 1
-    return np.concatenate([x, y, V * np.exp(y)])
+class HighsProcess:
+    """The child process that solves programmes (:mod:`.highs_process`), started again after a kill.
 
+    One per process, shared by every caller under a lock.  A fresh child is
+    started as soon as one is killed, so it has loaded by the next solve.
+    """
 
-class _RowBuilder:
-    """Collects rows and adds them to HiGHS in one call."""
+    SCRIPT = Path(__file__).with_name("highs_process.py")
 
-    def __init__(self):
-        self.lo, self.hi, self.idx, self.val = [], [], [], []
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._requests: Connection | None = None
+        self._replies: Connection | None = None
+        self._sender: threading.Thread | None = None
 
-    def add(self, lo, hi, idx, val) -> None:
-        self.lo.append(lo)
-        self.hi.append(hi)
-        self.idx.append(np.asarray(idx, dtype=np.int32))
-        self.val.append(np.asarray(val, dtype=float))
-
-    def flush(self, h) -> None:
-        if not self.lo:
+    def start(self) -> None:
+        """Start a child if none is running (a caller may start it early, before its first deadline)."""
+        if self._proc is not None and self._proc.poll() is None:
             return
-        starts = np.cumsum([0] + [i.size for i in self.idx[:-1]]).astype(np.int32)
-        idx = np.concatenate(self.idx)
-        h.addRows(len(self.lo), np.array(self.lo), np.array(self.hi), idx.size, starts, idx, np.concatenate(self.val))
-        self.lo, self.hi, self.idx, self.val = [], [], [], []
+        self.stop()
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        # -P: nothing but the installed packages on the path; stdout carries HiGHS's banner, not ours.
+        self._proc = subprocess.Popen([sys.executable, "-P", str(self.SCRIPT), str(req_r), str(rep_w)],
+                                      pass_fds=(req_r, rep_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        os.close(req_r)
+        os.close(rep_w)
+        self._requests, self._replies = Connection(req_w, readable=False), Connection(rep_r, writable=False)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        if self._sender is not None:  # its write fails at once now that the child is gone
+            self._sender.join()
+            self._sender = None
+        for conn in (self._requests, self._replies):
+            if conn is not None:
+                conn.close()
+        self._requests = self._replies = None
+
+    def solve(self, prog: dict, deadline: float) -> Iterator[tuple]:
+        """Send ``prog`` and yield the child's replies until it is done or ``deadline`` (monotonic) passes.
+
+        Ends with ``("done", timed_out, iterations)`` or, when the child had to
+        be killed at the deadline, ``("killed",)``; ``("lost",)`` or ``("error",
+        text)`` if the child failed.
+        """
+        with self._lock:
+            self.start()
+            assert self._requests is not None and self._replies is not None
+            # Sent from a thread: a large programme fills the pipe, and a child still starting would
+            # hold the caller past its deadline.
+            if self._sender is not None:
+                self._sender.join()
+            self._sender = threading.Thread(target=_send_quietly, args=(self._requests, prog), daemon=True)
+            self._sender.start()
+            while True:
+                wait = deadline - time.monotonic()
+                if wait <= 0 or not self._replies.poll(wait):
+                    self.stop()
+                    self.start()
+                    yield ("killed",)
+                    return
+                try:
+                    msg = self._replies.recv()
+                except (EOFError, OSError):
+                    self.stop()
+                    yield ("lost",)
+                    return
+                yield msg
+                if msg[0] in ("done", "error"):
+                    return
+
+
+def _send_quietly(conn: Connection, obj) -> None:
+    with contextlib.suppress(OSError):  # the child was killed meanwhile: the caller has moved on
+        conn.send(obj)
+
+
+HIGHS = HighsProcess()
+atexit.register(HIGHS.stop)

@@ -26,7 +26,6 @@ import time
 
 import numpy as np
 from numba import njit
-from scipy.optimize import linear_sum_assignment
 
 from tdome.c2.assign.base import Assignment, AssignmentProblem, LossState, evaluate_engagements, finish, register
 from tdome.c2.assign.greedy import Budget, greedy_engagements
@@ -57,12 +56,13 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
     state, budget = LossState(p), Budget(p)
     battery: list[int] = []
     threat: list[int] = []
-    greedy_engagements(p, state, budget, f, battery, threat)
+    if not greedy_engagements(p, state, budget, f, battery, threat, deadline):  # the deadline came first
+        return finish(p, battery, threat, f, solve_s=time.perf_counter() - t0, timed_out=True)
     if not battery:
         # No engagement gains anything on its own: nor can a move add one (the add move is the
         # greedy's gain), and there is nothing to move or perturb.  Most cycles end here.
         t1 = time.perf_counter()
-        return finish(p, battery, threat, solve_s=t1 - t0, timed_out=bool(t1 >= deadline))
+        return finish(p, battery, threat, f, solve_s=t1 - t0, timed_out=bool(t1 >= deadline))
     eb, et = np.array(battery, dtype=int), np.array(threat, dtype=int)
     eb, et = improve(p, f, state, budget, eb, et, deadline)
     best = (evaluate_engagements(p, eb, et, f)[0], eb, et)
@@ -83,7 +83,7 @@ def solve_local_search(problem: AssignmentProblem, time_limit_s: float | None = 
         if loss < best[0] - 1e-12 * max(1.0, abs(best[0])):
             best = (loss, eb, et)
     t1 = time.perf_counter()
-    return finish(p, best[1], best[2], solve_s=t1 - t0, timed_out=bool(t1 >= deadline))
+    return finish(p, best[1], best[2], f, solve_s=t1 - t0, timed_out=bool(t1 >= deadline))
 
 
 def _perturb(p: AssignmentProblem, f: np.ndarray, rng: np.random.Generator, eb: np.ndarray, et: np.ndarray):
@@ -115,7 +115,7 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
     cost = p.cost[:, None] * s[None, :]
     # Moves must gain more than rounding: a relative tolerance on the loss at the start.
     tol = 1e-12 * max(p.loss(state.S) + float(np.sum(cost[eb, et])), np.finfo(float).tiny)
-    moved = _reassign(p, f, state, budget, eb, et, tol)  # the big step first; 2-exchanges then polish
+    moved = _reassign(p, f, state, budget, eb, et, tol, deadline)  # the big step first; 2-exchanges then polish
     if moved is not None:
         eb, et, state, budget = moved
     fresh = True  # no move since the last reassignment, which would find nothing new
@@ -127,7 +127,7 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
                                 budget.free, budget.left, eb, et, tol, joint, *terms)
         move: Move | None = None if kind < 0 else (MOVES[kind], i) if MOVES[kind] == "drop" else (MOVES[kind], i, j)
         if move is None:
-            moved = None if fresh else _reassign(p, f, state, budget, eb, et, tol)
+            moved = None if fresh else _reassign(p, f, state, budget, eb, et, tol, deadline)
             if moved is None:
                 break
             eb, et, state, budget = moved
@@ -271,8 +271,10 @@ def _rebuild(p: AssignmentProblem, f: np.ndarray, eb: np.ndarray, et: np.ndarray
     return _state(p, f, eb, et), _budget(p, eb, et)
 
 
-def _reassign(p, f, state, budget, eb, et, tol):
+def _reassign(p, f, state, budget, eb, et, tol, deadline=np.inf):
     """Reassign every engagement at once by a linear assignment over threat slots; None unless it improves.
+
+    (None also if ``deadline`` comes before the matching is found.)
 
     Each engaged threat offers the slots its engagements now hold, and every
     threat that may take one more engagement offers one new slot.  Putting
@@ -307,7 +309,10 @@ def _reassign(p, f, state, budget, eb, et, tol):
     pick[np.arange(E)[:, None], np.argpartition(gain, kr - 1, axis=1)[:, :kr]] = True
     pick[np.argpartition(gain, kc - 1, axis=0)[:kc, :], np.arange(n_slots)[None, :]] = True
     pick[np.arange(E), np.arange(E)] = True
-    rows, cols = match_slots(np.where(pick, gain, np.inf))  # gain is already inf where not ok
+    matched = match_slots(np.where(pick, gain, np.inf), deadline)  # gain is already inf where not ok
+    if matched is None:  # the deadline came first
+        return None
+    rows, cols = matched
     new_t = et.copy()
     new_t[rows] = slot_t[cols]
     if np.array_equal(new_t, et):
@@ -321,16 +326,131 @@ def _reassign(p, f, state, budget, eb, et, tol):
     return eb, new_t, state2, budget2
 
 
-def match_slots(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def match_slots(cost: np.ndarray, deadline: float = np.inf) -> tuple[np.ndarray, np.ndarray] | None:
     """Least-cost matching of every row (engagement) to its own column (slot); ``inf`` forbids a pair.
 
-    A dense shortest-augmenting-path solve (scipy's Jonker–Volgenant variant,
-    Crouse 2016), which always terminates, ties included.  scipy's sparse
-    ``min_weight_full_bipartite_matching`` can loop forever on a graph with
-    two identical rows, which is what one battery holding two engagements
-    gives.  Returns (rows, columns) of the matched pairs, rows ascending.
+    Shortest augmenting paths on the allowed pairs alone (:func:`_add_rows`):
+    the algorithm of scipy's dense ``linear_sum_assignment`` (Crouse 2016),
+    step for step and tie for tie, so it returns the same matching, and it
+    looks at the clock every few rows: None if ``deadline``
+    (:func:`time.perf_counter`) came first.  Rows must not outnumber
+    columns, and a full matching must exist (the reassignment always allows
+    each engagement its own slot).  Returns (rows, columns) of the matched
+    pairs, rows ascending.
     """
-    return linear_sum_assignment(cost)
+    n_rows, n_cols = cost.shape
+    ok = np.isfinite(cost)
+    _rows, cols = np.nonzero(ok)
+    indptr = np.concatenate(([0], np.cumsum(np.count_nonzero(ok, axis=1))))
+    edge_cost = cost[ok]
+    state = _match_state(n_rows, n_cols)
+    chunk = max(n_rows, 1) if deadline == np.inf else 8
+    for start in range(0, n_rows, chunk):
+        if start and time.perf_counter() >= deadline:
+            return None
+        if not _add_rows(*((indptr, cols, edge_cost) + state + (start, min(start + chunk, n_rows)))):
+            raise ValueError("cost matrix is infeasible")
+    return np.arange(n_rows), state[4]
+
+
+def _match_state(n_rows: int, n_cols: int) -> tuple:
+    """The arrays :func:`_add_rows` carries from row to row."""
+    return (np.zeros(n_rows), np.zeros(n_cols), np.full(n_cols, np.inf), np.full(n_cols, -1, dtype=np.int64),
+            np.full(n_rows, -1, dtype=np.int64), np.full(n_cols, -1, dtype=np.int64), np.zeros(n_rows, dtype=np.bool_),
+            np.zeros(n_cols, dtype=np.bool_), np.empty(n_cols, dtype=np.int64), np.empty(n_cols, dtype=np.int64),
+            np.empty(n_cols, dtype=np.int64), np.empty(n_rows, dtype=np.int64))
+
+
+@njit(cache=True)
+def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sr, in_sc, remaining, pos, touched, sr,
+              start, stop):  # pragma: no cover - compiled; checked against scipy in the tests
+    """Add rows ``start`` to ``stop`` to the matching of the rows before them; False if one cannot be matched.
+
+    ``indptr``, ``indices``, ``cost``: the allowed pairs row by row (CSR).
+    Each row adds the shortest augmenting path from it (Dijkstra on reduced
+    costs ``c − u_i − v_j``, with row and column potentials u and v), then
+    the potentials are updated and the path flipped.  Among columns at the
+    least distance the search prefers a free one, and otherwise takes them in
+    the order of a list of unscanned columns that starts in reverse column
+    order and fills each scanned column's place with its last entry: the
+    order in which the dense version scans, so the two take the same path at
+    every tie.  ``spc`` (shortest path costs, inf), ``in_sr`` and ``in_sc``
+    are left as they came; the other work arrays need no contents.
+    """
+    n_cols = v.shape[0]
+    for cur in range(start, stop):
+        for it in range(n_cols):
+            remaining[it] = n_cols - it - 1
+            pos[n_cols - it - 1] = it
+        n_rem, n_touched, n_sr = n_cols, 0, 0
+        min_val = 0.0
+        i, sink = cur, -1
+        while sink == -1:
+            in_sr[i] = True
+            sr[n_sr] = i
+            n_sr += 1
+            for e in range(indptr[i], indptr[i + 1]):
+                j = indices[e]
+                if in_sc[j]:
+                    continue
+                r = min_val + cost[e] - u[i] - v[j]
+                if r < spc[j]:
+                    if spc[j] == np.inf:
+                        touched[n_touched] = j
+                        n_touched += 1
+                    path[j] = i
+                    spc[j] = r
+            # The dense scan's choice: the least spc; on ties the free column scanned last, else the first.
+            lowest, first, last_free = np.inf, -1, -1
+            for k in range(n_touched):
+                j = touched[k]
+                if in_sc[j]:
+                    continue
+                if spc[j] < lowest:
+                    lowest, first, last_free = spc[j], j, -1
+                    if row4col[j] == -1:
+                        last_free = j
+                elif spc[j] == lowest:
+                    if pos[j] < pos[first]:
+                        first = j
+                    if row4col[j] == -1 and (last_free < 0 or pos[j] > pos[last_free]):
+                        last_free = j
+            if first < 0:  # no augmenting path: no full matching
+                return False
+            j = last_free if last_free >= 0 else first
+            min_val = lowest
+            if row4col[j] == -1:
+                sink = j
+            else:
+                i = row4col[j]
+            in_sc[j] = True
+            n_rem -= 1
+            moved = remaining[n_rem]
+            remaining[pos[j]] = moved
+            pos[moved] = pos[j]
+        u[cur] += min_val
+        for k in range(n_sr):
+            i = sr[k]
+            if i != cur:
+                u[i] += min_val - spc[col4row[i]]
+        for k in range(n_touched):
+            j = touched[k]
+            if in_sc[j]:
+                v[j] -= min_val - spc[j]
+        j = sink
+        while True:
+            i = path[j]
+            row4col[j] = i
+            col4row[i], j = j, col4row[i]
+            if i == cur:
+                break
+        for k in range(n_sr):
+            in_sr[sr[k]] = False
+        for k in range(n_touched):
+            j = touched[k]
+            in_sc[j] = False
+            spc[j] = np.inf
+    return True
 
 
 def _apply(move, p, f, state, budget, eb, et):
