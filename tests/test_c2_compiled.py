@@ -506,7 +506,8 @@ def test_compiled_greedy_commits_what_the_numpy_greedy_commits_in_its_order(obje
     rng = np.random.default_rng(23)
     problems = [random_problem(rng, int(rng.integers(1, 9)), int(rng.integers(1, 10)), objective) for _ in range(400)]
     if objective == "target":
-        problems += [random_wta(np.random.default_rng(s), 60, 80, fam) for s in range(3) for fam in ("standard", "hard")]
+        problems += [random_wta(np.random.default_rng(s), 60, 80, family)
+                     for s in range(3) for family in ("standard", "hard")]
     for p in problems:
         state, budget = LossState(p), Budget(p)
         battery, threat = [], []

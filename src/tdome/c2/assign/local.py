@@ -343,7 +343,7 @@ def match_slots(cost: np.ndarray, deadline: float = np.inf) -> tuple[np.ndarray,
     _rows, cols = np.nonzero(ok)
     indptr = np.concatenate(([0], np.cumsum(np.count_nonzero(ok, axis=1))))
     edge_cost = cost[ok]
-    state = _match_state(n_rows, n_cols)
+    state = _match_state(n_rows, n_cols, cols.size)
     chunk = max(n_rows, 1) if deadline == np.inf else 8
     for start in range(0, n_rows, chunk):
         if start and time.perf_counter() >= deadline:
@@ -353,40 +353,41 @@ def match_slots(cost: np.ndarray, deadline: float = np.inf) -> tuple[np.ndarray,
     return np.arange(n_rows), state[4]
 
 
-def _match_state(n_rows: int, n_cols: int) -> tuple:
+def _match_state(n_rows: int, n_cols: int, n_pairs: int) -> tuple:
     """The arrays :func:`_add_rows` carries from row to row."""
     return (np.zeros(n_rows), np.zeros(n_cols), np.full(n_cols, np.inf), np.full(n_cols, -1, dtype=np.int64),
-            np.full(n_rows, -1, dtype=np.int64), np.full(n_cols, -1, dtype=np.int64), np.zeros(n_rows, dtype=np.bool_),
-            np.zeros(n_cols, dtype=np.bool_), np.empty(n_cols, dtype=np.int64), np.empty(n_cols, dtype=np.int64),
-            np.empty(n_cols, dtype=np.int64), np.empty(n_rows, dtype=np.int64))
+            np.full(n_rows, -1, dtype=np.int64), np.full(n_cols, -1, dtype=np.int64), np.zeros(n_cols, dtype=np.bool_),
+            np.empty(n_cols, dtype=np.int64), np.empty(n_cols, dtype=np.int64), np.empty(n_cols, dtype=np.int64),
+            np.empty(n_rows, dtype=np.int64), np.empty(n_cols, dtype=np.int64), np.empty(n_pairs + n_cols),
+            np.empty(n_pairs + n_cols, dtype=np.int64))
 
 
 @njit(cache=True)
-def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sr, in_sc, remaining, pos, touched, sr,
-              start, stop):  # pragma: no cover - compiled; checked against scipy in the tests
+def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sc, remaining, pos, touched, sr, tied, hv,
+              hj, start, stop):  # pragma: no cover - compiled; checked against scipy in the tests
     """Add rows ``start`` to ``stop`` to the matching of the rows before them; False if one cannot be matched.
 
     ``indptr``, ``indices``, ``cost``: the allowed pairs row by row (CSR).
     Each row adds the shortest augmenting path from it (Dijkstra on reduced
-    costs ``c − u_i − v_j``, with row and column potentials u and v), then
-    the potentials are updated and the path flipped.  Among columns at the
-    least distance the search prefers a free one, and otherwise takes them in
-    the order of a list of unscanned columns that starts in reverse column
-    order and fills each scanned column's place with its last entry: the
-    order in which the dense version scans, so the two take the same path at
-    every tie.  ``spc`` (shortest path costs, inf), ``in_sr`` and ``in_sc``
-    are left as they came; the other work arrays need no contents.
+    costs ``c − u_i − v_j``, with row and column potentials u and v, the
+    columns reached kept in a heap ``hv``, ``hj``), then the potentials are
+    updated and the path flipped.  Among columns at the least distance the
+    search prefers a free one, and otherwise takes them in the order of a
+    list of unscanned columns that starts in reverse column order and fills
+    each scanned column's place with its last entry: the order in which the
+    dense version scans, so the two take the same path at every tie.
+    ``spc`` (shortest path costs, inf) and ``in_sc`` are left as they came;
+    the other work arrays need no contents.
     """
     n_cols = v.shape[0]
     for cur in range(start, stop):
         for it in range(n_cols):
             remaining[it] = n_cols - it - 1
             pos[n_cols - it - 1] = it
-        n_rem, n_touched, n_sr = n_cols, 0, 0
+        n_rem, n_touched, n_sr, n_heap = n_cols, 0, 0, 0
         min_val = 0.0
         i, sink = cur, -1
         while sink == -1:
-            in_sr[i] = True
             sr[n_sr] = i
             n_sr += 1
             for e in range(indptr[i], indptr[i + 1]):
@@ -400,24 +401,39 @@ def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sr, i
                         n_touched += 1
                     path[j] = i
                     spc[j] = r
-            # The dense scan's choice: the least spc; on ties the free column scanned last, else the first.
-            lowest, first, last_free = np.inf, -1, -1
-            for k in range(n_touched):
-                j = touched[k]
-                if in_sc[j]:
-                    continue
-                if spc[j] < lowest:
-                    lowest, first, last_free = spc[j], j, -1
-                    if row4col[j] == -1:
-                        last_free = j
-                elif spc[j] == lowest:
-                    if pos[j] < pos[first]:
-                        first = j
-                    if row4col[j] == -1 and (last_free < 0 or pos[j] > pos[last_free]):
-                        last_free = j
-            if first < 0:  # no augmenting path: no full matching
+                    n_heap = _heap_push(hv, hj, n_heap, r, j)
+            # The least spc: entries that are stale (scanned, or since lowered) are dropped on the way.
+            j = -1
+            while n_heap > 0:
+                lowest, j = hv[0], hj[0]
+                n_heap = _heap_pop(hv, hj, n_heap)
+                if not in_sc[j] and spc[j] == lowest:
+                    break
+                j = -1
+            if j < 0:  # no augmenting path: no full matching
                 return False
-            j = last_free if last_free >= 0 else first
+            # On a tie, the dense scan's choice: the free column scanned last, else the first scanned.
+            first, last_free = j, j if row4col[j] == -1 else -1
+            n_tied = 0
+            while n_heap > 0 and hv[0] == lowest:
+                k = hj[0]
+                n_heap = _heap_pop(hv, hj, n_heap)
+                if in_sc[k] or spc[k] != lowest:
+                    continue
+                tied[n_tied] = k
+                n_tied += 1
+                if pos[k] < pos[first]:
+                    first = k
+                if row4col[k] == -1 and (last_free < 0 or pos[k] > pos[last_free]):
+                    last_free = k
+            j_best = last_free if last_free >= 0 else first
+            if n_tied:
+                if j_best != j:
+                    n_heap = _heap_push(hv, hj, n_heap, lowest, j)
+                for t in range(n_tied):
+                    if tied[t] != j_best:
+                        n_heap = _heap_push(hv, hj, n_heap, lowest, tied[t])
+            j = j_best
             min_val = lowest
             if row4col[j] == -1:
                 sink = j
@@ -444,13 +460,46 @@ def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sr, i
             col4row[i], j = j, col4row[i]
             if i == cur:
                 break
-        for k in range(n_sr):
-            in_sr[sr[k]] = False
         for k in range(n_touched):
             j = touched[k]
             in_sc[j] = False
             spc[j] = np.inf
     return True
+
+
+@njit(cache=True, inline="always")
+def _heap_push(hv, hj, n, value, j):
+    """Push (value, j) on the binary min-heap of the first n entries; the new size."""
+    k = n
+    while k > 0:
+        parent = (k - 1) // 2
+        if hv[parent] <= value:
+            break
+        hv[k], hj[k] = hv[parent], hj[parent]
+        k = parent
+    hv[k], hj[k] = value, j
+    return n + 1
+
+
+@njit(cache=True, inline="always")
+def _heap_pop(hv, hj, n):
+    """Remove the least entry of the min-heap of the first n entries; the new size."""
+    n -= 1
+    value, j = hv[n], hj[n]
+    k = 0
+    while True:
+        child = 2 * k + 1
+        if child >= n:
+            break
+        if child + 1 < n and hv[child + 1] < hv[child]:
+            child += 1
+        if hv[child] >= value:
+            break
+        hv[k], hj[k] = hv[child], hj[child]
+        k = child
+    if n > 0:
+        hv[k], hj[k] = value, j
+    return n
 
 
 def _apply(move, p, f, state, budget, eb, et):
