@@ -348,13 +348,13 @@ def test_heuristics_return_within_their_time_limit(solver, shape):
 @pytest.mark.parametrize("family", ["standard", "hard"])
 def test_exact_solver_is_never_worse_than_the_local_search(family):
     # Where HiGHS cannot finish, the exact solver still returns at least the local search's answer: it
-    # seeds the programme with it, run to its own end when that takes at most half the time limit.
+    # seeds the programme with it, run to its own end when that takes at most a tenth of the time limit.
     for seed in range(4):
         W, T = (80, 40) if family == "hard" else (60, 60)
         p = random_wta(np.random.default_rng([W, T, seed, 19]), W, T, family)
         ls = SOLVERS["local_search"](p)
         assert not ls.timed_out
-        ex = SOLVERS["exact"](p, time_limit_s=max(2.0, 4 * ls.solve_s))
+        ex = SOLVERS["exact"](p, time_limit_s=max(2.0, 20 * ls.solve_s))
         assert ex.loss <= ls.loss * (1 + 1e-12)
         assert ex.loss_bound is None or ex.loss_bound <= ex.loss * (1 + 1e-12)
 
