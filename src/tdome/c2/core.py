@@ -47,6 +47,7 @@ from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
 from tdome.c2.assign.base import DEADLINE_MARGIN_S
 from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig
 from tdome.c2.engage import plan_windows
+from tdome.c2.lookahead import ExpectedThreats, LookAhead
 from tdome.c2.threat import ThreatPicture, evaluate_threats, pk_table
 from tdome.c2.tracking import AirPicture, PictureSource, Tracker, TrackerConfig
 from tdome.messages import (
@@ -69,6 +70,9 @@ class C2Config:
     threat: ThreatConfig = field(default_factory=ThreatConfig)
     doctrine: DoctrineConfig = field(default_factory=DoctrineConfig)
     assignment: AssignmentConfig = field(default_factory=AssignmentConfig)
+    # The intelligence estimate of threats still to come; when given, each round fired costs what it would save
+    # against them (tdome.c2.lookahead).
+    intel: tuple[ExpectedThreats, ...] = ()
 
 
 @dataclass
@@ -129,6 +133,9 @@ class BattleManager:
         self._last: tuple[float, ThreatPicture, dict[int, int]] | None = None  # the last cycle's threats
         # The batteries' interceptors (kept, so their identities stay theirs) and their kill probability tables.
         self._pk_tables: tuple[tuple[InterceptorSpec, ...], np.ndarray] = ((), np.zeros((0, len(THREAT_CLASSES))))
+        doc = self.config.doctrine
+        self.lookahead = (LookAhead(self.config.intel, assets, doc.salvo, doc.max_shots_per_threat)
+                          if self.config.intel else None)
 
     def ingest(self, scan: Detections) -> None:
         self.tracker.process(scan)
@@ -342,6 +349,8 @@ class BattleManager:
         # Of the rounds that may fire now, those that would dip below the reserve.
         stock = np.maximum(np.array([b.stock_rounds for b in batteries]) - held, 0)
         reserved = np.clip(capacity - np.maximum(stock - reserve, 0), 0, capacity)
+        if self.lookahead is not None:  # what each round would save later, on top of its price
+            cost = cost + self.lookahead.round_values(now_s, batteries, stock, self._pk_table(batteries), cost)
         survival = np.array([in_flight_q.get(int(threats.track_id[r]), 1.0) for r in rows])
         asset_kw = {}
         if self.config.assignment.objective == "asset":

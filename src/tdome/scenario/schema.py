@@ -79,6 +79,7 @@ from tdome.scenario.fields import (
     Lon,
     Name,
     Num,
+    ThreatClassName,
     _doc,
     _Model,
     _num,
@@ -332,6 +333,18 @@ TrackerSettings = settings_model(TrackerConfig, "TrackerSettings",
                                  "Tracking and fusion: how radar plots become the air picture.")
 
 
+class ExpectedGroup(_Model):
+    """An intelligence estimate of later threats: their class, the asset they are aimed at, how many and when."""
+
+    threat_class: ThreatClassName = _doc("Class of the threats expected.")
+    asset: Name = _doc("The defended asset they are expected to be aimed at (a name in assets).")
+    count: Num(ge=0.0) = _doc("Expected number of threats.")
+    count_sd: Num(ge=0.0) = _doc("Standard deviation of the number: the estimate's uncertainty.", 0.0)
+    after_s: Num(ge=0.0) = _doc(
+        "They are expected after this time, s: until then the C2 weighs its rounds against them; from then on "
+        "its picture shows them.", 0.0)
+
+
 class C2Settings(_Model):
     """Command and control: the battle manager's cycle, tracking, threat evaluation, doctrine and assignment."""
 
@@ -348,6 +361,10 @@ class C2Settings(_Model):
     threat: ThreatSettings = _doc("Threat evaluation.", default_factory=ThreatSettings)
     doctrine: DoctrineSettings = _doc("Firing doctrine.", default_factory=DoctrineSettings)
     assignment: AssignmentSettings = _doc("Weapon-target assignment.", default_factory=AssignmentSettings)
+    intel: list[ExpectedGroup] = _doc(
+        "The intelligence estimate of threats still to come. When given, each round fired costs, on top of its "
+        "price, what it would save against them (the battle manager looks ahead); empty: it decides as if the raid "
+        "ended now, holding back only doctrine.reserve_fraction.", default_factory=list)
 
 
 class SimSettings(_Model):
@@ -570,6 +587,10 @@ class Scenario(_Model):
 
         threat_types = self.threat_types
         assets = self.assets_by_name
+        for i, expected in enumerate(self.c2.intel):
+            if expected.asset not in assets:
+                out.append(Problem(("c2", "intel", i, "asset"),
+                                   unknown_name("asset", expected.asset, assets, noun="assets"), expected.asset))
         for wi, wave in enumerate(self.raid.waves):
             wpath: tuple[str | int, ...] = ("raid", "waves", wi)
             if wave.start_s >= self.duration_s:

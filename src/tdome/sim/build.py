@@ -13,6 +13,7 @@ import numpy as np
 from tdome import geo
 from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig, from_file_values
 from tdome.c2.core import C2Config
+from tdome.c2.lookahead import ExpectedThreats
 from tdome.c2.tracking import TrackerConfig
 from tdome.messages import BALLISTIC_CLASS_NAMES, DefendedAsset, InterceptorSpec, SensorSite
 from tdome.sensors.radar import RadarModel
@@ -189,6 +190,7 @@ def c2_config(sc) -> C2Config:
         threat=from_file_values(ThreatConfig, c.threat.model_dump()),
         doctrine=from_file_values(DoctrineConfig, c.doctrine.model_dump()),
         assignment=from_file_values(AssignmentConfig, c.assignment.model_dump()),
+        intel=tuple(ExpectedThreats(g.threat_class, g.asset, g.count, g.count_sd, g.after_s) for g in c.intel),
     )
 
 
