@@ -20,6 +20,7 @@ so the scenario schema checks every value as it checks a file.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
@@ -121,11 +122,17 @@ def with_overrides(data: dict, overrides: list[tuple[str, Any]]) -> dict:
 
 
 def value_label(value: Any) -> Any:
-    """How a parameter value reads in tables and plots."""
+    """How a parameter value reads in tables and plots: a number, text or true/false.
+
+    A derived value reads as its derivation (``x2``, ``+6``); a list or a
+    mapping set as written, as its compact JSON.
+    """
     if isinstance(value, dict) and len(value) == 1:
         op, k = next(iter(value.items()))
         if op == "scale":
             return f"x{k:g}"
         if op == "add":
             return f"{k:+g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
     return value
