@@ -386,6 +386,55 @@ def sweep(
     _run_study_cli(study, out or Path("runs") / f"sweep-{_slug(study_file.stem)}", workers, ray, resume, quiet)
 
 
+@app.command()
+def campaign(
+    campaign_file: Path = typer.Argument(..., help="Campaign YAML: base scenario, days, seed, resupply per "
+                                                   "interceptor type."),
+    out: Path | None = typer.Option(None, "--out", help="Campaign folder (default: runs/campaign-<file>)."),
+    days: int | None = typer.Option(None, "--days", help="Days to fly (overrides the file)."),
+    quiet: bool = _QUIET,
+) -> None:
+    """Campaign: a raid a day against magazines carried over and resupplied; leaks by day, when each layer runs dry."""
+    from rich.table import Table
+
+    from tdome.studies.campaign import CampaignError, check, load_campaign, run_campaign
+
+    try:
+        c = load_campaign(campaign_file)
+        if days is not None:
+            c.days = days
+            check(c)
+    except CampaignError as e:
+        _fail(str(e))
+    out = out or Path("runs") / f"campaign-{_slug(campaign_file.stem)}"
+    _out_folder(out)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("day {task.completed:.0f} of "
+                  "{task.total:.0f}"), TimeElapsedColumn(), console=console, disable=quiet, transient=True) as prog:
+        task = prog.add_task(c.name, total=c.days)
+        result = run_campaign(c, progress=lambda done, total: prog.update(task, completed=done))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "campaign.json").write_text(json.dumps(result, indent=1))
+    layers = list(result["dry"])
+    header = ["day", "threats", "leakers", "leak_rate", "value_surviving"]
+    header += [f"{lay}_fired" for lay in layers] + [f"{lay}_left" for lay in layers]
+    lines = [",".join(header)]
+    t = Table(title=f"{c.name}: rounds fired / left after the day's battle, per layer")
+    for h in ("day", "threats", "leakers", "leak rate", "value surviving", *layers):
+        t.add_column(h, justify="right")
+    for d in result["days"]:
+        cells = [d["day"], d["threats"], d["leakers"], f"{d['leak_rate']:.3f}", f"{d['value_surviving_fraction']:.3f}"]
+        lines.append(",".join(str(v) for v in cells + [d["fired"][lay] for lay in layers]
+                              + [d["left"][lay] for lay in layers]))
+        t.add_row(*map(str, cells), *(f"{d['fired'][lay]} / {d['left'][lay]}" for lay in layers))
+    (out / "days.csv").write_text("\n".join(lines) + "\n")
+    console.print(t)
+    for lay, dry in result["dry"].items():
+        when = ("not within sight (resupply keeps up)" if dry["day"] is None
+                else f"day {dry['day']}" + (" (projected from the last days' net use)" if dry["projected"] else ""))
+        console.print(f"{lay} layer runs dry: {when}")
+    console.print(f"campaign folder: {out}  (campaign.json, days.csv)", soft_wrap=True)
+
+
 def _fit_columns(items: list, width_of, room: int) -> list[list]:
     """Split ``items`` into runs whose columns (width plus 3 for borders and padding) fit in ``room``."""
     chunks: list[list] = [[]]

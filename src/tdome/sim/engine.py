@@ -31,8 +31,8 @@ from __future__ import annotations
 import heapq
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 from typing import TYPE_CHECKING
 
@@ -115,13 +115,17 @@ def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=
                            lat_deg=lat, lon_deg=lon, alt_m=alt, detail=detail))
 
 
-def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
+def run(scenario, progress: Callable[..., None] | None = None,
+        magazines: Sequence[int] | None = None) -> RunRecord:
     """Run one scenario end to end.
 
     ``progress(t_s, stage)`` is called during set-up with ``t_s = 0`` and a
     word on what is being built (a large raid takes a while to fly out),
     then after each cycle with the simulated time and ``stage=None``.
     The run ends at ``duration_s``, or earlier once the battle is over.
+    ``magazines``: each battery's rounds at the start, in place of its
+    magazine (a campaign's day after the first; fewer than its launchers
+    hold is allowed: they are loaded as far as the rounds go).
     """
     wall0 = time.perf_counter()
     sc = scenario
@@ -130,6 +134,8 @@ def run(scenario, progress: Callable[..., None] | None = None) -> RunRecord:
     assets = build_assets(sc)
     sites, radars = build_sensors(sc)
     batteries = build_batteries(sc)
+    if magazines is not None:
+        batteries = [replace(b, magazine=int(m)) for b, m in zip(batteries, magazines, strict=True)]
     say(0.0, f"flying out the raid's {sc.threat_count:,} trajectories")
     raid = build_raid(sc, assets, lambda done, total: say(0.0, f"flying out trajectories: {done:,} of {total:,}"))
     say(0.0, "starting the battle")
