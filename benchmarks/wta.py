@@ -3,6 +3,7 @@
     python benchmarks/wta.py            # full: W = T in {10 … 400}, 10 seeds; hard and surplus families
     python benchmarks/wta.py --quick    # a few minutes: smaller sizes, 3 seeds
     python benchmarks/wta.py --sizes 200  # one standard size, 10 seeds
+    python benchmarks/wta.py --sizes 200 --budget 0.02  # the local search with 20 ms
 
 Families (tdome.c2.assign.instances):
 - standard: W = T, kill probabilities uniform in [0.6, 0.9], values uniform in [25, 100];
@@ -49,9 +50,10 @@ def cases(quick: bool):
     return std, hard, surplus, 10, 30.0
 
 
-def run_case(family: str, W: int, T: int, seeds: int, exact_limit_s: float, overrun: dict) -> dict:
+def run_case(family: str, W: int, T: int, seeds: int, exact_limit_s: float, overrun: dict,
+             budget_s: float = HEURISTIC_BUDGET_S) -> dict:
     rows = {name: dict(ms=[], loss=[]) for name in ("greedy", "local_search", "exact")}
-    limits = dict(greedy=None, local_search=HEURISTIC_BUDGET_S, exact=exact_limit_s)
+    limits = dict(greedy=None, local_search=budget_s, exact=exact_limit_s)
     bounds, proven, worse = [], 0, 0
     for seed in range(seeds):
         p = random_wta(np.random.default_rng([W, T, seed]), W, T, family)
@@ -88,6 +90,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes and 3 seeds")
     ap.add_argument("--sizes", help="only these standard sizes, e.g. 80,200 (and no hard family)")
+    ap.add_argument("--budget", type=float, default=HEURISTIC_BUDGET_S, help="the local search's time limit, s")
     args = ap.parse_args(argv)
     std, hard, surplus, seeds, limit = cases(args.quick)
     if args.sizes:
@@ -95,7 +98,7 @@ def main(argv=None) -> int:
     SOLVERS["exact"](random_wta(np.random.default_rng(0), 5, 5))  # start HiGHS's process before timing
     SOLVERS["local_search"](random_wta(np.random.default_rng(0), 5, 5))  # and compile the kernels
     result: dict = {"standard": {}, "hard": {}, "surplus": {}, "seeds": seeds, "exact_time_limit_s": limit,
-                    "heuristic_budget_s": HEURISTIC_BUDGET_S}
+                    "heuristic_budget_s": args.budget}
     overrun: dict = {}
     print(f"{'family':9} {'W x T':>9} {'solver':13} {'p50 ms':>9} {'p95 ms':>9} {'gap mean %':>11} "
           f"{'gap max %':>10} {'proven':>7}")
@@ -103,7 +106,7 @@ def main(argv=None) -> int:
     todo = ([("standard", n, n) for n in std] + [("hard", max(1, round(t * r)), t) for t, r in hard]
             + [("surplus", round(t * r), t) for t, r in surplus])
     for family, W, T in todo:
-        res = run_case(family, W, T, seeds, limit, overrun)
+        res = run_case(family, W, T, seeds, limit, overrun, args.budget)
         result[family][f"{W}x{T}"] = res
         for name, r in res.items():
             pr = f"{r['proven_optimal']}/{seeds}" if "proven_optimal" in r else ""

@@ -190,3 +190,15 @@ def test_mc_command_resume_of_a_mistyped_folder_exits_2_and_says_what_to_do(tmp_
     text = " ".join(r.stderr.split())  # the console wraps long lines
     assert "nothing to resume" in text and "without --resume" in text and "Traceback" not in r.stderr + r.stdout
     assert not out.exists()
+
+
+def test_a_parameter_set_to_lists_or_mappings_reads_as_their_json_in_a_text_column():
+    from tdome.studies.params import value_label
+    from tdome.studies.results import param_types
+    from tdome.studies.spec import Study
+
+    intel = [{"threat_class": "drone", "asset": "Taipei", "count": 2}]
+    assert value_label(intel) == '[{"threat_class":"drone","asset":"Taipei","count":2}]'
+    assert value_label({"upper": 0.2}) == '{"upper":0.2}' and value_label({"scale": 2}) == "x2"
+    study = Study(name="t", scenario=None, runs=1, seed=0, parameters={"c2.intel": [[], intel], "seed": [1, "x"]})
+    assert [str(t) for _, t in param_types(study)] == ["string", "string"]
