@@ -108,8 +108,8 @@ class CycleOutput:
     assignment_shape: tuple[int, int] = (0, 0)  # (batteries, threats) of the problem solved
     requests: list[FireOrder] = field(default_factory=list)  # decided, awaiting an operator (authority 'confirm')
     withdrawn: list[tuple[int, int, str]] = field(default_factory=list)  # (engagement_id, track_id, reason)
-    # How far the assignment (the problem's set-up and its solve) ran past the solver's time limit, when by more
-    # than the solvers' DEADLINE_MARGIN_S; else 0.
+    # How far the solver ran past its time limit, timed around its call (its own solve_s may not count all of
+    # it), when by more than the solvers' DEADLINE_MARGIN_S; else 0.
     solver_overrun_s: float = 0.0
 
 
@@ -222,11 +222,9 @@ class BattleManager:
                     and (b.time_s is None or now_s - b.time_s <= doc.status_timeout_s)]
         armed = [batteries[i] for i in armed_at]
         if rows.size and armed:
-            t0 = time.perf_counter()
-            orders, requests, result = self._assign(now_s, threats, rows, armed, in_flight_q,
-                                                    pk_all[np.ix_(np.array(armed_at, dtype=int), rows)])
-            # The solve's time as the cycle lived it (the solver's own solve_s may not count all of it).
-            over = time.perf_counter() - t0 - self.config.assignment.time_budget_s
+            orders, requests, result, took_s = self._assign(now_s, threats, rows, armed, in_flight_q,
+                                                            pk_all[np.ix_(np.array(armed_at, dtype=int), rows)])
+            over = took_s - self.config.assignment.time_budget_s
         self._settle(now_s)
         return CycleOutput(orders, updates, picture, threats, verdicts, result, (len(armed), int(rows.size)),
                            requests, withdrawn, over if over > DEADLINE_MARGIN_S else 0.0)
@@ -314,8 +312,11 @@ class BattleManager:
                 self._open = {k: o for k, o in self.engagements.items() if k in self._open or k == engagement_id}
 
     def _assign(self, now_s, threats, rows, batteries, in_flight_q,
-                pk_cls) -> tuple[list[FireOrder], list[FireOrder], Assignment]:
-        """``pk_cls`` (B, R): what each battery can count on against each row (:meth:`ThreatPicture.plausible_pk`)."""
+                pk_cls) -> tuple[list[FireOrder], list[FireOrder], Assignment, float]:
+        """Orders, requests, the solver's result and the wall time of its call.
+
+        ``pk_cls`` (B, R): what each battery can count on against each row (:meth:`ThreatPicture.plausible_pk`).
+        """
         doc = self.config.doctrine
         win = plan_windows(threats, rows, batteries, now_s)
         cls_names = [THREAT_CLASSES[c] for c in threats.cls[rows]]
@@ -370,7 +371,9 @@ class BattleManager:
             max_engagements=np.ones(len(rows), dtype=int),
         )
         a = self.config.assignment
+        t0 = time.perf_counter()
         result = SOLVERS[a.solver](problem, time_limit_s=a.time_budget_s)
+        took_s = time.perf_counter() - t0
         orders: list[FireOrder] = []
         requests: list[FireOrder] = []
         for b, j, n in zip(result.battery.tolist(), result.threat.tolist(), result.rounds.tolist()):
@@ -388,7 +391,7 @@ class BattleManager:
                 latest_launch_s=max(float(win.latest_launch_s[b, j]), now_s), aim_ecef=order.aim_ecef,
                 awaiting=awaiting)
             self.rounds_at[tid] = self.rounds_at.get(tid, 0) + n
-        return orders, requests, result
+        return orders, requests, result, took_s
 
     def _asset_terms(self, threats: ThreatPicture, rows: np.ndarray, in_flight_q: dict[int, float]) -> dict:
         """Asset-based objective: each asset's value, discounted by the threats to it outside this problem.
