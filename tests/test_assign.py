@@ -374,3 +374,17 @@ def test_slot_matching_stops_at_its_deadline():
     cost = -rng.uniform(0.0, 1.0, (300, 600)) * rng.uniform(0.0, 100.0, 600)
     assert match_slots(cost, deadline=time.perf_counter() - 1.0) is None
     assert match_slots(cost) is not None
+
+
+def test_exact_solver_works_in_a_forked_process_and_after_it():
+    import os
+
+    p = random_wta(np.random.default_rng(1), 12, 12)
+    a = SOLVERS["exact"](p, time_limit_s=10)
+    pid = os.fork()
+    if pid == 0:  # the fork has the parent's HiGHS process as a stranger's: it starts its own
+        b = SOLVERS["exact"](p, time_limit_s=10)
+        os._exit(0 if b.proven and b.loss == a.loss else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert SOLVERS["exact"](p, time_limit_s=10).proven

@@ -188,6 +188,15 @@ class HighsProcess:
         os.close(rep_w)
         self._requests, self._replies = Connection(req_w, readable=False), Connection(rep_r, writable=False)
 
+    def forget(self) -> None:
+        """In a forked copy of this process: the child is the parent's, not ours; close our copies of its pipes."""
+        self._lock = threading.Lock()
+        self._proc, self._sender = None, None
+        for conn in (self._requests, self._replies):
+            if conn is not None:
+                conn.close()
+        self._requests = self._replies = None
+
     def stop(self) -> None:
         if self._proc is not None:
             if self._proc.poll() is None:
@@ -243,3 +252,4 @@ def _send_quietly(conn: Connection, obj) -> None:
 
 HIGHS = HighsProcess()
 atexit.register(HIGHS.stop)
+os.register_at_fork(after_in_child=HIGHS.forget)
