@@ -9,7 +9,10 @@ Operations Research 55(6), 2007, §4 for the marginal-return rule).
 
 Each commit changes one battery row and the engaged threat's column (under
 the asset objective, the columns of every threat aimed at the same asset) of
-the gain matrix, so only those are recomputed.
+the gain matrix, so only those are recomputed.  The commits run in one
+compiled kernel (:func:`_commit`), which keeps each threat column's best gain
+so that the best of all costs O(T), and returns every few hundred commits so
+that a caller with a deadline can look at the clock.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def greedy_engagements(p: AssignmentProblem, state: LossState, budget: Budget, f
     return done
 
 
-_NO_ASSET_TERMS = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+_NO_ASSET_TERMS = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0))  # the target objective's
 
 
 @njit(cache=True, inline="always", error_model="numpy")

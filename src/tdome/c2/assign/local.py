@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 from tdome.c2.assign.base import Assignment, AssignmentProblem, LossState, evaluate_engagements, finish, register
-from tdome.c2.assign.greedy import Budget, greedy_engagements
+from tdome.c2.assign.greedy import _NO_ASSET_TERMS, Budget, greedy_engagements
 
 LAP_CANDIDATES = 12  # slots per engagement offered to the reassignment
 KICKS = 20  # perturbations tried after the first descent
@@ -139,7 +139,6 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
 
 
 MOVES = ("drop", "retarget", "rebattery", "swap", "add")  # the kinds :func:`_best_move` numbers 0 to 4
-_NO_ASSET_TERMS = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
