@@ -94,10 +94,11 @@ class LookAhead:
                 p = self._problem(future, counts, reach, rounds, pk_cls, cost)
                 if p is None:
                     continue
-                base = _greedy_loss(p)
+                f = p.survival_factor()  # the same for every battery's capacity
+                base = _greedy_loss(p, f)
                 for b in np.flatnonzero((rounds > 0) & (p.pk > 0).any(axis=1)).tolist():
                     p.capacity[b] -= 1
-                    lam[b] += max(0.0, _greedy_loss(p) - base)
+                    lam[b] += max(0.0, _greedy_loss(p, f) - base)
                     p.capacity[b] += 1
             lam /= len(COUNT_QUANTILES)
         self._kept = (key, lam)
@@ -125,12 +126,11 @@ class LookAhead:
                                  max_engagements=np.maximum(self.max_shots // salvo, 1))
 
 
-def _greedy_loss(p: AssignmentProblem) -> float:
-    """The expected loss plus cost of the greedy's assignment of ``p``."""
+def _greedy_loss(p: AssignmentProblem, f: np.ndarray) -> float:
+    """The expected loss plus cost of the greedy's assignment of ``p`` (``f``: its survival factors)."""
     state, budget = LossState(p), Budget(p)
     battery: list[int] = []
     threat: list[int] = []
-    f = p.survival_factor()
     greedy_engagements(p, state, budget, f, battery, threat)
     spent = float(np.sum(p.cost[battery] * p.salvo[threat])) if battery else 0.0
     return p.loss(state.S) + spent
