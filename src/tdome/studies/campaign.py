@@ -36,8 +36,7 @@ import numpy as np
 
 from tdome.messages import LAYERS
 from tdome.scenario import ErrorItem, ScenarioError, read_scenario_data, scenario_from_dict
-from tdome.scenario.yamlio import parse_yaml
-from tdome.studies.spec import run_seed
+from tdome.studies.spec import read_spec_yaml, run_seed, scenario_field
 
 MAX_DAYS = 365
 
@@ -62,23 +61,12 @@ class Campaign:
 def load_campaign(path: str | Path) -> Campaign:
     """Read and check a campaign file (its scenario and its interceptor types too); CampaignError if bad."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise CampaignError(str(p), f"cannot read the file ({e.strerror or e})") from None
-    data = parse_yaml(text, str(p))[0]
+    data = read_spec_yaml(p, "campaign file", CampaignError)
     if not isinstance(data, dict):
         raise CampaignError(str(p), "a campaign file is a mapping with name, scenario, days, seed and resupply")
-    errs = [ErrorItem(k, "unknown key; allowed: name, scenario, days, seed, resupply")
+    errs = [ErrorItem(str(k), "unknown key; allowed: name, scenario, days, seed, resupply")
             for k in data if k not in ("name", "scenario", "days", "seed", "resupply")]
-    scenario = data.get("scenario", "default")
-    if scenario in (None, "default"):
-        scenario = None
-    elif not isinstance(scenario, str):
-        errs.append(ErrorItem("scenario", f"= {scenario!r}: must be 'default' or a path"))
-        scenario = None
-    else:
-        scenario = str((p.parent / scenario).resolve())
+    scenario = scenario_field(data, p, errs)
     c = Campaign(name=str(data.get("name", p.stem)), scenario=scenario, days=data.get("days", 0),
                  seed=data.get("seed", 0), resupply=data.get("resupply") or {}, source=str(p))
     check(c, errs)

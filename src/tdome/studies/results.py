@@ -95,6 +95,14 @@ def param_types(study: Study) -> list[tuple[str, pa.DataType]]:
     return cols
 
 
+def point_labels(study: Study, point: dict[str, Any]) -> dict[str, Any]:
+    """A grid point's parameter values as its row holds them: labels, as text in a column of text
+    (one that mixes numbers and text, :func:`param_types`)."""
+    types = dict(param_types(study))
+    labels = {k: P.value_label(v) for k, v in point.items()}
+    return {k: str(v) if types[k] == pa.string() else v for k, v in labels.items()}
+
+
 def schema(study: Study) -> pa.Schema:
     return pa.schema(KEY_COLUMNS + param_types(study) + [(m, pa.float64()) for m in MEASURES])
 

@@ -26,13 +26,12 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from tdome.scenario import scenario_from_dict
 from tdome.sim import engine, report
 from tdome.studies import params as P
 from tdome.studies.lifetime import die_with_parent
-from tdome.studies.results import MEASURES, done_pairs, outcome_row, param_types, prepare_folder, schema, write_row
+from tdome.studies.results import MEASURES, done_pairs, outcome_row, point_labels, prepare_folder, schema, write_row
 from tdome.studies.spec import Study, StudyError, run_seed, validate
 
 
@@ -80,15 +79,12 @@ def run_study(study: Study, out: str | Path, *, workers: int | None = None, ray_
     base, points, fid = validated if validated is not None else validate(study)
     out = Path(out)
     sch = schema(study)
-    types = dict(param_types(study))
     results = prepare_folder(study, out, resume, sch)
     done = done_pairs(results)
     total = len(points) * study.runs
     tasks = []
     for i, point in enumerate(points):
-        # A column mixing numbers and text is text (results.param_types): its numbers are written as text.
-        labels = {k: P.value_label(v) for k, v in point.items()}
-        labels = {k: str(v) if types[k] == pa.string() else v for k, v in labels.items()}
+        labels = point_labels(study, point)
         for r in range(study.runs):
             if (i, r) not in done:
                 tasks.append(dict(study=study.name, point=i, replication=r, seed=run_seed(study.seed, r),

@@ -71,7 +71,7 @@ def load_study(path: str | Path) -> Study:
     """Read a study YAML file (see ``examples/sweep_mid_magazine.yaml``); raises StudyError, never a traceback."""
     src = str(path)
     p = Path(path)
-    data = _read_study_yaml(p)
+    data = read_spec_yaml(p, "study file", StudyError)
     if not isinstance(data, dict):
         kind = {type(None): "nothing", list: "a list", str: "a single line of text"}.get(
             type(data), f"a single {type(data).__name__} value")
@@ -80,13 +80,7 @@ def load_study(path: str | Path) -> Study:
     allowed = {"name", "scenario", "runs", "seed", "parameters", "set", "fidelity"}
     errs = [ErrorItem(str(k), f"unknown field; allowed: {', '.join(sorted(allowed))}")
             for k in data if k not in allowed]
-    scen = data.get("scenario", "default")
-    if scen in (None, "default"):
-        scen = None
-    elif not isinstance(scen, str) or not scen or "\0" in scen:
-        errs.append(ErrorItem("scenario", f"= {scen!r}: must be a file path or 'default'"))
-    else:
-        scen = str((p.parent / scen).resolve()) if not Path(scen).is_absolute() else scen
+    scen = scenario_field(data, p, errs)
     parameters = _path_mapping(data, "parameters", "must map a scenario path to a list of values", errs)
     for k, v in parameters.items():
         if not isinstance(v, list) or not v:
@@ -101,8 +95,9 @@ def load_study(path: str | Path) -> Study:
     return study
 
 
-def _read_study_yaml(p: Path) -> Any:
-    """The parsed study file, read as strictly as a scenario file (encoding, duplicate keys, recursive aliases).
+def read_spec_yaml(p: Path, what: str, error: type[ScenarioError]) -> Any:
+    """A study's or a campaign's parsed file, read as strictly as a scenario file (encoding, duplicate keys,
+    recursive aliases); ``what`` names the kind of file in the messages, ``error`` is raised.
 
     The scenario reader already turns every way a file can be unreadable into one
     message; only its words for what the file should be are changed.
@@ -110,9 +105,21 @@ def _read_study_yaml(p: Path) -> Any:
     try:
         return read_scenario_data(p)[0]
     except ScenarioError as e:
-        items = [ErrorItem(i.path, i.message.replace("a scenario is", "a study file is")
-                           .replace("not a scenario file", "not a study file"), i.line, i.column) for i in e.errors]
-        raise StudyError(str(p), items) from None
+        items = [ErrorItem(i.path, i.message.replace("a scenario is", f"a {what} is")
+                           .replace("not a scenario file", f"not a {what}"), i.line, i.column) for i in e.errors]
+        raise error(str(p), items) from None
+
+
+def scenario_field(data: dict, p: Path, errs: list[ErrorItem]) -> str | None:
+    """The ``scenario`` a study or campaign file at ``p`` names: None for the built-in default, else a path
+    resolved against the file's folder; a bad value goes to ``errs``."""
+    scen = data.get("scenario", "default")
+    if scen in (None, "default"):
+        return None
+    if not isinstance(scen, str) or not scen or "\0" in scen:
+        errs.append(ErrorItem("scenario", f"= {scen!r}: must be a file path or 'default'"))
+        return None
+    return str((p.parent / scen).resolve()) if not Path(scen).is_absolute() else scen
 
 
 def _path_mapping(data: dict, key: str, what: str, errs: list[ErrorItem]) -> dict:

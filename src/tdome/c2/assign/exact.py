@@ -131,23 +131,29 @@ def _programme(p: AssignmentProblem, seed_b, seed_t, seed_loss: float, gap_toler
     pb, pt, s, ub = pb[keep], pt[keep], s[keep], ub[keep]
     if pb.size == 0:
         return None
-    rows: list[tuple] = []  # (lower or None, upper or None, pair indices, coefficients)
+    rows: list[tuple] = []  # (lower or None, upper or None, column indices, coefficients)
     for b, xs in _groups(pb, np.arange(pb.size), B):
         if xs.size:
             rows.append((None, float(p.capacity[b]), xs, s[xs].astype(float)))  # rounds
             lx = xs[low[pt[xs]]]
             if lx.size and np.sum(s[lx] * ub[lx]) > free[b]:
                 rows.append((None, float(free[b]), lx, s[lx].astype(float)))  # the reserve
+    # Columns: x (one per pair), then y (one per threat: its log survival), then z (the programme's, not here).
+    K, lpt = pb.size, logf[pb, pt]
+    survival_rows = []
     order = np.argsort(pt, kind="stable")
     for t, xs in _groups(pt[order], order, T):
         if xs.size and np.sum(ub[xs]) > p.max_engagements[t]:
             rows.append((None, float(p.max_engagements[t]), xs, np.ones(xs.size)))  # engagements per threat
-    x0 = np.zeros(pb.size)
+        # y_t − Σ_k logf_k·x_k = log q_t
+        survival_rows.append((logq[t], logq[t], np.append(K + t, xs), np.append(1.0, -lpt[xs])))
+    rows += survival_rows
+    x0 = np.zeros(K)
     index = {(b, t): k for k, (b, t) in enumerate(zip(pb.tolist(), pt.tolist()))}
     for b, t in zip(np.asarray(seed_b).tolist(), np.asarray(seed_t).tolist()):
         x0[index[(b, t)]] += 1
-    return dict(pb=pb, scale=scale, pt=pt, ub=ub, logf=logf[pb, pt], xcost=p.cost[pb] * s / scale, logq=logq,
-                ymin=logq + np.bincount(pt, weights=ub * logf[pb, pt], minlength=T), V=p.value / scale, rows=rows,
+    return dict(pb=pb, scale=scale, pt=pt, ub=ub, logf=lpt, xcost=p.cost[pb] * s / scale, logq=logq,
+                ymin=logq + np.bincount(pt, weights=ub * lpt, minlength=T), V=p.value / scale, rows=rows,
                 x0=x0, grid=np.log(_GRID_S), gap=gap_tolerance)
 
 

@@ -116,7 +116,6 @@ def _column(gain, col_val, col_row, t, S, value, kill, cost, pk, s, high_value, 
     The matrices are transposed: ``gain[t, b]``, ``kill[t, b]`` = 1 − f[b, t], ``cost[t, b]``, ``pk[t, b]``.
     """
     w = _weight(t, S, value, target, asset, asset_value, lethality, P)
-    best, row = -np.inf, 0
     # Battery b may engage threat t if it can (pk > 0) and has the rounds (outside its reserve unless t is of
     # high value), and t may take another engagement.
     st, hv, more = s[t], high_value[t], left[t] > 0
@@ -125,13 +124,12 @@ def _column(gain, col_val, col_row, t, S, value, kill, cost, pk, s, high_value, 
             gain[t, b] = w * S[t] * kill[t, b] - cost[t, b]
         else:
             gain[t, b] = -np.inf
-        if gain[t, b] > best:
-            best, row = gain[t, b], b
-    col_val[t], col_row[t] = best, row
+    _column_best(gain, col_val, col_row, t)
 
 
 @njit(cache=True)
 def _column_best(gain, col_val, col_row, t):  # pragma: no cover - compiled
+    """Threat t's best gain and its first battery."""
     best, row = -np.inf, 0
     for b in range(gain.shape[1]):
         if gain[t, b] > best:

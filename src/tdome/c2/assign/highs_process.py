@@ -43,8 +43,10 @@ def solve(prog: dict, send: Callable[[tuple], None]) -> None:
     engagements, ``logf`` (K,) the log of the threat's survival of one
     engagement, ``xcost`` (K,) its cost; ``logq``, ``ymin`` and ``V`` (T,)
     each threat's log survival before any engagement, the least it can
-    reach, and its value; ``rows``: the linear constraints on x as
-    ``(lower, upper, pair indices, coefficients)``; ``x0`` (K,) the seed's
+    reach, and its value; ``rows``: the linear constraints on the columns
+    x (0 to K−1) and y (K to K+T−1, each threat's log survival) as
+    ``(lower, upper, column indices, coefficients)``, a bound None where
+    there is none; ``x0`` (K,) the seed's
     engagements; ``grid`` the log survivals of the first tangents; ``gap``
     the relative gap to prove; ``deadline`` a :func:`time.monotonic` time to
     stop by.
@@ -79,12 +81,6 @@ def solve(prog: dict, send: Callable[[tuple], None]) -> None:
     rows = _RowBuilder()
     for lo, hi, idx, val in prog["rows"]:
         rows.add(-inf if lo is None else lo, inf if hi is None else hi, idx, val)
-    # y_t − Σ_k logf_k·x_k = log q_t
-    order = np.argsort(pt, kind="stable")
-    bounds = np.searchsorted(pt[order], np.arange(T + 1))
-    for t in range(T):
-        xs = order[bounds[t]:bounds[t + 1]]
-        rows.add(logq[t], logq[t], np.append(yc[t], xs), np.append(1.0, -logf[xs]))
     rows.flush(h)
 
     points: list[set] = [set() for _ in range(T)]  # cut points of each threat, to never add one twice
