@@ -9,6 +9,7 @@ exact equality (NaN == NaN).  The local search's reuse of a descent it has
 already run is held to the search that ran every one.
 """
 
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -263,7 +264,13 @@ def _best_move_numpy(p, f, state, budget, eb, et, tol):
 
 
 @pytest.mark.parametrize("objective", ["target", "asset"])
-def test_compiled_move_scan_picks_the_move_the_numpy_scan_picks(objective):
+@pytest.mark.parametrize("rows_per_look", [None, 1])
+def test_compiled_move_scan_picks_the_move_the_numpy_scan_picks(objective, rows_per_look, monkeypatch):
+    """In one pass, and a row at a time with a look at the clock between rows (as under a deadline)."""
+    deadline = np.inf
+    if rows_per_look is not None:
+        monkeypatch.setattr(local, "MOVE_SCAN_PAIRS", rows_per_look)
+        deadline = time.perf_counter() + 3600.0
     rng = np.random.default_rng(7)
     kinds = set()
     for _ in range(400):
@@ -285,8 +292,10 @@ def test_compiled_move_scan_picks_the_move_the_numpy_scan_picks(objective):
         tol = 1e-12 * max(p.loss(state.S) + float(np.sum(cost[eb_a, et_a])), np.finfo(float).tiny)
         joint = not state.target and state.asset_value.size > 0
         terms = (state.asset, state.asset_value, state.lethality, state.P) if joint else _NO_ASSET_TERMS
-        kind, i, j = _best_move(state.S, state.weight(), f, p.pk, cost, p.salvo, ~p.high_value, p.high_value,
-                                budget.cap, budget.free, budget.left, eb_a, et_a, tol, joint, *terms)
+        scanned = _best_move(state.S, state.weight(), f, p.pk, cost, p.salvo, ~p.high_value, p.high_value,
+                             budget.cap, budget.free, budget.left, eb_a, et_a, tol, joint, *terms, deadline=deadline)
+        assert scanned is not None
+        kind, i, j = scanned
         got = None if kind < 0 else (MOVES[kind], i) if MOVES[kind] == "drop" else (MOVES[kind], i, j)
         assert got == _best_move_numpy(p, f, state, budget, eb_a, et_a, tol)
         kinds.add(None if got is None else got[0])
@@ -513,3 +522,67 @@ def test_compiled_greedy_commits_what_the_numpy_greedy_commits_in_its_order(obje
         battery, threat = [], []
         assert greedy_engagements(p, state, budget, p.survival_factor(), battery, threat)
         assert (battery, threat) == _greedy_numpy(p)
+
+
+def _slot_graph_numpy(p, f, state, budget, eb, et, slot_t):
+    """The reassignment's proposals as numpy expressions; and the argpartition selection it replaced."""
+    E = eb.size
+    S, w = state.S, state.weight()
+    open_t = slot_t[E:]
+    base = np.concatenate([S[et] / f[eb, et], S[open_t]])
+    gain = (w[slot_t] * base)[None, :] * (f[eb][:, slot_t] - 1.0)
+    ok = (p.pk[eb][:, slot_t] > 0) & (p.salvo[et][:, None] == p.salvo[slot_t][None, :])
+    ok &= p.high_value[slot_t][None, :] | ~p.high_value[et][:, None] | (budget.free[eb] >= p.salvo[et])[:, None]
+    ok[np.arange(E), np.arange(E)] = True
+    gain[~ok] = np.inf
+    kr, kc = min(local.LAP_CANDIDATES, slot_t.size), min(local.LAP_CANDIDATES, E)
+    own = np.eye(E, slot_t.size, dtype=bool)
+    row_cut = np.partition(gain, kr - 1, axis=1)[:, kr - 1]
+    col_cut = np.partition(gain, kc - 1, axis=0)[kc - 1, :]
+    offered = (np.isfinite(gain) & ((gain <= row_cut[:, None]) | (gain <= col_cut[None, :]))) | own
+    picked = np.zeros(gain.shape, dtype=bool)
+    picked[np.arange(E)[:, None], np.argpartition(gain, kr - 1, axis=1)[:, :kr]] = True
+    picked[np.argpartition(gain, kc - 1, axis=0)[:kc, :], np.arange(slot_t.size)[None, :]] = True
+    return offered, (picked & np.isfinite(gain)) | own, gain
+
+
+@pytest.mark.parametrize("objective", ["target", "asset"])
+def test_compiled_slot_graph_offers_each_rows_and_columns_least_gains(objective):
+    """Every gain at most the row's or the column's k-th least, and the own slots: what argpartition picked, and
+    where gains tie at the cut (threats of no weight under the asset objective), every tied one."""
+    rng = np.random.default_rng(11)
+    tied = 0
+    for _ in range(80):
+        p = random_problem(rng, int(rng.integers(2, 40)), int(rng.integers(2, 40)), objective)
+        f = p.survival_factor()
+        state, budget = LossState(p), Budget(p)
+        battery, threat = [], []
+        greedy_engagements(p, state, budget, f, battery, threat)
+        if len(battery) < 2:
+            continue
+        eb, et = np.array(battery), np.array(threat)
+        slot_t = np.concatenate([et, np.flatnonzero(budget.left > 0)])
+        indptr, slots, gains = local._slot_graph(f, p.pk, p.salvo, p.high_value, budget.free, state.S, state.weight(),
+                                                 eb, et, slot_t, min(local.LAP_CANDIDATES, slot_t.size),
+                                                 min(local.LAP_CANDIDATES, eb.size))
+        offered, picked, gain = _slot_graph_numpy(p, f, state, budget, eb, et, slot_t)
+        got = np.zeros_like(offered)
+        got[np.repeat(np.arange(eb.size), np.diff(indptr)), slots] = True
+        assert np.array_equal(got, offered) and not (picked & ~got).any()
+        assert np.array_equal(gains, gain[got])  # row by row, slots ascending: the order np.nonzero gives
+        tied += int((got & ~picked).any())
+    assert objective == "target" or tied  # the asset objective's ties were met
+
+
+def test_move_scan_stops_at_its_deadline():
+    p = random_problem(np.random.default_rng(5), 300, 300, "target")
+    f = p.survival_factor()
+    state, budget = LossState(p), Budget(p)
+    battery, threat = [], []
+    greedy_engagements(p, state, budget, f, battery, threat)
+    eb, et = np.array(battery), np.array(threat)
+    cost = p.cost[:, None] * p.salvo[None, :]
+    args = (state.S, state.weight(), f, p.pk, cost, p.salvo, ~p.high_value, p.high_value, budget.cap, budget.free,
+            budget.left, eb, et, 0.0, False, *_NO_ASSET_TERMS)
+    assert _best_move(*args, deadline=time.perf_counter() - 1.0) is None
+    assert _best_move(*args, deadline=time.perf_counter() + 3600.0) == _best_move(*args)

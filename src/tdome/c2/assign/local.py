@@ -11,8 +11,9 @@ move that undoes it:
 - *drop* an engagement whose cost no longer pays, or *add* one that now does.
 
 Every move is scored exactly for all candidates at once (engagements ×
-threats, × batteries and × engagements, in one compiled loop,
-:func:`_best_move`), and the best improving move is applied until none
+threats, × batteries and × engagements, in one compiled scan that looks
+at the clock every few rows, :func:`_best_move`), and the best improving
+move is applied until none
 improves or the budget runs out: a best-improvement descent over the
 2-exchange neighbourhood that Ahuja et al. (Operations Research 55(6), 2007)
 embed in their very-large-scale search.  The scan performs the floating-point
@@ -122,9 +123,13 @@ def improve(p: AssignmentProblem, f: np.ndarray, state: LossState, budget: Budge
     while time.perf_counter() < deadline:
         # Under the asset objective two threats aimed at one asset change its survival jointly.
         joint = not state.target and state.asset_value.size > 0
-        terms = (state.asset, state.asset_value, state.lethality, state.P) if joint else _NO_ASSET_TERMS
-        kind, i, j = _best_move(state.S, state.weight(), f, p.pk, cost, s, low, p.high_value, budget.cap,
-                                budget.free, budget.left, eb, et, tol, joint, *terms)
+        asset, asset_value, lethality, P = (
+            (state.asset, state.asset_value, state.lethality, state.P) if joint else _NO_ASSET_TERMS)
+        scanned = _best_move(state.S, state.weight(), f, p.pk, cost, s, low, p.high_value, budget.cap, budget.free,
+                             budget.left, eb, et, tol, joint, asset, asset_value, lethality, P, deadline=deadline)
+        if scanned is None:  # the deadline came first
+            break
+        kind, i, j = scanned
         move: Move | None = None if kind < 0 else (MOVES[kind], i) if MOVES[kind] == "drop" else (MOVES[kind], i, j)
         if move is None:
             moved = None if fresh else _reassign(p, f, state, budget, eb, et, tol, deadline)
@@ -159,9 +164,11 @@ def _pair_delta(S, W, t1, s1, t2, s2, joint, asset, asset_value, lethality, P):
     return W[t1] * (s1 - S[t1]) + W[t2] * (s2 - S[t2])
 
 
-@njit(cache=True, error_model="numpy")
+MOVE_SCAN_PAIRS = 20_000  # candidate moves scanned between looks at the clock (about 0.2 ms)
+
+
 def _best_move(S, W, f, pk, cost, s, low, high_value, cap, free, left, eb, et, tol, joint, asset, asset_value,
-               lethality, P):  # pragma: no cover - compiled; checked against the numpy scan in the tests
+               lethality, P, deadline=np.inf):
     """The best improving move of the descent: ``(kind, i, j)``, kind an index into :data:`MOVES` or −1 for none.
 
     With S each threat's survival, W its weight (:meth:`LossState.weight`), f
@@ -179,19 +186,43 @@ def _best_move(S, W, f, pk, cost, s, low, high_value, cap, free, left, eb, et, t
     kind: the order the numpy scan it replaced took.
     """
     n_bat, n_thr, n_eng = pk.shape[0], pk.shape[1], eb.shape[0]
-    best, kind, bi, bj = -tol, -1, 0, 0
+    k_best, j_best, d_best = np.full(len(MOVES), -1), np.zeros(len(MOVES), dtype=np.int64), np.full(len(MOVES), np.inf)
+    rows = max(n_bat, n_eng)
+    step = rows if deadline == np.inf else max(1, MOVE_SCAN_PAIRS // max(1, n_thr + n_bat + n_eng))
+    for lo in range(0, rows, step):
+        if lo and time.perf_counter() >= deadline:
+            return None
+        _scan_moves(S, W, f, pk, cost, s, low, high_value, cap, free, left, eb, et, joint, asset, asset_value,
+                    lethality, P, lo, min(lo + step, rows), k_best, j_best, d_best)
+    best, kind, i, j = -tol, -1, 0, 0
+    for k in range(len(MOVES)):  # each kind's best, in the kinds' order; a later kind must be strictly better
+        if k_best[k] >= 0 and d_best[k] < best:
+            best, kind, i, j = d_best[k], k, int(k_best[k]), int(j_best[k])
+    return kind, i, j
+
+
+@njit(cache=True, error_model="numpy")
+def _scan_moves(S, W, f, pk, cost, s, low, high_value, cap, free, left, eb, et, joint, asset, asset_value, lethality,
+                P, lo, hi, k_best, j_best, d_best):  # pragma: no cover - compiled; checked against the numpy scan
+    """Update each kind's best move (``k_best``, ``j_best``, ``d_best`` by kind) with the moves of rows lo to hi.
+
+    Rows are engagements (battery rows for *add*, whose change is stored
+    negated, −gain); scanning the rows in order gives the first best of each
+    kind in row-major order, as one scan of all would.
+    """
+    n_bat, n_thr, n_eng = pk.shape[0], pk.shape[1], eb.shape[0]
+    e_lo, e_hi, b_lo, b_hi = min(lo, n_eng), min(hi, n_eng), min(lo, n_bat), min(hi, n_bat)
     # drop
-    k_best, d_best = -1, np.inf
-    for e in range(n_eng):
+    kb, db = k_best[0], d_best[0]
+    for e in range(e_lo, e_hi):
         b, t = eb[e], et[e]
         d = W[t] * (S[t] / f[b, t] - S[t]) - cost[b, t]
-        if d < d_best:
-            k_best, d_best = e, d
-    if k_best >= 0 and d_best < best:
-        best, kind, bi = d_best, 0, k_best
+        if d < db:
+            kb, db = e, d
+    k_best[0], d_best[0] = kb, db
     # retarget: engagement e's battery fires at threat u instead
-    k_best, u_best, d_best = -1, 0, np.inf
-    for e in range(n_eng):
+    kb, jb, db = k_best[1], j_best[1], d_best[1]
+    for e in range(e_lo, e_hi):
         b, t = eb[e], et[e]
         s_without = S[t] / f[b, t]
         cap_back, free_back = cap[b] + s[t], free[b] + s[t] * low[t]
@@ -201,13 +232,12 @@ def _best_move(S, W, f, pk, cost, s, low, high_value, cap, free, left, eb, et, t
                 continue
             d = _pair_delta(S, W, t, s_without, u, S[u] * f[b, u], joint, asset, asset_value, lethality, P)
             d = d + cost[b, u] - cost[b, t]
-            if d < d_best:
-                k_best, u_best, d_best = e, u, d
-    if k_best >= 0 and d_best < best:
-        best, kind, bi, bj = d_best, 1, k_best, u_best
+            if d < db:
+                kb, jb, db = e, u, d
+    k_best[1], j_best[1], d_best[1] = kb, jb, db
     # rebattery: battery c takes engagement e's threat
-    k_best, c_best, d_best = -1, 0, np.inf
-    for e in range(n_eng):
+    kb, jb, db = k_best[2], j_best[2], d_best[2]
+    for e in range(e_lo, e_hi):
         b, t = eb[e], et[e]
         s_without = S[t] / f[b, t]
         for c in range(n_bat):
@@ -215,13 +245,12 @@ def _best_move(S, W, f, pk, cost, s, low, high_value, cap, free, left, eb, et, t
                 continue
             d = W[t] * s_without * f[c, t] - W[t] * S[t]
             d = d + cost[c, t] - cost[b, t]
-            if d < d_best:
-                k_best, c_best, d_best = e, c, d
-    if k_best >= 0 and d_best < best:
-        best, kind, bi, bj = d_best, 2, k_best, c_best
+            if d < db:
+                kb, jb, db = e, c, d
+    k_best[2], j_best[2], d_best[2] = kb, jb, db
     # swap: engagements e1 < e2 exchange threats, when each battery may take the other's threat
-    k_best, l_best, d_best = -1, 0, np.inf
-    for e1 in range(n_eng):
+    kb, jb, db = k_best[3], j_best[3], d_best[3]
+    for e1 in range(e_lo, e_hi):
         b1, t1 = eb[e1], et[e1]
         for e2 in range(e1 + 1, n_eng):
             b2, t2 = eb[e2], et[e2]
@@ -234,22 +263,19 @@ def _best_move(S, W, f, pk, cost, s, low, high_value, cap, free, left, eb, et, t
             n2 = S[t2] * f[b1, t2] / f[b2, t2]
             d = _pair_delta(S, W, t1, n1, t2, n2, joint, asset, asset_value, lethality, P)
             d = d + cost[b1, t2] + cost[b2, t1] - cost[b1, t1] - cost[b2, t2]
-            if d < d_best:
-                k_best, l_best, d_best = e1, e2, d
-    if k_best >= 0 and d_best < best:
-        best, kind, bi, bj = d_best, 3, k_best, l_best
-    # add: battery b engages threat t
-    k_best, u_best, g_best = -1, 0, -np.inf
-    for b in range(n_bat):
+            if d < db:
+                kb, jb, db = e1, e2, d
+    k_best[3], j_best[3], d_best[3] = kb, jb, db
+    # add: battery b engages threat t (its change is −gain)
+    kb, jb, db = k_best[4], j_best[4], d_best[4]
+    for b in range(b_lo, b_hi):
         for t in range(n_thr):
             if not (pk[b, t] > 0 and cap[b] >= s[t] and (high_value[t] or free[b] >= s[t]) and left[t] > 0):
                 continue
             g = W[t] * S[t] * (1.0 - f[b, t]) - cost[b, t]
-            if g > g_best:
-                k_best, u_best, g_best = b, t, g
-    if k_best >= 0 and -g_best < best:
-        kind, bi, bj = 4, k_best, u_best
-    return kind, bi, bj
+            if -g < db:
+                kb, jb, db = b, t, -g
+    k_best[4], j_best[4], d_best[4] = kb, jb, db
 
 
 def _state(p: AssignmentProblem, f: np.ndarray, eb: np.ndarray, et: np.ndarray) -> LossState:
@@ -284,31 +310,17 @@ def _reassign(p, f, state, budget, eb, et, tol, deadline=np.inf):
     to one, where this finds the best pairing in one step that 2-exchanges
     cannot reach.  Elsewhere it is a proposal, kept only if the exact loss falls.
     Engagements keep their battery; a slot takes only engagements of its salvo size.
+    The matching sees only each engagement's few best slots, each slot's few
+    best engagements and every engagement's own slot (:func:`_slot_graph`).
     """
     E = eb.size
-    if E < 2:
+    if E < 2 or time.perf_counter() >= deadline:
         return None
-    S, w = state.S, state.weight()
     open_t = np.flatnonzero(budget.left > 0)
     slot_t = np.concatenate([et, open_t])
-    slot_base = np.concatenate([S[et] / f[eb, et], S[open_t]])
-    fe = f[eb][:, slot_t]
-    gain = (w[slot_t] * slot_base)[None, :] * (fe - 1.0)
-    ok = (p.pk[eb][:, slot_t] > 0) & (p.salvo[et][:, None] == p.salvo[slot_t][None, :])
-    if not p.high_value.all():
-        ok &= p.high_value[slot_t][None, :] | ~p.high_value[et][:, None] | (budget.free[eb] >= p.salvo[et])[:, None]
-    ok[np.arange(E), np.arange(E)] = True  # staying put is always allowed
-    # Each engagement's few best slots, each slot's few best engagements, and
-    # every engagement's own slot make the graph of proposals (kept as narrow as
-    # the sparse matcher had it: a wider one would change results).
-    gain[~ok] = np.inf
-    n_slots = gain.shape[1]
-    kr, kc = min(LAP_CANDIDATES, n_slots), min(LAP_CANDIDATES, E)
-    pick = np.zeros(gain.shape, dtype=bool)
-    pick[np.arange(E)[:, None], np.argpartition(gain, kr - 1, axis=1)[:, :kr]] = True
-    pick[np.argpartition(gain, kc - 1, axis=0)[:kc, :], np.arange(n_slots)[None, :]] = True
-    pick[np.arange(E), np.arange(E)] = True
-    matched = match_slots(np.where(pick, gain, np.inf), deadline)  # gain is already inf where not ok
+    indptr, slots, gains = _slot_graph(f, p.pk, p.salvo, p.high_value, budget.free, state.S, state.weight(), eb, et,
+                                       slot_t, min(LAP_CANDIDATES, slot_t.size), min(LAP_CANDIDATES, E))
+    matched = _match_pairs(indptr, slots, gains, slot_t.size, deadline)
     if matched is None:  # the deadline came first
         return None
     rows, cols = matched
@@ -316,7 +328,7 @@ def _reassign(p, f, state, budget, eb, et, tol, deadline=np.inf):
     new_t[rows] = slot_t[cols]
     if np.array_equal(new_t, et):
         return None
-    old_loss = p.loss(S)
+    old_loss = p.loss(state.S)
     state2, budget2 = _rebuild(p, f, eb, new_t)
     if (budget2.cap < 0).any() or (budget2.free < 0).any() or (budget2.left < 0).any():
         return None
@@ -337,13 +349,19 @@ def match_slots(cost: np.ndarray, deadline: float = np.inf) -> tuple[np.ndarray,
     each engagement its own slot).  Returns (rows, columns) of the matched
     pairs, rows ascending.
     """
-    n_rows, n_cols = cost.shape
+    n_cols = cost.shape[1]
     ok = np.isfinite(cost)
     _rows, cols = np.nonzero(ok)
     indptr = np.concatenate(([0], np.cumsum(np.count_nonzero(ok, axis=1))))
-    edge_cost = cost[ok]
-    state = _match_state(n_rows, n_cols, cols.size)
-    chunk = max(n_rows, 1) if deadline == np.inf else 8
+    return _match_pairs(indptr, cols, cost[ok], n_cols, deadline)
+
+
+def _match_pairs(indptr: np.ndarray, cols: np.ndarray, edge_cost: np.ndarray, n_cols: int,
+                 deadline: float = np.inf) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`match_slots` on the allowed pairs given row by row (CSR: ``indptr``, ``cols``, ``edge_cost``)."""
+    n_rows = indptr.size - 1
+    state = _match_state(n_rows, n_cols)
+    chunk = max(n_rows, 1) if deadline == np.inf else 16
     for start in range(0, n_rows, chunk):
         if start and time.perf_counter() >= deadline:
             return None
@@ -352,31 +370,105 @@ def match_slots(cost: np.ndarray, deadline: float = np.inf) -> tuple[np.ndarray,
     return np.arange(n_rows), state[4]
 
 
-def _match_state(n_rows: int, n_cols: int, n_pairs: int) -> tuple:
+@njit(cache=True, error_model="numpy")
+def _slot_graph(f, pk, salvo, high_value, free, S, w, eb, et, slot_t, k_row, k_col):  # pragma: no cover - compiled
+    """The reassignment's proposals, row by row (CSR): ``(indptr, slots, gains)``.
+
+    Slot j is engagement j's own for j < E (its threat survives without it
+    with S_t / f_j), a new one on ``slot_t[j]`` beyond (survival S_t).
+    Engagement e may take slot j if its battery can hit the slot's threat, the
+    salvo sizes agree and, for a threat that is not high-value, the battery
+    has rounds outside its reserve; the gain is
+    ``w_t · base_j · (f[b_e, t] − 1)``.  Offered: every gain at most the row's
+    ``k_row``-th least, every gain at most the column's ``k_col``-th least,
+    and each engagement's own slot.  Ties at the cut are all offered, so the
+    graph depends on the gains alone, not on a selection's internal order.
+    """
+    E, n_slots = eb.shape[0], slot_t.shape[0]
+    wb, slot_salvo, slot_high = np.empty(n_slots), salvo[slot_t], high_value[slot_t]
+    for j in range(n_slots):
+        t = slot_t[j]
+        wb[j] = w[t] * (S[t] / f[eb[j], t] if j < E else S[t])
+    gain = np.empty((E, n_slots))
+    for e in range(E):
+        b, s_e = eb[e], salvo[et[e]]
+        reserve_ok = not high_value[et[e]] or free[b] >= s_e  # its rounds may go to a threat not high-value
+        for j in range(n_slots):
+            t = slot_t[j]
+            ok = (pk[b, t] > 0) & (slot_salvo[j] == s_e) & (slot_high[j] | reserve_ok)
+            gain[e, j] = wb[j] * (f[b, t] - 1.0) if ok | (e == j) else np.inf
+    # The k-th least of each row and each column, by insertion into the k least seen so far.
+    row_cut, row_least = np.empty(E), np.empty(k_row)
+    col_least, col_seen = np.empty((n_slots, k_col)), np.zeros(n_slots, dtype=np.int64)
+    for e in range(E):
+        seen = 0
+        for j in range(n_slots):
+            g = gain[e, j]
+            seen = _keep_least(row_least, seen, g)
+            col_seen[j] = _keep_least(col_least[j], col_seen[j], g)
+        row_cut[e] = row_least[k_row - 1]
+    col_cut = col_least[:, k_col - 1]
+    indptr = np.zeros(E + 1, dtype=np.int64)
+    slots = np.empty(E * n_slots, dtype=np.int64)
+    gains = np.empty(E * n_slots)
+    n = 0
+    for e in range(E):
+        for j in range(n_slots):
+            g = gain[e, j]
+            if e == j or (g < np.inf and (g <= row_cut[e] or g <= col_cut[j])):
+                slots[n], gains[n] = j, g
+                n += 1
+        indptr[e + 1] = n
+    return indptr, slots[:n], gains[:n]
+
+
+@njit(cache=True, inline="always")
+def _keep_least(least, n, value):
+    """Insert ``value`` into ``least``, the ascending k least of the n values seen so far; the new n."""
+    k = least.shape[0]
+    if n < k:
+        i = n
+        n += 1
+    elif value < least[k - 1]:
+        i = k - 1
+    else:
+        return n
+    while i > 0 and least[i - 1] > value:
+        least[i] = least[i - 1]
+        i -= 1
+    least[i] = value
+    return n
+
+
+def _match_state(n_rows: int, n_cols: int) -> tuple:
     """The arrays :func:`_add_rows` carries from row to row."""
     return (np.zeros(n_rows), np.zeros(n_cols), np.full(n_cols, np.inf), np.full(n_cols, -1, dtype=np.int64),
             np.full(n_rows, -1, dtype=np.int64), np.full(n_cols, -1, dtype=np.int64), np.zeros(n_cols, dtype=np.bool_),
+            np.empty(n_cols),
             np.empty(n_cols, dtype=np.int64), np.empty(n_cols, dtype=np.int64), np.empty(n_cols, dtype=np.int64),
-            np.empty(n_rows, dtype=np.int64), np.empty(n_cols, dtype=np.int64), np.empty(n_pairs + n_cols),
-            np.empty(n_pairs + n_cols, dtype=np.int64))
+            np.empty(n_rows, dtype=np.int64), np.empty(n_cols, dtype=np.int64), np.empty(n_cols, dtype=np.int64),
+            np.full(n_cols, -1, dtype=np.int64))
 
 
 @njit(cache=True)
-def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sc, remaining, pos, touched, sr, tied, hv,
-              hj, start, stop):  # pragma: no cover - compiled; checked against scipy in the tests
+def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sc, done, remaining, pos, touched, sr, tied,
+              heap, at, start, stop):  # pragma: no cover - compiled; checked against scipy in the tests
     """Add rows ``start`` to ``stop`` to the matching of the rows before them; False if one cannot be matched.
 
     ``indptr``, ``indices``, ``cost``: the allowed pairs row by row (CSR).
     Each row adds the shortest augmenting path from it (Dijkstra on reduced
     costs ``c − u_i − v_j``, with row and column potentials u and v, the
-    columns reached kept in a heap ``hv``, ``hj``), then the potentials are
+    columns reached but not yet scanned kept in a binary heap on ``spc``,
+    ``heap``, where column j sits at ``at[j]``), then the potentials are
     updated and the path flipped.  Among columns at the least distance the
     search prefers a free one, and otherwise takes them in the order of a
     list of unscanned columns that starts in reverse column order and fills
     each scanned column's place with its last entry: the order in which the
     dense version scans, so the two take the same path at every tie.
-    ``spc`` (shortest path costs, inf) and ``in_sc`` are left as they came;
-    the other work arrays need no contents.
+    A scanned column's distance moves to ``done`` and its ``spc`` to −inf, so
+    that no edge can lower it.  ``spc`` (shortest path costs, inf), ``in_sc``
+    and ``at`` (−1) are left as they came; the other work arrays need no
+    contents.
     """
     n_cols = v.shape[0]
     for cur in range(start, stop):
@@ -389,56 +481,76 @@ def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sc, r
         while sink == -1:
             sr[n_sr] = i
             n_sr += 1
+            u_i = u[i]
             for e in range(indptr[i], indptr[i + 1]):
                 j = indices[e]
-                if in_sc[j]:
-                    continue
-                r = min_val + cost[e] - u[i] - v[j]
-                if r < spc[j]:
+                r = min_val + cost[e] - u_i - v[j]
+                if r < spc[j]:  # never for a scanned column, whose spc is −inf until the row is added
                     if spc[j] == np.inf:
                         touched[n_touched] = j
                         n_touched += 1
+                        heap[n_heap] = j
+                        at[j] = n_heap
+                        n_heap += 1
                     path[j] = i
                     spc[j] = r
-                    n_heap = _heap_push(hv, hj, n_heap, r, j)
-            # The least spc: entries that are stale (scanned, or since lowered) are dropped on the way.
-            j = -1
-            while n_heap > 0:
-                lowest, j = hv[0], hj[0]
-                n_heap = _heap_pop(hv, hj, n_heap)
-                if not in_sc[j] and spc[j] == lowest:
-                    break
-                j = -1
-            if j < 0:  # no augmenting path: no full matching
+                    k = at[j]  # sift up (written out: a call would count references to the arrays)
+                    while k > 0 and spc[heap[(k - 1) // 2]] > r:
+                        heap[k] = heap[(k - 1) // 2]
+                        at[heap[k]] = k
+                        k = (k - 1) // 2
+                    heap[k] = j
+                    at[j] = k
+            if n_heap == 0:  # no augmenting path: no full matching
                 return False
-            # On a tie, the dense scan's choice: the free column scanned last, else the first scanned.
-            first, last_free = j, j if row4col[j] == -1 else -1
-            n_tied = 0
-            while n_heap > 0 and hv[0] == lowest:
-                k = hj[0]
-                n_heap = _heap_pop(hv, hj, n_heap)
-                if in_sc[k] or spc[k] != lowest:
-                    continue
-                tied[n_tied] = k
-                n_tied += 1
-                if pos[k] < pos[first]:
-                    first = k
-                if row4col[k] == -1 and (last_free < 0 or pos[k] > pos[last_free]):
-                    last_free = k
-            j_best = last_free if last_free >= 0 else first
-            if n_tied:
-                if j_best != j:
-                    n_heap = _heap_push(hv, hj, n_heap, lowest, j)
-                for t in range(n_tied):
-                    if tied[t] != j_best:
-                        n_heap = _heap_push(hv, hj, n_heap, lowest, tied[t])
-            j = j_best
+            # The columns at the least distance sit at the top of the heap: walk them. On a tie, the dense
+            # scan's choice: the free column scanned last, else the first scanned.
+            lowest = spc[heap[0]]
+            first, last_free = -1, -1
+            tied[0] = 0
+            n_stack = 1
+            while n_stack > 0:
+                n_stack -= 1
+                k = tied[n_stack]
+                j = heap[k]
+                if first < 0 or pos[j] < pos[first]:
+                    first = j
+                if row4col[j] == -1 and (last_free < 0 or pos[j] > pos[last_free]):
+                    last_free = j
+                for child in range(2 * k + 1, min(2 * k + 3, n_heap)):
+                    if spc[heap[child]] == lowest:
+                        tied[n_stack] = child
+                        n_stack += 1
+            j = last_free if last_free >= 0 else first
+            # Take j out of the heap: the last column takes its place and sifts up or down.
+            k = at[j]
+            at[j] = -1
+            n_heap -= 1
+            if k < n_heap:
+                last = heap[n_heap]
+                key = spc[last]
+                while k > 0 and spc[heap[(k - 1) // 2]] > key:
+                    heap[k] = heap[(k - 1) // 2]
+                    at[heap[k]] = k
+                    k = (k - 1) // 2
+                while 2 * k + 1 < n_heap:
+                    child = 2 * k + 1
+                    if child + 1 < n_heap and spc[heap[child + 1]] < spc[heap[child]]:
+                        child += 1
+                    if spc[heap[child]] >= key:
+                        break
+                    heap[k] = heap[child]
+                    at[heap[k]] = k
+                    k = child
+                heap[k] = last
+                at[last] = k
             min_val = lowest
             if row4col[j] == -1:
                 sink = j
             else:
                 i = row4col[j]
             in_sc[j] = True
+            done[j], spc[j] = lowest, -np.inf
             n_rem -= 1
             moved = remaining[n_rem]
             remaining[pos[j]] = moved
@@ -447,11 +559,11 @@ def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sc, r
         for k in range(n_sr):
             i = sr[k]
             if i != cur:
-                u[i] += min_val - spc[col4row[i]]
+                u[i] += min_val - done[col4row[i]]
         for k in range(n_touched):
             j = touched[k]
             if in_sc[j]:
-                v[j] -= min_val - spc[j]
+                v[j] -= min_val - done[j]
         j = sink
         while True:
             i = path[j]
@@ -459,46 +571,13 @@ def _add_rows(indptr, indices, cost, u, v, spc, path, col4row, row4col, in_sc, r
             col4row[i], j = j, col4row[i]
             if i == cur:
                 break
+        for k in range(n_heap):
+            at[heap[k]] = -1
         for k in range(n_touched):
             j = touched[k]
             in_sc[j] = False
             spc[j] = np.inf
     return True
-
-
-@njit(cache=True, inline="always")
-def _heap_push(hv, hj, n, value, j):
-    """Push (value, j) on the binary min-heap of the first n entries; the new size."""
-    k = n
-    while k > 0:
-        parent = (k - 1) // 2
-        if hv[parent] <= value:
-            break
-        hv[k], hj[k] = hv[parent], hj[parent]
-        k = parent
-    hv[k], hj[k] = value, j
-    return n + 1
-
-
-@njit(cache=True, inline="always")
-def _heap_pop(hv, hj, n):
-    """Remove the least entry of the min-heap of the first n entries; the new size."""
-    n -= 1
-    value, j = hv[n], hj[n]
-    k = 0
-    while True:
-        child = 2 * k + 1
-        if child >= n:
-            break
-        if child + 1 < n and hv[child + 1] < hv[child]:
-            child += 1
-        if hv[child] >= value:
-            break
-        hv[k], hj[k] = hv[child], hj[child]
-        k = child
-    if n > 0:
-        hv[k], hj[k] = value, j
-    return n
 
 
 def _apply(move, p, f, state, budget, eb, et):
