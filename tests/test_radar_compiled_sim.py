@@ -56,16 +56,18 @@ def test_covered_is_flatnonzero_of_covers_and_the_offsets(seed, n, k):
     _same(d, xyz[want] - site.ecef)
 
 
-def _numpy_detect(radar, d_enu, rcs, rows, u, vel):
+def _numpy_detect(radar, d_enu, rcs, rows, u, vel, jnr):
     r, az, el = geo.enu_to_razel(d_enu)
-    hit = u < radar.detection_probability(r, rcs[rows])
-    return np.stack([r, az, el]), hit, vel[rows[hit]]
+    clear = u < radar.detection_probability(r, rcs[rows])
+    hit = u < radar.detection_probability(r, rcs[rows], jnr if jnr.size else None)
+    return np.stack([r, az, el]), hit, vel[rows[hit]], int(np.sum(clear & ~hit)) if jnr.size else 0
 
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 60), snr_db=st.floats(-10.0, 40.0),
-       ref_km=st.floats(10.0, 300.0))
-def test_detect_is_the_razel_swerling_draw(seed, n, snr_db, ref_km):
+       ref_km=st.floats(10.0, 300.0), jammed=st.booleans())
+def test_detect_is_the_razel_swerling_draw(seed, n, snr_db, ref_km, jammed):
+    """With and without jamming (each target's J/N), and the plots lost to it counted from the same draws."""
     site, rng = SITES[0], np.random.default_rng(seed)
     radar = RadarModel(site, 10 ** (snr_db / 10), ref_km * 1e3, 1e-6, 0.0, rng)
     m = n + int(rng.integers(0, 10))
@@ -73,9 +75,12 @@ def test_detect_is_the_razel_swerling_draw(seed, n, snr_db, ref_km):
     d_enu = rng.normal(0.0, 1e5, (n, 3))
     d_enu[0] = [0.3, -0.2, 0.1]  # inside a metre: the range floor of the radar equation
     rcs, u, vel = rng.uniform(0.001, 10.0, m), rng.random(n), rng.normal(0.0, 500.0, (m, 3))
-    got = _detect(d_enu, rcs, rows, u, vel, float(radar.snr_ref), float(radar.ref_range_m), float(radar.pfa))
-    for g, w in zip(got, _numpy_detect(radar, d_enu, rcs, rows, u, vel), strict=True):
+    jnr = 10 ** rng.uniform(-2.0, 4.0, n) if jammed else np.empty(0)
+    got = _detect(d_enu, rcs, rows, u, vel, float(radar.snr_ref), float(radar.ref_range_m), float(radar.pfa), jnr)
+    want = _numpy_detect(radar, d_enu, rcs, rows, u, vel, jnr)
+    for g, w in zip(got[:3], want[:3], strict=True):
         _same(g, w)
+    assert got[3] == want[3]
 
 
 def _numpy_plots(rows, d_enu, geom, hit, v_enu, z, u_fa, fa_rdot, with_rdot, az_center, order, sig, box):

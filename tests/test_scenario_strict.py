@@ -327,7 +327,7 @@ def test_an_override_that_breaks_a_built_in_value_says_so() -> None:
 def test_the_default_scenario_still_validates() -> None:
     sc = validate_file(default_scenario_path())
     assert sc == load_scenario(None)
-    assert sc.catalog.model_dump() == {"threats": {}, "radars": {}, "interceptors": {}}
+    assert sc.catalog.model_dump() == {"threats": {}, "radars": {}, "interceptors": {}, "jammers": {}}
     for b in sc.batteries:
         assert b.magazine >= b.launchers * b.rounds_per_launcher
         assert b.initial_loaded == b.launchers * b.rounds_per_launcher

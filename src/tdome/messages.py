@@ -105,6 +105,8 @@ class Detections:
     Measurements are in the sensor's local frame: slant range, azimuth from
     north clockwise, elevation, and optionally range rate (positive opening).
     ``sigma`` gives each plot's 1-σ errors (n, 3) or (n, 4) with range rate.
+    A jammed radar adds strobes: the bearings (azimuth, elevation) of the
+    noise jammers it hears, with no range.
     """
 
     time_s: float
@@ -114,6 +116,8 @@ class Detections:
     el_rad: np.ndarray
     sigma: np.ndarray
     rdot_mps: np.ndarray | None = None
+    strobe_az_rad: np.ndarray | None = None
+    strobe_el_rad: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.range_m.shape[0])

@@ -1,4 +1,4 @@
-"""The built-in catalog of notional threat, radar and interceptor types.
+"""The built-in catalog of notional threat, radar, interceptor and jammer types.
 
 The figures live in ``scenario/data/catalog.yaml``; every entry carries a
 ``source`` naming the public reporting it is drawn from (or "notional"), and
@@ -121,6 +121,32 @@ class RadarType(_Frozen):
         "detection, Swerling I). Dimensionless.", 1e-6)
     false_alarms_per_scan: Num(ge=0.0) = _doc(
         "Expected number of false (clutter) plots per scan over the whole coverage.", 0.0)
+    frequency_ghz: Num(gt=0.0) = _doc(
+        "Carrier frequency, GHz: sets the wavelength of the jamming equation, and which jammers are in band.", 3.0)
+    gain_db: Num(ge=0.0) = _doc("Main-lobe gain of the receiving antenna, dBi (jamming equation).", 35.0)
+    sidelobe_db: Num(le=0.0) = _doc(
+        "Side-lobe level relative to the main lobe, dB (≤ 0): the gain toward a jammer away from the beam.", -30.0)
+    beamwidth_deg: Num(gt=0.0, le=90.0) = _doc(
+        "3 dB beamwidth, degrees: a jammer within about this angle of the target looked at comes in through the "
+        "main lobe.", 2.0)
+    bandwidth_mhz: Num(gt=0.0) = _doc(
+        "Receiver bandwidth, MHz: sets the noise power k·T0·F·B and the share of a wider jammer's noise received.",
+        1.0)
+    noise_figure_db: Num(ge=0.0) = _doc("Receiver noise figure, dB.", 4.0)
+    description: str = _doc("Free text.", "")
+    source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
+
+
+class JammerType(_Frozen):
+    """A kind of noise jammer: its power toward the radars, its noise bandwidth and the band it covers."""
+
+    erp_w: Num(gt=0.0) = _doc("Effective radiated power toward the radar (transmitter power times antenna gain), W.")
+    bandwidth_mhz: Num(gt=0.0) = _doc(
+        "Bandwidth of the noise, MHz: a radar receives the share B_radar / B_jammer of it (all of it when its own "
+        "bandwidth is wider).")
+    min_freq_ghz: Num(gt=0.0) = _doc("Lowest frequency jammed, GHz: radars below it do not hear the jammer.")
+    max_freq_ghz: Annotated[Num(gt=0.0), above("min_freq_ghz")] = _doc(
+        "Highest frequency jammed, GHz; must be > min_freq_ghz.")
     description: str = _doc("Free text.", "")
     source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
 
@@ -184,6 +210,7 @@ class Catalog(_Model):
     radars: dict[Name, RadarType] = _doc("Radar types by name" + _OVERRIDE, default_factory=dict)
     interceptors: dict[Name, InterceptorType] = _doc("Interceptor types by name" + _OVERRIDE,
                                                      default_factory=dict)
+    jammers: dict[Name, JammerType] = _doc("Noise jammer types by name" + _OVERRIDE, default_factory=dict)
 
     def merged(self, override: Catalog) -> Catalog:
         """This catalog with ``override``'s entries added or replacing same-named ones."""
@@ -191,6 +218,7 @@ class Catalog(_Model):
             threats={**self.threats, **override.threats},
             radars={**self.radars, **override.radars},
             interceptors={**self.interceptors, **override.interceptors},
+            jammers={**self.jammers, **override.jammers},
         )
 
 
@@ -226,10 +254,15 @@ def interceptor_type(name: str) -> InterceptorType:
     return builtin_catalog().interceptors[name]
 
 
+def jammer_type(name: str) -> JammerType:
+    """A built-in jammer type by name (KeyError if unknown)."""
+    return builtin_catalog().jammers[name]
+
+
 # --------------------------------------------------------------------------- catalog overrides
 
 
-CATALOG_SECTIONS = ("threats", "radars", "interceptors")
+CATALOG_SECTIONS = ("threats", "radars", "interceptors", "jammers")
 
 
 def merge_catalog_overrides(raw: dict) -> dict:

@@ -65,6 +65,7 @@ from tdome.messages import THREAT_CLASSES
 from tdome.scenario.catalog import (
     Catalog,
     InterceptorType,
+    JammerType,
     RadarType,
     ThreatType,
     builtin_catalog,
@@ -237,6 +238,9 @@ class ThreatGroup(_Model):
     via: list[LatLon] = _doc("Waypoints {lat, lon} flown in order before the aim; air-breathing threats only.",
                              default_factory=list)
     label: str = _doc("Free text shown in reports (e.g. 'decoy').", "")
+    jammer: Name | None = _doc(
+        "A noise jammer type (catalog.jammers) that every threat of the group carries: an escort or self-screening "
+        "jammer, radiating while the threat flies; air-breathing threats only. Null: none.", None)
 
     @property
     def aim_asset(self) -> str | None:
@@ -253,10 +257,40 @@ class Wave(_Model):
     groups: Annotated[list[ThreatGroup], Field(min_length=1)] = _doc("The threat groups of the wave.")
 
 
+class StandOffJammer(_Model):
+    """A jammer aircraft that stays out of reach: it holds a point or flies its route back and forth."""
+
+    name: Name = _doc("Unique name (reports).")
+    type: Name = _doc("Jammer type: a name in the built-in catalog or in this file's catalog.jammers.")
+    at: LatLon | None = _doc("The point it holds {lat, lon}; give this or route.", None)
+    route: Annotated[list[LatLon], Field(min_length=2)] | None = _doc(
+        "Waypoints {lat, lon} flown in order and back again, over and over, at speed_mps; at least two; give this "
+        "or at.", None)
+    alt_m: Num(ge=0.0, le=30_000.0) = _doc("Flight altitude, m.", 8_000.0)
+    speed_mps: Num(gt=0.0) = _doc("Ground speed along the route, m/s.", 150.0)
+    start_s: Num(ge=0.0) = _doc("When it starts jamming (and flying its route), s from the start of the run.", 0.0)
+    end_s: Num(gt=0.0) | None = _doc("When it stops jamming, s; null: the end of the run.", None)
+
+    @model_validator(mode="after")
+    def _one_place(self) -> StandOffJammer:
+        if (self.at is None) == (self.route is None):
+            raise ValueError("give exactly one of 'at' (a point it holds) and 'route' (at least two waypoints)")
+        if self.end_s is not None and self.end_s <= self.start_s:
+            raise ValueError(f"end_s ({self.end_s:g}) must be after start_s ({self.start_s:g})")
+        return self
+
+    @property
+    def waypoints(self) -> list[LatLon]:
+        return [self.at] if self.at is not None else list(self.route or [])
+
+
 class Raid(_Model):
-    """The attack: waves of threat groups, each launched from its start time."""
+    """The attack: waves of threat groups, each launched from its start time, and the jammers that cover it."""
 
     waves: Annotated[list[Wave], Field(min_length=1)] = _doc("The waves, at least one.")
+    jammers: list[StandOffJammer] = _doc(
+        "Stand-off noise jammers: aircraft that hold a point or fly a route out of reach and jam the radars in "
+        "their band (escort jammers ride with a group: its 'jammer').", default_factory=list)
 
 
 # --------------------------------------------------------------------------- C2 configuration
@@ -457,6 +491,10 @@ class Scenario(_Model):
         return {**builtin_catalog().interceptors, **self.catalog.interceptors}
 
     @property
+    def jammer_types(self) -> dict[str, JammerType]:
+        return {**builtin_catalog().jammers, **self.catalog.jammers}
+
+    @property
     def assets_by_name(self) -> dict[str, Asset]:
         return {a.name: a for a in self.assets}
 
@@ -518,6 +556,9 @@ class Scenario(_Model):
             add(r.lat, r.lon)
         for b in self.batteries:
             add(b.lat, b.lon)
+        for j in self.raid.jammers:
+            for w in j.waypoints:
+                add(w.lat, w.lon)
         names = self.assets_by_name
         for _, g in self.groups():
             add(g.launch.lat, g.launch.lon, g.launch.radius_km)
@@ -591,6 +632,20 @@ class Scenario(_Model):
             if expected.asset not in assets:
                 out.append(Problem(("c2", "intel", i, "asset"),
                                    unknown_name("asset", expected.asset, assets, noun="assets"), expected.asset))
+        jammer_types = self.jammer_types
+        first_jammer: dict[str, int] = {}
+        for ji, j in enumerate(self.raid.jammers):
+            jpath: tuple[str | int, ...] = ("raid", "jammers", ji)
+            if j.type not in jammer_types:
+                out.append(Problem(jpath + ("type",), unknown_name("jammer type", j.type, jammer_types), j.type))
+            if j.name in first_jammer:
+                out.append(Problem(jpath + ("name",), f"duplicate name; already used by raid.jammers"
+                                                      f"[{first_jammer[j.name]}] (names must be unique)", j.name))
+            first_jammer.setdefault(j.name, ji)
+            if j.start_s >= self.duration_s:
+                out.append(Problem(jpath + ("start_s",),
+                                   f"must be < duration_s ({_num(self.duration_s)}); this jammer would never jam",
+                                   j.start_s))
         for wi, wave in enumerate(self.raid.waves):
             wpath: tuple[str | int, ...] = ("raid", "waves", wi)
             if wave.start_s >= self.duration_s:
@@ -613,8 +668,15 @@ class Scenario(_Model):
                                            + "; or give an aim point {lat, lon}", g.aim))
                 else:
                     aim = (g.aim.lat, g.aim.lon)
+                if g.jammer is not None and g.jammer not in jammer_types:
+                    out.append(Problem(gpath + ("jammer",), unknown_name("jammer type", g.jammer, jammer_types),
+                                       g.jammer))
                 if tt is None:
                     continue
+                if g.jammer is not None and tt.is_ballistic:
+                    out.append(Problem(gpath + ("jammer",),
+                                       f"jammers ride with air-breathing threats only; '{g.threat}' is a "
+                                       f"{tt.class_} threat (remove jammer)", g.jammer))
                 if tt.is_ballistic and g.via:
                     out.append(Problem(gpath + ("via",),
                                        f"waypoints are for air-breathing threats only; '{g.threat}' is a "

@@ -7,6 +7,10 @@ probability given by the radar equation and a Swerling-1 fluctuating target:
     SNR = SNR_ref · (σ / 1 m²) · (R_ref / R)⁴          (Skolnik, eq. 2.61)
     Pd  = Pfa ^ (1 / (1 + SNR))                          (Swerling 1, single look)
 
+Under noise jamming the SNR is divided by 1 + J/N, the jamming-to-noise
+ratio while the beam looks at the target (:mod:`tdome.sensors.jamming`), and
+the radar reports the bearings of the jammers it hears (strobes).
+
 Detected targets are measured in range, azimuth, elevation (and range rate
 when the radar reports it) with independent Gaussian errors.  False alarms
 arrive as a Poisson number per scan, uniform in range, azimuth sector and the
@@ -44,6 +48,7 @@ from numba import njit
 
 from tdome import geo
 from tdome.messages import Detections, SensorSite
+from tdome.sensors.jamming import STROBE_JNR, JammerState, Receiver, heard_jammers, jamming_to_noise
 
 # False alarms fill the lower part of the elevation coverage, where clutter is.
 _CLUTTER_MAX_EL_RAD = np.radians(10.0)
@@ -60,6 +65,9 @@ class RadarModel:
     false_alarms_per_scan: float
     rng: np.random.Generator
     phase_s: float = 0.0
+    receiver: Receiver | None = None  # what it makes of a jammer; None: it is not jammed
+    lost_to_jamming: int = 0  # plots the same draws would have made without jamming (truth, for the results)
+    strobes_reported: int = 0
     # The site's plot σ row and false-alarm box, made once (see _constants): (site, σ row, box).
     _cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -77,13 +85,26 @@ class RadarModel:
         k1 = math.floor((t_to_s - phase) / rev)
         return [phase + rev * float(k) for k in range(k0, k1 + 1)]
 
-    def detection_probability(self, range_m: np.ndarray, rcs_m2: np.ndarray) -> np.ndarray:
-        """Swerling-1 single-look Pd from the radar-equation SNR."""
+    def detection_probability(self, range_m: np.ndarray, rcs_m2: np.ndarray, jnr=None) -> np.ndarray:
+        """Swerling-1 single-look Pd from the radar-equation SNR; under jamming (``jnr``: J/N) from the SINR."""
         snr = self.snr_ref * np.asarray(rcs_m2) * (self.ref_range_m / np.maximum(range_m, 1.0)) ** 4
+        if jnr is not None:
+            snr = snr / (1.0 + np.asarray(jnr, dtype=float))
         return self.pfa ** (1.0 / (1.0 + snr))
 
-    def scan(self, t_s: float, pos_ecef: np.ndarray, vel_ecef: np.ndarray, rcs_m2: np.ndarray):
-        """One scan over the given (alive) targets.
+    def jamming_to_noise(self, pos_ecef: np.ndarray, jam: JammerState) -> np.ndarray:
+        """J/N while the beam looks at each ECEF point (n, 3), from the jammers ``jam`` that the radar hears."""
+        rx = self.receiver
+        pos = np.atleast_2d(np.asarray(pos_ecef, dtype=float))
+        if rx is None or not len(jam):
+            return np.zeros(len(pos))
+        rot_t = self.site.enu_rot.T
+        jam_enu, factor = heard_jammers(self.site, rx, jam, rot_t)
+        return jamming_to_noise((pos - self.site.ecef) @ rot_t, jam_enu, factor, rx.beamwidth_rad, rx.sidelobe)
+
+    def scan(self, t_s: float, pos_ecef: np.ndarray, vel_ecef: np.ndarray, rcs_m2: np.ndarray,
+             jam: JammerState | None = None):
+        """One scan over the given (alive) targets, with the jammers ``jam`` radiating (if any).
 
         Returns ``(detections, source)`` where ``source[i]`` is the row of the
         target that produced plot ``i`` or -1 for a false alarm.  ``source`` is
@@ -94,6 +115,9 @@ class RadarModel:
         with_rdot = s.sigma_rdot_mps is not None
         sigma_row, fa_box = self._constants()
         rot_t = s.enu_rot.T  # ECEF → ENU: x_enu = (x − x_site) @ rot_t, as SensorSite.to_enu computes it
+        jam_enu, jam_factor = _NONE2, _NONE
+        if jam is not None and len(jam) and self.receiver is not None:
+            jam_enu, jam_factor = heard_jammers(s, self.receiver, jam, rot_t)
         if len(pos_ecef):
             # Coverage (SensorSite.covers): every target rotated into the radar's frame, then tested.
             xyz = np.ascontiguousarray(pos_ecef, dtype=float)
@@ -104,9 +128,15 @@ class RadarModel:
         d_enu, geom, hit, vel_hit = _NONE2, _NO_GEOMETRY, _NO_HITS, _NONE2
         if idx.size:
             d_enu = d @ rot_t  # the covered targets in the radar's frame: SensorSite.to_enu(pos_ecef[idx])
-            geom, hit, vel_hit = _detect(d_enu, np.ascontiguousarray(rcs_m2, dtype=float), idx, rng.random(idx.size),
-                                         np.ascontiguousarray(vel_ecef, dtype=float), float(self.snr_ref),
-                                         float(self.ref_range_m), float(self.pfa))
+            jnr = _NONE
+            if jam_factor.size:
+                rx = self.receiver
+                assert rx is not None
+                jnr = jamming_to_noise(d_enu, jam_enu, jam_factor, rx.beamwidth_rad, rx.sidelobe)
+            geom, hit, vel_hit, lost = _detect(d_enu, np.ascontiguousarray(rcs_m2, dtype=float), idx,
+                                               rng.random(idx.size), np.ascontiguousarray(vel_ecef, dtype=float),
+                                               float(self.snr_ref), float(self.ref_range_m), float(self.pfa), jnr)
+            self.lost_to_jamming += lost
         n = vel_hit.shape[0]
         # The measurement errors: range, azimuth, elevation (and range rate) of each detection, drawn as
         # rng.normal(0, σ, n) would draw them one quantity after the other (loc + σ z, from one call).
@@ -130,6 +160,9 @@ class RadarModel:
         order = rng.permutation(n + n_fa) if n + n_fa > 1 else np.arange(n + n_fa)
         zs, source, sigma = _plots(idx, d_enu, geom, hit, v_enu, z, u_fa, fa_rdot, with_rdot,
                                    float(s.az_center_rad), order, sigma_row, fa_box)
+        strobe_az = strobe_el = None
+        if jam_factor.size:
+            strobe_az, strobe_el = self._strobes(jam_enu, jam_factor)
         det = Detections(
             time_s=float(t_s),
             sensor=s.index,
@@ -138,8 +171,25 @@ class RadarModel:
             el_rad=zs[2],
             sigma=sigma,
             rdot_mps=zs[3] if with_rdot else None,
+            strobe_az_rad=strobe_az,
+            strobe_el_rad=strobe_el,
         )
         return det, source
+
+    def _strobes(self, jam_enu: np.ndarray, jam_factor: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Bearings (azimuth, elevation, with the plot errors) of the jammers heard through the main lobe above
+        :data:`~tdome.sensors.jamming.STROBE_JNR` inside the coverage sector and elevations; None for none."""
+        s = self.site
+        r, az, el = geo.enu_to_razel(jam_enu)
+        off = np.abs(np.pi - np.mod(np.pi - (az - s.az_center_rad), 2.0 * np.pi))
+        seen = ((jam_factor / np.maximum(r, 1.0) ** 2 >= STROBE_JNR) & (off <= s.az_half_width_rad)
+                & (el >= s.min_el_rad) & (el <= s.max_el_rad))
+        m = int(seen.sum())
+        self.strobes_reported += m
+        if not m:
+            return None, None
+        z = self.rng.standard_normal(2 * m)
+        return (np.mod(az[seen] + s.sigma_az_rad * z[:m], 2.0 * np.pi), el[seen] + s.sigma_el_rad * z[m:])
 
     def _constants(self) -> tuple[np.ndarray, np.ndarray]:
         """The site's plot σ row (σ_R, σ_az, σ_el and σ_ṙ when measured) and false-alarm box, made once per site.
@@ -195,26 +245,35 @@ def _covered(xyz, enu, site_ecef, radar_alt_m, min_range_m, max_range_m, min_el_
 
 
 @njit(cache=True, error_model="numpy")
-def _detect(d_enu, rcs, rows, u, vel, snr_ref, ref_range_m, pfa):  # pragma: no cover - compiled
+def _detect(d_enu, rcs, rows, u, vel, snr_ref, ref_range_m, pfa, jnr):  # pragma: no cover - compiled
     """Range, angles and detection of the covered targets at ENU ``d_enu`` (n, 3), from uniform draws ``u``.
 
     Target i is row ``rows[i]`` of ``rcs`` and ``vel``.  Its range, azimuth
     and elevation are :func:`tdome.geo.razel_of`; its Pd is
     :meth:`RadarModel.detection_probability`, the Swerling-1
     Pd = Pfa^(1/(1 + SNR)) with SNR = SNR_ref σ (R_ref / max(R, 1 m))⁴; it is
-    detected when u_i < Pd.  Returns (geometry, hit, vel_hit): R, az, el as
-    the rows of one (3, n) array, the detected mask (n,), and the ECEF
-    velocities of the detected targets in row order (``vel[rows[hit]]``).
+    detected when u_i < Pd.  Under jamming (``jnr``, each target's J/N, not
+    empty: :func:`tdome.sensors.jamming.jamming_to_noise`) the SNR is divided
+    by 1 + J/N; a target the same draw would have detected without jamming
+    and does not is a plot lost to jamming.  Returns (geometry, hit, vel_hit,
+    lost): R, az, el as the rows of one (3, n) array, the detected mask (n,),
+    the ECEF velocities of the detected targets in row order
+    (``vel[rows[hit]]``), and the number of plots lost to jamming.
     """
     n = d_enu.shape[0]
     geom = np.empty((3, n))
     r, az, el = geom[0], geom[1], geom[2]
     hit = np.empty(n, dtype=np.bool_)
-    k = 0
+    jammed = jnr.shape[0] > 0
+    k = lost = 0
     for i in range(n):
         r[i], az[i], el[i], _ = geo.razel_of(d_enu[i, 0], d_enu[i, 1], d_enu[i, 2])
         snr = snr_ref * rcs[rows[i]] * (ref_range_m / np.maximum(r[i], 1.0)) ** 4.0
         pd = pfa ** (1.0 / (1.0 + snr))
+        if jammed:
+            clear = u[i] < pd
+            pd = pfa ** (1.0 / (1.0 + snr / (1.0 + jnr[i])))
+            lost += clear and not u[i] < pd
         hit[i] = u[i] < pd
         if hit[i]:
             k += 1
@@ -225,7 +284,7 @@ def _detect(d_enu, rcs, rows, u, vel, snr_ref, ref_range_m, pfa):  # pragma: no 
             for c in range(3):
                 vel_hit[k, c] = vel[rows[i], c]
             k += 1
-    return geom, hit, vel_hit
+    return geom, hit, vel_hit, lost
 
 
 @njit(cache=True, error_model="numpy")

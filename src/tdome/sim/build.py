@@ -1,4 +1,5 @@
-"""Turn a validated scenario into the objects of one run: assets, radars, batteries, raid, C2 config, network.
+"""Turn a validated scenario into the objects of one run: assets, radars, batteries, raid, jammers, C2 config,
+network.
 
 Edge units (degrees, km) are converted to SI here, once.
 """
@@ -6,7 +7,7 @@ Edge units (degrees, km) are converted to SI here, once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,12 +17,14 @@ from tdome.c2.core import C2Config
 from tdome.c2.lookahead import ExpectedThreats
 from tdome.c2.tracking import TrackerConfig
 from tdome.messages import BALLISTIC_CLASS_NAMES, DefendedAsset, InterceptorSpec, SensorSite
+from tdome.sensors.jamming import Receiver
 from tdome.sensors.radar import RadarModel
 from tdome.sim.network import FireControlSpec, LinkSpec, NetworkSpec, OperatorSpec
 from tdome.sim.streams import stream
 from tdome.world.airbreathing import fly_route
 from tdome.world.ballistic import fly_ballistic_many, solve_launch
 from tdome.world.effectors import FireUnit
+from tdome.world.jammers import Emitter, JammerPath, Jamming
 from tdome.world.trajectory import Trajectory, TrajectorySet
 
 rad = np.radians
@@ -55,8 +58,11 @@ def build_sensors(sc) -> tuple[list[SensorSite], list[RadarModel]]:
             small_target_range_m=small_target_range_m(rt.snr_ref_db, rt.ref_range_km * 1e3, rt.pfa),
         )
         rng = stream(sc.seed, f"radar:{r.name}")
+        rx = Receiver.of(rt.gain_db, rt.sidelobe_db, rt.beamwidth_deg, rt.frequency_ghz, rt.bandwidth_mhz,
+                         rt.noise_figure_db)
         models.append(RadarModel(site, 10 ** (rt.snr_ref_db / 10.0), rt.ref_range_km * 1e3, rt.pfa,
-                                 rt.false_alarms_per_scan, rng, phase_s=float(rng.uniform(0.0, rt.revisit_s))))
+                                 rt.false_alarms_per_scan, rng, phase_s=float(rng.uniform(0.0, rt.revisit_s)),
+                                 receiver=rx))
         sites.append(site)
     return sites, models
 
@@ -110,6 +116,7 @@ class RaidTruth:
     cost_usd: np.ndarray
     intended_asset: np.ndarray  # asset the aim point lies on (within lethal radius), -1 for none
     trajectories: TrajectorySet
+    jammer: list[str | None] = field(default_factory=list)  # the jammer type each threat carries, if any
 
     def __len__(self) -> int:
         return len(self.type_name)
@@ -179,7 +186,25 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
         rcs_m2=np.array([r[1].rcs_m2 for r in rows]), lethal_radius_m=lethal,
         cost_usd=np.array([r[1].cost_usd for r in rows]), intended_asset=intended,
         trajectories=TrajectorySet([trajs[i] for i in range(n)], dt_s=0.5, t0_s=0.0),
+        jammer=[r[0].jammer for r in rows],
     )
+
+
+def build_jamming(sc, raid: RaidTruth) -> Jamming | None:
+    """The raid's jammers (stand-off paths and the threats that carry one); None when there are none."""
+    types = sc.jammer_types
+    standoff = []
+    for j in sc.raid.jammers:
+        pts = j.waypoints
+        path = JammerPath(lat_rad=np.array([rad(p.lat) for p in pts]), lon_rad=np.array([rad(p.lon) for p in pts]),
+                          alt_m=float(j.alt_m), speed_mps=float(j.speed_mps), start_s=float(j.start_s),
+                          end_s=float(sc.duration_s if j.end_s is None else j.end_s))
+        standoff.append((j.name, path, Emitter.of(types[j.type])))
+    rows = [i for i, name in enumerate(raid.jammer) if name is not None]
+    if not standoff and not rows:
+        return None
+    return Jamming(standoff=tuple(standoff), escort_rows=np.array(rows, dtype=np.int64),
+                   escort=tuple(Emitter.of(types[raid.jammer[i]]) for i in rows))
 
 
 def c2_config(sc) -> C2Config:

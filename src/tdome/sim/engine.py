@@ -44,10 +44,12 @@ from tdome.analysis.metrics import gospa, nees
 from tdome.c2.threat import ThreatPicture, evaluate_threats
 from tdome.c2.tracking import AirPicture
 from tdome.messages import THREAT_CLASSES, DefendedAsset, SensorSite
+from tdome.sensors.jamming import JammerState
 from tdome.sim.build import (
     RaidTruth,
     build_assets,
     build_batteries,
+    build_jamming,
     build_network,
     build_raid,
     build_sensors,
@@ -102,6 +104,8 @@ class RunRecord:
     messages: dict = field(default_factory=dict)  # per message kind: sent and delivered
     # (radars, threats): which radar ever made a plot of which threat
     detected_by: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    # Jamming: the jammers, and per radar the plots the same draws would have made without it and the strobes.
+    jamming: dict = field(default_factory=dict)
 
 
 def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
@@ -160,6 +164,7 @@ class _Battle:
         self.sc = sc
         self.sites, self.radars, self.batteries, self.raid = sites, radars, batteries, raid
         self.traj = raid.trajectories
+        self.jamming = build_jamming(sc, raid)
         n = len(raid)
         self.kill_s = np.full(n, np.inf)
         self.first_detect = np.full(n, np.inf)
@@ -247,7 +252,11 @@ class _Battle:
         for ts, k in scans:
             # The live threats (truth_state's alive rows) and their states, in one compiled pass.
             idx, pos_a, vel_a = traj.live_state_at(ts, self.kill_s)
-            det, src = self.radars[k].scan(ts, pos_a, vel_a, rcs[idx])
+            jam = None
+            if self.jamming is not None:
+                jpos, fig = self.jamming.at(ts, idx, pos_a)
+                jam = JammerState(jpos, fig[:, 0], fig[:, 1], fig[:, 2], fig[:, 3]) if len(jpos) else None
+            det, src = self.radars[k].scan(ts, pos_a, vel_a, rcs[idx], jam)
             truth_rows = _plot_truth(src, idx, ts, self.first_detect, self.rec.detected_by[k])
             name = self.sites[k].name
             for f in feeds[k]:
@@ -515,6 +524,13 @@ class _Battle:
         rec.messages = {k: dict(sent=v[0], delivered=v[1]) for k, v in self.net.by_kind.items() if v[0]}
         rec.architecture = self.spec.architecture
         rec.perfect_network = self.net.perfect
+        rec.jamming = dict(
+            standoff_jammers=0 if self.jamming is None else len(self.jamming.standoff),
+            escort_jammers=0 if self.jamming is None else int(self.jamming.escort_rows.size),
+            plots_lost=int(sum(r.lost_to_jamming for r in self.radars)),
+            strobes=int(sum(r.strobes_reported for r in self.radars)),
+            by_radar={s.name: dict(plots_lost=r.lost_to_jamming, strobes=r.strobes_reported)
+                      for s, r in zip(self.sites, self.radars)})
         rec.wall_s = time.perf_counter() - wall0
         return rec
 

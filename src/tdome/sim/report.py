@@ -194,6 +194,7 @@ def summarize(rec: RunRecord) -> dict:
         wall_time_s=rec.wall_s,
         sensor_to_shooter_legs=leg_statistics(rec.legs, list(layers)),
         network=_network_summary(rec),
+        jamming=rec.jamming,
     )
 
 
