@@ -165,6 +165,10 @@ class Radar(_Model):
         "Antenna altitude, m (a high site sees farther over the horizon).", 0.0)
     boresight_az_deg: Num(ge=0.0, lt=360.0) | None = _doc(
         "Sector centre, degrees azimuth from true north, for sector radars; null: the type's boresight_deg.", None)
+    value: Num(gt=0.0) | None = _doc(
+        "Value points: with a value the radar is also a defended asset (a point of its name), which the battle "
+        "manager defends and the results weigh; null: not defended for itself. Either way a raid group may aim at "
+        "it by name, and a threat that lands within its lethal radius of the site destroys it.", None)
 
 
 class Battery(_Model):
@@ -188,6 +192,10 @@ class Battery(_Model):
         None)
     cued_by: list[Name] = _doc(
         "Surveillance radars (names in radars) that may cue the battery when it fights alone.", default_factory=list)
+    value: Num(gt=0.0) | None = _doc(
+        "Value points: with a value the battery is also a defended asset (a point of its name); null: not defended "
+        "for itself. Either way a raid group may aim at it by name, and a threat that lands within its lethal "
+        "radius of the battery destroys its launchers and the rounds on them.", None)
 
     @field_validator("magazine")
     @classmethod
@@ -232,7 +240,8 @@ class ThreatGroup(_Model):
     threat: Name = _doc("Threat type: a name in the built-in catalog or in this file's catalog.threats.")
     count: Int(ge=1) = _doc("Number of threats in the group.")
     launch: LaunchArea = _doc("Launch area: a disc in which launch points are drawn.")
-    aim: Aim = _doc("Aim: the name of an asset, or a point {lat, lon} in degrees (e.g. a decoy aimed at the sea).")
+    aim: Aim = _doc("Aim: the name of an asset, a radar or a battery, or a point {lat, lon} in degrees (e.g. a "
+                    "decoy aimed at the sea).")
     aim_spread_km: Num(ge=0.0) = _doc(
         "Spread of the aim points about the aim, km (standard deviation of a 2-D Gaussian).", 0.0)
     via: list[LatLon] = _doc("Waypoints {lat, lon} flown in order before the aim; air-breathing threats only.",
@@ -498,10 +507,19 @@ class Scenario(_Model):
     def assets_by_name(self) -> dict[str, Asset]:
         return {a.name: a for a in self.assets}
 
+    @property
+    def targets_by_name(self) -> dict[str, tuple[float, float]]:
+        """Everything a group may aim at by name, (lat_deg, lon_deg): the assets, then the radars and batteries."""
+        out = {r.name: (r.lat, r.lon) for r in self.radars}
+        out.update({b.name: (b.lat, b.lon) for b in self.batteries})
+        out.update({a.name: _centre(a) for a in self.assets})
+        return out
+
     def aim_point(self, group: ThreatGroup) -> tuple[float, float]:
-        """The group's aim point (lat_deg, lon_deg): the named asset's position or the given point."""
+        """The group's aim point (lat_deg, lon_deg): the named asset's, radar's or battery's position, or the
+        given point."""
         if isinstance(group.aim, str):
-            lat, lon = _centre(self.assets_by_name[group.aim])
+            lat, lon = self.targets_by_name[group.aim]
             return float(lat), float(lon)
         return float(group.aim.lat), float(group.aim.lon)
 
@@ -628,6 +646,15 @@ class Scenario(_Model):
 
         threat_types = self.threat_types
         assets = self.assets_by_name
+        targets = self.targets_by_name
+        valued: tuple[tuple[str, Sequence[Radar | Battery]], ...] = (("radars", self.radars),
+                                                                     ("batteries", self.batteries))
+        for section, sites in valued:
+            for i, site in enumerate(sites):
+                if site.value is not None and site.name in assets:
+                    out.append(Problem((section, i, "name"), "also the name of an asset; a radar or battery with a "
+                                                             "value is an asset too, so names must differ",
+                                       site.name))
         for i, expected in enumerate(self.c2.intel):
             if expected.asset not in assets:
                 out.append(Problem(("c2", "intel", i, "asset"),
@@ -660,11 +687,12 @@ class Scenario(_Model):
                                        g.threat))
                 aim: tuple[float, float] | None = None
                 if isinstance(g.aim, str):
-                    if g.aim in assets:
+                    if g.aim in targets:
                         aim = self.aim_point(g)
                     else:
                         out.append(Problem(gpath + ("aim",),
-                                           unknown_name("asset", g.aim, assets, noun="assets")
+                                           unknown_name("asset, radar or battery", g.aim, targets,
+                                                        noun="assets, radars and batteries")
                                            + "; or give an aim point {lat, lon}", g.aim))
                 else:
                     aim = (g.aim.lat, g.aim.lon)

@@ -40,6 +40,10 @@ def build_assets(sc) -> list[DefendedAsset]:
         else:
             lat, lon = float(rad(a.lat)), float(rad(a.lon))
         out.append(DefendedAsset(a.name, a.kind, float(a.value), lat, lon, float(a.radius_km) * 1e3, poly))
+    # Radars and batteries given a value are defended for themselves: points of their names.
+    for kind, sites in (("radar", sc.radars), ("battery", sc.batteries)):
+        out += [DefendedAsset(x.name, kind, float(x.value), float(rad(x.lat)), float(rad(x.lon)))
+                for x in sites if x.value is not None]
     return out
 
 

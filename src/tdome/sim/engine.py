@@ -106,6 +106,8 @@ class RunRecord:
     detected_by: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
     # Jamming: the jammers, and per radar the plots the same draws would have made without it and the strobes.
     jamming: dict = field(default_factory=dict)
+    # Radars and batteries destroyed (name -> time) and the rounds lost with the batteries.
+    defence_lost: dict = field(default_factory=dict)
 
 
 def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
@@ -165,6 +167,11 @@ class _Battle:
         self.sites, self.radars, self.batteries, self.raid = sites, radars, batteries, raid
         self.traj = raid.trajectories
         self.jamming = build_jamming(sc, raid)
+        # The defence's own losses: when each radar and battery was destroyed (inf: never), and the rounds lost.
+        self.radar_lost_s = np.full(len(radars), np.inf)
+        self.battery_lost_s = np.full(len(batteries), np.inf)
+        self.rounds_destroyed = self.rounds_stranded = 0
+        self.damage_done = np.zeros(len(raid), dtype=bool)  # impacts whose damage to the defence is done
         n = len(raid)
         self.kill_s = np.full(n, np.inf)
         self.first_detect = np.full(n, np.inf)
@@ -233,10 +240,12 @@ class _Battle:
         for msg in self.net.due(t_next, "down"):
             if msg.arrive_s > t_cur:
                 self._intercepts(t_cur, msg.arrive_s)
+                self._damage(t_cur, msg.arrive_s)
                 t_cur = msg.arrive_s
             self._deliver_down(msg)
         if t_next > t_cur:
             self._intercepts(t_cur, t_next)
+            self._damage(t_cur, t_next)
 
     def _intercepts(self, t: float, t_next: float) -> None:
         for itc, row, killed, miss in self.eff.resolve(t, t_next, self.truth_pos, self.kill_s, self.raid.cls):
@@ -248,7 +257,8 @@ class _Battle:
 
     def _scans(self, t: float, t_next: float) -> None:
         feeds, traj, rcs = self.command.feeds, self.traj, self.raid.rcs_m2
-        scans = sorted((ts, k) for k, r in enumerate(self.radars) for ts in r.scan_instants(t, t_next))
+        lost = self.radar_lost_s
+        scans = sorted((ts, k) for k, r in enumerate(self.radars) for ts in r.scan_instants(t, t_next) if ts < lost[k])
         for ts, k in scans:
             # The live threats (truth_state's alive rows) and their states, in one compiled pass.
             idx, pos_a, vel_a = traj.live_state_at(ts, self.kill_s)
@@ -276,6 +286,40 @@ class _Battle:
             kind = "leak" if self.raid.intended_asset[i] >= 0 or hits else "impact"
             detail = ", ".join(assets[j].name for j in hits) if hits else "no asset hit"
             _event(rec, traj.impact_s[i], kind, threat=i, ecef=traj.impact_ecef[i], detail=detail)
+
+    def _damage(self, t: float, t_next: float) -> None:
+        """Threats landing in (t, t_next] unkilled destroy the radars and batteries within their lethal radius.
+
+        Called in time order with the orders arriving (:meth:`_downlink_and_intercepts`), so a battery hit
+        fires nothing after the hit, and before the scans, so a radar hit scans no more.
+        """
+        traj = self.traj
+        due = np.flatnonzero(~self.damage_done & (traj.impact_s > t) & (traj.impact_s <= t_next))
+        for i in due:
+            self.damage_done[i] = True
+            if self.kill_s[i] <= traj.impact_s[i]:
+                continue
+            lat, lon, _ = geo.ecef_to_geodetic(traj.impact_ecef[i])
+            self._destroy_near(int(i), float(traj.impact_s[i]), lat, lon)
+
+    def _destroy_near(self, i: int, t: float, lat, lon) -> None:
+        """Threat i landed at (lat, lon) at t: radars and batteries within its lethal radius are destroyed."""
+        reach = self.raid.lethal_radius_m[i]
+        for k, site in enumerate(self.sites):
+            if self.radar_lost_s[k] == np.inf and geo.great_circle_distance_m(
+                    site.lat_rad, site.lon_rad, lat, lon) <= reach:
+                self.radar_lost_s[k] = t
+                _event(self.rec, t, "radar_lost", threat=i, ecef=site.ecef, detail=site.name)
+        for b in self.batteries:
+            if self.battery_lost_s[b.index] == np.inf and geo.great_circle_distance_m(
+                    b.lat_rad, b.lon_rad, lat, lon) <= reach:
+                self.battery_lost_s[b.index] = t
+                on_launchers, stranded = b.destroy(t)
+                self.rounds_destroyed += on_launchers
+                self.rounds_stranded += stranded
+                _event(self.rec, t, "battery_lost", threat=i, battery=b.index, layer=b.layer, ecef=b.ecef,
+                       detail=f"{b.name}: {on_launchers} rounds on the launchers lost, {stranded} left in the "
+                              "magazine with no launcher")
 
     def _status(self, t: float) -> None:
         """Each battery reports to the C2 nodes over the network, and to its own fire control by wire."""
@@ -524,6 +568,10 @@ class _Battle:
         rec.messages = {k: dict(sent=v[0], delivered=v[1]) for k, v in self.net.by_kind.items() if v[0]}
         rec.architecture = self.spec.architecture
         rec.perfect_network = self.net.perfect
+        rec.defence_lost = dict(
+            radars={s.name: float(t) for s, t in zip(self.sites, self.radar_lost_s) if np.isfinite(t)},
+            batteries={b.name: float(t) for b, t in zip(self.batteries, self.battery_lost_s) if np.isfinite(t)},
+            rounds_on_launchers=self.rounds_destroyed, rounds_stranded=self.rounds_stranded)
         rec.jamming = dict(
             standoff_jammers=0 if self.jamming is None else len(self.jamming.standoff),
             escort_jammers=0 if self.jamming is None else int(self.jamming.escort_rows.size),

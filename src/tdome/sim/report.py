@@ -195,6 +195,7 @@ def summarize(rec: RunRecord) -> dict:
         sensor_to_shooter_legs=leg_statistics(rec.legs, list(layers)),
         network=_network_summary(rec),
         jamming=rec.jamming,
+        defence_lost=rec.defence_lost,
     )
 
 

@@ -62,6 +62,7 @@ def print_summary(summary: dict, console) -> None:
         f"C2 tracking stage: p50 {fmt(tr['scan_ms_p50'], '{:.2f}')} ms, p99 {fmt(tr['scan_ms_p99'], '{:.2f}')} ms "
         f"per radar scan",
         _assignment_line(s["assignment"], fmt),
+        *_contested_lines(s),
         f"wall time: {s['wall_time_s']:.1f} s",
     ]
     for line in lines:
@@ -144,6 +145,25 @@ def _network_lines(net: dict, fmt) -> list[str]:
         n = fb["batteries"]
         lines.append(f"fallback: {n} {'battery' if n == 1 else 'batteries'} fought alone after losing the C2 "
                      f"({', '.join(fb['names'])}); {fb['events']} fallbacks, {fb['rejoined']} rejoined")
+    return lines
+
+
+def _contested_lines(s: dict) -> list[str]:
+    """Jamming and the defence's own losses, when there were any (older summaries have neither)."""
+    lines = []
+    jam = s.get("jamming") or {}
+    if jam.get("standoff_jammers") or jam.get("escort_jammers"):
+        worst = max(jam["by_radar"].items(), key=lambda kv: kv[1]["plots_lost"], default=None)
+        lines.append(f"jamming: {jam['standoff_jammers']} stand-off and {jam['escort_jammers']} escort jammers; "
+                     f"{jam['plots_lost']:,} plots lost to it"
+                     + (f" (most by {worst[0]}: {worst[1]['plots_lost']:,})" if worst and worst[1]["plots_lost"]
+                        else "") + f", {jam['strobes']:,} strobes reported")
+    lost = s.get("defence_lost") or {}
+    if lost.get("radars") or lost.get("batteries"):
+        names = [f"{n} at {t:,.0f} s" for n, t in {**lost["radars"], **lost["batteries"]}.items()]
+        lines.append(f"defence lost: {len(lost['radars'])} radars and {len(lost['batteries'])} batteries "
+                     f"({', '.join(names)}); {lost['rounds_on_launchers']} rounds lost on launchers, "
+                     f"{lost['rounds_stranded']} left in magazines with no launcher")
     return lines
 
 

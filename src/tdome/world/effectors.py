@@ -72,6 +72,19 @@ class FireUnit:
         self._ready = int(self.loaded.sum())
         self._next_reload_s = float(self.reload_done_s.min())
 
+    def destroy(self, t_s: float) -> tuple[int, int]:
+        """The launchers are hit at ``t_s``: they and the rounds on them are lost, and the rounds still in the
+        magazine can no longer be fired.  Returns (rounds lost on the launchers, rounds left stranded)."""
+        self._advance(t_s)
+        lost = int(self.loaded.sum())
+        stranded = self.stock - lost
+        self.loaded[:] = 0
+        self.stock = 0
+        self._ready = 0
+        self.reload_done_s[:] = np.inf
+        self._next_reload_s = np.inf
+        return lost, stranded
+
     def ready_rounds(self, t_s: float) -> int:
         self._advance(t_s)
         return self._ready
