@@ -103,3 +103,20 @@ def test_bad_targets_are_refused():
 
     with pytest.raises(ScenarioError, match="also the name of an asset"):
         small(clash)
+
+
+def test_the_contested_scenario_is_built_in_by_name(tmp_path):
+    from tdome.scenario import load_scenario
+    from tdome.studies.spec import scenario_field
+    from test_cli import tdome
+
+    sc = load_scenario("contested")
+    assert sc.raid.jammers and any(g.jammer for _, g in sc.groups())
+    aimed = {g.aim for _, g in sc.groups() if isinstance(g.aim, str)}
+    assert {"Mid Taichung", "Mid Chiayi"} <= aimed
+    assert {b.name for b in sc.batteries if b.value} == {"Mid Taichung", "Mid Chiayi"}
+    assert scenario_field({"scenario": "contested"}, tmp_path / "study.yaml", []) == "contested"
+    (tmp_path / "contested").write_text("not a scenario: [")  # a file of that name wins over the built-in
+    assert scenario_field({"scenario": "contested"}, tmp_path / "study.yaml", []) == str(tmp_path / "contested")
+    r = tdome("validate", "contested")
+    assert r.returncode == 0, r.stderr

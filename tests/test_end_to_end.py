@@ -310,3 +310,18 @@ def test_large_but_legal_sizes_are_warned_about_with_the_reason():
     assert len(w) == 2
     assert "6,0" in w[0] and "minutes" in w[0]
     assert "days" in w[1] and "battle is over" in w[1]
+
+
+def test_leakers_are_told_apart_by_cause(defended, undefended):
+    """Never tracked, tracked and not engaged, engaged and missed: they add up to the leakers, and with no
+    battery nothing is engaged."""
+    for _, s in (defended, undefended):
+        by = s["leakers"]["by_cause"]
+        assert sum(by.values()) == s["leakers"]["total"]
+    assert undefended[1]["leakers"]["by_cause"]["engaged_and_missed"] == 0
+    assert undefended[1]["leakers"]["by_cause"]["tracked_not_engaged"] > 0
+    rec, s = defended
+    engaged = {e["threat_id"] for e in rec.events if e["kind"] == "launch"}
+    aimed = rec.raid.intended_asset >= 0
+    leaked = {e["threat_id"] for e in rec.events if e["kind"] == "leak" and aimed[e["threat_id"]]}
+    assert s["leakers"]["by_cause"]["engaged_and_missed"] == len(leaked & engaged)

@@ -122,6 +122,13 @@ def test_example_study_file_validates():
     assert len(points) == 8 and fidelity == "full"
 
 
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "examples").glob("s*.yaml")))
+def test_every_shipped_study_file_validates(name):
+    """Every study and sweep in examples/, the one on the built-in contested scenario included."""
+    _, points, _ = validate(load_study(ROOT / "examples" / name))
+    assert len(points) >= 1
+
+
 # --------------------------------------------------------------------------- execution
 
 

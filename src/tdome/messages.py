@@ -165,6 +165,7 @@ class InterceptorSpec:
     reaction_s: float  # order to launch
     pk: dict[str, float]  # single-shot kill probability per threat class
     cost_usd: float
+    launch_reliability: float = 1.0  # a round fired flies with this probability (a failed one is spent)
 
 
 @dataclass

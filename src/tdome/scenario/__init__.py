@@ -21,6 +21,8 @@ from tdome.scenario.catalog import (
 )
 from tdome.scenario.errors import ErrorItem, ScenarioError
 from tdome.scenario.loader import (
+    BUILTIN_SCENARIOS,
+    builtin_scenario_path,
     default_scenario_path,
     load_catalog_text,
     load_scenario,
@@ -47,6 +49,7 @@ from tdome.scenario.schema import (
 )
 
 __all__ = [
+    "BUILTIN_SCENARIOS",
     "Asset",
     "Battery",
     "C2Settings",
@@ -67,6 +70,7 @@ __all__ = [
     "Wave",
     "builtin_catalog",
     "builtin_catalog_path",
+    "builtin_scenario_path",
     "default_scenario_path",
     "json_schema",
     "load_catalog_text",

@@ -185,6 +185,9 @@ class InterceptorType(_Frozen):
     homing_basket_m: Num(ge=0.0) = _doc(
         "Seeker homing basket, m: a threat within this distance of the aim point at intercept time is homed on "
         "(then the pk draw decides); otherwise the round misses.")
+    launch_reliability: Probability = _doc(
+        "Probability that a round fired leaves the rail and flies (separate from pk): a round that fails is spent "
+        "and no interceptor flies.", 1.0)
     description: str = _doc("Free text.", "")
     source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
 

@@ -33,9 +33,19 @@ STARTER_FILE = "starter.yaml"
 # --------------------------------------------------------------------------- public API
 
 
+# The scenarios that ship with tdome, by the name a command or a study file may give instead of a path.
+BUILTIN_SCENARIOS = {"default": DEFAULT_FILE, "contested": "contested.yaml"}
+
+
 def default_scenario_path() -> Path:
     """Filesystem path of the built-in default scenario."""
     return Path(str(resources.files("tdome.scenario").joinpath("data", DEFAULT_FILE)))
+
+
+def builtin_scenario_path(name: str) -> Path | None:
+    """Filesystem path of the built-in scenario ``name`` (see :data:`BUILTIN_SCENARIOS`), or None."""
+    file = BUILTIN_SCENARIOS.get(name)
+    return None if file is None else Path(str(resources.files("tdome.scenario").joinpath("data", file)))
 
 
 def starter_scenario_path() -> Path:
@@ -74,6 +84,9 @@ def _scenario_text(path: str | Path | None) -> tuple[str, str]:
     if path is None:
         res = resources.files("tdome.scenario").joinpath("data", DEFAULT_FILE)
         return res.read_text(encoding="utf-8"), str(res)
+    builtin = builtin_scenario_path(str(path))
+    if builtin is not None and not Path(path).exists():  # a built-in's name, and no file of that name here
+        return builtin.read_text(encoding="utf-8"), str(builtin)
     return _read_text(path), str(path)
 
 

@@ -80,6 +80,7 @@ from tdome.scenario.fields import (
     Lon,
     Name,
     Num,
+    Probability,
     ThreatClassName,
     _doc,
     _Model,
@@ -154,6 +155,15 @@ class Asset(_Model):
         return self
 
 
+class Availability(_Model):
+    """Equipment faults: down at the start with some probability, then failures and repairs at random."""
+
+    down_at_start: Probability = _doc("Probability that it is down when the run starts.", 0.0)
+    mtbf_h: Num(gt=0.0) | None = _doc(
+        "Mean time between failures, hours (exponential); null: it does not fail during the run.", None)
+    mttr_h: Num(gt=0.0) = _doc("Mean time to repair, hours (exponential).", 1.0)
+
+
 class Radar(_Model):
     """A radar site."""
 
@@ -169,6 +179,8 @@ class Radar(_Model):
         "Value points: with a value the radar is also a defended asset (a point of its name), which the battle "
         "manager defends and the results weigh; null: not defended for itself. Either way a raid group may aim at "
         "it by name, and a threat that lands within its lethal radius of the site destroys it.", None)
+    availability: Availability | None = _doc(
+        "Faults: while down the radar makes no plots (the C2 sees only their absence); null: always up.", None)
 
 
 class Battery(_Model):
@@ -196,6 +208,9 @@ class Battery(_Model):
         "Value points: with a value the battery is also a defended asset (a point of its name); null: not defended "
         "for itself. Either way a raid group may aim at it by name, and a threat that lands within its lethal "
         "radius of the battery destroys its launchers and the rounds on them.", None)
+    availability: Availability | None = _doc(
+        "Faults of each launcher, drawn launcher by launcher: a launcher that is down cannot fire the rounds it "
+        "holds (the battery's status shows fewer rounds ready); null: always up.", None)
 
     @field_validator("magazine")
     @classmethod

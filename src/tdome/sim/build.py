@@ -24,6 +24,7 @@ from tdome.sim.streams import stream
 from tdome.world.airbreathing import fly_route
 from tdome.world.ballistic import fly_ballistic_many, solve_launch
 from tdome.world.effectors import FireUnit
+from tdome.world.faults import down_windows
 from tdome.world.jammers import Emitter, JammerPath, Jamming
 from tdome.world.trajectory import Trajectory, TrajectorySet
 
@@ -88,7 +89,7 @@ def interceptor_spec(name: str, it) -> InterceptorSpec:
     return InterceptorSpec(
         name=name, layer=it.layer, speed_mps=it.speed_mps, min_range_m=it.min_range_km * 1e3,
         max_range_m=it.max_range_km * 1e3, min_alt_m=it.min_alt_km * 1e3, max_alt_m=it.max_alt_km * 1e3,
-        reaction_s=it.reaction_s, pk=dict(it.pk), cost_usd=it.cost_usd,
+        reaction_s=it.reaction_s, pk=dict(it.pk), cost_usd=it.cost_usd, launch_reliability=it.launch_reliability,
     )
 
 
@@ -100,9 +101,27 @@ def build_batteries(sc) -> list[FireUnit]:
             index=i, name=b.name, layer=b.layer, lat_rad=float(rad(b.lat)), lon_rad=float(rad(b.lon)),
             alt_m=float(b.alt_m), spec=interceptor_spec(b.interceptor, it), launchers=b.launchers,
             rounds_per_launcher=b.rounds_per_launcher, magazine=b.magazine, reload_time_s=b.reload_time_s,
-            homing_basket_m=it.homing_basket_m,
+            homing_basket_m=it.homing_basket_m, down=launcher_faults(sc, b),
         ))
     return out
+
+
+def _windows_of(sc, what: str, avail) -> np.ndarray:
+    return down_windows(stream(sc.seed, f"faults:{what}"), avail.down_at_start, avail.mtbf_h, avail.mttr_h,
+                        float(sc.duration_s))
+
+
+def launcher_faults(sc, b) -> tuple[np.ndarray, ...]:
+    """Each launcher's down intervals (its own stream); () when the battery has no faults."""
+    if b.availability is None:
+        return ()
+    return tuple(_windows_of(sc, f"battery:{b.name}:{k}", b.availability) for k in range(b.launchers))
+
+
+def radar_faults(sc) -> list[np.ndarray]:
+    """Each radar's down intervals (its own stream; none without faults)."""
+    return [np.empty((0, 2)) if r.availability is None else _windows_of(sc, f"radar:{r.name}", r.availability)
+            for r in sc.radars]
 
 
 @dataclass

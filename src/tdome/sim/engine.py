@@ -54,11 +54,13 @@ from tdome.sim.build import (
     build_raid,
     build_sensors,
     c2_config,
+    radar_faults,
 )
 from tdome.sim.command import build_command
 from tdome.sim.network import Network
 from tdome.sim.streams import stream
 from tdome.world.effectors import Effectors, FireUnit
+from tdome.world.faults import down_seconds, is_down
 
 if TYPE_CHECKING:  # for the annotations only: the time loop reads a scenario and never imports the package
     from tdome.scenario import Scenario
@@ -108,6 +110,8 @@ class RunRecord:
     jamming: dict = field(default_factory=dict)
     # Radars and batteries destroyed (name -> time) and the rounds lost with the batteries.
     defence_lost: dict = field(default_factory=dict)
+    # Faults: seconds each faulty radar and battery (launcher-seconds) was down, and rounds that failed at launch.
+    faults: dict = field(default_factory=dict)
 
 
 def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
@@ -184,7 +188,8 @@ class _Battle:
         self.eng_threat: dict[int, int] = {}  # engagement id -> truth row (for metrics only)
         # track id -> plots taken from each truth row (-1: false alarm), rows in the order first counted
         self.track_truth: dict[int, dict[int, int]] = {}
-        self.eff = Effectors(batteries, stream(sc.seed, "effectors"))
+        self.eff = Effectors(batteries, stream(sc.seed, "effectors"), stream(sc.seed, "faults:launch"))
+        self.radar_down = radar_faults(sc)
         self.spec = build_network(sc, sites)
         perfect = sc.sim.fidelity == "perfect_picture"
         self.command = build_command(self.spec, sites, assets, c2_config(sc), [b.name for b in batteries],
@@ -257,8 +262,9 @@ class _Battle:
 
     def _scans(self, t: float, t_next: float) -> None:
         feeds, traj, rcs = self.command.feeds, self.traj, self.raid.rcs_m2
-        lost = self.radar_lost_s
-        scans = sorted((ts, k) for k, r in enumerate(self.radars) for ts in r.scan_instants(t, t_next) if ts < lost[k])
+        lost, down = self.radar_lost_s, self.radar_down
+        scans = sorted((ts, k) for k, r in enumerate(self.radars) for ts in r.scan_instants(t, t_next)
+                       if ts < lost[k] and not (len(down[k]) and is_down(down[k], ts)))
         for ts, k in scans:
             # The live threats (truth_state's alive rows) and their states, in one compiled pass.
             idx, pos_a, vel_a = traj.live_state_at(ts, self.kill_s)
@@ -502,9 +508,15 @@ class _Battle:
 
     def _execute(self, t: float, o, src: str) -> None:
         rec = self.rec
+        failed_before = len(self.eff.launch_failures)
         launched = self.eff.execute(t, [o])
         bat = self.batteries[o.battery]
         row = truth_of(self.track_truth, o.track_id)
+        failed = len(self.eff.launch_failures) - failed_before
+        if failed:
+            _event(rec, self.eff.launch_failures[-1][0], "launch_failure", threat=row, track=o.track_id,
+                   battery=o.battery, layer=bat.layer, rounds=failed, ecef=bat.ecef,
+                   detail=f"{failed} x {bat.spec.name} engagement {o.engagement_id}: failed at launch")
         self.eng_threat[o.engagement_id] = row
         leg = self.legs.get(o.engagement_id)
         if leg is not None:
@@ -572,6 +584,10 @@ class _Battle:
             radars={s.name: float(t) for s, t in zip(self.sites, self.radar_lost_s) if np.isfinite(t)},
             batteries={b.name: float(t) for b, t in zip(self.batteries, self.battery_lost_s) if np.isfinite(t)},
             rounds_on_launchers=self.rounds_destroyed, rounds_stranded=self.rounds_stranded)
+        rec.faults = dict(
+            radar_down_s={s.name: down_seconds(w, t) for s, w in zip(self.sites, self.radar_down) if len(w)},
+            launcher_down_s={b.name: sum(down_seconds(w, t) for w in b.down) for b in self.batteries if b.down},
+            launch_failures=len(self.eff.launch_failures))
         rec.jamming = dict(
             standoff_jammers=0 if self.jamming is None else len(self.jamming.standoff),
             escort_jammers=0 if self.jamming is None else int(self.jamming.escort_rows.size),

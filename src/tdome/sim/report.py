@@ -168,7 +168,7 @@ def summarize(rec: RunRecord) -> dict:
         threats=dict(total=n, aimed_at_assets=int(aimed.sum()), decoys=int((~aimed).sum()),
                      killed=int(np.isfinite(rec.kill_s).sum()), by_class=by_class),
         leakers=dict(total=len(leaker_rows), rate=len(leaker_rows) / max(int(aimed.sum()), 1),
-                     by_asset=leakers_by_asset),
+                     by_asset=leakers_by_asset, by_cause=_leakers_by_cause(rec, leaker_rows)),
         hits_by_asset=hits_by_asset,
         defended_value=dict(total=value_total, surviving=value_surviving,
                             fraction=value_surviving / value_total if value_total else None),
@@ -196,7 +196,21 @@ def summarize(rec: RunRecord) -> dict:
         network=_network_summary(rec),
         jamming=rec.jamming,
         defence_lost=rec.defence_lost,
+        faults=rec.faults,
     )
+
+
+def _leakers_by_cause(rec: RunRecord, leaker_rows: set[int]) -> dict[str, int]:
+    """Why each leaker got through: never held by a track, tracked and not engaged, or engaged and missed.
+
+    Tracked: some recorded track was attributed to it (it took most of that track's plots); engaged: an
+    interceptor was launched at it (at a track attributed to it).
+    """
+    tracked = {int(row[8]) for row in rec.track_rows if row[8] >= 0}
+    engaged = {r for r in leaker_rows if np.isfinite(rec.first_launch_s[r])}
+    return dict(untracked=len(leaker_rows - tracked - engaged),
+                tracked_not_engaged=len((leaker_rows & tracked) - engaged),
+                engaged_and_missed=len(engaged))
 
 
 def _none_if_nan(v):

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tdome.scenario import ErrorItem, ScenarioError, read_scenario_data, scenario_from_dict
+from tdome.scenario import BUILTIN_SCENARIOS, ErrorItem, ScenarioError, read_scenario_data, scenario_from_dict
 from tdome.scenario.schema import FIDELITIES
 from tdome.studies import params as P
 
@@ -117,9 +117,13 @@ def scenario_field(data: dict, p: Path, errs: list[ErrorItem]) -> str | None:
     if scen in (None, "default"):
         return None
     if not isinstance(scen, str) or not scen or "\0" in scen:
-        errs.append(ErrorItem("scenario", f"= {scen!r}: must be a file path or 'default'"))
+        errs.append(ErrorItem("scenario", f"= {scen!r}: must be a file path or a built-in scenario's name "
+                                          f"({', '.join(BUILTIN_SCENARIOS)})"))
         return None
-    return str((p.parent / scen).resolve()) if not Path(scen).is_absolute() else scen
+    local = (p.parent / scen).resolve() if not Path(scen).is_absolute() else Path(scen)
+    if scen in BUILTIN_SCENARIOS and not local.exists():
+        return scen  # the loader reads the built-in of that name
+    return str(local)
 
 
 def _path_mapping(data: dict, key: str, what: str, errs: list[ErrorItem]) -> dict:

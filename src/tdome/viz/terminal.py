@@ -42,7 +42,7 @@ def print_summary(summary: dict, console) -> None:
         f"threats: {th['total']} ({th['aimed_at_assets']} aimed at assets, {th['decoys']} at empty ground or sea), "
         f"killed {th['killed']}",
         f"leakers: {s['leakers']['total']} of {th['aimed_at_assets']} threats aimed at assets reached their aim "
-        f"unintercepted (leak rate {s['leakers']['rate']:.1%})",
+        f"unintercepted (leak rate {s['leakers']['rate']:.1%})" + _causes(s["leakers"].get("by_cause")),
         f"defended value surviving: {s['defended_value']['surviving']:.0f} of {s['defended_value']['total']:.0f} "
         f"(the values of the assets no threat hit)",
         f"interceptors: {s['interceptors']['shots']} shots, USD {s['interceptors']['cost_usd'] / 1e6:.1f} M "
@@ -146,6 +146,14 @@ def _network_lines(net: dict, fmt) -> list[str]:
         lines.append(f"fallback: {n} {'battery' if n == 1 else 'batteries'} fought alone after losing the C2 "
                      f"({', '.join(fb['names'])}); {fb['events']} fallbacks, {fb['rejoined']} rejoined")
     return lines
+
+
+def _causes(by_cause: dict | None) -> str:
+    """``: 3 never tracked, 5 tracked and not engaged, 7 engaged and missed`` (older summaries: nothing)."""
+    if not by_cause or not sum(by_cause.values()):
+        return ""
+    return (f": {by_cause['untracked']} never tracked, {by_cause['tracked_not_engaged']} tracked and not engaged, "
+            f"{by_cause['engaged_and_missed']} engaged and missed")
 
 
 def _contested_lines(s: dict) -> list[str]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from tdome import geo
 from tdome.messages import AimUpdate, BatteryStatus, FireOrder, InterceptorSpec
+from tdome.world.faults import is_down
 
 
 @dataclass
@@ -46,6 +47,9 @@ class FireUnit:
     # loaded.sum() as a Python int, kept by _advance and fire (the only code that changes ``loaded``), so that
     # the status report of every cycle costs no array work.
     _ready: int = field(init=False, default=0, repr=False)
+    # Faults: each launcher's down intervals (k, 2), [start, end) in s; empty: it never fails.  A launcher that
+    # is down cannot fire what it holds; its reload goes on.
+    down: tuple[np.ndarray, ...] = ()
 
     def __post_init__(self) -> None:
         self.stock = self.magazine
@@ -85,15 +89,24 @@ class FireUnit:
         self._next_reload_s = np.inf
         return lost, stranded
 
+    def up(self, t_s: float) -> np.ndarray:
+        """Which launchers are working at ``t_s``."""
+        return np.array([not is_down(w, t_s) for w in self.down], dtype=bool)
+
     def ready_rounds(self, t_s: float) -> int:
         self._advance(t_s)
+        if self.down:
+            return int(self.loaded[self.up(t_s)].sum())
         return self._ready
 
     def fire(self, t_s: float, rounds: int) -> int:
         """Fire up to ``rounds`` now; returns how many left the rails."""
         self._advance(t_s)
         fired = 0
+        working = self.up(t_s) if self.down else None
         for i in np.argsort(-self.loaded, kind="stable"):
+            if working is not None and not working[i]:
+                continue
             while self.loaded[i] > 0 and fired < rounds:
                 self.loaded[i] -= 1
                 self.stock -= 1
@@ -141,9 +154,13 @@ class Effectors:
     costs nothing).
     """
 
-    def __init__(self, batteries: list[FireUnit], rng: np.random.Generator):
+    def __init__(self, batteries: list[FireUnit], rng: np.random.Generator,
+                 launch_rng: np.random.Generator | None = None):
         self.batteries = batteries
         self.rng = rng
+        # Launch failures draw from their own stream, and only for interceptors less than fully reliable.
+        self.launch_rng = launch_rng if launch_rng is not None else np.random.default_rng(0)
+        self.launch_failures: list[tuple[float, int, int]] = []  # (time, battery, engagement id) per round
         self.flying: list[Interceptor] = []
         self.done: list[Interceptor] = []
         self._next_id = 1
@@ -170,6 +187,10 @@ class Effectors:
             if late > 0.0:
                 launch_s, intercept_s = launch_s + late, intercept_s + late
             n = bat.fire(t_s, o.rounds)
+            if n and bat.spec.launch_reliability < 1.0:
+                fails = int(np.sum(self.launch_rng.random(n) >= bat.spec.launch_reliability))
+                self.launch_failures += [(launch_s, o.battery, o.engagement_id)] * fails
+                n -= fails
             for _ in range(n):
                 itc = Interceptor(self._next_id, o.engagement_id, o.battery, o.track_id, launch_s,
                                   intercept_s, bat.ecef.copy(), np.array(o.aim_ecef))
