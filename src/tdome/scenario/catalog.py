@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -65,8 +65,23 @@ class ThreatType(_Frozen):
     lethal_radius_m: Num(gt=0.0) = _doc(
         "Lethal radius, m: an asset within this distance of the impact point is hit.")
     cost_usd: Num(ge=0.0) = _doc("Unit cost, US dollars (for the cost-exchange measures).")
+    seeker: Literal["anti_radiation"] | None = _doc(
+        "anti_radiation: homes on the radar its group aims at while that radar emits; once the radar is silent "
+        "(or lost) it flies on to the radar's last known position and drifts off it at drift_mps. Air-breathing "
+        "classes only. Null: it flies to its aim point.", None)
+    drift_mps: Num(ge=0.0) = _doc(
+        "Anti-radiation threats: how fast the miss grows once the radar goes silent, m/s (navigation drift).", 0.0)
     description: str = _doc("Free text.", "")
     source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
+
+    @field_validator("seeker")
+    @classmethod
+    def _seeker(cls, v: str | None, info: ValidationInfo) -> str | None:
+        c = info.data.get("class_")
+        if v is not None and c not in AIR_BREATHING_CLASSES:
+            raise ValueError(f"only for air-breathing classes ({', '.join(AIR_BREATHING_CLASSES)}); "
+                             f"remove it (or set it to null) for class '{c}'")
+        return v
 
     @field_validator("cruise_alt_m")
     @classmethod

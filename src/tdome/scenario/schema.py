@@ -164,6 +164,21 @@ class Availability(_Model):
     mttr_h: Num(gt=0.0) = _doc("Mean time to repair, hours (exponential).", 1.0)
 
 
+class Emcon(_Model):
+    """Emission control: when the radar keeps silent (no plots, nothing for an anti-radiation seeker to home on)."""
+
+    silent: list[tuple[Num(ge=0.0), Num(ge=0.0)]] = _doc(
+        "Silent periods [start_s, end_s], s from the start of the run.", default_factory=list)
+
+    @field_validator("silent")
+    @classmethod
+    def _ordered(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        for a, b in v:
+            if not b > a:
+                raise ValueError(f"a silent period [{a:g}, {b:g}] must end after it starts")
+        return v
+
+
 class Radar(_Model):
     """A radar site."""
 
@@ -181,6 +196,7 @@ class Radar(_Model):
         "it by name, and a threat that lands within its lethal radius of the site destroys it.", None)
     availability: Availability | None = _doc(
         "Faults: while down the radar makes no plots (the C2 sees only their absence); null: always up.", None)
+    emcon: Emcon | None = _doc("Emission control: its silent periods; null: it emits all the time.", None)
 
 
 class Battery(_Model):
@@ -716,6 +732,11 @@ class Scenario(_Model):
                                        g.jammer))
                 if tt is None:
                     continue
+                if tt.seeker == "anti_radiation" and g.aim not in {r.name for r in self.radars}:
+                    out.append(Problem(gpath + ("aim",),
+                                       f"'{g.threat}' homes on radars: aim it at a radar by name ("
+                                       + ", ".join(r.name for r in self.radars) + ")",
+                                       g.aim if isinstance(g.aim, str) else g.aim.model_dump()))
                 if g.jammer is not None and tt.is_ballistic:
                     out.append(Problem(gpath + ("jammer",),
                                        f"jammers ride with air-breathing threats only; '{g.threat}' is a "

@@ -118,6 +118,11 @@ def launcher_faults(sc, b) -> tuple[np.ndarray, ...]:
     return tuple(_windows_of(sc, f"battery:{b.name}:{k}", b.availability) for k in range(b.launchers))
 
 
+def radar_silences(sc) -> list[np.ndarray]:
+    """Each radar's silent periods under emission control, (k, 2) in s."""
+    return [np.array(r.emcon.silent if r.emcon is not None else [], dtype=float).reshape(-1, 2) for r in sc.radars]
+
+
 def radar_faults(sc) -> list[np.ndarray]:
     """Each radar's down intervals (its own stream; none without faults)."""
     return [np.empty((0, 2)) if r.availability is None else _windows_of(sc, f"radar:{r.name}", r.availability)
@@ -140,6 +145,9 @@ class RaidTruth:
     intended_asset: np.ndarray  # asset the aim point lies on (within lethal radius), -1 for none
     trajectories: TrajectorySet
     jammer: list[str | None] = field(default_factory=list)  # the jammer type each threat carries, if any
+    # Anti-radiation threats: the radar each homes on (-1: none) and its drift once that radar is silent (m/s).
+    arm_radar: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    drift_mps: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __len__(self) -> int:
         return len(self.type_name)
@@ -164,6 +172,7 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
                 rows.append((group, tt, wave.name, t0, float(llat), float(llon), float(plat), float(plon)))
 
     n = len(rows)
+    radar_index = {r.name: k for k, r in enumerate(sc.radars)}
     trajs: dict[int, Trajectory] = {}  # row -> its trajectory: the ballistic ones first, then the routed ones
     bal = [i for i, r in enumerate(rows) if r[1].class_ in BALLISTIC_CLASS_NAMES]
     if bal:
@@ -210,6 +219,9 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
         cost_usd=np.array([r[1].cost_usd for r in rows]), intended_asset=intended,
         trajectories=TrajectorySet([trajs[i] for i in range(n)], dt_s=0.5, t0_s=0.0),
         jammer=[r[0].jammer for r in rows],
+        arm_radar=np.array([radar_index.get(r[0].aim, -1) if r[1].seeker == "anti_radiation" else -1
+                            for r in rows], dtype=np.int64),
+        drift_mps=np.array([r[1].drift_mps for r in rows], dtype=float),
     )
 
 

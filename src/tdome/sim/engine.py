@@ -55,6 +55,7 @@ from tdome.sim.build import (
     build_sensors,
     c2_config,
     radar_faults,
+    radar_silences,
 )
 from tdome.sim.command import build_command
 from tdome.sim.network import Network
@@ -112,6 +113,9 @@ class RunRecord:
     defence_lost: dict = field(default_factory=dict)
     # Faults: seconds each faulty radar and battery (launcher-seconds) was down, and rounds that failed at launch.
     faults: dict = field(default_factory=dict)
+    # Emission control: silent scans and the plots they would have made, per radar; anti-radiation threats.
+    emcon: dict = field(default_factory=dict)
+    anti_radiation: dict = field(default_factory=dict)
 
 
 def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
@@ -190,6 +194,10 @@ class _Battle:
         self.track_truth: dict[int, dict[int, int]] = {}
         self.eff = Effectors(batteries, stream(sc.seed, "effectors"), stream(sc.seed, "faults:launch"))
         self.radar_down = radar_faults(sc)
+        self.radar_silent = radar_silences(sc)
+        self.silent_scans = np.zeros(len(radars), dtype=np.int64)
+        self.plots_lost_to_silence = np.zeros(len(radars), dtype=np.int64)
+        self.impact_at: dict[int, tuple[float, float, np.ndarray]] = {}  # row -> (lat, lon, ecef) where it landed
         self.spec = build_network(sc, sites)
         perfect = sc.sim.fidelity == "perfect_picture"
         self.command = build_command(self.spec, sites, assets, c2_config(sc), [b.name for b in batteries],
@@ -262,7 +270,7 @@ class _Battle:
 
     def _scans(self, t: float, t_next: float) -> None:
         feeds, traj, rcs = self.command.feeds, self.traj, self.raid.rcs_m2
-        lost, down = self.radar_lost_s, self.radar_down
+        lost, down, silent = self.radar_lost_s, self.radar_down, self.radar_silent
         scans = sorted((ts, k) for k, r in enumerate(self.radars) for ts in r.scan_instants(t, t_next)
                        if ts < lost[k] and not (len(down[k]) and is_down(down[k], ts)))
         for ts, k in scans:
@@ -273,6 +281,12 @@ class _Battle:
                 jpos, fig = self.jamming.at(ts, idx, pos_a)
                 jam = JammerState(jpos, fig[:, 0], fig[:, 1], fig[:, 2], fig[:, 3]) if len(jpos) else None
             det, src = self.radars[k].scan(ts, pos_a, vel_a, rcs[idx], jam)
+            if len(silent[k]) and is_down(silent[k], ts):
+                # Silent under emission control: the plots the scan would have made are its cost, and go nowhere
+                # (the scan is still drawn, so that silence changes no other draw of the run).
+                self.silent_scans[k] += 1
+                self.plots_lost_to_silence[k] += int(np.sum(src >= 0))
+                continue
             truth_rows = _plot_truth(src, idx, ts, self.first_detect, self.rec.detected_by[k])
             name = self.sites[k].name
             for f in feeds[k]:
@@ -286,12 +300,50 @@ class _Battle:
             self.impacted[i] = True
             if self.kill_s[i] <= traj.impact_s[i]:
                 continue
-            lat, lon, _ = geo.ecef_to_geodetic(traj.impact_ecef[i])
+            lat, lon, ecef = self._landing(int(i))
             hits = [j for j, a in enumerate(assets) if a.distance_m(lat, lon) <= self.raid.lethal_radius_m[i]]
             rec.impact_hits[int(i)] = hits
             kind = "leak" if self.raid.intended_asset[i] >= 0 or hits else "impact"
             detail = ", ".join(assets[j].name for j in hits) if hits else "no asset hit"
-            _event(rec, traj.impact_s[i], kind, threat=i, ecef=traj.impact_ecef[i], detail=detail)
+            _event(rec, traj.impact_s[i], kind, threat=i, ecef=ecef, detail=detail)
+
+    def _emitting(self, k: int, t: float) -> bool:
+        """Whether radar k radiates at t: not destroyed, not down, not silent."""
+        return not (t >= self.radar_lost_s[k] or is_down(self.radar_down[k], t) or is_down(self.radar_silent[k], t))
+
+    def _quiet_since(self, k: int, t: float) -> float:
+        """When radar k's present quiet stretch began (it does not emit at t): silence, faults and its loss
+        joined end to end."""
+        start = t
+        changed = True
+        while changed:
+            changed = False
+            for w in (self.radar_silent[k], self.radar_down[k]):
+                inside = (w[:, 0] < start) & (start <= w[:, 1])
+                if inside.any():
+                    start, changed = float(w[inside, 0].min()), True
+            if self.radar_lost_s[k] < start:
+                start, changed = float(self.radar_lost_s[k]), True
+        return start
+
+    def _landing(self, i: int) -> tuple[float, float, np.ndarray]:
+        """Where threat i lands: its trajectory's end, or for an anti-radiation threat whose radar was quiet at
+        the end, that point moved by its drift since the radar fell quiet (a direction of its own stream)."""
+        if i in self.impact_at:
+            return self.impact_at[i]
+        traj = self.traj
+        lat, lon, _ = geo.ecef_to_geodetic(traj.impact_ecef[i])
+        ecef = traj.impact_ecef[i]
+        k = int(self.raid.arm_radar[i]) if self.raid.arm_radar.size else -1
+        t_end = float(traj.impact_s[i])
+        if k >= 0 and not self._emitting(k, t_end):
+            quiet = max(self._quiet_since(k, t_end), float(traj.launch_s[i]))
+            miss = float(self.raid.drift_mps[i]) * (t_end - quiet)
+            bearing = stream(self.sc.seed, f"arm:{i}").uniform(0.0, 2.0 * np.pi)
+            lat, lon = geo.destination(lat, lon, bearing, miss)
+            ecef = geo.geodetic_to_ecef(lat, lon, 0.0)
+        self.impact_at[i] = (float(lat), float(lon), ecef)
+        return self.impact_at[i]
 
     def _damage(self, t: float, t_next: float) -> None:
         """Threats landing in (t, t_next] unkilled destroy the radars and batteries within their lethal radius.
@@ -305,7 +357,7 @@ class _Battle:
             self.damage_done[i] = True
             if self.kill_s[i] <= traj.impact_s[i]:
                 continue
-            lat, lon, _ = geo.ecef_to_geodetic(traj.impact_ecef[i])
+            lat, lon, _ = self._landing(int(i))
             self._destroy_near(int(i), float(traj.impact_s[i]), lat, lon)
 
     def _destroy_near(self, i: int, t: float, lat, lon) -> None:
@@ -584,6 +636,14 @@ class _Battle:
             radars={s.name: float(t) for s, t in zip(self.sites, self.radar_lost_s) if np.isfinite(t)},
             batteries={b.name: float(t) for b, t in zip(self.batteries, self.battery_lost_s) if np.isfinite(t)},
             rounds_on_launchers=self.rounds_destroyed, rounds_stranded=self.rounds_stranded)
+        rec.emcon = dict(
+            silent_scans={s.name: int(n) for s, n in zip(self.sites, self.silent_scans) if n},
+            plots_lost_to_silence={s.name: int(n) for s, n in zip(self.sites, self.plots_lost_to_silence) if n})
+        arm = np.flatnonzero(self.raid.arm_radar >= 0) if self.raid.arm_radar.size else np.zeros(0, dtype=int)
+        landed = [i for i in arm.tolist() if i in self.impact_at]
+        rec.anti_radiation = dict(
+            threats=int(arm.size), landed=len(landed),
+            on_their_radar=sum(self.radar_lost_s[self.raid.arm_radar[i]] == self.traj.impact_s[i] for i in landed))
         rec.faults = dict(
             radar_down_s={s.name: down_seconds(w, t) for s, w in zip(self.sites, self.radar_down) if len(w)},
             launcher_down_s={b.name: sum(down_seconds(w, t) for w in b.down) for b in self.batteries if b.down},

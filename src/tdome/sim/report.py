@@ -197,6 +197,8 @@ def summarize(rec: RunRecord) -> dict:
         jamming=rec.jamming,
         defence_lost=rec.defence_lost,
         faults=rec.faults,
+        emcon=rec.emcon,
+        anti_radiation=rec.anti_radiation,
     )
 
 

@@ -166,6 +166,14 @@ def _contested_lines(s: dict) -> list[str]:
                      f"{jam['plots_lost']:,} plots lost to it"
                      + (f" (most by {worst[0]}: {worst[1]['plots_lost']:,})" if worst and worst[1]["plots_lost"]
                         else "") + f", {jam['strobes']:,} strobes reported")
+    em = s.get("emcon") or {}
+    if em.get("silent_scans"):
+        lines.append(f"emission control: {sum(em['silent_scans'].values()):,} silent scans, "
+                     f"{sum(em['plots_lost_to_silence'].values()):,} plots they would have made")
+    arm = s.get("anti_radiation") or {}
+    if arm.get("threats"):
+        lines.append(f"anti-radiation threats: {arm['threats']}, {arm['landed']} landed, "
+                     f"{arm['on_their_radar']} on their radar")
     lost = s.get("defence_lost") or {}
     if lost.get("radars") or lost.get("batteries"):
         names = [f"{n} at {t:,.0f} s" for n, t in {**lost["radars"], **lost["batteries"]}.items()]

@@ -1,0 +1,97 @@
+"""Anti-radiation threats and emission control: a radar that emits is found; a silent one makes no plots, and
+the seeker then misses it by its drift."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tdome import geo
+from tdome.scenario import ScenarioError
+from tdome.sim.engine import run
+from tdome.sim.network import Network
+from tdome.sim.report import summarize
+from test_end_to_end import small
+
+TARGET = "Gap filler Hsinchu"
+
+
+def _arm(silent=None, count=2):
+    def mutate(d):
+        d["raid"]["waves"].insert(0, {"name": "suppression", "start_s": 20.0, "spread_s": 4.0, "groups": [
+            {"threat": "arm_yj91", "count": count, "launch": {"lat": 24.80, "lon": 120.25}, "aim": TARGET}]})
+        d["batteries"] = []  # nothing shoots them down: the test is about the seeker
+        if silent is not None:
+            for r in d["radars"]:
+                if r["name"] == TARGET:
+                    r["emcon"] = {"silent": silent}
+
+    return mutate
+
+
+def _plot_times(monkeypatch) -> list[tuple[str, float]]:
+    sent: list[tuple[str, float]] = []
+    original = Network.send
+
+    def recording(self, t, kind, src, dst, payload, **kw):
+        if kind == "plots":
+            sent.append((src, float(t)))
+        return original(self, t, kind, src, dst, payload, **kw)
+
+    monkeypatch.setattr(Network, "send", recording)
+    return sent
+
+
+def test_an_emitting_radar_is_found_and_destroyed():
+    rec = run(small(_arm()))
+    s = summarize(rec)
+    assert s["anti_radiation"] == {"threats": 2, "landed": 2, "on_their_radar": 1}  # the second finds it gone
+    assert list(s["defence_lost"]["radars"]) == [TARGET]
+
+
+def test_a_silent_radar_makes_no_plots_and_the_seeker_misses_it_by_its_drift(monkeypatch):
+    sent = _plot_times(monkeypatch)
+    quiet = 60.0
+    rec = run(small(_arm(silent=[[quiet, 900.0]])))
+    s = summarize(rec)
+    assert s["defence_lost"]["radars"] == {}  # it survives
+    assert s["anti_radiation"]["on_their_radar"] == 0 and s["anti_radiation"]["landed"] == 2
+    assert s["emcon"]["silent_scans"][TARGET] > 0
+    assert "plots_lost_to_silence" in s["emcon"]
+    times = [t for src, t in sent if src == TARGET]
+    assert times and max(times) < quiet  # it sent plots before its silence and none during it
+    assert any(src != TARGET and t > quiet for src, t in sent)  # the others go on
+    # Each seeker lands its drift times the time since the radar fell silent away from where it aimed.
+    site = next(r for r in rec.sites if r.name == TARGET)
+    arms = np.flatnonzero(rec.raid.arm_radar >= 0)
+    for i in arms:
+        landed = [e for e in rec.events if e["threat_id"] == i and e["kind"] in ("leak", "impact")]
+        assert len(landed) == 1
+        lat, lon = np.radians(landed[0]["lat_deg"]), np.radians(landed[0]["lon_deg"])
+        aim_lat, aim_lon, _ = geo.ecef_to_geodetic(rec.raid.trajectories.impact_ecef[i])
+        miss = float(geo.great_circle_distance_m(aim_lat, aim_lon, lat, lon))
+        want = rec.raid.drift_mps[i] * (rec.raid.trajectories.impact_s[i] - quiet)
+        assert miss == pytest.approx(want, rel=1e-6)
+        assert float(geo.great_circle_distance_m(site.lat_rad, site.lon_rad, lat, lon)) > rec.raid.lethal_radius_m[i]
+
+
+def test_anti_radiation_threats_must_aim_at_a_radar():
+    def bad(d):
+        _arm()(d)
+        d["raid"]["waves"][0]["groups"][0]["aim"] = "Taipei"
+
+    with pytest.raises(ScenarioError, match="homes on radars: aim it at a radar by name"):
+        small(bad)
+
+    def unknown(d):
+        _arm()(d)
+        d["raid"]["waves"][0]["groups"][0]["aim"] = "FCR Nowhere"
+
+    with pytest.raises(ScenarioError, match="unknown asset, radar or battery 'FCR Nowhere'"):
+        small(unknown)
+
+    def backwards(d):
+        _arm(silent=[[100.0, 50.0]])(d)
+
+    with pytest.raises(ScenarioError, match="must end after it starts"):
+        small(backwards)
