@@ -16,14 +16,14 @@ from test_end_to_end import small
 TARGET = "Gap filler Hsinchu"
 
 
-def _arm(silent=None, count=2):
+def _arm(silent=None, count=2, target=TARGET, launch=(24.80, 120.25)):
     def mutate(d):
         d["raid"]["waves"].insert(0, {"name": "suppression", "start_s": 20.0, "spread_s": 4.0, "groups": [
-            {"threat": "arm_yj91", "count": count, "launch": {"lat": 24.80, "lon": 120.25}, "aim": TARGET}]})
+            {"threat": "arm_yj91", "count": count, "launch": {"lat": launch[0], "lon": launch[1]}, "aim": target}]})
         d["batteries"] = []  # nothing shoots them down: the test is about the seeker
         if silent is not None:
             for r in d["radars"]:
-                if r["name"] == TARGET:
+                if r["name"] == target:
                     r["emcon"] = {"silent": silent}
 
     return mutate
@@ -95,3 +95,29 @@ def test_anti_radiation_threats_must_aim_at_a_radar():
 
     with pytest.raises(ScenarioError, match="must end after it starts"):
         small(backwards)
+
+
+def test_the_c2_orders_a_threatened_radar_silent_and_the_seeker_misses():
+    """Emission control on the C2's word: a radar given a value is an asset; a track assessed to reach it soon
+    has it ordered silent (from the picture, never from truth), and the seeker then drifts off it."""
+
+    target = "Changhua coastal"  # alone on the coast: the track's path reaches it before any other asset
+
+    def valued(emcon_s):
+        def mutate(d):
+            _arm(target=target, launch=(23.95, 119.60))(d)
+            for r in d["radars"]:
+                if r["name"] == target:
+                    r["value"] = 30.0
+            if emcon_s is not None:
+                d.setdefault("c2", {}).setdefault("doctrine", {})["emcon_time_to_go_s"] = emcon_s
+
+        return mutate
+
+    quiet = summarize(rec := run(small(valued(90.0))))
+    silenced = [e for e in rec.events if e["kind"] == "radar_silenced"]
+    assert silenced and silenced[0]["detail"].startswith(target)
+    assert quiet["defence_lost"]["radars"] == {} and quiet["anti_radiation"]["on_their_radar"] == 0
+    assert quiet["emcon"]["silent_scans"][target] > 0
+    loud = summarize(run(small(valued(None))))
+    assert list(loud["defence_lost"]["radars"]) == [target]

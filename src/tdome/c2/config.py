@@ -188,6 +188,13 @@ class DoctrineConfig:
         doc="Engagement authority per layer: auto (weapons free: orders go out at once), confirm (each order waits "
             "for an operator's decision; see operators) or hold (the layer does not fire).",
         key_doc="Engagement authority of the {key} layer: auto, confirm or hold.")
+    emcon_time_to_go_s: float | None = setting(
+        None, gt=0.0, optional=True,
+        doc="Emission control: a radar that is a defended asset (a radar given a value) is ordered silent when a "
+            "track is assessed to reach it within this time, s; null: radars are never ordered silent.")
+    emcon_hold_s: float = setting(
+        60.0, gt=0.0, doc="How long a radar ordered silent keeps silent after the last threat assessed inbound on "
+                          "it, s.")
 
     def __post_init__(self) -> None:
         check_choices(self)

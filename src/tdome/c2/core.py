@@ -111,6 +111,8 @@ class CycleOutput:
     # How far the solver ran past its time limit, timed around its call (its own solve_s may not count all of
     # it), when by more than the solvers' DEADLINE_MARGIN_S; else 0.
     solver_overrun_s: float = 0.0
+    # Emission control: (radar name, silent until s) for each radar a threat is assessed inbound on.
+    silence: list[tuple[str, float]] = field(default_factory=list)
 
 
 class BattleManager:
@@ -227,7 +229,18 @@ class BattleManager:
             over = took_s - self.config.assignment.time_budget_s
         self._settle(now_s)
         return CycleOutput(orders, updates, picture, threats, verdicts, result, (len(armed), int(rows.size)),
-                           requests, withdrawn, over if over > DEADLINE_MARGIN_S else 0.0)
+                           requests, withdrawn, over if over > DEADLINE_MARGIN_S else 0.0,
+                           self._silence(now_s, threats))
+
+    def _silence(self, now_s: float, threats: ThreatPicture) -> list[tuple[str, float]]:
+        """Emission control: the radars (assets of kind radar) a track is assessed to reach within the doctrine's
+        time, each to keep silent until ``emcon_hold_s`` from now."""
+        doc = self.config.doctrine
+        if doc.emcon_time_to_go_s is None or not threats.asset.size:
+            return []
+        near = (threats.asset >= 0) & (threats.time_to_go_s <= doc.emcon_time_to_go_s)
+        names = sorted({self.assets[a].name for a in threats.asset[near].tolist() if self.assets[a].kind == "radar"})
+        return [(name, now_s + doc.emcon_hold_s) for name in names]
 
     def _pk_table(self, batteries: list[BatteryStatus]) -> np.ndarray:
         """The batteries' kill probability tables (:func:`~tdome.c2.threat.pk_table`), kept while their

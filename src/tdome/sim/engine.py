@@ -195,6 +195,7 @@ class _Battle:
         self.eff = Effectors(batteries, stream(sc.seed, "effectors"), stream(sc.seed, "faults:launch"))
         self.radar_down = radar_faults(sc)
         self.radar_silent = radar_silences(sc)
+        self.radar_index = {s.name: k for k, s in enumerate(sites)}
         self.silent_scans = np.zeros(len(radars), dtype=np.int64)
         self.plots_lost_to_silence = np.zeros(len(radars), dtype=np.int64)
         self.impact_at: dict[int, tuple[float, float, np.ndarray]] = {}  # row -> (lat, lon, ecef) where it landed
@@ -306,6 +307,24 @@ class _Battle:
             kind = "leak" if self.raid.intended_asset[i] >= 0 or hits else "impact"
             detail = ", ".join(assets[j].name for j in hits) if hits else "no asset hit"
             _event(rec, traj.impact_s[i], kind, threat=i, ecef=ecef, detail=detail)
+
+    def _silence(self, t: float, name: str, until: float, where: str) -> None:
+        """The C2 orders radar ``name`` silent from now until ``until`` (emission control); the order is taken to
+        reach the radar at once.  A radar already silent past ``until`` is left so; one silent until sooner keeps
+        silent longer."""
+        k = self.radar_index[name]
+        w = self.radar_silent[k]
+        if len(w) and is_down(w, t):
+            current = int(np.flatnonzero((w[:, 0] <= t) & (t < w[:, 1]))[-1])
+            if w[current, 1] >= until:
+                return
+            w = w.copy()
+            w[current, 1] = until
+        else:
+            w = np.vstack([w, [t, until]])
+            _event(self.rec, t, "radar_silenced", ecef=self.sites[k].ecef,
+                   detail=f"{name}: a threat is assessed inbound{where}")
+        self.radar_silent[k] = w
 
     def _emitting(self, k: int, t: float) -> bool:
         """Whether radar k radiates at t: not destroyed, not down, not silent."""
@@ -479,6 +498,8 @@ class _Battle:
                     limit = node.bm.config.assignment.time_budget_s
                     _event(rec, t, "solver_overrun", detail=f"{node.bm.config.assignment.solver} took "
                            f"{limit + out.solver_overrun_s:.3f} s of a {limit:.3f} s limit{where}")
+            for name, until in out.silence:
+                self._silence(t, name, until, where)
             for eid, tid, verdict in out.assessments:
                 _event(rec, t, "assessed_" + verdict, track=tid, detail=f"engagement {eid}{where}")
             for eid, tid, reason in out.withdrawn:
