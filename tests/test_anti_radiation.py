@@ -121,3 +121,8 @@ def test_the_c2_orders_a_threatened_radar_silent_and_the_seeker_misses():
     assert quiet["emcon"]["silent_scans"][target] > 0
     loud = summarize(run(small(valued(None))))
     assert list(loud["defence_lost"]["radars"]) == [target]
+    # Without a value the radar is no asset: the seekers aimed at it are counted apart, not as decoys.
+    plain = run(small(_arm(target=target, launch=(23.95, 119.60))))
+    ps = summarize(plain)
+    assert ps["threats"]["aimed_at_defence"] == 2
+    assert ps["threats"]["decoys"] == sum(label.startswith("decoy") for label in plain.raid.label)

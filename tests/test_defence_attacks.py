@@ -50,6 +50,10 @@ def test_a_destroyed_radar_stops_at_its_death_and_the_picture_goes_on(monkeypatc
     assert (track_times > t_dead + 60.0).any()
     # A radar without a value is no asset: its loss is not in the defended value.
     assert "Gap filler Hsinchu" not in s["hits_by_asset"]
+    # The strike on it is no decoy (the small raid's decoys are labelled so); this radar stands in the science
+    # park's footprint, so the missiles count as aimed at that asset.
+    assert s["threats"]["aimed_at_defence"] == 0
+    assert s["threats"]["decoys"] == sum(label.startswith("decoy") for label in rec.raid.label)
 
 
 def test_a_battery_hit_loses_its_launchers_and_is_no_longer_ordered():

@@ -148,6 +148,8 @@ class RaidTruth:
     # Anti-radiation threats: the radar each homes on (-1: none) and its drift once that radar is silent (m/s).
     arm_radar: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     drift_mps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # Aimed by name at a radar or battery that is not a defended asset: a strike on the defence, not a decoy.
+    at_defence: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __len__(self) -> int:
         return len(self.type_name)
@@ -173,6 +175,7 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
 
     n = len(rows)
     radar_index = {r.name: k for k, r in enumerate(sc.radars)}
+    site_names = set(radar_index) | {b.name for b in sc.batteries}
     trajs: dict[int, Trajectory] = {}  # row -> its trajectory: the ballistic ones first, then the routed ones
     bal = [i for i, r in enumerate(rows) if r[1].class_ in BALLISTIC_CLASS_NAMES]
     if bal:
@@ -222,6 +225,8 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
         arm_radar=np.array([radar_index.get(r[0].aim, -1) if r[1].seeker == "anti_radiation" else -1
                             for r in rows], dtype=np.int64),
         drift_mps=np.array([r[1].drift_mps for r in rows], dtype=float),
+        at_defence=np.array([isinstance(r[0].aim, str) and r[0].aim in site_names for r in rows], dtype=bool)
+        & (intended < 0),
     )
 
 

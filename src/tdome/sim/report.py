@@ -141,7 +141,8 @@ def summarize(rec: RunRecord) -> dict:
     shots_total = sum(v["shots"] for v in layers.values())
     spent = float(sum(v["cost_usd"] for v in layers.values()))
     raid_cost = float(np.sum(raid.cost_usd))
-    decoy_rows = set(np.flatnonzero(~aimed).tolist())
+    at_defence = raid.at_defence if raid.at_defence.size else np.zeros(n, dtype=bool)
+    decoy_rows = set(np.flatnonzero(~aimed & ~at_defence).tolist())
     shots_at_decoys = sum(e["rounds"] for e in launches if e["threat_id"] in decoy_rows)
     prevented = int(aimed.sum()) - len(leaker_rows)
 
@@ -165,7 +166,8 @@ def summarize(rec: RunRecord) -> dict:
         fidelity=rec.scenario.sim.fidelity,
         duration_s=float(rec.scenario.duration_s),
         ended_s=float(rec.end_s),
-        threats=dict(total=n, aimed_at_assets=int(aimed.sum()), decoys=int((~aimed).sum()),
+        threats=dict(total=n, aimed_at_assets=int(aimed.sum()), aimed_at_defence=int(at_defence.sum()),
+                     decoys=int((~aimed & ~at_defence).sum()),
                      killed=int(np.isfinite(rec.kill_s).sum()), by_class=by_class),
         leakers=dict(total=len(leaker_rows), rate=len(leaker_rows) / max(int(aimed.sum()), 1),
                      by_asset=leakers_by_asset, by_cause=_leakers_by_cause(rec, leaker_rows)),

@@ -39,7 +39,9 @@ def print_summary(summary: dict, console) -> None:
            f"(duration_s {s['duration_s']:,.0f} s)" if s["ended_s"] < s["duration_s"] else
            f"run ended at duration_s = {s['duration_s']:,.0f} s with the battle still going")
     lines = [
-        f"threats: {th['total']} ({th['aimed_at_assets']} aimed at assets, {th['decoys']} at empty ground or sea), "
+        f"threats: {th['total']} ({th['aimed_at_assets']} aimed at assets, "
+        + (f"{th['aimed_at_defence']} at radars and batteries not defended for themselves, "
+           if th.get("aimed_at_defence") else "") + f"{th['decoys']} at empty ground or sea), "
         f"killed {th['killed']}",
         f"leakers: {s['leakers']['total']} of {th['aimed_at_assets']} threats aimed at assets reached their aim "
         f"unintercepted (leak rate {s['leakers']['rate']:.1%})" + _causes(s["leakers"].get("by_cause")),
