@@ -72,6 +72,12 @@ def test_a_battery_hit_loses_its_launchers_and_is_no_longer_ordered():
     s = summarize(rec)
     assert s["defence_lost"]["batteries"] == {"Lower Hsinchu": t_hit}
     assert s["defence_lost"]["rounds_on_launchers"] + s["defence_lost"]["rounds_stranded"] > 0
+    # A study's row carries the losses and the leakers' causes.
+    from tdome.studies.results import outcome_row
+
+    row = outcome_row(s)
+    assert row["batteries_lost"] == 1 and row["radars_lost"] == 0
+    assert row["leakers_untracked"] + row["leakers_not_engaged"] + row["leakers_engaged_missed"] == row["leakers"]
 
 
 def test_a_valued_battery_is_a_defended_asset_the_c2_defends():

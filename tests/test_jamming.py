@@ -257,3 +257,6 @@ def test_a_jammed_raid_loses_plots_and_repeats_itself():
     assert sa["jamming"]["plots_lost"] > 100 and sa["jamming"]["strobes"] > 0
     assert sa["jamming"]["by_radar"]["Leshan EWR"]["plots_lost"] == 0  # UHF: out of every jammer's band
     assert a.events == b.events and sa["jamming"] == summarize(b)["jamming"]
+    from tdome.studies.results import outcome_row
+
+    assert outcome_row(sa)["plots_lost_to_jamming"] == sa["jamming"]["plots_lost"]

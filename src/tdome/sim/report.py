@@ -197,9 +197,10 @@ def summarize(rec: RunRecord) -> dict:
         sensor_to_shooter_legs=leg_statistics(rec.legs, list(layers)),
         network=_network_summary(rec),
         jamming=rec.jamming,
-        defence_lost=rec.defence_lost,
+        defence_lost=dict(rec.defence_lost, radars_lost=len(rec.defence_lost.get("radars", {})),
+                          batteries_lost=len(rec.defence_lost.get("batteries", {}))),
         faults=rec.faults,
-        emcon=rec.emcon,
+        emcon=dict(rec.emcon, plots_lost_total=sum(rec.emcon.get("plots_lost_to_silence", {}).values())),
         anti_radiation=rec.anti_radiation,
     )
 

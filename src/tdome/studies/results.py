@@ -58,6 +58,15 @@ _MEASURES: dict[str, tuple[str, tuple[str, ...]]] = {
                             ("tracking", "siap_position_rms_m")),
     "siap_track_changes_per_truth": ("tracking track-number changes per threat",
                                      ("tracking", "siap_track_changes_per_truth")),
+    # A contested sky: why threats got through, and what jamming, silence and strikes cost the defence.
+    "leakers_untracked": ("leakers never held by a track", ("leakers", "by_cause", "untracked")),
+    "leakers_not_engaged": ("leakers tracked and not engaged", ("leakers", "by_cause", "tracked_not_engaged")),
+    "leakers_engaged_missed": ("leakers engaged and missed", ("leakers", "by_cause", "engaged_and_missed")),
+    "plots_lost_to_jamming": ("plots lost to jamming (the same draws would have made them)",
+                              ("jamming", "plots_lost")),
+    "plots_lost_to_silence": ("plots the radars' silent scans would have made", ("emcon", "plots_lost_total")),
+    "radars_lost": ("radars destroyed", ("defence_lost", "radars_lost")),
+    "batteries_lost": ("batteries destroyed", ("defence_lost", "batteries_lost")),
     "wall_time_s": ("wall time of the run (s)", ("wall_time_s",)),
 }
 MEASURES: dict[str, str] = {name: label for name, (label, _) in _MEASURES.items()}
