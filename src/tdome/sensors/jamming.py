@@ -148,14 +148,12 @@ def heard_jammers(site, rx: Receiver, jam: JammerState, rot_t: np.ndarray) -> tu
     """The jammers a radar hears: their ENU vectors from it (m, 3) and their J/N factors (m,).
 
     Heard means radiating in the radar's band and above its 4/3-Earth horizon
-    (:func:`tdome.geo.clears_horizon`, from the jammer's geodetic height).
+    (:func:`tdome.geo.line_of_sight`, from the jammer's geodetic height).
     """
     band = jam.heard_by(rx)
     if not band.any():
         return np.empty((0, 3)), np.empty(0)
     pos = jam.pos_ecef[band]
     enu = (pos - site.ecef) @ rot_t
-    h = geo.ecef_to_geodetic(pos)[2]
-    horiz = np.hypot(enu[:, 0], enu[:, 1])
-    clear = np.array([geo.clears_horizon(site.alt_m, float(hj), float(dj)) for hj, dj in zip(h, horiz)], dtype=bool)
+    clear = geo.line_of_sight(site.alt_m, geo.ecef_to_geodetic(pos)[2], np.hypot(enu[:, 0], enu[:, 1]))
     return enu[clear], rx.jnr_factor(jam.erp_w[band][clear], jam.bandwidth_hz[band][clear])

@@ -181,7 +181,7 @@ class RadarModel:
         :data:`~tdome.sensors.jamming.STROBE_JNR` inside the coverage sector and elevations; None for none."""
         s = self.site
         r, az, el = geo.enu_to_razel(jam_enu)
-        off = np.abs(np.pi - np.mod(np.pi - (az - s.az_center_rad), 2.0 * np.pi))
+        off = np.abs(geo.wrap_angle(az - s.az_center_rad))
         seen = ((jam_factor / np.maximum(r, 1.0) ** 2 >= STROBE_JNR) & (off <= s.az_half_width_rad)
                 & (el >= s.min_el_rad) & (el <= s.max_el_rad))
         m = int(seen.sum())

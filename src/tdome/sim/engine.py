@@ -296,12 +296,8 @@ class _Battle:
 
     def _impacts(self, t: float, t_next: float) -> None:
         traj, rec, assets = self.traj, self.rec, self.rec.assets
-        due = np.flatnonzero(~self.impacted & (traj.impact_s > t) & (traj.impact_s <= t_next))
-        for i in due:
-            self.impacted[i] = True
-            if self.kill_s[i] <= traj.impact_s[i]:
-                continue
-            lat, lon, ecef = self._landing(int(i))
+        for i in self._landed(self.impacted, t, t_next):
+            lat, lon, ecef = self._landing(i)
             hits = [j for j, a in enumerate(assets) if a.distance_m(lat, lon) <= self.raid.lethal_radius_m[i]]
             rec.impact_hits[int(i)] = hits
             kind = "leak" if self.raid.intended_asset[i] >= 0 or hits else "impact"
@@ -370,14 +366,16 @@ class _Battle:
         Called in time order with the orders arriving (:meth:`_downlink_and_intercepts`), so a battery hit
         fires nothing after the hit, and before the scans, so a radar hit scans no more.
         """
+        for i in self._landed(self.damage_done, t, t_next):
+            lat, lon, _ = self._landing(i)
+            self._destroy_near(i, float(self.traj.impact_s[i]), lat, lon)
+
+    def _landed(self, done: np.ndarray, t: float, t_next: float) -> list[int]:
+        """The threats that land unkilled in (t, t_next] and are not yet ``done`` (a pass's mask), marked done."""
         traj = self.traj
-        due = np.flatnonzero(~self.damage_done & (traj.impact_s > t) & (traj.impact_s <= t_next))
-        for i in due:
-            self.damage_done[i] = True
-            if self.kill_s[i] <= traj.impact_s[i]:
-                continue
-            lat, lon, _ = self._landing(int(i))
-            self._destroy_near(int(i), float(traj.impact_s[i]), lat, lon)
+        due = np.flatnonzero(~done & (traj.impact_s > t) & (traj.impact_s <= t_next))
+        done[due] = True
+        return [int(i) for i in due if self.kill_s[i] > traj.impact_s[i]]
 
     def _destroy_near(self, i: int, t: float, lat, lon) -> None:
         """Threat i landed at (lat, lon) at t: radars and batteries within its lethal radius are destroyed."""
