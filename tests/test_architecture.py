@@ -10,7 +10,7 @@ Three rules, each a test below, and tests that feed the checker synthetic
 violations so that it is known to catch them:
 
 1. the C2 core (``tdome.c2.*``) imports only ``tdome.messages``,
-   ``tdome.geo``, ``tdome.dynamics`` and itself: it never sees truth
+   ``tdome.geo``, ``tdome.dynamics``, ``tdome.atmosphere`` and itself: it never sees truth
    (docs/design.md, "the one rule");
 2. no module imports a level above its own, and packages sharing a level do
    not import each other (:data:`LEVELS`);
@@ -33,9 +33,10 @@ LEVELS: list[tuple[str, ...]] = [
     # The package root (its version, for the pictures' credits) and packaged data: no imports of their own.
     ("tdome", "tdome.data"),
     # Shared vocabulary, no stage of the chain: the Earth's shape, then gravity and free flight on it (used by
-    # the world and by the C2's ballistic model alike), then the messages that cross between stages.
+    # the world and by the C2's ballistic model alike) and the standard air (drag on the world's re-entering
+    # objects, the C2's estimate of their ballistic coefficients), then the messages that cross between stages.
     ("tdome.geo",),
-    ("tdome.dynamics",),
+    ("tdome.dynamics", "tdome.atmosphere"),
     ("tdome.messages",),
     # The stages, independent of each other: truth (world), plots (sensors) and the battle manager (c2).
     # Truth reaches the C2 only as plots carried by the simulator, never through an import.
@@ -60,7 +61,7 @@ LEVELS: list[tuple[str, ...]] = [
 ]
 
 C2 = "tdome.c2"
-C2_MAY_IMPORT = ("tdome.messages", "tdome.geo", "tdome.dynamics", C2)
+C2_MAY_IMPORT = ("tdome.messages", "tdome.geo", "tdome.dynamics", "tdome.atmosphere", C2)
 
 
 # --------------------------------------------------------------------------- reading the imports
@@ -168,7 +169,7 @@ def level_violations(graph: dict[str, set[str]], levels=LEVELS) -> list[str]:
 
 
 def c2_violations(graph: dict[str, set[str]]) -> list[str]:
-    """Imports by the C2 core of anything but messages, geo, dynamics and the C2 itself."""
+    """Imports by the C2 core of anything but messages, geo, dynamics, atmosphere and the C2 itself."""
     inside = lambda m, pkg: m == pkg or m.startswith(pkg + ".")  # noqa: E731
     return [f"{m} imports {t}: the C2 core imports only {', '.join(C2_MAY_IMPORT)}"
             for m, targets in sorted(graph.items()) if inside(m, C2)
@@ -286,7 +287,7 @@ def test_relative_and_dynamic_imports_are_resolved():
               "    return importlib.import_module('tdome.sim.report')\n")
     found = imports_of(source, "tdome.c2.tracking.imm", False, MODULES)
     assert found == {"tdome.c2.tracking.models", "tdome.c2.core", "tdome", "tdome.geo", "tdome.sim.report"}
-    only = "the C2 core imports only tdome.messages, tdome.geo, tdome.dynamics, tdome.c2"
+    only = "the C2 core imports only tdome.messages, tdome.geo, tdome.dynamics, tdome.atmosphere, tdome.c2"
     assert c2_violations({"tdome.c2.tracking.imm": found}) == [
         f"tdome.c2.tracking.imm imports tdome: {only}", f"tdome.c2.tracking.imm imports tdome.sim.report: {only}"]
 

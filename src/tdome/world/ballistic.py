@@ -1,10 +1,19 @@
-"""Ballistic threats: vacuum free flight from burnout to ground impact.
+"""Ballistic threats: free flight from burnout to ground impact, in vacuum or through the air.
 
 The missile is modelled from *burnout at the launch point*: there is no boost
 phase, the object simply starts at the launch site with its burnout velocity
-and then flies unpowered in vacuum (no drag, no re-entry deceleration) under
-the shared model of :mod:`tdome.dynamics` (rotating ECEF, WGS84 point mass +
-J2 by default).  Initial velocities are relative to the rotating Earth.
+and then flies unpowered under the shared model of :mod:`tdome.dynamics`
+(rotating ECEF, WGS84 point mass + J2 by default).  Initial velocities are
+relative to the rotating Earth.  An object given a ballistic coefficient
+β = m / (C_D A) (kg/m²) also feels drag, −ρ(h) |v| v / (2β) with ρ the air
+of :mod:`tdome.atmosphere` and v its velocity relative to the air (which
+turns with the Earth); without one it flies in vacuum, as a dense warhead
+nearly does.  Drag is what separates a light decoy from the heavy warhead
+it left with: above the atmosphere both fly the same arc.  It acts on the
+way down only (from the first integration step that starts descending,
+r · v < 0): the way up through the air is the powered flight the model
+replaces by its burnout state at the launch point, whose speed
+:func:`solve_launch` finds for the whole flight, drag included.
 
 Spherical, non-rotating closed form (Bate, Mueller & White, *Fundamentals of
 Astrodynamics*, 1971, §6.2).  With burnout and re-entry at the same radius r,
@@ -35,8 +44,9 @@ import warnings
 import numpy as np
 from numba import njit
 
-from tdome.dynamics import MU_M3_S2, _rk4_compiled
-from tdome.geo import A_M, B_M, ecef_to_geodetic, enu_rotation, geodetic_to_ecef, initial_bearing_rad
+from tdome.atmosphere import density_kg_m3
+from tdome.dynamics import MU_M3_S2, _acceleration, _rk4_one
+from tdome.geo import A_M, B_M, ecef_to_geodetic, enu_rotation, geodetic_to_ecef, initial_bearing_rad, radial_height
 from tdome.world.trajectory import Trajectory, hermite
 
 # ----------------------------------------------------------------------------
@@ -93,12 +103,42 @@ def _crossing(r0, v0, r1, v1, h_s):
     return tau, p, v
 
 
+@njit(cache=True, inline="always")
+def _with_drag(x, y, z, vx, vy, vz, rotating, j2, inv_beta):
+    """Free-flight acceleration plus drag −ρ(h) |v| v / (2β) (``inv_beta`` = 1/β, m²/kg; v relative to the air,
+    which turns with the Earth: the ECEF velocity)."""
+    gx, gy, gz = _acceleration(x, y, z, vx, vy, rotating, j2)
+    k = 0.5 * density_kg_m3(radial_height(x, y, z)) * np.sqrt(vx * vx + vy * vy + vz * vz) * inv_beta
+    return gx - k * vx, gy - k * vy, gz - k * vz
+
+
+@njit(cache=True, inline="always")
+def _rk4_drag_one(x, y, z, vx, vy, vz, h, rotating, j2, inv_beta):
+    """One RK4 step of one object under free flight and drag (:func:`_with_drag`), as
+    :func:`tdome.dynamics._rk4_one` steps free flight."""
+    h2 = 0.5 * h
+    a1x, a1y, a1z = _with_drag(x, y, z, vx, vy, vz, rotating, j2, inv_beta)
+    v2x, v2y, v2z = vx + h2 * a1x, vy + h2 * a1y, vz + h2 * a1z
+    a2x, a2y, a2z = _with_drag(x + h2 * vx, y + h2 * vy, z + h2 * vz, v2x, v2y, v2z, rotating, j2, inv_beta)
+    v3x, v3y, v3z = vx + h2 * a2x, vy + h2 * a2y, vz + h2 * a2z
+    a3x, a3y, a3z = _with_drag(x + h2 * v2x, y + h2 * v2y, z + h2 * v2z, v3x, v3y, v3z, rotating, j2, inv_beta)
+    v4x, v4y, v4z = vx + h * a3x, vy + h * a3y, vz + h * a3z
+    a4x, a4y, a4z = _with_drag(x + h * v3x, y + h * v3y, z + h * v3z, v4x, v4y, v4z, rotating, j2, inv_beta)
+    s = h / 6.0
+    return (x + s * (vx + 2.0 * v2x + 2.0 * v3x + v4x), y + s * (vy + 2.0 * v2y + 2.0 * v3y + v4y),
+            z + s * (vz + 2.0 * v2z + 2.0 * v3z + v4z), vx + s * (a1x + 2.0 * a2x + 2.0 * a3x + a4x),
+            vy + s * (a1y + 2.0 * a2y + 2.0 * a3y + a4y), vz + s * (a1z + 2.0 * a2z + 2.0 * a3z + a4z))
+
+
 @njit(cache=True)
-def _to_ground_compiled(r0, v0, step_s, n_steps, rotating, j2, keep_history):  # pragma: no cover - compiled
+def _to_ground_compiled(r0, v0, step_s, n_steps, rotating, j2, keep_history,
+                        inv_beta):  # pragma: no cover - compiled
     """RK4 of all objects in lock-step until each is below the ellipsoid; see :func:`_integrate`.
 
     Step k (1 ≤ k ≤ n_steps) advances the objects still above ground by one
-    :func:`tdome.dynamics.rk4_step` of ``step_s``; an object whose new
+    :func:`tdome.dynamics.rk4_step` of ``step_s`` (object i with drag of
+    ``inv_beta[i]`` = 1/β when that is not zero and the object descends at the
+    start of the step: :func:`_rk4_drag_one`); an object whose new
     position p has (p_x² + p_y²)/a² + p_z²/b² < 1 has hit the ground in step
     k.  Returns (n_pre (n,), hit (n,), ends (4, n, 3): r, v before and after
     the impact step, or the last state twice where there is no impact, and the
@@ -121,10 +161,17 @@ def _to_ground_compiled(r0, v0, step_s, n_steps, rotating, j2, keep_history):  #
     while k < n_steps and m > 0:
         k += 1
         ra, va = np.empty((m, 3)), np.empty((m, 3))
+        rn, vn = np.empty((m, 3)), np.empty((m, 3))
         for j in range(m):
+            i = active[j]
             for c in range(3):
-                ra[j, c], va[j, c] = r[active[j], c], v[active[j], c]
-        rn, vn = _rk4_compiled(ra, va, h[:m], rotating, j2)
+                ra[j, c], va[j, c] = r[i, c], v[i, c]
+            x, y, z, vx, vy, vz = ra[j, 0], ra[j, 1], ra[j, 2], va[j, 0], va[j, 1], va[j, 2]
+            if inv_beta[i] > 0.0 and x * vx + y * vy + z * vz < 0.0:  # drag on the way down only
+                out = _rk4_drag_one(x, y, z, vx, vy, vz, h[j], rotating, j2, inv_beta[i])
+            else:
+                out = _rk4_one(x, y, z, vx, vy, vz, h[j], rotating, j2)
+            rn[j, 0], rn[j, 1], rn[j, 2], vn[j, 0], vn[j, 1], vn[j, 2] = out
         kept = 0
         for j in range(m):
             i = active[j]
@@ -153,7 +200,7 @@ def _to_ground_compiled(r0, v0, step_s, n_steps, rotating, j2, keep_history):  #
     return n_pre, hit, ends, hist_r[:top], hist_v[:top]
 
 
-def _integrate(r0, v0, step_s, max_time_s, rotating, j2, keep_history):
+def _integrate(r0, v0, step_s, max_time_s, rotating, j2, keep_history, inv_beta=None):
     """RK4 all objects together until each crosses zero height; see :func:`fly_ballistic_many`.
 
     Returns (n_pre (n,), tau (n,), r_imp (n,3), v_imp (n,3), hit (n,), history)
@@ -166,8 +213,10 @@ def _integrate(r0, v0, step_s, max_time_s, rotating, j2, keep_history):
     r = np.ascontiguousarray(np.asarray(r0, dtype=float).reshape(-1, 3))
     v = np.ascontiguousarray(np.asarray(v0, dtype=float).reshape(-1, 3))
     n_steps = int(np.ceil(max_time_s / step_s))
+    ib = np.zeros(r.shape[0]) if inv_beta is None else np.ascontiguousarray(
+        np.broadcast_to(np.asarray(inv_beta, dtype=float), (r.shape[0],)))
     n_pre, hit, ends, hist_r, hist_v = _to_ground_compiled(r, v, float(step_s), n_steps, bool(rotating), bool(j2),
-                                                           bool(keep_history))
+                                                           bool(keep_history), ib)
     tau = np.zeros(r.shape[0])
     r_imp, v_imp = ends[2].copy(), ends[3].copy()
     ids = np.flatnonzero(hit)
@@ -178,8 +227,8 @@ def _integrate(r0, v0, step_s, max_time_s, rotating, j2, keep_history):
 
 
 def fly_ballistic_many(r0_ecef, v0_ecef, t0_s=0.0, step_s: float = 0.5, max_time_s: float = 2000.0,
-                       rotating: bool = True, j2: bool = True) -> list[Trajectory]:
-    """Integrate n ballistic objects together from burnout to ground impact.
+                       rotating: bool = True, j2: bool = True, inv_beta=None) -> list[Trajectory]:
+    """Integrate n ballistic objects together from burnout (or release) to ground impact.
 
     Parameters
     ----------
@@ -193,6 +242,10 @@ def fly_ballistic_many(r0_ecef, v0_ecef, t0_s=0.0, step_s: float = 0.5, max_time
         Flight-time cap; an object still airborne then ends there (warning).
     rotating, j2 : bool
         Dynamics options of :func:`tdome.dynamics.free_flight_acceleration`.
+    inv_beta : float or ndarray (n,), optional
+        1/β (m²/kg) of each object, β = m / (C_D A) its ballistic
+        coefficient: drag −ρ(h) |v| v / (2β) in the air of
+        :mod:`tdome.atmosphere`.  None or 0: vacuum.
 
     Returns
     -------
@@ -205,7 +258,8 @@ def fly_ballistic_many(r0_ecef, v0_ecef, t0_s=0.0, step_s: float = 0.5, max_time
     v0 = np.asarray(v0_ecef, dtype=float).reshape(-1, 3)
     n = r0.shape[0]
     t0 = np.broadcast_to(np.asarray(t0_s, dtype=float), (n,))
-    n_pre, tau, r_imp, v_imp, hit, (hist_r, hist_v) = _integrate(r0, v0, step_s, max_time_s, rotating, j2, True)
+    n_pre, tau, r_imp, v_imp, hit, (hist_r, hist_v) = _integrate(r0, v0, step_s, max_time_s, rotating, j2, True,
+                                                                 inv_beta)
     if not hit.all():
         warnings.warn(f"{np.count_nonzero(~hit)} ballistic object(s) still airborne after {max_time_s} s",
                       RuntimeWarning, stacklevel=2)
@@ -226,10 +280,10 @@ def fly_ballistic_many(r0_ecef, v0_ecef, t0_s=0.0, step_s: float = 0.5, max_time
 
 
 def fly_ballistic(r0_ecef, v0_ecef, t0_s: float = 0.0, step_s: float = 0.5, max_time_s: float = 2000.0,
-                  rotating: bool = True, j2: bool = True) -> Trajectory:
+                  rotating: bool = True, j2: bool = True, inv_beta: float = 0.0) -> Trajectory:
     """One ballistic object from burnout to impact; see :func:`fly_ballistic_many`."""
     return fly_ballistic_many(np.reshape(r0_ecef, (1, 3)), np.reshape(v0_ecef, (1, 3)), t0_s, step_s,
-                              max_time_s, rotating, j2)[0]
+                              max_time_s, rotating, j2, inv_beta)[0]
 
 
 # ----------------------------------------------------------------------------
@@ -247,7 +301,7 @@ def _velocity_ecef(rot_enu, speed_mps, az_rad, gamma_rad):
 def solve_launch(launch_lat_rad, launch_lon_rad, aim_lat_rad, aim_lon_rad, gamma_rad=None,
                  launch_alt_m=0.0, rotating: bool = True, j2: bool = True, step_s: float = 0.5,
                  tol_m: float = 1.0, max_iter: int = 12, max_time_s: float = 2000.0,
-                 full_output: bool = False):
+                 full_output: bool = False, inv_beta=None):
     """Burnout velocity (ECEF, Earth-relative) that makes free flight land on the aim point.
 
     The missile is modelled from burnout at the launch point (no boost phase).
@@ -266,8 +320,9 @@ def solve_launch(launch_lat_rad, launch_lon_rad, aim_lat_rad, aim_lon_rad, gamma
         flatter (γ ≈ 0.6-0.7 rad).
     launch_alt_m : float or ndarray (n,)
         Height of the burnout point above the ellipsoid.
-    rotating, j2, step_s, max_time_s :
-        Passed to the integrator; fly the result with the same values.
+    rotating, j2, step_s, max_time_s, inv_beta :
+        Passed to the integrator (``inv_beta``: 1/β of each threat, drag of
+        :func:`fly_ballistic_many`); fly the result with the same values.
     tol_m : float
         Stop when the impact is within this distance of the aim.
     max_iter : int
@@ -321,7 +376,8 @@ def solve_launch(launch_lat_rad, launch_lon_rad, aim_lat_rad, aim_lon_rad, gamma
         a3 = np.concatenate((az[todo], az[todo], az[todo] + daz))
         i3 = np.tile(todo, 3)
         v3 = _velocity_ecef(rot_launch[i3], s3, a3, gamma[i3])
-        _, _, r_imp, _, _, _ = _integrate(r_launch[i3], v3, step_s, max_time_s, rotating, j2, False)
+        ib3 = None if inv_beta is None else np.broadcast_to(np.asarray(inv_beta, dtype=float), (n,))[i3]
+        _, _, r_imp, _, _, _ = _integrate(r_launch[i3], v3, step_s, max_time_s, rotating, j2, False, ib3)
         e3 = np.einsum("nij,nj->ni", rot_aim[i3], r_imp - r_aim[i3])[:, :2]
         e0, e_v, e_a = e3[:m], e3[m:2 * m], e3[2 * m:]
         miss[todo] = np.hypot(e0[:, 0], e0[:, 1])
