@@ -34,6 +34,10 @@ holds its rounds and its threat; an order unacknowledged after
 Kill assessment: ``kill_assessment_s`` after the intercept time, a track that
 has not been updated since the intercept (or has been dropped) is assessed
 killed and never engaged again; one that has been updated is a survivor.
+
+Discrimination: a track the air picture has found light (a decoy slowed by
+the air, :mod:`tdome.c2.tracking.discrimination`) is never engaged again,
+endangers no asset in the asset-based objective and silences no radar.
 """
 
 from __future__ import annotations
@@ -113,6 +117,8 @@ class CycleOutput:
     solver_overrun_s: float = 0.0
     # Emission control: (radar name, silent until s) for each radar a threat is assessed inbound on.
     silence: list[tuple[str, float]] = field(default_factory=list)
+    # Tracks found light objects (decoys) since the last cycle: no longer engaged.
+    discriminated: list[int] = field(default_factory=list)
 
 
 class BattleManager:
@@ -130,6 +136,7 @@ class BattleManager:
         self._settled_s = -np.inf  # the time of the last settling
         self.rounds_at: dict[int, int] = {}  # track id -> rounds fired at it
         self.killed: set[int] = set()  # track ids assessed killed
+        self.light: set[int] = set()  # track ids the picture has found light (decoys): never engaged again
         self.endangering: dict[int, int] = {}  # track id -> consecutive cycles endangering an asset
         self._next_engagement = int(first_id)
         self._last: tuple[float, ThreatPicture, dict[int, int]] | None = None  # the last cycle's threats
@@ -157,6 +164,10 @@ class BattleManager:
         if now_s < self._settled_s:  # time ran back: an engagement settled since may be in flight again
             self._open = dict(self.engagements)
         picture = self.tracker.picture(now_s)
+        discriminated = []
+        if picture.light is not None and picture.light.any():
+            discriminated = [t for t in picture.track_id[picture.light].tolist() if t not in self.light]
+            self.light.update(discriminated)
         threats = evaluate_threats(picture, self.assets, self.config.threat)
         track_ids, values = threats.track_id.tolist(), threats.value.tolist()
         row_of = dict(zip(track_ids, range(len(track_ids))))
@@ -205,7 +216,7 @@ class BattleManager:
                 in_flight_q[e.track_id] = in_flight_q.get(e.track_id, 1.0) * (1.0 - pk) ** e.rounds
         eligible = []
         for i, (tid, v) in enumerate(zip(track_ids, values)):
-            if v <= 0 or tid in self.killed:
+            if v <= 0 or tid in self.killed or tid in self.light:
                 continue
             if self.endangering.get(tid, 0) < self.config.threat.confirm_cycles:
                 continue
@@ -230,7 +241,7 @@ class BattleManager:
         self._settle(now_s)
         return CycleOutput(orders, updates, picture, threats, verdicts, result, (len(armed), int(rows.size)),
                            requests, withdrawn, over if over > DEADLINE_MARGIN_S else 0.0,
-                           self._silence(now_s, threats))
+                           self._silence(now_s, threats), discriminated)
 
     def _silence(self, now_s: float, threats: ThreatPicture) -> list[tuple[str, float]]:
         """Emission control: the radars (assets of kind radar) a track is assessed to reach within the doctrine's
@@ -239,6 +250,8 @@ class BattleManager:
         if doc.emcon_time_to_go_s is None or not threats.asset.size:
             return []
         near = (threats.asset >= 0) & (threats.time_to_go_s <= doc.emcon_time_to_go_s)
+        if self.light:
+            near &= ~np.isin(threats.track_id, np.fromiter(self.light, dtype=np.int64))
         names = sorted({self.assets[a].name for a in threats.asset[near].tolist() if self.assets[a].kind == "radar"})
         return [(name, now_s + doc.emcon_hold_s) for name in names]
 
@@ -420,7 +433,7 @@ class BattleManager:
         in_problem[rows] = True
         for i in np.flatnonzero(~in_problem & (threats.asset >= 0) & (threats.value > 0)):
             tid = int(threats.track_id[i])
-            if tid in self.killed:
+            if tid in self.killed or tid in self.light:
                 continue
             value[threats.asset[i]] *= 1.0 - lethality * in_flight_q.get(tid, 1.0)
         return dict(asset=threats.asset[rows], asset_value=value, lethality=np.full(len(rows), lethality))

@@ -24,6 +24,7 @@ from pydantic import (
 from tdome.messages import BALLISTIC_CLASS_NAMES, THREAT_CLASSES
 from tdome.scenario.fields import (
     AIR_BREATHING_CLASSES,
+    Int,
     Layer,
     Name,
     Num,
@@ -39,6 +40,28 @@ from tdome.scenario.fields import (
 from tdome.scenario.yamlio import parse_yaml
 
 # --------------------------------------------------------------------------- catalog types
+
+
+class DecoySpec(_Frozen):
+    """The decoys a ballistic missile can release above the atmosphere.
+
+    A decoy leaves the warhead with a small push and flies the same arc in
+    vacuum, where the radars cannot tell it from the warhead; on re-entry the
+    air slows a light object far more than the heavy warhead, and that is
+    what the C2 measures to discriminate it.
+    """
+
+    max_count: Int(ge=1) = _doc(
+        "Most decoys one missile carries; a raid group asks for up to this many per missile (its decoys).")
+    rcs_m2: Num(gt=0.0) = _doc(
+        "Radar cross section of one decoy, m² (a replica of the warhead's signature is what makes it a decoy).")
+    ballistic_coefficient_kg_m2: Num(gt=0.0) = _doc(
+        "Ballistic coefficient β = m / (C_D A) of one decoy, kg/m²: light objects have tens to hundreds, the "
+        "warhead thousands.")
+    release_s: Num(gt=0.0) = _doc(
+        "Release time after launch (burnout), s; a missile that lands before it releases nothing.")
+    spread_mps: Num(ge=0.0) = _doc(
+        "Speed each decoy is pushed off at, in a random direction, m/s: sets how far the cloud spreads.", 2.0)
 
 
 class ThreatType(_Frozen):
@@ -71,8 +94,23 @@ class ThreatType(_Frozen):
         "classes only. Null: it flies to its aim point.", None)
     drift_mps: Num(ge=0.0) = _doc(
         "Anti-radiation threats: how fast the miss grows once the radar goes silent, m/s (navigation drift).", 0.0)
+    ballistic_coefficient_kg_m2: Num(gt=0.0) | None = _doc(
+        "Ballistic coefficient β = m / (C_D A) of the re-entry vehicle, kg/m² (ballistic and rocket only): it "
+        "feels drag ρ v² / (2β) in the standard atmosphere. Null: vacuum free flight all the way down (a dense "
+        "warhead nearly does).", None)
+    decoys: DecoySpec | None = _doc(
+        "Decoys the missile can release (ballistic and rocket only); a raid group sets how many. Null: none.",
+        None)
     description: str = _doc("Free text.", "")
     source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
+
+    @field_validator("ballistic_coefficient_kg_m2", "decoys")
+    @classmethod
+    def _ballistic_only(cls, v: Any, info: ValidationInfo) -> Any:
+        c = info.data.get("class_")
+        if v is not None and c not in BALLISTIC_CLASS_NAMES:
+            raise ValueError(f"only for ballistic/rocket classes; remove it (or set it to null) for class '{c}'")
+        return v
 
     @field_validator("seeker")
     @classmethod

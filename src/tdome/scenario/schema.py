@@ -281,6 +281,9 @@ class ThreatGroup(_Model):
     jammer: Name | None = _doc(
         "A noise jammer type (catalog.jammers) that every threat of the group carries: an escort or self-screening "
         "jammer, radiating while the threat flies; air-breathing threats only. Null: none.", None)
+    decoys: Int(ge=0) = _doc(
+        "Decoys each missile of the group releases (ballistic and rocket types with catalog decoys), at most its "
+        "type's decoys.max_count.", 0)
 
     @property
     def aim_asset(self) -> str | None:
@@ -741,6 +744,10 @@ class Scenario(_Model):
                     out.append(Problem(gpath + ("jammer",),
                                        f"jammers ride with air-breathing threats only; '{g.threat}' is a "
                                        f"{tt.class_} threat (remove jammer)", g.jammer))
+                if g.decoys and (tt.decoys is None or g.decoys > tt.decoys.max_count):
+                    limit = ("carries no decoys (its catalog entry has no decoys)" if tt.decoys is None else
+                             f"carries at most {tt.decoys.max_count} decoys (catalog limit, decoys.max_count)")
+                    out.append(Problem(gpath + ("decoys",), f"threat type '{g.threat}' {limit}", g.decoys))
                 if tt.is_ballistic and g.via:
                     out.append(Problem(gpath + ("via",),
                                        f"waypoints are for air-breathing threats only; '{g.threat}' is a "

@@ -150,6 +150,8 @@ class RaidTruth:
     drift_mps: np.ndarray = field(default_factory=lambda: np.zeros(0))
     # Aimed by name at a radar or battery that is not a defended asset: a strike on the defence, not a decoy.
     at_defence: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # Released decoys: the row of the missile that released each row (-1: a threat itself); they come last.
+    decoy_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.type_name)
@@ -184,15 +186,18 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
         alat = np.array([rows[i][6] for i in bal])
         alon = np.array([rows[i][7] for i in bal])
         gam = np.array([np.nan if rows[i][1].gamma_deg is None else rad(rows[i][1].gamma_deg) for i in bal])
+        beta = np.array([rows[i][1].ballistic_coefficient_kg_m2 or np.inf for i in bal])
+        inv_beta = 1.0 / beta if np.isfinite(beta).any() else None  # None: all in vacuum
         v0 = np.zeros((len(bal), 3))
         for has_gamma in (False, True):
             sel = np.flatnonzero(np.isfinite(gam) == has_gamma)
             if sel.size:
                 v0[sel] = solve_launch(lat[sel], lon[sel], alat[sel], alon[sel],
-                                       gamma_rad=gam[sel] if has_gamma else None)
+                                       gamma_rad=gam[sel] if has_gamma else None,
+                                       inv_beta=None if inv_beta is None else inv_beta[sel])
         r0 = geo.geodetic_to_ecef(lat, lon, 0.0)
         t0 = np.array([rows[i][3] for i in bal])
-        for i, tr in zip(bal, fly_ballistic_many(r0, v0, t0)):
+        for i, tr in zip(bal, fly_ballistic_many(r0, v0, t0, inv_beta=inv_beta)):
             trajs[i] = tr
     done = len(bal)
     for i, (group, tt, _, t0, llat, llon, plat, plon) in enumerate(rows):
@@ -205,29 +210,70 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
         wo = [llon] + [float(rad(w.lon)) for w in group.via] + [plon]
         trajs[i] = fly_route(np.array(wl), np.array(wo), tt.speed_mps, tt.cruise_alt_m, t0)
 
-    aim_lat = np.array([r[6] for r in rows])
-    aim_lon = np.array([r[7] for r in rows])
-    lethal = np.array([r[1].lethal_radius_m for r in rows])
-    intended = np.full(n, -1)
+    parents, decoys = release_decoys(sc, rows, trajs)
+    aim_lat = np.array([r[6] for r in rows] + [rows[p][6] for p in parents])
+    aim_lon = np.array([r[7] for r in rows] + [rows[p][7] for p in parents])
+    lethal = np.array([r[1].lethal_radius_m for r in rows] + [0.0] * len(parents))  # a decoy hits nothing
+    intended = np.full(n + len(parents), -1)
     if assets and n:
-        d = np.stack([a.distance_m(aim_lat, aim_lon) for a in assets], axis=1)
+        d = np.stack([a.distance_m(aim_lat[:n], aim_lon[:n]) for a in assets], axis=1)
         vals = np.array([a.value for a in assets])
-        on = d <= lethal[:, None]
+        on = d <= lethal[:n, None]
         j = np.argmax(np.where(on, vals[None, :], -1.0), axis=1)
-        intended = np.where(on[np.arange(n), j], j, -1)
+        intended[:n] = np.where(on[np.arange(n), j], j, -1)
+    k = len(parents)
     return RaidTruth(
-        type_name=[r[0].threat for r in rows], cls=[r[1].class_ for r in rows], wave=[r[2] for r in rows],
-        label=[r[0].label for r in rows], aim_lat_rad=aim_lat, aim_lon_rad=aim_lon,
-        rcs_m2=np.array([r[1].rcs_m2 for r in rows]), lethal_radius_m=lethal,
-        cost_usd=np.array([r[1].cost_usd for r in rows]), intended_asset=intended,
-        trajectories=TrajectorySet([trajs[i] for i in range(n)], dt_s=0.5, t0_s=0.0),
-        jammer=[r[0].jammer for r in rows],
+        type_name=[r[0].threat for r in rows] + [f"{rows[p][0].threat} decoy" for p in parents],
+        cls=[r[1].class_ for r in rows] + [rows[p][1].class_ for p in parents],
+        wave=[r[2] for r in rows] + [rows[p][2] for p in parents],
+        label=[r[0].label for r in rows] + [f"decoy released by threat {p}" for p in parents],
+        aim_lat_rad=aim_lat, aim_lon_rad=aim_lon,
+        rcs_m2=np.array([r[1].rcs_m2 for r in rows] + [rows[p][1].decoys.rcs_m2 for p in parents]),
+        lethal_radius_m=lethal,
+        cost_usd=np.array([r[1].cost_usd for r in rows] + [0.0] * k),  # the decoys' cost is in their missile's
+        intended_asset=intended,
+        trajectories=TrajectorySet([trajs[i] for i in range(n)] + decoys, dt_s=0.5, t0_s=0.0),
+        jammer=[r[0].jammer for r in rows] + [None] * k,
         arm_radar=np.array([radar_index.get(r[0].aim, -1) if r[1].seeker == "anti_radiation" else -1
-                            for r in rows], dtype=np.int64),
-        drift_mps=np.array([r[1].drift_mps for r in rows], dtype=float),
-        at_defence=np.array([isinstance(r[0].aim, str) and r[0].aim in site_names for r in rows], dtype=bool)
-        & (intended < 0),
+                            for r in rows] + [-1] * k, dtype=np.int64),
+        drift_mps=np.array([r[1].drift_mps for r in rows] + [0.0] * k, dtype=float),
+        at_defence=np.array([isinstance(r[0].aim, str) and r[0].aim in site_names for r in rows] + [False] * k,
+                            dtype=bool) & (intended < 0),
+        decoy_of=np.array([-1] * n + parents, dtype=np.int64),
     )
+
+
+def release_decoys(sc, rows: list, trajs: dict[int, Trajectory]) -> tuple[list[int], list[Trajectory]]:
+    """Each missile's decoys: ``(the row that released each, its trajectory)``, in row order.
+
+    A missile of a group with ``decoys`` releases them ``release_s`` after
+    launch from its own state, each pushed off at ``spread_mps`` in a
+    direction uniform on the sphere (stream ``decoys``), and each flies on
+    with its own ballistic coefficient through the air (in vacuum the cloud
+    keeps to the warhead's arc; drag pulls it apart on re-entry).  A missile
+    that lands first releases nothing.
+    """
+    rng = stream(sc.seed, "decoys")
+    parents, r0, v0, t0, inv_beta = [], [], [], [], []
+    for i, row in enumerate(rows):
+        group, tt = row[0], row[1]
+        if not group.decoys or tt.decoys is None:
+            continue
+        spec, tr = tt.decoys, trajs[i]
+        t_rel = tr.launch_s + spec.release_s
+        if t_rel >= tr.impact_s:
+            continue
+        p, v = tr.sample(t_rel)
+        for _ in range(group.decoys):
+            u = rng.normal(size=3)
+            parents.append(i)
+            r0.append(p)
+            v0.append(v + spec.spread_mps * u / np.linalg.norm(u))
+            t0.append(t_rel)
+            inv_beta.append(1.0 / spec.ballistic_coefficient_kg_m2)
+    if not parents:
+        return [], []
+    return parents, fly_ballistic_many(np.array(r0), np.array(v0), np.array(t0), inv_beta=np.array(inv_beta))
 
 
 def build_jamming(sc, raid: RaidTruth) -> Jamming | None:

@@ -498,6 +498,9 @@ class _Battle:
                            f"{limit + out.solver_overrun_s:.3f} s of a {limit:.3f} s limit{where}")
             for name, until in out.silence:
                 self._silence(t, name, until, where)
+            for tid in out.discriminated:
+                _event(rec, t, "discriminated", threat=truth_of(self.track_truth, tid), track=tid,
+                       detail=f"track {tid} found light (a decoy) by its deceleration{where}")
             for eid, tid, verdict in out.assessments:
                 _event(rec, t, "assessed_" + verdict, track=tid, detail=f"engagement {eid}{where}")
             for eid, tid, reason in out.withdrawn:

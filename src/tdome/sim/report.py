@@ -142,7 +142,7 @@ def summarize(rec: RunRecord) -> dict:
     spent = float(sum(v["cost_usd"] for v in layers.values()))
     raid_cost = float(np.sum(raid.cost_usd))
     at_defence = raid.at_defence if raid.at_defence.size else np.zeros(n, dtype=bool)
-    decoy_rows = set(np.flatnonzero(~aimed & ~at_defence).tolist())
+    decoy_rows = set(np.flatnonzero(~aimed & ~at_defence).tolist())  # aimed at nothing, released decoys included
     shots_at_decoys = sum(e["rounds"] for e in launches if e["threat_id"] in decoy_rows)
     prevented = int(aimed.sum()) - len(leaker_rows)
 
@@ -167,7 +167,7 @@ def summarize(rec: RunRecord) -> dict:
         duration_s=float(rec.scenario.duration_s),
         ended_s=float(rec.end_s),
         threats=dict(total=n, aimed_at_assets=int(aimed.sum()), aimed_at_defence=int(at_defence.sum()),
-                     decoys=int((~aimed & ~at_defence).sum()),
+                     decoys=int((~aimed & ~at_defence).sum()), decoys_released=int((raid.decoy_of >= 0).sum()),
                      killed=int(np.isfinite(rec.kill_s).sum()), by_class=by_class),
         leakers=dict(total=len(leaker_rows), rate=len(leaker_rows) / max(int(aimed.sum()), 1),
                      by_asset=leakers_by_asset, by_cause=_leakers_by_cause(rec, leaker_rows)),
@@ -202,7 +202,37 @@ def summarize(rec: RunRecord) -> dict:
         faults=rec.faults,
         emcon=dict(rec.emcon, plots_lost_total=sum(rec.emcon.get("plots_lost_to_silence", {}).values())),
         anti_radiation=rec.anti_radiation,
+        discrimination=_discrimination_summary(rec),
     )
+
+
+def _discrimination_summary(rec: RunRecord) -> dict:
+    """Released decoys, what the C2 found light, and the rounds fired at decoys before and after.
+
+    An object is found light when a track attributed to it is (event
+    ``discriminated``; the first such time counts); a round is before or
+    after by when its order was decided.  A warhead found light is a
+    mistake of the discrimination, counted apart.
+    """
+    raid = rec.raid
+    decoy = raid.decoy_of >= 0 if raid.decoy_of.size else np.zeros(len(raid), dtype=bool)
+    found: dict[int, float] = {}
+    for e in rec.events:
+        if e["kind"] == "discriminated" and e["threat_id"] >= 0:
+            found.setdefault(int(e["threat_id"]), float(e["time_s"]))
+    before = after = 0
+    legs = {leg["engagement_id"]: leg for leg in rec.legs}
+    for eid, row in rec.engagement_threat.items():
+        leg = legs.get(eid)
+        if row < 0 or not decoy[row] or leg is None or "launch_s" not in leg:
+            continue
+        if leg["decided_s"] >= found.get(row, np.inf):
+            after += leg["rounds"]
+        else:
+            before += leg["rounds"]
+    return dict(decoys_released=int(decoy.sum()), decoys_found_light=sum(bool(decoy[r]) for r in found),
+                threats_found_light=sum(not decoy[r] for r in found),
+                shots_at_decoys_before=before, shots_at_decoys_after=after)
 
 
 def _leakers_by_cause(rec: RunRecord, leaker_rows: set[int]) -> dict[str, int]:

@@ -41,7 +41,9 @@ def print_summary(summary: dict, console) -> None:
     lines = [
         f"threats: {th['total']} ({th['aimed_at_assets']} aimed at assets, "
         + (f"{th['aimed_at_defence']} at radars and batteries not defended for themselves, "
-           if th.get("aimed_at_defence") else "") + f"{th['decoys']} at empty ground or sea), "
+           if th.get("aimed_at_defence") else "") + f"{th['decoys'] - th.get('decoys_released', 0)} at empty "
+        f"ground or sea" + (f", {th['decoys_released']} decoys released by missiles" if th.get("decoys_released")
+                            else "") + "), "
         f"killed {th['killed']}",
         f"leakers: {s['leakers']['total']} of {th['aimed_at_assets']} threats aimed at assets reached their aim "
         f"unintercepted (leak rate {s['leakers']['rate']:.1%})" + _causes(s["leakers"].get("by_cause")),
@@ -176,6 +178,11 @@ def _contested_lines(s: dict) -> list[str]:
     if arm.get("threats"):
         lines.append(f"anti-radiation threats: {arm['threats']}, {arm['landed']} landed, "
                      f"{arm['on_their_radar']} on their radar")
+    dis = s.get("discrimination") or {}
+    if dis.get("decoys_released") or dis.get("threats_found_light"):
+        lines.append(f"decoys: {dis['decoys_released']} released, {dis['decoys_found_light']} found light by their "
+                     f"deceleration ({dis['threats_found_light']} warheads wrongly so); rounds at decoys "
+                     f"{dis['shots_at_decoys_before']} before that and {dis['shots_at_decoys_after']} after")
     lost = s.get("defence_lost") or {}
     if lost.get("radars") or lost.get("batteries"):
         names = [f"{n} at {t:,.0f} s" for n, t in {**lost["radars"], **lost["batteries"]}.items()]

@@ -81,6 +81,17 @@ class TrackerConfig:
     # ≈ 12 misses at P_D 0.8
     score_drop: float = setting(20.0, gt=0.0, doc="Score test: a confirmed track this far below its peak score "
                                                   "(log-likelihood ratio) is deleted.")
+    drag_beta_min_kg_m2: float | None = setting(
+        None, gt=0.0, optional=True,
+        doc="Ballistic tracks: the lightest ballistic coefficient the free-flight filter should follow through the "
+            "air, kg/m²: its process noise grows to the drag such an object would feel there, ρ v² / (2β), so that a "
+            "decoy the air slows keeps its track (at the cost of noisier tracks on heavy warheads low down). Null: "
+            "free flight with q_ballistic_mps2 all the way down.")
+    discrimination_beta_kg_m2: float | None = setting(
+        2000.0, gt=0.0, optional=True,
+        doc="Discrimination: a ballistic track whose estimated ballistic coefficient is below this, by "
+            "discrimination_sigmas standard deviations, is a light object (a decoy) and is not engaged; kg/m². "
+            "Null: no discrimination.")
 
     # --- for code and studies
     q_time_s: float = 1.0  # spectral density q = σ_a² · q_time_s (m²/s³)
@@ -102,6 +113,15 @@ class TrackerConfig:
     # Plots left in a confirmed track's gate start no track (off: after GNN such a plot is another object).
     suppress_init_in_gates: bool = False
     max_substep_s: float = 10.0  # RK4 sub-step of the ballistic prediction (one 10 s step errs by ~10 µm)
+    # Discrimination (tdome.c2.tracking.discrimination): plots of ballistic tracks, or of tracks descending at
+    # min_descent_mps or more, over the last window_s seconds, at least min_plots, below max_alt_m; light after
+    # `votes` consecutive fits with the threshold sigmas below the estimate.
+    discrimination_window_s: float = 10.0
+    discrimination_min_plots: int = 5
+    discrimination_sigmas: float = 4.0
+    discrimination_votes: int = 2
+    discrimination_max_alt_m: float = 100e3
+    discrimination_min_descent_mps: float = 300.0  # or not ballistic, but descending at least this fast
 
     def __post_init__(self) -> None:
         """The rules on values and combinations, checked once, here (the scenario schema runs them too).
@@ -115,6 +135,9 @@ class TrackerConfig:
             raise TrackerConfigError("motion 'imm' works with association 'gnn'; use motion 'cv' with 'jpda'")
         if self.motion == "imm" and self.filter == "ukf":
             raise TrackerConfigError("motion 'imm' updates its models by iterated EKF; use filter 'ekf' with 'imm'")
+        if self.motion == "imm" and self.drag_beta_min_kg_m2 is not None:
+            raise TrackerConfigError("works with motion 'cv' (the IMM's free-flight model keeps its own noise); "
+                                     "use motion 'cv', or set it to null", "drag_beta_min_kg_m2")
         if self.filter == "ukf" and self.association == "jpda":
             raise TrackerConfigError("association 'jpda' updates with the linearised measurement; use filter 'ekf'")
 

@@ -56,7 +56,7 @@ import numpy as np
 from tdome.c2.tracking.association import Association
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.gating import GatedPairs, gate_threshold
-from tdome.c2.tracking.motion import cv_process_noise, cv_transition
+from tdome.c2.tracking.motion import ballistic_q_rows, cv_process_noise, cv_transition
 from tdome.c2.tracking.plots import ScanPlots
 from tdome.c2.tracking.track_table import TrackTable
 
@@ -118,10 +118,15 @@ class Estimator(ABC, Generic[PredictionT]):
         self.config = config
         self.gamma = {k: gate_threshold(config.gate_probability, k) for k in (3, 4)}  # χ² gates, 3-D and 4-D plots
 
-    def q(self, ballistic: np.ndarray) -> np.ndarray:
-        """CV acceleration spectral density (m²/s³) of tracks by their ballistic flag."""
+    def q(self, ballistic: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """CV acceleration spectral density (m²/s³) of tracks by their ballistic flag, and for ballistic tracks
+        by the drag a light object could feel where they are (:func:`~tdome.c2.tracking.motion.ballistic_q`)."""
         c = self.config
-        return np.where(ballistic, c.q_ballistic, c.q_air)
+        if c.drag_beta_min_kg_m2 is None:
+            return np.where(ballistic, c.q_ballistic, c.q_air)
+        return ballistic_q_rows(np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(ballistic, dtype=bool),
+                                float(c.q_air), float(c.q_ballistic), 1.0 / float(c.drag_beta_min_kg_m2),
+                                float(c.q_time_s))
 
     @abstractmethod
     def predict(self, table: TrackTable, t: float) -> PredictionT:

@@ -71,7 +71,7 @@ class IMMEstimator(Estimator[IMMPrediction]):
         cols = table.cols
         c = self.config
         dt = t - cols["time_s"]
-        q = self.q(cols["ballistic"])
+        q = self.q(cols["ballistic"], cols["x"])
         # Confirmed tracks run the IMM; tentative ones are confirmed, or not, by the
         # CV model, so that the IMM's wider manoeuvre gates do not confirm clutter.
         firm = np.flatnonzero(cols["status"] == 1)

@@ -36,7 +36,7 @@ class SingleModelEstimator(Estimator[Prediction]):
     def predict(self, table: TrackTable, t: float) -> Prediction:
         cols = table.cols
         dt = t - cols["time_s"]
-        q = self.q(cols["ballistic"])
+        q = self.q(cols["ballistic"], cols["x"])
         xp, Pp = predict(cols["x"], cols["P"], dt, q, cols["ballistic"], self.config.max_substep_s)
         return Prediction(t, dt, q, xp, Pp)
 
@@ -93,5 +93,5 @@ class SingleModelEstimator(Estimator[Prediction]):
     def picture(self, table: TrackTable, rows: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
         cols = table.cols
         bal = cols["ballistic"][rows]
-        return predict(cols["x"][rows], cols["P"][rows], t - cols["time_s"][rows], self.q(bal), bal,
+        return predict(cols["x"][rows], cols["P"][rows], t - cols["time_s"][rows], self.q(bal, cols["x"][rows]), bal,
                        self.config.max_substep_s)

@@ -38,7 +38,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from tdome.atmosphere import density_kg_m3
 from tdome.dynamics import _rk4_steps_compiled
+from tdome.geo import radial_height
 
 _IDX3 = np.arange(3)
 _I6 = np.eye(6)
@@ -186,3 +188,30 @@ def _predict_stack(x, P, dt, q, ballistic, max_substep_s):  # pragma: no cover -
     xp, Pp = _cv_predict_stack(x, P, dt, q)
     _free_flight_rows(x, dt, np.flatnonzero(ballistic), max_substep_s, xp)
     return xp, Pp
+
+
+@njit(cache=True, inline="always")
+def ballistic_q(px, py, pz, vx, vy, vz, q_ballistic, inv_beta_min, q_time_s):  # pragma: no cover - compiled
+    """Spectral density (m²/s³) about free flight of a ballistic track at ``p``, ``v`` (ECEF).
+
+    ``q_ballistic``, or, where the air would decelerate an object with the
+    lightest ballistic coefficient β_min more (``inv_beta_min`` = 1/β_min;
+    0: never), that deceleration as the acceleration σ:
+    q = (ρ(h) |v|² / (2 β_min))² ``q_time_s``.  A decoy the air slows then
+    keeps its track instead of leaving the free-flight prediction's gate.
+    """
+    if inv_beta_min <= 0.0:
+        return q_ballistic
+    v2 = vx * vx + vy * vy + vz * vz
+    drag = 0.5 * density_kg_m3(radial_height(px, py, pz)) * v2 * inv_beta_min
+    return max(q_ballistic, drag * drag * q_time_s)
+
+
+@njit(cache=True)
+def ballistic_q_rows(x, ballistic, q_air, q_ballistic, inv_beta_min, q_time_s):  # pragma: no cover - compiled
+    """Each track's spectral density: :func:`ballistic_q` where ``ballistic``, ``q_air`` elsewhere."""
+    q = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        q[i] = (ballistic_q(x[i, 0], x[i, 1], x[i, 2], x[i, 3], x[i, 4], x[i, 5], q_ballistic, inv_beta_min,
+                            q_time_s) if ballistic[i] else q_air)
+    return q

@@ -42,6 +42,8 @@ class AirPicture:
     # cover it and could see it) that gave it a plot; None: not available
     quality: np.ndarray | None = None
     score: np.ndarray | None = None  # (n,) track score (log-likelihood ratio; initiation "score" only)
+    # (n,) bool: discriminated as a light object (a decoy) by its deceleration in the air; None: not assessed
+    light: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.track_id.shape[0])

@@ -68,6 +68,7 @@ from tdome.c2.tracking.association import Association, _gnn_select, make_associa
 from tdome.c2.tracking.classification import _classify_rows, classify
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.deletion import DELETION_STATS, _deletion_counts, _deletion_tests, _near_pairs, delete
+from tdome.c2.tracking.discrimination import Discriminator, select_plots
 from tdome.c2.tracking.estimator import Estimate, Estimator, Prediction
 from tdome.c2.tracking.estimator_imm import IMMEstimator
 from tdome.c2.tracking.estimator_single import SingleModelEstimator
@@ -86,9 +87,9 @@ from tdome.c2.tracking.initiation import (
     second_plot,
     start_score,
 )
-from tdome.c2.tracking.motion import _predict_stack
+from tdome.c2.tracking.motion import _predict_stack, ballistic_q
 from tdome.c2.tracking.picture import AirPicture, PictureSource, PlotAssociation
-from tdome.c2.tracking.plots import ScanPlots, _radar_plots, radar_arrays
+from tdome.c2.tracking.plots import ScanPlots, _radar_plots, plot_to_ecef, radar_arrays
 from tdome.c2.tracking.track_table import CONFIRMED, TrackTable, _compact
 from tdome.geo import in_coverage
 from tdome.messages import Detections, PositionPlots, SensorSite
@@ -215,12 +216,14 @@ _RADAR_ANGLES = {k: np.array([a == 1 for a in range(k)]) for k in (3, 4)}  # azi
 
 @njit(cache=True, inline="always")
 def _radar_front(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, x, P, time_s, ballistic, vel_init, t, angle,
-                 gamma, lam, max_speed, q_air, q_ballistic, max_substep_s):  # pragma: no cover - compiled
+                 gamma, lam, max_speed, q_air, q_ballistic, max_substep_s, inv_beta_min,
+                 q_time_s):  # pragma: no cover - compiled
     """Steps 1 and 2 of the cycle for a radar scan and the single-model estimator, in one call.
 
     The scan's plots (:func:`~tdome.c2.tracking.plots._radar_plots`), every
     track predicted to the scan time ``t`` (:func:`~tdome.c2.tracking.motion._predict_stack`
-    with ``q`` by the ballistic flag), the radar gate on the predicted tracks
+    with ``q`` by the ballistic flag, :func:`~tdome.c2.tracking.motion.ballistic_q` for
+    ballistic tracks), the radar gate on the predicted tracks
     (:func:`~tdome.c2.tracking.gating._gate_polar`) and the pairs a one-plot
     track can reach (:func:`~tdome.c2.tracking.initiation._reachable`).
     Returns the plots ``(z, R, pos, cov, clutter)``, the prediction ``(dt, q,
@@ -234,7 +237,8 @@ def _radar_front(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, x, P, time
     q = np.empty(n)
     for i in range(n):
         dt[i] = t - time_s[i]
-        q[i] = q_ballistic if ballistic[i] else q_air
+        q[i] = ballistic_q(x[i, 0], x[i, 1], x[i, 2], x[i, 3], x[i, 4], x[i, 5], q_ballistic, inv_beta_min,
+                           q_time_s) if ballistic[i] else q_air
     xp, Pp = _predict_stack(x, P, dt, q, ballistic, max_substep_s)
     ti, pj, nu, H, S, d2, logdet, ok = _gate_polar(xp, Pp, z, R, pos, cov, site_ecef, enu_rot, k == 4, angle, gamma)
     for p in range(ok.shape[0]):
@@ -424,7 +428,7 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     (x_buf, P_buf, b_id, b_time, b_status, b_hits, b_opportunities, b_misses, b_first, b_last, b_ballistic, b_class,
      b_score, b_peak, b_vel, b_dup, b_seen) = buffers
     x, P, time_s, status, vel_init = x_buf[:n], P_buf[:n], b_time[:n], b_status[:n], b_vel[:n]
-    lam, max_speed, q_air, q_ballistic, max_substep_s = front
+    lam, max_speed, q_air, q_ballistic, max_substep_s, inv_beta_min, q_time_s = front
     min_init_dt_s, init_speed_sigma_mps = update
     (confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class, merge_d2, merge_radius_m, merge_checks,
      tentative_max_coast_s, max_coast_s, min_alt_m) = manage
@@ -433,7 +437,7 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     # 1–2. Predict and gate; the tracks a plot reaches; GNN.
     z, R, pos, cov, _, dt, _, xp, Pp, ti, pj, nu, H, _, d2, logdet, ok = _radar_front(
         r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, x, P, time_s, b_ballistic[:n], vel_init, t, angle, gamma,
-        lam, max_speed, q_air, q_ballistic, max_substep_s)
+        lam, max_speed, q_air, q_ballistic, max_substep_s, inv_beta_min, q_time_s)
     m = z.shape[0]
     hit, x_now, P_now = np.zeros(n, dtype=np.bool_), xp.copy(), Pp.copy()
     no_b = np.zeros(0, dtype=np.bool_)
@@ -500,6 +504,8 @@ class Tracker(PictureSource):
         self._next_id = int(first_track_id)
         self._now = -np.inf
         self._last_association = PlotAssociation.none()
+        # Light objects told from heavy ones by their deceleration (None: no discrimination).
+        self.discriminator = Discriminator(config) if config.discrimination_beta_kg_m2 is not None else None
         # GNN, the single-model estimator's EKF and M-of-N: a radar scan in one compiled call (:meth:`_cycle`).
         self._compiled_cycle = (isinstance(self.estimator, SingleModelEstimator) and not self.estimator.columns
                                 and config.filter == "ekf" and config.association == "gnn"
@@ -508,7 +514,8 @@ class Tracker(PictureSource):
         self._score0 = start_score(c)
         self._cycle_settings = (
             (float(c.false_alarm_density_m3), float(c.max_speed_mps), float(c.q_air), float(c.q_ballistic),
-             float(c.max_substep_s)),
+             float(c.max_substep_s), 0.0 if c.drag_beta_min_kg_m2 is None else 1.0 / float(c.drag_beta_min_kg_m2),
+             float(c.q_time_s)),
             (float(c.min_init_dt_s), float(c.init_speed_sigma_mps)),
             (int(c.confirm_m), int(c.confirm_n), float(c.ballistic_sigmas), float(c.ballistic_min_alt_m),
              float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps), float(c.slow_speed_mps),
@@ -549,6 +556,9 @@ class Tracker(PictureSource):
         counts = dict(self._counts)
         for key, v in zip(CYCLE_STATS, self._cycle_counts.tolist(), strict=True):
             counts[key] += v
+        if self.discriminator is not None:
+            counts["discrimination_fits"] = self.discriminator.fits
+            counts["discriminated_light"] = len(self.discriminator.light)
         return counts
 
     @stats.setter
@@ -576,10 +586,36 @@ class Tracker(PictureSource):
         source, and one that is not among the sensors is taken to cover everywhere.
         """
         site = self._count(scan)
-        if (self._compiled_cycle and isinstance(scan, Detections) and site is not None
+        if not (self._compiled_cycle and isinstance(scan, Detections) and site is not None
                 and len(self._table) * len(scan) <= _BRUTE_FORCE_MAX_PAIRS and self._cycle(scan, site)):
+            self._stages(scan, site)
+        if self.discriminator is not None:
+            self._discriminate(scan, site)
+
+    def _discriminate(self, scan: Detections | PositionPlots, site: SensorSite | None) -> None:
+        """Hand the plots that ballistic or re-entering tracks took to the discriminator, and let it fit them."""
+        assoc = self._last_association
+        if not assoc.track_id.size:
             return
-        self._stages(scan, site)
+        cols, disc = self._table.cols, self.discriminator
+        assert disc is not None  # process() calls this only with one
+        # Tracks still there, and ballistic or re-entering (a decoy the air has slowed out of its ballistic
+        # track is picked up again by a new track that is not yet, or no longer, classed ballistic).
+        ok, rows = select_plots(cols["track_id"], assoc.track_id, cols["ballistic"], cols["x"], disc.min_descent_mps)
+        if not ok.any():
+            return
+        pl = assoc.plot[ok]
+        if isinstance(scan, PositionPlots):
+            pos, cov = np.asarray(scan.pos, dtype=float)[pl], np.asarray(scan.cov, dtype=float)[pl]
+        else:
+            if site is None:
+                return
+            sig = np.asarray(scan.sigma, dtype=float).reshape(len(scan), -1)[pl]
+            pos, cov = plot_to_ecef(np.asarray(scan.range_m)[pl], np.asarray(scan.az_rad)[pl],
+                                    np.asarray(scan.el_rad)[pl], sig, site.ecef, site.enu_rot)
+        disc.observe(float(scan.time_s), assoc.track_id[ok], pos, cov)
+        fit = np.unique(rows[ok])
+        disc.assess(self._now, cols["track_id"][fit], cols["x"][fit])
 
     def _stages(self, scan: Detections | PositionPlots, site: SensorSite | None) -> None:
         """The cycle stage by stage, each through its module's interface (module docstring)."""
@@ -748,4 +784,6 @@ class Tracker(PictureSource):
             kin_class=cols["kin_class"][live].copy(),
             quality=cols["n_hits"][live] / np.maximum(cols["n_opportunities"][live], 1),
             score=cols["score"][live].copy() if self.confirmation.keeps_score else None,
+            light=(None if self.discriminator is None else
+                   np.isin(cols["track_id"][live], np.fromiter(self.discriminator.light, dtype=np.int64))),
         )

@@ -1,0 +1,275 @@
+"""Discrimination: telling a light decoy from the heavy warhead by how the air slows it.
+
+Interface::
+
+    disc = Discriminator(config)                      config: TrackerConfig (discrimination_* fields)
+    select_plots(ids, plot_ids, ballistic, x, v)      which plots of a scan went to ballistic or re-entering tracks
+    disc.observe(t, track_ids, pos, cov)              keep those plots (ECEF, m; covariances m²)
+    disc.assess(t, track_ids, x)                      fit those tracks; returns the ids newly found light
+    disc.light                                        track id -> time it was found light (never undone)
+    disc.estimate                                     track id -> (1/β̂, σ) of its latest fit, m²/kg
+
+Above the atmosphere a decoy flies the warhead's arc and nothing the radars
+measure tells them apart.  On re-entry each object decelerates by drag,
+ρ(h) v² / (2β), with β = m / (C_D A) its ballistic coefficient: a light
+decoy (tens to hundreds of kg/m²) slows tens of times harder than a dense
+warhead (thousands and more).  The C2 knows the air (:mod:`tdome.atmosphere`,
+the same standard the world flies in) but not β; it estimates γ = 1/β for
+each ballistic track from the plots the track took in the last
+``discrimination_window_s`` seconds.
+
+The model of plot k, taken at t_k, relative to the latest plot's time t_r
+(τ_k = t_k − t_r ≤ 0), is
+
+    z_k = p + v τ_k + ½ a τ_k² − γ D_k û + e_k,      e_k ~ N(0, C_k)
+
+with p, v the position and velocity at t_r (unknown), a the free-flight
+acceleration and û the direction of flight (both from the track's state, as
+is the speed V), and the drag's displacement
+
+    D_k = ∫_{t_k}^{t_r} (s − t_k) q(s) ds,    q(s) = ½ ρ(h(s)) V²,
+
+h(s) the track's height moving at its vertical speed (Simpson's rule, 16
+intervals).  The model is linear in (p, v, γ): weighted least squares gives
+γ̂ and its standard deviation σ_γ from the inverse of the 7 × 7 normal
+matrix (Bar-Shalom, Li & Kirubarajan, *Estimation with Applications to
+Tracking and Navigation*, §3.4).  Above the air D_k vanishes, σ_γ is huge,
+and the fit says nothing: discrimination happens only where the air does it.
+
+A fit votes *light* when γ̂ − k σ_γ > 1/β_light (β below the threshold with
+k standard deviations to spare) and its residuals are consistent with the
+plots' covariances (χ² below its 99.9 % point: a swapped plot or a
+manoeuvre is no evidence); ``discrimination_votes`` consecutive light votes
+make the track light for good.  A vacuum or heavy object votes light with a
+probability of about Φ(−k) per fit at most, and consecutive fits share most
+of their plots, so the votes guard against a stray fit, not against bias.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+from numba import njit
+from scipy.stats import chi2
+
+from tdome.atmosphere import density_kg_m3
+from tdome.dynamics import free_flight_acceleration
+from tdome.geo import height_m, radial_height
+
+_SIMPSON_INTERVALS = 16
+
+
+class Discriminator:
+    """Plots of ballistic tracks over a sliding window, the fits of their ballistic coefficients, and the
+    verdicts (module docstring)."""
+
+    def __init__(self, config):
+        self.beta_light = float(config.discrimination_beta_kg_m2)
+        self.window_s = float(config.discrimination_window_s)
+        self.sigmas = float(config.discrimination_sigmas)
+        self.votes_needed = int(config.discrimination_votes)
+        self.min_plots = int(config.discrimination_min_plots)
+        self.max_alt_m = float(config.discrimination_max_alt_m)
+        self.min_descent_mps = float(config.discrimination_min_descent_mps)
+        self._plots: dict[int, list[tuple[float, np.ndarray, np.ndarray]]] = {}  # track id -> (t, pos, cov)
+        self._pruned_s = -np.inf
+        self.light: dict[int, float] = {}
+        self.votes: dict[int, int] = {}
+        self.estimate: dict[int, tuple[float, float]] = {}
+        self.fits = 0
+
+    def observe(self, t_s: float, track_ids: np.ndarray, pos: np.ndarray, cov: np.ndarray) -> None:
+        """Keep the plots (taken at ``t_s``) of tracks not yet found light, below the ceiling; forget plots out
+        of the window."""
+        t = float(t_s)
+        low = height_m(pos) <= self.max_alt_m
+        for k in np.flatnonzero(low).tolist():
+            tid = int(track_ids[k])
+            if tid not in self.light:
+                self._plots.setdefault(tid, []).append((t, pos[k], cov[k]))
+        if t - self._pruned_s > self.window_s:  # now and then: tracks with no plot in the window
+            self._pruned_s = t
+            self._plots = {i: p for i, p in self._plots.items() if p and p[-1][0] >= t - self.window_s}
+
+    def assess(self, t_s: float, track_ids: np.ndarray, x: np.ndarray) -> list[int]:
+        """Fit the tracks ``track_ids`` (their states ``x`` (n, 6) at about ``t_s``) that have enough plots in the
+        window; returns the ids that became light."""
+        horizon = float(t_s) - self.window_s
+        fit, ts, ps, cs = [], [], [], []
+        for k, tid in enumerate(track_ids.tolist()):
+            plots = self._plots.get(tid)
+            if plots is None or tid in self.light:
+                continue
+            while plots and plots[0][0] < horizon:
+                plots.pop(0)
+            if len(plots) < self.min_plots:
+                continue
+            fit.append(k)
+            ts += [p[0] for p in plots]
+            ps += [p[1] for p in plots]
+            cs += [p[2] for p in plots]
+        if not fit:
+            return []
+        counts = np.array([len(self._plots[int(track_ids[k])]) for k in fit], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        t = np.array(ts)
+        order = np.lexsort((t, np.repeat(np.arange(len(fit)), counts)))  # by time within each track
+        xs = np.ascontiguousarray(np.asarray(x, dtype=float)[fit])
+        acc = free_flight_acceleration(xs[:, :3], xs[:, 3:6])
+        gamma, sigma, chi, dof = _fit_inverse_beta(t[order], np.array(ps)[order], np.array(cs)[order], starts,
+                                                   counts, xs, acc, float(t_s), _SIMPSON_INTERVALS)
+        self.fits += len(fit)
+        threshold = 1.0 / self.beta_light
+        out = []
+        for k, g, s, c, d in zip(fit, gamma.tolist(), sigma.tolist(), chi.tolist(), dof.tolist()):
+            if not np.isfinite(s):
+                continue
+            i = int(track_ids[k])
+            self.estimate[i] = (g, s)
+            if c <= _chi2_999(int(d)) and g - self.sigmas * s > threshold:
+                self.votes[i] = self.votes.get(i, 0) + 1
+                if self.votes[i] >= self.votes_needed:
+                    self.light[i] = float(t_s)
+                    self._plots.pop(i, None)
+                    out.append(i)
+            else:
+                self.votes[i] = 0
+        return out
+
+
+@cache
+def _chi2_999(dof: int) -> float:
+    """The 99.9 % point of the χ² distribution with ``dof`` degrees of freedom."""
+    return float(chi2.ppf(0.999, dof))
+
+
+@njit(cache=True)
+def select_plots(ids, plot_ids, ballistic, x, min_descent_mps):  # pragma: no cover - compiled
+    """Of a scan's plots that went to tracks ``plot_ids``, those whose track is still in the table (``ids``,
+    increasing) and is ballistic or descends at ``min_descent_mps`` or more: ``(mask over the plots, the
+    track's row for each)``."""
+    m = plot_ids.size
+    ok = np.zeros(m, dtype=np.bool_)
+    rows = np.zeros(m, dtype=np.int64)
+    if ids.size == 0:
+        return ok, rows
+    for k in range(m):
+        r = min(np.searchsorted(ids, plot_ids[k]), ids.size - 1)
+        rows[k] = r
+        if ids[r] != plot_ids[k]:
+            continue
+        if ballistic[r]:
+            ok[k] = True
+            continue
+        px, py, pz = x[r, 0], x[r, 1], x[r, 2]
+        descent = -(px * x[r, 3] + py * x[r, 4] + pz * x[r, 5]) / np.sqrt(px * px + py * py + pz * pz)
+        ok[k] = descent >= min_descent_mps
+    return ok, rows
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _drag_displacement(tau, h_r, hdot, speed, decel_g, gamma_prev, n_simpson):  # pragma: no cover - compiled
+    """D = ∫_{t_k}^{t_r} (s − t_k) q(s) ds for the plot at τ = t_k − t_r (Simpson's rule).
+
+    q(s) = ½ ρ(h(s)) V(s)², h(s) = h_r + ḣ (s − t_r), and V(s) the speed at
+    t_r plus what it has lost since s: V_r + (t_r − s)(γ_prev q̄ − g_u), q̄
+    the drag per unit γ at V_r averaged over s … t_r (trapezoid), g_u the
+    free-flight acceleration along the path (γ_prev = 0: constant speed).
+    """
+    span = -tau
+    if span <= 0.0:
+        return 0.0
+    rho_r = density_kg_m3(h_r)
+    step = span / n_simpson
+    D = 0.0
+    for i in range(n_simpson + 1):
+        w = 1.0 if i == 0 or i == n_simpson else (4.0 if i % 2 == 1 else 2.0)
+        s_rel = i * step  # s − t_k
+        back = span - s_rel  # t_r − s
+        rho = density_kg_m3(h_r - hdot * back)
+        v = speed + back * (gamma_prev * 0.25 * (rho + rho_r) * speed * speed - decel_g)
+        D += w * s_rel * 0.5 * rho * v * v
+    return D * step / 3.0
+
+
+@njit(cache=True, error_model="numpy")
+def _fit_inverse_beta(t, pos, cov, starts, counts, x, acc, t_x, n_simpson):  # pragma: no cover - compiled
+    """The weighted least-squares fit of the module docstring for each track j, plots
+    ``starts[j] : starts[j] + counts[j]`` (sorted by time), its state ``x[j]`` at ``t_x`` and free-flight
+    acceleration ``acc[j]``.  Returns (γ̂, σ_γ, χ², degrees of freedom) per track; σ = inf where the normal
+    matrix is singular.
+
+    Twice: the first fit takes the speed as constant over the window, the
+    second lets it grow back in time by the deceleration the first found
+    (:func:`_drag_displacement`), which a light object low in the air needs.
+    """
+    n = starts.size
+    gamma, sigma = np.zeros(n), np.full(n, np.inf)
+    chi, dof = np.zeros(n), np.zeros(n)
+    for j in range(n):
+        a, m = starts[j], counts[j]
+        px, py, pz, vx, vy, vz = x[j, 0], x[j, 1], x[j, 2], x[j, 3], x[j, 4], x[j, 5]
+        speed = np.sqrt(vx * vx + vy * vy + vz * vz)
+        if speed <= 0.0:
+            continue
+        u = np.array([vx, vy, vz]) / speed
+        g_u = acc[j, 0] * u[0] + acc[j, 1] * u[1] + acc[j, 2] * u[2]  # free-flight acceleration along the path
+        r = np.sqrt(px * px + py * py + pz * pz)
+        hdot = (px * vx + py * vy + pz * vz) / r
+        t_r = t[a + m - 1]
+        h_r = radial_height(px, py, pz) + hdot * (t_r - t_x)
+        center = np.array([px, py, pz]) + np.array([vx, vy, vz]) * (t_r - t_x)
+        rows = np.empty((m, 3))
+        for k in range(m):
+            tau = t[a + k] - t_r
+            for c in range(3):
+                rows[k, c] = pos[a + k, c] - center[c] - 0.5 * acc[j, c] * tau * tau
+        Ds = np.empty(m)
+        H = np.zeros((3, 7))
+        g_prev = 0.0
+        ok = True
+        theta = np.zeros(7)
+        Ninv = np.eye(7)
+        for _ in range(2):
+            N = np.zeros((7, 7))
+            b = np.zeros(7)
+            for k in range(m):
+                tau = t[a + k] - t_r
+                D = _drag_displacement(tau, h_r, hdot, speed, g_u, g_prev, n_simpson)
+                Ds[k] = D
+                W = np.linalg.inv(cov[a + k])
+                H[:, :] = 0.0
+                for c in range(3):
+                    H[c, c] = 1.0
+                    H[c, 3 + c] = tau
+                    H[c, 6] = -D * u[c]
+                WH = W @ H
+                N += H.T @ WH
+                b += WH.T @ rows[k]
+            # Scaled to a unit diagonal (γ's column is some 10¹⁰ times the others'), then tested for singularity.
+            d = np.sqrt(np.diag(N))
+            if not np.all(d > 0.0):
+                ok = False
+                break
+            S = np.outer(d, d)
+            if not np.linalg.eigvalsh(N / S)[0] > 1e-12:  # singular: too few distinct plot times
+                ok = False
+                break
+            Ninv[:, :] = np.linalg.inv(N / S) / S
+            theta[:] = Ninv @ b
+            g_prev = max(float(theta[6]), 0.0)
+        if not ok or not Ninv[6, 6] > 0.0:
+            continue
+        gamma[j] = theta[6]
+        sigma[j] = np.sqrt(Ninv[6, 6])
+        c2 = 0.0
+        for k in range(m):
+            tau = t[a + k] - t_r
+            e = np.empty(3)
+            for c in range(3):
+                e[c] = rows[k, c] - theta[c] - theta[3 + c] * tau + theta[6] * Ds[k] * u[c]
+            c2 += float(e @ np.linalg.solve(cov[a + k], e))
+        chi[j] = c2
+        dof[j] = 3 * m - 7
+    return gamma, sigma, chi, dof
