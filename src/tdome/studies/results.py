@@ -67,6 +67,13 @@ _MEASURES: dict[str, tuple[str, tuple[str, ...]]] = {
     "plots_lost_to_silence": ("plots the radars' silent scans would have made", ("emcon", "plots_lost_total")),
     "radars_lost": ("radars destroyed", ("defence_lost", "radars_lost")),
     "batteries_lost": ("batteries destroyed", ("defence_lost", "batteries_lost")),
+    "decoys_found_light": ("released decoys the C2 found light by their deceleration",
+                           ("discrimination", "decoys_found_light")),
+    "threats_found_light": ("warheads the C2 wrongly found light", ("discrimination", "threats_found_light")),
+    "shots_at_decoys_before": ("rounds at released decoys decided before the C2 found them light",
+                               ("discrimination", "shots_at_decoys_before")),
+    "shots_at_decoys_after": ("rounds at released decoys decided after the C2 found them light",
+                              ("discrimination", "shots_at_decoys_after")),
     "wall_time_s": ("wall time of the run (s)", ("wall_time_s",)),
 }
 MEASURES: dict[str, str] = {name: label for name, (label, _) in _MEASURES.items()}
