@@ -121,6 +121,18 @@ def test_the_c2_orders_a_threatened_radar_silent_and_the_seeker_misses():
     assert quiet["emcon"]["silent_scans"][target] > 0
     loud = summarize(run(small(valued(None))))
     assert list(loud["defence_lost"]["radars"]) == [target]
+
+    # Over a network the order takes its link's latency to reach the radar, like any other message.
+    def networked(d):
+        valued(90.0)(d)
+        d["network"] = {"default_link": {"latency_ms": 1500.0}}
+
+    late = run(small(networked))
+    heard = [e for e in late.events if e["kind"] == "radar_silenced"]
+    assert heard
+    ordered = float(heard[0]["detail"].split("ordered at ")[1].split(" s")[0])
+    assert heard[0]["time_s"] - ordered == pytest.approx(1.5)
+    assert late.messages["emcon"]["delivered"] >= 1
     # Without a value the radar is no asset: the seekers aimed at it are counted apart, not as decoys.
     plain = run(small(_arm(target=target, launch=(23.95, 119.60))))
     ps = summarize(plain)

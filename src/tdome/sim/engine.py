@@ -304,10 +304,10 @@ class _Battle:
             detail = ", ".join(assets[j].name for j in hits) if hits else "no asset hit"
             _event(rec, traj.impact_s[i], kind, threat=i, ecef=ecef, detail=detail)
 
-    def _silence(self, t: float, name: str, until: float, where: str) -> None:
-        """The C2 orders radar ``name`` silent from now until ``until`` (emission control); the order is taken to
-        reach the radar at once.  A radar already silent past ``until`` is left so; one silent until sooner keeps
-        silent longer."""
+    def _silence(self, t: float, name: str, until: float, ordered_s: float, where: str) -> None:
+        """Radar ``name`` hears at ``t`` the C2's order, given at ``ordered_s``, to keep silent until ``until``
+        (emission control; the order travels the network like any other, and one lost is not obeyed).  A radar
+        already silent past ``until`` is left so; one silent until sooner keeps silent longer."""
         k = self.radar_index[name]
         w = self.radar_silent[k]
         if len(w) and is_down(w, t):
@@ -319,7 +319,7 @@ class _Battle:
         else:
             w = np.vstack([w, [t, until]])
             _event(self.rec, t, "radar_silenced", ecef=self.sites[k].ecef,
-                   detail=f"{name}: a threat is assessed inbound{where}")
+                   detail=f"{name}: a threat is assessed inbound (ordered at {ordered_s:.1f} s){where}")
         self.radar_silent[k] = w
 
     def _emitting(self, k: int, t: float) -> bool:
@@ -496,8 +496,9 @@ class _Battle:
                     limit = node.bm.config.assignment.time_budget_s
                     _event(rec, t, "solver_overrun", detail=f"{node.bm.config.assignment.solver} took "
                            f"{limit + out.solver_overrun_s:.3f} s of a {limit:.3f} s limit{where}")
-            for name, until in out.silence:
-                self._silence(t, name, until, where)
+            for name, until in out.silence:  # emission control: the order travels to the radar
+                send = self.net.wire if node.kind == "fire_control" else self.net.send
+                send(t, "emcon", node.name, name, until, meta=(t, where), lane="down")
             for tid in out.discriminated:
                 _event(rec, t, "discriminated", threat=truth_of(self.track_truth, tid), track=tid,
                        detail=f"track {tid} found light (a decoy) by its deceleration{where}")
@@ -564,7 +565,11 @@ class _Battle:
             self.net.send(t, kind, node.name, name, payload, lane="down")
 
     def _deliver_down(self, msg) -> None:
-        """A message reaches a battery at ``msg.arrive_s``."""
+        """A message reaches a battery, or (emission control) a radar, at ``msg.arrive_s``."""
+        if msg.kind == "emcon":
+            ordered_s, where = msg.meta
+            self._silence(msg.arrive_s, msg.dst, msg.payload, ordered_s, where)
+            return
         b = self.battery_index[msg.dst]
         from_c2 = msg.src != msg.dst
         if from_c2:
