@@ -41,6 +41,22 @@ from tdome.scenario.yamlio import parse_yaml
 # --------------------------------------------------------------------------- catalog types
 
 
+class Manoeuvre(_Frozen):
+    """A re-entry vehicle's terminal manoeuvre: below a start altitude it adds a commanded acceleration."""
+
+    kind: Literal["weave", "pull_up_dive"] = _doc(
+        "weave: a lateral sine of amplitude accel_g and period period_s, horizontal and perpendicular to the "
+        "velocity, from the start altitude to impact; pull_up_dive: one period of the same sine in the vertical "
+        "plane of the track, a pull-up over the first half period, then a push-over into the dive.")
+    below_alt_m: Num(ge=1000.0, le=200000.0) = _doc(
+        "Start altitude, m: the manoeuvre starts when the vehicle descends below it (at the apogee if it never "
+        "climbs that high).")
+    accel_g: Num(gt=0.0, le=60.0) = _doc(
+        "Amplitude of the commanded acceleration, in g (9.80665 m/s²); a small constant trim the vehicle adds "
+        "to land on its aim comes on top.")
+    period_s: Num(gt=0.0, le=600.0) = _doc("Period of the sine, s.")
+
+
 class ThreatType(_Frozen):
     """A kind of threat: its class, kinematics, signature, lethality and cost."""
 
@@ -71,8 +87,21 @@ class ThreatType(_Frozen):
         "classes only. Null: it flies to its aim point.", None)
     drift_mps: Num(ge=0.0) = _doc(
         "Anti-radiation threats: how fast the miss grows once the radar goes silent, m/s (navigation drift).", 0.0)
+    manoeuvre: Manoeuvre | None = _doc(
+        "A terminal manoeuvre of the re-entry vehicle (ballistic and rocket classes only): the threat flies its "
+        "ballistic arc down to below_alt_m, then manoeuvres and still lands on its aim. Null: free flight to "
+        "impact.", None)
     description: str = _doc("Free text.", "")
     source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
+
+    @field_validator("manoeuvre")
+    @classmethod
+    def _manoeuvre(cls, v: Manoeuvre | None, info: ValidationInfo) -> Manoeuvre | None:
+        c = info.data.get("class_")
+        if v is not None and c not in BALLISTIC_CLASS_NAMES:
+            raise ValueError(f"only for ballistic/rocket classes ({', '.join(BALLISTIC_CLASS_NAMES)}); "
+                             f"remove it (or set it to null) for class '{c}'")
+        return v
 
     @field_validator("seeker")
     @classmethod
