@@ -13,6 +13,7 @@ from it by tools/scenario_reference.py).
 from tdome.scenario.catalog import (
     Catalog,
     InterceptorType,
+    Manoeuvre,
     PkTable,
     RadarType,
     ThreatType,
@@ -58,6 +59,7 @@ __all__ = [
     "InterceptorType",
     "LatLon",
     "LaunchArea",
+    "Manoeuvre",
     "PkTable",
     "Radar",
     "RadarType",

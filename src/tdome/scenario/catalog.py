@@ -64,6 +64,22 @@ class DecoySpec(_Frozen):
         "Speed each decoy is pushed off at, in a random direction, m/s: sets how far the cloud spreads.", 2.0)
 
 
+class Manoeuvre(_Frozen):
+    """A re-entry vehicle's terminal manoeuvre: below a start altitude it adds a commanded acceleration."""
+
+    kind: Literal["weave", "pull_up_dive"] = _doc(
+        "weave: a lateral sine of amplitude accel_g and period period_s, horizontal and perpendicular to the "
+        "velocity, from the start altitude to impact; pull_up_dive: one period of the same sine in the vertical "
+        "plane of the track, a pull-up over the first half period, then a push-over into the dive.")
+    below_alt_m: Num(ge=1000.0, le=200000.0) = _doc(
+        "Start altitude, m: the manoeuvre starts when the vehicle descends below it (at the apogee if it never "
+        "climbs that high).")
+    accel_g: Num(gt=0.0, le=60.0) = _doc(
+        "Amplitude of the commanded acceleration, in g (9.80665 m/s²); a small constant trim the vehicle adds "
+        "to land on its aim comes on top.")
+    period_s: Num(gt=0.0, le=600.0) = _doc("Period of the sine, s.")
+
+
 class ThreatType(_Frozen):
     """A kind of threat: its class, kinematics, signature, lethality and cost."""
 
@@ -101,15 +117,20 @@ class ThreatType(_Frozen):
     decoys: DecoySpec | None = _doc(
         "Decoys the missile can release (ballistic and rocket only); a raid group sets how many. Null: none.",
         None)
+    manoeuvre: Manoeuvre | None = _doc(
+        "A terminal manoeuvre of the re-entry vehicle (ballistic and rocket classes only): the threat flies its "
+        "ballistic arc down to below_alt_m, then manoeuvres and still lands on its aim. Null: free flight to "
+        "impact.", None)
     description: str = _doc("Free text.", "")
     source: Source = _doc("Where the figures come from: the public source, or 'notional'. Required.")
 
-    @field_validator("ballistic_coefficient_kg_m2", "decoys")
+    @field_validator("ballistic_coefficient_kg_m2", "decoys", "manoeuvre")
     @classmethod
     def _ballistic_only(cls, v: Any, info: ValidationInfo) -> Any:
         c = info.data.get("class_")
         if v is not None and c not in BALLISTIC_CLASS_NAMES:
-            raise ValueError(f"only for ballistic/rocket classes; remove it (or set it to null) for class '{c}'")
+            raise ValueError(f"only for ballistic/rocket classes ({', '.join(BALLISTIC_CLASS_NAMES)}); "
+                             f"remove it (or set it to null) for class '{c}'")
         return v
 
     @field_validator("seeker")

@@ -26,6 +26,7 @@ from tdome.world.ballistic import fly_ballistic_many, solve_launch
 from tdome.world.effectors import FireUnit
 from tdome.world.faults import down_windows
 from tdome.world.jammers import Emitter, JammerPath, Jamming
+from tdome.world.manoeuvre import G0_MPS2, ManoeuvreSpec, fly_manoeuvring_many
 from tdome.world.trajectory import Trajectory, TrajectorySet
 
 rad = np.radians
@@ -199,6 +200,7 @@ def build_raid(sc, assets: list[DefendedAsset], progress: Callable[[int, int], N
         t0 = np.array([rows[i][3] for i in bal])
         for i, tr in zip(bal, fly_ballistic_many(r0, v0, t0, inv_beta=inv_beta)):
             trajs[i] = tr
+        _manoeuvre(rows, trajs)
     done = len(bal)
     for i, (group, tt, _, t0, llat, llon, plat, plon) in enumerate(rows):
         if i in trajs:
@@ -274,6 +276,22 @@ def release_decoys(sc, rows: list, trajs: dict[int, Trajectory]) -> tuple[list[i
     if not parents:
         return [], []
     return parents, fly_ballistic_many(np.array(r0), np.array(v0), np.array(t0), inv_beta=np.array(inv_beta))
+
+
+def _manoeuvre(rows: list, trajs: dict[int, Trajectory]) -> None:
+    """Re-fly, in place, the ballistic rows whose threat type has a terminal manoeuvre (:mod:`tdome.world.manoeuvre`).
+
+    Each keeps its ballistic arc down to the manoeuvre's start altitude and is re-aimed on its own aim point.
+    """
+    man = [i for i in trajs if rows[i][1].class_ in BALLISTIC_CLASS_NAMES and rows[i][1].manoeuvre is not None]
+    if not man:
+        return
+    specs = [ManoeuvreSpec(m.kind, float(m.below_alt_m), float(m.accel_g) * G0_MPS2, float(m.period_s))
+             for m in (rows[i][1].manoeuvre for i in man)]
+    flown, _ = fly_manoeuvring_many([trajs[i] for i in man], specs, np.array([rows[i][6] for i in man]),
+                                    np.array([rows[i][7] for i in man]))
+    for i, tr in zip(man, flown):
+        trajs[i] = tr
 
 
 def build_jamming(sc, raid: RaidTruth) -> Jamming | None:

@@ -58,6 +58,12 @@ _MEASURES: dict[str, tuple[str, tuple[str, ...]]] = {
                             ("tracking", "siap_position_rms_m")),
     "siap_track_changes_per_truth": ("tracking track-number changes per threat",
                                      ("tracking", "siap_track_changes_per_truth")),
+    "siap_velocity_rms_mps": ("tracking velocity error of associated tracks, RMS (m/s)",
+                              ("tracking", "siap_velocity_rms_mps")),
+    "siap_longest_segment_fraction": (
+        "tracking continuity: share of the threats' flight time held by their longest track",
+        ("tracking", "siap_longest_segment_fraction")),
+    "nees_position_mean": ("tracking position NEES, mean (3 if consistent)", ("tracking", "nees_position", "mean")),
     # A contested sky: why threats got through, and what jamming, silence and strikes cost the defence.
     "leakers_untracked": ("leakers never held by a track", ("leakers", "by_cause", "untracked")),
     "leakers_not_engaged": ("leakers tracked and not engaged", ("leakers", "by_cause", "tracked_not_engaged")),
