@@ -21,6 +21,10 @@ Each C2 cycle of ``c2.cycle_s`` seconds:
 With no ``network`` section every message arrives the instant it is sent and
 the one C2 commands every battery: the run is the one a perfect network gives.
 
+The defence's own fate in a contested sky (radars and batteries destroyed,
+down with faults, silent under emission control) is kept by
+:class:`tdome.sim.defence.Defence`, which the phases ask.
+
 Everything the run observed is kept in a :class:`RunRecord` (event log,
 truth and track samples, timings); :mod:`tdome.sim.report` turns it into the
 summary.
@@ -54,14 +58,12 @@ from tdome.sim.build import (
     build_raid,
     build_sensors,
     c2_config,
-    radar_faults,
-    radar_silences,
 )
 from tdome.sim.command import build_command
+from tdome.sim.defence import Defence
 from tdome.sim.network import Network
 from tdome.sim.streams import stream
 from tdome.world.effectors import Effectors, FireUnit
-from tdome.world.faults import down_seconds, is_down
 
 if TYPE_CHECKING:  # for the annotations only: the time loop reads a scenario and never imports the package
     from tdome.scenario import Scenario
@@ -175,10 +177,6 @@ class _Battle:
         self.sites, self.radars, self.batteries, self.raid = sites, radars, batteries, raid
         self.traj = raid.trajectories
         self.jamming = build_jamming(sc, raid)
-        # The defence's own losses: when each radar and battery was destroyed (inf: never), and the rounds lost.
-        self.radar_lost_s = np.full(len(radars), np.inf)
-        self.battery_lost_s = np.full(len(batteries), np.inf)
-        self.rounds_destroyed = self.rounds_stranded = 0
         self.damage_done = np.zeros(len(raid), dtype=bool)  # impacts whose damage to the defence is done
         n = len(raid)
         self.kill_s = np.full(n, np.inf)
@@ -187,17 +185,14 @@ class _Battle:
         self.rec = RunRecord(sc, assets, sites, batteries, raid, first_detect_s=self.first_detect,
                              first_launch_s=self.first_launch, kill_s=self.kill_s,  # filled in place as it runs
                              detected_by=np.zeros((len(sites), n), dtype=bool))
+        # The defence's own fate: radars and batteries destroyed, down with faults, silent.
+        self.defence = Defence(sc, sites, batteries, lambda t, kind, **kw: _event(self.rec, t, kind, **kw))
         self.impacted = np.zeros(n, dtype=bool)
         self.launched = np.zeros(n, dtype=bool)
         self.eng_threat: dict[int, int] = {}  # engagement id -> truth row (for metrics only)
         # track id -> plots taken from each truth row (-1: false alarm), rows in the order first counted
         self.track_truth: dict[int, dict[int, int]] = {}
         self.eff = Effectors(batteries, stream(sc.seed, "effectors"), stream(sc.seed, "faults:launch"))
-        self.radar_down = radar_faults(sc)
-        self.radar_silent = radar_silences(sc)
-        self.radar_index = {s.name: k for k, s in enumerate(sites)}
-        self.silent_scans = np.zeros(len(radars), dtype=np.int64)
-        self.plots_lost_to_silence = np.zeros(len(radars), dtype=np.int64)
         self.impact_at: dict[int, tuple[float, float, np.ndarray]] = {}  # row -> (lat, lon, ecef) where it landed
         self.spec = build_network(sc, sites)
         perfect = sc.sim.fidelity == "perfect_picture"
@@ -270,10 +265,9 @@ class _Battle:
                    layer=bat.layer, interceptor=itc.interceptor_id, ecef=itc.aim_ecef, detail=detail)
 
     def _scans(self, t: float, t_next: float) -> None:
-        feeds, traj, rcs = self.command.feeds, self.traj, self.raid.rcs_m2
-        lost, down, silent = self.radar_lost_s, self.radar_down, self.radar_silent
+        feeds, traj, rcs, defence = self.command.feeds, self.traj, self.raid.rcs_m2, self.defence
         scans = sorted((ts, k) for k, r in enumerate(self.radars) for ts in r.scan_instants(t, t_next)
-                       if ts < lost[k] and not (len(down[k]) and is_down(down[k], ts)))
+                       if defence.scans(k, ts))
         for ts, k in scans:
             # The live threats (truth_state's alive rows) and their states, in one compiled pass.
             idx, pos_a, vel_a = traj.live_state_at(ts, self.kill_s)
@@ -282,11 +276,10 @@ class _Battle:
                 jpos, fig = self.jamming.at(ts, idx, pos_a)
                 jam = JammerState(jpos, fig[:, 0], fig[:, 1], fig[:, 2], fig[:, 3]) if len(jpos) else None
             det, src = self.radars[k].scan(ts, pos_a, vel_a, rcs[idx], jam)
-            if len(silent[k]) and is_down(silent[k], ts):
+            if defence.silent(k, ts):
                 # Silent under emission control: the plots the scan would have made are its cost, and go nowhere
                 # (the scan is still drawn, so that silence changes no other draw of the run).
-                self.silent_scans[k] += 1
-                self.plots_lost_to_silence[k] += int(np.sum(src >= 0))
+                defence.count_silent(k, int(np.sum(src >= 0)))
                 continue
             truth_rows = _plot_truth(src, idx, ts, self.first_detect, self.rec.detected_by[k])
             name = self.sites[k].name
@@ -304,43 +297,6 @@ class _Battle:
             detail = ", ".join(assets[j].name for j in hits) if hits else "no asset hit"
             _event(rec, traj.impact_s[i], kind, threat=i, ecef=ecef, detail=detail)
 
-    def _silence(self, t: float, name: str, until: float, ordered_s: float, where: str) -> None:
-        """Radar ``name`` hears at ``t`` the C2's order, given at ``ordered_s``, to keep silent until ``until``
-        (emission control; the order travels the network like any other, and one lost is not obeyed).  A radar
-        already silent past ``until`` is left so; one silent until sooner keeps silent longer."""
-        k = self.radar_index[name]
-        w = self.radar_silent[k]
-        if len(w) and is_down(w, t):
-            current = int(np.flatnonzero((w[:, 0] <= t) & (t < w[:, 1]))[-1])
-            if w[current, 1] >= until:
-                return
-            w = w.copy()
-            w[current, 1] = until
-        else:
-            w = np.vstack([w, [t, until]])
-            _event(self.rec, t, "radar_silenced", ecef=self.sites[k].ecef,
-                   detail=f"{name}: a threat is assessed inbound (ordered at {ordered_s:.1f} s){where}")
-        self.radar_silent[k] = w
-
-    def _emitting(self, k: int, t: float) -> bool:
-        """Whether radar k radiates at t: not destroyed, not down, not silent."""
-        return not (t >= self.radar_lost_s[k] or is_down(self.radar_down[k], t) or is_down(self.radar_silent[k], t))
-
-    def _quiet_since(self, k: int, t: float) -> float:
-        """When radar k's present quiet stretch began (it does not emit at t): silence, faults and its loss
-        joined end to end."""
-        start = t
-        changed = True
-        while changed:
-            changed = False
-            for w in (self.radar_silent[k], self.radar_down[k]):
-                inside = (w[:, 0] < start) & (start <= w[:, 1])
-                if inside.any():
-                    start, changed = float(w[inside, 0].min()), True
-            if self.radar_lost_s[k] < start:
-                start, changed = float(self.radar_lost_s[k]), True
-        return start
-
     def _landing(self, i: int) -> tuple[float, float, np.ndarray]:
         """Where threat i lands: its trajectory's end, or for an anti-radiation threat whose radar was quiet at
         the end, that point moved by its drift since the radar fell quiet (a direction of its own stream)."""
@@ -351,8 +307,8 @@ class _Battle:
         ecef = traj.impact_ecef[i]
         k = int(self.raid.arm_radar[i]) if self.raid.arm_radar.size else -1
         t_end = float(traj.impact_s[i])
-        if k >= 0 and not self._emitting(k, t_end):
-            quiet = max(self._quiet_since(k, t_end), float(traj.launch_s[i]))
+        if k >= 0 and not self.defence.emitting(k, t_end):
+            quiet = max(self.defence.quiet_since(k, t_end), float(traj.launch_s[i]))
             miss = float(self.raid.drift_mps[i]) * (t_end - quiet)
             bearing = stream(self.sc.seed, f"arm:{i}").uniform(0.0, 2.0 * np.pi)
             lat, lon = geo.destination(lat, lon, bearing, miss)
@@ -368,7 +324,7 @@ class _Battle:
         """
         for i in self._landed(self.damage_done, t, t_next):
             lat, lon, _ = self._landing(i)
-            self._destroy_near(i, float(self.traj.impact_s[i]), lat, lon)
+            self.defence.destroy_near(i, float(self.traj.impact_s[i]), lat, lon, float(self.raid.lethal_radius_m[i]))
 
     def _landed(self, done: np.ndarray, t: float, t_next: float) -> list[int]:
         """The threats that land unkilled in (t, t_next] and are not yet ``done`` (a pass's mask), marked done."""
@@ -376,25 +332,6 @@ class _Battle:
         due = np.flatnonzero(~done & (traj.impact_s > t) & (traj.impact_s <= t_next))
         done[due] = True
         return [int(i) for i in due if self.kill_s[i] > traj.impact_s[i]]
-
-    def _destroy_near(self, i: int, t: float, lat, lon) -> None:
-        """Threat i landed at (lat, lon) at t: radars and batteries within its lethal radius are destroyed."""
-        reach = self.raid.lethal_radius_m[i]
-        for k, site in enumerate(self.sites):
-            if self.radar_lost_s[k] == np.inf and geo.great_circle_distance_m(
-                    site.lat_rad, site.lon_rad, lat, lon) <= reach:
-                self.radar_lost_s[k] = t
-                _event(self.rec, t, "radar_lost", threat=i, ecef=site.ecef, detail=site.name)
-        for b in self.batteries:
-            if self.battery_lost_s[b.index] == np.inf and geo.great_circle_distance_m(
-                    b.lat_rad, b.lon_rad, lat, lon) <= reach:
-                self.battery_lost_s[b.index] = t
-                on_launchers, stranded = b.destroy(t)
-                self.rounds_destroyed += on_launchers
-                self.rounds_stranded += stranded
-                _event(self.rec, t, "battery_lost", threat=i, battery=b.index, layer=b.layer, ecef=b.ecef,
-                       detail=f"{b.name}: {on_launchers} rounds on the launchers lost, {stranded} left in the "
-                              "magazine with no launcher")
 
     def _status(self, t: float) -> None:
         """Each battery reports to the C2 nodes over the network, and to its own fire control by wire."""
@@ -568,7 +505,7 @@ class _Battle:
         """A message reaches a battery, or (emission control) a radar, at ``msg.arrive_s``."""
         if msg.kind == "emcon":
             ordered_s, where = msg.meta
-            self._silence(msg.arrive_s, msg.dst, msg.payload, ordered_s, where)
+            self.defence.silence(msg.arrive_s, msg.dst, msg.payload, ordered_s, where)
             return
         b = self.battery_index[msg.dst]
         from_c2 = msg.src != msg.dst
@@ -659,22 +596,14 @@ class _Battle:
         rec.messages = {k: dict(sent=v[0], delivered=v[1]) for k, v in self.net.by_kind.items() if v[0]}
         rec.architecture = self.spec.architecture
         rec.perfect_network = self.net.perfect
-        rec.defence_lost = dict(
-            radars={s.name: float(t) for s, t in zip(self.sites, self.radar_lost_s) if np.isfinite(t)},
-            batteries={b.name: float(t) for b, t in zip(self.batteries, self.battery_lost_s) if np.isfinite(t)},
-            rounds_on_launchers=self.rounds_destroyed, rounds_stranded=self.rounds_stranded)
-        rec.emcon = dict(
-            silent_scans={s.name: int(n) for s, n in zip(self.sites, self.silent_scans) if n},
-            plots_lost_to_silence={s.name: int(n) for s, n in zip(self.sites, self.plots_lost_to_silence) if n})
+        rec.defence_lost, rec.emcon, faults = self.defence.report(t)
         arm = np.flatnonzero(self.raid.arm_radar >= 0) if self.raid.arm_radar.size else np.zeros(0, dtype=int)
         landed = [i for i in arm.tolist() if i in self.impact_at]
         rec.anti_radiation = dict(
             threats=int(arm.size), landed=len(landed),
-            on_their_radar=sum(self.radar_lost_s[self.raid.arm_radar[i]] == self.traj.impact_s[i] for i in landed))
-        rec.faults = dict(
-            radar_down_s={s.name: down_seconds(w, t) for s, w in zip(self.sites, self.radar_down) if len(w)},
-            launcher_down_s={b.name: sum(down_seconds(w, t) for w in b.down) for b in self.batteries if b.down},
-            launch_failures=len(self.eff.launch_failures))
+            on_their_radar=sum(self.defence.radar_lost_s[self.raid.arm_radar[i]] == self.traj.impact_s[i]
+                               for i in landed))
+        rec.faults = dict(faults, launch_failures=len(self.eff.launch_failures))
         rec.jamming = dict(
             standoff_jammers=0 if self.jamming is None else len(self.jamming.standoff),
             escort_jammers=0 if self.jamming is None else int(self.jamming.escort_rows.size),

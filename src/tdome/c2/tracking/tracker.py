@@ -30,6 +30,16 @@ through one cycle of :meth:`Tracker.process`, each stage in its module:
    (:mod:`.classification`); deletion, duplicates merged
    (:mod:`.deletion`).
 5. *Start* a tentative track on every plot no track took (:mod:`.initiation`).
+6. *Discriminate*: the plots ballistic and re-entering tracks took feed a fit
+   of each such track's ballistic coefficient, which finds light objects
+   (decoys) by how the air slows them (:mod:`.discrimination`; after the
+   compiled call too, off with ``discrimination_beta_kg_m2`` null).  The
+   picture flags them (``AirPicture.light``).
+
+A ballistic track is predicted by free flight with the process noise
+``q_ballistic_mps2``, or, with ``drag_beta_min_kg_m2`` set, with the larger
+noise of the drag an object that light would feel where it is
+(:func:`~tdome.c2.tracking.motion.ballistic_q`).
 
 The track table (:mod:`.track_table`) holds every track as rows of arrays;
 the configuration (:mod:`.config`) owns the defaults and the rules.
