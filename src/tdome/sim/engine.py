@@ -192,6 +192,7 @@ class _Battle:
         self.eng_threat: dict[int, int] = {}  # engagement id -> truth row (for metrics only)
         # track id -> plots taken from each truth row (-1: false alarm), rows in the order first counted
         self.track_truth: dict[int, dict[int, int]] = {}
+        self.track_latest: dict[int, int] = {}  # track id -> truth row of the latest plot it took (-1: false alarm)
         self.eff = Effectors(batteries, stream(sc.seed, "effectors"), stream(sc.seed, "faults:launch"))
         self.impact_at: dict[int, tuple[float, float, np.ndarray]] = {}  # row -> (lat, lon, ecef) where it landed
         self.spec = build_network(sc, sites)
@@ -362,13 +363,14 @@ class _Battle:
                 self.rec.plot_age_s.append(msg.arrive_s - msg.payload.time_s)
             # Truth bookkeeping for metrics: which object's plots each track took.
             assoc = pic.source.last_association  # PictureSource: the tracker's, or the perfect picture's
-            track_truth = self.track_truth
+            track_truth, latest = self.track_truth, self.track_latest
             for tid, row in zip(assoc.track_id.tolist(), truth_rows[assoc.plot].tolist()):
                 c = track_truth.get(tid)
                 if c is None:
                     track_truth[tid] = {row: 1}
                 else:
                     c[row] = c.get(row, 0) + 1
+                latest[tid] = row
             return
         node = self.command.node(msg.dst)
         if kind == "status":
@@ -437,8 +439,11 @@ class _Battle:
                 send = self.net.wire if node.kind == "fire_control" else self.net.send
                 send(t, "emcon", node.name, name, until, meta=(t, where), lane="down")
             for tid in out.discriminated:
-                _event(rec, t, "discriminated", threat=truth_of(self.track_truth, tid), track=tid,
-                       detail=f"track {tid} found light (a decoy) by its deceleration{where}")
+                # The object the track follows now: in a cloud a track may have moved from the warhead it held
+                # for most of its life to a decoy, which is what the fit of its latest plots has seen.
+                row = self.track_latest.get(tid, -1)
+                _event(rec, t, "discriminated", threat=row if row >= 0 else truth_of(self.track_truth, tid),
+                       track=tid, detail=f"track {tid} found light (a decoy) by its deceleration{where}")
             for eid, tid, verdict in out.assessments:
                 _event(rec, t, "assessed_" + verdict, track=tid, detail=f"engagement {eid}{where}")
             for eid, tid, reason in out.withdrawn:

@@ -209,10 +209,10 @@ def summarize(rec: RunRecord) -> dict:
 def _discrimination_summary(rec: RunRecord) -> dict:
     """Released decoys, what the C2 found light, and the rounds fired at decoys before and after.
 
-    An object is found light when a track attributed to it is (event
-    ``discriminated``; the first such time counts); a round is before or
-    after by when its order was decided.  A warhead found light is a
-    mistake of the discrimination, counted apart.
+    An object is found light when the track following it is (event
+    ``discriminated``: the object of the track's latest plot; the first such
+    time counts); a round is before or after by when its order was decided.
+    A warhead found light is a mistake of the discrimination, counted apart.
     """
     raid = rec.raid
     decoy = raid.decoy_of >= 0 if raid.decoy_of.size else np.zeros(len(raid), dtype=bool)
