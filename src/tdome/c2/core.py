@@ -35,6 +35,10 @@ Kill assessment: ``kill_assessment_s`` after the intercept time, a track that
 has not been updated since the intercept (or has been dropped) is assessed
 killed and never engaged again; one that has been updated is a survivor.
 
+Kill probabilities are planned per round fired: an interceptor's pk times
+its launch reliability (a round that fails at launch is spent and kills
+nothing).
+
 Discrimination: a track the air picture has found light (a decoy slowed by
 the air, :mod:`tdome.c2.tracking.discrimination`) is never engaged again,
 endangers no asset in the asset-based objective and silences no radar.
@@ -256,12 +260,13 @@ class BattleManager:
         return [(name, now_s + doc.emcon_hold_s) for name in names]
 
     def _pk_table(self, batteries: list[BatteryStatus]) -> np.ndarray:
-        """The batteries' kill probability tables (:func:`~tdome.c2.threat.pk_table`), kept while their
-        interceptors are the same (the specifications are frozen)."""
+        """The batteries' kill probability per round fired (:func:`~tdome.c2.threat.pk_table`): each
+        interceptor's pk times its launch reliability, since a round that fails at launch kills nothing.
+        Kept while their interceptors are the same (the specifications are frozen)."""
         specs = tuple(b.interceptor for b in batteries)
         kept, table = self._pk_tables
         if len(kept) != len(specs) or any(a is not b for a, b in zip(kept, specs)):
-            table = pk_table([s.pk for s in specs])
+            table = pk_table([s.pk for s in specs]) * np.array([s.launch_reliability for s in specs]).reshape(-1, 1)
             self._pk_tables = (specs, table)
         return table
 
