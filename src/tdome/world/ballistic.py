@@ -290,6 +290,20 @@ def fly_ballistic(r0_ecef, v0_ecef, t0_s: float = 0.0, step_s: float = 0.5, max_
 # Aiming
 # ----------------------------------------------------------------------------
 
+def newton_miss_step(e0, e1, e2, d1, d2) -> tuple[np.ndarray, np.ndarray]:
+    """One Newton step on two controls for a miss (east, north), the Jacobian by forward differences.
+
+    ``e0`` (m, 2) is the miss at the controls, ``e1`` and ``e2`` the misses
+    with the first control moved by ``d1`` and the second by ``d2``.  Solves
+    J dx = −e0 with J = [[∂e/∂x₁, ∂e/∂x₂], [∂n/∂x₁, ∂n/∂x₂]] per row; returns
+    the two corrections (m,) each (inf or NaN where J is singular).
+    """
+    j11, j21 = (e1[:, 0] - e0[:, 0]) / d1, (e1[:, 1] - e0[:, 1]) / d1
+    j12, j22 = (e2[:, 0] - e0[:, 0]) / d2, (e2[:, 1] - e0[:, 1]) / d2
+    det = j11 * j22 - j12 * j21
+    return -(j22 * e0[:, 0] - j12 * e0[:, 1]) / det, -(-j21 * e0[:, 0] + j11 * e0[:, 1]) / det
+
+
 def _velocity_ecef(rot_enu, speed_mps, az_rad, gamma_rad):
     """ECEF velocity from speed, azimuth (from north, clockwise) and flight-path angle."""
     cg = np.cos(gamma_rad)
@@ -385,12 +399,7 @@ def solve_launch(launch_lat_rad, launch_lon_rad, aim_lat_rad, aim_lon_rad, gamma
         ok = miss[todo] <= tol_m
         if it == max_iter:
             break
-        # J = [[de/dv, de/daz], [dn/dv, dn/daz]]; solve J dx = -e per threat.
-        j11, j21 = (e_v[:, 0] - e0[:, 0]) / dv, (e_v[:, 1] - e0[:, 1]) / dv
-        j12, j22 = (e_a[:, 0] - e0[:, 0]) / daz, (e_a[:, 1] - e0[:, 1]) / daz
-        det = j11 * j22 - j12 * j21
-        d_speed = -(j22 * e0[:, 0] - j12 * e0[:, 1]) / det
-        d_az = -(-j21 * e0[:, 0] + j11 * e0[:, 1]) / det
+        d_speed, d_az = newton_miss_step(e0, e_v, e_a, dv, daz)  # on (speed, azimuth), per threat
         # Damp large corrections (far initial guesses) to stay in the basin.
         d_speed = np.clip(d_speed, -0.2 * speed[todo], 0.2 * speed[todo])
         d_az = np.clip(d_az, -0.2, 0.2)

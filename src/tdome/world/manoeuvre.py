@@ -53,6 +53,7 @@ from numba import njit
 
 from tdome.dynamics import _acceleration, rk4_step
 from tdome.geo import ecef_to_geodetic, enu_rotation, geodetic_of, geodetic_to_ecef
+from tdome.world.ballistic import newton_miss_step
 from tdome.world.trajectory import Trajectory
 
 G0_MPS2 = 9.80665  # standard gravity: the unit of the catalog's accel_g
@@ -329,11 +330,7 @@ def fly_manoeuvring_many(ballistic: list[Trajectory], specs: list[ManoeuvreSpec]
         ok = miss[todo] <= tol_m
         if it == max_iter:
             break
-        j11, j21 = (e_l[:, 0] - e0[:, 0]) / d, (e_l[:, 1] - e0[:, 1]) / d
-        j12, j22 = (e_u[:, 0] - e0[:, 0]) / d, (e_u[:, 1] - e0[:, 1]) / d
-        det = j11 * j22 - j12 * j21
-        db_l = -(j22 * e0[:, 0] - j12 * e0[:, 1]) / det
-        db_u = -(-j21 * e0[:, 0] + j11 * e0[:, 1]) / det
+        db_l, db_u = newton_miss_step(e0, e_l, e_u, d, d)  # on the trim (lateral, up)
         upd = ~ok & np.isfinite(db_l) & np.isfinite(db_u)
         trim[todo[upd], 0] += db_l[upd]
         trim[todo[upd], 1] += db_u[upd]
