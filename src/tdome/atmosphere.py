@@ -92,9 +92,3 @@ def density(h_m) -> np.ndarray:
     """:func:`density_kg_m3` of every height in ``h_m`` (any shape), kg/m³."""
     h = np.asarray(h_m, dtype=float)
     return _density_many(np.ascontiguousarray(h.reshape(-1))).reshape(h.shape)
-
-
-def drag_deceleration_mps2(h_m, speed_mps, ballistic_coefficient_kg_m2):
-    """Deceleration ρ v² / (2β) (m/s²) of an object of ballistic coefficient β = m / (C_D A) at speed v."""
-    return density(h_m) * np.asarray(speed_mps, dtype=float) ** 2 / (2.0 * np.asarray(ballistic_coefficient_kg_m2,
-                                                                                         dtype=float))

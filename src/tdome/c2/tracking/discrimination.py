@@ -96,7 +96,7 @@ class Discriminator:
         """Fit the tracks ``track_ids`` (their states ``x`` (n, 6) at about ``t_s``) that have enough plots in the
         window; returns the ids that became light."""
         horizon = float(t_s) - self.window_s
-        fit, ts, ps, cs = [], [], [], []
+        fit, counts, ts, ps, cs = [], [], [], [], []
         for k, tid in enumerate(track_ids.tolist()):
             plots = self._plots.get(tid)
             if plots is None or tid in self.light:
@@ -106,19 +106,20 @@ class Discriminator:
             if len(plots) < self.min_plots:
                 continue
             fit.append(k)
+            counts.append(len(plots))
             ts += [p[0] for p in plots]
             ps += [p[1] for p in plots]
             cs += [p[2] for p in plots]
         if not fit:
             return []
-        counts = np.array([len(self._plots[int(track_ids[k])]) for k in fit], dtype=np.int64)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        n = np.array(counts, dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(n)[:-1]))
         t = np.array(ts)
-        order = np.lexsort((t, np.repeat(np.arange(len(fit)), counts)))  # by time within each track
+        order = np.lexsort((t, np.repeat(np.arange(len(fit)), n)))  # by time within each track (scans come late)
         xs = np.ascontiguousarray(np.asarray(x, dtype=float)[fit])
         acc = free_flight_acceleration(xs[:, :3], xs[:, 3:6])
         gamma, sigma, chi, dof = _fit_inverse_beta(t[order], np.array(ps)[order], np.array(cs)[order], starts,
-                                                   counts, xs, acc, float(t_s), _SIMPSON_INTERVALS)
+                                                   n, xs, acc, float(t_s), _SIMPSON_INTERVALS)
         self.fits += len(fit)
         threshold = 1.0 / self.beta_light
         out = []
