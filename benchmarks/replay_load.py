@@ -8,7 +8,7 @@ first drawn picture and the page's own figure for parsing its data and
 drawing (``tdomeReplay.readyMs``); the time to draw the picture and refresh
 the panel at 60 instants across the run; and the frame intervals while it
 plays at 60x for five seconds.  Needs Debian's chromium
-(``.ci/install-browser``) and the playwright test extra.
+(``.ci/install-tools``) and the playwright test extra.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ itself is the only one allowed, and any other is recorded and refused.  The
 page exposes a read-only ``window.tdomeReplay`` (time, counts of what it
 drew, the screen position of an item) so the test can check what is shown.
 
-``.ci/install-browser`` installs the browser (CI runs it from ``.ci/run``).
+``.ci/install-tools`` installs the browser (CI runs it from ``.ci/run``).
 Under CI (CI=true) a missing browser fails the test; elsewhere it is skipped
 with the reason.  A screenshot is kept in ``test-artifacts/replay.png``.
 """
@@ -30,8 +30,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 def _unavailable(reason: str):
     if os.environ.get("CI"):
-        pytest.fail(f"browser test cannot run under CI: {reason} (.ci/install-browser installs it)")
-    pytest.skip(f"{reason}; run .ci/install-browser as root to install it")
+        pytest.fail(f"browser test cannot run under CI: {reason} (.ci/install-tools installs it)")
+    pytest.skip(f"{reason}; run .ci/install-tools as root to install it")
 
 
 @pytest.fixture(scope="module")
