@@ -23,7 +23,7 @@ from pydantic_core import ErrorDetails
 from tdome.scenario.catalog import Catalog, builtin_catalog
 from tdome.scenario.errors import ErrorItem, ScenarioError, format_path, format_value
 from tdome.scenario.fields import Valid
-from tdome.scenario.schema import DEFER_CHECKS, Problem, Scenario
+from tdome.scenario.schema import DEFER_CHECKS, DefendedSide, Problem, Scenario
 from tdome.scenario.yamlio import line_for, parse_yaml
 
 DEFAULT_FILE = "default.yaml"
@@ -127,6 +127,27 @@ def scenario_from_dict(data: Any, source: str = "<data>", seed: int | None = Non
     return sc
 
 
+def load_defended_side(path: str | Path | None = None) -> DefendedSide:
+    """The defended side of a file, for the live service: a scenario file (the built-in's name or None the
+    default), whose raid it never reads, or a file with only the defended side's sections (no raid, seed or
+    duration).  Bad input raises :class:`ScenarioError`, as a scenario's does."""
+    text, source = _scenario_text(path)
+    data, lines = parse_yaml(text, source)
+    if isinstance(data, dict) and "raid" in data:
+        return scenario_from_dict(data, source=source, _lines=lines)
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "the file is not a YAML mapping; the live service reads name, assets, radars, "
+                                    "batteries, c2 and live (or a whole scenario)")
+    try:
+        side = DefendedSide.model_validate(data, context={DEFER_CHECKS: True})
+    except ValidationError as e:
+        raise ScenarioError(source, _scenario_errors(e.errors(), lines, data, DefendedSide)) from None
+    problems = side.problems()
+    if problems:
+        raise ScenarioError(source, [_from_problem(p, lines) for p in problems]) from None
+    return side
+
+
 def load_catalog_text(text: str, source: str = "<string>") -> Catalog:
     """Validate a catalog YAML (``threats``, ``radars``, ``interceptors`` mappings)."""
     data, lines = parse_yaml(text, source)
@@ -184,7 +205,8 @@ def _from_problem(p: Problem, lines: dict[tuple, int]) -> ErrorItem:
 _CATALOG_KINDS = {"threats": "threat type", "radars": "radar type", "interceptors": "interceptor type"}
 
 
-def _scenario_errors(errors: list[ErrorDetails], lines: dict[tuple, int], data: dict) -> list[ErrorItem]:
+def _scenario_errors(errors: list[ErrorDetails], lines: dict[tuple, int], data: dict,
+                     model: type[BaseModel] = Scenario) -> list[ErrorItem]:
     """Pydantic's errors for a scenario as items.
 
     The missing fields of a new catalog entry make one item (with a hint when its name is close to a
@@ -208,7 +230,7 @@ def _scenario_errors(errors: list[ErrorDetails], lines: dict[tuple, int], data: 
                 out.append(ErrorItem(f"catalog.{loc[1]}.{loc[2]}", "", line_for(loc[:3], lines)))  # filled below
             missing[key].append(".".join(str(p) for p in loc[3:]))
             continue
-        item = _from_pydantic(err, Scenario, lines)
+        item = _from_pydantic(err, model, lines)
         if section is not None and loc[2] in getattr(catalog, section) and not _given(raw_catalog, loc[1:]):
             item = ErrorItem(item.path, f"{item.message} (the built-in value of '{loc[2]}', not set in this "
                                         "file; override it too)", item.line, item.column)

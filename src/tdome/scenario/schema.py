@@ -87,6 +87,7 @@ from tdome.scenario.fields import (
     _num,
     above,
 )
+from tdome.scenario.live import LiveSettings, SacSic
 from tdome.scenario.network import NetworkSettings, OperatorSettings, network_problems
 
 AssetKind = Literal["city", "industry", "air_base", "power_plant", "port", "military", "government"]
@@ -197,6 +198,14 @@ class Radar(_Model):
     availability: Availability | None = _doc(
         "Faults: while down the radar makes no plots (the C2 sees only their absence); null: always up.", None)
     emcon: Emcon | None = _doc("Emission control: its silent periods; null: it emits all the time.", None)
+    sac: SacSic = _doc("ASTERIX system area code of its reports (I048/010), as the live service knows it.", 0)
+    sic: SacSic | None = _doc(
+        "ASTERIX system identification code of its reports; null: 1 + its index in radars. SAC/SIC pairs must be "
+        "unique.", None)
+
+    def sac_sic(self, index: int) -> tuple[int, int]:
+        """(SAC, SIC) of this radar, the ``index``-th of the file's radars."""
+        return self.sac, (index + 1 if self.sic is None else self.sic)
 
 
 class Battery(_Model):
@@ -471,30 +480,24 @@ LARGE_RAID = 5_000  # threats: beyond the saturation raids the tracker and the C
 LONG_RUN_S = 86_400.0  # one day of simulated time
 
 
-class Scenario(_Model):
-    """A complete experiment: the defended side, the raid, the C2 settings and the seed."""
+class DefendedSide(_Model):
+    """The defended side alone: assets, radars, batteries and the C2 settings, and the live service's network.
+
+    It is what the live service (``tdome serve``) reads: everything the C2
+    core may know, and no raid.  A :class:`Scenario` is a defended side and
+    the raid flown against it.
+    """
 
     name: Name = _doc("Name of the scenario (reports).")
     description: str = _doc("Free text.", "")
-    seed: Int(ge=0) = _doc("Random seed: the same scenario and seed give identical results on any machine.")
-    duration_s: Num(gt=0.0, le=MAX_DURATION_S) = _doc(
-        "Simulated time, s, at most 7 days; every wave must start before it. The run stops earlier once the "
-        "battle is over (every threat down or killed, nothing in flight).")
-    region: Region | None = _doc(  # see :attr:`extent` for the computed default
-        "Map extent, degrees; null: a box around everything in the scenario with a 0.5° margin.", None)
     catalog: Catalog = _doc("Threat, radar and interceptor types added to the built-in catalog, or overriding "
                             "built-in entries field by field.", default_factory=Catalog)
     assets: Annotated[list[Asset], Field(min_length=1)] = _doc("The defended assets, at least one.")
     radars: Annotated[list[Radar], Field(min_length=1)] = _doc("The radar sites, at least one.")
     batteries: list[Battery] = _doc("The fire units.", default_factory=list)
-    raid: Raid = _doc("The raid: its waves of threat groups.")
     c2: C2Settings = _doc("Command and control settings; every field has a default.", default_factory=C2Settings)
-    network: NetworkSettings | None = _doc(
-        "The network between radars, batteries and C2 nodes; null: a perfect network (every message arrives the "
-        "instant it is sent).", None)
-    operators: OperatorSettings = _doc("The operators who decide under 'confirm' authority (c2.doctrine.authority).",
-                                       default_factory=OperatorSettings)
-    sim: SimSettings = _doc("Simulator settings.", default_factory=SimSettings)
+    live: LiveSettings = _doc("The live service's network (tdome serve, tdome feed); the simulator ignores it.",
+                              default_factory=LiveSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -506,7 +509,7 @@ class Scenario(_Model):
         return data
 
     @model_validator(mode="after")
-    def _whole_file(self, info: ValidationInfo) -> Scenario:
+    def _whole_file(self, info: ValidationInfo) -> Any:
         if (info.context or {}).get(DEFER_CHECKS):
             return self
         problems = self.problems()
@@ -514,7 +517,7 @@ class Scenario(_Model):
             raise ValueError("\n".join(format_problem(p) for p in problems))
         return self
 
-    # ---- resolved view for the simulator
+    # ---- resolved view
 
     @property
     def resolved_catalog(self) -> Catalog:
@@ -540,6 +543,90 @@ class Scenario(_Model):
     @property
     def assets_by_name(self) -> dict[str, Asset]:
         return {a.name: a for a in self.assets}
+
+    # ---- whole-file checks
+
+    def problems(self) -> list[Problem]:
+        """Everything wrong that single-field validation cannot see; empty when the file is sound."""
+        out: list[Problem] = []
+        named: tuple[tuple[str, Sequence[Asset | Radar | Battery]], ...] = (
+            ("assets", self.assets), ("radars", self.radars), ("batteries", self.batteries))
+        for section, items in named:
+            first: dict[str, int] = {}
+            for i, item in enumerate(items):
+                if item.name in first:
+                    out.append(Problem((section, i, "name"),
+                                       f"duplicate name; already used by {section}[{first[item.name]}] "
+                                       "(names must be unique)", item.name))
+                else:
+                    first[item.name] = i
+
+        radar_types = self.radar_types
+        for i, r in enumerate(self.radars):
+            if r.type not in radar_types:
+                out.append(Problem(("radars", i, "type"), unknown_name("radar type", r.type, radar_types),
+                                   r.type))
+
+        interceptor_types = self.interceptor_types
+        for i, b in enumerate(self.batteries):
+            it = interceptor_types.get(b.interceptor)
+            if it is None:
+                out.append(Problem(("batteries", i, "interceptor"),
+                                   unknown_name("interceptor type", b.interceptor, interceptor_types), b.interceptor))
+            elif it.layer != b.layer:
+                same_layer = [n for n, t in interceptor_types.items() if t.layer == b.layer]
+                out.append(Problem(("batteries", i, "layer"),
+                                   f"does not match the layer of interceptor '{b.interceptor}' ('{it.layer}'); "
+                                   f"set layer: {it.layer}, or pick a '{b.layer}' interceptor "
+                                   f"({', '.join(same_layer) or 'none'})",
+                                   b.layer))
+
+        radar_names = [r.name for r in self.radars]
+        for i, b in enumerate(self.batteries):
+            for field in ("radars", "cued_by"):
+                for k, name in enumerate(getattr(b, field) or []):
+                    if name not in radar_names:
+                        out.append(Problem(("batteries", i, field, k),
+                                           unknown_name("radar", name, radar_names, noun="radars"), name))
+        first_code: dict[tuple[int, int], int] = {}
+        for i, r in enumerate(self.radars):
+            code = r.sac_sic(i)
+            if code in first_code:
+                out.append(Problem(("radars", i, "sic"), f"SAC/SIC {code[0]}/{code[1]} already identifies "
+                                                         f"radars[{first_code[code]}] (each radar's reports must be "
+                                                         "told apart)", code[1]))
+            first_code.setdefault(code, i)
+        assets = self.assets_by_name
+        valued: tuple[tuple[str, Sequence[Radar | Battery]], ...] = (("radars", self.radars),
+                                                                     ("batteries", self.batteries))
+        for section, sites in valued:
+            for i, site in enumerate(sites):
+                if site.value is not None and site.name in assets:
+                    out.append(Problem((section, i, "name"), "also the name of an asset; a radar or battery with a "
+                                                             "value is an asset too, so names must differ",
+                                       site.name))
+        for i, expected in enumerate(self.c2.intel):
+            if expected.asset not in assets:
+                out.append(Problem(("c2", "intel", i, "asset"),
+                                   unknown_name("asset", expected.asset, assets, noun="assets"), expected.asset))
+        return out
+
+class Scenario(DefendedSide):
+    """A complete experiment: the defended side, the raid, the C2 settings and the seed."""
+
+    seed: Int(ge=0) = _doc("Random seed: the same scenario and seed give identical results on any machine.")
+    duration_s: Num(gt=0.0, le=MAX_DURATION_S) = _doc(
+        "Simulated time, s, at most 7 days; every wave must start before it. The run stops earlier once the "
+        "battle is over (every threat down or killed, nothing in flight).")
+    region: Region | None = _doc(  # see :attr:`extent` for the computed default
+        "Map extent, degrees; null: a box around everything in the scenario with a 0.5° margin.", None)
+    raid: Raid = _doc("The raid: its waves of threat groups.")
+    network: NetworkSettings | None = _doc(
+        "The network between radars, batteries and C2 nodes; null: a perfect network (every message arrives the "
+        "instant it is sent).", None)
+    operators: OperatorSettings = _doc("The operators who decide under 'confirm' authority (c2.doctrine.authority).",
+                                       default_factory=OperatorSettings)
+    sim: SimSettings = _doc("Simulator settings.", default_factory=SimSettings)
 
     @property
     def targets_by_name(self) -> dict[str, tuple[float, float]]:
@@ -636,63 +723,12 @@ class Scenario(_Model):
 
     def problems(self) -> list[Problem]:
         """Everything wrong that single-field validation cannot see; empty when the scenario is sound."""
-        out: list[Problem] = []
-        named: tuple[tuple[str, Sequence[Asset | Radar | Battery]], ...] = (
-            ("assets", self.assets), ("radars", self.radars), ("batteries", self.batteries))
-        for section, items in named:
-            first: dict[str, int] = {}
-            for i, item in enumerate(items):
-                if item.name in first:
-                    out.append(Problem((section, i, "name"),
-                                       f"duplicate name; already used by {section}[{first[item.name]}] "
-                                       "(names must be unique)", item.name))
-                else:
-                    first[item.name] = i
-
-        radar_types = self.radar_types
-        for i, r in enumerate(self.radars):
-            if r.type not in radar_types:
-                out.append(Problem(("radars", i, "type"), unknown_name("radar type", r.type, radar_types),
-                                   r.type))
-
-        interceptor_types = self.interceptor_types
-        for i, b in enumerate(self.batteries):
-            it = interceptor_types.get(b.interceptor)
-            if it is None:
-                out.append(Problem(("batteries", i, "interceptor"),
-                                   unknown_name("interceptor type", b.interceptor, interceptor_types), b.interceptor))
-            elif it.layer != b.layer:
-                same_layer = [n for n, t in interceptor_types.items() if t.layer == b.layer]
-                out.append(Problem(("batteries", i, "layer"),
-                                   f"does not match the layer of interceptor '{b.interceptor}' ('{it.layer}'); "
-                                   f"set layer: {it.layer}, or pick a '{b.layer}' interceptor "
-                                   f"({', '.join(same_layer) or 'none'})",
-                                   b.layer))
-
+        out = super().problems()
         radar_names = [r.name for r in self.radars]
-        for i, b in enumerate(self.batteries):
-            for field in ("radars", "cued_by"):
-                for k, name in enumerate(getattr(b, field) or []):
-                    if name not in radar_names:
-                        out.append(Problem(("batteries", i, field, k),
-                                           unknown_name("radar", name, radar_names, noun="radars"), name))
         out += network_problems(self.network, self.c2.architecture, radar_names, [b.name for b in self.batteries])
 
         threat_types = self.threat_types
-        assets = self.assets_by_name
         targets = self.targets_by_name
-        valued: tuple[tuple[str, Sequence[Radar | Battery]], ...] = (("radars", self.radars),
-                                                                     ("batteries", self.batteries))
-        for section, sites in valued:
-            for i, site in enumerate(sites):
-                if site.value is not None and site.name in assets:
-                    out.append(Problem((section, i, "name"), "also the name of an asset; a radar or battery with a "
-                                                             "value is an asset too, so names must differ",
-                                       site.name))
-        for i, expected in enumerate(self.c2.intel):
-            if expected.asset not in assets:
-                out.append(Problem(("c2", "intel", i, "asset"),
-                                   unknown_name("asset", expected.asset, assets, noun="assets"), expected.asset))
         jammer_types = self.jammer_types
         first_jammer: dict[str, int] = {}
         for ji, j in enumerate(self.raid.jammers):

@@ -49,12 +49,13 @@ def build_assets(sc) -> list[DefendedAsset]:
     return out
 
 
-def build_sensors(sc) -> tuple[list[SensorSite], list[RadarModel]]:
-    sites, models = [], []
+def sensor_sites(sc) -> list[SensorSite]:
+    """What the C2 knows of each radar of ``sc`` (a scenario or a defended side): site, coverage, accuracy."""
+    sites = []
     for i, r in enumerate(sc.radars):
         rt = sc.radar_types[r.type]
         bore = r.boresight_az_deg if r.boresight_az_deg is not None else rt.boresight_deg
-        site = SensorSite(
+        sites.append(SensorSite(
             index=i, name=r.name, lat_rad=float(rad(r.lat)), lon_rad=float(rad(r.lon)), alt_m=float(r.alt_m),
             max_range_m=rt.max_range_km * 1e3, min_range_m=rt.min_range_km * 1e3,
             min_el_rad=float(rad(rt.min_el_deg)), max_el_rad=float(rad(rt.max_el_deg)),
@@ -62,14 +63,21 @@ def build_sensors(sc) -> tuple[list[SensorSite], list[RadarModel]]:
             revisit_s=rt.revisit_s, sigma_range_m=rt.sigma_range_m, sigma_az_rad=float(rad(rt.sigma_az_deg)),
             sigma_el_rad=float(rad(rt.sigma_el_deg)), sigma_rdot_mps=rt.sigma_rdot_mps,
             small_target_range_m=small_target_range_m(rt.snr_ref_db, rt.ref_range_km * 1e3, rt.pfa),
-        )
+        ))
+    return sites
+
+
+def build_sensors(sc) -> tuple[list[SensorSite], list[RadarModel]]:
+    sites = sensor_sites(sc)
+    models = []
+    for site, r in zip(sites, sc.radars, strict=True):
+        rt = sc.radar_types[r.type]
         rng = stream(sc.seed, f"radar:{r.name}")
         rx = Receiver.of(rt.gain_db, rt.sidelobe_db, rt.beamwidth_deg, rt.frequency_ghz, rt.bandwidth_mhz,
                          rt.noise_figure_db)
         models.append(RadarModel(site, 10 ** (rt.snr_ref_db / 10.0), rt.ref_range_km * 1e3, rt.pfa,
                                  rt.false_alarms_per_scan, rng, phase_s=float(rng.uniform(0.0, rt.revisit_s)),
                                  receiver=rx))
-        sites.append(site)
     return sites, models
 
 
