@@ -106,7 +106,10 @@ class Detections:
     north clockwise, elevation, and optionally range rate (positive opening).
     ``sigma`` gives each plot's 1-σ errors (n, 3) or (n, 4) with range rate.
     A jammed radar adds strobes: the bearings (azimuth, elevation) of the
-    noise jammers it hears, with no range.
+    noise jammers it hears, with no range.  A rotating radar read live
+    reports a revolution sector by sector: ``sector_rad`` (centre azimuth,
+    half width) is the part of its coverage the scan swept, so a track
+    elsewhere is not counted as missed; None: the whole coverage.
     """
 
     time_s: float
@@ -118,6 +121,7 @@ class Detections:
     rdot_mps: np.ndarray | None = None
     strobe_az_rad: np.ndarray | None = None
     strobe_el_rad: np.ndarray | None = None
+    sector_rad: tuple[float, float] | None = None
 
     def __len__(self) -> int:
         return int(self.range_m.shape[0])

@@ -180,6 +180,7 @@ class ScanPlots:
     cov: np.ndarray  # (m, 3, 3) their covariances
     measure: PolarRadar | CartesianPosition
     clutter: np.ndarray  # (m,) false-plot density in the measurement space
+    sector_rad: tuple[float, float] | None = None  # the part of the radar's coverage swept (Detections.sector_rad)
 
     @classmethod
     def from_scan(cls, scan: Detections | PositionPlots, site: SensorSite | None, false_alarm_density_m3: float,
@@ -197,7 +198,7 @@ class ScanPlots:
         z, R, pos, cov, lam = _radar_plots(*arrays, site.ecef, site.enu_rot, float(false_alarm_density_m3),
                                            float(max_speed_mps))
         return cls(float(scan.time_s), int(scan.sensor), site, z, R, pos, cov,
-                   PolarRadar(site.ecef, site.enu_rot, with_rdot=arrays[4] == 4), lam)
+                   PolarRadar(site.ecef, site.enu_rot, with_rdot=arrays[4] == 4), lam, scan.sector_rad)
 
     def __len__(self) -> int:
         return int(self.z.shape[0])

@@ -173,7 +173,10 @@ def _coverage(plots: ScanPlots) -> tuple[np.ndarray, bool, tuple[float, ...], fl
     site = plots.site
     if site is None:
         return _NO_ROT, False, _NO_LIMITS, np.inf, _NO_ROT[0]
-    return site.enu_rot, True, site.coverage_limits, _small_target_range(site), site.ecef
+    limits = site.coverage_limits
+    if plots.sector_rad is not None and limits[6] >= np.pi:  # a sector of a rotating radar's revolution
+        limits = limits[:5] + (float(plots.sector_rad[0]), float(plots.sector_rad[1]))
+    return site.enu_rot, True, limits, _small_target_range(site), site.ecef
 
 
 def _small_target_range(site: SensorSite) -> float:
