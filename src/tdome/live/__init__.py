@@ -1,0 +1,1 @@
+"""tdome live: the C2 core on a real network, reading and writing ASTERIX."""
