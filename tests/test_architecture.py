@@ -52,8 +52,9 @@ LEVELS: list[tuple[str, ...]] = [
     # The time loop writes the run folder, the pictures (map, replay, CZML, terminal summary) read it: neither
     # imports the other, so a picture shows what the folder holds and the simulator draws nothing.
     ("tdome.sim", "tdome.viz"),
-    # One run's outputs composed: record -> summary -> run folder -> map.
-    ("tdome.pipeline",),
+    # One run's outputs composed: record -> summary -> run folder -> map.  The live service: the C2 core on
+    # sockets (it builds its stages from the scenario as the simulator does), and the simulator as its live source.
+    ("tdome.pipeline", "tdome.live"),
     # Monte Carlo studies and sweeps: many runs of the time loop, their results and report.
     ("tdome.studies",),
     # The command line, on top of everything.

@@ -133,6 +133,130 @@ def run(
 
 
 @app.command()
+def serve(
+    config: Path | None = typer.Argument(None, help="Scenario or live configuration YAML: its assets, radars (with "
+                                                     "their SAC/SIC), batteries, c2 and live sections; the built-in "
+                                                     "default if omitted (its raid is never read)."),
+    out: Path | None = typer.Option(None, "--out", help="Session folder (default: runs/live-<name>)."),
+    bind: str | None = typer.Option(None, "--bind", help="Listen on this IPv4 address instead of the "
+                                                         "configuration's (127.0.0.1 unless it says otherwise)."),
+    duration: float | None = typer.Option(None, "--duration", help="Stop after this many seconds (default: run "
+                                                                   "until interrupted)."),
+    replay_recording: Path | None = typer.Option(None, "--replay", help="Re-run a session's recording "
+                                                 "(received.tdrec) instead of listening: the same tracks and "
+                                                 "recommendations."),
+) -> None:
+    """Run the C2 core live: ASTERIX radar and ADS-B reports in, CAT062 tracks and engagement orders out."""
+    import ipaddress
+    import logging
+    import signal
+
+    from tdome.live.net import Service, replay
+    from tdome.scenario import ScenarioError, load_defended_side
+
+    try:
+        side = load_defended_side(config)
+    except ScenarioError as e:
+        _fail(str(e))
+    if bind is not None:
+        try:
+            ipaddress.IPv4Address(bind)
+        except ValueError:
+            _fail(f"--bind: value {bind!r} is invalid; must be an IPv4 address such as 127.0.0.1")
+    if duration is not None and not duration > 0:
+        _fail(f"--duration: value {duration} is invalid; must be > 0")
+    out = out or Path("runs") / f"live-{_slug(side.name)}"
+    _out_folder(out)
+    if replay_recording is not None:
+        if not replay_recording.is_file():
+            _fail(f"--replay {replay_recording}: no such recording (a session folder's received.tdrec)")
+        try:
+            paths = replay(side, replay_recording, out)
+        except ValueError as e:
+            _fail(str(e))
+        console.print(f"replayed {replay_recording}: session folder {out}  "
+                      f"({', '.join(p.name for p in paths.values())})", soft_wrap=True)
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        svc = Service(side, out, bind=bind)
+    except OSError as e:
+        _fail(f"cannot open the service's sockets: {e.strerror or e} (another service on the same ports?)")
+    udp_port, tcp_port = svc.ports
+    live = side.live
+    console.print(f"tdome serve {side.name}: ASTERIX in on udp {bind or live.listen.host}:{udp_port}"
+                  f"{' group ' + live.multicast_group if live.multicast_group else ''}, engagement channel on tcp "
+                  f"{bind or live.control.host}:{tcp_port}, CAT062 out to "
+                  + ", ".join(f"{e.host}:{e.port}" for e in live.cat062.to), soft_wrap=True, highlight=False)
+    signal.signal(signal.SIGTERM, lambda *_: svc.stop())
+    try:
+        paths = svc.run(duration)
+    except KeyboardInterrupt:
+        svc.stop()
+        paths = svc.c2.write(out)
+    s = svc.c2.summary()["inputs"]
+    console.print(f"session folder: {out}  ({', '.join(p.name for p in paths.values())}); "
+                  f"{s.get('datagrams', 0)} datagrams, {s.get('plots', 0)} plots, {s.get('cycles', 0)} cycles",
+                  soft_wrap=True, highlight=False)
+
+
+@app.command()
+def feed(
+    scenario: Path | None = typer.Argument(None, help="Scenario YAML file; the built-in default if omitted."),
+    to: str = typer.Option("127.0.0.1", "--to", help="The service's address (its ports are the scenario's live "
+                                                    "section's), or HOST:PORT for its ASTERIX port."),
+    speed: float = typer.Option(1.0, "--speed", help="Times real time; 0: as fast as the service keeps up."),
+    lockstep: bool = typer.Option(True, "--lockstep/--no-lockstep", help="Each cycle waits for the service to "
+                                                                         "decide it (same battle on any machine)."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (default: runs/<scenario>-seed<seed>-live)."),
+    seed: int | None = typer.Option(None, "--seed", help="Override the scenario's seed."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Play a scenario to a running `tdome serve`: its radars send ASTERIX, its batteries take the service's
+    orders; the run folder holds truth and the service's tracks, scored as a simulated run's."""
+    from tdome.live.feed import attach_remote, utc_time_of_day_s
+    from tdome.pipeline import write_run
+    from tdome.sim.engine import run as run_sim
+    from tdome.sim.report import summarize
+    from tdome.viz.terminal import print_summary
+
+    if seed is not None and seed < 0:
+        _fail(f"--seed: value {seed} is invalid; must be >= 0")
+    if not speed >= 0:
+        _fail(f"--speed: value {speed} is invalid; must be >= 0 (0: as fast as the service keeps up)")
+    sc = _load(scenario, seed)
+    host, _, port = to.partition(":")
+    if port:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            _fail(f"--to: port {port!r} is invalid; must be 1 to 65535")
+        sc = sc.model_copy(update={"live": sc.live.model_copy(
+            update={"listen": sc.live.listen.model_copy(update={"port": int(port)})})})
+    out = out or Path("runs") / f"{_slug(sc.name)}-seed{sc.seed}-live"
+    _out_folder(out)
+    holder: list = []
+    attach = attach_remote(host or "127.0.0.1", speed, lockstep, utc_time_of_day_s(), holder)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[t]}"),
+                  TimeElapsedColumn(), console=console, disable=quiet, transient=True) as prog:
+        task = prog.add_task(f"{sc.name} (live)", total=float(sc.duration_s), t="setting up")
+
+        def tick(t_s: float, stage: str | None = None) -> None:
+            prog.update(task, completed=t_s, t=stage or f"t = {t_s:.0f} / {sc.duration_s:.0f} s")
+
+        try:
+            rec = run_sim(sc, progress=tick, attach=attach)
+        except (OSError, ValueError) as e:
+            _fail(f"tdome feed: {e} (is `tdome serve` running with the same live section?)")
+        finally:
+            for remote in holder:
+                remote.close()
+    summary = summarize(rec)
+    summary["live"] = dict(holder[0].stats) if holder else {}
+    paths = write_run(rec, summary, out)
+    print_summary(summary, console)
+    console.print(f"run folder: {out}  ({', '.join(p.name for p in paths.values())})", soft_wrap=True)
+
+
+@app.command()
 def validate(scenario: Path = typer.Argument(..., help="Scenario YAML file to check.")) -> None:
     """Check a scenario file without running it."""
     sc = _load(scenario, None)

@@ -62,3 +62,13 @@ ENGAGEMENT_TYPES = dict(engagement_id=pa.int64(), node=pa.string(), track_id=pa.
 LINK_TYPES = dict(src=pa.string(), dst=pa.string(), sent=pa.int64(), delivered=pa.int64(), lost=pa.int64(),
                   down=pa.int64(), late=pa.int64(), delay_median_s=pa.float64(), delay_p95_s=pa.float64(),
                   delay_max_s=pa.float64())
+
+# What a live session's folder holds besides the tables above (``tdome serve``): the plots it received, every input
+# as it arrived (``tdome serve --replay`` re-runs it) and every message it sent on the engagement channel.
+FILES_LIVE = dict(plots="plots.parquet", received="received.tdrec", messages="messages.jsonl")
+
+# plots.parquet: one row per radar plot received, placed as the tracker took it (``height_m`` as reported, NaN
+# when the report had none: ``alt_m`` is then the assumed height).
+PLOT_TYPES = dict(time_s=pa.float64(), radar=pa.int64(), range_m=pa.float64(), az_deg=pa.float64(),
+                  el_deg=pa.float64(), lat_deg=pa.float64(), lon_deg=pa.float64(), alt_m=pa.float64(),
+                  height_m=pa.float64())

@@ -20,8 +20,10 @@ from tdome.runfolder.layout import (
     ENGAGEMENT_TYPES,
     EVENT_COLUMNS,
     FILES,
+    FILES_LIVE,
     INTERCEPTOR_TYPES,
     LINK_TYPES,
+    PLOT_TYPES,
     THREAT_COLUMNS,
     TRACK_COLUMNS,
     TRUTH_COLUMNS,
@@ -64,6 +66,15 @@ def write_run_folder(out: Path, *, summary: dict, scene: dict, events: list[dict
     else:
         links_path.unlink(missing_ok=True)
     return paths
+
+
+def write_plots(out: Path, rows: Sequence[tuple]) -> Path:
+    """A live session's ``plots.parquet``: one tuple per plot, in :data:`PLOT_TYPES` order."""
+    cols: list = list(zip(*rows, strict=True)) if rows else [[] for _ in PLOT_TYPES]
+    path = Path(out) / FILES_LIVE["plots"]
+    pq.write_table(pa.table({n: pa.array(list(c), type=t) for (n, t), c in zip(PLOT_TYPES.items(), cols, strict=True)}),
+                   path)
+    return path
 
 
 def _dicts_to_parquet(rows: Sequence[dict], types: dict, path: Path) -> None:

@@ -132,7 +132,7 @@ def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=
 
 
 def run(scenario, progress: Callable[..., None] | None = None,
-        magazines: Sequence[int] | None = None) -> RunRecord:
+        magazines: Sequence[int] | None = None, attach: Callable[[_Battle], None] | None = None) -> RunRecord:
     """Run one scenario end to end.
 
     ``progress(t_s, stage)`` is called during set-up with ``t_s = 0`` and a
@@ -141,7 +141,9 @@ def run(scenario, progress: Callable[..., None] | None = None,
     The run ends at ``duration_s``, or earlier once the battle is over.
     ``magazines``: each battery's rounds at the start, in place of its
     magazine (a campaign's day after the first; fewer than its launchers
-    hold is allowed: they are loaded as far as the rounds go).
+    hold is allowed: they are loaded as far as the rounds go).  ``attach(battle)`` is called once the battle is
+    set up, before the first cycle: ``tdome feed`` puts a remote C2 in the place of the simulated one there
+    (:mod:`tdome.live.feed`).
     """
     wall0 = time.perf_counter()
     sc = scenario
@@ -156,6 +158,8 @@ def run(scenario, progress: Callable[..., None] | None = None,
     raid = build_raid(sc, assets, lambda done, total: say(0.0, f"flying out trajectories: {done:,} of {total:,}"))
     say(0.0, "starting the battle")
     battle = _Battle(sc, assets, sites, radars, batteries, raid)
+    if attach is not None:
+        attach(battle)
     dt = float(sc.c2.cycle_s)
     t = 0.0
     while t < sc.duration_s - 1e-9:

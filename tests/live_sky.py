@@ -1,0 +1,59 @@
+"""A small synthetic sky for the live service's tests: objects in straight flight seen by the scenario's radars,
+as the datagrams those radars would send (CAT048 plots and a CAT034 north marker per scan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tdome import geo
+from tdome.live import asterix
+from tdome.messages import SensorSite
+
+
+@dataclass
+class Flight:
+    """Straight flight: ECEF position at t = 0 and velocity."""
+
+    pos: np.ndarray
+    vel: np.ndarray
+
+    def at(self, t: float) -> np.ndarray:
+        return self.pos + self.vel * t
+
+    @classmethod
+    def over(cls, lat_deg: float, lon_deg: float, alt_m: float, heading_deg: float, speed_mps: float,
+             climb_mps: float = 0.0) -> Flight:
+        lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+        rot = geo.enu_rotation(lat, lon)
+        h = np.radians(heading_deg)
+        v_enu = np.array([speed_mps * np.sin(h), speed_mps * np.cos(h), climb_mps])
+        return cls(np.asarray(geo.geodetic_to_ecef(lat, lon, alt_m), dtype=float), v_enu @ rot)
+
+
+def scans(sites: list[SensorSite], codes: list[tuple[int, int]], flights: list[Flight], t0: float, t1: float,
+          tod0: float, rng: np.random.Generator, noise: bool = True) -> list[tuple[float, list[bytes]]]:
+    """(time, datagrams) of every radar scan from t0 to t1, in time order: each radar scans at its revisit,
+    reporting every flight inside its coverage with its accuracy's noise."""
+    out = []
+    for site, (sac, sic) in zip(sites, codes, strict=True):
+        for t in np.arange(t0, t1, site.revisit_s):
+            xyz = np.array([f.at(t) for f in flights]).reshape(-1, 3)
+            seen = np.atleast_1d(site.covers(xyz)) if len(flights) else np.zeros(0, dtype=bool)
+            enu = site.to_enu(xyz[seen])
+            r, az, el = geo.enu_to_razel(enu)
+            if noise:
+                r = r + rng.normal(0.0, site.sigma_range_m, r.shape)
+                az = az + rng.normal(0.0, site.sigma_az_rad, az.shape)
+                el = el + rng.normal(0.0, site.sigma_el_rad, el.shape)
+            pos = site.ecef + geo.razel_to_enu(r, az, el) @ site.enu_rot
+            _, _, height = geo.ecef_to_geodetic(pos)
+            tod = (tod0 + t) % asterix.DAY_S
+            datagrams = []
+            if r.size:
+                datagrams += asterix.encode_cat048(sac, sic, tod, r, np.mod(az, 2 * np.pi), height_m=height)
+            datagrams.append(asterix.encode_cat034(sac, sic, 1, tod, rotation_period_s=site.revisit_s))
+            out.append((float(t), datagrams))
+    out.sort(key=lambda x: x[0])
+    return out
