@@ -32,13 +32,13 @@ from tdome.live.asterix import (
     AdsbReport,
     ServiceMessage,
     TargetReport,
-    UnwrapTime,
     decode,
     decode_cat062,
     encode_cat021,
     encode_cat034,
     encode_cat048,
     encode_cat062,
+    on_time_line,
     time_of_day_s,
 )
 
@@ -697,20 +697,19 @@ def test_time_of_day_is_utc_seconds_since_midnight(unix_s):
 @given(st.floats(0, 4e9), st.lists(st.floats(-43000.0, 43000.0), max_size=50))
 def test_unwrap_time_recovers_the_continuous_time(reference, steps):
     """Reports up to 43,000 s either side of the latest time seen come back on the right day."""
-    unwrap = UnwrapTime(reference)
     latest = reference
     for step in steps:
         t = latest + step
-        assert abs(unwrap(time_of_day_s(t)) - t) < 1e-5
+        assert abs(on_time_line(time_of_day_s(t), latest) - t) < 1e-5
         latest = max(latest, t)
 
 
 def test_unwrap_time_across_midnight():
-    unwrap = UnwrapTime(2 * 86400 - 10.0)  # 23:59:50 on day 1
-    assert unwrap(86395.0) == 2 * 86400 - 5  # 23:59:55
-    assert unwrap(3.0) == 2 * 86400 + 3  # 00:00:03 the next day
-    assert unwrap(86399.0) == 2 * 86400 - 1  # a late report from before midnight stays before it
-    assert unwrap(6.0) == 2 * 86400 + 6
+    latest = 2 * 86400 - 10.0  # 23:59:50 on day 1
+    assert on_time_line(86395.0, latest) == 2 * 86400 - 5  # 23:59:55
+    assert on_time_line(3.0, latest + 5) == 2 * 86400 + 3  # 00:00:03 the next day
+    assert on_time_line(86399.0, 2 * 86400 + 3) == 2 * 86400 - 1  # a late report from before midnight stays before
+    assert on_time_line(6.0, 2 * 86400 + 3) == 2 * 86400 + 6
 
 
 @settings(max_examples=200, deadline=None)

@@ -21,7 +21,7 @@ from live_sky import Flight, scans
 from tdome import geo
 from tdome.live import asterix
 from tdome.live.service import LiveC2, Outputs, elevation_from_height
-from tdome.messages import SensorSite
+from tdome.messages import Detections, SensorSite
 from tdome.scenario import load_defended_side, starter_scenario_path
 
 TOD0 = 43_000.0
@@ -184,3 +184,23 @@ def test_a_plot_with_no_height_gets_an_elevation_spread_over_the_band():
     assert sigma[0] > 0.03  # 4 km of height at 100 km
     pos = site.ecef + geo.razel_to_enu(np.array([100e3]), np.array([1.0]), el) @ site.enu_rot
     assert abs(geo.ecef_to_geodetic(pos)[2][0] - 6_000.0) < 1.0
+
+
+def test_a_sector_scan_misses_only_the_tracks_it_swept(side):
+    """A rotating radar read sector by sector: an empty sector away from a track is no missed chance to see it;
+    the same empty scan over the whole revolution is."""
+    c2 = LiveC2(side, Outputs())
+    f = Flight.over(24.9, 121.2, 9_000.0, 45.0, 230.0)
+    _feed(c2, side, [f], 0.0, 30.0)
+    tracker = c2.bm.tracker
+    k = next(i for i, s in enumerate(c2.sites) if s.az_half_width_rad >= np.pi and s.covers(tracker.x[0, :3]))
+    site = c2.sites[k]
+    e, n, _ = site.to_enu(tracker.x[0, :3])
+    away = float(np.arctan2(e, n)) + np.pi  # the far side of the revolution
+    empty = np.zeros(0)
+    t = float(tracker.time_s[0]) + 0.1
+    before = int(tracker.n_opportunities[0])
+    tracker.process(Detections(t, k, empty, empty, empty, np.zeros((0, 3)), sector_rad=(away, 0.3)))
+    assert int(tracker.n_opportunities[0]) == before
+    tracker.process(Detections(t + 0.1, k, empty, empty, empty, np.zeros((0, 3))))
+    assert int(tracker.n_opportunities[0]) == before + 1

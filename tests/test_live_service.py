@@ -152,8 +152,32 @@ def test_a_session_replays_to_the_same_tracks_and_messages(tmp_path):
     assert (live / FILES_LIVE["messages"]).read_bytes() == (again / FILES_LIVE["messages"]).read_bytes()
     tracks = pq.read_table(live / "tracks.parquet").to_pydict()
     assert set(tracks["track_id"]) == {1, 2}  # two flights, two tracks, no more
+    # The session folder is a run folder: the replay page plays it (tracks, no truth: the service has none).
+    from tdome.runfolder import load_run_folder
+    from tdome.viz.replay import write_replay
+
+    page = write_replay(load_run_folder(live), tmp_path / "replay.html")
+    assert page.stat().st_size > 10_000
     summary = json.loads((live / "summary.json").read_text())
     assert summary["dropped"] == 0 and summary["cat062_datagrams"] > 0
+
+
+def test_reports_to_a_multicast_group_are_read(tmp_path):
+    """Radar data is usually distributed by multicast: the service joins the group on its interface (loopback
+    here: the group's traffic never leaves the machine)."""
+    group = "239.255.86.1"
+    side = side_on_free_ports(multicast_group=group)
+    _, inputs = _sky_inputs(side, 20.0)
+    udp_inputs = [d for _, k, d in inputs if k == "udp"]
+    with Running(side, tmp_path / "mc") as svc:
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+        tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        for d in udp_inputs:
+            tx.sendto(d, (group, side.live.listen.port))
+        tx.close()
+        wait_for(lambda: svc.c2.counts["datagrams"] >= len(udp_inputs), state=lambda: svc.c2.counts)
+        assert svc.c2.counts["plots"] > 0 and not any(k.startswith("error:") for k in svc.c2.counts)
 
 
 def _mutations(valid: list[bytes], n: int, rng: np.random.Generator):

@@ -47,7 +47,7 @@ Conventions, from the specifications, that a reader of the code might not expect
   ``0x80000000`` absent).  The simulator's radars write it with every plot (a missile's height and closing
   speed exceed I048/110 and I048/120 CAL, and the elevation is what the radar measured); the service reads an
   elevation from it when present, else solves it from the height.  Any other SP content is ignored.
-- Times of day are UTC seconds since midnight, 1/128 s.  :class:`UnwrapTime` puts them back on a continuous
+- Times of day are UTC seconds since midnight, 1/128 s.  :func:`on_time_line` puts them back on a continuous
   time line across midnight.
 """
 
@@ -70,13 +70,13 @@ __all__ = [
     "ServiceMessage",
     "SystemTrack",
     "TargetReport",
-    "UnwrapTime",
     "decode",
     "decode_cat062",
     "encode_cat021",
     "encode_cat034",
     "encode_cat048",
     "encode_cat062",
+    "on_time_line",
     "time_of_day_s",
 ]
 
@@ -531,23 +531,14 @@ def time_of_day_s(unix_s: float) -> float:
     return float(unix_s) % DAY_S
 
 
-class UnwrapTime:
-    """Times of day back on a continuous time line, across midnight.
+def on_time_line(tod_s: float, near_s: float) -> float:
+    """A time of day in [0, 86400) back on a continuous time line: the candidate tod + 86400·k nearest ``near_s``.
 
-    ``reference_s`` is a time on the service's line, whose origin must fall on a UTC midnight (Unix time
-    does; so does "seconds since the day's midnight").  Each time of day becomes the candidate
-    tod + 86400·k nearest to the latest time returned so far (or the reference): reports a few seconds
-    either side of midnight land on the right day, and a late report from before midnight stays before it.
+    The line's origin must fall on a UTC midnight (Unix time's does; so does "seconds since the first report's
+    midnight", the live service's).  With ``near_s`` the latest time seen, reports a few seconds either side of
+    midnight land on the right day, and a late report from before midnight stays before it.
     """
-
-    def __init__(self, reference_s: float) -> None:
-        self.latest_s = float(reference_s)
-
-    def __call__(self, tod_s: float) -> float:
-        """The continuous time of a time of day in [0, 86400)."""
-        t = tod_s + DAY_S * math.floor((self.latest_s - tod_s) / DAY_S + 0.5)
-        self.latest_s = max(self.latest_s, t)
-        return t
+    return tod_s + DAY_S * math.floor((near_s - tod_s) / DAY_S + 0.5)
 
 
 # --------------------------------------------------------------------------------------------------- encoding

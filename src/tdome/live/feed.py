@@ -84,6 +84,7 @@ class RemoteC2:
         mine = self.live.cat062.to[0]
         self.rx.bind((mine.host, mine.port))
         self.rx.settimeout(0.2)
+        self.now = 0.0  # the run's time at its latest decision
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._read_control, daemon=True),
                         threading.Thread(target=self._read_tracks, daemon=True)]
@@ -139,9 +140,7 @@ class RemoteC2:
 
     def _service_to_run(self, tod_s: float) -> float:
         """A time of day from the service to the run's time line (the day nearest the run's clock)."""
-        now = self.tod0 + getattr(self, "now", 0.0)
-        t = tod_s + DAY_S * round((now - tod_s) / DAY_S)
-        return t - self.tod0
+        return asterix.on_time_line(tod_s, self.tod0 + self.now) - self.tod0
 
     def _send_control(self, msg: dict) -> None:
         self.ctl.sendall(dumps(msg))

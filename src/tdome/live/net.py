@@ -164,6 +164,8 @@ class Service:
         self.clients_lock = threading.Lock()
         self.tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+        # Multicast tracks leave by the interface the service listens on (loopback by default), never the route's.
+        self.tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(host))
         self.dest = [(e.host, e.port) for e in self.live.cat062.to]
         self.recorder = Recorder(self.out / FILES_LIVE["received"])
         self.messages = open(self.out / FILES_LIVE["messages"], "wb")  # noqa: SIM115 - closed in run()
@@ -290,6 +292,7 @@ class Service:
         rx.start()
         deadline = None if duration_s is None else time.monotonic() + duration_s
         reported: Counter = Counter()
+        next_report = 0.0
         try:
             while not self.stopping.is_set():
                 with self.cv:  # one at a time: what waits stays in the queue, where overload drops the oldest
@@ -300,10 +303,12 @@ class Service:
                     kind, arrival, payload = item
                     self.recorder.write(kind, arrival, payload)
                     handle(self.c2, kind, payload)
-                for k, v in self.c2.counts.items():  # malformed input: said once per kind, rate-limited
-                    if k.startswith("error:") and v > reported[k]:
-                        self.warn(k, f"malformed input: {k[6:]} ({v} in all)")
-                        reported[k] = v
+                if time.monotonic() >= next_report:  # malformed input: said once per kind, then rate-limited
+                    next_report = time.monotonic() + 0.5
+                    for k, v in self.c2.counts.items():
+                        if k.startswith("error:") and v > reported[k]:
+                            self.warn(k, f"malformed input: {k[6:]} ({v} in all)")
+                            reported[k] = v
                 if deadline is not None and time.monotonic() >= deadline:
                     break
         finally:

@@ -14,6 +14,8 @@ Out, to every client:
   ``auto``), or one that waits for an operator (``confirm``);
 - ``{"type": "aim", "time_s", "engagement_id", "battery", "aim_ecef"}``: a mid-course update;
 - ``{"type": "emcon", "time_s", "radar", "until_s"}``: keep a radar silent;
+- ``{"type": "batteries", "time_s", "batteries": [{"battery", "layer", "ready", "stock", "reported_s"}]}``: the
+  batteries' status as the battle manager planned the cycle with it;
 - ``{"type": "cycle", "time_s", "tracks", "orders", "recommendations"}``: a decision cycle is done.
 
 Times are the service's track time (s; see :mod:`tdome.live.service`), positions ECEF metres.  A battery
@@ -23,6 +25,7 @@ is named by its name in the configuration (its index there is accepted too).
 from __future__ import annotations
 
 import json
+import math
 
 from tdome.messages import BatteryStatus, FireOrder
 
@@ -31,12 +34,12 @@ MAX_LINE = 65_536  # bytes: a longer line is refused, not buffered
 
 def battery_status_of(msg: dict, unit) -> BatteryStatus:
     """The :class:`BatteryStatus` a status message reports for ``unit`` (a :class:`~tdome.world.effectors.FireUnit`)."""
-    ready, stock = int(msg["ready"]), int(msg["stock"])
-    if ready < 0 or stock < 0:
-        raise ValueError("negative rounds")
+    ready, stock, t = int(msg["ready"]), int(msg["stock"]), float(msg["time_s"])
+    if ready < 0 or stock < 0 or not math.isfinite(t):
+        raise ValueError("negative rounds, or a time that is not a number")
     return BatteryStatus(unit.index, unit.name, unit.layer, unit.lat_rad, unit.lon_rad, unit.alt_m, unit.spec,
                          ready, stock, unit.magazine,
-                         time_s=float(msg["time_s"]),
+                         time_s=t,
                          orders_received=frozenset(int(e) for e in msg.get("orders_received", ())))
 
 

@@ -57,8 +57,8 @@ from tdome.runfolder.write import write_plots
 from tdome.scenario.schema import DefendedSide
 from tdome.sim.build import build_assets, build_batteries, c2_config, sensor_sites
 from tdome.sim.command import ID_BLOCK
+from tdome.sim.scene import scene
 
-FT = 0.3048
 # A plot with no height: placed at the middle of the band aircraft and missiles fly in, with a spread that covers it.
 NO_HEIGHT_M, NO_HEIGHT_SIGMA_M = 6_000.0, 4_000.0
 RECORD_EVERY_S = 2.0  # the tracks table's step, as in a simulated run
@@ -121,7 +121,8 @@ class LiveC2:
         self.events: list[dict] = []
         self.track_rows: list[tuple] = []
         self.plot_rows: list[tuple] = []
-        self.adsb: dict[int, tuple[float, np.ndarray, str]] = {}  # address -> (t, ECEF, call sign)
+        # ADS-B: address -> (time, ECEF position, ECEF ground velocity, call sign) of its latest report
+        self.adsb: dict[int, tuple[float, np.ndarray, np.ndarray, str]] = {}
         self.identified: dict[int, tuple[int, str]] = {}  # track id -> (address, call sign)
         self.last: CycleOutput | None = None
         lat0, lon0 = self.reference = system_reference(side, self.sites)
@@ -164,8 +165,11 @@ class LiveC2:
                 if t is not None:
                     self._advance(t)
             elif kind == "launch":
-                self.bm.launch_report(int(msg["engagement_id"]), float(msg["launch_s"]), float(msg["intercept_s"]))
-                self._event(float(msg["launch_s"]), "launch", track=int(msg.get("track_id", -1)),
+                launch_s, intercept_s = float(msg["launch_s"]), float(msg["intercept_s"])
+                if not (math.isfinite(launch_s) and math.isfinite(intercept_s)):
+                    raise ValueError("launch and intercept times must be finite")
+                self.bm.launch_report(int(msg["engagement_id"]), launch_s, intercept_s)
+                self._event(launch_s, "launch", track=int(msg.get("track_id", -1)),
                             battery=self._battery(msg["battery"]), rounds=int(msg.get("rounds", 0)),
                             detail=f"engagement {int(msg['engagement_id'])}: launched")
             else:
@@ -234,9 +238,13 @@ class LiveC2:
         t = self._time(a.tod_s)
         if t is None:
             return
+        lat, lon = math.radians(a.lat_deg), math.radians(a.lon_deg)
         alt = a.alt_m if math.isfinite(a.alt_m) else 0.0
-        xyz = geo.geodetic_to_ecef(math.radians(a.lat_deg), math.radians(a.lon_deg), alt)
-        self.adsb[a.address] = (t, np.asarray(xyz, dtype=float), a.callsign)
+        xyz = np.asarray(geo.geodetic_to_ecef(lat, lon, alt), dtype=float)
+        ve = a.vel_east_mps if math.isfinite(a.vel_east_mps) else 0.0
+        vn = a.vel_north_mps if math.isfinite(a.vel_north_mps) else 0.0
+        vel = np.array([ve, vn, 0.0]) @ geo.enu_rotation(lat, lon)
+        self.adsb[a.address] = (t, xyz, vel, a.callsign)
 
     def _time(self, tod_s: float) -> float | None:
         """A report's time of day on the service's time line: the day that puts it nearest the clock, so
@@ -252,7 +260,7 @@ class LiveC2:
             return None
         if not math.isfinite(self.now):  # the first time stamp starts the clock
             return float(tod_s)
-        t = tod_s + DAY_S * round((self.now - tod_s) / DAY_S)
+        t = asterix.on_time_line(tod_s, self.now)
         if abs(t - self.now) <= JUMP_S:
             self._jump = None
             return t
@@ -393,6 +401,10 @@ class LiveC2:
                                 aim_ecef=list(u.aim_ecef)))
         for name, until in out.silence:
             self._send(dict(type="emcon", time_s=now, radar=name, until_s=until))
+        if statuses:  # the batteries as the C2 knows them: what it planned this cycle with
+            self._send(dict(type="batteries", time_s=now, batteries=[
+                dict(battery=st.name, layer=st.layer, ready=st.ready_rounds, stock=st.stock_rounds,
+                     reported_s=st.time_s) for st in statuses]))
         self._send(dict(type="cycle", time_s=now, tracks=len(out.picture), orders=len(out.orders),
                         recommendations=len(out.requests)))
 
@@ -409,17 +421,18 @@ class LiveC2:
         if not len(pic):
             return
         addresses = list(fresh)
-        pts = np.array([fresh[a][1] for a in addresses])
+        # Each aircraft where its last report puts it now (ground velocity: up to adsb_max_age_s of dead reckoning).
+        pts = np.array([fresh[a][1] + fresh[a][2] * (now - fresh[a][0]) for a in addresses])
         d = np.linalg.norm(pic.x[:, None, :3] - pts[None, :, :], axis=2)  # (tracks, aircraft)
         j = np.argmin(d, axis=1)
         near = d[np.arange(len(pic)), j] <= float(self.live.adsb_gate_m)
         for tid, jj, ok in zip(pic.track_id.tolist(), j.tolist(), near.tolist()):
             if ok and tid not in self.identified:
                 a = addresses[jj]
-                self.identified[tid] = (a, fresh[a][2])
+                self.identified[tid] = (a, fresh[a][3])
                 self.bm.light.add(tid)  # never engaged: the battle manager skips it as it does a decoy
                 self._event(now, "identified", track=tid,
-                            detail=f"track {tid} is ADS-B {a:06X} {fresh[a][2]}".rstrip() + ": never engaged")
+                            detail=f"track {tid} is ADS-B {a:06X} {fresh[a][3]}".rstrip() + ": never engaged")
 
     def _order(self, now: float, kind: str, o) -> None:
         unit = self.units[o.battery]
@@ -492,7 +505,7 @@ class LiveC2:
         for i, tid in enumerate(pic.track_id.tolist()):
             j = row_of.get(tid)
             cls = THREAT_CLASSES[int(threats.cls[j])] if j is not None else ""
-            asset = self.assets[int(threats.asset[j])].name if j is not None and threats.asset[j] >= 0 else ""
+            asset = int(threats.asset[j]) if j is not None else -1  # the asset's index, as a simulated run's
             if tid in self.identified:
                 cls = "aircraft"
             ilat = ilon = ttg = math.nan
@@ -524,8 +537,6 @@ class LiveC2:
                               sites=self.sites, batteries=self.units, impact_hits={},
                               raid=SimpleNamespace(trajectories=SimpleNamespace(impact_s=np.zeros(0))),
                               end_s=self.now if math.isfinite(self.now) else 0.0)
-        from tdome.sim.scene import scene  # the scene of a run, built the same way for a live session
-
         lats = [math.degrees(s.lat_rad) for s in self.sites] + [math.degrees(a.lat_rad) for a in self.assets]
         lons = [math.degrees(s.lon_rad) for s in self.sites] + [math.degrees(a.lon_rad) for a in self.assets]
         extent = (min(lons) - 1.0, max(lons) + 1.0, min(lats) - 1.0, max(lats) + 1.0)

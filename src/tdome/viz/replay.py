@@ -162,11 +162,15 @@ def _interceptors(ic: dict, outcomes: list[str]) -> dict:
 
 
 def _summary(s: dict) -> dict:
-    """The summary figures the page shows as they stand at the end of the run."""
-    return dict(threats=s["threats"]["total"], aimed=s["threats"]["aimed_at_assets"],
-                killed=s["threats"]["killed"], leakers=s["leakers"]["total"], shots=s["interceptors"]["shots"],
-                cost_usd=s["interceptors"]["cost_usd"], value_total=s["defended_value"]["total"],
-                value_surviving=s["defended_value"]["surviving"])
+    """The summary figures the page shows as they stand at the end of the run (0 where the folder has none: a
+    live session's, which knows no truth)."""
+    def get(section: str, key: str) -> float:
+        return s.get(section, {}).get(key, 0)
+
+    return dict(threats=get("threats", "total"), aimed=get("threats", "aimed_at_assets"),
+                killed=get("threats", "killed"), leakers=get("leakers", "total"), shots=get("interceptors", "shots"),
+                cost_usd=get("interceptors", "cost_usd"), value_total=get("defended_value", "total"),
+                value_surviving=get("defended_value", "surviving"))
 
 
 # Every kind the page has a label and a colour for (web/replay.js KIND_LABELS, web/replay.css .k-<kind>); the

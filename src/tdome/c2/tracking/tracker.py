@@ -173,10 +173,15 @@ def _coverage(plots: ScanPlots) -> tuple[np.ndarray, bool, tuple[float, ...], fl
     site = plots.site
     if site is None:
         return _NO_ROT, False, _NO_LIMITS, np.inf, _NO_ROT[0]
-    limits = site.coverage_limits
-    if plots.sector_rad is not None and limits[6] >= np.pi:  # a sector of a rotating radar's revolution
-        limits = limits[:5] + (float(plots.sector_rad[0]), float(plots.sector_rad[1]))
-    return site.enu_rot, True, limits, _small_target_range(site), site.ecef
+    return site.enu_rot, True, _swept(site.coverage_limits, plots.sector_rad), _small_target_range(site), site.ecef
+
+
+def _swept(limits: tuple[float, ...], sector_rad: tuple[float, float] | None) -> tuple[float, ...]:
+    """A site's coverage limits narrowed to the sector a scan swept (:attr:`Detections.sector_rad`), for a
+    rotating radar (full circle); a sector radar's own sector stands."""
+    if sector_rad is None or limits[6] < np.pi:
+        return limits
+    return limits[:5] + (float(sector_rad[0]), float(sector_rad[1]))
 
 
 def _small_target_range(site: SensorSite) -> float:
@@ -684,6 +689,7 @@ class Tracker(PictureSource):
         t, arrays = float(scan.time_s), radar_arrays(scan, site)
         k = arrays[4]
         ecef, rot, limits, small, bit = self._site_args[scan.sensor]
+        limits = _swept(limits, scan.sector_rad)
         done, n, next_id, plot, ids, hit, x_now, P_now, rejected, born, pos, cov = _radar_cycle(
             *arrays, ecef, rot, limits, small, bit, t, self._now, table.buffers, len(table), self._next_id,
             _RADAR_ANGLES[k], self.estimator.gamma[k], *self._cycle_settings, self._cycle_counts)
