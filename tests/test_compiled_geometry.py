@@ -120,6 +120,16 @@ def _same(got, want):
     assert np.array_equal(got, want, equal_nan=np.asarray(want).dtype.kind == "f")
 
 
+def test_numpy_runs_on_the_c_librarys_elementary_functions():
+    """The exact comparisons below hold only if numpy is off its AVX-512 paths (tests/conftest.py)."""
+    try:
+        from numpy._core import _multiarray_umath as umath
+    except ImportError:  # numpy 1.26
+        from numpy.core import _multiarray_umath as umath  # type: ignore[no-redef]
+    on = [t for t in umath.__cpu_dispatch__ if t.startswith(("AVX512", "X86_V4")) and umath.__cpu_features__.get(t)]
+    assert not on, f"numpy dispatches {on}: NPY_DISABLE_CPU_FEATURES was not set before numpy was imported"
+
+
 def test_ecef_to_geodetic_matches_the_numpy_form_exactly_for_every_shape():
     rng = np.random.default_rng(1)
     xyz = np.concatenate([_points(rng, 5000), geo.geodetic_to_ecef(0.3, 1.0, rng.uniform(-6e6, 4e7, 500))])

@@ -9,12 +9,12 @@ lie on the threats, and the battle ends as a battle does: every threat down or k
 from __future__ import annotations
 
 import numpy as np
-from test_live_service import Running, side_on_free_ports
 
 from tdome.live.feed import attach_remote
 from tdome.scenario import load_scenario, starter_scenario_path
 from tdome.sim.engine import run
 from tdome.sim.report import summarize
+from test_live_service import Running, side_on_free_ports
 
 
 def test_a_raid_played_to_the_service_is_tracked_engaged_and_scored(tmp_path):
