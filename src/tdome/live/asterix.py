@@ -13,8 +13,11 @@ dissector decodes by default, so a capture of the service's traffic reads the sa
 Reading uses libasterix (generated from the specifications, strict parsing: a record must match its edition
 bit for bit, or its whole data block is refused).  :func:`decode` never raises: whatever bytes arrive, it
 returns the reports it could read and a list of what was wrong (:class:`Decoded`).  libasterix is pure Python:
-a real radar's plot of 15 items takes about 0.2 ms (0.16 ms parsing, 0.05 ms reading its values), a plot of
-the four mandatory items 0.06 ms; a radar network's few thousand plots a second fit in one core.
+a real radar's plot of 15 items takes about 0.2 ms (0.16 ms parsing, 0.05 ms reading its values), which at a
+thousand tracks is a quarter of a core and tens of milliseconds for one datagram of plots.  So CAT048, the
+bulk of the traffic, is read by this module's own reader (about 8 us a plot) wherever a block is plain (every
+record's FSPEC and items well formed); any other block goes to libasterix, which says what is wrong.  Tests
+hold the two to the same output, to the last bit, on a real recording and 100,000 mutated datagrams.
 
 Writing uses this module's own encoders, vectorised with numpy (libasterix takes a quarter to half a
 millisecond to build one CAT062 record; these take about a microsecond in batches of a thousand, a few
@@ -411,8 +414,181 @@ def _read_block(cat: int, records: bytes, out: Decoded) -> None:
             out.reports.append(report)
 
 
-def decode(datagram: bytes) -> Decoded:
+# CAT048 fast reader.  A radar network sends a thousand plots a second and more; libasterix reads one in about
+# 0.2 ms, which at 1,000 tracks from 6 radars is a quarter of a core and, worse, tens of milliseconds for one
+# datagram of a hundred plots, all of it ahead of the scan's update.  Plain blocks are read here instead, item
+# by item from edition 1.31's UAP, in about a tenth of the time.  "Plain" is a block whose every record has a
+# well-formed FSPEC and items that end within it; anything else (or anything this reader does not know) goes
+# to libasterix, so errors are reported by one parser in one wording.  A test holds the two to the same output
+# on real, generated and mutated data.
+
+_FIXED, _EXT, _REP, _REP_FX, _EXPLICIT, _COMPOUND = range(6)
+# FRN -> (kind, size): fixed length in octets; extended (at most ``size`` octets); repetitive (one count octet,
+# then ``size`` octets each); repetitive with FX (one octet each); explicit (a length octet counting itself);
+# compound (one primary octet; ``size`` names its subfields' lengths in _COMPOUND_048).
+_UAP_048 = (
+    (_FIXED, 2), (_FIXED, 3), (_EXT, 3), (_FIXED, 4), (_FIXED, 2), (_FIXED, 2), (_COMPOUND, 130),  # 010 .. 130
+    (_FIXED, 3), (_FIXED, 6), (_REP, 8), (_FIXED, 2), (_FIXED, 4), (_FIXED, 4), (_EXT, 2),  # 220 .. 170
+    (_FIXED, 4), (_REP_FX, 1), (_FIXED, 2), (_FIXED, 4), (_FIXED, 2), (_COMPOUND, 120), (_FIXED, 2),  # 210 .. 230
+    (_FIXED, 7), (_FIXED, 1), (_FIXED, 2), (_FIXED, 1), (_FIXED, 2), (_EXPLICIT, 0), (_EXPLICIT, 0),  # 260 .. RE
+)
+_F010, _F140, _F020, _F040, _F070, _F090, _F220, _F161, _F110, _F120, _FSP = 0, 1, 2, 3, 4, 5, 7, 10, 18, 19, 26
+_FSPEC_MAX_048 = 4
+
+
+def _compound_end(kind: int, data: bytes, i: int, n: int) -> int:
+    """End of I048/130 or I048/120 at ``i``; -1 where libasterix would refuse it (a second primary octet, a
+    subfield the edition does not define) or it runs past ``n``."""
+    p = data[i]
+    if p & 1:  # both primaries are one octet at most
+        return -1
+    j = i + 1
+    if kind == 130:  # seven one-octet subfields
+        return j + bin(p >> 1).count("1")
+    if p & 0x3E:  # only CAL (0x80) and RDS (0x40) are defined
+        return -1
+    if p & 0x80:
+        j += 2
+    if p & 0x40:
+        if j >= n:
+            return -1
+        j += 1 + 6 * data[j]
+    return j
+
+
+def _item_end(frn: int, data: bytes, i: int, n: int) -> int:
+    """End of the CAT048 item of FRN ``frn`` (from 0) that starts at ``i``; -1 where it is not plain."""
+    if i >= n:
+        return -1
+    kind, size = _UAP_048[frn]
+    if kind == _FIXED:
+        return i + size
+    if kind == _EXT:
+        for j in range(i, min(i + size, n)):
+            if not data[j] & 1:
+                return j + 1
+        return -1  # past the block, or the last octet's FX set
+    if kind == _REP:
+        return i + 1 + size * data[i]
+    if kind == _REP_FX:
+        for j in range(i, n):
+            if not data[j] & 1:
+                return j + 1
+        return -1
+    if kind == _EXPLICIT:
+        return i + data[i] if data[i] else -1
+    return _compound_end(size, data, i, n)
+
+
+def _cat048_items(data: bytes) -> list[list[int]] | None:
+    """Where each item of each record of a CAT048 block's records starts (-1 absent), by FRN from 0; None when
+    any record is not plain."""
+    n = len(data)
+    i = 0
+    records = []
+    while i < n:
+        start = i
+        while data[i] & 1:
+            i += 1
+            if i >= n:
+                return None
+        i += 1
+        if i - start > _FSPEC_MAX_048:
+            return None
+        at = [-1] * len(_UAP_048)
+        frn = 0
+        for k in range(start, i):
+            octet = data[k]
+            for bit in (0x80, 0x40, 0x20, 0x10, 0x08, 0x04, 0x02):
+                if octet & bit:
+                    at[frn] = i
+                    i = _item_end(frn, data, i, n)
+                    if i < 0 or i > n:
+                        return None
+                frn += 1
+        records.append(at)
+    return records
+
+
+def _u(data: bytes, i: int, size: int) -> int:
+    return int.from_bytes(data[i : i + size], "big")
+
+
+def _signed(x: int, bits: int) -> int:
+    return x - (1 << bits) if x >> (bits - 1) else x
+
+
+def _plot_fast(data: bytes, at: list[int]) -> TargetReport | None:
+    """One plain CAT048 record as a plot, as :func:`_plot` reads it from libasterix (to the last bit)."""
+    if (i := at[_F010]) < 0:
+        raise _Impossible("CAT048 record without I048/010 (data source)")
+    if at[_F020] >= 0 and data[at[_F020]] >> 5 == 0:
+        return None
+    if (j := at[_F040]) < 0:
+        raise _Impossible("CAT048 plot without I048/040 (position)")
+    tod = _NAN
+    if (k := at[_F140]) >= 0:
+        tod = _u(data, k, 3) * 0.0078125
+        if not 0.0 <= tod < DAY_S:
+            raise _Impossible(f"I048/140 time of day {tod} s")
+    height = flight_level = rdot = el = _NAN
+    mode3a = address = track_number = -1
+    if (k := at[_F110]) >= 0:
+        height = _signed(_u(data, k, 2) & 0x3FFF, 14) * 25.0 * FT_M
+    if (k := at[_F090]) >= 0 and not data[k] & 0x80:
+        raw = _u(data, k, 2) & 0x3FFF
+        flight_level = (raw - (raw >> 13 << 14)) * 0.25 * FL_M
+    if (k := at[_F120]) >= 0 and data[k] & 0x80 and not data[k + 1] & 0x80:
+        rdot = float(_signed(_u(data, k + 1, 2) & 0x3FF, 10))
+    if (k := at[_F070]) >= 0:
+        mode3a = _u(data, k, 2) & 0xFFF
+    if (k := at[_F220]) >= 0:
+        address = _u(data, k, 3)
+    if (k := at[_F161]) >= 0:
+        track_number = _u(data, k, 2) & 0xFFF
+    if (k := at[_FSP]) >= 0 and data[k] == 1 + _SP_EXTENSION.size and data[k + 1] == SP_TAG:
+        _, el_counts, rdot_mm = _SP_EXTENSION.unpack_from(data, k + 1)
+        el = el_counts * SP_EL_LSB_RAD
+        if rdot_mm != SP_NO_RDOT:
+            rdot = rdot_mm * 1e-3
+    return TargetReport(
+        sac=data[i],
+        sic=data[i + 1],
+        tod_s=tod,
+        range_m=_u(data, j, 2) * 0.00390625 * NM_M,
+        az_rad=math.radians(_u(data, j + 2, 2) * 0.0054931640625),
+        height_m=height,
+        flight_level_m=flight_level,
+        rdot_mps=rdot,
+        mode3a=mode3a,
+        address=address,
+        track_number=track_number,
+        el_rad=el,
+    )
+
+
+def _read_cat048_fast(records: bytes, out: Decoded) -> bool:
+    """Read a plain CAT048 block's records into ``out``; False (and nothing read) when it is not plain."""
+    found = _cat048_items(records)
+    if found is None:
+        return False
+    for at in found:
+        try:
+            report = _plot_fast(records, at)
+        except _Impossible as exc:
+            out.errors.append(("impossible_value", str(exc)))
+            continue
+        if report is None:
+            out.skipped += 1
+        else:
+            out.reports.append(report)
+    return True
+
+
+def decode(datagram: bytes, *, fast: bool = True) -> Decoded:
     """Read every data block of one datagram; never raises (see :class:`Decoded` for what is reported).
+
+    ``fast=False`` reads CAT048 with libasterix alone: the reference the fast reader is tested against.
 
     A datagram may hold several data blocks, of different categories.  Blocks are framed here (category,
     length); a bad frame ends the datagram, since nothing after it can be found, while a refused block only
@@ -444,7 +620,8 @@ def decode(datagram: bytes) -> Decoded:
             out.errors.append(("bad_length", f"CAT{cat:03d} block at byte {start} holds no record"))
             continue
         try:
-            _read_block(cat, data[start + 3 : off], out)
+            if not (fast and cat == 48 and _read_cat048_fast(data[start + 3 : off], out)):
+                _read_block(cat, data[start + 3 : off], out)
         except Exception as exc:  # noqa: BLE001 - untrusted bytes through a pure-Python parser: any failure is data
             out.errors.append(("decoder_exception", f"CAT{cat:03d} block at byte {start}: {exc!r}"))
     return out
