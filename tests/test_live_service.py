@@ -25,7 +25,7 @@ import pytest
 from asterix_tools import read_pcap, recording, tshark_records  # noqa: F401 - recording is a fixture
 from live_sky import Flight, scans
 from tdome.live import asterix
-from tdome.live.net import Service, read_recording, replay
+from tdome.live.net import Service, free_loopback_ports, read_recording, replay
 from tdome.live.protocol import dumps
 from tdome.runfolder.layout import FILES_LIVE
 from tdome.scenario import load_defended_side, starter_scenario_path
@@ -33,26 +33,9 @@ from tdome.scenario import load_defended_side, starter_scenario_path
 TOD0 = 50_000.0
 
 
-def free_ports(n: int) -> list[int]:
-    """n ports free on loopback for both UDP and TCP right now."""
-    out: list[int] = []
-    while len(out) < n:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                u.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        if p not in out:
-            out.append(p)
-    return out
-
-
 def side_on_free_ports(side=None, **live):
     side = side or load_defended_side(starter_scenario_path())
-    udp, tcp, out = free_ports(3)
+    udp, tcp, out = free_loopback_ports(3)
     settings = side.live.model_copy(update=dict(
         listen=side.live.listen.model_copy(update={"port": udp}),
         control=side.live.control.model_copy(update={"port": tcp}),

@@ -75,6 +75,27 @@ class Recorder:
         self.f.close()
 
 
+def free_loopback_ports(n: int, *, tries: int = 1000) -> list[int]:
+    """``n`` distinct ports free on 127.0.0.1 for both UDP and TCP right now, for a service started on them
+    (tests, benchmarks, scripts that run several services side by side).  Another process may take one before
+    it is used: callers that must not fail retry."""
+    out: list[int] = []
+    for _ in range(tries):
+        if len(out) == n:
+            return out
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        if port not in out:
+            out.append(port)
+    raise OSError(f"found {len(out)} of {n} free loopback ports in {tries} tries")
+
+
 def read_recording(path: Path) -> Iterator[tuple[bytes, float, bytes]]:
     """(kind, arrival_s, payload) of every input of a recording, in order."""
     data = Path(path).read_bytes()
@@ -169,7 +190,7 @@ class Service:
         self.dest = [(e.host, e.port) for e in self.live.cat062.to]
         self.recorder = Recorder(self.out / FILES_LIVE["received"])
         self.messages = open(self.out / FILES_LIVE["messages"], "wb")  # noqa: SIM115 - closed in run()
-        self.c2 = LiveC2(side, Outputs(cat062=self._send_cat062, message=self._send_message))
+        self.c2 = LiveC2(side, Outputs(cat062=self._send_cat062, message=self._send_message), spool_dir=self.out)
         self.sent_datagrams = 0
 
     @property
@@ -334,7 +355,7 @@ def replay(side: DefendedSide, recording: Path, out: Path) -> dict[str, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / FILES_LIVE["messages"], "wb") as messages:
-        c2 = LiveC2(side, Outputs(message=lambda m: messages.write(dumps(m))))
+        c2 = LiveC2(side, Outputs(message=lambda m: messages.write(dumps(m))), spool_dir=out)
         n = 0
         for kind, _arrival, payload in read_recording(recording):
             handle(c2, kind, payload)

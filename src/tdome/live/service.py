@@ -38,7 +38,6 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import repeat
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -52,8 +51,8 @@ from tdome.live import asterix
 from tdome.live.protocol import battery_status_of, order_message
 from tdome.messages import THREAT_CLASSES, BatteryStatus, Detections, SensorSite
 from tdome.runfolder import write_run_folder
-from tdome.runfolder.layout import THREAT_COLUMNS
-from tdome.runfolder.write import write_plots
+from tdome.runfolder.layout import PLOT_TYPES, THREAT_COLUMNS, TRACK_TYPES
+from tdome.runfolder.write import RowSpool, write_plots
 from tdome.scenario.schema import DefendedSide
 from tdome.sim.build import build_assets, build_batteries, c2_config, sensor_sites
 from tdome.sim.command import ID_BLOCK
@@ -67,6 +66,7 @@ DAY_S = 86_400.0
 # wrong report (a corrupt record, a radar with a bad clock) must not move the whole picture forward.
 JUMP_S, JUMP_CONFIRMATIONS = 60.0, 3
 MAX_CATCH_UP_CYCLES = 10  # after a confirmed jump, only the last few cycles of the gap are run
+SPOOL_ROWS = 50_000  # plots and track rows held in memory at most: the rest are on disk (RowSpool)
 
 
 @dataclass
@@ -96,7 +96,9 @@ class Outputs:
 class LiveC2:
     """The C2 core fed by live inputs (see the module docstring)."""
 
-    def __init__(self, side: DefendedSide, outputs: Outputs | None = None):
+    def __init__(self, side: DefendedSide, outputs: Outputs | None = None, spool_dir: Path | None = None):
+        """``spool_dir``: where the session's plots and track rows wait on disk for :meth:`write` (the session
+        folder, for a service; the system's temporary directory if None)."""
         self.side = side
         self.live = side.live
         self.out = outputs or Outputs()
@@ -119,8 +121,9 @@ class LiveC2:
         self.counts: Counter = Counter()  # inputs, plots, errors by kind, unknown sources
         self.unknown_sources: Counter = Counter()
         self.events: list[dict] = []
-        self.track_rows: list[tuple] = []
-        self.plot_rows: list[tuple] = []
+        # the session's record, across restarts
+        self.track_rows = RowSpool(TRACK_TYPES, group_rows=SPOOL_ROWS, tmp_dir=spool_dir)
+        self.plot_rows = RowSpool(PLOT_TYPES, group_rows=SPOOL_ROWS, tmp_dir=spool_dir)
         # ADS-B: address -> (time, ECEF position, ECEF ground velocity, call sign) of its latest report
         self.adsb: dict[int, tuple[float, np.ndarray, np.ndarray, str]] = {}
         self.identified: dict[int, tuple[int, str]] = {}  # track id -> (address, call sign)
@@ -322,10 +325,10 @@ class LiveC2:
         measured = np.asarray(scan.el_rad, dtype=float)
         rdot = np.asarray(scan.rdot_mps, dtype=float)
         scan.__init__(last_az_rad=scan.last_az_rad)  # type: ignore[misc]
-        el, sigma_el = elevation_from_height(site, rng, az, height)
-        given = np.isfinite(measured)  # the radar's own elevation (I048/SP) wins over one solved from a height
-        el = np.where(given, measured, el)
-        sigma_el = np.where(given, site.sigma_el_rad, sigma_el)
+        el, sigma_el = measured.copy(), np.full(rng.size, float(site.sigma_el_rad))
+        solve = ~np.isfinite(measured)  # the radar's own elevation (I048/SP) wins over one solved from a height
+        if solve.any():
+            el[solve], sigma_el[solve] = elevation_from_height(site, rng[solve], az[solve], height[solve])
         sigma = np.column_stack([np.full(rng.size, site.sigma_range_m), np.full(rng.size, site.sigma_az_rad),
                                  sigma_el])
         with_rdot = site.sigma_rdot_mps is not None and rng.size > 0 and bool(np.isfinite(rdot).all())
@@ -336,10 +339,8 @@ class LiveC2:
         if rng.size:
             pos = site.ecef + geo.razel_to_enu(rng, az, el) @ site.enu_rot
             lat, lon, alt = geo.ecef_to_geodetic(pos)
-            for row in zip(t.tolist(), repeat(k, rng.size), rng.tolist(), np.degrees(az).tolist(),
-                           np.degrees(el).tolist(), np.degrees(lat).tolist(), np.degrees(lon).tolist(),
-                           alt.tolist(), height.tolist()):
-                self.plot_rows.append(row)
+            self.plot_rows.extend_columns(t, np.full(rng.size, k, dtype=np.int64), rng, np.degrees(az),
+                                          np.degrees(el), np.degrees(lat), np.degrees(lon), alt, height)
         if time_s < self.now - 600.0:  # older than any track could use
             self.counts["scans_too_old"] += 1
             return
@@ -502,6 +503,7 @@ class LiveC2:
         lat, lon, alt = geo.ecef_to_geodetic(pic.x[:, :3])
         speed = np.linalg.norm(pic.x[:, 3:], axis=1)
         row_of = {tid: i for i, tid in enumerate(threats.track_id.tolist())}
+        rows = []
         for i, tid in enumerate(pic.track_id.tolist()):
             j = row_of.get(tid)
             cls = THREAT_CLASSES[int(threats.cls[j])] if j is not None else ""
@@ -513,9 +515,9 @@ class LiveC2:
                 ttg = float(threats.time_to_go_s[j])
                 la, lo, _ = geo.ecef_to_geodetic(threats.impact_ecef[j])
                 ilat, ilon = float(np.degrees(la)), float(np.degrees(lo))
-            self.track_rows.append((float(t), int(tid), float(np.degrees(lat[i])), float(np.degrees(lon[i])),
-                                    float(alt[i]), float(speed[i]), cls, asset, -1, math.nan, math.nan, math.nan,
-                                    math.nan, ilat, ilon, ttg))
+            rows.append((float(t), int(tid), float(np.degrees(lat[i])), float(np.degrees(lon[i])), float(alt[i]),
+                         float(speed[i]), cls, asset, -1, math.nan, math.nan, math.nan, math.nan, ilat, ilon, ttg))
+        self.track_rows.extend(rows)
 
     def summary(self) -> dict:
         return dict(
@@ -529,7 +531,8 @@ class LiveC2:
 
     def write(self, out: Path, extra: dict | None = None) -> dict[str, Path]:
         """The session as a run folder: events, tracks and plots (no truth: the service never has it).  The
-        radars' scans still open are closed first, so every plot received is in the folder."""
+        radars' scans still open are closed first, so every plot received is in the folder.  Once only: the
+        tracks and plots spooled on disk are moved into the folder."""
         for k in range(len(self.sites)):
             self._flush(k, None)
         summary = {**self.summary(), **(extra or {})}

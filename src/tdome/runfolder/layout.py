@@ -30,6 +30,13 @@ EVENT_COLUMNS = ("time_s", "kind", "threat_id", "track_id", "battery", "layer", 
 TRACK_COLUMNS = ("time_s", "track_id", "lat_deg", "lon_deg", "alt_m", "speed_mps", "class", "asset", "truth_id",
                  "pos_err_m", "vel_err_mps", "nees_pos", "nees_state", "impact_lat_deg", "impact_lon_deg",
                  "time_to_go_s")
+# Their types: those Parquet gives a simulated run's rows (Python floats, ints and strings), stated for the writers
+# that see the rows a group at a time (a live session's, :class:`~tdome.runfolder.write.RowSpool`).
+TRACK_TYPES = {"time_s": pa.float64(), "track_id": pa.int64(), "lat_deg": pa.float64(), "lon_deg": pa.float64(),
+               "alt_m": pa.float64(), "speed_mps": pa.float64(), "class": pa.string(), "asset": pa.int64(),
+               "truth_id": pa.int64(), "pos_err_m": pa.float64(), "vel_err_mps": pa.float64(),
+               "nees_pos": pa.float64(), "nees_state": pa.float64(), "impact_lat_deg": pa.float64(),
+               "impact_lon_deg": pa.float64(), "time_to_go_s": pa.float64()}
 
 # truth.parquet: one row per live threat per record instant.
 TRUTH_COLUMNS = ("time_s", "threat_id", "lat_deg", "lon_deg", "alt_m", "speed_mps")

@@ -3,13 +3,17 @@
 The caller (the simulator) says what happened; this module alone decides
 how it is stored: file names, column order and types, JSON layout, events in
 time order.  It writes every file but the map, which is drawn afterwards from
-what the folder holds (:mod:`tdome.viz.mapplot`).
+what the folder holds (:mod:`tdome.viz.mapplot`).  A live session's tables
+grow for hours: it gives them as :class:`RowSpool` objects, already on disk.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +34,15 @@ from tdome.runfolder.layout import (
 )
 
 
-def write_run_folder(out: Path, *, summary: dict, scene: dict, events: list[dict], tracks: list[tuple],
+def write_run_folder(out: Path, *, summary: dict, scene: dict, events: list[dict], tracks: list[tuple] | RowSpool,
                      truth: list[tuple], threats: dict, interceptors: list[dict], engagements: Sequence[dict] = (),
                      links: Sequence[dict] = ()) -> dict[str, Path]:
     """Write ``out``'s files (all but ``map.png``) and return their paths, keyed as :data:`FILES`.
 
     ``events``: dicts with :data:`EVENT_COLUMNS` (any order; stored in time
     order); ``tracks`` and ``truth``: tuples in :data:`TRACK_COLUMNS` and
-    :data:`TRUTH_COLUMNS` order; ``threats``: columns named
+    :data:`TRUTH_COLUMNS` order (``tracks`` also as a :class:`RowSpool` of
+    :data:`TRACK_TYPES`, which this finishes); ``threats``: columns named
     :data:`THREAT_COLUMNS`, in that order; ``interceptors``,
     ``engagements`` and ``links``: dicts with the keys of
     :data:`INTERCEPTOR_TYPES`, :data:`ENGAGEMENT_TYPES` and
@@ -53,7 +58,10 @@ def write_run_folder(out: Path, *, summary: dict, scene: dict, events: list[dict
     paths["summary"].write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
     in_time_order = sorted(events, key=lambda e: e["time_s"])
     pq.write_table(pa.table({c: [e[c] for e in in_time_order] for c in EVENT_COLUMNS}), paths["events"])
-    _rows_to_parquet(tracks, TRACK_COLUMNS, paths["tracks"])
+    if isinstance(tracks, RowSpool):
+        tracks.finish(paths["tracks"])
+    else:
+        _rows_to_parquet(tracks, TRACK_COLUMNS, paths["tracks"])
     _rows_to_parquet(truth, TRUTH_COLUMNS, paths["truth"])
     pq.write_table(pa.table(threats), paths["threats"])
     paths["scene"].write_text(json.dumps(scene, separators=(",", ":")) + "\n")
@@ -68,13 +76,127 @@ def write_run_folder(out: Path, *, summary: dict, scene: dict, events: list[dict
     return paths
 
 
-def write_plots(out: Path, rows: Sequence[tuple]) -> Path:
-    """A live session's ``plots.parquet``: one tuple per plot, in :data:`PLOT_TYPES` order."""
-    cols: list = list(zip(*rows, strict=True)) if rows else [[] for _ in PLOT_TYPES]
+def write_plots(out: Path, rows: Sequence[tuple] | RowSpool) -> Path:
+    """A live session's ``plots.parquet``: one tuple per plot, in :data:`PLOT_TYPES` order (or a
+    :class:`RowSpool` of them, which this finishes)."""
     path = Path(out) / FILES_LIVE["plots"]
+    if isinstance(rows, RowSpool):
+        return rows.finish(path)
+    cols: list = list(zip(*rows, strict=True)) if rows else [[] for _ in PLOT_TYPES]
     pq.write_table(pa.table({n: pa.array(list(c), type=t) for (n, t), c in zip(PLOT_TYPES.items(), cols, strict=True)}),
                    path)
     return path
+
+
+class RowSpool:
+    """The rows of one table, written to Parquet a row group at a time as they come.
+
+    A live session runs for hours: kept in memory to the end, its plots and tracks would grow it by some 40 MB a
+    minute at 1,000 tracks.  A spool holds fewer than ``group_rows`` rows between calls: each time it has that
+    many it writes them as a row group of a temporary file, made (in ``tmp_dir``, else the system's temporary
+    directory) at the first group, since the session learns where its folder is only at its end.  :meth:`finish`
+    moves the file there; it holds the table that writing all the rows at once, typed as ``types``, would give.
+    A spool never finished (:meth:`discard`, or dropped) leaves no file behind.
+    """
+
+    def __init__(self, types: dict[str, pa.DataType], *, group_rows: int = 50_000, tmp_dir: Path | None = None):
+        if group_rows < 1:
+            raise ValueError(f"group_rows {group_rows}: a row group holds at least one row")
+        self.schema = pa.schema(list(types.items()))
+        self.group_rows = group_rows
+        self.tmp_dir = tmp_dir
+        self.buffered = 0  # rows held in memory: the tuples and the batches
+        self._rows: list[tuple] = []
+        self._batches: list[pa.RecordBatch] = []
+        self._count = 0
+        self._file: tuple[pq.ParquetWriter, Path, weakref.finalize] | None = None
+        self._done = False
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, row: tuple) -> None:
+        """One row: a tuple in the schema's column order."""
+        self._check_open()
+        self._rows.append(row)
+        self._added(1)
+
+    def extend(self, rows: Iterable[tuple]) -> None:
+        """Rows as tuples, in the schema's column order."""
+        self._check_open()
+        n = len(self._rows)
+        self._rows.extend(rows)
+        self._added(len(self._rows) - n)
+
+    def extend_columns(self, *columns) -> None:
+        """Rows given as columns (numpy arrays or sequences of equal length, in the schema's order): no tuple is
+        made.  Numpy arrays are kept as they are until their group is written, so they must not change."""
+        self._check_open()
+        self._seal()
+        batch = pa.RecordBatch.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, self.schema,
+                                                                                   strict=True)], schema=self.schema)
+        self._batches.append(batch)
+        self._added(batch.num_rows)
+
+    def finish(self, path: Path) -> Path:
+        """Write what is held, close the file and move it to ``path`` (a table with no rows if none came)."""
+        self._check_open()
+        self._write()
+        writer, tmp, remove = self._open()
+        writer.close()
+        shutil.move(tmp, path)
+        remove()
+        self._file, self._done = None, True
+        return Path(path)
+
+    def discard(self) -> None:
+        """Drop the rows and the temporary file: the spool is not to be finished."""
+        if self._file is not None:
+            self._file[2]()
+        self._file, self._done = None, True
+        self._rows, self._batches, self.buffered = [], [], 0
+
+    def _check_open(self) -> None:
+        if self._done:
+            raise ValueError("the spool was finished or discarded: it takes no more rows")
+
+    def _added(self, n: int) -> None:
+        self._count += n
+        self.buffered += n
+        if self.buffered >= self.group_rows:
+            self._write()
+
+    def _seal(self) -> None:
+        """The tuples held so far as one batch, so that rows given as columns come after them."""
+        if self._rows:
+            cols = zip(*self._rows, strict=True)
+            self._batches.append(pa.RecordBatch.from_arrays(
+                [pa.array(c, type=f.type) for c, f in zip(cols, self.schema, strict=True)], schema=self.schema))
+            self._rows = []
+
+    def _write(self) -> None:
+        self._seal()
+        if self._batches:
+            self._open()[0].write_table(pa.Table.from_batches(self._batches, schema=self.schema),
+                                        row_group_size=self.group_rows)
+        self._batches, self.buffered = [], 0
+
+    def _open(self) -> tuple[pq.ParquetWriter, Path, weakref.finalize]:
+        """The temporary file's writer, opened on first use.  It is made in a directory of its own, so that the
+        file has the permissions of any other the session writes (a temporary file's are the owner's only)."""
+        if self._file is None:
+            tmp = Path(tempfile.mkdtemp(prefix="tdome-spool-", dir=self.tmp_dir)) / "rows.parquet"
+            writer = pq.ParquetWriter(tmp, self.schema)
+            self._file = (writer, tmp, weakref.finalize(self, _remove, writer, tmp.parent))
+        return self._file
+
+
+def _remove(writer: pq.ParquetWriter, folder: Path) -> None:
+    """A spool's temporary file, closed and removed with its folder."""
+    try:
+        writer.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _dicts_to_parquet(rows: Sequence[dict], types: dict, path: Path) -> None:
