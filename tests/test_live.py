@@ -17,10 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from live_sky import Flight, scans
 from tdome import geo
 from tdome.live import asterix
 from tdome.live.service import LiveC2, Outputs, elevation_from_height
+from tdome.live.sky import Flight, scans
 from tdome.messages import Detections, SensorSite
 from tdome.scenario import load_defended_side, starter_scenario_path
 
@@ -204,3 +204,12 @@ def test_a_sector_scan_misses_only_the_tracks_it_swept(side):
     assert int(tracker.n_opportunities[0]) == before
     tracker.process(Detections(t + 0.1, k, empty, empty, empty, np.zeros((0, 3))))
     assert int(tracker.n_opportunities[0]) == before + 1
+
+
+def test_the_warm_up_raid_goes_through_the_whole_core(side):
+    """The service's warm-up (tdome serve, before it listens) is only worth its second if it reaches every stage
+    the first real inputs will: each of its objects tracked, classified and engaged."""
+    from tdome.live.warmup import warm_up
+
+    done = warm_up(side)
+    assert done["tracks"] >= 4 and done["engagements"] >= 4, done

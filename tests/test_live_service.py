@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from asterix_tools import read_pcap, recording, tshark_records  # noqa: F401 - recording is a fixture
-from live_sky import Flight, scans
 from tdome.live import asterix
 from tdome.live.net import Service, free_loopback_ports, read_recording, replay
 from tdome.live.protocol import dumps
+from tdome.live.sky import Flight, scans
 from tdome.runfolder.layout import FILES_LIVE
 from tdome.scenario import load_defended_side, starter_scenario_path
 

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from live_sky import Flight, scans
 from tdome.live import asterix, service
 from tdome.live.service import LiveC2, Outputs
+from tdome.live.sky import Flight, scans
 from tdome.runfolder.layout import FILES, FILES_LIVE, PLOT_TYPES, THREAT_COLUMNS, TRACK_TYPES
 from tdome.runfolder.write import RowSpool, write_plots, write_run_folder
 from tdome.scenario import load_defended_side, starter_scenario_path

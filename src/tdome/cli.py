@@ -145,6 +145,9 @@ def serve(
     replay_recording: Path | None = typer.Option(None, "--replay", help="Re-run a session's recording "
                                                  "(received.tdrec) instead of listening: the same tracks and "
                                                  "recommendations."),
+    warm: bool = typer.Option(True, "--warm-up/--no-warm-up", help="Run a short synthetic raid through the C2 "
+                                                                   "core before listening, so the first real "
+                                                                   "inputs find its compiled kernels ready."),
 ) -> None:
     """Run the C2 core live: ASTERIX radar and ADS-B reports in, CAT062 tracks and engagement orders out."""
     import ipaddress
@@ -178,6 +181,13 @@ def serve(
                       f"({', '.join(p.name for p in paths.values())})", soft_wrap=True)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if warm:
+        from tdome.live.warmup import warm_up
+
+        with console.status("warming up the C2 core (a synthetic raid, thrown away)"):
+            w = warm_up(side)
+        console.print(f"warmed up in {w['seconds']:.1f} s: {w['inputs']} inputs, {w['tracks']} tracks, "
+                      f"{w['engagements']} engagements (thrown away)", highlight=False)
     try:
         svc = Service(side, out, bind=bind)
     except OSError as e:

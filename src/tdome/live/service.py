@@ -128,6 +128,7 @@ class LiveC2:
         self.adsb: dict[int, tuple[float, np.ndarray, np.ndarray, str]] = {}
         self.identified: dict[int, tuple[int, str]] = {}  # track id -> (address, call sign)
         self.last: CycleOutput | None = None
+        self.last_cycle_s = math.nan  # its time
         lat0, lon0 = self.reference = system_reference(side, self.sites)
         self.reference_rot = geo.enu_rotation(lat0, lon0)
         self.reference_ecef = geo.geodetic_to_ecef(lat0, lon0, 0.0)
@@ -384,7 +385,7 @@ class LiveC2:
         statuses = [self.status[k] for k in sorted(self.status)]
         self._identify(now)
         out = self.bm.decide(now, statuses)
-        self.last = out
+        self.last, self.last_cycle_s = out, now
         for eid, tid, verdict in out.assessments:
             self._event(now, "assessed_" + verdict, track=tid, detail=f"engagement {eid}")
         for eid, tid, reason in out.withdrawn:
@@ -496,10 +497,15 @@ class LiveC2:
                                 lon_deg=math.nan, alt_m=math.nan, detail=detail))
 
     def _record(self, t: float) -> None:
-        pic = self.bm.tracker.picture(t)
-        if not len(pic):
-            return
-        threats = evaluate_threats(pic, self.assets, self.config.threat)
+        if self.last is not None and self.last_cycle_s == t:  # the cycle just run at t: its picture and threats
+            pic, threats = self.last.picture, self.last.threats
+            if not len(pic):
+                return
+        else:
+            pic = self.bm.tracker.picture(t)
+            if not len(pic):
+                return
+            threats = evaluate_threats(pic, self.assets, self.config.threat)
         lat, lon, alt = geo.ecef_to_geodetic(pic.x[:, :3])
         speed = np.linalg.norm(pic.x[:, 3:], axis=1)
         row_of = {tid: i for i, tid in enumerate(threats.track_id.tolist())}

@@ -9,11 +9,13 @@ grow for hours: it gives them as :class:`RowSpool` objects, already on disk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
 import weakref
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +89,8 @@ def write_plots(out: Path, rows: Sequence[tuple] | RowSpool) -> Path:
                    path)
     return path
 
+SEAL_ROWS = 4096  # a spool's tuples are made columns in lots of this many
+
 
 class RowSpool:
     """The rows of one table, written to Parquet a row group at a time as they come.
@@ -109,7 +113,7 @@ class RowSpool:
         self._rows: list[tuple] = []
         self._batches: list[pa.RecordBatch] = []
         self._count = 0
-        self._file: tuple[pq.ParquetWriter, Path, weakref.finalize] | None = None
+        self._sink: _Sink | None = None
         self._done = False
 
     def __len__(self) -> int:
@@ -142,18 +146,18 @@ class RowSpool:
         """Write what is held, close the file and move it to ``path`` (a table with no rows if none came)."""
         self._check_open()
         self._write()
-        writer, tmp, remove = self._open()
-        writer.close()
-        shutil.move(tmp, path)
-        remove()
-        self._file, self._done = None, True
+        sink = self._open()
+        sink.close()
+        shutil.move(sink.path, path)
+        sink.remove()
+        self._sink, self._done = None, True
         return Path(path)
 
     def discard(self) -> None:
         """Drop the rows and the temporary file: the spool is not to be finished."""
-        if self._file is not None:
-            self._file[2]()
-        self._file, self._done = None, True
+        if self._sink is not None:
+            self._sink.remove()
+        self._sink, self._done = None, True
         self._rows, self._batches, self.buffered = [], [], 0
 
     def _check_open(self) -> None:
@@ -163,6 +167,8 @@ class RowSpool:
     def _added(self, n: int) -> None:
         self._count += n
         self.buffered += n
+        if len(self._rows) >= SEAL_ROWS:  # tuples become columns a few at a time, not all at a group's end
+            self._seal()
         if self.buffered >= self.group_rows:
             self._write()
 
@@ -175,28 +181,61 @@ class RowSpool:
             self._rows = []
 
     def _write(self) -> None:
+        """The rows held, as one row group of the temporary file (written by the sink's thread)."""
         self._seal()
         if self._batches:
-            self._open()[0].write_table(pa.Table.from_batches(self._batches, schema=self.schema),
-                                        row_group_size=self.group_rows)
+            self._open().write(pa.Table.from_batches(self._batches, schema=self.schema), self.group_rows)
         self._batches, self.buffered = [], 0
 
-    def _open(self) -> tuple[pq.ParquetWriter, Path, weakref.finalize]:
-        """The temporary file's writer, opened on first use.  It is made in a directory of its own, so that the
-        file has the permissions of any other the session writes (a temporary file's are the owner's only)."""
-        if self._file is None:
-            tmp = Path(tempfile.mkdtemp(prefix="tdome-spool-", dir=self.tmp_dir)) / "rows.parquet"
-            writer = pq.ParquetWriter(tmp, self.schema)
-            self._file = (writer, tmp, weakref.finalize(self, _remove, writer, tmp.parent))
-        return self._file
+    def _open(self) -> _Sink:
+        """The temporary file, opened on first use."""
+        if self._sink is None:
+            self._sink = _Sink(self.schema, self.tmp_dir)
+            weakref.finalize(self, self._sink.remove)
+        return self._sink
 
 
-def _remove(writer: pq.ParquetWriter, folder: Path) -> None:
-    """A spool's temporary file, closed and removed with its folder."""
-    try:
-        writer.close()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+class _Sink:
+    """A spool's temporary file and the thread that writes it.
+
+    Row groups are written by a thread of their own (pyarrow encodes and writes without the interpreter's lock),
+    so the spool's caller does not wait on the disk: the live service's C2 would otherwise stall for a tenth of
+    a second at each group.  One write at a time, so at most two groups are held.  The file is made in a
+    directory of its own, so that it has the permissions of any other the session writes (a temporary file's
+    are the owner's only)."""
+
+    def __init__(self, schema: pa.Schema, tmp_dir: Path | None):
+        self.path = Path(tempfile.mkdtemp(prefix="tdome-spool-", dir=tmp_dir)) / "rows.parquet"
+        self.writer = pq.ParquetWriter(self.path, schema)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdome-spool")
+        self.pending: Future | None = None
+        self.closed = False
+
+    def write(self, table: pa.Table, group_rows: int) -> None:
+        self.wait()
+        self.pending = self.pool.submit(self.writer.write_table, table, row_group_size=group_rows)
+
+    def wait(self) -> None:
+        """The write under way, done (its error, if any, raised here)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Every write done, the file complete."""
+        if not self.closed:
+            self.closed = True
+            try:
+                self.wait()
+            finally:
+                self.pool.shutdown()
+                self.writer.close()
+
+    def remove(self) -> None:
+        """Closed (whatever the last write did) and removed with its folder."""
+        with contextlib.suppress(Exception):
+            self.close()
+        shutil.rmtree(self.path.parent, ignore_errors=True)
 
 
 def _dicts_to_parquet(rows: Sequence[dict], types: dict, path: Path) -> None:

@@ -1,8 +1,10 @@
-"""A small synthetic sky for the live service's tests: objects in straight flight seen by the scenario's radars,
-as the datagrams those radars would send (CAT048 plots and a CAT034 north marker per scan)."""
+"""A small synthetic sky: objects in flight seen by a configuration's radars, as the datagrams those radars would
+send (CAT048 plots and a CAT034 north marker per scan).  The service warms up on it (:mod:`tdome.live.warmup`)
+and the tests feed it to the service."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,13 +16,15 @@ from tdome.messages import SensorSite
 
 @dataclass
 class Flight:
-    """Straight flight: ECEF position at t = 0 and velocity."""
+    """Flight at constant acceleration (none: straight flight): ECEF position at t = 0, velocity, acceleration."""
 
     pos: np.ndarray
     vel: np.ndarray
+    acc: np.ndarray | None = None
 
     def at(self, t: float) -> np.ndarray:
-        return self.pos + self.vel * t
+        p = self.pos + self.vel * t
+        return p if self.acc is None else p + 0.5 * self.acc * t * t
 
     @classmethod
     def over(cls, lat_deg: float, lon_deg: float, alt_m: float, heading_deg: float, speed_mps: float,
@@ -33,11 +37,14 @@ class Flight:
 
 
 def scans(sites: list[SensorSite], codes: list[tuple[int, int]], flights: list[Flight], t0: float, t1: float,
-          tod0: float, rng: np.random.Generator, noise: bool = True) -> list[tuple[float, list[bytes]]]:
+          tod0: float, rng: np.random.Generator, noise: bool = True,
+          with_elevation: Sequence[bool] | None = None) -> list[tuple[float, list[bytes]]]:
     """(time, datagrams) of every radar scan from t0 to t1, in time order: each radar scans at its revisit,
-    reporting every flight inside its coverage with its accuracy's noise."""
+    reporting every flight inside its coverage with its accuracy's noise; ``with_elevation[k]``: radar k's
+    plots carry their measured elevation (tdome's I048/SP extension), not only a height."""
     out = []
-    for site, (sac, sic) in zip(sites, codes, strict=True):
+    for k, (site, (sac, sic)) in enumerate(zip(sites, codes, strict=True)):
+        send_el = bool(with_elevation[k]) if with_elevation is not None else False
         for t in np.arange(t0, t1, site.revisit_s):
             xyz = np.array([f.at(t) for f in flights]).reshape(-1, 3)
             seen = np.atleast_1d(site.covers(xyz)) if len(flights) else np.zeros(0, dtype=bool)
@@ -52,7 +59,8 @@ def scans(sites: list[SensorSite], codes: list[tuple[int, int]], flights: list[F
             tod = (tod0 + t) % asterix.DAY_S
             datagrams = []
             if r.size:
-                datagrams += asterix.encode_cat048(sac, sic, tod, r, np.mod(az, 2 * np.pi), height_m=height)
+                datagrams += asterix.encode_cat048(sac, sic, tod, r, np.mod(az, 2 * np.pi), height_m=height,
+                                                   el_rad=el if send_el else None)
             datagrams.append(asterix.encode_cat034(sac, sic, 1, tod, rotation_period_s=site.revisit_s))
             out.append((float(t), datagrams))
     out.sort(key=lambda x: x[0])
