@@ -19,7 +19,6 @@ same way; nothing a sender does ends the service.  Everything binds to
 
 from __future__ import annotations
 
-import gc
 import logging
 import selectors
 import socket
@@ -310,11 +309,6 @@ class Service:
     def run(self, duration_s: float | None = None) -> dict[str, Path]:
         """Serve until ``duration_s`` of wall time has passed (None: until :meth:`stop`); returns the run
         folder's files."""
-        # What exists now (modules, compiled kernels, the configuration) lives as long as the session: out of
-        # the cyclic collector's sight, whose full passes over it would otherwise pause the C2 for a tenth of a
-        # second and more now and then.
-        gc.collect()
-        gc.freeze()
         rx = threading.Thread(target=self._receive, name="tdome-receive", daemon=True)
         rx.start()
         deadline = None if duration_s is None else time.monotonic() + duration_s

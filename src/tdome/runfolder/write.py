@@ -89,6 +89,7 @@ def write_plots(out: Path, rows: Sequence[tuple] | RowSpool) -> Path:
                    path)
     return path
 
+
 SEAL_ROWS = 4096  # a spool's tuples are made columns in lots of this many
 
 
@@ -97,8 +98,8 @@ class RowSpool:
 
     A live session runs for hours: kept in memory to the end, its plots and tracks would grow it by some 40 MB a
     minute at 1,000 tracks.  A spool holds fewer than ``group_rows`` rows between calls: each time it has that
-    many it writes them as a row group of a temporary file, made (in ``tmp_dir``, else the system's temporary
-    directory) at the first group, since the session learns where its folder is only at its end.  :meth:`finish`
+    many it hands them, as a row group, to the thread that writes a temporary file (:class:`_Sink`), made (in
+    ``tmp_dir``, else the system's temporary directory) at the first group.  :meth:`finish`
     moves the file there; it holds the table that writing all the rows at once, typed as ``types``, would give.
     A spool never finished (:meth:`discard`, or dropped) leaves no file behind.
     """
