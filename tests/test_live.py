@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tdome import geo
-from tdome.live import asterix
+from tdome.live import asterix, sky
 from tdome.live.service import LiveC2, Outputs, elevation_from_height
-from tdome.live.sky import Flight, scans
+from tdome.live.sky import Flight
 from tdome.messages import Detections, SensorSite
 from tdome.scenario import load_defended_side, starter_scenario_path
 
@@ -37,29 +37,20 @@ def _codes(side):
 
 
 def _feed(c2: LiveC2, side, flights, t0, t1, tod0=TOD0, seed=1, adsb=None):
-    """Every scan of the sky from t0 to t1 into ``c2``; ``adsb`` (addresses per flight) also sends each flight's
-    ADS-B report once a second."""
+    """Every scan of the sky from t0 to t1 into ``c2``, and the batteries' status every second; ``adsb``
+    (addresses per flight) also sends each flight's ADS-B report once a second."""
     rng = np.random.default_rng(seed)
-    events = [(t, 0, d) for t, d in scans(c2.sites, _codes(side), flights, t0, t1, tod0, rng)]
+    events = sky.inputs(c2.sites, _codes(side), flights, side.batteries, t0, t1, tod0, rng)
     if adsb is not None:
         for t in np.arange(t0, t1, 1.0):
             pos = np.array([f.at(t) for f in flights])
             lat, lon, alt = geo.ecef_to_geodetic(pos)
             vel = np.array([f.vel for f in flights])
             enu = np.einsum("nij,nj->ni", np.stack([geo.enu_rotation(a, b) for a, b in zip(lat, lon)]), vel)
-            events.append((float(t), 1, asterix.encode_cat021(
+            events += [(float(t), sky.OTHER, d) for d in asterix.encode_cat021(
                 9, 9, np.full(len(flights), (tod0 + t) % asterix.DAY_S), np.array(adsb), np.degrees(lat),
-                np.degrees(lon), alt, enu[:, 0], enu[:, 1], ["CAL123"] * len(flights))))
-    for t in np.arange(t0, t1, 1.0):  # the batteries report every second, full and ready
-        events.append((float(t), 2, [dict(type="status", batteries=[
-            dict(battery=b.name, time_s=tod0 + t, ready=b.launchers * b.rounds_per_launcher, stock=b.magazine)
-            for b in side.batteries])]))
-    for _, kind, inputs in sorted(events, key=lambda e: (e[0], e[1])):
-        for d in inputs:
-            if kind == 2:
-                c2.control(d)
-            else:
-                c2.datagram(d)
+                np.degrees(lon), alt, enu[:, 0], enu[:, 1], ["CAL123"] * len(flights))]
+    sky.play(c2, events)
 
 
 def test_a_flight_becomes_one_track_where_it_is(side):

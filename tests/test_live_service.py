@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from asterix_tools import read_pcap, recording, tshark_records  # noqa: F401 - recording is a fixture
-from tdome.live import asterix
+from tdome.live import asterix, sky
 from tdome.live.net import Service, free_loopback_ports, read_recording, replay
 from tdome.live.protocol import dumps
-from tdome.live.sky import Flight, scans
+from tdome.live.sky import Flight
 from tdome.runfolder.layout import FILES_LIVE
 from tdome.scenario import load_defended_side, starter_scenario_path
 
@@ -86,13 +86,9 @@ def _sky_inputs(side, t1: float, seed: int = 3):
     svc_sites = __import__("tdome.sim.build", fromlist=["sensor_sites"]).sensor_sites(side)
     codes = [r.sac_sic(i) for i, r in enumerate(side.radars)]
     flights = [Flight.over(24.9, 121.2, 9_000.0, 45.0, 230.0), Flight.over(24.6, 121.6, 4_000.0, 300.0, 180.0)]
-    out = [(t, "udp", d) for t, ds in scans(svc_sites, codes, flights, 0.0, t1, TOD0, np.random.default_rng(seed))
-           for d in ds]
-    for t in np.arange(0.0, t1, 1.0):
-        out.append((float(t) + 1e-3, "tcp", dumps(dict(type="status", batteries=[
-            dict(battery=b.name, time_s=TOD0 + t, ready=b.launchers * b.rounds_per_launcher, stock=b.magazine)
-            for b in side.batteries]))))
-    out.sort(key=lambda e: e[0])
+    events = sky.inputs(svc_sites, codes, flights, side.batteries, 0.0, t1, TOD0, np.random.default_rng(seed))
+    out = [(t, "udp", d) if isinstance(d, bytes) else (t, "tcp", dumps(d))
+           for t, _, d in sorted(events, key=lambda e: (e[0], e[1]))]
     return flights, out
 
 

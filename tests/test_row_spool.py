@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tdome.live import asterix, service
+from tdome.live import asterix, service, sky
 from tdome.live.service import LiveC2, Outputs
-from tdome.live.sky import Flight, scans
+from tdome.live.sky import Flight
 from tdome.runfolder.layout import FILES, FILES_LIVE, PLOT_TYPES, THREAT_COLUMNS, TRACK_TYPES
 from tdome.runfolder.write import RowSpool, write_plots, write_run_folder
 from tdome.scenario import load_defended_side, starter_scenario_path
@@ -127,9 +127,8 @@ def side():
 
 def _feed(c2: LiveC2, side, flights, t1: float) -> None:
     codes = [r.sac_sic(i) for i, r in enumerate(side.radars)]
-    for _, datagrams in scans(c2.sites, codes, flights, 0.0, t1, TOD0, np.random.default_rng(1)):
-        for d in datagrams:
-            c2.datagram(d)
+    sky.play(c2, sky.inputs(c2.sites, codes, flights, side.batteries, 0.0, t1, TOD0, np.random.default_rng(1),
+                            status_every_s=None))
 
 
 def test_the_live_service_holds_no_more_than_a_spools_bound_of_rows(side, monkeypatch, tmp_path):

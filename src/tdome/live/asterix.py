@@ -258,6 +258,20 @@ def _tod(item: Any, name: str) -> float:
     return tod
 
 
+def _flight_level_m(raw: int) -> float:
+    """I048/090's 14-bit flight level, read as two's complement (module docstring), in metres."""
+    return (raw - (raw >> 13 << 14)) * 0.25 * FL_M
+
+
+def _sp_extension(ext: bytes, rdot: float) -> tuple[float, float]:
+    """(elevation, range rate) from the content of an I048/SP field (after its length octet): tdome's extension
+    gives the elevation and, when present, a range rate that replaces ``rdot``; anything else gives NaN and
+    ``rdot``."""
+    if len(ext) != _SP_EXTENSION.size or ext[0] != SP_TAG:
+        return _NAN, rdot
+    _, el_counts, rdot_mm = _SP_EXTENSION.unpack(ext)
+    return el_counts * SP_EL_LSB_RAD, rdot if rdot_mm == SP_NO_RDOT else rdot_mm * 1e-3
+
 def _plot(rec: gen.Cat_048_1_31.cv_record) -> TargetReport | None:
     """A CAT048 record as a plot; None for a record of no detection."""
     i010 = rec.get_item("010")
@@ -277,7 +291,7 @@ def _plot(rec: gen.Cat_048_1_31.cv_record) -> TargetReport | None:
         height = i110.variation.get_item("3DH").variation.content.as_quantity("ft") * FT_M
     if (i090 := rec.get_item("090")) is not None and i090.variation.get_item("V").as_uint() == 0:
         raw = i090.variation.get_item("FL").as_uint()
-        flight_level = (raw - (raw >> 13 << 14)) * 0.25 * FL_M  # 14-bit two's complement (module docstring)
+        flight_level = _flight_level_m(raw)
     if (
         (i120 := rec.get_item("120")) is not None
         and (cal := i120.variation.get_item("CAL")) is not None
@@ -292,12 +306,7 @@ def _plot(rec: gen.Cat_048_1_31.cv_record) -> TargetReport | None:
         track_number = i161.variation.get_item("TRN").as_uint()
     el = _NAN
     if (sp := rec.get_item("SP")) is not None:
-        ext = sp.variation.get_bytes()
-        if len(ext) == _SP_EXTENSION.size and ext[0] == SP_TAG:
-            _, el_counts, rdot_mm = _SP_EXTENSION.unpack(ext)
-            el = el_counts * SP_EL_LSB_RAD
-            if rdot_mm != SP_NO_RDOT:
-                rdot = rdot_mm * 1e-3
+        el, rdot = _sp_extension(sp.variation.get_bytes(), rdot)
     return TargetReport(
         sac=i010.variation.get_item("SAC").as_uint(),
         sic=i010.variation.get_item("SIC").as_uint(),
@@ -536,8 +545,7 @@ def _plot_fast(data: bytes, at: list[int]) -> TargetReport | None:
     if (k := at[_F110]) >= 0:
         height = _signed(_u(data, k, 2) & 0x3FFF, 14) * 25.0 * FT_M
     if (k := at[_F090]) >= 0 and not data[k] & 0x80:
-        raw = _u(data, k, 2) & 0x3FFF
-        flight_level = (raw - (raw >> 13 << 14)) * 0.25 * FL_M
+        flight_level = _flight_level_m(_u(data, k, 2) & 0x3FFF)
     if (k := at[_F120]) >= 0 and data[k] & 0x80 and not data[k + 1] & 0x80:
         rdot = float(_signed(_u(data, k + 1, 2) & 0x3FF, 10))
     if (k := at[_F070]) >= 0:
@@ -546,11 +554,8 @@ def _plot_fast(data: bytes, at: list[int]) -> TargetReport | None:
         address = _u(data, k, 3)
     if (k := at[_F161]) >= 0:
         track_number = _u(data, k, 2) & 0xFFF
-    if (k := at[_FSP]) >= 0 and data[k] == 1 + _SP_EXTENSION.size and data[k + 1] == SP_TAG:
-        _, el_counts, rdot_mm = _SP_EXTENSION.unpack_from(data, k + 1)
-        el = el_counts * SP_EL_LSB_RAD
-        if rdot_mm != SP_NO_RDOT:
-            rdot = rdot_mm * 1e-3
+    if (k := at[_FSP]) >= 0:
+        el, rdot = _sp_extension(data[k + 1 : k + data[k]], rdot)
     return TargetReport(
         sac=data[i],
         sic=data[i + 1],

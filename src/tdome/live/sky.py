@@ -1,6 +1,6 @@
 """A small synthetic sky: objects in flight seen by a configuration's radars, as the datagrams those radars would
-send (CAT048 plots and a CAT034 north marker per scan).  The service warms up on it (:mod:`tdome.live.warmup`)
-and the tests feed it to the service."""
+send (CAT048 plots and a CAT034 north marker per scan), with the batteries' status as they would report it.  The
+service warms up on it (:mod:`tdome.live.warmup`) and the tests feed it to the service."""
 
 from __future__ import annotations
 
@@ -65,3 +65,37 @@ def scans(sites: list[SensorSite], codes: list[tuple[int, int]], flights: list[F
             out.append((float(t), datagrams))
     out.sort(key=lambda x: x[0])
     return out
+
+
+# The order of inputs at one time: a scan's datagrams, then other datagrams (a caller's own, ADS-B), then status.
+SCAN, OTHER, STATUS = 0, 1, 2
+
+
+def full_status(batteries, tod_s: float) -> dict:
+    """An engagement-channel status message: every battery (scenario ``batteries`` entries) loaded and ready."""
+    return dict(type="status", batteries=[
+        dict(battery=b.name, time_s=tod_s, ready=b.launchers * b.rounds_per_launcher, stock=b.magazine)
+        for b in batteries])
+
+
+def inputs(sites: list[SensorSite], codes: list[tuple[int, int]], flights: list[Flight], batteries, t0: float,
+           t1: float, tod0: float, rng: np.random.Generator, *, status_every_s: float | None = 1.0,
+           with_elevation: Sequence[bool] | None = None) -> list[tuple[float, int, bytes | dict]]:
+    """(time, order, datagram or message) of every scan's datagrams (:func:`scans`) and, every
+    ``status_every_s`` (None: never), the batteries' :func:`full_status`: for :func:`play`."""
+    out: list[tuple[float, int, bytes | dict]] = [
+        (t, SCAN, d) for t, grams in scans(sites, codes, flights, t0, t1, tod0, rng, with_elevation=with_elevation)
+        for d in grams]
+    if status_every_s is not None:
+        out += [(float(t), STATUS, full_status(batteries, tod0 + t)) for t in np.arange(t0, t1, status_every_s)]
+    return out
+
+
+def play(c2, events: list[tuple[float, int, bytes | dict]]) -> None:
+    """``events`` into a :class:`~tdome.live.service.LiveC2` in time order (at one time, by their order): a
+    datagram as received over UDP, a message as received on the engagement channel."""
+    for _, _, item in sorted(events, key=lambda e: (e[0], e[1])):
+        if isinstance(item, bytes):
+            c2.datagram(item)
+        else:
+            c2.control(item)

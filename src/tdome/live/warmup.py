@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from tdome import geo
+from tdome.live import sky
 from tdome.live.service import LiveC2, Outputs
-from tdome.live.sky import Flight, scans
+from tdome.live.sky import Flight
 from tdome.messages import SensorSite
 from tdome.scenario.schema import DefendedSide
 
@@ -62,22 +63,11 @@ def warm_up(side: DefendedSide, duration_s: float = DURATION_S) -> dict:
             return dict(seconds=0.0, inputs=0, tracks=0, engagements=0)
         flights = raid(c2.assets[0].lat_rad, c2.assets[0].lon_rad, c2.sites)
         codes = [r.sac_sic(i) for i, r in enumerate(side.radars)]
-        rng = np.random.default_rng(0)
-        inputs: list[tuple[float, int, bytes | dict]] = [
-            (t, 0, d) for t, grams in scans(c2.sites, codes, flights, 0.0, duration_s, TOD0_S, rng,
-                                            with_elevation=[k % 2 == 0 for k in range(len(codes))])
-            for d in grams]
-        for t in np.arange(0.0, duration_s, float(side.c2.cycle_s)):
-            inputs.append((float(t), 1, dict(type="status", batteries=[
-                dict(battery=b.name, time_s=TOD0_S + t, ready=b.launchers * b.rounds_per_launcher, stock=b.magazine)
-                for b in side.batteries])))
-        inputs.sort(key=lambda x: (x[0], x[1]))
-        for _, _, item in inputs:
-            if isinstance(item, bytes):
-                c2.datagram(item)
-            else:
-                c2.control(item)
+        events = sky.inputs(c2.sites, codes, flights, side.batteries, 0.0, duration_s, TOD0_S,
+                            np.random.default_rng(0), status_every_s=float(side.c2.cycle_s),
+                            with_elevation=[k % 2 == 0 for k in range(len(codes))])
+        sky.play(c2, events)
         tracks = len(c2.bm.tracker.picture(c2.now))
         c2.write(Path(tmp) / "session")
-        return dict(seconds=round(time.perf_counter() - start, 2), inputs=len(inputs), tracks=tracks,
+        return dict(seconds=round(time.perf_counter() - start, 2), inputs=len(events), tracks=tracks,
                     engagements=len(c2.bm.engagements))
