@@ -51,9 +51,9 @@ from functools import cache
 
 import numpy as np
 from numba import njit
-from scipy.stats import chi2
 
 from tdome.atmosphere import density_kg_m3
+from tdome.c2.tracking.gaussian import chi2_quantile
 from tdome.dynamics import free_flight_acceleration
 from tdome.geo import height_m, radial_height
 
@@ -62,7 +62,11 @@ _SIMPSON_INTERVALS = 16
 
 class Discriminator:
     """Plots of ballistic tracks over a sliding window, the fits of their ballistic coefficients, and the
-    verdicts (module docstring)."""
+    verdicts (module docstring).
+
+    The plots wait in one store of arrays (time, position, covariance, track id), in the order they came;
+    :func:`_gather` takes a fit's plots out of it in one compiled pass.
+    """
 
     def __init__(self, config):
         self.beta_light = float(config.discrimination_beta_kg_m2)
@@ -72,7 +76,10 @@ class Discriminator:
         self.min_plots = int(config.discrimination_min_plots)
         self.max_alt_m = float(config.discrimination_max_alt_m)
         self.min_descent_mps = float(config.discrimination_min_descent_mps)
-        self._plots: dict[int, list[tuple[float, np.ndarray, np.ndarray]]] = {}  # track id -> (t, pos, cov)
+        cap = 256
+        self._t, self._tid = np.empty(cap), np.empty(cap, dtype=np.int64)
+        self._pos, self._cov = np.empty((cap, 3)), np.empty((cap, 3, 3))
+        self._n = 0  # plots in the store
         self._pruned_s = -np.inf
         self.light: dict[int, float] = {}
         self.votes: dict[int, int] = {}
@@ -83,47 +90,51 @@ class Discriminator:
         """Keep the plots (taken at ``t_s``) of tracks not yet found light, below the ceiling; forget plots out
         of the window."""
         t = float(t_s)
-        low = height_m(pos) <= self.max_alt_m
-        for k in np.flatnonzero(low).tolist():
-            tid = int(track_ids[k])
-            if tid not in self.light:
-                self._plots.setdefault(tid, []).append((t, pos[k], cov[k]))
-        if t - self._pruned_s > self.window_s:  # now and then: tracks with no plot in the window
+        low = np.flatnonzero(height_m(pos) <= self.max_alt_m).tolist()
+        keep = [k for k in low if int(track_ids[k]) not in self.light] if self.light else low
+        if keep:
+            self._append(t, np.asarray(track_ids)[keep], np.asarray(pos, dtype=float)[keep],
+                         np.asarray(cov, dtype=float)[keep])
+        if t - self._pruned_s > self.window_s:  # now and then: tracks whose latest plot is out of the window
             self._pruned_s = t
-            self._plots = {i: p for i, p in self._plots.items() if p and p[-1][0] >= t - self.window_s}
+            n, tid = self._n, self._tid[: self._n]
+            if n:
+                ids, inverse = np.unique(tid, return_inverse=True)
+                latest = np.zeros(ids.size, dtype=np.int64)
+                np.maximum.at(latest, inverse, np.arange(n))
+                self._keep(~np.isin(tid, ids[self._t[latest] < t - self.window_s]))
+
+    def _append(self, t: float, track_ids: np.ndarray, pos: np.ndarray, cov: np.ndarray) -> None:
+        n, m = self._n, track_ids.size
+        if n + m > self._t.size:
+            cap = max(2 * self._t.size, n + m)
+            self._t, self._tid = np.resize(self._t, cap), np.resize(self._tid, cap)
+            self._pos, self._cov = np.resize(self._pos, (cap, 3)), np.resize(self._cov, (cap, 3, 3))
+        self._t[n : n + m], self._tid[n : n + m] = t, track_ids
+        self._pos[n : n + m], self._cov[n : n + m] = pos, cov
+        self._n = n + m
+
+    def _keep(self, mask: np.ndarray) -> None:
+        """Keep the stored plots where ``mask`` is True, in order."""
+        self._n = _compact_plots(np.ascontiguousarray(mask), self._t, self._tid, self._pos, self._cov)
 
     def assess(self, t_s: float, track_ids: np.ndarray, x: np.ndarray) -> list[int]:
-        """Fit the tracks ``track_ids`` (their states ``x`` (n, 6) at about ``t_s``) that have enough plots in the
-        window; returns the ids that became light."""
-        horizon = float(t_s) - self.window_s
-        fit, counts, ts, ps, cs = [], [], [], [], []
-        for k, tid in enumerate(track_ids.tolist()):
-            plots = self._plots.get(tid)
-            if plots is None or tid in self.light:
-                continue
-            while plots and plots[0][0] < horizon:
-                plots.pop(0)
-            if len(plots) < self.min_plots:
-                continue
-            fit.append(k)
-            counts.append(len(plots))
-            ts += [p[0] for p in plots]
-            ps += [p[1] for p in plots]
-            cs += [p[2] for p in plots]
-        if not fit:
+        """Fit the tracks ``track_ids`` (increasing; their states ``x`` (n, 6) at about ``t_s``) that have enough
+        plots in the window; returns the ids that became light."""
+        track_ids = np.ascontiguousarray(track_ids, dtype=np.int64)
+        fit, counts, sel, self._n = _gather(self._t, self._tid, self._pos, self._cov, self._n, track_ids,
+                                            float(t_s) - self.window_s, self.min_plots)
+        if not fit.size:
             return []
-        n = np.array(counts, dtype=np.int64)
-        starts = np.concatenate(([0], np.cumsum(n)[:-1]))
-        t = np.array(ts)
-        order = np.lexsort((t, np.repeat(np.arange(len(fit)), n)))  # by time within each track (scans come late)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         xs = np.ascontiguousarray(np.asarray(x, dtype=float)[fit])
         acc = free_flight_acceleration(xs[:, :3], xs[:, 3:6])
-        gamma, sigma, chi, dof = _fit_inverse_beta(t[order], np.array(ps)[order], np.array(cs)[order], starts,
-                                                   n, xs, acc, float(t_s), _SIMPSON_INTERVALS)
-        self.fits += len(fit)
+        gamma, sigma, chi, dof = _fit_inverse_beta(self._t[sel], self._pos[sel], self._cov[sel], starts, counts,
+                                                   xs, acc, float(t_s), _SIMPSON_INTERVALS)
+        self.fits += fit.size
         threshold = 1.0 / self.beta_light
         out = []
-        for k, g, s, c, d in zip(fit, gamma.tolist(), sigma.tolist(), chi.tolist(), dof.tolist()):
+        for k, g, s, c, d in zip(fit.tolist(), gamma.tolist(), sigma.tolist(), chi.tolist(), dof.tolist()):
             if not np.isfinite(s):
                 continue
             i = int(track_ids[k])
@@ -132,17 +143,85 @@ class Discriminator:
                 self.votes[i] = self.votes.get(i, 0) + 1
                 if self.votes[i] >= self.votes_needed:
                     self.light[i] = float(t_s)
-                    self._plots.pop(i, None)
                     out.append(i)
             else:
                 self.votes[i] = 0
+        if out:  # a light track's plots are of no more use
+            self._keep(~np.isin(self._tid[: self._n], out))
         return out
 
 
 @cache
 def _chi2_999(dof: int) -> float:
     """The 99.9 % point of the χ² distribution with ``dof`` degrees of freedom."""
-    return float(chi2.ppf(0.999, dof))
+    return chi2_quantile(0.999, dof)
+
+
+@njit(cache=True)
+def _compact_plots(mask, t, tid, pos, cov):  # pragma: no cover - compiled
+    """Move the stored plots where ``mask`` is True to the front of the store, in order; returns how many."""
+    m = 0
+    for k in range(mask.shape[0]):
+        if mask[k]:
+            if m != k:
+                t[m], tid[m], pos[m], cov[m] = t[k], tid[k], pos[k], cov[k]
+            m += 1
+    return m
+
+
+@njit(cache=True)
+def _gather(t, tid, pos, cov, n, track_ids, horizon, min_plots):  # pragma: no cover - compiled
+    """The plots to fit, of the store's first ``n``: for each of ``track_ids`` (increasing), its plots in the
+    order they came, less the first ones while they are older than ``horizon`` (dropped from the store); a
+    track with ``min_plots`` or more left is fitted, its plots sorted by time (stably: plots of one time keep
+    their order).  Returns ``(fitted: indices into track_ids, counts, the plots' store indices track after
+    track, the store's new size)``.
+    """
+    k = track_ids.shape[0]
+    owner = np.full(n, -1, dtype=np.int64)  # each stored plot's index in track_ids, -1 if none
+    count = np.zeros(k, dtype=np.int64)
+    for i in range(n):
+        j = np.searchsorted(track_ids, tid[i])
+        if j < k and track_ids[j] == tid[i]:
+            owner[i] = j
+            count[j] += 1
+    start = np.zeros(k + 1, dtype=np.int64)
+    for j in range(k):
+        start[j + 1] = start[j] + count[j]
+    idx = np.empty(start[k], dtype=np.int64)
+    fill = start[:k].copy()
+    for i in range(n):
+        if owner[i] >= 0:
+            idx[fill[owner[i]]] = i
+            fill[owner[i]] += 1
+    dead = np.zeros(n, dtype=np.bool_)
+    fitted, counts = np.empty(k, dtype=np.int64), np.empty(k, dtype=np.int64)
+    sel = np.empty(start[k], dtype=np.int64)
+    n_fit, n_sel = 0, 0
+    for j in range(k):
+        a, b = start[j], start[j + 1]
+        while a < b and t[idx[a]] < horizon:  # the oldest, out of the window
+            dead[idx[a]] = True
+            a += 1
+        if b - a < min_plots:
+            continue
+        for q in range(a, b):  # insertion sort by time: stable, and the plots come nearly in order
+            v = idx[q]
+            r = n_sel + q - a
+            while r > n_sel and t[sel[r - 1]] > t[v]:
+                sel[r] = sel[r - 1]
+                r -= 1
+            sel[r] = v
+        fitted[n_fit], counts[n_fit] = j, b - a
+        n_fit += 1
+        n_sel += b - a
+    left = _compact_plots(~dead, t, tid, pos, cov) if dead.any() else n
+    # The fitted plots' indices, renumbered for the plots the compaction moved.
+    if left != n:
+        new = np.cumsum(~dead) - 1
+        for q in range(n_sel):
+            sel[q] = new[sel[q]]
+    return fitted[:n_fit], counts[:n_fit], sel[:n_sel], left
 
 
 @njit(cache=True)
@@ -227,6 +306,7 @@ def _fit_inverse_beta(t, pos, cov, starts, counts, x, acc, t_x, n_simpson):  # p
             for c in range(3):
                 rows[k, c] = pos[a + k, c] - center[c] - 0.5 * acc[j, c] * tau * tau
         Ds = np.empty(m)
+        Ws = [np.linalg.inv(cov[a + k]) for k in range(m)]  # each plot's weight, for both fits
         H = np.zeros((3, 7))
         g_prev = 0.0
         ok = True
@@ -239,7 +319,7 @@ def _fit_inverse_beta(t, pos, cov, starts, counts, x, acc, t_x, n_simpson):  # p
                 tau = t[a + k] - t_r
                 D = _drag_displacement(tau, h_r, hdot, speed, g_u, g_prev, n_simpson)
                 Ds[k] = D
-                W = np.linalg.inv(cov[a + k])
+                W = Ws[k]
                 H[:, :] = 0.0
                 for c in range(3):
                     H[c, c] = 1.0

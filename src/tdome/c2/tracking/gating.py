@@ -33,13 +33,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
-from scipy.spatial import cKDTree
 
 from tdome.c2.tracking.gaussian import _chol_inv_logdet, _mahalanobis2, chi2_quantile, spd_inv_logdet
 from tdome.c2.tracking.measurements import PolarRadar, _polar_stack
+
+if TYPE_CHECKING:  # scipy.spatial is a tenth of a worker's start-up: imported when a tree is needed
+    from scipy.spatial import cKDTree
 
 _EMPTY_I = np.empty(0, dtype=np.intp)
 _BRUTE_FORCE_MAX_PAIRS = 200_000  # up to this many track x plot tests, every pair is tested; beyond, a k-d tree
@@ -63,7 +66,10 @@ def candidate_pairs(track_pos, radius_m, plot_pos, tree: cKDTree | None = None):
         return _ball_pairs(np.ascontiguousarray(track_pos, dtype=float),
                            np.ascontiguousarray(np.broadcast_to(radius_m, (n,)), dtype=float),
                            np.ascontiguousarray(plot_pos, dtype=float))
-    tree = cKDTree(plot_pos) if tree is None else tree
+    if tree is None:
+        from scipy.spatial import cKDTree
+
+        tree = cKDTree(plot_pos)
     if n > _DUAL_TREE_MIN_TRACKS:
         return _dual_tree_pairs(np.asarray(track_pos, dtype=float), np.asarray(radius_m, dtype=float), tree)
     hits = tree.query_ball_point(track_pos, r=radius_m, return_sorted=False)
@@ -103,6 +109,8 @@ def _dual_tree_pairs(track_pos, radius_m, tree: cKDTree):
     then each pair is kept if it is within its own track's radius.  The
     per-track Python lists of the ball query are what this avoids.
     """
+    from scipy.spatial import cKDTree
+
     group = np.ceil(np.log2(np.maximum(radius_m, 1.0))).astype(np.intp)
     ti_parts, pj_parts = [], []
     for g in np.unique(group):

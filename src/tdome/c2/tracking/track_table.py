@@ -99,8 +99,9 @@ class TrackTable:
         """The table now holds ``n`` rows: compiled code has appended or compacted them in the buffers."""
         if not 0 <= n <= next(iter(self._buf.values())).shape[0]:
             raise ValueError(f"{n} rows do not fit the buffers")
-        self._n = n
-        self._stale = True
+        if n != self._n:  # the views stay right while the length and the buffers do
+            self._n = n
+            self._stale = True
 
     def clear(self, names, start: int, stop: int) -> None:
         """Zero the buffers of the columns ``names`` in rows ``start:stop`` (rows being written past the end)."""
