@@ -128,3 +128,42 @@ def test_the_store_fits_what_the_lists_fitted(seed, revisit, late, lost):
         assert new.light == ref.light and new.votes == ref.votes and new.fits == ref.fits
         assert new.estimate == ref.estimate  # bit for bit
     assert 1 in new.light and 2 not in new.light and 3 not in new.light
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_tracks=st.integers(0, 12), n_plots=st.integers(0, 15))
+def test_a_radar_scans_plots_are_taken_as_select_convert_and_observe_took_them(seed, n_tracks, n_plots):
+    """observe_radar against the three calls it fuses (select_plots, plot_to_ecef, observe): the same plots kept in
+    the same order, bit for bit, and the same rows to assess; tracks ballistic or not, climbing or re-entering,
+    plots above and below the ceiling, of light tracks and of tracks no longer in the table."""
+    from tdome.c2.tracking.plots import plot_to_ecef
+
+    rng = np.random.default_rng(seed)
+    cfg = TrackerConfig(discrimination_beta_kg_m2=1_000.0)
+    site_ecef = geo.geodetic_to_ecef(np.radians(24.0), np.radians(121.0), 50.0)
+    enu_rot = geo.enu_rotation(np.radians(24.0), np.radians(121.0))
+    ids = np.sort(rng.choice(100, n_tracks, replace=False)).astype(np.int64)
+    ballistic = rng.random(n_tracks) < 0.5
+    pos0 = site_ecef + rng.normal(0.0, 50e3, (n_tracks, 3))
+    up = pos0 / np.linalg.norm(pos0, axis=1)[:, None]
+    x = np.hstack([pos0, -up * rng.uniform(-800.0, 1_500.0, (n_tracks, 1)) + rng.normal(0.0, 300.0, (n_tracks, 3))])
+    r = rng.uniform(5e3, 300e3, n_plots)
+    az, el = rng.uniform(0.0, 2 * np.pi, n_plots), rng.uniform(0.0, 1.2, n_plots)  # some well above 100 km
+    sigma = np.abs(rng.normal([50.0, 0.002, 0.002, 5.0], 0.5, (n_plots, 4)))
+    plot_track = rng.choice(np.concatenate([ids, [100, 101]]), n_plots).astype(np.int64)
+    plot_index = rng.permutation(n_plots).astype(np.int64)
+    new, ref = D.Discriminator(cfg), D.Discriminator(cfg)
+    light = {int(i): 0.0 for i in ids[rng.random(n_tracks) < 0.2]}
+    new.light, ref.light = dict(light), dict(light)
+    t = 5.0
+    rows = new.observe_radar(t, ids, ballistic, x, plot_track, plot_index, r, az, el, sigma, site_ecef, enu_rot)
+    ok, row_of = D.select_plots(ids, plot_track, ballistic, x, cfg.discrimination_min_descent_mps)
+    if ok.any():
+        pl = plot_index[ok]
+        pos, cov = plot_to_ecef(r[pl], az[pl], el[pl], sigma[pl], site_ecef, enu_rot)
+        ref.observe(t, plot_track[ok], pos, cov)
+    assert np.array_equal(rows, np.unique(row_of[ok]))
+    assert new._n == ref._n
+    for a, b in [(new._t, ref._t), (new._tid, ref._tid), (new._pos, ref._pos), (new._cov, ref._cov)]:
+        assert np.array_equal(a[: new._n], b[: ref._n])
+    assert new._pruned_s == ref._pruned_s

@@ -5,6 +5,8 @@ Interface::
     disc = Discriminator(config)                      config: TrackerConfig (discrimination_* fields)
     select_plots(ids, plot_ids, ballistic, x, v)      which plots of a scan went to ballistic or re-entering tracks
     disc.observe(t, track_ids, pos, cov)              keep those plots (ECEF, m; covariances m²)
+    disc.observe_radar(t, table, assoc, scan, site)   select_plots and observe for a radar scan, in one compiled
+                                                      pass; returns the table rows whose tracks took plots
     disc.assess(t, track_ids, x)                      fit those tracks; returns the ids newly found light
     disc.light                                        track id -> time it was found light (never undone)
     disc.estimate                                     track id -> (1/β̂, σ) of its latest fit, m²/kg
@@ -54,7 +56,8 @@ from numba import njit
 
 from tdome.atmosphere import density_kg_m3
 from tdome.c2.tracking.gaussian import chi2_quantile
-from tdome.dynamics import free_flight_acceleration
+from tdome.c2.tracking.plots import _plots_to_ecef
+from tdome.dynamics import _acceleration
 from tdome.geo import height_m, radial_height
 
 _SIMPSON_INTERVALS = 16
@@ -82,6 +85,7 @@ class Discriminator:
         self._n = 0  # plots in the store
         self._pruned_s = -np.inf
         self.light: dict[int, float] = {}
+        self._light_ids = np.empty(0, dtype=np.int64)  # the keys of light, sorted
         self.votes: dict[int, int] = {}
         self.estimate: dict[int, tuple[float, float]] = {}
         self.fits = 0
@@ -95,6 +99,28 @@ class Discriminator:
         if keep:
             self._append(t, np.asarray(track_ids)[keep], np.asarray(pos, dtype=float)[keep],
                          np.asarray(cov, dtype=float)[keep])
+        self._prune(t)
+
+    def observe_radar(self, t_s: float, ids: np.ndarray, ballistic: np.ndarray, x: np.ndarray,
+                      plot_track: np.ndarray, plot_index: np.ndarray, range_m: np.ndarray, az_rad: np.ndarray,
+                      el_rad: np.ndarray, sigma: np.ndarray, site_ecef: np.ndarray, enu_rot: np.ndarray) -> np.ndarray:
+        """:func:`select_plots` and :meth:`observe` for a radar scan taken at ``t_s``, in one compiled pass
+        (:func:`_observe_radar`): of the plots ``plot_index`` that went to tracks ``plot_track``, those of ballistic
+        or re-entering tracks of the table (``ids``, ``ballistic``, ``x``), converted to ECEF as
+        :func:`~tdome.c2.tracking.plots.plot_to_ecef` does.  Returns the table rows (increasing) of the tracks
+        that took them, for :meth:`assess`."""
+        self._reserve(plot_track.size)
+        light = self._light_ids
+        if light.size != len(self.light):  # tracks are found light, never the other way
+            light = self._light_ids = np.sort(np.fromiter(self.light, dtype=np.int64, count=len(self.light)))
+        rows, taken, self._n = _observe_radar(
+            ids, plot_track, plot_index, ballistic, x, self.min_descent_mps, range_m, az_rad, el_rad, sigma,
+            site_ecef, enu_rot, float(t_s), self.max_alt_m, light, self._t, self._tid, self._pos, self._cov, self._n)
+        if taken:
+            self._prune(float(t_s))
+        return rows
+
+    def _prune(self, t: float) -> None:
         if t - self._pruned_s > self.window_s:  # now and then: tracks whose latest plot is out of the window
             self._pruned_s = t
             n, tid = self._n, self._tid[: self._n]
@@ -104,12 +130,17 @@ class Discriminator:
                 np.maximum.at(latest, inverse, np.arange(n))
                 self._keep(~np.isin(tid, ids[self._t[latest] < t - self.window_s]))
 
-    def _append(self, t: float, track_ids: np.ndarray, pos: np.ndarray, cov: np.ndarray) -> None:
-        n, m = self._n, track_ids.size
+    def _reserve(self, m: int) -> None:
+        """Room in the store for ``m`` more plots."""
+        n = self._n
         if n + m > self._t.size:
             cap = max(2 * self._t.size, n + m)
             self._t, self._tid = np.resize(self._t, cap), np.resize(self._tid, cap)
             self._pos, self._cov = np.resize(self._pos, (cap, 3)), np.resize(self._cov, (cap, 3, 3))
+
+    def _append(self, t: float, track_ids: np.ndarray, pos: np.ndarray, cov: np.ndarray) -> None:
+        n, m = self._n, track_ids.size
+        self._reserve(m)
         self._t[n : n + m], self._tid[n : n + m] = t, track_ids
         self._pos[n : n + m], self._cov[n : n + m] = pos, cov
         self._n = n + m
@@ -122,15 +153,11 @@ class Discriminator:
         """Fit the tracks ``track_ids`` (increasing; their states ``x`` (n, 6) at about ``t_s``) that have enough
         plots in the window; returns the ids that became light."""
         track_ids = np.ascontiguousarray(track_ids, dtype=np.int64)
-        fit, counts, sel, self._n = _gather(self._t, self._tid, self._pos, self._cov, self._n, track_ids,
-                                            float(t_s) - self.window_s, self.min_plots)
+        fit, gamma, sigma, chi, dof, self._n = _assess(
+            self._t, self._tid, self._pos, self._cov, self._n, track_ids, np.ascontiguousarray(x, dtype=float),
+            float(t_s), self.window_s, self.min_plots, _SIMPSON_INTERVALS)
         if not fit.size:
             return []
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        xs = np.ascontiguousarray(np.asarray(x, dtype=float)[fit])
-        acc = free_flight_acceleration(xs[:, :3], xs[:, 3:6])
-        gamma, sigma, chi, dof = _fit_inverse_beta(self._t[sel], self._pos[sel], self._cov[sel], starts, counts,
-                                                   xs, acc, float(t_s), _SIMPSON_INTERVALS)
         self.fits += fit.size
         threshold = 1.0 / self.beta_light
         out = []
@@ -155,6 +182,62 @@ class Discriminator:
 def _chi2_999(dof: int) -> float:
     """The 99.9 % point of the χ² distribution with ``dof`` degrees of freedom."""
     return chi2_quantile(0.999, dof)
+
+
+@njit(cache=True)
+def _observe_radar(ids, plot_track, plot_index, ballistic, x, min_descent_mps, r, az, el, sigma, site, M, t_s, max_alt,
+                   light, t, tid, pos, cov, n):  # pragma: no cover - compiled; held to select_plots and observe
+    """The plots of a radar scan that :meth:`Discriminator.observe_radar` keeps, appended to the store's first
+    ``n`` (room made by the caller).  Returns ``(rows of the tracks that took plots, increasing; how many plots
+    were taken; the store's new size)``."""
+    ok, rows = select_plots(ids, plot_track, ballistic, x, min_descent_mps)
+    m = 0
+    for k in range(ok.shape[0]):
+        m += ok[k]
+    if m == 0:
+        return np.empty(0, dtype=np.int64), 0, n
+    pl = np.empty(m, dtype=np.int64)
+    track = np.empty(m, dtype=np.int64)
+    took = np.zeros(ids.shape[0], dtype=np.bool_)
+    q = 0
+    for k in range(ok.shape[0]):
+        if ok[k]:
+            pl[q], track[q] = plot_index[k], plot_track[k]
+            took[rows[k]] = True
+            q += 1
+    sig = np.empty((m, 3))
+    for q in range(m):
+        for c in range(3):
+            sig[q, c] = sigma[pl[q], c]
+    p, C = _plots_to_ecef(r[pl], az[pl], el[pl], sig, site, M)
+    for q in range(m):
+        if not radial_height(p[q, 0], p[q, 1], p[q, 2]) <= max_alt:  # height_m(pos) <= max_alt, NaN out
+            continue
+        j = np.searchsorted(light, track[q])
+        if j < light.shape[0] and light[j] == track[q]:
+            continue
+        t[n], tid[n], pos[n], cov[n] = t_s, track[q], p[q], C[q]
+        n += 1
+    return np.flatnonzero(took), m, n
+
+
+@njit(cache=True)
+def _assess(t, tid, pos, cov, n, track_ids, x, t_s, window_s, min_plots, n_simpson):  # pragma: no cover - compiled
+    """The fits of :meth:`Discriminator.assess` in one call: :func:`_gather` the plots of the tracks ``track_ids``
+    (states ``x``), their free-flight accelerations, and :func:`_fit_inverse_beta`.  Returns ``(fitted: indices
+    into track_ids, γ̂, σ_γ, χ², degrees of freedom, the store's new size)``."""
+    fit, counts, sel, n = _gather(t, tid, pos, cov, n, track_ids, t_s - window_s, min_plots)
+    k = fit.shape[0]
+    starts = np.zeros(k, dtype=np.int64)
+    for j in range(1, k):
+        starts[j] = starts[j - 1] + counts[j - 1]
+    xs = np.empty((k, 6))
+    acc = np.empty((k, 3))
+    for j in range(k):
+        xs[j] = x[fit[j]]
+        acc[j, 0], acc[j, 1], acc[j, 2] = _acceleration(xs[j, 0], xs[j, 1], xs[j, 2], xs[j, 3], xs[j, 4], True, True)
+    gamma, sigma, chi, dof = _fit_inverse_beta(t[sel], pos[sel], cov[sel], starts, counts, xs, acc, t_s, n_simpson)
+    return fit, gamma, sigma, chi, dof, n
 
 
 @njit(cache=True)

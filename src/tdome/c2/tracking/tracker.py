@@ -99,7 +99,7 @@ from tdome.c2.tracking.initiation import (
 )
 from tdome.c2.tracking.motion import _predict_stack, ballistic_q
 from tdome.c2.tracking.picture import AirPicture, PictureSource, PlotAssociation
-from tdome.c2.tracking.plots import ScanPlots, _radar_plots, plot_to_ecef, radar_arrays
+from tdome.c2.tracking.plots import ScanPlots, _radar_plots, radar_arrays
 from tdome.c2.tracking.track_table import CONFIRMED, TrackTable, _compact
 from tdome.geo import in_coverage
 from tdome.messages import Detections, PositionPlots, SensorSite
@@ -521,6 +521,7 @@ class Tracker(PictureSource):
         self._table = TrackTable(self.estimator.columns)
         self._next_id = int(first_track_id)
         self._now = -np.inf
+        self._scan_arrays: tuple = (None, ())  # the last scan the compiled cycle ran, and its arrays
         self._last_association = PlotAssociation.none()
         # Light objects told from heavy ones by their deceleration (None: no discrimination).
         self.discriminator = Discriminator(config) if config.discrimination_beta_kg_m2 is not None else None
@@ -619,20 +620,24 @@ class Tracker(PictureSource):
         assert disc is not None  # process() calls this only with one
         # Tracks still there, and ballistic or re-entering (a decoy the air has slowed out of its ballistic
         # track is picked up again by a new track that is not yet, or no longer, classed ballistic).
-        ok, rows = select_plots(cols["track_id"], assoc.track_id, cols["ballistic"], cols["x"], disc.min_descent_mps)
-        if not ok.any():
-            return
-        pl = assoc.plot[ok]
         if isinstance(scan, PositionPlots):
-            pos, cov = np.asarray(scan.pos, dtype=float)[pl], np.asarray(scan.cov, dtype=float)[pl]
-        else:
-            if site is None:
+            ok, rows = select_plots(cols["track_id"], assoc.track_id, cols["ballistic"], cols["x"],
+                                    disc.min_descent_mps)
+            if not ok.any():
                 return
-            sig = np.asarray(scan.sigma, dtype=float).reshape(len(scan), -1)[pl]
-            pos, cov = plot_to_ecef(np.asarray(scan.range_m)[pl], np.asarray(scan.az_rad)[pl],
-                                    np.asarray(scan.el_rad)[pl], sig, site.ecef, site.enu_rot)
-        disc.observe(float(scan.time_s), assoc.track_id[ok], pos, cov)
-        fit = np.unique(rows[ok])
+            pl = assoc.plot[ok]
+            disc.observe(float(scan.time_s), assoc.track_id[ok], np.asarray(scan.pos, dtype=float)[pl],
+                         np.asarray(scan.cov, dtype=float)[pl])
+            fit = np.unique(rows[ok])
+        elif site is None:
+            return
+        else:
+            last, arrays = self._scan_arrays
+            r, az, el, _, _, sig, _ = arrays if last is scan else radar_arrays(scan, site)
+            fit = disc.observe_radar(float(scan.time_s), cols["track_id"], cols["ballistic"], cols["x"],
+                                     assoc.track_id, assoc.plot, r, az, el, sig, site.ecef, site.enu_rot)
+            if not fit.size:
+                return
         disc.assess(self._now, cols["track_id"][fit], cols["x"][fit])
 
     def _stages(self, scan: Detections | PositionPlots, site: SensorSite | None) -> None:
@@ -687,6 +692,7 @@ class Tracker(PictureSource):
         table = self._table
         table.reserve(len(scan))
         t, arrays = float(scan.time_s), radar_arrays(scan, site)
+        self._scan_arrays = (scan, arrays)  # for the discriminator
         k = arrays[4]
         ecef, rot, limits, small, bit = self._site_args[scan.sensor]
         limits = _swept(limits, scan.sector_rad)
