@@ -11,6 +11,9 @@ change as long as the folder stays the same.
 - :mod:`~tdome.runfolder.write` and :mod:`~tdome.runfolder.read`: the two directions.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from tdome.runfolder.layout import (
     ENGAGEMENT_TYPES,
     EVENT_COLUMNS,
@@ -24,9 +27,23 @@ from tdome.runfolder.layout import (
     TRACK_COLUMNS,
     TRUTH_COLUMNS,
 )
-from tdome.runfolder.read import RunFolder, RunFolderError, by_object, load_run_folder
 from tdome.runfolder.scene import coverage_outline
-from tdome.runfolder.write import write_run_folder
+
+if TYPE_CHECKING:
+    from tdome.runfolder.read import RunFolder, RunFolderError, by_object, load_run_folder
+    from tdome.runfolder.write import write_run_folder
+
+# The two directions are imported when first asked for: both import pyarrow.parquet (a tenth of a second), which a
+# study's worker, summarising runs it never writes, does without.
+_LAZY = {"RunFolder": "read", "RunFolderError": "read", "by_object": "read", "load_run_folder": "read",
+         "write_run_folder": "write"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"tdome.runfolder.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ENGAGEMENT_TYPES", "EVENT_COLUMNS", "FILES", "INTERCEPTOR_TYPES", "LINK_TYPES", "OPTIONAL_TABLES", "SCENE_FORMAT",

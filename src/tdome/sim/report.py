@@ -33,7 +33,7 @@ import numpy as np
 
 from tdome.analysis.metrics import nees_summary, siap
 from tdome.messages import LAYERS
-from tdome.runfolder import TRACK_COLUMNS, write_run_folder
+from tdome.runfolder import TRACK_COLUMNS
 from tdome.sim.engine import GOSPA_C_M, RECORD_EVERY_S, RunRecord
 from tdome.sim.scene import run_region, scene
 
@@ -333,6 +333,8 @@ def _assignment_summary(rec: RunRecord) -> dict:
 
 def write_record(rec: RunRecord, summary: dict, out: Path) -> dict[str, Path]:
     """Write the run folder's summary, scene and tables (all but the map) into ``out``; returns their paths."""
+    from tdome.runfolder import write_run_folder  # pyarrow.parquet: not for a study's worker, which only summarises
+
     raid = rec.raid
     threats = dict(
         threat_id=np.arange(len(raid)), type=raid.type_name, cls=raid.cls, wave=raid.wave, label=raid.label,

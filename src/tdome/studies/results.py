@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tdome.messages import LAYERS
 from tdome.studies import params as P
@@ -135,6 +134,8 @@ def _row_file(point: int, replication: int) -> str:
 
 def done_pairs(results: Path) -> set[tuple[int, int]]:
     """The (point, replication) pairs already written; a file a crash left unreadable is removed, to run again."""
+    import pyarrow.parquet as pq  # here and below, not at the top: a study's workers never read or write rows
+
     done = set()
     for f in results.glob("p*-r*.parquet"):
         try:
@@ -148,6 +149,8 @@ def done_pairs(results: Path) -> set[tuple[int, int]]:
 
 
 def write_row(results: Path, row: dict, sch: pa.Schema) -> None:
+    import pyarrow.parquet as pq
+
     name = _row_file(row["point"], row["replication"])
     tmp = results / f".{name}.tmp"
     pq.write_table(pa.Table.from_pylist([row], schema=sch), tmp)

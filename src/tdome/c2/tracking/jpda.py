@@ -89,8 +89,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from tdome.c2.tracking.gaussian import kalman_update
 
@@ -261,6 +259,9 @@ def jpda_marginals(track, plot, log_lik, n_tracks: int, n_plots: int, pd, pg, cl
     log_r = np.log(pd[track]) + log_lik - np.log(lam[plot]) - log_miss[track]
 
     # Clusters: connected components of the bipartite graph (tracks 0..n-1, plots n..n+m-1).
+    from scipy.sparse import coo_matrix  # imported by the JPDA only: scipy.sparse is a worker's start-up
+    from scipy.sparse.csgraph import connected_components
+
     g = coo_matrix((np.ones(p, dtype=np.int8), (track, n + plot)), shape=(n + m, n + m))
     n_lab, label = connected_components(g, directed=False)
     cluster = label[:n]
