@@ -1,6 +1,6 @@
 """Monte Carlo throughput: runs per minute of a scenario through the study runner.
 
-    python benchmarks/mc_throughput.py            # the default scenario, 16 runs per measurement (~4 min)
+    python benchmarks/mc_throughput.py            # the default scenario, 16 runs per measurement (~6 min)
     python benchmarks/mc_throughput.py --quick    # tests/data/small.yaml, 4 runs per measurement (~1 min)
     python benchmarks/mc_throughput.py --profile  # also: the top of a cProfile of one run
 
@@ -8,7 +8,9 @@ Measures, each with the same study seed (so the same runs), through
 :func:`tdome.studies.runner.run_study` as ``tdome mc`` uses it:
 
 - full fidelity on 1 worker, and with the perfect air picture on 1 worker;
-- full fidelity on 2 local worker processes: the speed-up from 1 to 2;
+- full fidelity on 2 local worker processes: the speed-up from 1 to 2 (the
+  1- and 2-worker measurements taken in turn, ``--repeat`` times, and their
+  medians compared);
 - full fidelity through a local Ray cluster of 2 CPUs.
 
 Each local measurement is a fresh process that imports tdome and runs the
@@ -17,8 +19,9 @@ report): the start-up a user pays (imports, loading the compiled kernels
 from numba's cache) is inside the 1-worker figure as it is inside the
 2-worker one, so their ratio is the speed-up from the second worker.  The
 rate of one warm process (kernels loaded, no start-up) is given alongside,
-and the start-up of a fresh process (the 1-worker measurement's time less
-its runs at the warm rate).  A study pays that start-up once per worker, so
+and the start-up of a fresh process (its imports, and how much longer its
+first run takes than the same run in a warm process).  A study pays that
+start-up once per worker, so
 the measurements run 8 runs per worker by default: with 2 per worker the
 start-up is a fifth of the time, which no study of a useful size sees.
 The machine's load average is reported with the figures: other work on the
@@ -34,6 +37,7 @@ import io
 import json
 import os
 import pstats
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,6 +93,39 @@ def child(spec: str) -> None:
     print(res.ran)
 
 
+_STARTUP = """
+import sys, time
+t0 = time.perf_counter()
+from tdome.studies.runner import run_one
+from tdome.studies.spec import Study, run_seed, validate
+t1 = time.perf_counter()
+base, _, fid = validate(Study(name="startup", scenario=sys.argv[1] or None, runs=1, seed=1, fidelity="full"))
+t2 = time.perf_counter()
+row = run_one(dict(study="startup", point=0, replication=0, seed=run_seed(1, 0), fidelity=fid, labels={},
+                   overrides={}, base=base))
+print(t1 - t0, time.perf_counter() - t2, row["status"])
+"""
+
+
+def startup(scenario: str | None) -> tuple[float, float]:
+    """A fresh process's start-up: (its imports, and how much longer its first run takes than the same run in this
+    warm process), s."""
+    out = subprocess.run([sys.executable, "-c", _STARTUP, scenario or ""], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"start-up: {out.stderr.strip()}")
+    imports, first, status = out.stdout.split()
+    if status != "ok":
+        raise SystemExit("start-up: the run failed")
+    from tdome.studies.runner import run_one
+    from tdome.studies.spec import Study, run_seed, validate
+
+    base, _, fid = validate(Study(name="startup", scenario=scenario, runs=1, seed=1, fidelity="full"))
+    t = time.perf_counter()
+    run_one(dict(study="startup", point=0, replication=0, seed=run_seed(1, 0), fidelity=fid, labels={}, overrides={},
+                 base=base))
+    return float(imports), float(first) - (time.perf_counter() - t)
+
+
 def profile_one(scenario: str | None) -> None:
     from tdome.scenario import load_scenario
     from tdome.sim.engine import run
@@ -108,6 +145,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="the small test scenario and fewer runs")
     ap.add_argument("--runs", type=int, default=None, help="runs per measurement (default 16; 4 with --quick)")
     ap.add_argument("--scenario", default=None, help="scenario file (default: the built-in default scenario)")
+    ap.add_argument("--repeat", type=int, default=2, help="measurements of 1 and of 2 workers, in turn (default 2)")
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray measurement")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one run first")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -134,9 +172,16 @@ def main(argv=None) -> dict:
         return Study(name="throughput", scenario=scenario, runs=runs, seed=1, fidelity=fidelity)
 
     warm1 = measure("full fidelity, one warm process (no start-up)", study("full"), workers=1)
-    full1 = measure_fresh("full fidelity, 1 worker", study("full"), workers=1)
     perfect1 = measure_fresh("perfect air picture, 1 worker", study("perfect_picture"), workers=1)
-    full2 = measure_fresh("full fidelity, 2 local workers", study("full"), workers=2)
+    # 1 and 2 workers in turn, repeated: this machine's speed drifts by 10-30 % over minutes, which a ratio of
+    # two measurements taken minutes apart would carry.
+    ones, twos = [], []
+    for _ in range(args.repeat):
+        ones.append(measure_fresh("full fidelity, 1 worker", study("full"), workers=1))
+        twos.append(measure_fresh("full fidelity, 2 local workers", study("full"), workers=2))
+    full1, full2 = statistics.median(ones), statistics.median(twos)
+    if args.repeat > 1:
+        print(f"medians of {args.repeat}: 1 worker {full1:.2f}, 2 local workers {full2:.2f} runs/min", flush=True)
     ray_rate = None
     if not args.no_ray:
         import ray
@@ -147,18 +192,22 @@ def main(argv=None) -> dict:
         finally:
             ray.shutdown()
     load1 = os.getloadavg()
-    startup_s = runs * 60.0 / full1 - runs * 60.0 / warm1  # a fresh process's time less its runs at the warm rate
-    print(f"start-up of a fresh process (imports, kernels loaded from the cache): {startup_s:.1f} s")
+    imports_s, first_run_s = startup(scenario)
+    print(f"start-up of a fresh process: imports {imports_s:.2f} s, its first run {first_run_s:.2f} s longer than in a "
+          "warm process (the kernels loaded from numba's cache)", flush=True)
     result = dict(
         benchmark="mc_throughput",
         scenario=scenario or "default",
         runs_per_measurement=runs,
         cores=os.cpu_count(),
         full_runs_per_min_warm_process=round(warm1, 2),
-        startup_s_per_process=round(startup_s, 2),
+        startup_imports_s=round(imports_s, 2),
+        startup_first_run_extra_s=round(first_run_s, 2),
         full_runs_per_min_1_worker=round(full1, 2),
         perfect_picture_runs_per_min_1_worker=round(perfect1, 2),
         full_runs_per_min_2_workers=round(full2, 2),
+        full_runs_per_min_1_worker_each=[round(r, 2) for r in ones],
+        full_runs_per_min_2_workers_each=[round(r, 2) for r in twos],
         speedup_1_to_2_workers=round(full2 / full1, 2),
         ray_local_runs_per_min=None if ray_rate is None else round(ray_rate, 2),
         ray_speedup_vs_1_worker=None if ray_rate is None else round(ray_rate / full1, 2),
