@@ -5,9 +5,12 @@ Interface::
     disc = Discriminator(config)                      config: TrackerConfig (discrimination_* fields)
     select_plots(ids, plot_ids, ballistic, x, v)      which plots of a scan went to ballistic or re-entering tracks
     disc.observe(t, track_ids, pos, cov)              keep those plots (ECEF, m; covariances m²)
-    disc.observe_radar(t, table, assoc, scan, site)   select_plots and observe for a radar scan, in one compiled
-                                                      pass; returns the table rows whose tracks took plots
-    disc.assess(t, track_ids, x)                      fit those tracks; returns the ids newly found light
+    disc.observe_radar(t, ids, ballistic, x,          select_plots and observe for a radar scan (the table's ids,
+                       plot_track, plot_index,        ballistic flags and states; which plot went to which track;
+                       r, az, el, σ, site, rot)       the scan's measurements and site), in one compiled pass;
+                                                      returns the table rows whose tracks took plots
+    disc.assess(t, track_ids, x)                      fit those tracks (ids increasing); returns the ids newly
+                                                      found light
     disc.light                                        track id -> time it was found light (never undone)
     disc.estimate                                     track id -> (1/β̂, σ) of its latest fit, m²/kg
 

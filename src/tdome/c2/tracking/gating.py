@@ -41,7 +41,7 @@ from numba import njit
 from tdome.c2.tracking.gaussian import _chol_inv_logdet, _mahalanobis2, chi2_quantile, spd_inv_logdet
 from tdome.c2.tracking.measurements import PolarRadar, _polar_stack
 
-if TYPE_CHECKING:  # scipy.spatial is a tenth of a worker's start-up: imported when a tree is needed
+if TYPE_CHECKING:  # scipy.spatial is imported when a tree is first needed (scans too large for the brute-force test)
     from scipy.spatial import cKDTree
 
 _EMPTY_I = np.empty(0, dtype=np.intp)
