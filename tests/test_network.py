@@ -118,6 +118,8 @@ def test_a_zero_latency_lossless_network_gives_todays_results_exactly(default_ru
     assert plain.perfect_network and not wired.perfect_network
     same_battle(plain, wired)
     assert wired.messages["order"]["sent"] == wired.messages["order"]["delivered"] > 0
+    # The perfect network hands the batteries' reports straight to the C2, the other queues them: same counts.
+    assert plain.messages["status"] == wired.messages["status"] and plain.messages["status"]["sent"] > 0
     assert all(ln["lost"] == ln["down"] == 0 for ln in wired.links)
     s, w = summarize(plain), summarize(wired)
     for key in ("leakers", "interceptors", "layers", "threats", "defended_value", "sensor_to_shooter_s"):

@@ -339,13 +339,24 @@ class _Battle:
         return [int(i) for i in due if self.kill_s[i] > traj.impact_s[i]]
 
     def _status(self, t: float) -> None:
-        """Each battery reports to the C2 nodes over the network, and to its own fire control by wire."""
+        """Each battery reports to the C2 nodes over the network, and to its own fire control by wire.
+
+        A report that arrives the instant it is sent (by wire, or over a perfect network) goes straight into the
+        node's view, as the delivery at the end of the cycle would put it there: a node keeps the latest report
+        of each battery, whatever the order they arrive in, and nothing reads the views before the decision.
+        """
+        net, c2, fire_control = self.net, self.command.c2, self.command.fire_control
         for st in self.eff.status(t):
             name = self.batteries[st.index].name
-            for node in self.command.c2:
-                self.net.send(t, "status", name, node.name, st, lane="up")
-            if st.index in self.command.fire_control:
-                self.net.wire(t, "status", name, name, st, lane="up")
+            if net.perfect:
+                net.count_delivered("status", len(c2))
+                for node in c2:
+                    _take_status(node, t, st)
+            else:
+                for node in c2:
+                    net.send(t, "status", name, node.name, st, lane="up")
+            if st.index in fire_control:
+                _take_status(fire_control[st.index], t, st)
         c2 = self.command.c2
         if len(c2) > 1:  # the C2 nodes tell each other they are alive
             for a in c2:
@@ -378,9 +389,7 @@ class _Battle:
             return
         node = self.command.node(msg.dst)
         if kind == "status":
-            st = msg.payload
-            if st.index not in node.status or node.status[st.index][0] <= msg.sent_s:
-                node.status[st.index] = (msg.sent_s, st)
+            _take_status(node, msg.sent_s, msg.payload)
         elif kind == "heartbeat":
             node.heard[msg.src] = msg.arrive_s
         elif kind == "launch_report":
@@ -627,6 +636,12 @@ class _Battle:
         if self.spec.architecture == "separate":
             return list(dict.fromkeys(n.picture.key for n in self.command.fire_control.values()))
         return [self.command.c2[0].picture.key]
+
+
+def _take_status(node, sent_s: float, st) -> None:
+    """A battery's report reaches a node, which keeps each battery's latest (by the time it was sent)."""
+    if st.index not in node.status or node.status[st.index][0] <= sent_s:
+        node.status[st.index] = (sent_s, st)
 
 
 def truth_of(track_truth: dict, track_id: int) -> int:
