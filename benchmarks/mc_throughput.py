@@ -1,6 +1,6 @@
 """Monte Carlo throughput: runs per minute of a scenario through the study runner.
 
-    python benchmarks/mc_throughput.py            # the default scenario, 16 runs per measurement (~6 min)
+    python benchmarks/mc_throughput.py            # the default scenario, 16 runs per measurement (~8 min)
     python benchmarks/mc_throughput.py --quick    # tests/data/small.yaml, 4 runs per measurement (~1 min)
     python benchmarks/mc_throughput.py --profile  # also: the top of a cProfile of one run
 
@@ -11,6 +11,10 @@ Measures, each with the same study seed (so the same runs), through
 - full fidelity on 2 local worker processes: the speed-up from 1 to 2 (the
   1- and 2-worker measurements taken in turn, ``--repeat`` times, and their
   medians compared);
+- the same speed-up between warm pools of 1 and 2 workers (spawned and
+  loaded before timing), measured in alternation, ``--rounds`` rounds of 4
+  runs on 1 worker and 8 on 2: what the second worker adds once start-up is
+  paid, with this machine's drift (10 to 30 % over minutes) falling on both;
 - full fidelity through a local Ray cluster of 2 CPUs.
 
 Each local measurement is a fresh process that imports tdome and runs the
@@ -64,6 +68,39 @@ def measure(label: str, study: Study, **how) -> float:
     rate = res.ran / wall * 60.0
     print(f"{label:<46} {res.ran} runs in {wall:6.1f} s: {rate:6.2f} runs/min", flush=True)
     return rate
+
+
+def measure_warm_pools(study: Study, rounds: int) -> tuple[float, float]:
+    """Runs per minute of 1 and of 2 warm local worker processes (spawned and loaded first), taken in alternation:
+    each round, the 1-worker pool runs the study's runs and the 2-worker pool runs them twice over.  Start-up is
+    out of both, and so is the machine's drift, which falls on both alike."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from tdome.studies.runner import run_one
+    from tdome.studies.spec import run_seed, validate
+
+    base, _, fid = validate(study)
+    tasks = [dict(study=study.name, point=0, replication=r, seed=run_seed(study.seed, r), fidelity=fid, labels={},
+                  overrides={}, base=base) for r in range(study.runs)]
+    ctx = get_context("spawn")
+    elapsed = [0.0, 0.0]
+    with ProcessPoolExecutor(1, mp_context=ctx) as one, ProcessPoolExecutor(2, mp_context=ctx) as two:
+        list(one.map(run_one, tasks[:1]))  # each worker imports tdome and loads the kernels: not timed
+        list(two.map(run_one, tasks[:2]))
+        for _ in range(rounds):
+            for k, (pool, work) in enumerate(((one, tasks), (two, tasks + tasks))):
+                t0 = time.perf_counter()
+                rows = list(pool.map(run_one, work))
+                elapsed[k] += time.perf_counter() - t0
+                if any(r["status"] != "ok" for r in rows):
+                    raise SystemExit("warm pools: a run failed")
+    rate1, rate2 = rounds * len(tasks) / elapsed[0] * 60.0, rounds * 2 * len(tasks) / elapsed[1] * 60.0
+    print(f"{'full fidelity, 1 warm worker (in alternation)':<46} {rounds * len(tasks)} runs in {elapsed[0]:6.1f} s: "
+          f"{rate1:6.2f} runs/min", flush=True)
+    print(f"{'full fidelity, 2 warm workers (in alternation)':<46} {2 * rounds * len(tasks)} runs in "
+          f"{elapsed[1]:6.1f} s: {rate2:6.2f} runs/min", flush=True)
+    return rate1, rate2
 
 
 def measure_fresh(label: str, study: Study, workers: int) -> float:
@@ -146,6 +183,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--runs", type=int, default=None, help="runs per measurement (default 16; 4 with --quick)")
     ap.add_argument("--scenario", default=None, help="scenario file (default: the built-in default scenario)")
     ap.add_argument("--repeat", type=int, default=2, help="measurements of 1 and of 2 workers, in turn (default 2)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of the warm pools in alternation (default 3)")
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray measurement")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one run first")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -182,6 +220,9 @@ def main(argv=None) -> dict:
     full1, full2 = statistics.median(ones), statistics.median(twos)
     if args.repeat > 1:
         print(f"medians of {args.repeat}: 1 worker {full1:.2f}, 2 local workers {full2:.2f} runs/min", flush=True)
+    # The scaling itself, start-up and drift out: warm pools of 1 and 2 workers in alternation, 4 runs a round.
+    warm_one, warm_two = measure_warm_pools(
+        Study(name="throughput", scenario=scenario, runs=4, seed=1, fidelity="full"), args.rounds)
     ray_rate = None
     if not args.no_ray:
         import ray
@@ -209,6 +250,9 @@ def main(argv=None) -> dict:
         full_runs_per_min_1_worker_each=[round(r, 2) for r in ones],
         full_runs_per_min_2_workers_each=[round(r, 2) for r in twos],
         speedup_1_to_2_workers=round(full2 / full1, 2),
+        warm_pool_runs_per_min_1_worker=round(warm_one, 2),
+        warm_pool_runs_per_min_2_workers=round(warm_two, 2),
+        speedup_1_to_2_warm_workers=round(warm_two / warm_one, 2),
         ray_local_runs_per_min=None if ray_rate is None else round(ray_rate, 2),
         ray_speedup_vs_1_worker=None if ray_rate is None else round(ray_rate / full1, 2),
         perfect_picture_speedup=round(perfect1 / full1, 2),
