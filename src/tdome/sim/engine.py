@@ -357,7 +357,6 @@ class _Battle:
                     net.send(t, "status", name, node.name, st, lane="up")
             if st.index in fire_control:
                 _take_status(fire_control[st.index], t, st)
-        c2 = self.command.c2
         if len(c2) > 1:  # the C2 nodes tell each other they are alive
             for a in c2:
                 for b in c2:
