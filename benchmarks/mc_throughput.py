@@ -1,6 +1,6 @@
 """Monte Carlo throughput: runs per minute of a scenario through the study runner.
 
-    python benchmarks/mc_throughput.py            # the default scenario, 16 runs per measurement (~8 min)
+    python benchmarks/mc_throughput.py            # the default scenario, 16 runs per measurement (~6 min)
     python benchmarks/mc_throughput.py --quick    # tests/data/small.yaml, 4 runs per measurement (~1 min)
     python benchmarks/mc_throughput.py --profile  # also: the top of a cProfile of one run
 
