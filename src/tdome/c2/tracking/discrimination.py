@@ -61,7 +61,7 @@ from tdome.atmosphere import density_kg_m3
 from tdome.c2.tracking.gaussian import chi2_quantile
 from tdome.c2.tracking.plots import _plots_to_ecef
 from tdome.dynamics import _acceleration
-from tdome.geo import height_m, radial_height
+from tdome.geo import radial_height
 
 _SIMPSON_INTERVALS = 16
 
@@ -97,11 +97,11 @@ class Discriminator:
         """Keep the plots (taken at ``t_s``) of tracks not yet found light, below the ceiling; forget plots out
         of the window."""
         t = float(t_s)
-        low = np.flatnonzero(height_m(pos) <= self.max_alt_m).tolist()
-        keep = [k for k in low if int(track_ids[k]) not in self.light] if self.light else low
-        if keep:
-            self._append(t, np.asarray(track_ids)[keep], np.asarray(pos, dtype=float)[keep],
-                         np.asarray(cov, dtype=float)[keep])
+        track_ids = np.ascontiguousarray(track_ids, dtype=np.int64)
+        self._reserve(track_ids.size)
+        self._n = _store(t, track_ids, np.ascontiguousarray(pos, dtype=float).reshape(-1, 3),
+                         np.ascontiguousarray(cov, dtype=float).reshape(-1, 3, 3), self.max_alt_m, self._light(),
+                         self._t, self._tid, self._pos, self._cov, self._n)
         self._prune(t)
 
     def observe_radar(self, t_s: float, ids: np.ndarray, ballistic: np.ndarray, x: np.ndarray,
@@ -113,15 +113,19 @@ class Discriminator:
         :func:`~tdome.c2.tracking.plots.plot_to_ecef` does.  Returns the table rows (increasing) of the tracks
         that took them, for :meth:`assess`."""
         self._reserve(plot_track.size)
-        light = self._light_ids
-        if light.size != len(self.light):  # tracks are found light, never the other way
-            light = self._light_ids = np.sort(np.fromiter(self.light, dtype=np.int64, count=len(self.light)))
         rows, taken, self._n = _observe_radar(
             ids, plot_track, plot_index, ballistic, x, self.min_descent_mps, range_m, az_rad, el_rad, sigma,
-            site_ecef, enu_rot, float(t_s), self.max_alt_m, light, self._t, self._tid, self._pos, self._cov, self._n)
+            site_ecef, enu_rot, float(t_s), self.max_alt_m, self._light(), self._t, self._tid, self._pos, self._cov,
+            self._n)
         if taken:
             self._prune(float(t_s))
         return rows
+
+    def _light(self) -> np.ndarray:
+        """The ids of the tracks found light, sorted (made again only when one more is found: never undone)."""
+        if self._light_ids.size != len(self.light):
+            self._light_ids = np.sort(np.fromiter(self.light, dtype=np.int64, count=len(self.light)))
+        return self._light_ids
 
     def _prune(self, t: float) -> None:
         if t - self._pruned_s > self.window_s:  # now and then: tracks whose latest plot is out of the window
@@ -140,13 +144,6 @@ class Discriminator:
             cap = max(2 * self._t.size, n + m)
             self._t, self._tid = np.resize(self._t, cap), np.resize(self._tid, cap)
             self._pos, self._cov = np.resize(self._pos, (cap, 3)), np.resize(self._cov, (cap, 3, 3))
-
-    def _append(self, t: float, track_ids: np.ndarray, pos: np.ndarray, cov: np.ndarray) -> None:
-        n, m = self._n, track_ids.size
-        self._reserve(m)
-        self._t[n : n + m], self._tid[n : n + m] = t, track_ids
-        self._pos[n : n + m], self._cov[n : n + m] = pos, cov
-        self._n = n + m
 
     def _keep(self, mask: np.ndarray) -> None:
         """Keep the stored plots where ``mask`` is True, in order."""
@@ -213,15 +210,23 @@ def _observe_radar(ids, plot_track, plot_index, ballistic, x, min_descent_mps, r
         for c in range(3):
             sig[q, c] = sigma[pl[q], c]
     p, C = _plots_to_ecef(r[pl], az[pl], el[pl], sig, site, M)
-    for q in range(m):
-        if not radial_height(p[q, 0], p[q, 1], p[q, 2]) <= max_alt:  # height_m(pos) <= max_alt, NaN out
+    return np.flatnonzero(took), m, _store(t_s, track, p, C, max_alt, light, t, tid, pos, cov, n)
+
+
+@njit(cache=True)
+def _store(t_s, track, p, C, max_alt, light, t, tid, pos, cov, n):  # pragma: no cover - compiled
+    """Append to the store's first ``n`` (room made by the caller) the plots ``p``, ``C`` (taken at ``t_s`` by the
+    tracks ``track``) below ``max_alt`` (:func:`~tdome.geo.radial_height`, NaN out) of tracks not in ``light``
+    (sorted), in order; returns the store's new size."""
+    for q in range(track.shape[0]):
+        if not radial_height(p[q, 0], p[q, 1], p[q, 2]) <= max_alt:
             continue
         j = np.searchsorted(light, track[q])
         if j < light.shape[0] and light[j] == track[q]:
             continue
         t[n], tid[n], pos[n], cov[n] = t_s, track[q], p[q], C[q]
         n += 1
-    return np.flatnonzero(took), m, n
+    return n
 
 
 @njit(cache=True)
