@@ -23,11 +23,11 @@ report): the start-up a user pays (imports, loading the compiled kernels
 from numba's cache) is inside the 1-worker figure as it is inside the
 2-worker one, so their ratio is the speed-up from the second worker.  The
 rate of one warm process (kernels loaded, no start-up) is given alongside,
-and the start-up of a fresh process (its imports, and how much longer its
-first run takes than the same run in a warm process).  A study pays that
-start-up once per worker, so
-the measurements run 8 runs per worker by default: with 2 per worker the
-start-up is a fifth of the time, which no study of a useful size sees.
+and the start-up of a fresh process (its time before its first run, and how
+much longer that run takes than the same run in a warm process).  A study
+pays that start-up once per worker, so the measurements run 8 runs per
+worker by default: with 2 per worker the start-up is a fifth of the time,
+which no study of a useful size sees.
 The machine's load average is reported with the figures: other work on the
 machine slows every figure, ratios taken in one run less so.  The last line
 of output is one JSON object with the figures.
@@ -57,6 +57,22 @@ TARGET_RUNS_PER_MIN = 30.0  # full fidelity, default scenario, 2 cores: the bar 
 GOAL_RUNS_PER_MIN = 60.0  # and the goal beyond it
 
 
+def _report(label: str, ran: int, wall: float) -> float:
+    """Print one measurement's line; returns its runs per minute."""
+    rate = ran / wall * 60.0
+    print(f"{label:<46} {ran} runs in {wall:6.1f} s: {rate:6.2f} runs/min", flush=True)
+    return rate
+
+
+def _tasks(study: Study) -> list[dict]:
+    """The study's runs (one grid point) as :func:`tdome.studies.runner.run_one` takes them."""
+    from tdome.studies.spec import run_seed, validate
+
+    base, _, fid = validate(study)
+    return [dict(study=study.name, point=0, replication=r, seed=run_seed(study.seed, r), fidelity=fid, labels={},
+                 overrides={}, base=base) for r in range(study.runs)]
+
+
 def measure(label: str, study: Study, **how) -> float:
     """Runs per minute of ``study`` run here (this process, warm), through :func:`run_study`."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,9 +81,7 @@ def measure(label: str, study: Study, **how) -> float:
         wall = time.perf_counter() - t0
     if res.errors or res.lost:
         raise SystemExit(f"{label}: {res.errors} runs failed, {res.lost} lost")
-    rate = res.ran / wall * 60.0
-    print(f"{label:<46} {res.ran} runs in {wall:6.1f} s: {rate:6.2f} runs/min", flush=True)
-    return rate
+    return _report(label, res.ran, wall)
 
 
 def measure_warm_pools(study: Study, rounds: int) -> tuple[float, float]:
@@ -78,11 +92,8 @@ def measure_warm_pools(study: Study, rounds: int) -> tuple[float, float]:
     from multiprocessing import get_context
 
     from tdome.studies.runner import run_one
-    from tdome.studies.spec import run_seed, validate
 
-    base, _, fid = validate(study)
-    tasks = [dict(study=study.name, point=0, replication=r, seed=run_seed(study.seed, r), fidelity=fid, labels={},
-                  overrides={}, base=base) for r in range(study.runs)]
+    tasks = _tasks(study)
     ctx = get_context("spawn")
     elapsed = [0.0, 0.0]
     with ProcessPoolExecutor(1, mp_context=ctx) as one, ProcessPoolExecutor(2, mp_context=ctx) as two:
@@ -95,12 +106,8 @@ def measure_warm_pools(study: Study, rounds: int) -> tuple[float, float]:
                 elapsed[k] += time.perf_counter() - t0
                 if any(r["status"] != "ok" for r in rows):
                     raise SystemExit("warm pools: a run failed")
-    rate1, rate2 = rounds * len(tasks) / elapsed[0] * 60.0, rounds * 2 * len(tasks) / elapsed[1] * 60.0
-    print(f"{'full fidelity, 1 warm worker (in alternation)':<46} {rounds * len(tasks)} runs in {elapsed[0]:6.1f} s: "
-          f"{rate1:6.2f} runs/min", flush=True)
-    print(f"{'full fidelity, 2 warm workers (in alternation)':<46} {2 * rounds * len(tasks)} runs in "
-          f"{elapsed[1]:6.1f} s: {rate2:6.2f} runs/min", flush=True)
-    return rate1, rate2
+    return (_report("full fidelity, 1 warm worker (in alternation)", rounds * len(tasks), elapsed[0]),
+            _report("full fidelity, 2 warm workers (in alternation)", 2 * rounds * len(tasks), elapsed[1]))
 
 
 def measure_fresh(label: str, study: Study, workers: int) -> float:
@@ -112,10 +119,7 @@ def measure_fresh(label: str, study: Study, workers: int) -> float:
     wall = time.perf_counter() - t0
     if out.returncode:
         raise SystemExit(f"{label}: {out.stderr.strip()}")
-    ran = int(out.stdout.strip().splitlines()[-1])
-    rate = ran / wall * 60.0
-    print(f"{label:<46} {ran} runs in {wall:6.1f} s: {rate:6.2f} runs/min", flush=True)
-    return rate
+    return _report(label, int(out.stdout.strip().splitlines()[-1]), wall)
 
 
 def child(spec: str) -> None:
@@ -130,37 +134,37 @@ def child(spec: str) -> None:
     print(res.ran)
 
 
-_STARTUP = """
-import sys, time
-t0 = time.perf_counter()
-from tdome.studies.runner import run_one
-from tdome.studies.spec import Study, run_seed, validate
-t1 = time.perf_counter()
-base, _, fid = validate(Study(name="startup", scenario=sys.argv[1] or None, runs=1, seed=1, fidelity="full"))
-t2 = time.perf_counter()
-row = run_one(dict(study="startup", point=0, replication=0, seed=run_seed(1, 0), fidelity=fid, labels={},
-                   overrides={}, base=base))
-print(t1 - t0, time.perf_counter() - t2, row["status"])
-"""
+def _startup_study(scenario: str | None) -> Study:
+    return Study(name="startup", scenario=scenario, runs=1, seed=1, fidelity="full")
+
+
+def startup_child(scenario: str) -> None:
+    """The fresh process of :func:`startup` (this script's imports done): run the study's one run, print its time."""
+    from tdome.studies.runner import run_one
+
+    task = _tasks(_startup_study(scenario or None))[0]
+    t0 = time.perf_counter()
+    if run_one(task)["status"] != "ok":
+        raise SystemExit("start-up: the run failed")
+    print(time.perf_counter() - t0)
 
 
 def startup(scenario: str | None) -> tuple[float, float]:
-    """A fresh process's start-up: (its imports, and how much longer its first run takes than the same run in this
-    warm process), s."""
-    out = subprocess.run([sys.executable, "-c", _STARTUP, scenario or ""], capture_output=True, text=True)
+    """A fresh process's start-up: (its time before its first run: interpreter, imports, the study checked; and how
+    much longer that run takes than the same run in this warm process), s."""
+    from tdome.studies.runner import run_one
+
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--startup-child", scenario or ""], capture_output=True,
+                         text=True)
+    wall = time.perf_counter() - t0
     if out.returncode:
         raise SystemExit(f"start-up: {out.stderr.strip()}")
-    imports, first, status = out.stdout.split()
-    if status != "ok":
-        raise SystemExit("start-up: the run failed")
-    from tdome.studies.runner import run_one
-    from tdome.studies.spec import Study, run_seed, validate
-
-    base, _, fid = validate(Study(name="startup", scenario=scenario, runs=1, seed=1, fidelity="full"))
-    t = time.perf_counter()
-    run_one(dict(study="startup", point=0, replication=0, seed=run_seed(1, 0), fidelity=fid, labels={}, overrides={},
-                 base=base))
-    return float(imports), float(first) - (time.perf_counter() - t)
+    first = float(out.stdout.strip().splitlines()[-1])
+    task = _tasks(_startup_study(scenario))[0]
+    t1 = time.perf_counter()
+    run_one(task)
+    return wall - first, first - (time.perf_counter() - t1)
 
 
 def profile_one(scenario: str | None) -> None:
@@ -187,9 +191,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-ray", action="store_true", help="skip the Ray measurement")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one run first")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--startup-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         child(args.child)
+        return {}
+    if args.startup_child is not None:
+        startup_child(args.startup_child)
         return {}
     scenario = args.scenario or (str(ROOT / "tests" / "data" / "small.yaml") if args.quick else None)
     runs = args.runs or (4 if args.quick else 16)
@@ -233,16 +241,16 @@ def main(argv=None) -> dict:
         finally:
             ray.shutdown()
     load1 = os.getloadavg()
-    imports_s, first_run_s = startup(scenario)
-    print(f"start-up of a fresh process: imports {imports_s:.2f} s, its first run {first_run_s:.2f} s longer than in a "
-          "warm process (the kernels loaded from numba's cache)", flush=True)
+    before_s, first_run_s = startup(scenario)
+    print(f"start-up of a fresh process: {before_s:.2f} s before its first run (interpreter, imports), and that run "
+          f"{first_run_s:.2f} s longer than in a warm process (the kernels loaded from numba's cache)", flush=True)
     result = dict(
         benchmark="mc_throughput",
         scenario=scenario or "default",
         runs_per_measurement=runs,
         cores=os.cpu_count(),
         full_runs_per_min_warm_process=round(warm1, 2),
-        startup_imports_s=round(imports_s, 2),
+        startup_before_first_run_s=round(before_s, 2),
         startup_first_run_extra_s=round(first_run_s, 2),
         full_runs_per_min_1_worker=round(full1, 2),
         perfect_picture_runs_per_min_1_worker=round(perfect1, 2),
