@@ -53,7 +53,7 @@ import numpy as np
 
 from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
 from tdome.c2.assign.base import DEADLINE_MARGIN_S
-from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig
+from tdome.c2.config import AUTHORITIES, AssignmentConfig, DoctrineConfig, ThreatConfig
 from tdome.c2.engage import plan_windows
 from tdome.c2.lookahead import ExpectedThreats, LookAhead
 from tdome.c2.threat import ThreatPicture, evaluate_threats, pk_table
@@ -141,6 +141,8 @@ class BattleManager:
         self.rounds_at: dict[int, int] = {}  # track id -> rounds fired at it
         self.killed: set[int] = set()  # track ids assessed killed
         self.light: set[int] = set()  # track ids the picture has found light (decoys): never engaged again
+        # Engagement authority per layer: the doctrine's at first; an operator may change it (set_authority).
+        self.authority: dict[str, str] = dict(self.config.doctrine.authority)
         self.endangering: dict[int, int] = {}  # track id -> consecutive cycles endangering an asset
         self._next_engagement = int(first_id)
         self._last: tuple[float, ThreatPicture, dict[int, int]] | None = None  # the last cycle's threats
@@ -235,7 +237,7 @@ class BattleManager:
         result, over = None, 0.0
         # A battery out of contact (no recent status) cannot be counted on; one on hold is not offered.
         armed_at = [i for i, b in enumerate(batteries)
-                    if doc.authority.get(b.layer, "auto") != "hold"
+                    if self.authority.get(b.layer, "auto") != "hold"
                     and (b.time_s is None or now_s - b.time_s <= doc.status_timeout_s)]
         armed = [batteries[i] for i in armed_at]
         if rows.size and armed:
@@ -327,6 +329,17 @@ class BattleManager:
         e.awaiting = False
         return FireOrder(e.engagement_id, e.battery, e.track_id, e.rounds, e.launch_s, e.intercept_s, aim)
 
+    def set_authority(self, layer: str, authority: str) -> None:
+        """An operator sets a layer's engagement authority, from the next decision on.  Requests already waiting
+        keep waiting (the caller decides what becomes of them: see :meth:`waiting`)."""
+        if authority not in AUTHORITIES:
+            raise ValueError(f"authority {authority!r} is not one of {', '.join(AUTHORITIES)}")
+        self.authority[layer] = authority
+
+    def waiting(self) -> list[Engagement]:
+        """The requests awaiting an operator's decision, oldest first."""
+        return sorted((e for e in self.engagements.values() if e.awaiting), key=lambda e: e.engagement_id)
+
     def reject(self, engagement_id: int) -> None:
         """An operator refuses a request: its threat is open to engagement again."""
         e = self.engagements.get(engagement_id)
@@ -413,7 +426,7 @@ class BattleManager:
             self._next_engagement += 1
             bat = batteries[b]
             launch = now_s + bat.interceptor.reaction_s
-            awaiting = doc.authority.get(bat.layer, "auto") == "confirm"
+            awaiting = self.authority.get(bat.layer, "auto") == "confirm"
             order = FireOrder(eid, bat.index, tid, n, launch, float(win.intercept_s[b, j]), _xyz(win.aim_ecef[b, j]))
             (requests if awaiting else orders).append(order)
             self.engagements[eid] = self._open[eid] = Engagement(
