@@ -148,13 +148,19 @@ def serve(
     warm: bool = typer.Option(True, "--warm-up/--no-warm-up", help="Run a short synthetic raid through the C2 "
                                                                    "core before listening, so the first real "
                                                                    "inputs find its compiled kernels ready."),
+    tokens: Path | None = typer.Option(None, "--tokens", help="The console's users: a YAML file of names, roles "
+                                                              "(viewer, operator) and tokens (`tdome token` writes "
+                                                              "it). TDOME_TOKENS in the environment adds users. "
+                                                              "With no user the console stays closed."),
 ) -> None:
-    """Run the C2 core live: ASTERIX radar and ADS-B reports in, CAT062 tracks and engagement orders out."""
+    """Run the C2 core live: ASTERIX radar and ADS-B reports in, CAT062 tracks and engagement orders out, and the
+    operator's console (a browser page and an HTTP/WebSocket API) for the users given."""
     import gc
     import ipaddress
     import logging
     import signal
 
+    from tdome.live.auth import AuthError, load_users
     from tdome.live.net import Service, replay
     from tdome.scenario import ScenarioError, load_defended_side
 
@@ -169,6 +175,10 @@ def serve(
             _fail(f"--bind: value {bind!r} is invalid; must be an IPv4 address such as 127.0.0.1")
     if duration is not None and not duration > 0:
         _fail(f"--duration: value {duration} is invalid; must be > 0")
+    try:
+        users = load_users(tokens)
+    except AuthError as e:
+        _fail(f"--tokens: {e}")
     out = out or Path("runs") / f"live-{_slug(side.name)}"
     _out_folder(out)
     if replay_recording is not None:
@@ -190,7 +200,7 @@ def serve(
         console.print(f"warmed up in {w['seconds']:.1f} s: {w['inputs']} inputs, {w['tracks']} tracks, "
                       f"{w['engagements']} engagements (thrown away)", highlight=False)
     try:
-        svc = Service(side, out, bind=bind)
+        svc = Service(side, out, bind=bind, users=users)
     except OSError as e:
         _fail(f"cannot open the service's sockets: {e.strerror or e} (another service on the same ports?)")
     udp_port, tcp_port = svc.ports
@@ -199,6 +209,16 @@ def serve(
                   f"{' group ' + live.multicast_group if live.multicast_group else ''}, engagement channel on tcp "
                   f"{bind or live.control.host}:{tcp_port}, CAT062 out to "
                   + ", ".join(f"{e.host}:{e.port}" for e in live.cat062.to), soft_wrap=True, highlight=False)
+    if svc.console_port is not None:
+        roles = ", ".join(f"{u.name} ({u.role})" for u in users)
+        console.print(f"operator console: http://{bind or live.console.http.host}:{svc.console_port}/ for {roles}",
+                      soft_wrap=True, highlight=False)
+    else:
+        console.print("operator console: closed (no users: --tokens FILE or TDOME_TOKENS; `tdome token` makes one)",
+                      soft_wrap=True, highlight=False)
+    if live.cot is not None:
+        console.print("Cursor on Target out to " + ", ".join(f"{e.host}:{e.port}" for e in live.cot.to)
+                      + f" ({live.cot.format})", soft_wrap=True, highlight=False)
     signal.signal(signal.SIGTERM, lambda *_: svc.stop())
     # What exists now (modules, compiled kernels, the configuration) lives as long as the process: out of the
     # cyclic collector's sight, whose full passes over it paused the C2 for 0.1-0.3 s now and then.
@@ -213,6 +233,42 @@ def serve(
     console.print(f"session folder: {out}  ({', '.join(p.name for p in paths.values())}); "
                   f"{s.get('datagrams', 0)} datagrams, {s.get('plots', 0)} plots, {s.get('cycles', 0)} cycles",
                   soft_wrap=True, highlight=False)
+
+
+@app.command()
+def token(
+    name: str = typer.Argument(..., help="The user's name (as the console and the operator log show it)."),
+    role: str = typer.Option("viewer", "--role", help="viewer (reads the picture) or operator (also decides)."),
+    file: Path = typer.Option(Path("tokens.yaml"), "--file", help="The users file to add the user to (created "
+                                                                  "if missing; give it to `tdome serve --tokens`)."),
+    expires: str | None = typer.Option(None, "--expires", help="When the token stops working, ISO date and time "
+                                                              "(2026-12-31T00:00:00Z); default: never."),
+) -> None:
+    """Make a console user: a new random token, printed once; the users file keeps only its SHA-256."""
+    import os
+
+    import yaml
+
+    from tdome.live.auth import AuthError, load_users, new_token, users_file_entry
+
+    secret = new_token()
+    try:
+        entry = users_file_entry(name, role, secret, expires)
+        doc = yaml.safe_load(file.read_text(encoding="utf-8")) if file.exists() else None
+        doc = doc if isinstance(doc, dict) else {"users": []}
+        doc.setdefault("users", []).append(entry)
+        text = "# tdome console users (tdome token); the tokens themselves are not kept here\n" + yaml.safe_dump(
+            doc, sort_keys=False)
+        tmp = file.with_name(file.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        load_users(tmp, environ={})  # the file as it will be read: names unique, entries valid
+        tmp.replace(file)
+    except (AuthError, OSError, yaml.YAMLError) as e:
+        file.with_name(file.name + ".tmp").unlink(missing_ok=True)
+        _fail(f"tdome token: {e}")
+    console.print(f"{name} ({role}) added to {file}. The token (shown once, keep it secret):", soft_wrap=True)
+    typer.echo(secret)
 
 
 @app.command()
@@ -320,6 +376,8 @@ def replay(
     run_folder: Path = typer.Argument(..., help="Run folder written by `tdome run`."),
     out: Path | None = typer.Option(None, "--out", help="HTML file to write (default: RUN_FOLDER/replay.html)."),
     open_page: bool = typer.Option(False, "--open/--no-open", help="Open the page in the default browser."),
+    symbols: bool = typer.Option(False, "--symbols", help="Draw tracks as MIL-STD-2525 symbols (milsymbol, inlined: "
+                                                          "the page grows by about 0.85 MB)."),
 ) -> None:
     """Write the run's battle replay: one self-contained HTML page that plays offline in any browser."""
     from tdome.viz.replay import human_size, write_replay
@@ -327,7 +385,7 @@ def replay(
     run = _run_folder(run_folder)
     out = out or run_folder / "replay.html"
     _out_file(out)
-    path = write_replay(run, out)
+    path = write_replay(run, out, symbols=symbols)
     console.print(f"replay: {path}  ({human_size(path.stat().st_size)})", soft_wrap=True, highlight=False)
     if open_page:
         import webbrowser

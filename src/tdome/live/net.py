@@ -19,7 +19,9 @@ same way; nothing a sender does ends the service.  Everything binds to
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import selectors
 import socket
 import struct
@@ -27,8 +29,10 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tdome.live.protocol import MAX_LINE, dumps
 from tdome.live.service import LiveC2, Outputs
@@ -37,7 +41,7 @@ from tdome.scenario.schema import DefendedSide
 
 log = logging.getLogger("tdome.live")
 
-DATAGRAM, CONTROL = b"U", b"C"
+DATAGRAM, CONTROL, OPERATOR = b"U", b"C", b"O"  # a radar's datagram, a battery's message, an operator's decision
 RECORDING_MAGIC = b"TDREC1\n"
 _RECORD = struct.Struct("<cdI")  # kind, arrival (s since the session began), payload length
 RCVBUF_BYTES = 8 << 20
@@ -109,22 +113,23 @@ def read_recording(path: Path) -> Iterator[tuple[bytes, float, bytes]]:
         i += n
 
 
-def handle(c2: LiveC2, kind: bytes, payload: bytes) -> None:
-    """One recorded input to the C2 core."""
+def handle(c2: LiveC2, kind: bytes, payload: bytes) -> dict | None:
+    """One recorded input to the C2 core (an operator's decision returns its result)."""
     if kind == DATAGRAM:
         c2.datagram(payload)
+    elif kind == OPERATOR:
+        return c2.operator(json.loads(payload))
     else:
-        import json
-
         try:
             msg = json.loads(payload)
         except ValueError:
             c2.counts["error:control_json"] += 1
-            return
+            return None
         if isinstance(msg, dict):
             c2.control(msg)
         else:
             c2.counts["error:control_message"] += 1
+    return None
 
 
 MAX_BACKLOG = 4 << 20  # bytes waiting for a client that does not read: beyond it the client is dropped
@@ -154,7 +159,9 @@ class _Client:
 class Service:
     """The live service: sockets, queue, threads (module docstring)."""
 
-    def __init__(self, side: DefendedSide, out: Path, bind: str | None = None):
+    def __init__(self, side: DefendedSide, out: Path, bind: str | None = None, users: list | None = None):
+        """``users`` (:func:`tdome.live.auth.load_users`): who may use the console and its API; with none, the
+        console's port is not opened."""
         self.side = side
         self.live = side.live
         self.out = Path(out)
@@ -192,11 +199,35 @@ class Service:
         self.messages = open(self.out / FILES_LIVE["messages"], "wb")  # noqa: SIM115 - closed in run()
         self.c2 = LiveC2(side, Outputs(cat062=self._send_cat062, message=self._send_message), spool_dir=self.out)
         self.sent_datagrams = 0
+        self.actions: deque = deque()  # operators' decisions waiting for the worker: (payload, future)
+        self.console = None if not users else Console(self, users, bind or self.live.console.http.host)
+        self.cot = None if self.live.cot is None else CotOutput(self.live.cot, side.name, host)
+        if self.console is not None or self.cot is not None:
+            self.c2.out.picture = self._picture
 
     @property
     def ports(self) -> tuple[int, int]:
         """(UDP input port, TCP engagement port) as bound (useful when the configuration gave port 0)."""
         return self.udp.getsockname()[1], self.tcp.getsockname()[1]
+
+    @property
+    def console_port(self) -> int | None:
+        """The console's HTTP port as bound; None without a console."""
+        return None if self.console is None else self.console.sock.getsockname()[1]
+
+    def submit(self, action: dict) -> Future:
+        """An operator's decision for the worker (any thread): a future of its result."""
+        fut: Future = Future()
+        with self.cv:
+            self.actions.append((json.dumps(action, separators=(",", ":")).encode(), fut))
+            self.cv.notify()
+        return fut
+
+    def _picture(self, msg: dict) -> None:
+        if self.console is not None:
+            self.console.hub.publish(msg)
+        if self.cot is not None:
+            self.cot.picture(msg)
 
     # ---- outputs (worker thread)
 
@@ -311,15 +342,22 @@ class Service:
         folder's files."""
         rx = threading.Thread(target=self._receive, name="tdome-receive", daemon=True)
         rx.start()
+        if self.console is not None:
+            self.console.start()
         deadline = None if duration_s is None else time.monotonic() + duration_s
         reported: Counter = Counter()
         next_report = 0.0
         try:
             while not self.stopping.is_set():
                 with self.cv:  # one at a time: what waits stays in the queue, where overload drops the oldest
-                    if not self.queue:
+                    if not self.queue and not self.actions:
                         self.cv.wait(timeout=0.1)
-                    item = self.queue.popleft() if self.queue else None
+                    action = self.actions.popleft() if self.actions else None  # an operator never waits on radars
+                    item = self.queue.popleft() if self.queue and action is None else None
+                if action is not None:
+                    payload, fut = action
+                    self.recorder.write(OPERATOR, time.monotonic() - self.t0, payload)
+                    fut.set_result(handle(self.c2, OPERATOR, payload))
                 if item is not None:
                     kind, arrival, payload = item
                     self.recorder.write(kind, arrival, payload)
@@ -335,6 +373,13 @@ class Service:
         finally:
             self.stopping.set()
             rx.join(timeout=2.0)
+            if self.console is not None:
+                self.console.stop()
+            while self.actions:  # decisions that came too late: their callers hear so
+                self.actions.popleft()[1].set_result(dict(result="refused: the service stopped", time_s=self.c2.now,
+                                                          authority_now={}))
+            if self.cot is not None:
+                self.cot.close()
             for s in (self.udp, self.tcp, self.tx):
                 s.close()
             with self.clients_lock:
@@ -361,3 +406,71 @@ def replay(side: DefendedSide, recording: Path, out: Path) -> dict[str, Path]:
             handle(c2, kind, payload)
             n += 1
     return c2.write(out, dict(replayed=str(recording), inputs_replayed=n))
+
+
+class Console:
+    """The console and its API (:mod:`tdome.live.api`) on their own thread: uvicorn serving a socket bound here."""
+
+    def __init__(self, service: Service, users: list, host: str):
+        from tdome.live import picture
+        from tdome.live.api import Hub, make_app
+        from tdome.live.auth import Auth
+
+        cfg = service.live.console
+        self.hub = Hub(picture.hello(service.c2), cfg.history_s)
+        self.hub.health = lambda: dict(time_s=service.c2.now if math.isfinite(service.c2.now) else None)
+        self.auth = Auth(users, cfg.session_s)
+        self.app = make_app(self.hub, self.auth, service.submit,
+                            login_attempts_per_min=cfg.login_attempts_per_min, decisions_per_min=cfg.decisions_per_min)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, cfg.http.port))
+        self.sock.listen(64)
+        self.server: Any = None  # uvicorn's, made by start()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        import uvicorn
+
+        # No access log: the requests' paths are no secret, but nothing of a request needs to be kept either.
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
+                                ws_max_size=1 << 16, timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs=dict(sockets=[self.sock]),
+                                       name="tdome-console", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=5.0)
+        self.sock.close()
+
+
+class CotOutput:
+    """The picture as Cursor on Target events (:mod:`tdome.live.cot`), every ``period_s`` of track time."""
+
+    def __init__(self, settings, name: str, host: str):
+        from tdome.live.cot import CotSender
+
+        self.settings, self.name = settings, name
+        self.sender = CotSender([(e.host, e.port) for e in settings.to], interface=host)
+        self.next_s = -math.inf
+
+    def picture(self, msg: dict) -> None:
+        from datetime import UTC, datetime
+
+        from tdome.live.cot import cot_datagrams, time_line_origin
+
+        t = float(msg["time_s"])
+        if t < self.next_s:
+            return
+        self.next_s = t + float(self.settings.period_s)
+        now = datetime.now(UTC)
+        # The track time counts from a UTC midnight (tdome.live.service): the one that puts it nearest now.
+        self.sender.send(cot_datagrams(msg, name=self.name, day_start_utc=time_line_origin(t, now), now_utc=now,
+                                       stale_s=float(self.settings.stale_s), fmt=self.settings.format))
+
+    def close(self) -> None:
+        self.sender.close()

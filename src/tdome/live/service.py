@@ -45,13 +45,15 @@ from typing import Any
 import numpy as np
 
 from tdome import geo
+from tdome.c2.config import AUTHORITIES
 from tdome.c2.core import BattleManager, CycleOutput
 from tdome.c2.threat import evaluate_threats
 from tdome.live import asterix
+from tdome.live import picture as live_picture
 from tdome.live.protocol import battery_status_of, order_message
-from tdome.messages import THREAT_CLASSES, BatteryStatus, Detections, SensorSite
+from tdome.messages import LAYERS, THREAT_CLASSES, BatteryStatus, Detections, SensorSite
 from tdome.runfolder import write_run_folder
-from tdome.runfolder.layout import PLOT_TYPES, THREAT_COLUMNS, TRACK_TYPES
+from tdome.runfolder.layout import FILES_LIVE, PLOT_TYPES, THREAT_COLUMNS, TRACK_TYPES
 from tdome.runfolder.write import RowSpool, write_plots
 from tdome.scenario.schema import DefendedSide
 from tdome.sim.build import build_assets, build_batteries, c2_config, sensor_sites
@@ -91,6 +93,7 @@ class Outputs:
 
     cat062: Any = None  # (list[bytes]) -> None
     message: Any = None  # (dict) -> None: JSON-ready engagement messages
+    picture: Any = None  # (dict) -> None: the operator's picture after each cycle (tdome.live.picture)
 
 
 class LiveC2:
@@ -133,6 +136,14 @@ class LiveC2:
         self.reference_rot = geo.enu_rotation(lat0, lon0)
         self.reference_ecef = geo.geodetic_to_ecef(lat0, lon0, 0.0)
         self.updated: set[int] = set()  # tracks updated since the last CAT062 update
+        # What the operator's picture shows beyond the battle manager's state (tdome.live.picture)
+        self.radar_seen = [math.nan] * len(self.sites)  # time of each radar's latest report or service message
+        self.silent_until: dict[str, float] = {}  # radar name -> end of the emission control ordered
+        self.launched: set[int] = set()  # engagements a battery has reported launched
+        self.endangering: dict[int, tuple[float, int]] = {}  # track -> (predicted arrival, asset): leak reports
+        self.operator_log: list[dict] = []  # every operator action and every request left to expire
+        self._published = 0  # events already in a picture
+        self._requested: dict[int, str] = {}  # engagement -> layer of each request sent and not yet decided
 
     # ---- inputs
 
@@ -173,6 +184,7 @@ class LiveC2:
                 if not (math.isfinite(launch_s) and math.isfinite(intercept_s)):
                     raise ValueError("launch and intercept times must be finite")
                 self.bm.launch_report(int(msg["engagement_id"]), launch_s, intercept_s)
+                self.launched.add(int(msg["engagement_id"]))
                 self._event(launch_s, "launch", track=int(msg.get("track_id", -1)),
                             battery=self._battery(msg["battery"]), rounds=int(msg.get("rounds", 0)),
                             detail=f"engagement {int(msg['engagement_id'])}: launched")
@@ -207,6 +219,7 @@ class LiveC2:
         t = self._time(r.tod_s)
         if t is None:
             return
+        self.radar_seen[k] = t if not t < self.radar_seen[k] else self.radar_seen[k]
         scan = self.scans[k]
         if scan.t and abs(t - scan.t[0]) > self.sites[k].revisit_s / 2:  # no sector messages: by time stamp
             self._flush(k, None)
@@ -229,6 +242,7 @@ class LiveC2:
         t = self._time(m.tod_s)
         if t is None:
             return
+        self.radar_seen[k] = t if not t < self.radar_seen[k] else self.radar_seen[k]
         if m.kind in (1, 2):  # north marker, sector crossing: the scan so far is complete
             az = 0.0 if m.kind == 1 else (m.sector_az_rad if math.isfinite(m.sector_az_rad) else math.nan)
             self._flush(k, az, t)
@@ -292,7 +306,10 @@ class LiveC2:
         self._event(t, "clock_reset", detail=f"reports agree on {t:.1f} s, {self.now - t:.0f} s behind the clock: "
                                              "the picture starts again")
         self.restarts += 1  # numbered apart, so the session's record never gives two tracks one number
+        authority = self.bm.authority  # an operator's setting outlives the picture
         self.bm = BattleManager(self.sites, self.assets, self.config, first_id=1 + self.restarts * ID_BLOCK)
+        self.bm.authority = authority
+        self.endangering = {}
         self.now = -math.inf
         self.next_cycle = self.next_picture = self.next_record = math.nan
         self.scans = [_Scan() for _ in self.sites]
@@ -390,12 +407,18 @@ class LiveC2:
             self._event(now, "assessed_" + verdict, track=tid, detail=f"engagement {eid}")
         for eid, tid, reason in out.withdrawn:
             self._event(now, "order_" + reason, track=tid, detail=f"engagement {eid}")
+            layer = self._requested.pop(eid, None)
+            if reason == "expired":  # a request no operator decided before its window closed
+                self.operator_log.append(dict(time_s=now, wall_utc=None, user=None, role=None, action="expired",
+                                              engagement_id=eid, layer=layer, authority=None, result="expired"))
+        self._leaks(now, out)
         for tid in out.discriminated:
             self._event(now, "discriminated", track=tid, detail=f"track {tid} found light (a decoy)")
         for o in out.orders:
             self._order(now, "order", o)
         for o in out.requests:
             self._order(now, "recommendation", o)
+            self._requested[o.engagement_id] = self.units[o.battery].layer
         for u in out.aim_updates:
             e = self.bm.engagements.get(u.engagement_id)
             if e is not None:
@@ -403,12 +426,115 @@ class LiveC2:
                                 aim_ecef=list(u.aim_ecef)))
         for name, until in out.silence:
             self._send(dict(type="emcon", time_s=now, radar=name, until_s=until))
+            self.silent_until[name] = max(until, self.silent_until.get(name, -math.inf))
         if statuses:  # the batteries as the C2 knows them: what it planned this cycle with
             self._send(dict(type="batteries", time_s=now, batteries=[
                 dict(battery=st.name, layer=st.layer, ready=st.ready_rounds, stock=st.stock_rounds,
                      reported_s=st.time_s) for st in statuses]))
         self._send(dict(type="cycle", time_s=now, tracks=len(out.picture), orders=len(out.orders),
                         recommendations=len(out.requests)))
+        if self.out.picture is not None:
+            self.out.picture(self.picture(now))
+
+    def picture(self, now: float) -> dict:
+        """The operator's picture at ``now`` (:func:`tdome.live.picture.picture`) with the events since the last."""
+        events = self.events[self._published:]
+        self._published = len(self.events)
+        return live_picture.picture(self, now, events)
+
+    def _leaks(self, now: float, out: CycleOutput) -> None:
+        """Leak reports: a track that endangered an asset and is past its predicted arrival without being assessed
+        killed (the kill assessment given its time, after the intercept) has reached the asset, as far as the C2
+        can tell."""
+        killed = {tid for _eid, tid, verdict in out.assessments if verdict == "killed"}
+        th = out.threats
+        for i, tid in enumerate(th.track_id.tolist()):
+            a, ttg = int(th.asset[i]), float(th.time_to_go_s[i])
+            if a >= 0 and math.isfinite(ttg):
+                self.endangering[tid] = (now + ttg, a)
+            elif tid in self.endangering and now < self.endangering[tid][0]:
+                del self.endangering[tid]  # it no longer threatens anything
+        grace = float(self.config.doctrine.kill_assessment_s) + self.cycle_s
+        for tid, (arrival, a) in list(self.endangering.items()):
+            if tid in killed or tid in self.bm.light:
+                del self.endangering[tid]
+            elif now > arrival + grace:
+                del self.endangering[tid]
+                if not any(e.track_id == tid and e.assessed == "killed" for e in self.bm.engagements.values()):
+                    self._event(now, "leak", track=tid, detail=f"track {tid} reached {self.assets[a].name} "
+                                                             f"(predicted at {arrival:.1f} s) without a kill")
+
+    # ---- the operator
+
+    def operator(self, msg: dict) -> dict:
+        """An operator's decision (a recorded input, so a replay repeats it): ``approve`` or ``reject`` a request,
+        or set a layer's ``authority``.  ``msg`` names the user and role the API authenticated; only an operator
+        decides.  Applied at the service's clock; the result says what came of it."""
+        kind, user, role = msg.get("type"), str(msg.get("user", "")), str(msg.get("role", ""))
+        wall_utc = msg.get("wall_utc") if isinstance(msg.get("wall_utc"), str) else None
+        now = self.now if math.isfinite(self.now) else 0.0
+        entry = dict(time_s=now, wall_utc=wall_utc, user=user, role=role, action=kind,
+                     engagement_id=None, layer=None, authority=None, result="")
+        if role != "operator":
+            entry["result"] = "refused: not an operator"
+        elif kind in ("approve", "reject"):
+            try:
+                eid = int(msg["engagement_id"])
+            except (KeyError, TypeError, ValueError):
+                eid = -1
+            entry["engagement_id"] = eid
+            entry["layer"] = self._requested.get(eid)
+            entry["result"] = self._decide(now, kind, eid, user)
+        elif kind == "authority":
+            layer, mode = msg.get("layer"), msg.get("authority")
+            entry.update(layer=layer, authority=mode)
+            if layer not in LAYERS or mode not in AUTHORITIES:
+                entry["result"] = "refused: no such layer or authority"
+            else:
+                entry["result"] = self._set_authority(now, str(layer), str(mode), user, wall_utc)
+        else:
+            entry["result"] = "refused: unknown action"
+        self.counts["operator_actions"] += 1
+        self.operator_log.append(entry)
+        return dict(entry, authority_now=live_picture.authority(self))
+
+    def _decide(self, now: float, kind: str, eid: int, user: str) -> str:
+        e = self.bm.engagements.get(eid)
+        if e is None or not e.awaiting:
+            return "unknown"  # never a request, or already decided, expired or withdrawn
+        layer = self.units[e.battery].layer
+        self._requested.pop(eid, None)
+        if kind == "reject":
+            self.bm.reject(eid)
+            self._event(now, "operator_reject", track=e.track_id, battery=e.battery, layer=layer,
+                        detail=f"engagement {eid} rejected by {user}", user=user)
+            return "rejected"
+        order = self.bm.approve(eid, now)
+        if order is None:
+            self._event(now, "order_expired", track=e.track_id, battery=e.battery, layer=layer,
+                        detail=f"engagement {eid}: approved by {user} after its shot window closed", user=user)
+            return "expired"
+        self._event(now, "operator_approve", track=e.track_id, battery=e.battery, layer=layer,
+                    detail=f"engagement {eid} approved by {user}", user=user)
+        self._order(now, "order", order)
+        return "approved"
+
+    def _set_authority(self, now: float, layer: str, mode: str, user: str, wall_utc: str | None) -> str:
+        """A layer's authority from now on.  Requests of the layer still waiting follow it: under ``auto`` they go
+        out (weapons free is the operator's decision for them too), under ``hold`` they are withdrawn."""
+        old = self.bm.authority.get(layer, "auto")
+        self.bm.set_authority(layer, mode)
+        self._event(now, "operator_authority", layer=layer, detail=f"{layer} layer: {old} -> {mode} by {user}",
+                    user=user)
+        if mode != "confirm":
+            action = "approve" if mode == "auto" else "reject"
+            for e in self.bm.waiting():
+                if self.units[e.battery].layer == layer:
+                    result = self._decide(now, action, e.engagement_id, user)
+                    self.operator_log.append(dict(time_s=now, wall_utc=wall_utc, user=user, role="operator",
+                                                  action=action, engagement_id=e.engagement_id, layer=layer,
+                                                  authority=mode, result=result))
+        return "set"
 
     def _identify(self, now: float) -> None:
         """Tracks that are ADS-B aircraft: marked, and withheld from the battle manager's threat list."""
@@ -491,10 +617,13 @@ class LiveC2:
     # ---- the record
 
     def _event(self, t: float, kind: str, *, track: int = -1, battery: int = -1, layer: str = "", rounds: int = 0,
-               detail: str = "") -> None:
-        self.events.append(dict(time_s=float(t), kind=kind, threat_id=-1, track_id=int(track), battery=int(battery),
-                                layer=layer, interceptor_id=-1, rounds=int(rounds), lat_deg=math.nan,
-                                lon_deg=math.nan, alt_m=math.nan, detail=detail))
+               detail: str = "", user: str | None = None) -> None:
+        e = dict(time_s=float(t), kind=kind, threat_id=-1, track_id=int(track), battery=int(battery), layer=layer,
+                 interceptor_id=-1, rounds=int(rounds), lat_deg=math.nan, lon_deg=math.nan, alt_m=math.nan,
+                 detail=detail)
+        if user is not None:  # the operator's picture names who acted; the events table says it in the detail
+            e["user"] = user
+        self.events.append(e)
 
     def _record(self, t: float) -> None:
         if self.last is not None and self.last_cycle_s == t:  # the cycle just run at t: its picture and threats
@@ -525,6 +654,14 @@ class LiveC2:
                          float(speed[i]), cls, asset, -1, math.nan, math.nan, math.nan, math.nan, ilat, ilon, ttg))
         self.track_rows.extend(rows)
 
+    def engaged_layers(self) -> dict[int, str]:
+        """Track -> the layer of the first open order on it (not awaiting an operator, not yet assessed)."""
+        out: dict[int, str] = {}
+        for e in self.bm.engagements.values():
+            if not e.awaiting and not e.assessed and e.track_id not in out:
+                out[e.track_id] = self.units[e.battery].layer
+        return out
+
     def summary(self) -> dict:
         return dict(
             service="tdome serve", name=self.side.name, time_s=self.now if math.isfinite(self.now) else None,
@@ -542,6 +679,17 @@ class LiveC2:
         for k in range(len(self.sites)):
             self._flush(k, None)
         summary = {**self.summary(), **(extra or {})}
+        threats: dict[str, list] = {c: [] for c in THREAT_COLUMNS}
+        events = [{k: v for k, v in e.items() if k != "user"} for e in self.events]
+        paths = write_run_folder(Path(out), summary=summary, scene=self.scene(), events=events,
+                                 tracks=self.track_rows, truth=[], threats=threats, interceptors=[])
+        paths["plots"] = write_plots(Path(out), self.plot_rows)
+        paths["operator"] = Path(out) / FILES_LIVE["operator"]
+        paths["operator"].write_text("".join(json.dumps(e, allow_nan=False) + "\n" for e in self.operator_log))
+        return paths
+
+    def scene(self) -> dict:
+        """The run folder's scene.json of the session: the map region, the assets, radars and batteries."""
         rec = SimpleNamespace(scenario=SimpleNamespace(name=self.side.name, seed=0, region=None), assets=self.assets,
                               sites=self.sites, batteries=self.units, impact_hits={},
                               raid=SimpleNamespace(trajectories=SimpleNamespace(impact_s=np.zeros(0))),
@@ -549,12 +697,7 @@ class LiveC2:
         lats = [math.degrees(s.lat_rad) for s in self.sites] + [math.degrees(a.lat_rad) for a in self.assets]
         lons = [math.degrees(s.lon_rad) for s in self.sites] + [math.degrees(a.lon_rad) for a in self.assets]
         extent = (min(lons) - 1.0, max(lons) + 1.0, min(lats) - 1.0, max(lats) + 1.0)
-        threats: dict[str, list] = {c: [] for c in THREAT_COLUMNS}
-        paths = write_run_folder(Path(out), summary=summary, scene=scene(rec, extent, RECORD_EVERY_S),
-                                 events=self.events, tracks=self.track_rows, truth=[], threats=threats,
-                                 interceptors=[])
-        paths["plots"] = write_plots(Path(out), self.plot_rows)
-        return paths
+        return scene(rec, extent, RECORD_EVERY_S)
 
 
 def system_reference(side: DefendedSide, sites: list[SensorSite]) -> tuple[float, float]:

@@ -72,7 +72,10 @@ LINK_TYPES = dict(src=pa.string(), dst=pa.string(), sent=pa.int64(), delivered=p
 
 # What a live session's folder holds besides the tables above (``tdome serve``): the plots it received, every input
 # as it arrived (``tdome serve --replay`` re-runs it) and every message it sent on the engagement channel.
-FILES_LIVE = dict(plots="plots.parquet", received="received.tdrec", messages="messages.jsonl")
+# operator.jsonl: one JSON object per operator action (who, when on the track time and the wall clock, what, the
+# result) and per request left to expire; see tdome.live.service.LiveC2.operator.
+FILES_LIVE = dict(plots="plots.parquet", received="received.tdrec", messages="messages.jsonl",
+                  operator="operator.jsonl")
 
 # plots.parquet: one row per radar plot received, placed as the tracker took it (``height_m`` as reported, NaN
 # when the report had none: ``alt_m`` is then the assumed height).

@@ -12,7 +12,7 @@ serve --bind``).
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
@@ -62,6 +62,33 @@ class Cat062Output(_Model):
         "radar sites.", None)
 
 
+class ConsoleSettings(_Model):
+    """The operator console and its API: HTTP and WebSocket on one port, behind tokens (``tdome serve --tokens``)."""
+
+    http: Endpoint = _doc("TCP address and port of the console page and the HTTP/WebSocket API.",
+                          default_factory=lambda: Endpoint(port=8603))
+    session_s: Num(gt=0.0, le=86_400.0) = _doc(
+        "Lifetime of a console session (what a login gives), s: after it the page asks for the token again.", 3_600.0)
+    login_attempts_per_min: Int(ge=1, le=1_000) = _doc(
+        "Failed logins allowed per client address per minute; beyond them the login answers 429.", 5)
+    decisions_per_min: Int(ge=1, le=10_000) = _doc(
+        "Decisions (approve, reject, set authority) allowed per user per minute; beyond them 429.", 60)
+    history_s: Num(gt=0.0, le=7_200.0) = _doc("How far back the API keeps each track's history, s of track time.",
+                                             600.0)
+
+
+class CotOutput(_Model):
+    """The air picture as Cursor on Target events over UDP, for TAK clients (ATAK, WinTAK, iTAK)."""
+
+    to: list[Endpoint] = _doc("Where the CoT datagrams go (unicast, or TAK's SA multicast group 239.2.3.1:6969 "
+                              "once the service listens on that network).",
+                              default_factory=lambda: [Endpoint(port=6969)])
+    format: Literal["xml", "protobuf"] = _doc(
+        "CoT XML events, or TAK Protocol Version 1 mesh datagrams (protobuf).", "xml")
+    period_s: Num(gt=0.0, le=60.0) = _doc("Every track goes out once per this period of track time, s.", 1.0)
+    stale_s: Num(gt=0.0, le=3_600.0) = _doc("A TAK client drops a track not refreshed within this time, s.", 10.0)
+
+
 class LiveSettings(_Model):
     """The live service's network: radar and ADS-B input, system tracks and engagement messages out."""
 
@@ -81,3 +108,6 @@ class LiveSettings(_Model):
         "A track within this distance of an ADS-B report of the same time is that aircraft (identified, never "
         "engaged), m.", 2_000.0)
     adsb_max_age_s: Num(gt=0.0) = _doc("An ADS-B report older than this no longer identifies a track, s.", 10.0)
+    console: ConsoleSettings = _doc("The operator console and its HTTP/WebSocket API.",
+                                    default_factory=ConsoleSettings)
+    cot: CotOutput | None = _doc("Cursor on Target output for TAK clients; null: none.", None)
