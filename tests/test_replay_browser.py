@@ -11,44 +11,20 @@ with the reason.  A screenshot is kept in ``test-artifacts/replay.png``.
 """
 
 import json
-import os
-import shutil
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from browser_tools import ARTIFACTS, chromium
 from tdome.runfolder import load_run_folder
 from tdome.viz import palette
 from tdome.viz.replay import write_replay
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"browser test cannot run under CI: {reason} (.ci/install-tools installs it)")
-    pytest.skip(f"{reason}; run .ci/install-tools as root to install it")
-
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not CHROMIUM.exists() and shutil.which("chromium") is None:
-        _unavailable("Debian's chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (it is a test extra)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")),
-            args=FLAGS, headless=True, viewport={"width": 1400, "height": 900})
+    with chromium(tmp_path_factory, 1400, 900) as ctx:
         yield ctx
-        ctx.close()
 
 
 @pytest.fixture(scope="module")
@@ -335,4 +311,57 @@ def test_a_hit_asset_is_ringed_over_its_leaker_star(browser, small_run, tmp_path
     assert state(page)["drawn"]["markers"] >= 1  # the leaker star is drawn...
     assert sum(near_hit(p) for p in ring_pixels()) >= 12  # ...and the ring around the asset shows over it
     assert errors == []
+    page.close()
+
+
+# The frame fills milsymbol draws: hostile (2525C light red), suspect (2525E light amber, the replay's choice)
+# and unknown (light yellow); the classic page draws no pixel of them.
+SYMBOL_FILLS = {(255, 128, 128), (255, 229, 153), (255, 255, 128)}
+
+
+def test_the_replay_can_draw_tracks_as_military_symbols(browser, small_run, tmp_path):
+    from tdome.viz.replay import build_payload, render_html
+
+    payload = build_payload(load_run_folder(small_run[1]))
+    plain = render_html(payload)
+    assert "symbols:begin" not in plain and "ms.Symbol" not in plain and "milsymbol" not in plain
+    html = tmp_path / "symbols.html"
+    write_replay(load_run_folder(small_run[1]), html, symbols=True)
+    text = html.read_text(encoding="utf-8")
+    assert "Måns Beckman" in text and text.count("<script") == plain.count("<script") + 1  # milsymbol, licence kept
+    assert len(text) > len(plain) + 800_000
+    tr = pq.read_table(small_run[1] / "tracks.parquet").to_pydict()
+    per_time = {}
+    for t in tr["time_s"]:
+        per_time[t] = per_time.get(t, 0) + 1
+    busy = max(per_time, key=per_time.get)
+    requests = []
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/*", lambda r: (requests.append(r.request.url),
+                                  r.continue_() if r.request.url.startswith(html.as_uri()) else r.abort()))
+    page.goto(html.as_uri() + f"#t={busy}", wait_until="load")
+    page.wait_for_function("() => window.tdomeReplay && window.tdomeReplay.readyMs !== null", timeout=20_000)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert page.evaluate("tdomeReplay.time") == pytest.approx(busy, abs=0.05)
+    assert state(page)["drawn"]["tracks"] == per_time[busy] > 0
+    # The colours within 8 px of the tracks (one readback of the whole canvas).
+    fills = page.evaluate("""() => { const c = document.getElementById('map'); const k = c.width / c.clientWidth;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; const seen = new Set();
+        for (let i = 0; i < tdomeReplay.counts().tracks; i++) { const at = tdomeReplay.screenOf('track', i);
+            if (!at) continue;
+            for (let y = Math.round((at.y - 8) * k); y < (at.y + 8) * k; y++)
+                for (let x = Math.round((at.x - 8) * k); x < (at.x + 8) * k; x++) {
+                    if (x < 0 || y < 0 || x >= c.width || y >= c.height) continue;
+                    const j = 4 * (y * c.width + x); seen.add([d[j], d[j + 1], d[j + 2]].join()); } }
+        return [...seen]; }""")
+    assert SYMBOL_FILLS & {tuple(int(v) for v in f.split(",")) for f in fills}
+    assert page.locator("#legend canvas").count() >= 3 + 1  # the three frames and the run's classes
+    assert "hostile" in page.inner_text("#legend")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "replay-symbols.png"))
+    assert errors == []
+    assert requests == [html.as_uri() + f"#t={busy}"] or requests == [html.as_uri()]
     page.close()

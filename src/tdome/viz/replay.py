@@ -5,7 +5,10 @@ the run's data embedded as compact JSON (``<script type="application/json">``):
 coordinates as integers of 1e-4 degree, time as integers of 0.1 s, and the
 per-object series (track and truth samples) delta-coded within each object.
 It makes no network request of any kind: no fonts, no images, no tiles; the
-map is the coastline shipped in the package, drawn on a canvas.
+map is the coastline shipped in the package, drawn on a canvas.  On request
+(``symbols=True``) the tracks are drawn as MIL-STD-2525 symbols, by the
+vendored milsymbol library (``web/vendor/milsymbol.js``, see NOTICE.md),
+inlined too: the page is then about 0.85 MB larger.
 
 Layout of the embedded data (format 1); every series is a set of flat columns
 with, per object, the index of its first sample (``start``) and the count
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -43,6 +47,10 @@ PAYLOAD_FORMAT = 1
 Q_DEG = 1e4  # 1e-4 degree: about 11 m
 Q_T = 10  # 0.1 s
 PLACEHOLDER = "__TDOME_DATA__"
+SCRIPT_SLOT = "<script>/*__TDOME_SCRIPT__*/</script>"
+# The parts of web/replay.js that draw symbols, left out of a page written without them: that page is then,
+# byte for byte, the page written before symbols existed.
+SYMBOLS_BLOCK = re.compile(r"^[ \t]*// symbols:begin\n.*?^[ \t]*// symbols:end\n", re.MULTILINE | re.DOTALL)
 TRACK_CONFIRMED = "track_confirmed"  # derived: a track's first instant in the recorded air picture
 
 
@@ -208,23 +216,34 @@ def _web(name: str) -> str:
     return resources.files("tdome.viz").joinpath("web", name).read_text(encoding="utf-8")
 
 
-def render_html(payload: dict) -> str:
-    """The page: our template with our style and script inlined and the data embedded."""
+def render_html(payload: dict, symbols: bool = False) -> str:
+    """The page: our template with our style and script inlined and the data embedded; with ``symbols``, tracks
+    are drawn as MIL-STD-2525 symbols and milsymbol is inlined too, in a script element of its own before ours."""
+    script = _web("replay.js")
+    page = _web("replay.html")
+    if symbols:
+        payload = {**payload, "symbols": True}
+        milsymbol = _web("vendor/milsymbol.js")
+        if re.search(r"</script|<!--", milsymbol, re.IGNORECASE) or page.count(SCRIPT_SLOT) != 1:
+            raise RuntimeError("milsymbol.js cannot be inlined in the replay template as it stands")
+        page = page.replace(SCRIPT_SLOT, f"<script>{milsymbol}</script>\n{SCRIPT_SLOT}")
+    else:
+        script = SYMBOLS_BLOCK.sub("", script)
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     data = data.replace("</", "<\\/")  # a JSON string may never close the script element
-    page = _web("replay.html")
-    page = page.replace("/*__TDOME_STYLE__*/", _web("replay.css")).replace("/*__TDOME_SCRIPT__*/", _web("replay.js"))
+    page = page.replace("/*__TDOME_STYLE__*/", _web("replay.css")).replace("/*__TDOME_SCRIPT__*/", script)
     head, sep, tail = page.partition(PLACEHOLDER)
     if not sep or PLACEHOLDER in tail:
         raise RuntimeError("replay template must hold the data placeholder exactly once")
     return head + data + tail
 
 
-def write_replay(run: RunFolder, out: Path) -> Path:
-    """Write the replay page of ``run`` to ``out``; returns the path."""
+def write_replay(run: RunFolder, out: Path, symbols: bool = False) -> Path:
+    """Write the replay page of ``run`` to ``out`` (with ``symbols``: tracks as MIL-STD-2525 symbols); returns the
+    path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(build_payload(run)), encoding="utf-8")
+    out.write_text(render_html(build_payload(run), symbols=symbols), encoding="utf-8")
     return out
 
 

@@ -31,6 +31,69 @@
   const LEAK = D.colours.leak;
   const IMPACT = D.colours.impact;
   const MARK_KINDS = new Set(["kill", "miss", "leak", "impact"]);
+  // symbols:begin
+  // Tracks as MIL-STD-2525 symbols, in a page written with symbols=True only (tdome/viz/replay.py removes every
+  // symbols:begin..end block otherwise, so a page without them is what it always was); milsymbol (global `ms`)
+  // is inlined before this script. The SIDCs are the operator console's (console.js), with the frame from what
+  // the recorded picture says of the track: a class and a threatened asset, hostile; a class only, suspect; no
+  // class yet, unknown. The icon is the class's: 2525C's missile in flight marked BM (ballistic), CM (cruise)
+  // or SS (a surface-to-surface rocket), an unmanned aerial vehicle (drone), a fixed wing (aircraft).
+  const SYMBOLS = D.symbols === true && typeof ms !== "undefined";
+  const SYMBOL_SIZE = 16;
+  const CLASS_ICON = { ballistic: "APWMB---", cruise: "APWMCM--", rocket: "APWMSS--", drone: "APMFQ---",
+    aircraft: "APMF----" };
+  const SUSPECT_FILL = "rgb(255, 229, 153)"; // 2525E's suspect colour: in 2525C a suspect looks hostile
+  const symbolCache = new Map();
+
+  function trackSidc(cls, asset) {
+    if (cls < 0) return "SUAP------";
+    return "S" + (asset >= 0 ? "H" : "S") + (CLASS_ICON[D.classes[cls]] || "AP------");
+  }
+
+  const newSymbol = (sidc, size) => new ms.Symbol(sidc, sidc[1] === "S" ? { size, fillColor: SUSPECT_FILL } : { size });
+
+  // One bitmap per SIDC and pixel ratio, drawn by milsymbol once and copied for every track.
+  function symbolOf(sidc, dpr) {
+    const key = `${sidc}|${dpr}`;
+    let s = symbolCache.get(key);
+    if (!s) {
+      const m = newSymbol(sidc, SYMBOL_SIZE);
+      const a = m.getAnchor();
+      const z = m.getSize();
+      s = { canvas: m.asCanvas(dpr), ax: a.x, ay: a.y, w: z.width, h: z.height };
+      symbolCache.set(key, s);
+    }
+    return s;
+  }
+
+  function drawTrackSymbol(g, k, i, x, y) {
+    const s = symbolOf(trackSidc(tracks.cls[i], tracks.asset[i]), view.dpr);
+    g.drawImage(s.canvas, x - s.ax, y - s.ay, s.w, s.h);
+    g.fillStyle = "#1d2733";
+    g.font = "10px system-ui, sans-serif";
+    g.fillText("T" + tracks.id[k], x + s.w - s.ax + 1, y + 10);
+  }
+
+  function legendSymbols() {
+    const add = (sidc, text) => {
+      const m = newSymbol(sidc, 11);
+      const c = m.asCanvas(window.devicePixelRatio || 1);
+      c.style.width = `${m.getSize().width}px`;
+      c.style.height = `${m.getSize().height}px`;
+      c.style.verticalAlign = "middle";
+      c.style.margin = "0 3px 0 8px";
+      ui.legend.append(c, document.createTextNode(text));
+    };
+    ui.legend.append(document.createElement("br"), document.createTextNode("symbols:"));
+    add("SHAP------", "hostile (threatens an asset)");
+    add("SSAP------", "suspect");
+    add("SUAP------", "unknown (unclassified)");
+    ui.legend.append(document.createElement("br"));
+    const names = { ballistic: "ballistic (BM)", cruise: "cruise (CM)", rocket: "rocket (SS)", drone: "drone",
+      aircraft: "fixed wing" };
+    D.classes.forEach((c) => add("SH" + (CLASS_ICON[c] || "AP------"), names[c] || c));
+  }
+  // symbols:end
 
   // ------------------------------------------------------------------ decoding
 
@@ -643,6 +706,13 @@
       const x = X(p.lon);
       const y = Y(p.lat);
       if (ui.impacts.checked || (selected && selected.type === "track" && selected.index === k)) drawImpact(g, k, p, x, y, t);
+      // symbols:begin
+      if (SYMBOLS) {
+        drawTrackSymbol(g, k, p.i, x, y);
+        visibleTracks.push({ k, x, y, p });
+        continue;
+      }
+      // symbols:end
       // Symbol: a diamond (hostile air track) in the colour of the class.
       g.fillStyle = c;
       g.strokeStyle = "#1d2733";
@@ -1037,6 +1107,9 @@
     add(HIT, "hit");
     add(KILL, "kill ×");
     add(LEAK, "leaker ★");
+    // symbols:begin
+    if (SYMBOLS) legendSymbols();
+    // symbols:end
   }
 
   let lastFrame = performance.now();
