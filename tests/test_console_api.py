@@ -18,6 +18,7 @@ What must hold:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -30,6 +31,8 @@ import httpx
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -444,3 +447,56 @@ def test_the_service_sends_its_picture_as_cursor_on_target(tmp_path, fmt):
     assert 20.0 < missile.lat < 28.0 and 118.0 < missile.lon < 124.0 and missile.detail.track.speed > 500.0
     assert missile.staleTime - missile.startTime == 10_000
     assert any(e.type.startswith("a-") and e.type != missile.type for e in events.values())  # the aircraft too
+
+
+def test_the_hub_keeps_each_track_history_for_its_span_only():
+    hub = api.Hub(hello={}, history_s=100.0)
+
+    def picture(t, ids):
+        n = len(ids)
+        return dict(time_s=t, tracks=dict(id=ids, lat=[24.0 + t * 1e-3] * n, lon=[121.0] * n, alt=[None] * n,
+                                          speed=[200.0] * n))
+
+    for t in range(0, 402):
+        hub.publish(picture(float(t), [1, 2] if t < 300 else [1]))
+    h = hub.track_history(1, 401.0 - 100.0)
+    assert [row[0] for row in h] == [float(t) for t in range(301, 402)]
+    assert h[-1][1] == pytest.approx(24.401) and h[-1][3] is None
+    assert len(hub.history[1]) <= 5 * (100 + 61)  # trimmed as it goes
+    assert 2 not in hub.history  # gone for longer than the span
+
+
+@settings(max_examples=400)
+@given(st.one_of(st.text(max_size=300), st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
+                 st.text(max_size=200).map(lambda s: "s1." + s),
+                 st.tuples(st.text(max_size=80), st.text(max_size=80)).map(lambda p: f"s1.{p[0]}.{p[1]}")))
+def test_no_credential_but_a_real_one_identifies_anyone(credential):
+    """Whatever a client sends as a token or session, identify answers None without raising."""
+    auth = _FUZZ_AUTH
+    assert auth.identify(credential) is None
+    assert auth.login(credential) is None
+
+
+_FUZZ_AUTH = Auth(users())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["type", "engagement_id", "layer", "authority", "user", "role", "wall_utc"]),
+                       st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+                                 st.sampled_from(["approve", "reject", "authority", "operator", "viewer", "upper",
+                                                  "auto", "hold", "confirm"])), max_size=7))
+def test_a_decision_message_of_any_shape_is_answered_never_raised(msg):
+    """The core takes a recorded decision of any shape: it answers, and only an operator's well-formed one acts."""
+    c2 = _fuzz_core()
+    before = dict(c2.bm.authority)
+    r = c2.operator(msg)
+    assert isinstance(r["result"], str)
+    if msg.get("role") != "operator":
+        assert r["result"].startswith("refused") and c2.bm.authority == before
+
+
+@functools.cache
+def _fuzz_core():
+    from tdome.live.service import LiveC2
+
+    return LiveC2(console_side("confirm"))
