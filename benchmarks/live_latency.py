@@ -4,6 +4,7 @@
     python benchmarks/live_latency.py --tracks 100 --measure-s 30
     python benchmarks/live_latency.py --soak-s 600           # then a 10-minute soak at 1,000 tracks
     python benchmarks/live_latency.py --profile-service DIR  # each service under cProfile (DIR/service-N.prof)
+    python benchmarks/live_latency.py --tracks 1000 --console  # with the operator's console open in Chromium
 
 Measured from outside, as a user sees it.  Each size starts its own service
 (``python -m tdome.cli serve``) on free loopback ports, with the default
@@ -48,7 +49,16 @@ service's UDP socket, and stops the service with SIGTERM; its session
 folder's summary.json gives the plots it read and the inputs its queue
 dropped.  The service's resident memory is sampled every ``--rss-every-s``.
 The goal: p99 <= 50 ms at 1,000 tracks; in the soak, no growth in memory
-and no plot lost.  The load average is printed before and after, and the
+and no plot lost.
+
+``--console``: the service also serves its operator's console (one viewer
+user), and headless Chromium (Debian's, driven by Playwright) keeps the page
+open through the phase, as an operator would.  Measured in the page over the
+measured seconds: each picture's drawing time (``tdomeConsole.frames``, the
+canvas redrawn with every track's symbol), the browser's long tasks (50 ms
+or more on its main thread: parsing a picture, drawing, the panels) and the
+tracks drawn.  The service's latencies then include building and sending
+the picture each cycle.  The load average is printed before and after, and the
 last line of output is one JSON object.
 """
 
@@ -61,6 +71,7 @@ import heapq
 import json
 import math
 import os
+import shutil
 import signal
 import socket
 import struct
@@ -297,7 +308,7 @@ class Channel(threading.Thread):
 # --------------------------------------------------------------------------------------------------- the service
 
 
-def service_config(cat062_port: int):
+def service_config(cat062_port: int, console_port: int | None = None):
     """The default scenario's defended side with its first 6 radars, on free loopback ports; its YAML."""
     side = load_defended_side("default")
     radars = side.radars[:N_RADARS]
@@ -311,7 +322,9 @@ def service_config(cat062_port: int):
         multicast_group=None,
         cat062=side.live.cat062.model_copy(update=dict(
             to=[side.live.cat062.to[0].model_copy(update={"host": "127.0.0.1", "port": cat062_port})],
-            period_s=0.0, on_update=True))))
+            period_s=0.0, on_update=True)),
+        console=side.live.console.model_copy(update=dict(http=side.live.console.http.model_copy(
+            update={"host": "127.0.0.1", "port": console_port or side.live.console.http.port})))))
     kept = {r.name for r in radars}
     batteries = [b.model_copy(update=dict(  # fire-control radars and cueing among the radars kept
         radars=[n for n in b.radars if n in kept] or None if b.radars is not None else None,
@@ -359,13 +372,15 @@ def udp_drops(port: int) -> int | None:
 class Service:
     """``tdome serve`` as a child process, always ended (``stop``)."""
 
-    def __init__(self, config: Path, out: Path, duration_s: float, profile: Path | None):
+    def __init__(self, config: Path, out: Path, duration_s: float, profile: Path | None, token: str | None = None):
         pre = ["-m", "cProfile", "-o", str(profile)] if profile else []
         cmd = [sys.executable, *pre, "-m", "tdome.cli", "serve", str(config), "--out", str(out),
                "--duration", f"{duration_s:.0f}"]
         self.log = open(out.parent / "service.log", "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400"})
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "400"}
+        if token is not None:  # one viewer for the console (the page's login)
+            env["TDOME_TOKENS"] = f"bench:viewer:{token}"
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         self.lines: list[str] = []
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -408,8 +423,50 @@ def pct(values, *, ms: bool = True) -> dict:
                 max=round(float(a.max()), 2), n=int(a.size))
 
 
+class ConsolePage(threading.Thread):
+    """The operator's console in headless Chromium (Playwright), open from login to ``done``; what it measured."""
+
+    def __init__(self, url: str, token: str, measuring: threading.Event, done: threading.Event):
+        super().__init__(daemon=True)
+        self.url, self.token, self.measuring, self.done = url, token, measuring, done
+        self.result: dict = {}
+
+    def run(self) -> None:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            self.result = dict(error="playwright is not installed (pip install -e '.[test]')")
+            return
+        chromium = shutil.which("chromium") or "/usr/bin/chromium"
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=chromium, headless=True, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
+                page = browser.new_page(viewport={"width": 1600, "height": 1000})
+                page.add_init_script("""window.__long = []; new PerformanceObserver(l => l.getEntries().forEach(
+                    e => window.__long.push(e.duration))).observe({type: 'longtask', buffered: true});""")
+                page.goto(self.url, wait_until="load")
+                page.fill("#token", self.token)
+                page.click("#login")
+                page.wait_for_function("() => window.tdomeConsole && tdomeConsole.connected", timeout=60_000)
+                self.measuring.wait()
+                page.evaluate("() => { tdomeConsole.frames.length = 0; window.__long.length = 0; }")
+                shown = []
+                while not self.done.wait(1.0):
+                    shown.append(page.evaluate("tdomeConsole.drawn.tracks"))
+                got = page.evaluate("() => ({frames: tdomeConsole.frames.slice(), long: window.__long.slice(),"
+                                    " errors: (tdomeConsole.errors || []).slice()})")
+                browser.close()
+        except Exception as e:  # noqa: BLE001 - the benchmark reports what went wrong instead of dying mid-phase
+            self.result = dict(error=f"{type(e).__name__}: {e}")
+            return
+        self.result = dict(draw_ms=pct(np.asarray(got["frames"]) / 1e3), draws=len(got["frames"]),
+                           long_tasks=len(got["long"]), long_task_max_ms=round(max(got["long"], default=0.0), 1),
+                           tracks_drawn_median=int(np.median(shown)) if shown else None, errors=got["errors"][:5])
+
+
 def run_phase(n_tracks: int, warmup_s: float, measure_s: float, *, seed: int, rss_every_s: float,
-              profile: Path | None, label: str) -> dict:
+              profile: Path | None, label: str, console: bool = False) -> dict:
     """One service, N aircraft for warmup_s + measure_s of real time: latencies, rates, memory, losses."""
     rng = np.random.default_rng(seed)
     stop = threading.Event()
@@ -417,16 +474,23 @@ def run_phase(n_tracks: int, warmup_s: float, measure_s: float, *, seed: int, rs
     with tempfile.TemporaryDirectory(prefix="tdome-live-latency-") as tmp:
         tmp = Path(tmp)
         cat062 = Cat062Listener(stop)
-        side, codes, text = service_config(cat062.port)
+        console_port = free_loopback_ports(1)[0] if console else None
+        side, codes, text = service_config(cat062.port, console_port)
         config = tmp / "live.yaml"
         config.write_text(text)
         out = tmp / "session"
-        svc = Service(config, out, end_s + 600.0, profile)
+        token = f"bench-{os.getpid()}-{time.time_ns()}" if console else None
+        svc = Service(config, out, end_s + 600.0, profile, token)
         channel = None
+        page = None
+        measuring, page_done = threading.Event(), threading.Event()
         rss: list[tuple[float, float]] = []
         try:
             svc.wait_ready()
             pid = svc.proc.pid
+            if console:
+                page = ConsolePage(f"http://127.0.0.1:{console_port}/", token, measuring, page_done)  # type: ignore[arg-type]
+                page.start()
             cat062.start()
             channel = Channel(side.live.control.port, stop)
             channel.start()
@@ -490,6 +554,7 @@ def run_phase(n_tracks: int, warmup_s: float, measure_s: float, *, seed: int, rs
                     next_rss = now + rss_every_s
                 if cpu_at_warm is None and now >= warmup_s:
                     cpu_at_warm = (time.monotonic(), cpu_s(pid))
+                    measuring.set()
                 if min(e_next, s_next) > end_s:
                     break
                 if s_next <= e_next:
@@ -527,6 +592,9 @@ def run_phase(n_tracks: int, warmup_s: float, measure_s: float, *, seed: int, rs
                 r.m += 1
                 heapq.heappush(heap, (r.event_time(), k))
             cpu_end = (time.monotonic(), cpu_s(pid))
+            page_done.set()
+            if page is not None:
+                page.join(120.0)
             # One more cycle after everything: when its message is back, the service has handled every input.
             final = next_status
             while round((TOD0 + final * cycle_s) * LSB) <= last_count:
@@ -546,6 +614,8 @@ def run_phase(n_tracks: int, warmup_s: float, measure_s: float, *, seed: int, rs
             kernel_drops = udp_drops(side.live.listen.port)
             time.sleep(0.3)
         finally:
+            measuring.set()
+            page_done.set()
             code = svc.stop()
             stop.set()
             cat062.close()
@@ -650,6 +720,7 @@ def run_phase(n_tracks: int, warmup_s: float, measure_s: float, *, seed: int, rs
         service_exit=code,
         service_said=service_stdout,
         profile=str(profile) if profile else None,
+        console=page.result if page is not None else None,
     )
 
 
@@ -667,6 +738,14 @@ def show(r: dict) -> None:
           f"{r['dropped']}, kernel drops {r['udp_kernel_drops']}; service CPU {r['service_cpu_percent']}% of a core; "
           f"RSS {r['rss_mb_first']} -> {r['rss_mb_last']} MB (max {r['rss_mb_max']}, {r['rss_mb_per_min']} MB/min); "
           f"sender lag p99 {r['sender_lag_ms']['p99']} ms", flush=True)
+    cp = r.get("console")
+    if cp and "error" in cp:
+        print(f"    console: {cp['error']}", flush=True)
+    elif cp:
+        print(f"    console in Chromium: {cp['tracks_drawn_median']} tracks drawn; drawing a picture p50 "
+              f"{cp['draw_ms']['p50']} ms, p99 {cp['draw_ms']['p99']} ms, max {cp['draw_ms']['max']} ms over "
+              f"{cp['draws']} draws; {cp['long_tasks']} long tasks (max {cp['long_task_max_ms']} ms); "
+              f"page errors {len(cp['errors'])}", flush=True)
 
 
 def main(argv=None) -> dict:
@@ -679,6 +758,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--soak-tracks", type=int, default=1000, help=argparse.SUPPRESS)
     ap.add_argument("--rss-every-s", type=float, default=10.0, help="service memory sampling period (default 10)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--console", action="store_true", help="open the operator's console in headless Chromium "
+                                                           "through each phase and measure its drawing")
     ap.add_argument("--profile-service", type=Path, default=None, metavar="DIR",
                     help="run each service under cProfile, writing DIR/service-N.prof")
     args = ap.parse_args(argv)
@@ -702,7 +783,8 @@ def main(argv=None) -> dict:
     for i, (n, warm, meas, label) in enumerate(phases):
         prof = args.profile_service / f"service-{i}.prof" if args.profile_service else None
         print(f"{label}: {warm:.0f} s warm-up, {meas:.0f} s measured ...", flush=True)
-        r = run_phase(n, warm, meas, seed=args.seed + i, rss_every_s=args.rss_every_s, profile=prof, label=label)
+        r = run_phase(n, warm, meas, seed=args.seed + i, rss_every_s=args.rss_every_s, profile=prof, label=label,
+                      console=args.console)
         results.append(r)
         show(r)
     load1 = os.getloadavg()
