@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from tdome import geo
 from tdome.live import asterix, sky
+from tdome.live import picture as live_picture
 from tdome.live.service import LiveC2, Outputs, elevation_from_height
 from tdome.live.sky import Flight
 from tdome.messages import Detections, SensorSite
@@ -146,6 +147,9 @@ def test_an_adsb_aircraft_is_never_engaged_and_the_reason_is_recorded(side):
     plain = LiveC2(side, Outputs(message=messages.append))
     _feed(plain, side, [_inbound(side)], 0.0, 150.0)
     assert any(m["type"] == "order" for m in messages), "the inbound flight was never engaged"
+    # The operator's picture (tdome.live.picture) shows the same: hostile without ADS-B, civil with it.
+    shown = live_picture.tracks(plain, plain.last_cycle_s)
+    assert shown["identity"] == ["hostile"] and shown["callsign"] == [None]
 
     messages.clear()
     identified = LiveC2(side, Outputs(message=messages.append))
@@ -154,6 +158,8 @@ def test_an_adsb_aircraft_is_never_engaged_and_the_reason_is_recorded(side):
     reasons = [e["detail"] for e in identified.events if e["kind"] == "identified"]
     assert reasons and "ABC123 CAL123" in reasons[0] and "never engaged" in reasons[0]
     assert identified.summary()["identified"] == {"1": "ABC123 CAL123"}
+    shown = live_picture.tracks(identified, identified.last_cycle_s)
+    assert shown["identity"] == ["civil"] and shown["callsign"] == ["CAL123"] and shown["cls"] == ["aircraft"]
 
 
 @settings(max_examples=200, deadline=None)
