@@ -27,16 +27,39 @@ or ``unknown`` (no status yet).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections import Counter
+from typing import Any, Protocol
 
 import numpy as np
 
 from tdome import geo
-from tdome.messages import LAYERS, THREAT_CLASSES
+from tdome.c2.core import BattleManager, C2Config, CycleOutput
+from tdome.messages import LAYERS, THREAT_CLASSES, BatteryStatus, DefendedAsset, SensorSite
 from tdome.viz import palette
 
-if TYPE_CHECKING:
-    from tdome.live.service import LiveC2
+
+class Source(Protocol):
+    """What the picture reads of the service's C2 core (:class:`tdome.live.service.LiveC2`)."""
+
+    side: Any
+    sites: list[SensorSite]
+    assets: list[DefendedAsset]
+    units: list[Any]  # the batteries (tdome.world.effectors.FireUnit)
+    config: C2Config
+    bm: BattleManager
+    status: dict[int, BatteryStatus]
+    identified: dict[int, tuple[int, str]]
+    last: CycleOutput | None
+    last_cycle_s: float
+    radar_seen: list[float]
+    silent_until: dict[str, float]
+    launched: set[int]
+    counts: Counter
+
+    def scene(self) -> dict: ...
+
+    def engaged_layers(self) -> dict[int, str]: ...
+
 
 LOST_AFTER_REVISITS = 3.0
 COASTING_REVISITS = 1.5  # as the CAT062 output marks a coasting track
@@ -48,7 +71,7 @@ def _num(a: np.ndarray, digits: int) -> list:
     return [None if not math.isfinite(v) else v for v in r.tolist()]
 
 
-def hello(c2: LiveC2) -> dict:
+def hello(c2: Source) -> dict:
     """The console's map and the service's fixed facts."""
     from tdome.viz.replay import Q_DEG, _coast
 
@@ -61,7 +84,7 @@ def hello(c2: LiveC2) -> dict:
                 layers=list(LAYERS), classes=list(THREAT_CLASSES))
 
 
-def tracks(c2: LiveC2, now: float) -> dict:
+def tracks(c2: Source, now: float) -> dict:
     """The picture's tracks at ``now`` as columns (module docstring)."""
     out = c2.last
     if out is not None and c2.last_cycle_s == now:
@@ -133,7 +156,7 @@ def tracks(c2: LiveC2, now: float) -> dict:
             "ilat": ilat, "ilon": ilon, "ttg": ttg, "asset": asset, "engaged": by, "callsign": callsign}
 
 
-def radars(c2: LiveC2, now: float) -> list[dict]:
+def radars(c2: Source, now: float) -> list[dict]:
     out = []
     for k, s in enumerate(c2.sites):
         seen = c2.radar_seen[k]
@@ -147,7 +170,7 @@ def radars(c2: LiveC2, now: float) -> list[dict]:
     return out
 
 
-def batteries(c2: LiveC2, now: float) -> list[dict]:
+def batteries(c2: Source, now: float) -> list[dict]:
     timeout = float(c2.config.doctrine.status_timeout_s)
     out: list[dict] = []
     for u in c2.units:
@@ -163,7 +186,7 @@ def batteries(c2: LiveC2, now: float) -> list[dict]:
     return out
 
 
-def recommendations(c2: LiveC2, now: float) -> list[dict]:
+def recommendations(c2: Source, now: float) -> list[dict]:
     """The requests waiting for an operator, with the time left before their shot window closes."""
     out = []
     for e in c2.bm.waiting():
@@ -175,7 +198,7 @@ def recommendations(c2: LiveC2, now: float) -> list[dict]:
     return out
 
 
-def engagements(c2: LiveC2) -> list[dict]:
+def engagements(c2: Source) -> list[dict]:
     """Orders out and not yet assessed: who fires at what."""
     out = []
     for e in c2.bm.engagements.values():
@@ -188,11 +211,11 @@ def engagements(c2: LiveC2) -> list[dict]:
     return out
 
 
-def authority(c2: LiveC2) -> dict[str, str]:
+def authority(c2: Source) -> dict[str, str]:
     return {layer: c2.bm.authority.get(layer, "auto") for layer in LAYERS}
 
 
-def picture(c2: LiveC2, now: float, events: list[dict]) -> dict:
+def picture(c2: Source, now: float, events: list[dict]) -> dict:
     """The whole picture at ``now`` (module docstring), with the events since the previous one."""
     return dict(type="picture", time_s=now, tracks=tracks(c2, now), radars=radars(c2, now),
                 batteries=batteries(c2, now), authority=authority(c2), recommendations=recommendations(c2, now),
@@ -200,7 +223,7 @@ def picture(c2: LiveC2, now: float, events: list[dict]) -> dict:
                 counts={k: int(c2.counts.get(k, 0)) for k in ("datagrams", "plots", "cycles", "adsb")})
 
 
-def _event(c2: LiveC2, e: dict) -> dict:
+def _event(c2: Source, e: dict) -> dict:
     b = e["battery"]
     return dict(time_s=e["time_s"], kind=e["kind"], track_id=e["track_id"],
                 battery=c2.units[b].name if 0 <= b < len(c2.units) else None, layer=e["layer"] or None,
