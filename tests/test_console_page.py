@@ -543,3 +543,38 @@ def test_a_thousand_tracks_are_drawn(fed):
     assert fed.page.evaluate("tdomeConsole.trackIds()") == list(range(100, 1100))
     assert [h[0] for h in fed.page.evaluate("tdomeConsole.history(1099)")] == [45124.0, 45125.0]  # new in these two
     assert fed.errors() == [] and fed.outside == []
+
+
+def test_the_panels_are_kept_in_place_and_the_engagements_listed_are_capped(fed):
+    """A picture like the last rewrites only what changed; hundreds of engagements list the most pressing."""
+    page = fed.page
+    many = [dict(engagement_id=1000 + k, battery="Mid Taipei", layer="mid", track_id=100 + k % 10, rounds=1 + k % 2,
+                 intercept_time_s=45200.0 + k, state="ordered" if k % 2 else "launched") for k in range(300)]
+    first = picture(time_s=45130.0)
+    first["engagements"] = many
+    fed.ingest(first)
+    rows = page.locator("#engagements tr").all_inner_texts()
+    assert 10 <= len(rows) - 2 < 100  # the header, the rows shown, the line counting the rest
+    assert rows[1].split()[0] == "E1000" and "launched" in rows[1] and "in 70 s" in rows[1]  # in flight, soonest
+    assert all("launched" in r for r in rows[1:-1])
+    assert "more" in rows[-1] and "300 in all" in rows[-1] and "150 ordered" in rows[-1]
+    # The same rows (and the same battery rows), not new ones: mark them, then send the next picture.
+    page.evaluate("""() => { for (const sel of ['#engagements tr:nth-child(2)', '#batteries tr:nth-child(2)'])
+        document.querySelector(sel).dataset.mark = 'kept'; }""")
+    second = picture(time_s=45131.0, events=[dict(time_s=45130.5 + k / 10, kind="launch", track_id=100 + k,
+                                                  battery="Mid Taipei", layer="mid", detail=None, user=None)
+                                             for k in range(3)])
+    second["engagements"] = many
+    fed.ingest(second)
+    assert page.evaluate("document.querySelector('#engagements tr:nth-child(2)').dataset.mark") == "kept"
+    assert page.evaluate("document.querySelector('#batteries tr:nth-child(2)').dataset.mark") == "kept"
+    assert "in 69 s" in page.locator("#engagements tr").nth(1).inner_text()
+    events = page.locator("#events li").all_inner_texts()
+    assert "T102" in events[0] and "T101" in events[1] and "T100" in events[2]  # newest first
+    # A few engagements: all of them, in the service's order, and no counting line.
+    fed.ingest(picture(time_s=45132.0, events=[dict(time_s=45132.0, kind="order", track_id=100, battery=None,
+                                                      layer=None, detail=None, user=None)] * 250))
+    rows = page.locator("#engagements tr").all_inner_texts()
+    assert len(rows) == 2 and rows[1].split()[0] == "E7" and "launched" in rows[1]
+    assert page.locator("#events li").count() == 200  # the newest kept
+    assert fed.errors() == [] and fed.outside == []

@@ -9,6 +9,9 @@
   const RETRY_MIN_MS = 500;
   const RETRY_MAX_MS = 10000;
   const EVENTS_KEPT = 200;
+  // Engagements listed: those in flight first, the soonest intercept first; a line counts the rest. Hundreds of
+  // rows rebuilt once a second cost the page more than drawing a thousand tracks, and no one reads them.
+  const ENGAGEMENTS_SHOWN = 30;
   const FRAMES_KEPT = 300;
   const HISTORY_KEPT = 120; // positions kept per track: two minutes of pictures, the selected track's trail
   const LEADER_S = 30; // a leader line is the ground the track covers in this time at its speed...
@@ -79,13 +82,49 @@
   const frames = [];
   let draws = 0;
   const drawn = { tracks: 0, radars: 0, batteries: 0, assets: 0 };
-  let trackRow = new Map(); // track id -> its column index in the latest picture
-  const history = new Map(); // track id -> [[time_s, lat, lon], ...] of the pictures it was in, oldest first
-  let threatened = new Set(); // names of the assets some track threatens now
+  const trackRow = new Map(); // track id -> its column index in the latest picture
+  // track id -> its Trail: [time_s, lat, lon] of the pictures it was in, oldest first, at most HISTORY_KEPT
+  const history = new Map();
+  const threatened = new Set(); // names of the assets some track threatens now
+  let pictures = 0; // pictures received: a trail not seen in the latest one is dropped
   // Recommendations waiting, by engagement id: the element, and time_left_s with the moment it was received,
   // from which the countdown runs between pictures.
   const waiting = new Map();
   const pendingAuthority = new Set(); // layers whose change is on its way to the service
+
+  // The last HISTORY_KEPT positions of a track in one flat ring, so a picture of a thousand tracks allocates
+  // nothing for them and drops its oldest position without shifting the others.
+  class Trail {
+    constructor() {
+      this.buf = new Float64Array(3 * HISTORY_KEPT);
+      this.start = 0;
+      this.length = 0;
+      this.seen = 0;
+    }
+
+    push(t, lat, lon) {
+      let k;
+      if (this.length < HISTORY_KEPT) k = (this.start + this.length++) % HISTORY_KEPT;
+      else { k = this.start; this.start = (this.start + 1) % HISTORY_KEPT; }
+      this.buf[3 * k] = t;
+      this.buf[3 * k + 1] = lat;
+      this.buf[3 * k + 2] = lon;
+    }
+
+    // fn(time_s, lat, lon, index) for each position, oldest first.
+    forEach(fn) {
+      for (let j = 0; j < this.length; j++) {
+        const k = 3 * ((this.start + j) % HISTORY_KEPT);
+        fn(this.buf[k], this.buf[k + 1], this.buf[k + 2], j);
+      }
+    }
+
+    toArray() {
+      const out = [];
+      this.forEach((t, lat, lon) => out.push([t, lat, lon]));
+      return out;
+    }
+  }
 
   function fail(what, err) {
     const text = `${what}: ${err && err.message ? err.message : err}`;
@@ -251,7 +290,10 @@
   function resize() {
     const r = canvas.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
-    if (dpr !== view.dpr) symbols.clear(); // cached bitmaps are drawn for one pixel ratio
+    if (dpr !== view.dpr) { // cached bitmaps are drawn for one pixel ratio
+      symbols.clear();
+      symbolGen++;
+    }
     view.dpr = dpr;
     view.w = Math.max(1, r.width);
     view.h = Math.max(1, r.height);
@@ -289,6 +331,7 @@
   // Each distinct symbol is drawn once by milsymbol into a bitmap at the screen's pixel ratio, then copied
   // where needed: a thousand tracks are a thousand drawImage calls, not a thousand SVG paths.
   const symbols = new Map();
+  let symbolGen = 0; // counts the times the cache was emptied
   function symbol(sidc, size, mark) {
     const key = `${sidc}|${size}|${mark || ""}`;
     let s = symbols.get(key);
@@ -302,8 +345,11 @@
     return s;
   }
 
+  // On whole device pixels: the bitmap is then copied, not resampled, which makes the frame's raster (in the
+  // compositor's commit, after draw() returns) several times cheaper at a thousand tracks.
   function blit(g, s, x, y) {
-    g.drawImage(s.canvas, x - s.ax, y - s.ay, s.w, s.h);
+    const d = view.dpr;
+    g.drawImage(s.canvas, Math.round((x - s.ax) * d) / d, Math.round((y - s.ay) * d) / d, s.w, s.h);
   }
 
   // ------------------------------------------------------------------ drawing
@@ -471,11 +517,32 @@
   let ty = new Float64Array(0);
   let onScreen = new Uint8Array(0);
 
+  // What each track of the latest picture looks like (its symbol, label and leader colour) is worked out once
+  // per picture, when first drawn, not again in every frame of a pan or zoom: no strings or maps per track
+  // and frame.
+  let look = null;
+  function trackLook() {
+    if (look && look.picture === picture && look.gen === symbolGen) return look;
+    const T = picture.tracks;
+    const n = T.id.length;
+    const colours = [];
+    const colour = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = T.identity[i] === "civil" ? "#6a3d9a" : hello.colours.classes[T.cls[i]] || hello.colours.unknown;
+      let k = colours.indexOf(c);
+      if (k < 0) k = colours.push(c) - 1;
+      colour[i] = k;
+    }
+    look = { picture, gen: symbolGen, sym: new Array(n).fill(null), label: new Array(n).fill(null), colours, colour };
+    return look;
+  }
+
   function drawTracks(g) {
     drawn.tracks = 0;
     if (!picture) return;
     const T = picture.tracks;
     const n = T.id.length;
+    const L = trackLook();
     if (tx.length !== n) {
       tx = new Float64Array(n);
       ty = new Float64Array(n);
@@ -493,7 +560,7 @@
       g.strokeStyle = "rgba(29, 39, 51, 0.7)";
       g.lineWidth = 1.5;
       g.beginPath();
-      history.get(selected.id).forEach(([, lat, lon], k) => (k ? g.lineTo(X(lon), Y(lat)) : g.moveTo(X(lon), Y(lat))));
+      history.get(selected.id).forEach((t, lat, lon, k) => (k ? g.lineTo(X(lon), Y(lat)) : g.moveTo(X(lon), Y(lat))));
       g.stroke();
     }
     // Under the symbols: the predicted impact lines, then the leader lines, each colour one path.
@@ -515,18 +582,12 @@
     }
     if (ui.leaders.checked) {
       const k = LEADER_S * pxPerM();
-      const byColour = new Map();
-      for (let i = 0; i < n; i++) {
-        if (!onScreen[i]) continue;
-        const c = T.identity[i] === "civil" ? "#6a3d9a" : hello.colours.classes[T.cls[i]] || hello.colours.unknown;
-        if (!byColour.has(c)) byColour.set(c, []);
-        byColour.get(c).push(i);
-      }
       g.lineWidth = 1.5;
-      for (const [c, rows] of byColour) {
-        g.strokeStyle = c;
+      for (let c = 0; c < L.colours.length; c++) {
+        g.strokeStyle = L.colours[c];
         g.beginPath();
-        for (const i of rows) {
+        for (let i = 0; i < n; i++) {
+          if (!onScreen[i] || L.colour[i] !== c) continue;
           const len = Math.min(LEADER_MAX_PX, T.speed[i] * k);
           const a = T.course[i] * Math.PI / 180;
           g.moveTo(tx[i], ty[i]);
@@ -542,12 +603,17 @@
     for (let i = 0; i < n; i++) {
       if (!onScreen[i]) continue;
       // A decoy: found light by the discriminator, never engaged; whatever it imitates, it is only suspect.
-      const s = T.decoy[i] ? symbol(trackSidc("suspect", T.cls[i]), TRACK_SIZE, DECOY_MARK)
-        : symbol(trackSidc(T.identity[i], T.cls[i]), TRACK_SIZE, "");
+      let s = L.sym[i];
+      if (!s) {
+        s = T.decoy[i] ? symbol(trackSidc("suspect", T.cls[i]), TRACK_SIZE, DECOY_MARK)
+          : symbol(trackSidc(T.identity[i], T.cls[i]), TRACK_SIZE, "");
+        L.sym[i] = s;
+      }
       g.globalAlpha = T.coasting[i] ? DIM : 1;
       blit(g, s, tx[i], ty[i]);
       if (labels) {
-        g.fillText(T.callsign[i] ? `T${T.id[i]} ${T.callsign[i]}` : `T${T.id[i]}`, tx[i], ty[i] - s.ay + s.h + 11);
+        if (L.label[i] === null) L.label[i] = T.callsign[i] ? `T${T.id[i]} ${T.callsign[i]}` : `T${T.id[i]}`;
+        g.fillText(L.label[i], tx[i], ty[i] - s.ay + s.h + 11);
       }
       drawn.tracks++;
     }
@@ -622,6 +688,7 @@
     ui.overlay.hidden = true;
     ui.loginError.textContent = "";
     buildAuthority();
+    batteryTable = radarTable = engagementTable = null; // made again for this scene by the next picture
     applyRole();
     invalidate(true);
   }
@@ -630,22 +697,23 @@
     if (!hello) return; // a picture is meaningless before the scene it is drawn on
     picture = p;
     const T = p.tracks;
-    trackRow = new Map();
-    threatened = new Set();
+    trackRow.clear();
+    threatened.clear();
+    pictures++;
     for (let i = 0; i < T.id.length; i++) {
       trackRow.set(T.id[i], i);
       if (T.asset[i] !== null) threatened.add(T.asset[i]);
       let h = history.get(T.id[i]);
       if (!h) {
-        h = [];
+        h = new Trail();
         history.set(T.id[i], h);
       }
-      h.push([p.time_s, T.lat[i], T.lon[i]]);
-      if (h.length > HISTORY_KEPT) h.shift();
+      h.push(p.time_s, T.lat[i], T.lon[i]);
+      h.seen = pictures;
     }
-    for (const id of history.keys()) if (!trackRow.has(id)) history.delete(id);
-    ui.clock.textContent = `${clockText(p.time_s)} UTC`;
-    ui.count.textContent = `${T.id.length} tracks`;
+    if (history.size > trackRow.size) for (const [id, h] of history) if (h.seen !== pictures) history.delete(id);
+    setText(ui.clock, `${clockText(p.time_s)} UTC`);
+    setText(ui.count, `${T.id.length} tracks`);
     showAuthority(p.authority || {});
     showRecommendations(p.recommendations || []);
     showBatteries(p.batteries || []);
@@ -663,6 +731,11 @@
     const s = ((Math.floor(t) % 86400) + 86400) % 86400;
     const two = (v) => String(v).padStart(2, "0");
     return `${two(Math.floor(s / 3600))}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
+  }
+
+  // Writes an element's text only when it differs: an unchanged write still costs style and layout.
+  function setText(e, text) {
+    if (e.textContent !== text) e.textContent = text;
   }
 
   const el = (tag, text, cls) => {
@@ -695,7 +768,10 @@
   // A viewer sees everything and changes nothing; so does anyone while the page is not connected.
   function applyRole() {
     const off = isViewer() || !connected;
-    for (const s of ui.authority.querySelectorAll("select")) s.disabled = off || pendingAuthority.has(s.dataset.layer);
+    for (const s of ui.authority.querySelectorAll("select")) {
+      const disabled = off || pendingAuthority.has(s.dataset.layer);
+      if (s.disabled !== disabled) s.disabled = disabled;
+    }
     for (const w of waiting.values()) setDecisionButtons(w.el, !off && !w.closed && !w.busy);
   }
 
@@ -719,7 +795,7 @@
     for (const s of ui.authority.querySelectorAll("select")) {
       const v = map[s.dataset.layer];
       // A layer whose change is on its way keeps the operator's choice until the service answers.
-      if (v && !pendingAuthority.has(s.dataset.layer)) s.value = v;
+      if (v && s.value !== v && !pendingAuthority.has(s.dataset.layer)) s.value = v;
     }
   }
 
@@ -746,7 +822,7 @@
   }
 
   function setDecisionButtons(li, on) {
-    for (const b of li.querySelectorAll("button")) b.disabled = !on;
+    for (const b of li.querySelectorAll("button")) if (b.disabled !== !on) b.disabled = !on;
   }
 
   // The list is updated in place, not rebuilt: an operator about to click a button must not see it replaced
@@ -769,16 +845,17 @@
         reject.dataset.reject = id;
         approve.addEventListener("click", () => decide(id, "approve"));
         reject.addEventListener("click", () => decide(id, "reject"));
-        li.append(el("span", "", "what"), approve, reject, el("span", "", "left"));
+        const what = el("span", "", "what");
+        const left = el("span", "", "left");
+        li.append(what, approve, reject, left);
         ui.recommendations.append(li);
-        w = { el: li, busy: false, closed: false };
+        w = { el: li, what, leftEl: left, busy: false, closed: false };
         waiting.set(id, w);
       }
       w.rec = r;
       w.left = r.time_left_s;
       w.at = now;
-      w.el.querySelector(".what").textContent =
-        `T${r.track_id} ← ${r.battery} (${r.layer}), ${r.rounds} round${r.rounds === 1 ? "" : "s"}`;
+      setText(w.what, `T${r.track_id} ← ${r.battery} (${r.layer}), ${r.rounds} round${r.rounds === 1 ? "" : "s"}`);
     }
     for (const [id, w] of waiting) {
       if (seen.has(id)) continue;
@@ -795,7 +872,7 @@
     for (const w of waiting.values()) {
       const left = Math.max(0, Math.ceil(w.left - (now - w.at) / 1000));
       const closed = left <= 0;
-      w.el.querySelector(".left").textContent = closed ? "window closed" : `closes in ${left} s`;
+      setText(w.leftEl, closed ? "window closed" : `closes in ${left} s`);
       if (closed !== w.closed) {
         w.closed = closed;
         w.el.classList.toggle("closed", closed);
@@ -829,36 +906,118 @@
     applyRole();
   }
 
+  // A table kept in place from one picture to the next: a row per key, made once; a cell's text or class is
+  // written only when it changes, and a row moves only when the order does, so that a picture like the last
+  // costs the page no style, layout or paint, and an operator reading a row does not see it replaced.
+  function keyedTable(table, headings) {
+    const head = row(headings, true);
+    table.replaceChildren(head);
+    return { table, head, rows: new Map(), stamp: 0, more: null };
+  }
+
+  // Show `items` in this order: key(item) names its row, cells(item) its cells' [text, class] (a bare string
+  // has no class), first(item) an element put before the first cell's text when the row is made. `more`: the
+  // text of a last line spanning the table, or "" for none.
+  function syncTable(t, items, key, cells, first, more) {
+    t.stamp++;
+    let at = t.head.nextSibling;
+    for (const item of items) {
+      let k = String(key(item));
+      while (t.rows.has(k) && t.rows.get(k).stamp === t.stamp) k += "+"; // the same key twice: a row each
+      const values = cells(item);
+      let r = t.rows.get(k);
+      if (!r) {
+        const tr = document.createElement("tr");
+        r = { tr, tds: [], texts: [], cls: [], stamp: 0 };
+        for (let j = 0; j < values.length; j++) {
+          const td = document.createElement("td");
+          if (j === 0 && first) td.append(first(item));
+          const text = document.createTextNode("");
+          td.append(text);
+          tr.append(td);
+          r.tds.push(td);
+          r.texts.push(text);
+          r.cls.push("");
+        }
+        t.rows.set(k, r);
+      }
+      r.stamp = t.stamp;
+      for (let j = 0; j < values.length; j++) {
+        const v = values[j];
+        const text = typeof v === "string" ? v : v[0];
+        const cls = typeof v === "string" ? "" : v[1];
+        if (r.texts[j].data !== text) r.texts[j].data = text;
+        if (r.cls[j] !== cls) {
+          r.cls[j] = cls;
+          r.tds[j].className = cls;
+        }
+      }
+      if (r.tr === at) at = at.nextSibling;
+      else t.table.insertBefore(r.tr, at);
+    }
+    for (const [k, r] of t.rows) {
+      if (r.stamp === t.stamp) continue;
+      r.tr.remove();
+      t.rows.delete(k);
+    }
+    if (more) {
+      if (!t.more) {
+        const td = el("td", "", "more");
+        td.colSpan = t.head.childElementCount;
+        t.more = document.createElement("tr");
+        t.more.append(td);
+      }
+      setText(t.more.firstChild, more);
+      if (t.table.lastChild !== t.more) t.table.append(t.more);
+    } else if (t.more) t.more.remove();
+  }
+
+  let batteryTable = null;
+  let radarTable = null;
+  let engagementTable = null;
+
   function showBatteries(list) {
-    const layer = new Map(hello.batteries.map((b) => [b.name, b.layer]));
-    ui.batteries.replaceChildren(row(["battery", "layer", "ready / stock / magazine", "state"], true),
-      ...list.map((b) => {
-        const l = b.layer || layer.get(b.name) || "";
-        const name = el("span");
-        name.append(swatch(hello.colours.layers[l] || "#333"), document.createTextNode(b.name));
-        const tr = row([name, l, `${b.ready} / ${b.stock} / ${b.magazine}`, b.state]);
-        tr.lastChild.className = `st-${b.state}`;
-        return tr;
-      }));
+    if (!batteryTable) batteryTable = keyedTable(ui.batteries, ["battery", "layer", "ready / stock / magazine", "state"]);
+    const layerOf = (b) => b.layer || (hello.batteries.find((h) => h.name === b.name) || {}).layer || "";
+    syncTable(batteryTable, list, (b) => b.name,
+      (b) => [b.name, layerOf(b), `${b.ready} / ${b.stock} / ${b.magazine}`, [b.state, `st-${b.state}`]],
+      (b) => swatch(hello.colours.layers[layerOf(b)] || "#333"), "");
   }
 
   function showRadars(list) {
-    ui.radars.replaceChildren(row(["radar", "state", "last scan"], true), ...list.map((r) => {
-      const tr = row([r.name, r.state, r.last_scan_s === null || r.last_scan_s === undefined ? "—"
-        : `${Math.max(0, picture.time_s - r.last_scan_s).toFixed(0)} s ago`]);
-      tr.children[1].className = `st-${r.state}`;
-      return tr;
-    }));
+    if (!radarTable) radarTable = keyedTable(ui.radars, ["radar", "state", "last scan"]);
+    syncTable(radarTable, list, (r) => r.name, (r) => [r.name, [r.state, `st-${r.state}`],
+      r.last_scan_s === null || r.last_scan_s === undefined ? "—"
+        : `${Math.max(0, picture.time_s - r.last_scan_s).toFixed(0)} s ago`], null, "");
+  }
+
+  // In flight (launched) before ordered; then the soonest intercept; then the newest.
+  function engagementOrder(a, b) {
+    const fa = a.state === "launched" ? 0 : 1;
+    const fb = b.state === "launched" ? 0 : 1;
+    if (fa !== fb) return fa - fb;
+    if (a.intercept_time_s !== b.intercept_time_s) return a.intercept_time_s - b.intercept_time_s;
+    return b.engagement_id - a.engagement_id;
   }
 
   function showEngagements(list, timeS) {
-    ui.engagements.replaceChildren(row(["id", "track", "battery", "rounds", "state", "intercept"], true),
-      ...list.map((e) => {
-        const tr = row([`E${e.engagement_id}`, `T${e.track_id}`, `${e.battery} (${e.layer})`, String(e.rounds),
-          e.state, `in ${Math.max(0, e.intercept_time_s - timeS).toFixed(0)} s`]);
-        tr.children[4].className = `st-${e.state}`;
-        return tr;
-      }));
+    if (!engagementTable) {
+      engagementTable = keyedTable(ui.engagements, ["id", "track", "battery", "rounds", "state", "intercept"]);
+    }
+    let shown = list;
+    let more = "";
+    if (list.length > ENGAGEMENTS_SHOWN) {
+      shown = list.slice().sort(engagementOrder).slice(0, ENGAGEMENTS_SHOWN);
+      const byState = new Map();
+      for (const e of list) byState.set(e.state, (byState.get(e.state) || 0) + 1);
+      for (const e of shown) byState.set(e.state, byState.get(e.state) - 1);
+      const parts = [];
+      for (const [state, n] of byState) if (n > 0) parts.push(`${n} ${state}`);
+      more = `and ${list.length - shown.length} more (${parts.join(", ")}), ${list.length} in all`;
+    }
+    syncTable(engagementTable, shown, (e) => e.engagement_id, (e) => [`E${e.engagement_id}`, `T${e.track_id}`,
+      `${e.battery} (${e.layer})`, String(e.rounds), [e.state, `st-${e.state}`],
+      `in ${Math.max(0, e.intercept_time_s - timeS).toFixed(0)} s`], null, more);
   }
 
   function eventText(e) {
@@ -871,14 +1030,19 @@
     return parts.join(" · ");
   }
 
-  // Newest first; a picture's events come oldest first, so each goes on top in turn.
+  // Newest first; a picture's events come oldest first, so each goes on top in turn, all in one insertion. The
+  // list is never rebuilt: only the new entries are made and the oldest beyond EVENTS_KEPT dropped.
   function logEvents(list) {
-    for (const e of list) {
+    if (!list.length) return;
+    const fresh = document.createDocumentFragment();
+    for (let j = Math.max(0, list.length - EVENTS_KEPT); j < list.length; j++) {
+      const e = list[j];
       const li = el("li");
       li.append(el("span", clockText(e.time_s), "t"), el("span", KIND_LABELS[e.kind] || e.kind.replace(/_/g, " "),
         `k k-${e.kind}`), document.createTextNode(" " + eventText(e)));
-      ui.events.prepend(li);
+      fresh.prepend(li);
     }
+    ui.events.prepend(fresh);
     while (ui.events.childElementCount > EVENTS_KEPT) ui.events.lastElementChild.remove();
   }
 
@@ -933,8 +1097,19 @@
       ["position", ll(a.lat_deg, a.lon_deg)]];
   }
 
+  // Refreshed with every picture: the same fields as before have their values rewritten where they changed.
+  let detailKeys = "";
   function showDetails() {
-    ui.details.replaceChildren(dl(detailPairs(selected)));
+    const pairs = detailPairs(selected);
+    const keys = pairs.map((p) => p[0]).join("\n");
+    const d = ui.details.firstElementChild;
+    if (keys !== detailKeys || !d || d.tagName !== "DL") {
+      ui.details.replaceChildren(dl(pairs));
+      detailKeys = keys;
+      return;
+    }
+    const dds = d.getElementsByTagName("dd");
+    pairs.forEach((p, j) => setText(dds[j], p[1]));
   }
 
   // The nearest thing under the pointer: a track first (they move and matter most), then our own sites.
@@ -1068,7 +1243,7 @@
     get symbolsCached() { return symbols.size; },
     get selected() { return selected ? { ...selected } : null; },
     trackIds: () => (picture ? picture.tracks.id.slice() : []),
-    history: (trackId) => (history.get(trackId) || []).map((h) => h.slice()),
+    history: (trackId) => (history.has(trackId) ? history.get(trackId).toArray() : []),
     screenOf,
     ingest,
   });
