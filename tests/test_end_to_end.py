@@ -246,6 +246,36 @@ def test_summary_carries_siap_and_nees_consistent_with_the_run_tables(small_run)
     assert any(x.startswith("filter consistency, state NEES (6 dof)") for x in lines)
 
 
+def test_gospa_and_siap_over_the_threats_a_radar_could_see(small_run):
+    """Beside the figures over every live threat, the summary gives them over the detectable ones (inside some
+    radar's coverage, above its horizon): recomputed here from the run's tables and the radars' geometry."""
+    import pyarrow.parquet as pq
+
+    from tdome import geo
+    from tdome.analysis.metrics import siap
+
+    rec, folder = small_run
+    tr = json.loads((folder / "summary.json").read_text())["tracking"]
+    truth = pq.read_table(folder / "truth.parquet").to_pydict()
+    t, j = np.array(truth["time_s"]), np.array(truth["threat_id"])
+    pos = geo.geodetic_to_ecef(np.radians(truth["lat_deg"]), np.radians(truth["lon_deg"]), np.array(truth["alt_m"]))
+    seen = np.zeros(t.size, dtype=bool)
+    for site in rec.sites:
+        seen |= site.covers(np.asarray(pos, dtype=float))
+    # Launches below the radars' horizon: part of the threat-time no radar could see.
+    assert 0.0 < seen.mean() < 1.0 and tr["detectable_fraction"] == pytest.approx(seen.mean(), abs=0.01)
+    tracks = pq.read_table(folder / "tracks.parquet").to_pydict()
+    kt, kid, ktruth = np.array(tracks["time_s"]), np.array(tracks["track_id"]), np.array(tracks["truth_id"])
+    hidden = set(zip(t[~seen].tolist(), j[~seen].tolist()))
+    kept = np.array([(a, b) not in hidden for a, b in zip(kt.tolist(), ktruth.tolist())], dtype=bool)
+    s = siap(t[seen], j[seen], kt[kept], kid[kept], ktruth[kept])
+    assert tr["siap_detectable_completeness"] == pytest.approx(s.completeness, abs=0.01)
+    # The time before a threat is detectable no longer counts against the picture.
+    assert tr["siap_detectable_completeness"] > tr["siap_completeness"]
+    assert tr["missed_detectable_mean"] < tr["missed_mean"]
+    assert tr["gospa_detectable_mean_m"] < tr["gospa_mean_m"]
+
+
 @pytest.mark.parametrize("tracker", [{"association": "jpda", "initiation": "score"}, {"motion": "imm"},
                                      {"filter": "ukf"}], ids=["jpda-score", "imm", "ukf"])
 def test_every_tracking_algorithm_defends(tracker, defended):

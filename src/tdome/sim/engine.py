@@ -89,6 +89,10 @@ class RunRecord:
     # attributed truth, NaN when it is not alive; the prediction NaN where threat evaluation has none.
     track_rows: list[tuple] = field(default_factory=list)
     gospa_rows: list[tuple] = field(default_factory=list)  # (t, total, loc, missed, false, n_truth, n_tracks, n_pairs)
+    # The same over the detectable threats only (inside some radar's coverage, above its horizon: SensorSite.covers)
+    # and the tracks not held on a threat alive out of every radar's sight.
+    gospa_detectable_rows: list[tuple] = field(default_factory=list)
+    truth_detectable: list[bool] = field(default_factory=list)  # per truth row: detectable at that instant
     impact_hits: dict = field(default_factory=dict)  # threat row -> list of asset indices hit
     scan_ms: list[float] = field(default_factory=list)
     cycle_ms: list[float] = field(default_factory=list)
@@ -656,15 +660,29 @@ def _record(rec: RunRecord, t, truth_state, views: list[tuple[AirPicture, Threat
     are what the batteries' operators see, duplicates and all)."""
     pos, vel, alive = truth_state(t)
     idx = np.flatnonzero(alive)
+    seen = np.zeros(idx.size, dtype=bool)  # detectable: inside some radar's coverage, above its horizon
     if idx.size:
         lat, lon, alt = geo.ecef_to_geodetic(pos[idx])
         spd = np.linalg.norm(vel[idx], axis=1)
         rec.truth_rows.extend(zip(repeat(t, idx.size), idx.tolist(), np.degrees(lat).tolist(),
                                   np.degrees(lon).tolist(), alt.tolist(), spd.tolist()))
+        for site in rec.sites:
+            seen |= np.atleast_1d(site.covers(pos[idx]))
+        rec.truth_detectable.extend(seen.tolist())
     est = np.concatenate([pic.x[:, :3] for pic, _ in views]) if views else np.zeros((0, 3))
     g = gospa(pos[idx], est, c=GOSPA_C_M)
     rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est),
                            len(idx) - g.n_missed))
+    # Over the detectable threats: a track held on a threat no radar can see now (coasting out of coverage) is
+    # neither false nor a match; every other track stays in.
+    hidden = set(idx[~seen].tolist())
+    if hidden:
+        keep = np.array([truth_of(track_truth, tid) not in hidden for pic, _ in views for tid in pic.track_id.tolist()],
+                        dtype=bool)
+        est = est[keep] if keep.size else est
+    g = gospa(pos[idx[seen]], est, c=GOSPA_C_M)
+    rec.gospa_detectable_rows.append((t, g.total, g.localisation, g.missed, g.false, int(seen.sum()), len(est),
+                                      int(seen.sum()) - g.n_missed))
     for pic, threats in views:
         _record_tracks(rec, t, pic, threats, track_truth, pos, vel, alive)
 

@@ -187,6 +187,7 @@ def summarize(rec: RunRecord) -> dict:
                                       else None),
             missed_mean=float((g[busy, 3] / half_c2).mean()) if busy.any() else None,
             false_mean=float((g[busy, 4] / half_c2).mean()) if busy.any() else None,
+            **_gospa_detectable(rec.gospa_detectable_rows, half_c2),
             **_siap_nees_summary(rec),
             scan_ms_p50=_pct(rec.scan_ms, 50), scan_ms_p99=_pct(rec.scan_ms, 99),
             tracker=rec.tracker_stats,
@@ -288,6 +289,17 @@ def _network_summary(rec: RunRecord) -> dict:
     )
 
 
+def _gospa_detectable(rows: list[tuple], half_c2: float) -> dict:
+    """GOSPA over the threats some radar could see at each instant (:func:`tdome.sim.engine._record`)."""
+    g = np.array(rows) if rows else np.zeros((0, 8))
+    busy = g[:, 5] + g[:, 6] > 0
+    return dict(
+        gospa_detectable_mean_m=float(g[busy, 1].mean()) if busy.any() else None,
+        missed_detectable_mean=float((g[busy, 3] / half_c2).mean()) if busy.any() else None,
+        false_detectable_mean=float((g[busy, 4] / half_c2).mean()) if busy.any() else None,
+    )
+
+
 def _siap_nees_summary(rec: RunRecord) -> dict:
     """SIAP measures and NEES over the record instants (:mod:`tdome.analysis.siap`, :mod:`~.consistency`).
 
@@ -302,6 +314,15 @@ def _siap_nees_summary(rec: RunRecord) -> dict:
     k = np.array([[r[c] for c in cols] for r in rec.track_rows], dtype=float).reshape(-1, len(cols))
     s = siap(tr[:, 0], tr[:, 1].astype(np.int64), k[:, 0], k[:, 1].astype(np.int64), k[:, 2].astype(np.int64),
              pos_err=k[:, 3], vel_err=k[:, 4]).as_dict()
+    # Over the detectable threats: the truth rows some radar could see; the track rows held on a threat alive out
+    # of every radar's sight are left out (neither holding a detectable threat nor spurious).
+    seen = np.array(rec.truth_detectable, dtype=bool) if len(rec.truth_detectable) == len(tr) else np.ones(len(tr),
+                                                                                                           bool)
+    hidden = set(zip(tr[~seen, 0].tolist(), tr[~seen, 1].astype(np.int64).tolist()))
+    kept = np.array([(t, j) not in hidden for t, j in zip(k[:, 0].tolist(), k[:, 2].astype(np.int64).tolist())],
+                    dtype=bool)
+    sd = siap(tr[seen, 0], tr[seen, 1].astype(np.int64), k[kept, 0], k[kept, 1].astype(np.int64),
+              k[kept, 2].astype(np.int64)).as_dict()
     return dict(
         siap_completeness=s["completeness"], siap_ambiguity=s["ambiguity"], siap_spuriousness=s["spuriousness"],
         siap_position_rms_m=s["position_rms"], siap_position_mean_m=s["position_mean"],
@@ -309,6 +330,9 @@ def _siap_nees_summary(rec: RunRecord) -> dict:
         siap_track_changes=s["track_changes"], siap_truths_tracked=s["truths_tracked"],
         siap_track_changes_per_truth=s["track_changes_per_truth"],
         siap_longest_segment_fraction=s["longest_segment_fraction"],
+        siap_detectable_completeness=sd["completeness"], siap_detectable_ambiguity=sd["ambiguity"],
+        siap_detectable_spuriousness=sd["spuriousness"],
+        detectable_fraction=float(seen.mean()) if len(seen) else None,
         nees_position=nees_summary(k[:, 5], 3).as_dict(),
         nees_state=nees_summary(k[:, 6], 6).as_dict(),
     )

@@ -61,7 +61,9 @@ def print_summary(summary: dict, console) -> None:
         f"tracking GOSPA (c = {tr['gospa_c_m'] / 1e3:.0f} km, p = 2): mean {fmt(tr['gospa_mean_m'], '{:,.0f}')} m "
         f"per instant, 0 is a perfect picture: localisation RMS {fmt(tr['gospa_localisation_rms_m'], '{:,.0f}')} m "
         f"over tracks matched to a threat, {fmt(tr['missed_mean'], '{:.1f}')} threats missed and "
-        f"{fmt(tr['false_mean'], '{:.1f}')} false tracks per instant (each costs c/√2)",
+        f"{fmt(tr['false_mean'], '{:.1f}')} false tracks per instant (each costs c/√2); over the threats some radar "
+        f"could see: mean {fmt(tr.get('gospa_detectable_mean_m'), '{:,.0f}')} m, "
+        f"{fmt(tr.get('missed_detectable_mean'), '{:.1f}')} missed",
         *_tracking_quality_lines(tr, fmt),
         f"C2 tracking stage: p50 {fmt(tr['scan_ms_p50'], '{:.2f}')} ms, p99 {fmt(tr['scan_ms_p99'], '{:.2f}')} ms "
         f"per radar scan",
@@ -222,7 +224,9 @@ def _tracking_quality_lines(tr: dict, fmt) -> list[str]:
             f"held by a track, 1 is best; time before first detection counts), "
             f"ambiguity {fmt(tr['siap_ambiguity'], '{:.2f}')} (tracks per tracked threat, 1 is best), "
             f"spuriousness {fmt(tr['siap_spuriousness'], '{:.2f}')} (share of tracks on no threat, 0 is best), "
-            f"{fmt(tr['siap_track_changes_per_truth'], '{:.2f}')} track-number changes per threat",
+            f"{fmt(tr['siap_track_changes_per_truth'], '{:.2f}')} track-number changes per threat; over the threats "
+            f"some radar could see ({fmt(tr.get('detectable_fraction'), '{:.0%}')} of threat-time): completeness "
+            f"{fmt(tr.get('siap_detectable_completeness'), '{:.2f}')}",
             f"track accuracy (SIAP, every track against the threat it took most plots from, swapped and "
             f"diverged tracks included): position RMS {fmt(tr['siap_position_rms_m'], '{:,.0f}')} m, "
             f"velocity RMS {fmt(tr['siap_velocity_rms_mps'], '{:,.0f}')} m/s",
