@@ -5,8 +5,9 @@ landed aircraft deleted (not handed to the next aircraft on the approach)?
     python benchmarks/tracking_long_run.py --hours 0.5 --flights 40 --clutter 5
 
 One terminal radar at an airport: 4 s revisit, Pd 0.9, 50 m and 1 mrad errors, 120 km range; ``--clutter``
-false plots a scan (default 5), uniform in range (2-120 km), azimuth and elevation (0-10°).  ``--flights``
-flights start at uniform times over the run, a third of each kind:
+false plots a scan (default 5), uniform in range (2-120 km), azimuth and elevation (0-10°).  Of ``--flights``
+flights, two thirds use the airport's one runway, as many as it takes at one movement a minute (a touchdown
+or a take-off), half arriving and half departing; the others overfly, at uniform times:
 
 - arrivals: from 80 km out at 4 km altitude, straight down a 2.9° slope to the runway at 130 m/s; the aircraft
   is gone at touchdown (no plot after it);
@@ -40,6 +41,7 @@ LAT, LON = np.radians(25.08), np.radians(121.23)  # a notional airport
 REVISIT_S, PD, RANGE_M = 4.0, 0.9, 120e3
 SIGMA_R, SIGMA_ANG = 50.0, 1e-3
 ATTRIBUTE_M = 3_000.0
+RUNWAY_GAP_S = 60.0  # one touchdown or take-off a minute at most
 WARM_S = 120.0  # the first scans compile the tracker's kernels (numba): not counted in the time per scan
 
 
@@ -50,22 +52,32 @@ def radar() -> SensorSite:
                       sigma_el_rad=SIGMA_ANG)
 
 
-def flights(n: int, hours: float, rng: np.random.Generator) -> dict:
-    """Straight legs in the airport's ENU frame: start time, end time, start point, velocity, and kind."""
-    t0 = np.sort(rng.uniform(0.0, hours * 3600.0, n))
-    kind = rng.permutation(np.arange(n) % 3)  # 0 arrival, 1 departure, 2 overflight
+def flights(n: int, hours: float, rng: np.random.Generator, runway_gap_s: float = RUNWAY_GAP_S) -> dict:
+    """Straight legs in the airport's ENU frame: start time, end time, start point, velocity, and kind.
+
+    Arrivals and departures share one runway, one movement (a touchdown or a take-off) per ``runway_gap_s`` at
+    most, as a real runway is used: two thirds of the flights are runway flights up to that capacity, half
+    arriving and half departing in a random order; the rest are overflights at uniform times."""
+    end_s = hours * 3600.0
+    n_runway = min(2 * n // 3, int(end_s // runway_gap_s))
+    slots = np.sort(rng.uniform(0.0, end_s, n_runway))
+    for i in range(1, n_runway):  # one movement per gap: each slot as early as its draw and the gap allow
+        slots[i] = max(slots[i], slots[i - 1] + runway_gap_s)
+    kind = np.r_[rng.permutation(np.arange(n_runway) % 2), np.full(n - n_runway, 2)]  # 0 arr, 1 dep, 2 over
     brg = rng.uniform(0.0, 2 * np.pi, n)
     u = np.stack([np.sin(brg), np.cos(brg), np.zeros(n)], axis=1)  # outward unit vectors
     p0 = np.zeros((n, 3))
     v = np.zeros((n, 3))
     dur = np.zeros(n)
+    t0 = np.r_[slots, rng.uniform(0.0, end_s, n - n_runway)]
     arr, dep, over = kind == 0, kind == 1, kind == 2
-    # Arrivals: 80 km out, 4 km up, to the runway's threshold (0, 0, 0) at 130 m/s.
+    # Arrivals: 80 km out, 4 km up, to the runway's threshold (0, 0, 0) at 130 m/s, touching down at their slot.
     p0[arr] = 80e3 * u[arr] + [0.0, 0.0, 4_000.0]
     leg = -p0[arr]
     dur[arr] = np.linalg.norm(leg, axis=1) / 130.0
     v[arr] = leg / dur[arr, None]
-    # Departures: climbing at 6 degrees and 150 m/s until 120 km out.
+    t0[arr] -= dur[arr]
+    # Departures: taking off at their slot, climbing at 6 degrees and 150 m/s until 120 km out.
     slope = np.radians(6.0)
     v[dep] = 150.0 * (np.cos(slope) * u[dep] + [0.0, 0.0, np.sin(slope)])
     dur[dep] = RANGE_M / (150.0 * np.cos(slope))
@@ -179,13 +191,14 @@ def main(argv=None) -> dict:
                   flush=True)
             scan_ms = []
             next_window += window_s
-    landed = [int(i) for i in np.flatnonzero((f["kind"] == 0) & (f["t1"] <= end_s - 120.0))]
+    landed = [int(i) for i in np.flatnonzero((f["kind"] == 0) & (f["t0"] >= 0.0) & (f["t1"] <= end_s - 120.0))]
     tracked = [fl for fl in landed if fl in track_of_landed]
     delays = np.array([deleted_after.get(fl, np.inf) for fl in tracked])
     load1 = os.getloadavg()
     first, last = windows[0], windows[-1]
     result = dict(
         benchmark="tracking_long_run", hours=args.hours, flights=args.flights, clutter_per_scan=args.clutter,
+        runway_flights=int((f["kind"] < 2).sum()),
         scans=int(end_s // REVISIT_S), wall_s=round(time.perf_counter() - wall0, 1), windows=windows,
         scan_ms_mean_first_last=[first["scan_ms_mean"], last["scan_ms_mean"]],
         rss_mb_first_last=[first["rss_mb"], last["rss_mb"]],
