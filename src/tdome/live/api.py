@@ -17,7 +17,8 @@ its first message must authenticate (``{"type": "auth", "token": ...}``),
 within :data:`WS_AUTH_TIMEOUT_S`, before anything is sent to it; it is closed
 with code 4401 otherwise, and when its session expires.  The interactive
 documentation pages FastAPI offers are off (they load scripts from a CDN);
-the OpenAPI schema is served at ``/api/openapi.json``.
+the OpenAPI schema is served at ``/api/openapi.json``, behind a token like the
+rest.  The page and its static files need none: they hold no data.
 """
 
 from __future__ import annotations
@@ -166,8 +167,7 @@ def make_app(hub: Hub, auth: Auth, submit: Callable[[dict], Future], *, login_at
              decisions_per_min: int = 60) -> FastAPI:
     """The console's app: ``submit(action)`` hands an operator's action to the worker and returns a future of its
     result (:meth:`tdome.live.service.LiveC2.operator`)."""
-    app = FastAPI(title="tdome serve", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url="/api/openapi.json",
+    app = FastAPI(title="tdome serve", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   description="The live service's air picture, recommendations and decisions. Every endpoint but "
                               "/api/health needs 'Authorization: Bearer <token or session>'; the WebSocket "
                               "/api/ws authenticates with its first message.")
@@ -221,6 +221,11 @@ def make_app(hub: Hub, auth: Auth, submit: Callable[[dict], Future], *, login_at
             raise HTTPException(404, "no such file")
         path, media = STATIC[name]
         return Response(_web(path), media_type=media + "; charset=utf-8")
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(ident: Identity = Depends(who)) -> JSONResponse:  # noqa: B008
+        """The OpenAPI schema of this API (a viewer's token or session, as every endpoint but health)."""
+        return JSONResponse(app.openapi())
 
     @app.get("/api/health", response_model=Health, tags=["service"])
     def health() -> Health:
