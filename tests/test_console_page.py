@@ -1,8 +1,8 @@
 """The operator console page in a real headless browser: Debian's Chromium driven by Playwright.
 
-The page's files (``tdome/viz/web``) are served the way ``tdome serve`` serves them (``/``,
-``/static/console.js``, ``/static/console.css``, ``/static/milsymbol.js``, under the service's
-Content-Security-Policy) by a small stand-in on the standard library, which also plays the service's side
+The page's files (``tdome/viz/web``) are served the way ``tdome serve`` serves them (``/`` and
+``/static/<name>``, as ``tdome.live.api.STATIC`` lists them, under the service's Content-Security-Policy) by
+a small stand-in on the standard library, which also plays the service's side
 of the protocol (``/api/login``, the WebSocket ``/api/ws`` with its auth message and a hello and a picture,
 the decisions over HTTP) closely enough to check what the page sends.  Every request is routed and
 recorded: none may leave that origin.  The map's tests drive the page without the stand-in through
@@ -26,15 +26,13 @@ from pathlib import Path
 import pytest
 
 from browser_tools import ARTIFACTS, chromium
-from tdome.live.api import CSP  # the policy the service sends with the page
+from tdome.live.api import CSP, STATIC  # the policy the service sends with the page, and its files
 from tdome.runfolder.scene import coverage_outline
 from tdome.viz import palette
 from tdome.viz.replay import Q_DEG, _coast
 
 WEB = Path(str(resources.files("tdome.viz").joinpath("web")))
-FILES = {"/": ("console.html", "text/html"), "/static/console.js": ("console.js", "text/javascript"),
-         "/static/console.css": ("console.css", "text/css"),
-         "/static/milsymbol.js": ("vendor/milsymbol.js", "text/javascript")}
+FILES = {"/": ("console.html", "text/html"), **{f"/static/{name}": v for name, v in STATIC.items()}}  # as served
 SECRET = "s3cret-token-of-alice"
 SESSION = "session-0123456789abcdef"
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

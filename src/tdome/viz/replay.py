@@ -48,8 +48,8 @@ Q_DEG = 1e4  # 1e-4 degree: about 11 m
 Q_T = 10  # 0.1 s
 PLACEHOLDER = "__TDOME_DATA__"
 SCRIPT_SLOT = "<script>/*__TDOME_SCRIPT__*/</script>"
-# The parts of web/replay.js that draw symbols, left out of a page written without them: that page is then,
-# byte for byte, the page written before symbols existed.
+# The parts of web/replay.js that draw symbols, left out of a page written without them: that page carries no
+# symbol code at all.
 SYMBOLS_BLOCK = re.compile(r"^[ \t]*// symbols:begin\n.*?^[ \t]*// symbols:end\n", re.MULTILINE | re.DOTALL)
 TRACK_CONFIRMED = "track_confirmed"  # derived: a track's first instant in the recorded air picture
 
@@ -231,7 +231,8 @@ def render_html(payload: dict, symbols: bool = False) -> str:
         script = SYMBOLS_BLOCK.sub("", script)
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     data = data.replace("</", "<\\/")  # a JSON string may never close the script element
-    page = page.replace("/*__TDOME_STYLE__*/", _web("replay.css")).replace("/*__TDOME_SCRIPT__*/", script)
+    page = page.replace("/*__TDOME_STYLE__*/", _web("replay.css")).replace("/*__TDOME_SCRIPT__*/",
+                                                                         _web("map.js") + script)
     head, sep, tail = page.partition(PLACEHOLDER)
     if not sep or PLACEHOLDER in tail:
         raise RuntimeError("replay template must hold the data placeholder exactly once")

@@ -323,25 +323,7 @@
       g.fill();
       g.stroke();
     }
-    // Graticule.
-    const span = (view.w / (view.s * KX));
-    const stepDeg = span > 6 ? 1 : span > 2.5 ? 0.5 : span > 1 ? 0.2 : 0.1;
-    g.strokeStyle = "rgba(60, 80, 100, 0.18)";
-    g.fillStyle = "#4a5866";
-    g.font = "10px system-ui, sans-serif";
-    g.lineWidth = 1;
-    g.beginPath();
-    for (let lon = Math.ceil(LON(0) / stepDeg) * stepDeg; lon < LON(view.w); lon += stepDeg) {
-      g.moveTo(X(lon), 0);
-      g.lineTo(X(lon), view.h);
-      g.fillText(lon.toFixed(1) + "°E", X(lon) + 2, 11);
-    }
-    for (let lat = Math.ceil(LAT(view.h) / stepDeg) * stepDeg; lat < LAT(0); lat += stepDeg) {
-      g.moveTo(0, Y(lat));
-      g.lineTo(view.w, Y(lat));
-      g.fillText(lat.toFixed(1) + "°N", 2, Y(lat) - 2);
-    }
-    g.stroke();
+    tdomeMap.graticule(g, view, X, Y, LON, LAT, view.w / (view.s * KX));
     // Radar coverage fans and sites.
     drawn.radars = 0;
     for (const r of radars) {
