@@ -10,6 +10,13 @@ the C2 core, whose outputs go out at once: CAT062 datagrams to their
 destinations, engagement messages to every connected client and to the
 session's ``messages.jsonl``.
 
+With users (``tdome serve --tokens``) a third thread serves the operator's
+console and its API (:mod:`tdome.live.api`, :class:`Console`).  An operator's
+decision comes to the worker through a queue of its own, which the worker
+empties before it takes the next radar input, and is recorded like any other
+input, so a replay makes the same decisions.  With a ``live.cot`` section the
+picture also goes out as Cursor on Target (:class:`CotOutput`).
+
 Overload: when the queue is full the oldest input is dropped, counted and
 reported (once, then at most every 10 s), so the service stays responsive
 and its memory bounded.  Malformed input is counted by kind and reported the
