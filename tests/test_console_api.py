@@ -492,6 +492,7 @@ def test_a_decision_message_of_any_shape_is_answered_never_raised(msg):
     before = dict(c2.bm.authority)
     r = c2.operator(msg)
     assert isinstance(r["result"], str)
+    json.dumps(c2.operator_log[-1], allow_nan=False)  # what the session folder's operator.jsonl will hold
     if msg.get("role") != "operator":
         assert r["result"].startswith("refused") and c2.bm.authority == before
 

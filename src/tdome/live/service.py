@@ -473,7 +473,8 @@ class LiveC2:
         kind, user, role = msg.get("type"), str(msg.get("user", "")), str(msg.get("role", ""))
         wall_utc = msg.get("wall_utc") if isinstance(msg.get("wall_utc"), str) else None
         now = self.now if math.isfinite(self.now) else 0.0
-        entry = dict(time_s=now, wall_utc=wall_utc, user=user, role=role, action=kind,
+        text = lambda v: v if isinstance(v, str) else None  # noqa: E731 - what the log keeps of a field: a string
+        entry = dict(time_s=now, wall_utc=wall_utc, user=user, role=role, action=text(kind),
                      engagement_id=None, layer=None, authority=None, result="")
         if role != "operator":
             entry["result"] = "refused: not an operator"
@@ -487,7 +488,7 @@ class LiveC2:
             entry["result"] = self._decide(now, kind, eid, user)
         elif kind == "authority":
             layer, mode = msg.get("layer"), msg.get("authority")
-            entry.update(layer=layer, authority=mode)
+            entry.update(layer=text(layer), authority=text(mode))
             if layer not in LAYERS or mode not in AUTHORITIES:
                 entry["result"] = "refused: no such layer or authority"
             else:
