@@ -502,3 +502,22 @@ def _fuzz_core():
     from tdome.live.service import LiveC2
 
     return LiveC2(console_side("confirm"))
+
+
+def test_a_failing_console_never_stops_the_c2(tmp_path, monkeypatch, caplog):
+    """The picture is the console's: if publishing it fails, the service says so and the C2 goes on deciding."""
+
+    def broken(self, picture):
+        raise ValueError("Out of range float values are not JSON compliant")
+
+    monkeypatch.setattr(api.Hub, "publish", broken)
+    caplog.set_level(logging.WARNING, logger="tdome.live")
+    s = Served(console_side("hold"), tmp_path / "session")
+    try:
+        s.send(raid_inputs(s.side, 10.0))
+        counts = s.svc.c2.counts
+        wait_for(lambda: counts["cycles"] >= 8, state=lambda: counts)
+        assert s.thread.is_alive()
+    finally:
+        s.stop()
+    assert "could not go to the console" in caplog.text

@@ -35,7 +35,7 @@ import struct
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,10 +231,16 @@ class Service:
         return fut
 
     def _picture(self, msg: dict) -> None:
-        if self.console is not None:
-            self.console.hub.publish(msg)
-        if self.cot is not None:
-            self.cot.picture(msg)
+        """The operator's picture to the console and to TAK (worker thread).  Neither may ever stop the C2: a
+        failure is said (rate-limited) and the picture skipped."""
+        outs: list[tuple[str, Callable[[dict], None]]] = []
+        outs += [("console", self.console.hub.publish)] if self.console is not None else []
+        outs += [("cot", self.cot.picture)] if self.cot is not None else []
+        for name, out in outs:
+            try:
+                out(msg)
+            except (ValueError, TypeError, OSError) as e:
+                self.warn("picture_" + name, f"the operator's picture could not go to the {name}: {e}")
 
     # ---- outputs (worker thread)
 
@@ -383,7 +389,8 @@ class Service:
             if self.console is not None:
                 self.console.stop()
             while self.actions:  # decisions that came too late: their callers hear so
-                self.actions.popleft()[1].set_result(dict(result="refused: the service stopped", time_s=self.c2.now,
+                now = self.c2.now if math.isfinite(self.c2.now) else 0.0
+                self.actions.popleft()[1].set_result(dict(result="refused: the service stopped", time_s=now,
                                                           authority_now={}))
             if self.cot is not None:
                 self.cot.close()

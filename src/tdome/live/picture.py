@@ -143,7 +143,8 @@ def tracks(c2: Source, now: float) -> dict:
         if j is not None and impact_lat is not None and math.isfinite(impact_lat[j]):
             ilat.append(round(float(impact_lat[j]), 5))
             ilon.append(round(float(impact_lon[j]), 5))  # type: ignore[index]
-            ttg.append(round(float(threats.time_to_go_s[j]), 1))  # type: ignore[union-attr]
+            tj = float(threats.time_to_go_s[j])  # type: ignore[union-attr]
+            ttg.append(round(tj, 1) if math.isfinite(tj) else None)
         else:
             ilat.append(None)
             ilon.append(None)
