@@ -405,25 +405,7 @@
     for (const a of hello.assets) {
       const x = X(a.lon_deg);
       const y = Y(a.lat_deg);
-      if (a.polygon && a.polygon.length) {
-        g.globalAlpha = 0.5;
-        g.beginPath();
-        a.polygon.forEach(([la, lo], i) => (i ? g.lineTo(X(lo), Y(la)) : g.moveTo(X(lo), Y(la))));
-        g.closePath();
-        g.fill();
-      } else if (a.radius_m * pxPerM() > 4) {
-        g.globalAlpha = 0.18;
-        g.beginPath();
-        g.arc(x, y, a.radius_m * pxPerM(), 0, 2 * Math.PI);
-        g.fill();
-      }
-      g.globalAlpha = 1;
-      g.beginPath();
-      g.arc(x, y, assetRadius(a), 0, 2 * Math.PI);
-      g.fill();
-      g.strokeStyle = "#fff";
-      g.lineWidth = 1.5;
-      g.stroke();
+      tdomeMap.asset(g, a, X, Y, pxPerM(), assetRadius(a));
       g.fillStyle = "#10202e";
       g.font = "bold 11px system-ui, sans-serif";
       g.fillText(a.name, x + assetRadius(a) + 3, y - assetRadius(a));

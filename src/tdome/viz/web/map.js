@@ -28,5 +28,31 @@ var tdomeMap = (function () {
     g.stroke();
   }
 
-  return Object.freeze({ graticule });
+  // A defended asset in the current fill style: its footprint (its polygon, or its radius once that is over
+  // 4 px), faint, then its marker of `radiusPx` ringed in white; `pxPerM`: the view's scale.
+  function asset(g, a, X, Y, pxPerM, radiusPx) {
+    const x = X(a.lon_deg);
+    const y = Y(a.lat_deg);
+    if (a.polygon && a.polygon.length) {
+      g.globalAlpha = 0.6;
+      g.beginPath();
+      a.polygon.forEach(([la, lo], i) => (i ? g.lineTo(X(lo), Y(la)) : g.moveTo(X(lo), Y(la))));
+      g.closePath();
+      g.fill();
+    } else if (a.radius_m * pxPerM > 4) {
+      g.globalAlpha = 0.18;
+      g.beginPath();
+      g.arc(x, y, a.radius_m * pxPerM, 0, 2 * Math.PI);
+      g.fill();
+    }
+    g.globalAlpha = 1;
+    g.beginPath();
+    g.arc(x, y, radiusPx, 0, 2 * Math.PI);
+    g.fill();
+    g.strokeStyle = "#fff";
+    g.lineWidth = 1.5;
+    g.stroke();
+  }
+
+  return Object.freeze({ graticule, asset });
 })();

@@ -544,30 +544,8 @@
     drawn.assets = 0;
     assets.forEach((a, j) => {
       const hit = assetHitAt(j, t).length > 0;
-      const c = hit ? HIT : SAFE;
-      const x = X(a.lon_deg);
-      const y = Y(a.lat_deg);
-      g.fillStyle = c;
-      if (a.polygon.length) {
-        g.globalAlpha = 0.6;
-        g.beginPath();
-        a.polygon.forEach(([la, lo], i) => (i ? g.lineTo(X(lo), Y(la)) : g.moveTo(X(lo), Y(la))));
-        g.closePath();
-        g.fill();
-        g.globalAlpha = 1;
-      } else if (a.radius_m * pxPerM() > 4) {
-        g.globalAlpha = 0.18;
-        g.beginPath();
-        g.arc(x, y, a.radius_m * pxPerM(), 0, 2 * Math.PI);
-        g.fill();
-        g.globalAlpha = 1;
-      }
-      g.beginPath();
-      g.arc(x, y, assetRadius(a), 0, 2 * Math.PI);
-      g.fill();
-      g.strokeStyle = "#fff";
-      g.lineWidth = 1.5;
-      g.stroke();
+      g.fillStyle = hit ? HIT : SAFE;
+      tdomeMap.asset(g, a, X, Y, pxPerM(), assetRadius(a));
       drawn.assets++;
     });
   }
