@@ -49,7 +49,7 @@ WS_QUEUE = 2  # pictures waiting for a slow console: older ones are dropped, the
 DECISION_TIMEOUT_S = 5.0
 CLOSE_UNAUTHORIZED = 4401
 STATIC = {"console.js": ("console.js", "text/javascript"), "console.css": ("console.css", "text/css"),
-          "map.js": ("map.js", "text/javascript"),
+          "map.js": ("map.js", "text/javascript"), "symbols.js": ("symbols.js", "text/javascript"),
           "milsymbol.js": ("vendor/milsymbol.js", "text/javascript")}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

@@ -227,6 +227,7 @@ def render_html(payload: dict, symbols: bool = False) -> str:
         if re.search(r"</script|<!--", milsymbol, re.IGNORECASE) or page.count(SCRIPT_SLOT) != 1:
             raise RuntimeError("milsymbol.js cannot be inlined in the replay template as it stands")
         page = page.replace(SCRIPT_SLOT, f"<script>{milsymbol}</script>\n{SCRIPT_SLOT}")
+        script = _web("symbols.js") + script
     else:
         script = SYMBOLS_BLOCK.sub("", script)
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False, ensure_ascii=False)

@@ -22,37 +22,10 @@
   const PICK_PX = 12;
   const DIM = 0.4; // opacity of a coasting track, a lost radar, an empty battery
 
-  // MIL-STD-2525C letter SIDCs (milsymbol reads the first 10 characters). A track's frame says what we think it
-  // is (its identity), the icon what kind of object (its class). Ballistic and cruise missiles take the
-  // "missile in flight" icon with 2525C's own BM and CM modifiers, a rocket the same icon marked SS
-  // (surface-to-surface: 2525C has no rocket among its air weapons), so the three stay apart on the map. A
-  // civil track (identified by ADS-B) is a neutral civilian fixed wing whatever its class. Keep this table
-  // the same as replay.js's.
-  const AFFILIATION = { hostile: "H", suspect: "S", unknown: "U" };
-  const CLASS_ICON = { ballistic: "APWMB---", cruise: "APWMCM--", rocket: "APWMSS--", drone: "APMFQ---",
-    aircraft: "APMF----" };
-  const UNCLASSIFIED_ICON = "AP------";
-  const CIVIL_SIDC = "SNAPCF----";
+  // Symbols: the SIDCs and the bitmap cache of symbols.js (shared with the replay).
   const RADAR_SIDC = "SFGPESR---"; // friend, ground equipment, sensor, radar
   const BATTERY_SIDC = "SFGPUCDM--"; // friend, ground unit, air defence, missile
   const DECOY_MARK = "DECOY"; // 2525 field H (additional information) beside the frame
-  // In 2525C a suspect frame is drawn as a hostile one; 2525E gives it a colour of its own, this light amber
-  // (milsymbol's "Light" suspect fill), which the console borrows so that suspect and hostile stay apart.
-  const SUSPECT_FILL = "rgb(255, 229, 153)";
-
-  function trackSidc(identity, cls) {
-    if (identity === "civil") return CIVIL_SIDC;
-    return "S" + (AFFILIATION[identity] || "U") + (CLASS_ICON[cls] || UNCLASSIFIED_ICON);
-  }
-
-  // milsymbol's options for a symbol: its size, the suspect fill, and a text beside it (field H).
-  function symbolOptions(sidc, size, mark) {
-    const opts = { size };
-    if (sidc[1] === "S") opts.fillColor = SUSPECT_FILL;
-    if (mark) opts.additionalInformation = mark;
-    return opts;
-  }
-
   const KIND_LABELS = { order: "order", recommendation: "recommendation", launch: "launch",
     assessed_killed: "assessed killed", assessed_survived: "assessed survived", leak: "LEAK",
     order_expired: "order expired", recommendation_expired: "recommendation expired", identified: "identified",
@@ -291,7 +264,7 @@
     const r = canvas.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
     if (dpr !== view.dpr) { // cached bitmaps are drawn for one pixel ratio
-      symbols.clear();
+      tdomeSymbols.clear();
       symbolGen++;
     }
     view.dpr = dpr;
@@ -328,22 +301,8 @@
 
   // ------------------------------------------------------------------ symbols
 
-  // Each distinct symbol is drawn once by milsymbol into a bitmap at the screen's pixel ratio, then copied
-  // where needed: a thousand tracks are a thousand drawImage calls, not a thousand SVG paths.
-  const symbols = new Map();
-  let symbolGen = 0; // counts the times the cache was emptied
-  function symbol(sidc, size, mark) {
-    const key = `${sidc}|${size}|${mark || ""}`;
-    let s = symbols.get(key);
-    if (!s) {
-      const m = new ms.Symbol(sidc, symbolOptions(sidc, size, mark));
-      const a = m.getAnchor();
-      const z = m.getSize();
-      s = { canvas: m.asCanvas(view.dpr), ax: a.x, ay: a.y, w: z.width, h: z.height };
-      symbols.set(key, s);
-    }
-    return s;
-  }
+  let symbolGen = 0; // counts the times the symbol cache was emptied (a new pixel ratio)
+  const symbol = (sidc, size, mark) => tdomeSymbols.symbol(sidc, size, mark, view.dpr);
 
   // On whole device pixels: the bitmap is then copied, not resampled, which makes the frame's raster (in the
   // compositor's commit, after draw() returns) several times cheaper at a thousand tracks.
@@ -570,8 +529,8 @@
       // A decoy: found light by the discriminator, never engaged; whatever it imitates, it is only suspect.
       let s = L.sym[i];
       if (!s) {
-        s = T.decoy[i] ? symbol(trackSidc("suspect", T.cls[i]), TRACK_SIZE, DECOY_MARK)
-          : symbol(trackSidc(T.identity[i], T.cls[i]), TRACK_SIZE, "");
+        s = T.decoy[i] ? symbol(tdomeSymbols.trackSidc("suspect", T.cls[i]), TRACK_SIZE, DECOY_MARK)
+          : symbol(tdomeSymbols.trackSidc(T.identity[i], T.cls[i]), TRACK_SIZE, "");
         L.sym[i] = s;
       }
       g.globalAlpha = T.coasting[i] ? DIM : 1;
@@ -1151,7 +1110,7 @@
   function legend() {
     const item = (sidc, text, opts) => {
       const o = opts || {};
-      const m = new ms.Symbol(sidc, symbolOptions(sidc, LEGEND_SIZE, o.mark));
+      const m = new ms.Symbol(sidc, tdomeSymbols.symbolOptions(sidc, LEGEND_SIZE, o.mark));
       const c = m.asCanvas(window.devicePixelRatio || 1);
       c.style.width = `${m.getSize().width}px`;
       c.style.height = `${m.getSize().height}px`;
@@ -1172,7 +1131,7 @@
     };
     ui.legend.replaceChildren(
       rowOf("identity", item("SHAP------", "hostile"), item("SSAP------", "suspect"), item("SUAP------", "unknown"),
-        item(CIVIL_SIDC, "civil (ADS-B)")),
+        item(tdomeSymbols.CIVIL_SIDC, "civil (ADS-B)")),
       rowOf("class", item("SHAPWMB---", "ballistic"), item("SHAPWMCM--", "cruise"), item("SHAPWMSS--", "rocket"),
         item("SHAPMFQ---", "drone"), item("SHAPMF----", "fixed wing")),
       rowOf("friend", item(RADAR_SIDC, "radar"), item(BATTERY_SIDC, "air-defence battery")),
@@ -1205,7 +1164,7 @@
     get recommendations() { return waiting.size; },
     get frames() { return frames.slice(); },
     get errors() { return errors.slice(); },
-    get symbolsCached() { return symbols.size; },
+    get symbolsCached() { return tdomeSymbols.count; },
     get selected() { return selected ? { ...selected } : null; },
     trackIds: () => (picture ? picture.tracks.id.slice() : []),
     history: (trackId) => (history.has(trackId) ? history.get(trackId).toArray() : []),

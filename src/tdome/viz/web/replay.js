@@ -33,41 +33,20 @@
   const MARK_KINDS = new Set(["kill", "miss", "leak", "impact"]);
   // symbols:begin
   // Tracks as MIL-STD-2525 symbols, in a page written with symbols=True only (tdome/viz/replay.py removes every
-  // symbols:begin..end block otherwise, so a page without them is what it always was); milsymbol (global `ms`)
-  // is inlined before this script. The SIDCs are the operator console's (console.js), with the frame from what
-  // the recorded picture says of the track: a class and a threatened asset, hostile; a class only, suspect; no
-  // class yet, unknown. The icon is the class's: 2525C's missile in flight marked BM (ballistic), CM (cruise)
-  // or SS (a surface-to-surface rocket), an unmanned aerial vehicle (drone), a fixed wing (aircraft).
+  // symbols:begin..end block otherwise, so a page without them carries no symbol code); milsymbol (global `ms`)
+  // and symbols.js are inlined before this script. The SIDCs and the bitmap cache are symbols.js's, as the
+  // console's; the frame comes from what the recorded picture says of the track: a class and a threatened
+  // asset, hostile; a class only, suspect; no class yet, unknown.
   const SYMBOLS = D.symbols === true && typeof ms !== "undefined";
   const SYMBOL_SIZE = 16;
-  const CLASS_ICON = { ballistic: "APWMB---", cruise: "APWMCM--", rocket: "APWMSS--", drone: "APMFQ---",
-    aircraft: "APMF----" };
-  const SUSPECT_FILL = "rgb(255, 229, 153)"; // 2525E's suspect colour: in 2525C a suspect looks hostile
-  const symbolCache = new Map();
 
-  function trackSidc(cls, asset) {
-    if (cls < 0) return "SUAP------";
-    return "S" + (asset >= 0 ? "H" : "S") + (CLASS_ICON[D.classes[cls]] || "AP------");
-  }
-
-  const newSymbol = (sidc, size) => new ms.Symbol(sidc, sidc[1] === "S" ? { size, fillColor: SUSPECT_FILL } : { size });
-
-  // One bitmap per SIDC and pixel ratio, drawn by milsymbol once and copied for every track.
-  function symbolOf(sidc, dpr) {
-    const key = `${sidc}|${dpr}`;
-    let s = symbolCache.get(key);
-    if (!s) {
-      const m = newSymbol(sidc, SYMBOL_SIZE);
-      const a = m.getAnchor();
-      const z = m.getSize();
-      s = { canvas: m.asCanvas(dpr), ax: a.x, ay: a.y, w: z.width, h: z.height };
-      symbolCache.set(key, s);
-    }
-    return s;
-  }
+  // The frame from what the recorded picture says of the track (class -1: none yet).
+  const identityOf = (cls, asset) => (cls < 0 ? "unknown" : asset >= 0 ? "hostile" : "suspect");
 
   function drawTrackSymbol(g, k, i, x, y) {
-    const s = symbolOf(trackSidc(tracks.cls[i], tracks.asset[i]), view.dpr);
+    const cls = tracks.cls[i];
+    const sidc = tdomeSymbols.trackSidc(identityOf(cls, tracks.asset[i]), cls < 0 ? "" : D.classes[cls]);
+    const s = tdomeSymbols.symbol(sidc, SYMBOL_SIZE, "", view.dpr);
     g.drawImage(s.canvas, x - s.ax, y - s.ay, s.w, s.h);
     g.fillStyle = "#1d2733";
     g.font = "10px system-ui, sans-serif";
@@ -76,7 +55,7 @@
 
   function legendSymbols() {
     const add = (sidc, text) => {
-      const m = newSymbol(sidc, 11);
+      const m = new ms.Symbol(sidc, tdomeSymbols.symbolOptions(sidc, 11));
       const c = m.asCanvas(window.devicePixelRatio || 1);
       c.style.width = `${m.getSize().width}px`;
       c.style.height = `${m.getSize().height}px`;
@@ -91,7 +70,7 @@
     ui.legend.append(document.createElement("br"));
     const names = { ballistic: "ballistic (BM)", cruise: "cruise (CM)", rocket: "rocket (SS)", drone: "drone",
       aircraft: "fixed wing" };
-    D.classes.forEach((c) => add("SH" + (CLASS_ICON[c] || "AP------"), names[c] || c));
+    D.classes.forEach((c) => add(tdomeSymbols.trackSidc("hostile", c), names[c] || c));
   }
   // symbols:end
 
