@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from tdome import geo
 from tdome.analysis.metrics import nees
 from tdome.messages import THREAT_CLASSES
-from tdome.sim.engine import _record_tracks, _track_columns
+from tdome.sim.engine import _record_tracks, _track_columns, truth_of
 
 
 def _numpy_truth_errors(pic, rows, pos, vel, alive):
@@ -116,7 +116,8 @@ def test_track_rows_are_the_numpy_track_rows(seed, n_tracks, n_truth):
     # The truth each track took most plots from: the one it is near, or none.
     track_truth = {int(tid): {int(r): 3} for tid, r in zip(pic.track_id, on) if r >= 0}
     rec = SimpleNamespace(track_rows=[])
-    _record_tracks(rec, 40.0, pic, threats, track_truth, pos, vel, alive)
+    _record_tracks(rec, 40.0, pic, threats, [truth_of(track_truth, tid) for tid in pic.track_id.tolist()], pos, vel,
+                   alive)
     want = _numpy_track_rows(40.0, pic, threats, on.tolist(), pos, vel, alive)
     assert _bits(rec.track_rows) == _bits(want)
 

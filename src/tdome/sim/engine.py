@@ -673,27 +673,27 @@ def _record(rec: RunRecord, t, truth_state, views: list[tuple[AirPicture, Threat
     g = gospa(pos[idx], est, c=GOSPA_C_M)
     rec.gospa_rows.append((t, g.total, g.localisation, g.missed, g.false, len(idx), len(est),
                            len(idx) - g.n_missed))
+    # The truth row each track is scored against (truth_of), once for the GOSPA below and the track rows.
+    rows = [[truth_of(track_truth, tid) for tid in pic.track_id.tolist()] for pic, _ in views]
     # Over the detectable threats: a track held on a threat no radar can see now (coasting out of coverage) is
     # neither false nor a match; every other track stays in.
     hidden = set(idx[~seen].tolist())
     if hidden:
-        keep = np.array([truth_of(track_truth, tid) not in hidden for pic, _ in views for tid in pic.track_id.tolist()],
-                        dtype=bool)
-        est = est[keep] if keep.size else est
+        est = est[np.array([r not in hidden for view_rows in rows for r in view_rows], dtype=bool)]
     g = gospa(pos[idx[seen]], est, c=GOSPA_C_M)
     rec.gospa_detectable_rows.append((t, g.total, g.localisation, g.missed, g.false, int(seen.sum()), len(est),
                                       int(seen.sum()) - g.n_missed))
-    for pic, threats in views:
-        _record_tracks(rec, t, pic, threats, track_truth, pos, vel, alive)
+    for (pic, threats), view_rows in zip(views, rows):
+        _record_tracks(rec, t, pic, threats, view_rows, pos, vel, alive)
 
 
-def _record_tracks(rec: RunRecord, t, pic: AirPicture, threats: ThreatPicture, track_truth, pos, vel, alive):
-    """One row per track (columns tdome.runfolder.TRACK_COLUMNS): :func:`_track_columns` and the NEES."""
+def _record_tracks(rec: RunRecord, t, pic: AirPicture, threats: ThreatPicture, rows: list[int], pos, vel, alive):
+    """One row per track (columns tdome.runfolder.TRACK_COLUMNS): :func:`_track_columns` and the NEES; ``rows``:
+    the truth row each track is scored against."""
     n = len(pic.track_id)
     if not n:
         return
     tids = pic.track_id.tolist()
-    rows = [truth_of(track_truth, tid) for tid in tids]
     row_of = {tid: i for i, tid in enumerate(threats.track_id.tolist())}
     threat_rows = [row_of.get(tid, -1) for tid in tids]  # -1: threat evaluation has no row for the track
     x = np.ascontiguousarray(pic.x, dtype=float)
