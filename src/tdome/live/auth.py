@@ -59,10 +59,6 @@ class User:
     token_sha256: bytes
     expires_s: float = float("inf")  # Unix time after which the token is refused
 
-    @property
-    def may_decide(self) -> bool:
-        return self.role == "operator"
-
 
 @dataclass(frozen=True)
 class Identity:

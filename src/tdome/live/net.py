@@ -15,7 +15,7 @@ console and its API (:mod:`tdome.live.api`, :class:`Console`).  An operator's
 decision comes to the worker through a queue of its own, which the worker
 empties before it takes the next radar input, and is recorded like any other
 input, so a replay makes the same decisions.  With a ``live.cot`` section the
-picture also goes out as Cursor on Target (:class:`CotOutput`).
+picture also goes out as Cursor on Target (:class:`CotFeed`).
 
 Overload: when the queue is full the oldest input is dropped, counted and
 reported (once, then at most every 10 s), so the service stays responsive
@@ -208,7 +208,7 @@ class Service:
         self.sent_datagrams = 0
         self.actions: deque = deque()  # operators' decisions waiting for the worker: (payload, future)
         self.console = None if not users else Console(self, users, bind or self.live.console.http.host)
-        self.cot = None if self.live.cot is None else CotOutput(self.live.cot, side.name, host)
+        self.cot = None if self.live.cot is None else CotFeed(self.live.cot, side.name, host)
         if self.console is not None or self.cot is not None:
             self.c2.out.picture = self._picture
 
@@ -462,7 +462,7 @@ class Console:
         self.sock.close()
 
 
-class CotOutput:
+class CotFeed:
     """The picture as Cursor on Target events (:mod:`tdome.live.cot`), every ``period_s`` of track time."""
 
     def __init__(self, settings, name: str, host: str):
