@@ -308,8 +308,6 @@ BAD_FIELDS = [
      ["c2.assignment", "solver 'exact' handles objective 'target' only"]),
     ("bad_motion_model", _set(("c2",), {"tracker": {"motion": "singer"}}),
      ["c2.tracker.motion", "'singer'", "'cv' or 'imm'"]),
-    ("imm_with_jpda", _set(("c2",), {"tracker": {"motion": "imm", "association": "jpda"}}),
-     ["c2.tracker", "motion 'imm' works with association 'gnn'"]),
     ("ukf_with_jpda", _set(("c2",), {"tracker": {"filter": "ukf", "association": "jpda"}}),
      ["c2.tracker", "use filter 'ekf'"]),
     ("reserve_fraction_one", _set(("c2",), {"doctrine": {"reserve_fraction": {"upper": 1.0}}}),

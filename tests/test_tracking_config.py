@@ -44,8 +44,7 @@ def test_the_merge_distance_is_the_95_percent_point_of_chi2_6():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"motion": "imm", "association": "jpda"}, "motion 'imm' works with association 'gnn'"),
-    ({"motion": "imm", "filter": "ukf"}, "use filter 'ekf' with 'imm'"),
+    ({"motion": "imm", "drag_beta_min_kg_m2": 500.0}, "works with motion 'cv'"),
     ({"filter": "ukf", "association": "jpda"}, "use filter 'ekf'"),
     ({"confirm_m": 4, "confirm_n": 3}, r"must be >= confirm_m \(4\)"),
     ({"motion": "singer"}, "motion 'singer': must be 'cv' or 'imm'"),
@@ -63,9 +62,9 @@ def test_the_rules_reach_the_scenario_at_the_field_they_name():
     (err,) = info.value.errors()
     assert err["loc"] == ("tracker", "confirm_n") and err["input"] == 3 and "confirm_m (4)" in err["msg"]
     with pytest.raises(ValidationError) as info:
-        C2Settings.model_validate({"tracker": {"motion": "imm", "association": "jpda"}})
+        C2Settings.model_validate({"tracker": {"filter": "ukf", "association": "jpda"}})
     (err,) = info.value.errors()
-    assert err["loc"] == ("tracker",) and "motion 'imm' works with association 'gnn'" in err["msg"]
+    assert err["loc"] == ("tracker",) and "use filter 'ekf'" in err["msg"]
 
 
 def test_every_allowed_combination_builds_a_tracker():

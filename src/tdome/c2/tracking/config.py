@@ -55,10 +55,11 @@ class TrackerConfig:
     motion: str = setting(
         "cv", choices=MOTIONS,
         doc="Motion model. cv: constant velocity, free flight once a track is ballistic. imm: constant velocity, "
-            "coordinated turn and constant acceleration mixed (IMM); constant acceleration and free flight once "
-            "ballistic.")
+            "coordinated turn and a bounded (Singer) manoeuvre model mixed (IMM) once a track is confirmed; "
+            "constant acceleration and free flight once ballistic. Works with either filter and association.")
     filter: str = setting("ekf", choices=FILTERS,
-                          doc="Measurement update of motion 'cv': extended or unscented Kalman filter.")
+                          doc="Measurement update of motion 'cv', or of the IMM's models: extended or unscented "
+                              "Kalman filter.")
     association: str = setting(
         "gnn", choices=ASSOCIATIONS,
         doc="Plot-to-track association. gnn: global nearest neighbour; jpda: confirmed tracks weigh every plot in "
@@ -131,10 +132,6 @@ class TrackerConfig:
         check_choices(self)
         if self.confirm_n < self.confirm_m:
             raise TrackerConfigError(f"must be >= confirm_m ({self.confirm_m}) for M-of-N confirmation", "confirm_n")
-        if self.motion == "imm" and self.association == "jpda":
-            raise TrackerConfigError("motion 'imm' works with association 'gnn'; use motion 'cv' with 'jpda'")
-        if self.motion == "imm" and self.filter == "ukf":
-            raise TrackerConfigError("motion 'imm' updates its models by iterated EKF; use filter 'ekf' with 'imm'")
         if self.motion == "imm" and self.drag_beta_min_kg_m2 is not None:
             raise TrackerConfigError("works with motion 'cv' (the IMM's free-flight model keeps its own noise); "
                                      "use motion 'cv', or set it to null", "drag_beta_min_kg_m2")

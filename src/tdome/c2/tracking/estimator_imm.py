@@ -7,8 +7,8 @@ that the IMM's wider manoeuvre gates do not confirm clutter.  At
 confirmation a track starts an IMM (:mod:`tdome.c2.tracking.imm`) from its
 CV state, with an acceleration prior of σ = ``_ACCEL_PRIOR_MPS2``:
 
-- air-breathing tracks: constant velocity, coordinated turn and constant
-  acceleration (:meth:`IMM.air_breathing`);
+- air-breathing tracks: constant velocity, coordinated turn and the Singer
+  manoeuvre model (:meth:`IMM.air_breathing`);
 - ballistic tracks: constant acceleration and free flight
   (:meth:`IMM.ballistic_missile`); a track flagged ballistic restarts in
   this set from its combined state.
@@ -16,8 +16,13 @@ CV state, with an acceleration prior of σ = ``_ACCEL_PRIOR_MPS2``:
 Each track keeps ``_IMM_MODELS`` model slots in the table (``xm`` (n, 3, 9),
 ``Pm`` (n, 3, 9, 9), ``mu`` (n, 3)); a set with fewer models leaves the
 last slots at probability 0.  The table's ``x, P`` hold the moment-matched
-6-D combination.  Gating uses the union of the models' gates
-(:meth:`IMMEstimator.gate`); the update runs every model by iterated EKF.
+6-D combination.  ``plot_dt`` holds a running mean of each track's interval
+between plots, which says when a track is fresh.  Gating
+(:meth:`IMMEstimator.gate`) takes a plot inside the model-probability-weighted
+gate, or, while the track is fresh, inside any model's gate (:mod:`.imm`,
+Gating).  A track that takes one plot updates every model by iterated EKF
+(or UKF, ``filter="ukf"``); with JPDA a confirmed track weighs every plot in
+its gate by the IMM-PDA update (:func:`~tdome.c2.tracking.imm.update_pda`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from tdome.c2.tracking.ekf import ekf_update
 from tdome.c2.tracking.estimator import Estimate, Estimator, Prediction
 from tdome.c2.tracking.gating import GatedPairs, candidate_pairs, gate
 from tdome.c2.tracking.gaussian import LOG_2PI, spd_inv_logdet
-from tdome.c2.tracking.imm import IMM, combine
+from tdome.c2.tracking.imm import IMM, combine, in_gate, update_pda
 from tdome.c2.tracking.measurements import wrapped_residual
 from tdome.c2.tracking.models import expand_state
 from tdome.c2.tracking.motion import predict
@@ -37,6 +42,9 @@ from tdome.c2.tracking.plots import ScanPlots
 from tdome.c2.tracking.track_table import TrackTable
 
 _ACCEL_PRIOR_MPS2 = 10.0  # σ of the unknown acceleration of a track started from plots (≈ 1 g)
+# A track is fresh, and may take a plot on any one model's gate, until this many of its usual intervals between
+# plots have passed since its last plot (one revisit, with some jitter: not after a missed plot).
+_FRESH = 1.5
 
 # IMM columns: model-conditioned states, covariances and model probabilities.
 _IMM_MODELS = 3
@@ -44,6 +52,7 @@ _IMM_COLUMNS = {
     "xm": ((_IMM_MODELS, 9), float),
     "Pm": ((_IMM_MODELS, 9, 9), float),
     "mu": ((_IMM_MODELS,), float),
+    "plot_dt": ((), float),
 }
 
 
@@ -86,16 +95,27 @@ class IMMEstimator(Estimator[IMMPrediction]):
         return IMMPrediction(t, dt, q, xp, Pp, xm, Pm, mu)
 
     def gate(self, table: TrackTable, pred: IMMPrediction, plots: ScanPlots) -> GatedPairs:
-        """Tentative tracks on their CV gates, confirmed ones on the union of their models' gates.
+        """Tentative tracks on their CV gates; confirmed ones on the model-probability-weighted gate.
 
-        A plot is a candidate for a confirmed track when it falls inside the
-        gate of any model with non-zero probability (``min_j d²_j ≤ γ``): at
-        the onset of a manoeuvre the turn or acceleration model's gate holds
-        the plot while the moment-matched one, still dominated by the
-        constant-velocity model, may not.  The GNN cost of such a pair is
-        ``-2 ln Σ_j μ_j N(ν_j; 0, S_j) - k ln 2π``, the mixture's version of
-        the ``d² + ln|S|`` used for the other tracks.  The pairs' combined-state
-        innovations are kept for the out-of-sequence path.
+        A plot is a candidate for a confirmed track when (:mod:`.imm`, Gating)
+
+        - its mixture density reaches that of the most probable model's gate
+          edge (:func:`~tdome.c2.tracking.imm.in_gate`): a model of low
+          probability and wide spread cannot stretch the gate by itself; or
+        - the track is *fresh* (no more than ``_FRESH`` times its usual
+          interval between plots, the ``plot_dt`` column, since its last
+          plot) and the plot falls inside the gate of any model with
+          non-zero probability (``min_j d²_j ≤ γ``): at the onset of a
+          manoeuvre, one revisit after a plot, the turn or manoeuvre model's
+          gate holds the plot while the constant-velocity model, still the
+          most probable, does not.
+
+        The GNN cost of a pair is ``-2 ln Σ_j μ_j N(ν_j; 0, S_j) - k ln 2π``,
+        the mixture's version of the ``d² + ln|S|`` of the other tracks; the
+        pairs carry the combined state's innovation, ``S`` and ``d²`` (for
+        the out-of-sequence path), and ``log_det_S`` is set so that
+        ``d² + log_det_S`` is that cost: JPDA's marginals and the score test
+        then use the mixture likelihood too.
         """
         cols = table.cols
         gamma = self.gamma[plots.k]
@@ -119,33 +139,38 @@ class IMMEstimator(Estimator[IMMPrediction]):
         inside = np.zeros(ti.size, dtype=bool)
         for rows, imm, r in self._sets(cols["ballistic"][ti]):
             t_r = ti[rows]
-            ll[rows], d2 = imm.score(xm[t_r, :r], Pm[t_r, :r], mu[t_r, :r], z[pj[rows]], R[pj[rows]], measure,
-                                     measure.angle_components)
-            inside[rows] = np.where(mu[t_r, :r] > 0, d2, np.inf).min(axis=1) <= gamma
+            ll[rows], d2, logdet_m = imm.score_models(xm[t_r, :r], Pm[t_r, :r], mu[t_r, :r], z[pj[rows]],
+                                                      R[pj[rows]], measure, measure.angle_components)
+            union = np.where(mu[t_r, :r] > 0, d2, np.inf).min(axis=1) <= gamma
+            fresh = pred.dt[t_r] <= _FRESH * cols["plot_dt"][t_r]
+            inside[rows] = in_gate(ll[rows], mu[t_r, :r], logdet_m, gamma, k) | (fresh & union)
         ti, pj, ll = ti[inside], pj[inside], ll[inside]
-        # Combined-state innovations of the union-gated pairs.
+        # Combined-state innovations of the gated pairs.
         trk, inv = np.unique(ti, return_inverse=True)
         z_pred, H_t = measure(xp[trk])
         nu = wrapped_residual(z[pj], z_pred[inv], measure.angle_components)
         H = H_t[inv]
         S = H @ Pp[ti] @ np.swapaxes(H, -1, -2) + R[pj]
-        Sinv, logdet = spd_inv_logdet(S)
+        Sinv, _ = spd_inv_logdet(S)
         d2c = np.einsum("pi,pij,pj->p", nu, Sinv, nu)
-        return gp.concat(GatedPairs(ti, pj, nu, H, S, d2c, logdet, -2.0 * ll - k * LOG_2PI))
+        cost = -2.0 * ll - k * LOG_2PI
+        return gp.concat(GatedPairs(ti, pj, nu, H, S, d2c, cost - d2c, cost))
 
     def update(self, table: TrackTable, pred: IMMPrediction, association: Association,
                plots: ScanPlots) -> tuple[Estimate, Estimate]:
-        """Confirmed tracks update every model (iterated EKF); tentative ones the CV state (EKF).
+        """Confirmed tracks update every model; tentative ones the CV state (EKF).
 
-        Every pair is a single-plot pair: the IMM takes no weighted mixtures
-        (the configuration allows no JPDA with it).
+        A confirmed track that takes one plot updates its models by iterated
+        EKF, or by UKF with ``filter="ukf"`` (:func:`~tdome.c2.tracking.imm.update`);
+        one that weighs every plot in its gate (JPDA) by the IMM-PDA update
+        (:func:`~tdome.c2.tracking.imm.update_pda`), counted as detected when
+        that is more likely than not (``1 - β₀ ≥ ½``).
         """
-        if len(association.mixture):
-            raise ValueError("motion 'imm' works with association 'gnn'")
+        cols = table.cols
+        mixture = self._update_mixture(table, pred, association, plots)
         mp = association.single
         if not len(mp):
-            return Estimate.empty(), Estimate.empty()
-        cols = table.cols
+            return mixture, Estimate.empty()
         ti, pj = mp.track, mp.plot
         d = pred.dt[ti]
         # out of sequence (back): update the current state through retrodiction
@@ -165,7 +190,42 @@ class IMMEstimator(Estimator[IMMPrediction]):
         x9, P9 = self._combine(*new, cols["ballistic"][ti[firm]])
         xu[firm], Pu[firm] = x9[:, :6], P9[:, :6, :6]
         columns = dict(zip(("xm", "Pm", "mu"), imm_new, strict=True))
-        return Estimate.empty(), Estimate(ti, xu, Pu, tu, np.ones(ti.size, dtype=bool), plot=pj, columns=columns)
+        columns["plot_dt"] = self._plot_dt(cols["plot_dt"][ti], d, ~back)
+        return mixture, Estimate(ti, xu, Pu, tu, np.ones(ti.size, dtype=bool), plot=pj, columns=columns)
+
+    @staticmethod
+    def _plot_dt(old, dt, forward):
+        """The tracks' usual interval between plots after one more plot ``dt`` after the last (a running mean)."""
+        return np.where(forward, np.where(old > 0, 0.5 * (old + dt), dt), old)
+
+    def _update_mixture(self, table: TrackTable, pred: IMMPrediction, association: Association,
+                        plots: ScanPlots) -> Estimate:
+        """IMM-PDA update of the confirmed tracks that weigh every plot in their gates (JPDA)."""
+        jp = association.mixture
+        if not len(jp):
+            return Estimate.empty()
+        cols = table.cols
+        rows, loc = np.unique(jp.track, return_inverse=True)
+        d = pred.dt[rows]
+        xm, Pm, mu = pred.xm[rows], pred.Pm[rows], pred.mu[rows]
+        bal = cols["ballistic"][rows]
+        beta0 = association.beta0[rows]
+        for sel, _, r in self._sets(bal):
+            pairs = np.flatnonzero(np.isin(loc, sel))
+            local = np.searchsorted(sel, loc[pairs])
+            xm[sel, :r], Pm[sel, :r], mu[sel, :r] = update_pda(
+                xm[sel, :r], Pm[sel, :r], mu[sel, :r], local, plots.z[jp.plot[pairs]], plots.R[jp.plot[pairs]],
+                association.beta[pairs], beta0[sel], plots.measure)
+        back = np.flatnonzero(d < 0)
+        if back.size:  # retrodicted models (out of sequence): carried back to the track time
+            for sel, imm, r in self._sets(bal[back]):
+                b = back[sel]
+                xm[b, :r], Pm[b, :r], mu[b, :r] = imm.predict(xm[b, :r], Pm[b, :r], mu[b, :r], -d[b])
+        x9, P9 = self._combine(xm, Pm, mu, bal)
+        detected = 1.0 - beta0 >= 0.5
+        columns = dict(xm=xm, Pm=Pm, mu=mu, plot_dt=self._plot_dt(cols["plot_dt"][rows], d, detected & (d >= 0)))
+        return Estimate(rows, x9[:, :6], P9[:, :6, :6], np.where(d >= 0, pred.t, cols["time_s"][rows]), detected,
+                        columns=columns)
 
     def picture(self, table: TrackTable, rows: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
         cols = table.cols
@@ -240,10 +300,11 @@ class IMMEstimator(Estimator[IMMPrediction]):
         z, R, measure = plots.z, plots.R, plots.measure
         xm, Pm, mu = pred.xm[ti], pred.Pm[ti], pred.mu[ti]
         bal = table.cols["ballistic"][ti]
+        unscented = self.config.filter == "ukf"
         for rows, imm, r in self._sets(bal):
             xm[rows, :r], Pm[rows, :r], mu[rows, :r], _ = imm.update(xm[rows, :r], Pm[rows, :r], mu[rows, :r],
                                                                      z[pj[rows]], R[pj[rows]], measure,
-                                                                     measure.angle_components)
+                                                                     measure.angle_components, unscented)
         back = np.flatnonzero(d < 0)
         if back.size:  # the predicted states above are retrodictions: carry them back to the track time
             for rows, imm, r in self._sets(bal[back]):

@@ -5,8 +5,11 @@ Interface (:class:`IMM`, a set of motion models and their switching; used by
 
     imm.initial_state(x, P)                     -> (xm, Pm, mu)
     imm.predict(xm, Pm, mu, dt)                 -> (xm⁻, Pm⁻, mu⁻)       mixing and model-matched prediction
-    imm.update(xm, Pm, mu, z, R, measure)       -> (xm⁺, Pm⁺, mu⁺, ln Λ)
+    imm.update(xm, Pm, mu, z, R, measure)       -> (xm⁺, Pm⁺, mu⁺, ln Λ) (iterated) EKF, or UKF (unscented=True)
+    imm.update_pda(xm, Pm, mu, track, z, R, β, β₀, measure) -> (xm⁺, Pm⁺, mu⁺)   IMM-(J)PDA: every plot weighed
     imm.score(xm, Pm, mu, z, R, measure)        -> (ln Λ, d² per model)  association without updating
+    score_models(...)                           -> (ln Λ, d², ln|S| per model)
+    in_gate(ln Λ, mu, ln|S|, γ, k)              -> bool                  the model-probability-weighted gate
     combine(xm, Pm, mu)                         -> (x, P)                moment matching
 
 Each track carries ``r`` model-conditioned estimates over the common 9-D
@@ -52,17 +55,40 @@ the familiar ``π_ii ≈ 1 - Δ/τ_i``; BLK §11.6.7, Blackman & Popoli §4.5).
 
 Gating
 ------
-Gate a plot with the union of the model-matched gates (``min_j d2_j < γ``
-from :func:`score`), not with the moment-matched prediction of
-:func:`predicted_measurement`: at the onset of a manoeuvre the non-
-manoeuvring model still holds most of the probability, the combined
-covariance is nearly its own, and the plot falls outside it.  Measured on
-a 6 g turn at 250 m/s (50 tracks, 99.99 % gate, plots σ 20 m / 1 mrad at
-30-45 km), the combined gate lost 4 of 3,950 plots at 1 s revisits and 38
-of 950 at 4 s, the union gate none.
+A single Gaussian's gate (``d² ≤ γ``, γ from the gate probability) has two
+mixture versions, and neither serves alone:
+
+- the *union* of the model-matched gates (``min_j d²_j ≤ γ``) keeps the
+  plots of a manoeuvre's onset, which the moment-matched gate loses (on a
+  6 g turn at 250 m/s, 50 tracks, 99.99 % gate, plots σ 20 m / 1 mrad at
+  30-45 km: the combined gate lost 4 of 3,950 plots at 1 s revisits and 38
+  of 950 at 4 s, the union none).  But it gives a model of probability 0.1
+  the same say as one of 0.8, and after missed scans the widest model's gate
+  grows fastest: on airliners at 4 s revisits the former Wiener-acceleration
+  model (position σ 1.3 km after one miss, 3.5 km after two) made it 6-16 km
+  wide, and GNN, which has no "no plot" choice, gave the tracks clutter.
+- the *model-probability-weighted* gate (:func:`in_gate`) is the region
+  where the mixture density ``Σ_j μ_j N(ν_j; 0, S_j)`` is at least that of
+  the most probable model ``j*`` at its gate edge, ``μ_j* N(d² = γ; S_j*)``.
+  It contains ``j*``'s own gate, and model j's only about where
+  ``d²_j ≤ γ − ln(|S_j|/|S_j*|) − 2 ln(μ_j*/μ_j)``: a wide, improbable model
+  adds little.  But it is blind to onsets.
+
+:class:`~tdome.c2.tracking.estimator_imm.IMMEstimator` takes a plot inside
+the weighted gate, or inside the union while the track is fresh (about one
+revisit since its last plot, when every model's spread is one revisit's).
+Measured on the flight profiles of :mod:`tdome.world.flight_profiles`
+(benchmarks/tracking_imm.py, 4 s revisits, 5 clutter plots a scan): the
+weighted gate alone broke fighter tracks, the union alone took clutter
+after misses; together they keep airliners' tracks as clean as CV's and
+fighters' tracks whole.
 
 References
 ----------
+- R. A. Singer, "Estimating optimal tracking filter performance for manned
+  maneuvering targets", IEEE T-AES 6(4), 1970 (the manoeuvre model).
+- H. A. P. Blom, E. A. Bloem, "Probabilistic data association avoiding track
+  coalescence", IEEE T-AC 45(2), 2000 (the IMM-JPDA's per-model events).
 - H. A. P. Blom, Y. Bar-Shalom, "The interacting multiple model algorithm for
   systems with Markovian switching coefficients", IEEE T-AC 33(8), 1988.
 - Y. Bar-Shalom, X. R. Li, T. Kirubarajan, *Estimation with Applications to
@@ -80,8 +106,10 @@ from scipy.linalg import expm
 from scipy.special import logsumexp
 
 from tdome.c2.tracking.ekf import measurement_update
-from tdome.c2.tracking.gaussian import gaussian_loglik, spd_inv_logdet, symmetrize
+from tdome.c2.tracking.gaussian import LOG_2PI, gaussian_loglik, spd_inv_logdet, symmetrize
+from tdome.c2.tracking.jpda import pda_update
 from tdome.c2.tracking.measurements import wrapped_residual
+from tdome.c2.tracking.ukf import ukf_update
 
 
 def generator(sojourn_s, switch=None) -> np.ndarray:
@@ -168,22 +196,32 @@ def _flat_measure(xm, z, R, measure, angles):
     return xf, nu, H, Rf, k
 
 
-def update_models(xm, Pm, z, R, measure, angles=None, iterations: int = 1):
-    """(Iterated) EKF update of every model of every track with the track's plot.
+def update_models(xm, Pm, z, R, measure, angles=None, iterations: int = 1, unscented: bool = False):
+    """(Iterated) EKF, or UKF, update of every model of every track with the track's plot.
 
     ``z`` (n, k), ``R`` (n, k, k) or (k, k); ``measure(x) -> (z_pred, H)`` on
     (m, d) states; ``iterations`` > 1 relinearises about the updated state
-    (:func:`tdome.c2.tracking.ekf.measurement_update`).  Returns
-    ``(xm⁺, Pm⁺, d2, loglik)`` with the normalised innovation squared and the
-    Gaussian log-likelihood of each model's prediction (n, r).
+    (:func:`tdome.c2.tracking.ekf.measurement_update`); ``unscented`` updates
+    by the UKF instead (:func:`tdome.c2.tracking.ukf.ukf_update`, with
+    ``measure.h``), whose innovation and its covariance give the likelihood.
+    Returns ``(xm⁺, Pm⁺, d2, loglik)`` with the normalised innovation squared
+    and the Gaussian log-likelihood of each model's prediction (n, r).
     """
     xm = np.asarray(xm, dtype=float)
     n, r, d = xm.shape
     z = np.atleast_2d(np.asarray(z, dtype=float))
     R = np.asarray(R, dtype=float)
     Rf = np.repeat(R, r, axis=0) if R.ndim == 3 else R
-    xu, Pu, d2, logdet = measurement_update(xm.reshape(n * r, d), np.asarray(Pm, dtype=float).reshape(n * r, d, d),
-                                            np.repeat(z, r, axis=0), Rf, measure, angles, iterations)
+    xf, Pf, zf = xm.reshape(n * r, d), np.asarray(Pm, dtype=float).reshape(n * r, d, d), np.repeat(z, r, axis=0)
+    if unscented:
+        if angles is None:
+            angles = getattr(measure, "angle_components", ())
+        Rf = np.broadcast_to(Rf, (n * r,) + Rf.shape[-2:]) if Rf.ndim == 2 else Rf
+        xu, Pu, S, nu = ukf_update(xf, Pf, zf, Rf, measure.h, angles)
+        Sinv, logdet = spd_inv_logdet(S)
+        d2 = np.einsum("ni,nij,nj->n", nu, Sinv, nu)
+    else:
+        xu, Pu, d2, logdet = measurement_update(xf, Pf, zf, Rf, measure, angles, iterations)
     ll = gaussian_loglik(d2, logdet, z.shape[1])
     return xu.reshape(n, r, d), Pu.reshape(n, r, d, d), d2.reshape(n, r), ll.reshape(n, r)
 
@@ -194,32 +232,77 @@ def _posterior(mu, ll):
     return np.exp(log_joint - total[:, None]), total
 
 
-def update(xm, Pm, mu, z, R, measure, angles=None, iterations: int = 1):
+def update(xm, Pm, mu, z, R, measure, angles=None, iterations: int = 1, unscented: bool = False):
     """IMM update (step 3) with one plot per track.
 
     ``xm`` (n, r, d), ``Pm`` (n, r, d, d), ``mu`` (n, r) predicted (from
     :meth:`IMM.predict`), ``z`` (n, k), ``R`` (n, k, k) or (k, k),
     ``measure(x) -> (z_pred, H)`` on (m, d) states, ``angles`` the angle
     columns of ``z`` (default ``measure.angle_components``), ``iterations``
-    of the (iterated) EKF.
+    of the (iterated) EKF, or the UKF (``unscented``).
 
     Returns ``(xm⁺, Pm⁺, mu⁺, loglik)`` where ``loglik`` (n,) is
     ``ln Σ_j c_j N(ν_j; 0, S_j)``, the log-likelihood of the plot under the
     track's predicted mixture.
     """
-    xu, Pu, _, ll = update_models(xm, Pm, z, R, measure, angles, iterations)
+    xu, Pu, _, ll = update_models(xm, Pm, z, R, measure, angles, iterations, unscented)
     mu_u, total = _posterior(mu, ll)
     return xu, Pu, mu_u, total
 
 
-def score(xm, Pm, mu, z, R, measure, angles=None):
-    """Association score of plots without updating: ``(loglik (n,), d2 (n, r))``.
+def update_pda(xm, Pm, mu, track, z, R, beta, beta0, measure, angles=None):
+    """IMM–(J)PDA update: every model of each track weighs all the plots in the track's gate.
 
-    ``loglik`` is the mixture log-likelihood of :func:`update`, ``d2`` each
-    model's normalised innovation squared (a plot inside the gate of any
-    model, ``min_j d2 < γ``, is one the track can take).  Rows are
-    (track, plot) pairs: index ``xm``, ``Pm``, ``mu`` by the pairs' tracks.
+    ``xm`` (n, r, d), ``Pm`` (n, r, d, d), ``mu`` (n, r) predicted; per pair
+    ``e``: ``track`` (p,) its track, ``z`` (p, k), ``R`` (p, k, k), ``beta``
+    (p,) the probability that the plot is the track's; ``beta0`` (n,) that
+    none is (``β₀ + Σ_e β_e = 1``), computed, as :meth:`IMMEstimator.gate
+    <tdome.c2.tracking.estimator_imm.IMMEstimator.gate>` scores the pairs,
+    from the mixture likelihood ``L_e = Σ_j μ_j N_ej`` (``N_ej = N(ν_ej; 0,
+    S_ej)``, model j's EKF innovation of plot e).  Splitting each event by
+    model (Blom & Bloem 2000, the IMM-JPDA's per-track approximation):
+    ``P(plot e, model j | Z) = β_e μ_j N_ej / L_e``, ``P(no plot, model j | Z) =
+    β₀ μ_j``, so::
+
+        Λ_j    = β₀ + Σ_e β_e N_ej / L_e          μ_j⁺ = μ_j Λ_j   (Σ_j μ_j Λ_j = 1)
+        β_ej   = β_e N_ej / (L_e Λ_j),           β_0j = β₀ / Λ_j
+
+    and each model takes the PDA update (:func:`~tdome.c2.tracking.jpda.pda_update`)
+    with its own ``β_ej``, ``β_0j``.  With one plot and ``β₀ = 0`` this is
+    :func:`update`'s EKF step.  Returns ``(xm⁺, Pm⁺, mu⁺)``.
     """
+    xm = np.asarray(xm, dtype=float)
+    Pm = np.asarray(Pm, dtype=float)
+    mu = np.asarray(mu, dtype=float)
+    _, r, d = xm.shape
+    track = np.asarray(track, dtype=np.intp)
+    p = track.size
+    if angles is None:
+        angles = getattr(measure, "angle_components", ())
+    z_pred, H = measure(xm[track].reshape(p * r, d))
+    k = z_pred.shape[1]
+    R = np.broadcast_to(np.asarray(R, dtype=float), (p, k, k))
+    nu = wrapped_residual(np.repeat(np.atleast_2d(z), r, axis=0), z_pred, angles).reshape(p, r, k)
+    H = H.reshape(p, r, k, d)
+    S = H @ Pm[track] @ np.swapaxes(H, -1, -2) + R[:, None]
+    Sinv, logdet = spd_inv_logdet(S)
+    ll = gaussian_loglik(np.einsum("prk,prkl,prl->pr", nu, Sinv, nu), logdet, k)  # (p, r)
+    log_l = logsumexp(np.log(np.maximum(mu[track], 1e-300)) + ll, axis=1)
+    w = np.exp(ll - log_l[:, None])  # N_ej / L_e
+    lam = np.asarray(beta0, dtype=float)[:, None].repeat(r, axis=1)
+    np.add.at(lam, track, np.asarray(beta, dtype=float)[:, None] * w)
+    mu_u = mu * lam
+    mu_u /= np.maximum(mu_u.sum(axis=1, keepdims=True), 1e-300)
+    xu, Pu = xm.copy(), Pm.copy()
+    for j in range(r):
+        lam_j = np.maximum(lam[:, j], 1e-300)
+        xu[:, j], Pu[:, j] = pda_update(xm[:, j], Pm[:, j], track, nu[:, j], H[:, j], R,
+                                        beta * w[:, j] / lam_j[track], np.asarray(beta0, dtype=float) / lam_j)
+    return xu, Pu, mu_u
+
+
+def score_models(xm, Pm, mu, z, R, measure, angles=None):
+    """:func:`score` with each model's ``ln|S_j|`` (n, r) too: ``(loglik (n,), d2 (n, r), logdet (n, r))``."""
     xm = np.asarray(xm, dtype=float)
     n, r, d = xm.shape
     _xf, nu, H, Rf, k = _flat_measure(xm, z, R, measure, angles)
@@ -228,7 +311,35 @@ def score(xm, Pm, mu, z, R, measure, angles=None):
     Sinv, logdet = spd_inv_logdet(S)
     d2 = np.einsum("ni,nij,nj->n", nu, Sinv, nu)
     ll = gaussian_loglik(d2, logdet, k).reshape(n, r)
-    return _posterior(mu, ll)[1], d2.reshape(n, r)
+    return _posterior(mu, ll)[1], d2.reshape(n, r), logdet.reshape(n, r)
+
+
+def score(xm, Pm, mu, z, R, measure, angles=None):
+    """Association score of plots without updating: ``(loglik (n,), d2 (n, r))``.
+
+    ``loglik`` is the mixture log-likelihood of :func:`update`, ``d2`` each
+    model's normalised innovation squared.  Rows are (track, plot) pairs:
+    index ``xm``, ``Pm``, ``mu`` by the pairs' tracks.  Whether the plot is
+    in the track's gate is :func:`in_gate`'s question.
+    """
+    loglik, d2, _ = score_models(xm, Pm, mu, z, R, measure, angles)
+    return loglik, d2
+
+
+def in_gate(loglik, mu, logdet, gamma: float, k: int) -> np.ndarray:
+    """The model-probability-weighted gate: is the mixture density of the plot at least that of the main gate's edge?
+
+    With ``j*`` the most probable model, a plot is in the gate when
+    ``Σ_j μ_j N(ν_j; 0, S_j) ≥ μ_j* N(d² = γ; S_j*)``, i.e. when its GNN cost
+    ``-2 ln Σ_j μ_j N_j - k ln 2π`` is at most ``γ + ln|S_j*| − 2 ln μ_j*``
+    (module docstring, Gating).  ``loglik`` (n,), ``mu`` and ``logdet``
+    (n, r) of the pairs as :func:`score_models` gives them.
+    """
+    mu = np.asarray(mu, dtype=float)
+    rows = np.arange(mu.shape[0])
+    j = np.argmax(mu, axis=1)
+    edge = np.log(mu[rows, j]) - 0.5 * (k * LOG_2PI + np.asarray(logdet)[rows, j] + gamma)
+    return np.asarray(loglik) >= edge
 
 
 def predicted_measurement(xm, Pm, mu, R, measure):
@@ -289,28 +400,40 @@ class IMM:
 
     @classmethod
     def air_breathing(cls, iterations: int = 2) -> IMM:
-        """CV + coordinated turn + CA for aircraft, cruise missiles and drones.
+        """CV + coordinated turn + Singer manoeuvre model for aircraft, cruise missiles and drones.
 
-        ============  =========================  ============  ======
-        model         process noise              sojourn (s)   μ₀
-        ============  =========================  ============  ======
-        CV            q = 1 m²/s³ (σ_a ≈ 1 m/s²)  20            0.8
-        CT            q = 25 m²/s⁵               10            0.1
-        CA            q = 1000 m²/s⁵             5             0.1
-        ============  =========================  ============  ======
+        ============  ==============================  ============  ======
+        model         process noise                   sojourn (s)   μ₀
+        ============  ==============================  ============  ======
+        CV            q = 1 m²/s³ (σ_a ≈ 1 m/s²)       20            0.8
+        CT            q = 4 m²/s⁵                     10            0.1
+        SA (Singer)   σ_m = 40 m/s², τ = 5 s          5             0.1
+        ============  ==============================  ============  ======
 
         CV is the cruise model (σ_a of 1 m/s² over 1 s); CT carries sustained
-        turns with little noise because it knows their dynamics (q = 25: the
-        acceleration may change by 5 m/s² per second, enough for turn-rate
-        and roll changes); CA is the short-lived manoeuvre-onset model, with
-        ``√(q·1 s)`` ≈ 32 m/s² ≈ half of a 6 g step per second (BLK
-        §6.2.3's rule of thumb).  Sojourn times: aircraft cruise for tens of
-        seconds, turn for ~10 s, and onsets last seconds.  Checked on a 6 g,
-        243° turn at 250 m/s with 1 s revisits (tests/test_filters_models.py).
+        turns with little noise because it knows their dynamics (q = 4: the
+        acceleration may drift by 2 m/s² per second within a turn; onsets and
+        reversals are the manoeuvre model's), so that its white-jerk spread,
+        which grows without bound while a track coasts, stays below a CV
+        track's (on holdings, q = 25 let coasting tracks take clutter); SA is
+        the short-lived manoeuvre model (onsets, reversals, weaves, pull-ups).  Its acceleration is bounded by what
+        airframes pull: Singer's rule ``σ_m² = a_max²(1 + 4P_max − P_0)/3``
+        with ``a_max`` = 8 g (fighters and cruise missiles), ``P_max`` = 0.1
+        and ``P_0`` = 0.5 gives 43 m/s²; ``τ`` = 5 s is how long a manoeuvre
+        holds before the turn model takes it over or it ends.  It replaces a
+        Wiener-process CA model (q = 1000 m²/s⁵) whose variance grew without
+        bound over missed scans (σ_a ≈ 90 m/s² and a position σ of 1.3 km
+        after one missed 4 s scan, 3.5 km after two) and whose acceleration
+        estimate, fed a clutter plot, drove coasting tracks to km/s.
+        Sojourn times: aircraft cruise for tens of seconds, turn for ~10 s,
+        and onsets last seconds.  Checked on a 6 g, 243° turn at 250 m/s with
+        1 s revisits (tests/test_filters_models.py) and on the flight
+        profiles of :mod:`tdome.world.flight_profiles`
+        (tests/test_tracking_imm.py, benchmarks/tracking_imm.py).
         """
-        from tdome.c2.tracking.models import ConstantAcceleration, ConstantVelocity, CoordinatedTurn
+        from tdome.c2.tracking.models import ConstantVelocity, CoordinatedTurn, Singer
 
-        return cls([ConstantVelocity(q=1.0), CoordinatedTurn(q=25.0), ConstantAcceleration(q=1000.0)],
+        return cls([ConstantVelocity(q=1.0), CoordinatedTurn(q=4.0), Singer(sigma_mps2=40.0, tau_s=5.0)],
                    [20.0, 10.0, 5.0], mu0=[0.8, 0.1, 0.1], iterations=iterations)
 
     @classmethod
@@ -366,10 +489,13 @@ class IMM:
             xp[:, j], Pp[:, j] = model.predict(x0[:, j], P0[:, j], dt)
         return xp, Pp, c
 
-    def update(self, xm, Pm, mu, z, R, measure, angles=None):
-        """:func:`update` with this configuration's EKF iterations: ``(xm⁺, Pm⁺, mu⁺, loglik)``."""
-        return update(xm, Pm, mu, z, R, measure, angles, self.iterations)
+    def update(self, xm, Pm, mu, z, R, measure, angles=None, unscented: bool = False):
+        """:func:`update` with this configuration's EKF iterations (or the UKF): ``(xm⁺, Pm⁺, mu⁺, loglik)``."""
+        return update(xm, Pm, mu, z, R, measure, angles, self.iterations, unscented)
+
+    update_pda = staticmethod(update_pda)
 
     combine = staticmethod(combine)
     score = staticmethod(score)
+    score_models = staticmethod(score_models)
     predicted_measurement = staticmethod(predicted_measurement)

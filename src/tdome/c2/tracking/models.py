@@ -53,6 +53,11 @@ Models
     (with ``|Δ|`` so that it also holds for negative Δ: entry ``(i, j)`` is
     ``q |Δ| Δ^{4-i-j} / c_ij``).
 
+:class:`Singer`
+    First-order Gauss–Markov acceleration of stationary σ_m and time
+    constant τ (Singer 1970): the manoeuvre model whose spread stays within
+    what airframes pull, where the CA model's grows without bound.
+
 :class:`CoordinatedTurn`
     The 3-D coordinated-turn model of Watson & Blair (1992): a target turning
     at constant speed and constant rate ``ω`` in a fixed plane satisfies
@@ -103,6 +108,8 @@ Models
 
 References
 ----------
+- R. A. Singer, "Estimating optimal tracking filter performance for manned
+  maneuvering targets", IEEE T-AES 6(4), 1970.
 - Y. Bar-Shalom, X. R. Li, T. Kirubarajan, *Estimation with Applications to
   Tracking and Navigation*, Wiley 2001 (BLK), §6.2 (CV, CA models).
 - G. A. Watson, W. D. Blair, "IMM algorithm for tracking targets that
@@ -245,6 +252,97 @@ class ConstantAcceleration:
     def matrices(self, dt_s):
         """Transition and process-noise matrices ``(F, Q)``, each (n, 9, 9)."""
         F1, Q1 = _ca_matrices(np.atleast_1d(np.asarray(dt_s, dtype=float)), self.q)
+        return kron_axes(F1), kron_axes(Q1)
+
+    def predict(self, x, P, dt_s):
+        """Predict states (n, 9) and covariances (n, 9, 9) by per-track ``dt_s`` (s)."""
+        x, P, dt = _batch(x, P, dt_s)
+        return linear_predict(x, P, *self.matrices(dt))
+
+
+# 16-point Gauss–Legendre nodes and weights on [0, 1] for the Singer model's noise integral.
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
+_GL_X, _GL_W = 0.5 * (_GL_X + 1.0), 0.5 * _GL_W
+
+
+def singer_matrices(dt, alpha: float, sigma_mps2: float) -> tuple[np.ndarray, np.ndarray]:
+    """One-axis transition and process noise ``F₁, Q₁`` (n, 3, 3) of the Singer model (see :class:`Singer`).
+
+    ``dt`` (n,) may be negative (the backward prediction of the stationary,
+    time-reversible acceleration process: ``F₁₂`` and the odd noise entries
+    change sign, the rest depend on ``|Δ|``).  ``Q₁ = q ∫₀^|Δ| f fᵀ ds`` with
+    ``f(s) = [g₂(s), g₁(s), e^{-αs}]``, ``q = 2ασ²``, by 16-point Gauss–Legendre
+    quadrature: the integrand is a smooth sum of exponentials and
+    polynomials, and the closed form (Singer 1970) cancels catastrophically
+    for small ``αΔ``.
+    """
+    dt = np.atleast_1d(np.asarray(dt, dtype=float))
+    a = np.abs(dt)
+    sign = np.sign(dt)
+
+    def g(s):  # g₁ = (1 - e^{-αs})/α, g₂ = (αs - 1 + e^{-αs})/α², e^{-αs}
+        e = np.expm1(-alpha * s)
+        return (alpha * s + e) / alpha**2, -e / alpha, e + 1.0
+
+    g2, g1, decay = g(a)
+    F1 = np.zeros((dt.shape[0], 3, 3))
+    F1[:, 0, 0] = F1[:, 1, 1] = 1.0
+    F1[:, 0, 1] = dt
+    F1[:, 0, 2] = g2
+    F1[:, 1, 2] = sign * g1
+    F1[:, 2, 2] = decay
+    s = a[:, None] * _GL_X[None, :]  # (n, 16) nodes on [0, |Δ|]
+    f = np.stack(g(s), axis=-1)  # (n, 16, 3)
+    Q1 = (2.0 * alpha * sigma_mps2**2) * a[:, None, None] * np.einsum("k,nki,nkj->nij", _GL_W, f, f)
+    Q1[:, 0, 1] *= sign
+    Q1[:, 1, 0] *= sign
+    Q1[:, 1, 2] *= sign
+    Q1[:, 2, 1] *= sign
+    return F1, Q1
+
+
+class Singer:
+    """Manoeuvre model with bounded acceleration: the Singer (1970) first-order Gauss–Markov acceleration.
+
+    The acceleration is a stationary process of standard deviation ``σ_m``
+    that forgets itself with time constant ``τ`` (α = 1/τ)::
+
+        ȧ = -α a + w,    E[w wᵀ] = 2ασ_m² δ(t)
+
+    so that, per axis, with ``g₁(Δ) = (1 - e^{-αΔ})/α``,
+    ``g₂(Δ) = (αΔ - 1 + e^{-αΔ})/α²``::
+
+        F₁ = [[1, Δ, g₂], [0, 1, g₁], [0, 0, e^{-αΔ}]]
+
+    Unlike the Wiener-process acceleration of :class:`ConstantAcceleration`,
+    whose acceleration variance grows as ``qΔ`` without bound (after three
+    missed 4 s scans at ``q = 1000``, σ_a ≈ 110 m/s², 11 g, and a position σ of
+    3.5 km), the acceleration here stays within what airframes can pull
+    (``σ_m``), and its predicted mean decays: a manoeuvre ends, and a track
+    coasting on an old acceleration estimate changes its velocity by at
+    most ``a τ``.  As ``τ → ∞`` with ``2ασ_m²`` fixed it becomes the CA model.
+
+    Parameters
+    ----------
+    sigma_mps2 : float
+        Stationary standard deviation of the acceleration per axis (m/s²).
+        Singer's rule for a target that pulls up to ``a_max`` with probability
+        ``P_max`` and none with ``P_0``: ``σ² = a_max²(1 + 4P_max − P_0)/3``.
+    tau_s : float
+        Manoeuvre time constant (s): how long an acceleration persists.
+    """
+
+    name = "SA"
+
+    def __init__(self, sigma_mps2: float = 30.0, tau_s: float = 10.0):
+        self.sigma_mps2 = float(sigma_mps2)
+        self.tau_s = float(tau_s)
+        if not (self.sigma_mps2 > 0 and self.tau_s > 0):
+            raise ValueError(f"sigma_mps2 and tau_s must be positive, got {sigma_mps2!r}, {tau_s!r}")
+
+    def matrices(self, dt_s):
+        """Transition and process-noise matrices ``(F, Q)``, each (n, 9, 9)."""
+        F1, Q1 = singer_matrices(np.atleast_1d(np.asarray(dt_s, dtype=float)), 1.0 / self.tau_s, self.sigma_mps2)
         return kron_axes(F1), kron_axes(Q1)
 
     def predict(self, x, P, dt_s):
