@@ -237,3 +237,50 @@ class AssignmentConfig:
     def time_budget_s(self) -> float:
         """The time a solve may take: its limit, never beyond the safety deadline."""
         return self.deadline_s if self.time_limit_s is None else min(self.time_limit_s, self.deadline_s)
+
+
+# --------------------------------------------------------------------------- registration
+
+REGISTRATION_MODES = ("off", "correct")
+_DEG = 0.017453292519943295  # one degree in radians (math.radians(1.0))
+
+
+@dataclass(frozen=True)
+class RegistrationConfig:
+    """Sensor registration: each radar's systematic errors estimated online (:mod:`tdome.c2.tracking.registration`).
+
+    The prior standard deviations are the C2's belief of how far a radar as
+    installed may be off; they anchor what radar pairs cannot tell apart (a
+    common clock offset, a bias shared by every radar), so they are also the
+    uncertainty that remains there.
+    """
+
+    mode: str = setting(
+        "off", choices=REGISTRATION_MODES,
+        doc="off: plots go to the tracker as the radars stamped them; correct: each radar's range, azimuth, "
+            "elevation and clock offsets are estimated online from the objects several radars see, and every "
+            "scan's plots are corrected by the estimate before the tracker sees them.")
+    range_sigma_m: float = setting(200.0, gt=0.0, doc="Prior standard deviation of each radar's range offset, m.")
+    az_sigma_rad: float = setting(0.3 * _DEG, file_name="az_sigma_deg", scale=_DEG, gt=0.0,
+                                  doc="Prior standard deviation of each radar's azimuth offset, degrees.")
+    el_sigma_rad: float = setting(0.1 * _DEG, file_name="el_sigma_deg", scale=_DEG, gt=0.0,
+                                  doc="Prior standard deviation of each radar's elevation offset, degrees.")
+    clock_sigma_s: float = setting(0.5, gt=0.0, doc="Prior standard deviation of each radar's clock offset, s.")
+    max_pair_gap_s: float = setting(
+        5.0, gt=0.0, doc="Two radars' plots of one object are compared only when they are at most this far apart "
+                         "in time, s (its track's velocity carries one to the other's time).")
+    # --- for code and studies
+    gate_probability: float = 0.999  # a pair whose discrepancy falls outside this gate is refused (misassociation)
+    max_pairs_per_scan: int = 64  # the pairs one scan contributes at most (the cost of an update stays bounded)
+    reference_sigma_m: float = 30.0  # position error of a reference report (ADS-B, GNSS), each axis, m
+    reference_gate_m: float = 2000.0  # a plot this close to a reference report's position may be that object
+    # How far each offset may wander, per square root of an hour (a random walk: the estimate forgets slowly what
+    # it learnt long ago, and its σ never claims more than the offsets' own stability).
+    range_drift_m: float = 10.0
+    az_drift_rad: float = 0.01 * _DEG
+    el_drift_rad: float = 0.01 * _DEG
+    clock_drift_s: float = 0.01
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+

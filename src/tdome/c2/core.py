@@ -1,6 +1,7 @@
 """The battle manager: one C2 cycle from plots to fire orders.
 
-    ingest(scan)            plots from any radar, in time order, into the tracker
+    ingest(scan)            plots from any radar, in time order, into the tracker (registered first:
+                            each radar's estimated offsets taken out, c2.registration)
     decide(now, batteries)  air picture → threat evaluation → kill assessment →
                             shot windows → assignment under doctrine → orders
 
@@ -53,11 +54,12 @@ import numpy as np
 
 from tdome.c2.assign import SOLVERS, Assignment, AssignmentProblem
 from tdome.c2.assign.base import DEADLINE_MARGIN_S
-from tdome.c2.config import AUTHORITIES, AssignmentConfig, DoctrineConfig, ThreatConfig
+from tdome.c2.config import AUTHORITIES, AssignmentConfig, DoctrineConfig, RegistrationConfig, ThreatConfig
 from tdome.c2.engage import plan_windows
 from tdome.c2.lookahead import ExpectedThreats, LookAhead
 from tdome.c2.threat import ThreatPicture, evaluate_threats, pk_table
 from tdome.c2.tracking import AirPicture, PictureSource, Tracker, TrackerConfig
+from tdome.c2.tracking.registration import registered
 from tdome.messages import (
     THREAT_CLASSES,
     AimUpdate,
@@ -78,6 +80,8 @@ class C2Config:
     threat: ThreatConfig = field(default_factory=ThreatConfig)
     doctrine: DoctrineConfig = field(default_factory=DoctrineConfig)
     assignment: AssignmentConfig = field(default_factory=AssignmentConfig)
+    # Each radar's systematic errors estimated online and taken out of its plots (off by default).
+    registration: RegistrationConfig = field(default_factory=RegistrationConfig)
     # The intelligence estimate of threats still to come; when given, each round fired costs what it would save
     # against them (tdome.c2.lookahead).
     intel: tuple[ExpectedThreats, ...] = ()
@@ -132,7 +136,9 @@ class BattleManager:
         self.config = config or C2Config()
         self.sensors = sensors
         self.assets = assets
-        self.tracker: PictureSource = Tracker(self.config.tracker, sensors, first_id)  # or use_picture_source's
+        # The tracker (behind the registration of the radars' plots, when it is on), or use_picture_source's.
+        self.tracker: PictureSource = registered(Tracker(self.config.tracker, sensors, first_id), sensors,
+                                                 self.config.registration, self.config.tracker)
         self.engagements: dict[int, Engagement] = {}
         # The engagements a cycle may still act on, in the order of ``engagements`` (see :meth:`_settle`);
         # ``engagements`` is changed only through this class's methods, which keep the two in step.

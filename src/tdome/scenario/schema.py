@@ -54,6 +54,7 @@ from tdome.c2.config import (
     AssignmentConfig,
     ConfigError,
     DoctrineConfig,
+    RegistrationConfig,
     Setting,
     ThreatConfig,
     default_of,
@@ -180,6 +181,25 @@ class Emcon(_Model):
         return v
 
 
+class RadarBias(_Model):
+    """Systematic errors of a radar that the C2 is not told: every plot is off by them (truth side only).
+
+    The C2 may estimate them online from objects several radars see (``c2.registration``).
+    """
+
+    range_m: Num(ge=-5_000.0, le=5_000.0) = _doc("Range offset, m: every measured range is this much long.", 0.0)
+    az_deg: Num(ge=-10.0, le=10.0) = _doc(
+        "Azimuth offset, degrees (north misalignment): every measured azimuth is this much clockwise.", 0.0)
+    el_deg: Num(ge=-5.0, le=5.0) = _doc("Elevation offset, degrees: every measured elevation is this much high.",
+                                        0.0)
+    clock_s: Num(ge=-60.0, le=60.0) = _doc(
+        "Clock offset, s: the radar stamps its plots with its own clock, this much ahead of true time.", 0.0)
+
+    @property
+    def is_zero(self) -> bool:
+        return not (self.range_m or self.az_deg or self.el_deg or self.clock_s)
+
+
 class Radar(_Model):
     """A radar site."""
 
@@ -198,6 +218,9 @@ class Radar(_Model):
     availability: Availability | None = _doc(
         "Faults: while down the radar makes no plots (the C2 sees only their absence); null: always up.", None)
     emcon: Emcon | None = _doc("Emission control: its silent periods; null: it emits all the time.", None)
+    bias: RadarBias | None = _doc(
+        "Systematic errors of its plots (range, azimuth, elevation and clock offsets), unknown to the C2; null: "
+        "none.", None)
     sac: SacSic = _doc("ASTERIX system area code of its reports (I048/010), as the live service knows it.", 0)
     sic: SacSic | None = _doc(
         "ASTERIX system identification code of its reports; null: 1 + its index in radars. SAC/SIC pairs must be "
@@ -417,6 +440,10 @@ AssignmentSettings = settings_model(AssignmentConfig, "AssignmentSettings",
 
 TrackerSettings = settings_model(TrackerConfig, "TrackerSettings",
                                  "Tracking and fusion: how radar plots become the air picture.")
+RegistrationSettings = settings_model(
+    RegistrationConfig, "RegistrationSettings",
+    "Sensor registration: each radar's range, azimuth, elevation and clock offsets estimated online from the objects "
+    "several radars see, and taken out of its plots.")
 
 
 class ExpectedGroup(_Model):
@@ -444,6 +471,8 @@ class C2Settings(_Model):
     fallback_after_s: Num(gt=0.0) = _doc(
         "integrated_with_fallback: silence from every C2 node after which a battery fights alone, s.", 10.0)
     tracker: TrackerSettings = _doc("Tracking and fusion.", default_factory=TrackerSettings)
+    registration: RegistrationSettings = _doc("Sensor registration (radar offsets estimated and corrected).",
+                                              default_factory=RegistrationSettings)
     threat: ThreatSettings = _doc("Threat evaluation.", default_factory=ThreatSettings)
     doctrine: DoctrineSettings = _doc("Firing doctrine.", default_factory=DoctrineSettings)
     assignment: AssignmentSettings = _doc("Weapon-target assignment.", default_factory=AssignmentSettings)

@@ -12,7 +12,10 @@ ratio while the beam looks at the target (:mod:`tdome.sensors.jamming`), and
 the radar reports the bearings of the jammers it hears (strobes).
 
 Detected targets are measured in range, azimuth, elevation (and range rate
-when the radar reports it) with independent Gaussian errors.  False alarms
+when the radar reports it) with independent Gaussian errors.  A radar may
+also carry systematic errors (:class:`RadarBias`: range, azimuth and
+elevation offsets, and a clock that runs ahead of true time), which every
+plot and strobe it reports carries and the C2 is not told.  False alarms
 arrive as a Poisson number per scan, uniform in range, azimuth sector and the
 lower elevation band.  The simulator owns this module; the C2 core only ever
 sees the resulting :class:`~tdome.messages.Detections` and the radar's
@@ -54,6 +57,22 @@ from tdome.sensors.jamming import STROBE_JNR, JammerState, Receiver, heard_jamme
 _CLUTTER_MAX_EL_RAD = np.radians(10.0)
 
 
+@dataclass(frozen=True)
+class RadarBias:
+    """A radar's systematic errors (truth; the C2 is not told them).
+
+    Every plot's range is ``range_m`` long, its azimuth ``az_rad`` clockwise
+    and its elevation ``el_rad`` high, and its scan is stamped ``clock_s``
+    after the true time of the measurement (the radar's clock runs ahead).
+    Strobes carry the angle offsets; range rates are unchanged.
+    """
+
+    range_m: float = 0.0
+    az_rad: float = 0.0
+    el_rad: float = 0.0
+    clock_s: float = 0.0
+
+
 @dataclass
 class RadarModel:
     """Detection performance of one radar; geometry and accuracy live in ``site``."""
@@ -68,6 +87,7 @@ class RadarModel:
     receiver: Receiver | None = None  # what it makes of a jammer; None: it is not jammed
     lost_to_jamming: int = 0  # plots the same draws would have made without jamming (truth, for the results)
     strobes_reported: int = 0
+    bias: RadarBias | None = None  # systematic errors of every plot (truth); None: none
     # The site's plot σ row and false-alarm box, made once (see _constants): (site, σ row, box).
     _cache: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -163,8 +183,17 @@ class RadarModel:
         strobe_az = strobe_el = None
         if jam_factor.size:
             strobe_az, strobe_el = self._strobes(jam_enu, jam_factor)
+        b = self.bias
+        stamp_s = float(t_s)
+        if b is not None:  # after every draw, so a bias changes no draw of the run
+            zs[0] += b.range_m
+            zs[1] = np.mod(zs[1] + b.az_rad, 2.0 * np.pi)
+            zs[2] += b.el_rad
+            stamp_s += b.clock_s
+            if strobe_az is not None and strobe_el is not None:
+                strobe_az, strobe_el = np.mod(strobe_az + b.az_rad, 2.0 * np.pi), strobe_el + b.el_rad
         det = Detections(
-            time_s=float(t_s),
+            time_s=stamp_s,
             sensor=s.index,
             range_m=zs[0],
             az_rad=zs[1],

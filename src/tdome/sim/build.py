@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tdome import geo
-from tdome.c2.config import AssignmentConfig, DoctrineConfig, ThreatConfig, from_file_values
+from tdome.c2.config import AssignmentConfig, DoctrineConfig, RegistrationConfig, ThreatConfig, from_file_values
 from tdome.c2.core import C2Config
 from tdome.c2.lookahead import ExpectedThreats
 from tdome.c2.tracking import TrackerConfig
 from tdome.messages import BALLISTIC_CLASS_NAMES, DefendedAsset, InterceptorSpec, SensorSite
 from tdome.sensors.jamming import Receiver
-from tdome.sensors.radar import RadarModel
+from tdome.sensors.radar import RadarBias, RadarModel
 from tdome.sim.network import FireControlSpec, LinkSpec, NetworkSpec, OperatorSpec
 from tdome.sim.streams import stream
 from tdome.world.airbreathing import fly_route
@@ -77,8 +77,17 @@ def build_sensors(sc) -> tuple[list[SensorSite], list[RadarModel]]:
                          rt.noise_figure_db)
         models.append(RadarModel(site, 10 ** (rt.snr_ref_db / 10.0), rt.ref_range_km * 1e3, rt.pfa,
                                  rt.false_alarms_per_scan, rng, phase_s=float(rng.uniform(0.0, rt.revisit_s)),
-                                 receiver=rx))
+                                 receiver=rx, bias=radar_bias(r)))
     return sites, models
+
+
+def radar_bias(r) -> RadarBias | None:
+    """A scenario radar's systematic errors in SI units (truth: the radar model's, never the C2's); None: none."""
+    b = r.bias
+    if b is None or b.is_zero:
+        return None
+    return RadarBias(range_m=float(b.range_m), az_rad=float(rad(b.az_deg)), el_rad=float(rad(b.el_deg)),
+                     clock_s=float(b.clock_s))
 
 
 SMALL_TARGET_RCS_M2 = 0.1
@@ -327,6 +336,7 @@ def c2_config(sc) -> C2Config:
         threat=from_file_values(ThreatConfig, c.threat.model_dump()),
         doctrine=from_file_values(DoctrineConfig, c.doctrine.model_dump()),
         assignment=from_file_values(AssignmentConfig, c.assignment.model_dump()),
+        registration=from_file_values(RegistrationConfig, c.registration.model_dump()),
         intel=tuple(ExpectedThreats(g.threat_class, g.asset, g.count, g.count_sd, g.after_s) for g in c.intel),
     )
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from tdome.c2.core import BattleManager, C2Config, CycleOutput
 from tdome.c2.tracking import PictureSource, Tracker
+from tdome.c2.tracking.registration import registered
 from tdome.messages import BatteryStatus, DefendedAsset, SensorSite
 from tdome.sim.network import NetworkSpec
 from tdome.sim.perfect_picture import PerfectPicture
@@ -102,7 +103,8 @@ def build_command(spec: NetworkSpec, sites: list[SensorSite], assets: list[Defen
             pp = PerfectPicture(perfect_truth, classes or [])
             pic = Picture(key, pp, pp)
         else:
-            pic = Picture(key, Tracker(config.tracker, radar_sites, first))
+            pic = Picture(key, registered(Tracker(config.tracker, radar_sites, first), radar_sites,
+                                          config.registration, config.tracker))
         pictures[key] = pic
         return pic
 
