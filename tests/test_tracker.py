@@ -168,10 +168,11 @@ def test_out_of_sequence_plot_is_counted_and_used():
 
 
 def test_track_deleted_after_max_coast():
+    """With the miss rule off, a confirmed track that stops getting plots lives exactly ``max_coast_s``."""
     rng = np.random.default_rng(4)
     p0, v = straight_targets(2, rng)
     site = make_site(0, 24.0, 120.0, revisit=2.0)
-    cfg = TrackerConfig(max_coast_s=20.0)
+    cfg = TrackerConfig(max_coast_s=20.0, delete_miss_probability=None)
     tr = Tracker(cfg, [site])
     t_stop = 40.0
 
@@ -193,6 +194,77 @@ def test_track_deleted_after_max_coast():
             assert len(pic) == 1 and stopped_id not in pic.track_id
             assert stopped_id not in tr.track_id  # deleted, not only hidden
     assert tr.stats["deleted_confirmed"] == 1
+
+
+@pytest.mark.parametrize("pd", [1.0, 0.5])
+def test_vanished_target_deleted_after_its_missed_opportunities(pd):
+    """A target that vanishes in coverage is dropped when its run of missed scans becomes less likely than
+    ``delete_miss_probability`` at the track's own detection rate: after exactly the number of misses
+    ``(1 - P̂_D)^k < α`` gives, long before ``max_coast_s``; a target detected half the time gets more scans."""
+    rng = np.random.default_rng(5)
+    p0, v = straight_targets(1, rng)
+    site = make_site(0, 24.0, 120.0, revisit=2.0)
+    cfg = TrackerConfig(max_coast_s=120.0)
+    tr = Tracker(cfg, [site])
+    t_stop = 60.0
+
+    def truth(t):
+        keep = np.array([t <= t_stop])
+        return (p0 + t * v)[keep], v[keep]
+
+    t = 0.0
+    for t in np.arange(0.0, t_stop + 1e-9, 2.0):
+        det, _ = measure(site, t, *truth(t), rng, pd=pd)
+        tr.process(det)
+    (row,) = np.flatnonzero(tr.status == 1)
+    tid = int(tr.track_id[row])
+    misses = int(tr.n_misses[row])
+    pd_hat = (int(tr.n_hits[row]) + 1) / (int(tr.n_opportunities[row]) + 2)
+    # misses at deletion: the first k (counting those already missed) with k ln(1 - P̂_D) < ln α; P̂_D moves
+    # with each miss (one more opportunity), so follow it scan by scan
+    hits, opp = int(tr.n_hits[row]), int(tr.n_opportunities[row])
+    k = misses
+    while not k * np.log(1 - (hits + 1) / (opp + 2)) < np.log(cfg.delete_miss_probability):
+        k, opp = k + 1, opp + 1
+    assert 0.0 < pd_hat < 1.0
+    for i in range(1, 40):
+        t += 2.0
+        tr.process(Detections(time_s=t, sensor=0, range_m=np.zeros(0), az_rad=np.zeros(0), el_rad=np.zeros(0),
+                              sigma=np.zeros((0, 3))))
+        alive = tid in tr.track_id
+        assert alive == (misses + i < k), (i, misses, k)
+        if not alive:
+            break
+    assert t - t_stop < cfg.max_coast_s
+    # always detected: three misses make (1/22)^3 < 1e-3; half the time: (1/2)^10 ~ 1e-3, and P̂_D falls as it misses
+    assert k <= 4 if pd == 1.0 else k >= 10
+    assert tr.stats["deleted_coasted"] == 1
+
+
+def test_track_out_of_coverage_lives_while_no_plot_could_come():
+    """A track that flies where no radar can see it (here: out of the only radar's range, as over a blind cone
+    or a gap) is kept, coasting, until ``max_coast_s`` without a plot: a scan that does not cover it is no
+    missed opportunity, so the miss rule does not drop it."""
+    rng = np.random.default_rng(6)
+    site = make_site(0, 24.0, 120.0, revisit=2.0, max_range_m=50e3)
+    lat, lon = site.lat_rad, site.lon_rad
+    p0 = geo.enu_to_ecef(np.array([30e3, 0.0, 5e3]), lat, lon, site.alt_m)
+    v = enu_velocity_to_ecef(lat, lon, np.array([250.0, 0.0, 0.0]))
+    cfg = TrackerConfig(max_coast_s=30.0)
+    tr = Tracker(cfg, [site])
+    last_plot = 0.0
+    tid = None
+    for t in np.arange(0.0, 140.0, 2.0):
+        det, _ = measure(site, t, p0 + t * v, v, rng)
+        tr.process(det)
+        if len(det):
+            last_plot = t
+            if tid is None and len(tr.picture(t)):
+                (tid,) = tr.picture(t).track_id
+        elif tid is not None:
+            assert (tid in tr.track_id) == (t - last_plot <= cfg.max_coast_s)
+    assert 70.0 < last_plot < 90.0 and tid is not None and tid not in tr.track_id
+    assert tr.stats["deleted_coasted"] == 1
 
 
 def test_close_formation_seen_by_one_radar_stays_two_tracks():

@@ -10,6 +10,7 @@ from scipy.optimize import linear_sum_assignment
 from tdome.c2.tracking import (
     gnn_assign,
 )
+from tdome.c2.tracking.association import gnn_confirmed_first
 
 
 @settings(max_examples=80, deadline=None)
@@ -56,6 +57,41 @@ def test_gnn_equals_brute_force(seed, n, m, density):
     size, best = _brute_force_gnn(ti, pj, cost)
     assert sel.size == size
     assert np.isclose(cost[sel].sum(), best, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=120, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 4), m=st.integers(1, 4), density=st.floats(0.2, 1.0))
+def test_confirmed_tracks_choose_first(seed, n, m, density):
+    """Against brute force: the firm (confirmed) tracks' pairs alone give a largest, then cheapest matching, and
+    the other tracks' pairs, on the plots those leave, a largest, then cheapest matching of their own."""
+    rng = np.random.default_rng(seed)
+    ti, pj = np.nonzero(rng.random((n, m)) < density)
+    cost = rng.uniform(-8, 12, ti.size)
+    firm_track = rng.random(n) < 0.5
+    firm = firm_track[ti]
+    sel = gnn_confirmed_first(ti, pj, cost, firm, n, m)
+    assert np.all(np.diff(sel) > 0)
+    mt, mp = ti[sel], pj[sel]
+    assert len(set(mt.tolist())) == len(mt) and len(set(mp.tolist())) == len(mp)
+    a = np.flatnonzero(firm)
+    chosen_a = sel[firm[sel]]
+    size, best = _brute_force_gnn(ti[a], pj[a], cost[a])
+    assert chosen_a.size == size and np.isclose(cost[chosen_a].sum(), best, rtol=0, atol=1e-9)
+    taken = set(pj[chosen_a].tolist())
+    b = np.array([p for p in range(ti.size) if not firm[p] and pj[p] not in taken], dtype=int)
+    chosen_b = sel[~firm[sel]]
+    size, best = _brute_force_gnn(ti[b], pj[b], cost[b]) if b.size else (0, 0.0)
+    assert chosen_b.size == size and np.isclose(cost[chosen_b].sum(), best, rtol=0, atol=1e-9)
+
+
+def test_a_new_track_on_a_missed_plot_does_not_take_the_target_from_its_track():
+    """The case found against Stone Soup: a confirmed track that missed a scan is further from the target's
+    plot (d² 12, ln|S| 28.7: cost 40.7) than the one-plot track started on the missed plot (d² 0.3, ln|S| 32.1:
+    cost 32.4); one joint assignment would give the plot to the new track, the confirmed track keeps it."""
+    ti, pj = np.array([0, 1]), np.array([0, 0])
+    cost = np.array([12.0 + 28.7, 0.3 + 32.1])
+    assert gnn_assign(ti, pj, cost, 2, 1).tolist() == [1]
+    assert gnn_confirmed_first(ti, pj, cost, np.array([True, False]), 2, 1).tolist() == [0]
 
 
 @settings(max_examples=40, deadline=None)

@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 from tdome import geo
 from tdome.c2.tracking import TrackerConfig, cv_process_noise, cv_transition, gate, predict
 from tdome.c2.tracking.classification import KinematicClass, _classify_rows, ballistic_test, kinematic_class
-from tdome.c2.tracking.deletion import _deletion_tests, _near_pairs, underground
+from tdome.c2.tracking.deletion import _deletion_tests, _near_pairs, coast_limits, underground
 from tdome.c2.tracking.gaussian import kalman_update, spd_inv_logdet
 from tdome.c2.tracking.initiation import _reachable, _two_point_stack
 from tdome.c2.tracking.measurements import PolarRadar, measurement_model, wrapped_residual
@@ -305,8 +305,11 @@ def test_deletion_tests_in_one_pass(seed):
     i, j = (pairs[:, 0].copy(), pairs[:, 1].copy()) if len(pairs) else (np.empty(0, np.intp),) * 2
     d2 = rng.uniform(0.0, 2.0 * c.merge_d2, len(i))
     dup = dup0.copy()
-    ri, rj, coasted, below = _deletion_tests(i, j, d2, hit, dup, dup, status, last, x, P, 40.0, c.merge_d2,
-                                             c.merge_checks, c.tentative_max_coast_s, c.max_coast_s, c.min_alt_m)
+    n_opp = rng.integers(1, 30, n).astype(np.int32)
+    n_hits = rng.integers(1, 30, n).astype(np.int32) % n_opp + 1
+    n_miss = rng.integers(0, 12, n).astype(np.int32)
+    ri, rj, coasted, below = _deletion_tests(i, j, d2, hit, dup, dup, status, last, n_hits, n_opp, n_miss, x, P, 40.0,
+                                             c.merge_d2, c.merge_checks, coast_limits(c), c.min_alt_m)
     close = (d2 < c.merge_d2) & ~(hit[i] & hit[j])
     flag = np.zeros(n, dtype=bool)
     flag[i[close]] = flag[j[close]] = True
@@ -315,7 +318,9 @@ def test_deletion_tests_in_one_pass(seed):
     ripe = close & (cnt[i] >= c.merge_checks) & (cnt[j] >= c.merge_checks)
     assert np.array_equal(ri, i[ripe]) and np.array_equal(rj, j[ripe])
     age = 40.0 - last
-    assert np.array_equal(coasted, np.where(status == 0, age > c.tentative_max_coast_s, age > c.max_coast_s))
+    # the miss rule: (1 - P̂_D)^misses < α, P̂_D = (hits + 1) / (opportunities + 2)
+    gone = (n_miss > 0) & ((1 - (n_hits + 1) / (n_opp + 2)) ** n_miss.astype(float) < c.delete_miss_probability)
+    assert np.array_equal(coasted, np.where(status == 0, age > c.tentative_max_coast_s, (age > c.max_coast_s) | gone))
     assert np.array_equal(below, underground(x, P, c.min_alt_m))
 
 

@@ -7,7 +7,7 @@ Edge units (degrees, km) are converted to SI here, once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from tdome.c2.config import AssignmentConfig, DoctrineConfig, RegistrationConfig
 from tdome.c2.core import C2Config
 from tdome.c2.lookahead import ExpectedThreats
 from tdome.c2.tracking import TrackerConfig
+from tdome.c2.tracking.plausibility import ThreatKinematics
 from tdome.messages import BALLISTIC_CLASS_NAMES, DefendedAsset, InterceptorSpec, SensorSite
 from tdome.sensors.jamming import Receiver
 from tdome.sensors.radar import RadarBias, RadarModel
@@ -328,10 +329,33 @@ def build_jamming(sc, raid: RaidTruth) -> Jamming | None:
                    escort=tuple(Emitter.of(types[raid.jammer[i]]) for i in rows))
 
 
+def threat_kinematics(types) -> tuple[ThreatKinematics, ...]:
+    """The catalog's threat types (name -> :class:`~tdome.scenario.catalog.ThreatType`) as the C2's tracker knows
+    them, for its plausibility envelope (:mod:`tdome.c2.tracking.plausibility`), in SI units."""
+    out = []
+    for t in types.values():
+        m = t.manoeuvre
+        # the lightest object the type flies: its re-entry vehicle or its decoys (none given: vacuum flight)
+        betas = [float(b) for b in (t.ballistic_coefficient_kg_m2,
+                                    t.decoys.ballistic_coefficient_kg_m2 if t.decoys else None) if b is not None]
+        out.append(ThreatKinematics(
+            threat_class=t.class_, speed_mps=float(t.speed_mps), max_range_m=float(t.max_range_km) * 1e3,
+            cruise_alt_m=None if t.cruise_alt_m is None else float(t.cruise_alt_m),
+            gamma_rad=None if t.gamma_deg is None else float(rad(t.gamma_deg)),
+            manoeuvre_accel_mps2=0.0 if m is None else float(m.accel_g) * G0_MPS2,
+            manoeuvre_period_s=0.0 if m is None else float(m.period_s),
+            manoeuvre_below_alt_m=0.0 if m is None else float(m.below_alt_m),
+            lightest_beta_kg_m2=min(betas) if betas else None))
+    return tuple(out)
+
+
 def c2_config(sc) -> C2Config:
+    """The C2's configuration from the scenario's ``c2`` section, and the catalog's threat types its tracker's
+    plausibility test knows (every type of the catalog, not only the raid's: the C2 does not know the raid)."""
     c = sc.c2
     return C2Config(
-        tracker=from_file_values(TrackerConfig, c.tracker.model_dump()),
+        tracker=replace(from_file_values(TrackerConfig, c.tracker.model_dump()),
+                        threat_kinematics=threat_kinematics(sc.threat_types)),
         # The scenario's sections hold each setting under its file name and unit (tdome.c2.config).
         threat=from_file_values(ThreatConfig, c.threat.model_dump()),
         doctrine=from_file_values(DoctrineConfig, c.doctrine.model_dump()),

@@ -47,6 +47,7 @@ from tdome import geo
 from tdome.analysis.metrics import gospa, nees
 from tdome.c2.threat import ThreatPicture, evaluate_threats
 from tdome.c2.tracking import AirPicture
+from tdome.c2.tracking.plausibility import Envelope
 from tdome.messages import THREAT_CLASSES, DefendedAsset, SensorSite
 from tdome.sensors.jamming import JammerState
 from tdome.sim.build import (
@@ -122,6 +123,10 @@ class RunRecord:
     # Emission control: silent scans and the plots they would have made, per radar; anti-radiation threats.
     emcon: dict = field(default_factory=dict)
     anti_radiation: dict = field(default_factory=dict)
+    # The kinematics of every catalog type and of aircraft (tdome.c2.tracking.plausibility), and the tracks of the
+    # recorded pictures whose estimate left it (track id -> number of record instants): zero is the goal.
+    envelope: Envelope | None = None
+    implausible_tracks: dict = field(default_factory=dict)
 
 
 def _event(rec: RunRecord, t: float, kind: str, *, threat=-1, track=-1, battery=-1, layer="", interceptor=-1,
@@ -205,8 +210,10 @@ class _Battle:
         self.impact_at: dict[int, tuple[float, float, np.ndarray]] = {}  # row -> (lat, lon, ecef) where it landed
         self.spec = build_network(sc, sites)
         perfect = sc.sim.fidelity == "perfect_picture"
-        self.command = build_command(self.spec, sites, assets, c2_config(sc), [b.name for b in batteries],
+        c2 = c2_config(sc)
+        self.command = build_command(self.spec, sites, assets, c2, [b.name for b in batteries],
                                      self.truth_state if perfect else None, raid.cls)
+        self.rec.envelope = Envelope.of(c2.tracker.threat_kinematics or (), c2.tracker)
         outages = dict(zip(self.spec.c2_nodes, self.spec.c2_outages))
         self.net = Network(self.spec, sc.seed, float(sc.duration_s), outages)
         self.operators = stream(sc.seed, "operators")
@@ -684,6 +691,9 @@ def _record(rec: RunRecord, t, truth_state, views: list[tuple[AirPicture, Threat
     rec.gospa_detectable_rows.append((t, g.total, g.localisation, g.missed, g.false, int(seen.sum()), len(est),
                                       int(seen.sum()) - g.n_missed))
     for (pic, threats), view_rows in zip(views, rows):
+        if rec.envelope is not None and len(pic.track_id):  # the audit: tracks no object could be
+            for tid in pic.track_id[rec.envelope.outside(pic.x)].tolist():
+                rec.implausible_tracks[tid] = rec.implausible_tracks.get(tid, 0) + 1
         _record_tracks(rec, t, pic, threats, view_rows, pos, vel, alive)
 
 

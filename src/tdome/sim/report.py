@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from tdome.analysis.metrics import nees_summary, siap
-from tdome.messages import LAYERS
+from tdome.messages import BALLISTIC_CLASS_NAMES, LAYERS
 from tdome.runfolder import TRACK_COLUMNS
 from tdome.sim.engine import GOSPA_C_M, RECORD_EVERY_S, RunRecord
 from tdome.sim.scene import run_region, scene
@@ -189,6 +189,7 @@ def summarize(rec: RunRecord) -> dict:
             false_mean=float((g[busy, 4] / half_c2).mean()) if busy.any() else None,
             **_gospa_detectable(rec.gospa_detectable_rows, half_c2),
             **_siap_nees_summary(rec),
+            **_ghosts(rec),
             scan_ms_p50=_pct(rec.scan_ms, 50), scan_ms_p99=_pct(rec.scan_ms, 99),
             tracker=rec.tracker_stats,
         ),
@@ -298,6 +299,26 @@ def _gospa_detectable(rows: list[tuple], half_c2: float) -> dict:
         missed_detectable_mean=float((g[busy, 3] / half_c2).mean()) if busy.any() else None,
         false_detectable_mean=float((g[busy, 4] / half_c2).mean()) if busy.any() else None,
     )
+
+
+def _ghosts(rec: RunRecord) -> dict:
+    """Tracks no object could be: zero is the goal (:mod:`tdome.c2.tracking.plausibility`).
+
+    ``implausible_tracks``: tracks of the recorded pictures whose estimate
+    left the kinematic envelope of every catalog type and of aircraft (with
+    ``implausible_track_instants``, the record instants they spent outside);
+    ``false_ballistic_tracks``: tracks threat evaluation classed ballistic or
+    rocket that held no ballistic or rocket threat (a false track, or an
+    air-breathing threat's).
+    """
+    ballistic = set(BALLISTIC_CLASS_NAMES)
+    cls = rec.raid.cls
+    i_cls, i_id, i_truth = (TRACK_COLUMNS.index(c) for c in ("class", "track_id", "truth_id"))
+    false_ballistic = {r[i_id] for r in rec.track_rows
+                       if r[i_cls] in ballistic and (r[i_truth] < 0 or cls[r[i_truth]] not in ballistic)}
+    return dict(implausible_tracks=len(rec.implausible_tracks),
+                implausible_track_instants=int(sum(rec.implausible_tracks.values())),
+                false_ballistic_tracks=len(false_ballistic))
 
 
 def _siap_nees_summary(rec: RunRecord) -> dict:

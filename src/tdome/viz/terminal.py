@@ -65,6 +65,7 @@ def print_summary(summary: dict, console) -> None:
         f"could see: mean {fmt(tr.get('gospa_detectable_mean_m'), '{:,.0f}')} m, "
         f"{fmt(tr.get('missed_detectable_mean'), '{:.1f}')} missed",
         *_tracking_quality_lines(tr, fmt),
+        *_ghost_lines(tr),
         f"C2 tracking stage: p50 {fmt(tr['scan_ms_p50'], '{:.2f}')} ms, p99 {fmt(tr['scan_ms_p99'], '{:.2f}')} ms "
         f"per radar scan",
         _assignment_line(s["assignment"], fmt),
@@ -206,6 +207,18 @@ def _assignment_line(a: dict, fmt) -> str:
     if a.get("overruns"):
         line += f"; {a['overruns']} ran past their time limit (events solver_overrun)"
     return line
+
+
+def _ghost_lines(tr: dict) -> list[str]:
+    """Tracks no object could be (0 is the goal) and what the tracker's plausibility test did about them."""
+    if "implausible_tracks" not in tr:
+        return []
+    st = tr.get("tracker", {})
+    return [f"ghosts: {tr['implausible_tracks']} tracks in the picture moved as no catalog object or aircraft can "
+            f"({tr['implausible_track_instants']} record instants), {tr['false_ballistic_tracks']} tracks classed "
+            f"ballistic or rocket held no such threat; the tracker dropped {st.get('implausible_tentative', 0)} "
+            f"tentative and {st.get('implausible_confirmed', 0)} confirmed tracks as implausible and kept "
+            f"{st.get('implausible_hidden', 0)} out of the picture while their estimate was"]
 
 
 def _tracking_quality_lines(tr: dict, fmt) -> list[str]:

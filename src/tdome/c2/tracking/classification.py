@@ -20,6 +20,7 @@ import numpy as np
 from numba import njit
 
 from tdome.c2.tracking.config import TrackerConfig
+from tdome.c2.tracking.gaussian import quad_block
 from tdome.c2.tracking.track_table import TrackTable
 from tdome.geo import geodetic_of
 
@@ -58,16 +59,6 @@ def ballistic_test(x: np.ndarray, P: np.ndarray, config: TrackerConfig) -> np.nd
                            float(c.ballistic_min_vspeed_mps))
 
 
-@njit(cache=True)
-def _quad(u, P, o):  # pragma: no cover - compiled
-    """``uᵀ P[o:o+3, o:o+3] u``."""
-    s = 0.0
-    for i in range(3):
-        for j in range(3):
-            s += u[i] * P[o + i, o + j] * u[j]
-    return s
-
-
 @njit(cache=True, inline="always")
 def _is_ballistic(x, P, k, min_alt, min_speed, min_vspeed):  # pragma: no cover - compiled
     """:func:`ballistic_test` of one track (the inequalities there): ``x`` (6,), ``P`` (6, 6)."""
@@ -75,13 +66,13 @@ def _is_ballistic(x, P, k, min_alt, min_speed, min_vspeed):  # pragma: no cover 
     u = np.empty(3)
     lat, lon, alt = geodetic_of(x[0], x[1], x[2])
     up[0], up[1], up[2] = np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)
-    sd_alt = np.sqrt(_quad(up, P, 0))
+    sd_alt = np.sqrt(quad_block(up, P, 0))
     v_up = x[3] * up[0] + x[4] * up[1] + x[5] * up[2]
-    sd_vup = np.sqrt(_quad(up, P, 3))
+    sd_vup = np.sqrt(quad_block(up, P, 3))
     speed = np.sqrt(x[3] * x[3] + x[4] * x[4] + x[5] * x[5])
     for i in range(3):
         u[i] = x[3 + i] / max(speed, 1e-9)
-    sd_speed = np.sqrt(_quad(u, P, 3))
+    sd_speed = np.sqrt(quad_block(u, P, 3))
     return (alt - k * sd_alt > min_alt) or (speed - k * sd_speed > min_speed and abs(v_up) - k * sd_vup > min_vspeed)
 
 
@@ -120,7 +111,7 @@ def _class_of(v, Pv, current, ballistic, slow, k):  # pragma: no cover - compile
     speed = np.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
     for i in range(3):
         u[i] = v[i] / max(speed, 1e-9)
-    sd = np.sqrt(_quad(u, Pv, 0))
+    sd = np.sqrt(quad_block(u, Pv, 0))
     c = current
     if speed + k * sd < slow:
         c = _SLOW

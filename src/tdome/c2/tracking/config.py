@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tdome.c2.config import ConfigError, check_choices, setting
+from tdome.c2.tracking.plausibility import ThreatKinematics
 
 MOTIONS = ("cv", "imm")
 FILTERS = ("ekf", "ukf")
@@ -47,7 +48,20 @@ class TrackerConfig:
     confirm_m: int = setting(3, integer=True, ge=1, doc="M of M-of-N confirmation: plots needed to confirm a track.")
     confirm_n: int = setting(5, integer=True, ge=1, doc="N of M-of-N confirmation: scans in which the M plots must "
                                                          "fall; >= confirm_m.")
-    max_coast_s: float = setting(20.0, gt=0.0, doc="A track with no plot for this long is dropped, s.")
+    confirm_max_speed_sigma_mps: float | None = setting(
+        None, gt=0.0, optional=True,
+        doc="A tentative track confirms only once its velocity is known to this standard deviation in every "
+            "direction, m/s: two plots a second apart, or a coarse radar's, give a velocity too loose to test for "
+            "plausibility or to classify, and further plots refine it first. Null: no bound (a track confirms with "
+            "the velocity its plots give, and the plausibility test and the picture judge it with its covariance).")
+    max_coast_s: float = setting(
+        30.0, gt=0.0, doc="A confirmed track with no plot for this long is dropped, even where no radar could have "
+                          "seen it (blind cones, gaps between coverages, out of all coverage), s.")
+    delete_miss_probability: float | None = setting(
+        1e-3, gt=0.0, lt=1.0, optional=True,
+        doc="A confirmed track is dropped once its consecutive missed opportunities (scans of radars that cover it) "
+            "are this unlikely for a target detected as often as it has been. Null: no such rule (max_coast_s "
+            "only).")
     gate_probability: float = setting(0.9999, gt=0.0, lt=1.0, doc="Probability that a track's own plot falls inside "
                                                                    "its association gate (sets the gate size).")
     q_air_mps2: float = setting(15.0, gt=0.0, doc="Process noise of air-breathing tracks (acceleration), m/s².")
@@ -88,6 +102,19 @@ class TrackerConfig:
             "air, kg/m²: its process noise grows to the drag such an object would feel there, ρ v² / (2β), so that a "
             "decoy the air slows keeps its track (at the cost of noisier tracks on heavy warheads low down). Null: "
             "free flight with q_ballistic_mps2 all the way down.")
+    plausibility_sigmas: float | None = setting(
+        3.0, gt=0.0, optional=True,
+        doc="Plausibility: a track whose kinematics leave the envelope of every catalog threat type and of aircraft "
+            "(speed, climb and flight path by altitude band) by this many standard deviations is dropped, tentative "
+            "or confirmed, and counted. Null: no test.")
+    air_max_speed_mps: float = setting(
+        350.0, gt=0.0, doc="Plausibility: the fastest aircraft that may fly in the area besides the catalog's "
+                           "air-breathing threat types (civil and friendly traffic), m/s.")
+    air_max_climb_mps: float = setting(
+        300.0, gt=0.0, doc="Plausibility: the fastest climb of an air-breathing object, m/s (dives are not limited).")
+    air_ceiling_m: float = setting(
+        20000.0, gt=0.0, doc="Plausibility: the highest altitude of an air-breathing object (at least the catalog's "
+                             "highest cruise altitude), m.")
     discrimination_beta_kg_m2: float | None = setting(
         2000.0, gt=0.0, optional=True,
         doc="Discrimination: a ballistic track whose estimated ballistic coefficient is below this, by "
@@ -95,6 +122,11 @@ class TrackerConfig:
             "Null: no discrimination.")
 
     # --- for code and studies
+    # Plausibility (tdome.c2.tracking.plausibility): the catalog's threat types as the C2 knows them; None: no
+    # catalog, no test.  Speeds of the envelope times the margin, flight-path angles less the angle margin.
+    threat_kinematics: tuple[ThreatKinematics, ...] | None = None
+    plausibility_speed_margin: float = 1.15
+    plausibility_angle_margin_rad: float = 0.05
     q_time_s: float = 1.0  # spectral density q = σ_a² · q_time_s (m²/s³)
     tentative_max_coast_s: float = 12.0
     init_speed_sigma_mps: float = 1200.0  # velocity σ of a one-plot track (gating only)
@@ -111,6 +143,9 @@ class TrackerConfig:
     merge_d2: float = _CHI2_95_6  # 6-D state distance under which tracks are duplicates
     merge_checks: int = 3  # consecutive duplicate checks before the merge
     merge_radius_m: float = 20e3  # cap of the duplicate check's prefilter radius
+    # GNN: the confirmed tracks take their plots first, the tentative ones the plots left (Stone Soup's order;
+    # off: one assignment over all tracks; tdome.c2.tracking.association says what each order costs).
+    gnn_confirmed_first: bool = False
     # Plots left in a confirmed track's gate start no track (off: after GNN such a plot is another object).
     suppress_init_in_gates: bool = False
     max_substep_s: float = 10.0  # RK4 sub-step of the ballistic prediction (one 10 s step errs by ~10 µm)

@@ -9,10 +9,18 @@ A track is deleted when
 - its confirmation test rejects it (``rejected``, from :mod:`.initiation`:
   M-of-N out of reach, or the score below its deletion threshold or fallen
   from its peak);
-- it has coasted: no plot for ``tentative_max_coast_s`` (tentative) or
-  ``max_coast_s`` (confirmed).  A rule on consecutive missed opportunities
-  would kill small, fluctuating targets that several radars cover but
-  rarely detect;
+- it has coasted (:func:`_coasted`): a tentative track after
+  ``tentative_max_coast_s`` without a plot; a confirmed one when its
+  consecutive missed opportunities (scans of radars that cover it) would be
+  less likely than ``delete_miss_probability`` for a target detected as
+  often as it has been, or after ``max_coast_s`` without a plot in any
+  case.  Deletion thus follows the
+  detection opportunities: a track over a radar's blind cone, or seen by
+  one slow radar, lives on while no plot could have come, and a track whose
+  object has landed or been destroyed in coverage goes after a few missed
+  scans, before a plot of the next object can be handed to it.  The miss
+  rule uses the track's own detection rate, so a small, fluctuating target
+  that the radars rarely detect is given as many scans as it needs;
 - it is predicted more than 3σ below ``min_alt_m`` (impacted, or clutter
   whose velocity points into the ground; :func:`underground`);
 - it duplicates another confirmed track (:func:`_close_pairs`, :func:`merge`), which then
@@ -40,17 +48,18 @@ def delete(table: TrackTable, estimator: Estimator, now_s: float, x_now: np.ndar
     c = config
     cols = table.cols
     i, j, d2 = _close_pairs(cols["status"], x_now, P_now, hit, c)
+    limits = coast_limits(c)
     ripe_i, ripe_j, coasted, below = _deletion_tests(
-        i, j, d2, hit, cols["dup_count"], cols["dup_count"], cols["status"], cols["last_update_s"], x_now, P_now, now_s,
-        float(c.merge_d2), int(c.merge_checks), float(c.tentative_max_coast_s), float(c.max_coast_s),
+        i, j, d2, hit, cols["dup_count"], cols["dup_count"], cols["status"], cols["last_update_s"], cols["n_hits"],
+        cols["n_opportunities"], cols["n_misses"], x_now, P_now, now_s, float(c.merge_d2), int(c.merge_checks), limits,
         float(c.min_alt_m))
     dead = coasted | rejected | below
     if ripe_i.size:
         loser = merge(table, estimator, ripe_i, ripe_j)
         stats["merged"] += int(loser.sum())
         # a survivor that took a fresher state is no longer as old
-        age = now_s - cols["last_update_s"]
-        coasted = np.where(cols["status"] == TENTATIVE, age > c.tentative_max_coast_s, age > c.max_coast_s)
+        coasted = _coasted_rows(cols["status"], now_s - cols["last_update_s"], cols["n_hits"], cols["n_opportunities"],
+                                cols["n_misses"], limits)
         dead = loser | coasted | rejected | below
     if dead.any():
         counts = _deletion_counts(dead, cols["status"], coasted, below)
@@ -113,9 +122,38 @@ def _underground(x, P, min_alt_m):  # pragma: no cover - compiled
     return out
 
 
+def coast_limits(config: TrackerConfig) -> tuple[float, float, float]:
+    """``(tentative_max_coast_s, max_coast_s, ln α)`` as :func:`_coasted` takes them (α:
+    ``delete_miss_probability``; ln α 0 for none)."""
+    c = config
+    return (float(c.tentative_max_coast_s), float(c.max_coast_s),
+            0.0 if c.delete_miss_probability is None else float(np.log(c.delete_miss_probability)))
+
+
+@njit(cache=True, inline="always")
+def _coasted(status, age, n_hits, n_opportunities, n_misses, limits):  # pragma: no cover - compiled
+    """Whether a track has coasted too long (:func:`delete`); ``limits`` are :func:`coast_limits`.
+
+    Tentative: no plot for ``tentative_max_coast_s`` (``age``).  Confirmed:
+    no plot for ``max_coast_s``, or ``n_misses`` consecutive missed opportunities when
+    ``(1 − P̂_D)^n_misses < α``, with ``P̂_D = (n_hits + 1) / (n_opportunities + 2)``
+    the track's own detection rate (Laplace's rule): a target the radars
+    rarely detect is given as many more scans as it needs.
+    """
+    tentative_max_coast_s, max_coast_s, log_alpha = limits
+    if status == TENTATIVE:
+        return age > tentative_max_coast_s
+    if age > max_coast_s:
+        return True
+    if n_misses > 0 and log_alpha < 0.0:
+        pd = (n_hits + 1.0) / (n_opportunities + 2.0)
+        return n_misses * np.log(1.0 - pd) < log_alpha
+    return False
+
+
 @njit(cache=True)
-def _deletion_tests(i, j, d2, hit, dup_count, new_count, status, last_update_s, x, P, now_s, merge_d2, merge_checks,
-                    tentative_max_coast_s, max_coast_s, min_alt_m):  # pragma: no cover - compiled
+def _deletion_tests(i, j, d2, hit, dup_count, new_count, status, last_update_s, n_hits, n_opportunities, n_misses, x,
+                    P, now_s, merge_d2, merge_checks, limits, min_alt_m):  # pragma: no cover - compiled
     """The tests of :func:`delete` over the table in one pass; the new duplicate counts go to ``new_count``.
 
     ``new_count`` may be ``dup_count`` itself (counted in place).
@@ -140,8 +178,7 @@ def _deletion_tests(i, j, d2, hit, dup_count, new_count, status, last_update_s, 
     below = np.empty(n, dtype=np.bool_)
     for r in range(n):
         new_count[r] = dup_count[r] + 1 if dup[r] else 0
-        age = now_s - last_update_s[r]
-        coasted[r] = age > (tentative_max_coast_s if status[r] == TENTATIVE else max_coast_s)
+        coasted[r] = _coasted(status[r], now_s - last_update_s[r], n_hits[r], n_opportunities[r], n_misses[r], limits)
         below[r] = _is_underground(x[r], P[r], min_alt_m)
     ripe_i = np.empty(i.shape[0], dtype=np.intp)
     ripe_j = np.empty(i.shape[0], dtype=np.intp)
@@ -151,6 +188,15 @@ def _deletion_tests(i, j, d2, hit, dup_count, new_count, status, last_update_s, 
             ripe_i[nr], ripe_j[nr] = i[p], j[p]
             nr += 1
     return ripe_i[:nr].copy(), ripe_j[:nr].copy(), coasted, below
+
+
+@njit(cache=True)
+def _coasted_rows(status, age, n_hits, n_opportunities, n_misses, limits):  # pragma: no cover - compiled
+    """:func:`_coasted` of every track (n,)."""
+    out = np.empty(status.shape[0], dtype=np.bool_)
+    for r in range(status.shape[0]):
+        out[r] = _coasted(status[r], age[r], n_hits[r], n_opportunities[r], n_misses[r], limits)
+    return out
 
 
 def _close_pairs(status: np.ndarray, x_now: np.ndarray, P_now: np.ndarray, hit: np.ndarray,

@@ -313,3 +313,13 @@ def kalman_update(x, P, nu, H, R):
         fix = _kalman_stack(x[bad], P[bad], nu[bad], H[bad], R[bad], Sinv, ld, np.ones(bad.size, dtype=bool))
         xu[bad], Pu[bad], d2[bad], logdet[bad] = fix[:4]
     return xu, Pu, d2, logdet
+
+
+@njit(cache=True)
+def quad_block(u, P, o):  # pragma: no cover - compiled
+    """``uᵀ P[o:o+3, o:o+3] u``: the variance along ``u`` (3,) of the 3-vector block of a state at ``o``."""
+    s = 0.0
+    for i in range(3):
+        for j in range(3):
+            s += u[i] * P[o + i, o + j] * u[j]
+    return s

@@ -317,8 +317,25 @@ class Confirmation(Protocol):
         """``(confirm, reject)`` (n,): tentative tracks to confirm; tracks the test says to delete."""
 
 
+def speed_sigma_bound(config: TrackerConfig) -> float:
+    """The square of ``confirm_max_speed_sigma_mps`` (inf: no bound), as :func:`_velocity_known` takes it."""
+    b = config.confirm_max_speed_sigma_mps
+    return np.inf if b is None else float(b) ** 2
+
+
+@njit(cache=True, inline="always")
+def _velocity_known(vel_init, P, bound_sq):  # pragma: no cover - compiled
+    """A track's velocity is known well enough to confirm it: it has one (``vel_init``), and the largest
+    variance of its velocity in any direction (the top eigenvalue of ``P[3:, 3:]``) is at most ``bound_sq``."""
+    if not vel_init:
+        return False
+    if bound_sq == np.inf:
+        return True
+    return np.linalg.eigvalsh(np.ascontiguousarray(P[3:, 3:]))[2] <= bound_sq
+
+
 class MOfN:
-    """Confirm with ``confirm_m`` hits (and a velocity); reject once that is out of reach in ``confirm_n``.
+    """Confirm with ``confirm_m`` hits and a known velocity; reject once that is out of reach in ``confirm_n``.
 
     A tentative track is rejected when ``n_opportunities - n_hits > N - M``.
     """
@@ -327,26 +344,38 @@ class MOfN:
 
     def __init__(self, config: TrackerConfig):
         self.m, self.n = config.confirm_m, config.confirm_n
+        self.bound_sq = speed_sigma_bound(config)
 
     def step(self, table, hit, missed, association, plots):
         cols = table.cols
-        return _m_of_n(cols["status"], cols["n_hits"], cols["vel_init"], cols["n_opportunities"], self.m, self.n)
+        return _m_of_n(cols["status"], cols["n_hits"], cols["vel_init"], cols["P"], self.bound_sq,
+                       cols["n_opportunities"], self.m, self.n)
 
 
 @njit(cache=True)
-def _m_of_n(status, n_hits, vel_init, n_opportunities, m, n):  # pragma: no cover - compiled
+def _m_of_n(status, n_hits, vel_init, P, bound_sq, n_opportunities, m, n):  # pragma: no cover - compiled
     """:class:`MOfN`'s test, track by track: ``(confirm, reject)``.
 
-    A tentative track is confirmed with ``m`` hits and a velocity, rejected
-    when not confirmed and ``n_opportunities - n_hits > n - m``.
+    A tentative track is confirmed with ``m`` hits and a velocity known to
+    ``bound_sq`` (:func:`_velocity_known`), rejected when not confirmed and
+    ``n_opportunities - n_hits > n - m``.
     """
     confirm = np.zeros(status.shape[0], dtype=np.bool_)
     reject = np.zeros(status.shape[0], dtype=np.bool_)
     for r in range(status.shape[0]):
         if status[r] == TENTATIVE:
-            confirm[r] = n_hits[r] >= m and vel_init[r]
+            confirm[r] = n_hits[r] >= m and _velocity_known(vel_init[r], P[r], bound_sq)
             reject[r] = not confirm[r] and n_opportunities[r] - n_hits[r] > n - m
     return confirm, reject
+
+
+@njit(cache=True)
+def _velocities_known(vel_init, P, bound_sq):  # pragma: no cover - compiled
+    """:func:`_velocity_known` of every track (n,)."""
+    out = np.zeros(vel_init.shape[0], dtype=np.bool_)
+    for r in range(vel_init.shape[0]):
+        out[r] = _velocity_known(vel_init[r], P[r], bound_sq)
+    return out
 
 
 class Score:
@@ -364,6 +393,7 @@ class Score:
     def __init__(self, config: TrackerConfig):
         self.pd = config.pd
         self.gate_probability = config.gate_probability
+        self.bound_sq = speed_sigma_bound(config)
         self.test = TrackScoreConfig(false_confirm_prob=config.score_false_confirm_prob,
                                      true_delete_prob=config.score_true_delete_prob,
                                      gate_probability=config.gate_probability, score_drop=config.score_drop)
@@ -389,7 +419,7 @@ class Score:
                        self.test, opportunity, increment)
         cols["score"][:] = r.score
         cols["score_peak"][:] = r.peak
-        return r.confirm & cols["vel_init"], r.delete
+        return r.confirm & _velocities_known(cols["vel_init"], cols["P"], self.bound_sq), r.delete
 
 
 def make_confirmation(config: TrackerConfig) -> Confirmation:

@@ -17,7 +17,9 @@ through one cycle of :meth:`Tracker.process`, each stage in its module:
    confirmed tracks, :mod:`.estimator_imm`).
 2. *Gate and associate* the plots with the tracks: spatial prefilter and
    chi-square gate (:mod:`.gating`), one-plot tracks limited to plots they
-   could reach (:mod:`.initiation`), then global nearest neighbour, or JPDA
+   could reach (:mod:`.initiation`), then global nearest neighbour (one
+   assignment, or with ``gnn_confirmed_first`` the confirmed tracks first
+   and the tentative ones on the plots left), or JPDA
    for confirmed tracks with GNN for the tentative ones on what JPDA leaves
    (:mod:`.association`).
 3. *Update* the associated tracks (the estimator: EKF, UKF, the IMM's models
@@ -27,10 +29,15 @@ through one cycle of :meth:`Tracker.process`, each stage in its module:
 4. *Manage*: a missed opportunity for every track without a plot that the
    scanning sensor covers; M-of-N or score confirmation
    (:mod:`.initiation`); ballistic and kinematic classification
-   (:mod:`.classification`); deletion, duplicates merged
-   (:mod:`.deletion`).
+   (:mod:`.classification`); deletion by missed opportunities or coasting,
+   duplicates merged (:mod:`.deletion`).
 5. *Start* a tentative track on every plot no track took (:mod:`.initiation`).
-6. *Discriminate*: the plots ballistic and re-entering tracks took feed a fit
+6. *Test plausibility*: with a catalog (``threat_kinematics``), every track
+   the scan updated whose kinematics no catalog object or aircraft could
+   have, by ``plausibility_sigmas`` of its covariance, is deleted
+   (:mod:`.plausibility`, after the compiled call too); :meth:`picture`
+   leaves out a track whose estimate is outside the envelope.
+7. *Discriminate*: the plots ballistic and re-entering tracks took feed a fit
    of each such track's ballistic coefficient, which finds light objects
    (decoys) by how the air slows them (:mod:`.discrimination`; after the
    compiled call too, off with ``discrimination_beta_kg_m2`` null).  The
@@ -74,10 +81,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tdome.c2.tracking.association import Association, _gnn_select, make_associator
+from tdome.c2.tracking.association import Association, _gnn_firm_first, make_associator
 from tdome.c2.tracking.classification import _classify_rows, classify
 from tdome.c2.tracking.config import TrackerConfig
-from tdome.c2.tracking.deletion import DELETION_STATS, _deletion_counts, _deletion_tests, _near_pairs, delete
+from tdome.c2.tracking.deletion import (
+    DELETION_STATS,
+    _deletion_counts,
+    _deletion_tests,
+    _near_pairs,
+    coast_limits,
+    delete,
+)
 from tdome.c2.tracking.discrimination import Discriminator, select_plots
 from tdome.c2.tracking.estimator import Estimate, Estimator, Prediction
 from tdome.c2.tracking.estimator_imm import IMMEstimator
@@ -95,10 +109,12 @@ from tdome.c2.tracking.initiation import (
     make_confirmation,
     reachable,
     second_plot,
+    speed_sigma_bound,
     start_score,
 )
 from tdome.c2.tracking.motion import _predict_stack, ballistic_q
 from tdome.c2.tracking.picture import AirPicture, PictureSource, PlotAssociation
+from tdome.c2.tracking.plausibility import Envelope, _implausible
 from tdome.c2.tracking.plots import ScanPlots, _radar_plots, radar_arrays
 from tdome.c2.tracking.track_table import CONFIRMED, TrackTable, _compact
 from tdome.geo import in_coverage
@@ -108,7 +124,8 @@ from tdome.messages import Detections, PositionPlots, SensorSite
 ESTIMATORS: dict[str, type[Estimator]] = {"cv": SingleModelEstimator, "imm": IMMEstimator}
 
 _STATS = ("scans", "plots", "started", "confirmed", "deleted", "deleted_confirmed", "deleted_coasted",
-          "deleted_underground", "merged", "oos_scans", "oos_plots", "oos_updates", "speed_rejected")
+          "deleted_underground", "merged", "oos_scans", "oos_plots", "oos_updates", "speed_rejected",
+          "implausible_tentative", "implausible_confirmed")
 
 
 def _track_property(name: str, doc: str):
@@ -352,9 +369,8 @@ def _update_single_ekf(track, plot, nu, H, R, plot_pos, plot_cov, xp, Pp, dt, t,
 @njit(cache=True, error_model="numpy")
 def _manage_mofn(hit, xp, enu_rot, limits, small_target_range_m, site_ecef, bit, seen_by, n_opportunities,
                  n_misses, status, n_hits, vel_init, x, P, ballistic, kin_class, x_now, P_now, last_update_s,
-                 dup_count, now_s, confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class,
-                 merge_d2, merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s,
-                 min_alt_m):  # pragma: no cover - compiled
+                 dup_count, now_s, confirm_m, confirm_n, speed_bound_sq, k_bal, min_alt, min_speed, min_vspeed, slow,
+                 k_class, merge_d2, merge_radius_m, merge_checks, coast, min_alt_m):  # pragma: no cover - compiled
     """Track management (step 4 of the cycle) with M-of-N confirmation, in one pass of each stage.
 
     1. Missed opportunities (:func:`_count_opportunities`).
@@ -376,7 +392,7 @@ def _manage_mofn(hit, xp, enu_rot, limits, small_target_range_m, site_ecef, bit,
     n = hit.shape[0]
     _count_opportunities(xp, enu_rot, hit, seen_by, bit, True, limits, small_target_range_m, site_ecef,
                          n_opportunities, n_misses)
-    confirm, rejected = _m_of_n(status, n_hits, vel_init, n_opportunities, confirm_m, confirm_n)
+    confirm, rejected = _m_of_n(status, n_hits, vel_init, P, speed_bound_sq, n_opportunities, confirm_m, confirm_n)
     updated = np.zeros(n, dtype=np.bool_)
     n_confirmed = 0
     for r in range(n):
@@ -397,9 +413,9 @@ def _manage_mofn(hit, xp, enu_rot, limits, small_target_range_m, site_ecef, bit,
             counts[0] = -1
             return n_confirmed, rejected, dead, counts
     new_count = np.empty(n, dtype=dup_count.dtype)
-    ripe_i, _, coasted, below = _deletion_tests(i, j, d2, hit, dup_count, new_count, status, last_update_s, x_now,
-                                                P_now, now_s, merge_d2, merge_checks, tentative_max_coast_s,
-                                                max_coast_s, min_alt_m)
+    ripe_i, _, coasted, below = _deletion_tests(i, j, d2, hit, dup_count, new_count, status, last_update_s, n_hits,
+                                                n_opportunities, n_misses, x_now, P_now, now_s, merge_d2, merge_checks,
+                                                coast, min_alt_m)
     if ripe_i.shape[0]:
         counts[0] = -1
         return n_confirmed, rejected, dead, counts
@@ -418,14 +434,15 @@ CYCLE_STATS = ("oos_updates", "speed_rejected", "confirmed") + DELETION_STATS + 
 
 @njit(cache=True)
 def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, small_target_range_m, bit, t, now_s,
-                 buffers, n, next_id, angle, gamma, front, update, manage, score0, suppress_init_in_gates,
+                 buffers, n, next_id, angle, gamma, front, update, manage, score0, suppress_init_in_gates, firm_first,
                  counts):  # pragma: no cover - compiled
     """One radar scan through the whole cycle for GNN, the EKF and M-of-N, in the track table's buffers.
 
     The five steps of :meth:`Tracker.process`, through the compiled stages in
     their order: the front (plots, prediction, gate, reach test:
-    :func:`_radar_front`); GNN (:func:`~tdome.c2.tracking.association._gnn_select`
-    on the costs ``d² + ln|S|``); the update and the writes
+    :func:`_radar_front`); GNN (:func:`~tdome.c2.tracking.association._gnn_firm_first`
+    on the costs ``d² + ln|S|``, the confirmed tracks first with
+    ``firm_first``); the update and the writes
     (:func:`_update_single_ekf`); track management (:func:`_manage_mofn`),
     the deletion by compacting the buffers; a tentative track on each plot
     that no track took and, with ``suppress_init_in_gates``, that is in no
@@ -448,8 +465,8 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     x, P, time_s, status, vel_init = x_buf[:n], P_buf[:n], b_time[:n], b_status[:n], b_vel[:n]
     lam, max_speed, q_air, q_ballistic, max_substep_s, inv_beta_min, q_time_s = front
     min_init_dt_s, init_speed_sigma_mps = update
-    (confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class, merge_d2, merge_radius_m, merge_checks,
-     tentative_max_coast_s, max_coast_s, min_alt_m) = manage
+    (confirm_m, confirm_n, speed_bound_sq, k_bal, min_alt, min_speed, min_vspeed, slow, k_class, merge_d2,
+     merge_radius_m, merge_checks, coast, min_alt_m) = manage
     no_i = np.empty(0, dtype=np.intp)
 
     # 1–2. Predict and gate; the tracks a plot reaches; GNN.
@@ -465,7 +482,11 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     for p in range(ti.shape[0]):
         if status[ti[p]] == CONFIRMED:
             in_confirmed_gate[pj[p]] = True
-    sel = _gnn_select(ti, pj, d2 + logdet, n, m) if ti.shape[0] else no_i
+    firm = np.zeros(ti.shape[0], dtype=np.bool_)
+    if firm_first:
+        for p in range(ti.shape[0]):
+            firm[p] = status[ti[p]] == CONFIRMED and vel_init[ti[p]]
+    sel = _gnn_firm_first(ti, pj, d2 + logdet, firm, n, m) if ti.shape[0] else no_i
     track, plot = ti[sel], pj[sel]
 
     # 3. Update.
@@ -487,8 +508,8 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
         confirmed, rejected, dead, deleted = _manage_mofn(
             hit, xp, enu_rot, limits, small_target_range_m, site_ecef, bit, b_seen[:n], b_opportunities[:n],
             b_misses[:n], status, b_hits[:n], vel_init, x, P, b_ballistic[:n], b_class[:n], x_now, P_now, b_last[:n],
-            b_dup[:n], now_s, confirm_m, confirm_n, k_bal, min_alt, min_speed, min_vspeed, slow, k_class, merge_d2,
-            merge_radius_m, merge_checks, tentative_max_coast_s, max_coast_s, min_alt_m)
+            b_dup[:n], now_s, confirm_m, confirm_n, speed_bound_sq, k_bal, min_alt, min_speed, min_vspeed, slow,
+            k_class, merge_d2, merge_radius_m, merge_checks, coast, min_alt_m)
         counts[2] += confirmed
         if deleted[0] < 0:
             return CYCLE_TO_DELETE, n, next_id, rep_plot, rep_id, hit, x_now, P_now, rejected, born, pos, cov
@@ -536,14 +557,18 @@ class Tracker(PictureSource):
              float(c.max_substep_s), 0.0 if c.drag_beta_min_kg_m2 is None else 1.0 / float(c.drag_beta_min_kg_m2),
              float(c.q_time_s)),
             (float(c.min_init_dt_s), float(c.init_speed_sigma_mps)),
-            (int(c.confirm_m), int(c.confirm_n), float(c.ballistic_sigmas), float(c.ballistic_min_alt_m),
-             float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps), float(c.slow_speed_mps),
-             float(c.class_sigmas), float(c.merge_d2), float(c.merge_radius_m), int(c.merge_checks),
-             float(c.tentative_max_coast_s), float(c.max_coast_s), float(c.min_alt_m)),
-            self._score0, bool(c.suppress_init_in_gates))
+            (int(c.confirm_m), int(c.confirm_n), speed_sigma_bound(c), float(c.ballistic_sigmas),
+             float(c.ballistic_min_alt_m), float(c.ballistic_min_speed_mps), float(c.ballistic_min_vspeed_mps),
+             float(c.slow_speed_mps), float(c.class_sigmas), float(c.merge_d2), float(c.merge_radius_m),
+             int(c.merge_checks), coast_limits(c), float(c.min_alt_m)),
+            self._score0, bool(c.suppress_init_in_gates), bool(c.gnn_confirmed_first))
         # Each radar as the compiled cycle takes it: (ECEF, ENU rotation, coverage limits, small-target range, bit).
         self._site_args = {k: (st.ecef, st.enu_rot, st.coverage_limits, _small_target_range(st),
                                np.uint64(1) << np.uint64(k)) for k, st in self.sensors.items() if 0 <= k < 64}
+        # What objects can do (tdome.c2.tracking.plausibility); None: no catalog given, or the test is off.
+        self.envelope = (Envelope.of(c.threat_kinematics, c) if c.threat_kinematics is not None
+                         and c.plausibility_sigmas is not None else None)
+        self._hidden: set[int] = set()  # tracks picture() has left out as implausible
         self._counts: dict[str, int] = dict.fromkeys(_STATS, 0)  # the stages one by one count here
         self._cycle_counts = np.zeros(len(CYCLE_STATS), dtype=np.int64)  # ... and the compiled cycle here
 
@@ -575,6 +600,8 @@ class Tracker(PictureSource):
         counts = dict(self._counts)
         for key, v in zip(CYCLE_STATS, self._cycle_counts.tolist(), strict=True):
             counts[key] += v
+        if self.envelope is not None:
+            counts["implausible_hidden"] = len(self._hidden)
         if self.discriminator is not None:
             counts["discrimination_fits"] = self.discriminator.fits
             counts["discriminated_light"] = len(self.discriminator.light)
@@ -608,8 +635,36 @@ class Tracker(PictureSource):
         if not (self._compiled_cycle and isinstance(scan, Detections) and site is not None
                 and len(self._table) * len(scan) <= _BRUTE_FORCE_MAX_PAIRS and self._cycle(scan, site)):
             self._stages(scan, site)
+        if self.envelope is not None:
+            self._drop_implausible(float(scan.time_s))
         if self.discriminator is not None:
             self._discriminate(scan, site)
+
+    def _drop_implausible(self, t: float) -> None:
+        """Delete the tracks the scan updated whose kinematics no object could have (:mod:`.plausibility`).
+
+        Tracks with a velocity only (a one-plot track's is unknown), outside
+        the envelope by ``plausibility_sigmas`` of their covariance: a
+        tentative one goes before it can confirm, a confirmed one before any
+        picture shows it; ``stats`` counts both.  (A track whose estimate is
+        outside but whose covariance still reaches inside stays, and
+        :meth:`picture` leaves it out.)
+        """
+        cols, env, k = self._table.cols, self.envelope, self.config.plausibility_sigmas
+        assert env is not None and k is not None  # process() calls this only with one
+        rows = (cols["last_update_s"] == t) & cols["vel_init"]
+        if not rows.any():
+            return
+        bad = _implausible(cols["x"], cols["P"], rows, float(k), *env.arrays)
+        if not bad.any():
+            return
+        n_conf = int((bad & (cols["status"] == CONFIRMED)).sum())
+        st = self._counts
+        st["implausible_confirmed"] += n_conf
+        st["implausible_tentative"] += int(bad.sum()) - n_conf
+        st["deleted"] += int(bad.sum())
+        st["deleted_confirmed"] += n_conf
+        self._table.keep(~bad)
 
     def _discriminate(self, scan: Detections | PositionPlots, site: SensorSite | None) -> None:
         """Hand the plots that ballistic or re-entering tracks took to the discriminator, and let it fit them."""
@@ -793,10 +848,23 @@ class Tracker(PictureSource):
     # ------------------------------------------------------------------ output
 
     def picture(self, t_s: float) -> AirPicture:
-        """Confirmed tracks (not coasting beyond ``max_coast_s``) predicted to ``t_s``."""
+        """Confirmed tracks (not coasting beyond ``max_coast_s``) predicted to ``t_s``.
+
+        With a plausibility envelope, a track whose predicted estimate is
+        outside it (a ghost coasting up out of any aircraft's ceiling, a
+        young track whose velocity is still loose) is left out;
+        ``stats['implausible_hidden']`` counts the tracks ever left out.
+        """
         cols = self._table.cols
         live = (cols["status"] == CONFIRMED) & (t_s - cols["last_update_s"] <= self.config.max_coast_s)
         x, P = self.estimator.picture(self._table, live, t_s)
+        if self.envelope is not None and x.shape[0]:
+            out = _implausible(x, P, np.ones(x.shape[0], dtype=np.bool_), 0.0, *self.envelope.arrays)
+            if out.any():
+                rows = np.flatnonzero(live)
+                self._hidden.update(cols["track_id"][rows[out]].tolist())
+                live[rows[out]] = False
+                x, P = x[~out], P[~out]
         return AirPicture(
             time_s=float(t_s),
             track_id=cols["track_id"][live].copy(),
