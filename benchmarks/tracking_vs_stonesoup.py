@@ -1,25 +1,38 @@
 """Multi-target tracking: tdome's tracker and Stone Soup side by side on the same detections.
 
-    python benchmarks/tracking_vs_stonesoup.py            # N = 10, 50, 200, 1000 targets, 100 scans
-    python benchmarks/tracking_vs_stonesoup.py --quick    # N = 10, 50, 200 (~1 min)
+    python benchmarks/tracking_vs_stonesoup.py            # N = 10, 50, 200, 1000 targets, 100 scans, 3 seeds
+    python benchmarks/tracking_vs_stonesoup.py --quick    # N = 10, 50, 200 (~3 min)
+    python benchmarks/tracking_vs_stonesoup.py --seeds 5 --sizes 200   # five scenarios at N = 200
+    python benchmarks/tracking_vs_stonesoup.py --generator staggered --seeds 1   # the first published scenarios
     python benchmarks/tracking_vs_stonesoup.py --profile  # also: the top of a cProfile of tdome at the largest N
 
 Stone Soup (PyPI ``stonesoup``) is the optional extra ``bench``; without it
 only tdome's side runs.
 
-Scenario (:func:`make_scenario`: one generator, fixed seed, the identical
-plots fed to both trackers).  A 100 km × 100 km region with an altitude band
-of 1–10 km, in the local ENU frame of a geodetic origin (24° N, 121° E, 0 m).
-N targets in total, nearly-constant velocity in all three axes (continuous
+Scenario (:func:`make_scenario`: one generator, ``--seeds`` scenarios per N
+with seeds ``--seed``, ``--seed`` + 1, …, the identical plots fed to both
+trackers).  A 100 km × 100 km region, targets born in an altitude band of
+1–10 km, in the local ENU frame of a geodetic origin (24° N, 121° E, 0 m).
+Targets fly nearly-constant velocity in all three axes (continuous
 white-noise acceleration, σ_a = 2 m/s² per axis, i.e. spectral density
 q = 4 m²/s³): drones (30–60 m/s), cruise missiles (200–270 m/s) and aircraft
-(120–300 m/s) on random headings, vertical speed N(0, 3 m/s).  40 % exist
-from the first scan, the others appear at a scan drawn uniformly over the
-first 70 % of the run, anywhere in the region; each dies after a lifetime
-drawn uniformly in [0.3, 1.3) × the run (so many outlive it) or as soon as it
-leaves the region (horizontally, or the 0–12 km altitude slab).  A scan every
-second; each live target is detected with Pd = 0.9; a Poisson number of
-clutter plots (mean 10) falls uniformly in the region volume; plots are
+(120–300 m/s) on random headings, vertical speed N(0, 3 m/s), born anywhere
+in the region.  How they come and go (``--generator``):
+
+- ``poisson`` (the default): N targets at the first scan, then a Poisson
+  number of births at every scan (mean N / 50) and a geometric lifetime of
+  mean 50 scans for every target, so that about N are alive throughout and
+  a few are born and a few die at every scan; clutter falls uniformly in
+  the whole volume targets may fly in (the 0–12 km slab).
+- ``staggered`` (the generator of the first figures): N targets in all,
+  40 % from the first scan, the others appear at a scan drawn uniformly
+  over the first 70 % of the run; each lives a time drawn uniformly in
+  [0.3, 1.3) × the run (so many outlive it); clutter in the 1–10 km band.
+
+Either way a target also dies as soon as it leaves the region
+(horizontally, or the 0–12 km altitude slab).  A scan every second; each
+live target is detected with Pd = 0.9; a Poisson number of clutter plots
+(mean 10, ``--clutter``) falls uniformly in the clutter volume; plots are
 Cartesian positions with 50 m σ per axis.
 
 Both trackers get the same information: the true process noise q and
@@ -40,6 +53,28 @@ consecutive misses, a confirmed one after 5.
   the same plots converted to ECEF (the ENU frame is a fixed rotation and
   translation of ECEF, so the CV model and the isotropic R are the same there).
 
+One rule differed, association, and only where tracks compete for a
+plot; this benchmark now gives tdome Stone Soup's order
+(``gnn_confirmed_first``), and the two then agree on every seed.  Stone
+Soup associates in two stages, the confirmed tracks first
+(the tracker's associator) and the initiator's tentative tracks with the
+plots left, and its 2-D assignment minimises the sum of Mahalanobis
+distances d (a miss costing the gate distance); tdome's GNN is one
+assignment over confirmed and tentative tracks together, maximum
+cardinality first, then least total d² + ln|S|.  A confirmed track that has
+just missed its target's plot (outside its gate, or not detected) sees the
+next plot at d ≈ 3–4.5 with ln|S| ≈ 25–29, and a one-plot track started on
+the missed plot sees it at d < 1 with ln|S| ≈ 32: tdome gives the plot to
+the new track, which confirms two scans later, while the old one coasts to
+deletion beside it, a false track for 2–4 scans and one more track; Stone
+Soup keeps the confirmed track.  Between two tentative tracks tdome's cost
+is the better rule (the track with a velocity wins over a one-plot track
+nearer in d).  tdome's default stays one assignment: with the confirmed
+tracks first, a coasting track whose target is gone takes the clutter plot
+in its gate (:mod:`tdome.c2.tracking.association`).  These events are rare (none to a few per 100 scans at
+N = 200), so one scenario may show none: hence several seeds, and the
+per-seed differences the command prints.
+
 Scores (:func:`score`): GOSPA (p = 2, α = 2) of each tracker's output at every
 scan against the live targets, positions in the ENU frame, with the cut-off
 c = 1 km: 20 σ of a plot, so a track farther than that from every target is
@@ -55,11 +90,14 @@ turn, so that both see the same load on a shared machine; the price is that
 tdome's scans run among Stone Soup's heap of small objects (caches, garbage
 collection): tdome alone measured 10–30 % faster at N ≤ 200, so the ratio
 errs in Stone Soup's favour.  The speed ratio is Stone Soup's mean time per
-scan over tdome's; the JSON also has medians.  The full run takes about
-4 minutes on 2 busy cores, most of it Stone Soup at N = 1000
+scan over tdome's; the JSON also has medians.  The figures printed are means
+over the seeds, then tdome's GOSPA, false tracks, missed targets and tracks
+less Stone Soup's, seed by seed.  The full run (3 seeds) takes about 15
+minutes on 2 busy cores, most of it Stone Soup at N = 1000
 (``--stonesoup-max-scans`` shortens that one case for both trackers).
 
-The last line of output is one JSON object with the figures for each N.
+The last line of output is one JSON object with the figures for each N: the
+means over the seeds, the per-seed differences and every seed's figures.
 """
 
 from __future__ import annotations
@@ -123,7 +161,7 @@ SEED = 20240611
 class Scenario:
     """Truth and plots of one run, per scan, in the ENU frame of the origin (m)."""
 
-    n_targets: int
+    n_targets: int  # targets over the whole run (born at any scan)
     t_s: np.ndarray  # (K,) scan times
     truth: list[np.ndarray]  # per scan (n_k, 3) positions of the live targets
     truth_id: list[np.ndarray]  # per scan (n_k,) target index
@@ -142,19 +180,54 @@ def _cv_noise_chol(dt: float, q: float) -> np.ndarray:
     return np.linalg.cholesky(q * np.array([[dt**3 / 3.0, dt**2 / 2.0], [dt**2 / 2.0, dt]]))
 
 
-def make_scenario(n_targets: int, n_scans: int, seed: int = SEED) -> Scenario:
+GENERATORS = ("poisson", "staggered")
+MEAN_LIFETIME_SCANS = 50.0  # poisson: geometric lifetimes of this mean (a death probability of 2 % per scan)
+
+
+def make_scenario(n_targets: int, n_scans: int, seed: int = SEED, generator: str = "poisson",
+                  clutter_mean: float = CLUTTER_MEAN, lifetime_scans: float = MEAN_LIFETIME_SCANS) -> Scenario:
     """The benchmark scenario (see the module docstring); the same arguments give the same arrays.
 
-    The noise and rates are the module's constants, which both trackers are given too.
+    ``generator`` says how targets come and go and where clutter falls:
+
+    - ``"poisson"``: ``n_targets`` targets at the first scan, then a Poisson
+      number of births at every scan, of mean ``n_targets / lifetime_scans``,
+      and a geometric lifetime of mean ``lifetime_scans`` (by default
+      ``MEAN_LIFETIME_SCANS``) for every target (a constant death probability per scan), so about
+      ``n_targets`` are alive throughout while some are born and some die at
+      every scan; clutter uniform in the whole 3-D volume the targets may
+      fly in (the 0–12 km slab).
+    - ``"staggered"`` (the generator of the first published figures):
+      ``n_targets`` targets in all, 40 % at the first scan, the others born
+      at a scan drawn uniformly over the first 70 % of the run; lifetimes
+      uniform in [0.3, 1.3) × the run; clutter in the 1–10 km birth band.
+
+    Either way a target also dies for good when it leaves the region.  The
+    noise and rates are the module's constants, which both trackers are
+    given too; ``clutter_mean`` is the mean number of clutter plots per scan.
     """
-    pd, clutter_mean, sigma_m, sigma_a_mps2, revisit_s = PD, CLUTTER_MEAN, SIGMA_M, SIGMA_A_MPS2, REVISIT_S
-    truth_rng, det_rng, clutter_rng = (np.random.default_rng(s)
-                                       for s in np.random.SeedSequence([seed, n_targets, n_scans]).spawn(3))
-    n, K = n_targets, n_scans
-    # Births, lifetimes, initial states.
-    born_late = truth_rng.random(n) >= 0.4
-    birth = np.where(born_late, truth_rng.integers(1, max(2, int(0.7 * K)), n), 0)
-    death = birth + truth_rng.integers(max(1, int(0.3 * K)), max(2, int(1.3 * K)), n)
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {GENERATORS}, not {generator!r}")
+    pd, sigma_m, sigma_a_mps2, revisit_s = PD, SIGMA_M, SIGMA_A_MPS2, REVISIT_S
+    K = n_scans
+    if generator == "staggered":
+        truth_rng, det_rng, clutter_rng = (np.random.default_rng(s)
+                                           for s in np.random.SeedSequence([seed, n_targets, n_scans]).spawn(3))
+        n = n_targets
+        born_late = truth_rng.random(n) >= 0.4
+        birth = np.where(born_late, truth_rng.integers(1, max(2, int(0.7 * K)), n), 0)
+        death = birth + truth_rng.integers(max(1, int(0.3 * K)), max(2, int(1.3 * K)), n)
+        clutter_alt = ALT_BAND_M
+    else:
+        truth_rng, det_rng, clutter_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(
+            [seed, n_targets, n_scans, GENERATORS.index(generator)]).spawn(3))
+        births = truth_rng.poisson(n_targets / lifetime_scans, K)
+        births[0] = n_targets
+        birth = np.repeat(np.arange(K), births)
+        n = int(birth.size)
+        death = birth + truth_rng.geometric(1.0 / lifetime_scans, n)
+        clutter_alt = ALT_LIMITS_M
+    # Initial states (a target not yet born keeps its own until its birth scan).
     cls = truth_rng.choice(len(SPEED_CLASSES), size=n, p=[c[0] for c in SPEED_CLASSES])
     lo = np.array([c[1] for c in SPEED_CLASSES])[cls]
     hi = np.array([c[2] for c in SPEED_CLASSES])[cls]
@@ -188,7 +261,7 @@ def make_scenario(n_targets: int, n_scans: int, seed: int = SEED) -> Scenario:
         z = x[det, :3] + det_rng.normal(0.0, sigma_m, (det.size, 3))
         m_c = clutter_rng.poisson(clutter_mean)
         c = np.column_stack([clutter_rng.uniform(-HALF_WIDTH_M, HALF_WIDTH_M, (m_c, 2)),
-                             clutter_rng.uniform(*ALT_BAND_M, m_c)])
+                             clutter_rng.uniform(*clutter_alt, m_c)])
         allp = np.concatenate([z, c])
         owner = np.concatenate([det, np.full(m_c, -1)])
         order = det_rng.permutation(allp.shape[0])
@@ -228,7 +301,10 @@ def tdome_config(sigma_a_mps2: float = SIGMA_A_MPS2, revisit_s: float = REVISIT_
       Stone Soup's MultiMeasurementInitiator(min_points) has none;
     - ``tentative_max_coast_s`` / ``max_coast_s``: half a revisit short of TENTATIVE_MISSES /
       CONFIRMED_MISSES revisits, so a track goes at the same missed scan as with Stone Soup's
-      UpdateTimeStepsDeleter;
+      UpdateTimeStepsDeleter; ``delete_miss_probability`` off (tdome's own rule on missed
+      opportunities would delete earlier than Stone Soup's fixed count);
+    - ``gnn_confirmed_first``: Stone Soup's order of association, its confirmed tracks first and
+      the tentative ones on the plots left (tdome's default is one assignment over all tracks);
     - ``max_speed_mps``: the speed a one-plot track's gate admits along an axis (√γ × prior σ),
       Stone Soup's implicit limit.
     """
@@ -240,6 +316,8 @@ def tdome_config(sigma_a_mps2: float = SIGMA_A_MPS2, revisit_s: float = REVISIT_
         confirm_n=10**6,
         tentative_max_coast_s=(TENTATIVE_MISSES - 0.5) * revisit_s,
         max_coast_s=(CONFIRMED_MISSES - 0.5) * revisit_s,
+        delete_miss_probability=None,
+        gnn_confirmed_first=True,
         init_speed_sigma_mps=SPEED_PRIOR_SIGMA_MPS,
         max_speed_mps=gate_distance() * SPEED_PRIOR_SIGMA_MPS,
     )
@@ -489,30 +567,72 @@ def cases(quick: bool) -> tuple[list[int], int]:
     return ([10, 50, 200] if quick else [10, 50, 200, 1000]), 100
 
 
+def run_case(n: int, n_scans: int, seed: int, generator: str, clutter_mean: float, with_stonesoup: bool,
+             stonesoup_max_scans: int | None = None) -> dict:
+    """One scenario (N, seed) through tdome and, if asked, Stone Soup: its figures as the JSON holds them."""
+    sc = make_scenario(n, n_scans, seed, generator=generator, clutter_mean=clutter_mean)
+    k = n_scans
+    if with_stonesoup and stonesoup_max_scans and n >= 1000:
+        k = min(k, stonesoup_max_scans)  # both trackers scored on the same scans
+    entry: dict = {"seed": seed, "scans": k, "targets": sc.n_targets,
+                   "alive_mean": float(np.mean([len(t) for t in sc.truth[:k]])),
+                   "plots_mean": float(np.mean([len(p) for p in sc.plots[:k]]))}
+    if with_stonesoup:
+        td, ss = run_side_by_side(sc, n_scans=k)
+        entry["tdome"], entry["stonesoup"] = score(sc, td), score(sc, ss)
+        entry["speed_ratio"] = entry["stonesoup"]["ms_mean"] / entry["tdome"]["ms_mean"]
+    else:
+        entry["tdome"] = score(sc, run_tdome(sc, n_scans=k))
+    return entry
+
+
+def mean_over_seeds(runs: list[dict]) -> dict:
+    """The per-seed entries of one N averaged (each tracker's figures and the speed ratio), with the
+    per-seed differences tdome − Stone Soup of GOSPA, false tracks per scan and tracks."""
+    out: dict = {"seeds": [r["seed"] for r in runs]}
+    for key in ("alive_mean", "plots_mean", "speed_ratio"):
+        if key in runs[0]:
+            out[key] = float(np.mean([r[key] for r in runs]))
+    for name in ("tdome", "stonesoup"):
+        if name in runs[0]:
+            out[name] = {k: float(np.mean([r[name][k] for r in runs])) for k in runs[0][name]}
+    if "stonesoup" in runs[0]:
+        out["difference"] = {k: [r["tdome"][k] - r["stonesoup"][k] for r in runs]
+                             for k in ("gospa_m", "missed", "false", "tracks")}
+    out["per_seed"] = runs
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N up to 200 (no N = 1000)")
     ap.add_argument("--sizes", help="only these target counts, e.g. 50,1000")
     ap.add_argument("--scans", type=int, help="scans per run (default 100)")
+    ap.add_argument("--generator", choices=GENERATORS, default="poisson",
+                    help="how targets come and go (make_scenario); 'staggered --seeds 1' gives the first figures")
+    ap.add_argument("--seeds", type=int, default=3, help="scenarios per N, seeds --seed, --seed + 1, ... (default 3)")
+    ap.add_argument("--seed", type=int, default=SEED, help="the first seed")
+    ap.add_argument("--clutter", type=float, default=CLUTTER_MEAN, help="mean clutter plots per scan (default 10)")
     ap.add_argument("--stonesoup-max-scans", type=int, default=None,
                     help="run Stone Soup (and score both) on at most this many scans at N >= 1000")
     ap.add_argument("--no-stonesoup", action="store_true", help="tdome only")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of tdome at the largest N")
-    ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
     sizes, n_scans = cases(args.quick)
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",")]
     if args.scans:
         n_scans = args.scans
+    seeds = [args.seed + i for i in range(max(1, args.seeds))]
     ss_version = None if args.no_stonesoup else stonesoup_available()
     if ss_version is None and not args.no_stonesoup:
         print("Stone Soup is not installed (pip install 'stonesoup>=1.9,<2'): tdome only", file=sys.stderr)
 
     result: dict = {
-        "scenario": dict(region_km=2 * HALF_WIDTH_M / 1e3, alt_band_km=[a / 1e3 for a in ALT_BAND_M],
-                         revisit_s=REVISIT_S, sigma_a_mps2=SIGMA_A_MPS2, sigma_m=SIGMA_M, pd=PD,
-                         clutter_mean=CLUTTER_MEAN, seed=args.seed, scans=n_scans),
+        "scenario": dict(generator=args.generator, region_km=2 * HALF_WIDTH_M / 1e3,
+                         alt_band_km=[a / 1e3 for a in ALT_BAND_M], revisit_s=REVISIT_S, sigma_a_mps2=SIGMA_A_MPS2,
+                         sigma_m=SIGMA_M, pd=PD, clutter_mean=args.clutter, seeds=seeds, scans=n_scans,
+                         mean_lifetime_scans=MEAN_LIFETIME_SCANS if args.generator == "poisson" else None),
         "trackers": dict(speed_prior_sigma_mps=SPEED_PRIOR_SIGMA_MPS, gate_probability=GATE_PROBABILITY,
                          confirm_plots=CONFIRM_PLOTS, tentative_misses=TENTATIVE_MISSES,
                          confirmed_misses=CONFIRMED_MISSES, stonesoup_kd_radius_m=kd_radius_m()),
@@ -521,25 +641,19 @@ def main(argv=None) -> int:
         "loadavg_1min": os.getloadavg()[0],
         "sizes": {},
     }
+    print(f"generator {args.generator}, seeds {', '.join(map(str, seeds))}, {n_scans} scans, clutter {args.clutter:g} "
+          "per scan; figures are means over the seeds")
     head = (f"{'N':>5} {'tracker':10} {'scans':>5} {'alive':>6} {'GOSPA m':>8} {'loc m':>6} {'missed (new)':>14} "
             f"{'false (coast)':>14} {'tracks':>7} {'ms/scan':>8} {'p95 ms':>8} {'SS/tdome':>9}")
     print(head)
     t_all = time.perf_counter()
     _warm_up()
     for n in sizes:
-        sc = make_scenario(n, n_scans, args.seed)
-        k = n_scans
-        if ss_version and args.stonesoup_max_scans and n >= 1000:
-            k = min(k, args.stonesoup_max_scans)  # both trackers scored on the same scans
-        entry: dict = {"scans": k, "alive_mean": float(np.mean([len(t) for t in sc.truth[:k]])),
-                       "plots_mean": float(np.mean([len(p) for p in sc.plots[:k]]))}
-        if ss_version:
-            td, ss = run_side_by_side(sc, n_scans=k)
-            entry["tdome"], entry["stonesoup"] = score(sc, td), score(sc, ss)
-            entry["speed_ratio"] = entry["stonesoup"]["ms_mean"] / entry["tdome"]["ms_mean"]
-        else:
-            entry["tdome"] = score(sc, run_tdome(sc, n_scans=k))
+        runs = [run_case(n, n_scans, seed, args.generator, args.clutter, ss_version is not None,
+                         args.stonesoup_max_scans) for seed in seeds]
+        entry = mean_over_seeds(runs)
         result["sizes"][str(n)] = entry
+        k = runs[0]["scans"]
         for name in ("tdome", "stonesoup"):
             if name not in entry:
                 continue
@@ -548,7 +662,12 @@ def main(argv=None) -> int:
             missed = f"{r['missed']:.2f} ({r['missed_newborn']:.2f})"
             false = f"{r['false']:.2f} ({r['false_coasting']:.2f})"
             print(f"{n:5d} {name:10} {k:5d} {entry['alive_mean']:6.1f} {r['gospa_m']:8.1f} {r['loc_rms_m']:6.1f} "
-                  f"{missed:>14} {false:>14} {r['tracks']:7d} {r['ms_mean']:8.2f} {r['ms_p95']:8.2f} {ratio:>9}",
+                  f"{missed:>14} {false:>14} {r['tracks']:7.1f} {r['ms_mean']:8.2f} {r['ms_p95']:8.2f} {ratio:>9}",
+                  flush=True)
+        if "difference" in entry:
+            d = entry["difference"]
+            print(f"{'':5} tdome - Stone Soup, seed by seed: GOSPA {_signed(d['gospa_m'], 2)} m; false per scan "
+                  f"{_signed(d['false'], 3)}; missed {_signed(d['missed'], 3)}; tracks {_signed(d['tracks'], 0)}",
                   flush=True)
     result["wall_s"] = time.perf_counter() - t_all
     result["loadavg_1min_end"] = os.getloadavg()[0]
@@ -559,9 +678,14 @@ def main(argv=None) -> int:
           "tracker's processing of one scan.  SS/tdome: Stone Soup's mean ms/scan over tdome's.")
     if args.profile:
         print(f"\ncProfile of tdome, N = {sizes[-1]}, {n_scans} scans:")
-        print(profile_tdome(make_scenario(sizes[-1], n_scans, args.seed)))
+        print(profile_tdome(make_scenario(sizes[-1], n_scans, args.seed, generator=args.generator,
+                                          clutter_mean=args.clutter)))
     print(json.dumps(result, separators=(",", ":")))
     return 0
+
+
+def _signed(values: list[float], digits: int) -> str:
+    return ", ".join(f"{round(v, digits) + 0.0:+.{digits}f}" for v in values)
 
 
 def _warm_up() -> None:

@@ -10,6 +10,7 @@ The comparison with Stone Soup runs only where Stone Soup is installed.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -29,18 +30,20 @@ def bench():
     return mod
 
 
-def test_scenario_is_deterministic(bench):
-    a, b = bench.make_scenario(40, 20, seed=7), bench.make_scenario(40, 20, seed=7)
-    c = bench.make_scenario(40, 20, seed=8)
+@pytest.mark.parametrize("generator", ["poisson", "staggered"])
+def test_scenario_is_deterministic(bench, generator):
+    a, b = bench.make_scenario(40, 20, seed=7, generator=generator), bench.make_scenario(40, 20, 7, generator)
+    c = bench.make_scenario(40, 20, seed=8, generator=generator)
     assert all(np.array_equal(x, y) for x, y in zip(a.plots, b.plots))
     assert all(np.array_equal(x, y) for x, y in zip(a.truth, b.truth))
     assert not all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a.plots, c.plots))
 
 
-def test_scenario_follows_the_stated_model(bench):
-    """Targets stay in the region, Pd and the clutter rate hold, the motion has the stated process noise."""
+@pytest.mark.parametrize("generator", ["poisson", "staggered"])
+def test_scenario_follows_the_stated_model(bench, generator):
+    """Targets stay in the region, births, Pd and the clutter rate hold, the motion has the stated process noise."""
     N, K = 200, 30
-    sc = bench.make_scenario(N, K, seed=3)
+    sc = bench.make_scenario(N, K, seed=3, generator=generator)
     hw, (z0, z1) = bench.HALF_WIDTH_M, bench.ALT_LIMITS_M
     for t in sc.truth:
         assert np.all(np.abs(t[:, :2]) <= hw) and np.all((t[:, 2] >= z0) & (t[:, 2] <= z1))
@@ -55,8 +58,23 @@ def test_scenario_follows_the_stated_model(bench):
     assert abs(pd_hat - bench.PD) < 4.5 * np.sqrt(bench.PD * (1 - bench.PD) / n_alive.sum())
     lam = bench.CLUTTER_MEAN
     assert abs(sc.n_clutter.mean() - lam) < 4.5 * np.sqrt(lam / K)
-    # Births: 40 % at the first scan, the rest later.
-    assert 0 < np.sum(sc.birth_scan == 0) < N and sc.birth_scan.max() > 0
+    clutter = np.concatenate([p[o < 0] for p, o in zip(sc.plots, sc.plot_target)])
+    if generator == "staggered":
+        # Births: 40 % at the first scan, the rest later; clutter in the birth band.
+        assert sc.n_targets == N and 0 < np.sum(sc.birth_scan == 0) < N and sc.birth_scan.max() > 0
+        assert np.all((clutter[:, 2] >= bench.ALT_BAND_M[0]) & (clutter[:, 2] <= bench.ALT_BAND_M[1]))
+    else:
+        # N at the first scan, then Poisson births of mean N / lifetime at every scan; every scan but the
+        # first loses some targets; clutter uniform over the whole 0-12 km slab.
+        assert np.sum(sc.birth_scan == 0) == N
+        born = np.bincount(sc.birth_scan, minlength=K)[1:]
+        lam = N / bench.MEAN_LIFETIME_SCANS
+        assert born.min() >= 0 and abs(born.mean() - lam) < 4.5 * np.sqrt(lam / born.size)
+        assert sc.n_targets == N + born.sum()
+        deaths = [np.setdiff1d(sc.truth_id[k - 1], sc.truth_id[k]).size for k in range(1, K)]
+        assert np.mean(deaths) > 0.5 * lam
+        frac_low = np.mean(clutter[:, 2] < bench.ALT_BAND_M[0])  # below the birth band: 1/12 of the slab
+        assert abs(frac_low - 1 / 12) < 4.5 * np.sqrt(1 / 12 * 11 / 12 / clutter.shape[0])
     # Second differences of a target's positions over three consecutive scans,
     # D = T b_k + a_{k+1} - a_k, have variance 2 q T³ / 3 per axis (white-noise
     # acceleration of density q) and lag-1 correlation 1/4.
@@ -108,10 +126,11 @@ def ideal_management(sc, m: int, tentative_misses: int, confirmed_misses: int):
     return tracked, confirmations
 
 
-def test_tdome_tracks_every_target_it_can(bench):
+@pytest.mark.parametrize("generator", ["poisson", "staggered"])
+def test_tdome_tracks_every_target_it_can(bench, generator):
     """tdome holds exactly the targets ideal track management would, makes no clutter track, filters well."""
     N, K = 60, 30
-    sc = bench.make_scenario(N, K, seed=11)
+    sc = bench.make_scenario(N, K, seed=11, generator=generator)
     run = bench.run_tdome(sc)
     s = bench.score(sc, run)
     ideal, confirmations = ideal_management(sc, bench.CONFIRM_PLOTS, bench.TENTATIVE_MISSES, bench.CONFIRMED_MISSES)
@@ -139,13 +158,24 @@ def test_tdome_tracks_every_target_it_can(bench):
     assert 0.93 * np.sqrt(3 * p_upd) < s["loc_rms_m"] < np.sqrt(3 * r)
 
 
-def test_tdome_and_stonesoup_agree_on_the_same_model(bench):
+@pytest.mark.parametrize("generator", ["poisson", "staggered"])
+def test_tdome_and_stonesoup_agree_on_the_same_model(bench, generator):
     """Same model, gate and track management: the same tracks, the same accuracy to a few per cent."""
     pytest.importorskip("stonesoup")
-    sc = bench.make_scenario(10, 20, seed=5)
+    sc = bench.make_scenario(10, 20, seed=5, generator=generator)
     td = bench.score(sc, bench.run_tdome(sc))
     ss = bench.score(sc, bench.run_stonesoup(sc))
     assert td["tracks"] == ss["tracks"]
     assert td["missed"] == pytest.approx(ss["missed"], abs=0.1)
     assert td["false"] == pytest.approx(ss["false"], abs=0.1)
     assert td["loc_rms_m"] == pytest.approx(ss["loc_rms_m"], rel=0.05)
+
+
+def test_command_runs_several_seeds(bench, capsys):
+    """The command's JSON has, per N, the mean over the seeds and each seed's figures (tdome only here)."""
+    assert bench.main(["--sizes", "8", "--scans", "12", "--seeds", "2", "--seed", "3", "--no-stonesoup"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    entry = res["sizes"]["8"]
+    assert res["scenario"]["generator"] == "poisson" and res["scenario"]["seeds"] == [3, 4]
+    assert [r["seed"] for r in entry["per_seed"]] == [3, 4]
+    assert entry["tdome"]["gospa_m"] == pytest.approx(np.mean([r["tdome"]["gospa_m"] for r in entry["per_seed"]]))
