@@ -319,7 +319,7 @@ def _evaluate_threats_numpy(picture, assets, cfg):
     """Threat evaluation as numpy around the kernels of its parts (the form the stage's kernels replaced)."""
     keep = picture.n_hits >= cfg.min_track_updates
     track_id, x, P = picture.track_id[keep], picture.x[keep], picture.P[keep]
-    bal = picture.ballistic[keep] | ballistic_like(x, cfg)
+    bal = picture.ballistic[keep] | ballistic_like(x, cfg, P)
     n = track_id.shape[0]
     h = cfg.node_step_s
     n_nodes = max(int(np.ceil(cfg.horizon_s / h)) + 1, 2)

@@ -109,3 +109,22 @@ def test_a_climbing_rocket_not_yet_flagged_is_predicted_with_gravity():
     tp = evaluate_threats(picture([state], [False]), [TAIPEI, KAOHSIUNG], ThreatConfig())
     assert np.linalg.norm(tp.impact_ecef[0] - tr.impact_ecef) < 100.0
     assert tp.asset[0] == -1
+
+
+def test_a_young_drone_track_with_a_loose_climb_rate_is_not_called_a_rocket():
+    """A drone track whose vertical velocity is still loose (a young track from coarse plots: σ 120 m/s) climbs at
+    200 m/s in its estimate: beyond the 150 m/s no air-breathing threat reaches, but not by two of its standard
+    deviations, so it stays air-breathing (before, it was a rocket, and stayed ballistic in the tracker's eyes);
+    the same estimate known to 10 m/s is ballistic-like, as a climbing rocket is."""
+    lat, lon = rad(24.3), rad(120.1)
+    pos = np.ravel(geo.geodetic_to_ecef(lat, lon, 1000.0))
+    vel = np.array([40.0, 0.0, 200.0]) @ geo.enu_rotation(lat, lon)
+    x = np.concatenate([pos, vel])
+    up = pos / np.linalg.norm(pos)
+    for sigma, ballistic in ((120.0, False), (10.0, True)):
+        pic = picture([x], [False])
+        pic.P = np.eye(6)[None] * 100.0**2
+        pic.P[0, 3:, 3:] = np.eye(3) * 5.0**2 + np.outer(up, up) * sigma**2
+        tp = evaluate_threats(pic, [TAIPEI, KAOHSIUNG], ThreatConfig())
+        is_ballistic = ThreatClass(int(tp.cls[0])).label in ("ballistic", "rocket")
+        assert is_ballistic == ballistic, sigma

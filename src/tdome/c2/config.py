@@ -137,6 +137,7 @@ class ThreatConfig:
     ballistic_like_alt_m: float = 15e3
     ballistic_like_vspeed_mps: float = 150.0
     ballistic_like_speed_mps: float = 600.0
+    ballistic_like_climb_sigmas: float = 2.0  # ... the climb rate by this many standard deviations of its estimate
     aircraft_min_alt_m: float = 2000.0  # fast air-breathing above this: aircraft
 
 

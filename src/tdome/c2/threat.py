@@ -194,13 +194,28 @@ def classify(x: np.ndarray, ballistic: np.ndarray, cfg: ThreatConfig,
     return cls.astype(int), ambiguous
 
 
-def ballistic_like(x: np.ndarray, cfg: ThreatConfig) -> np.ndarray:
-    """Tracks whose altitude, climb rate or speed no air-breathing threat reaches."""
+def ballistic_like(x: np.ndarray, cfg: ThreatConfig, P: np.ndarray | None = None) -> np.ndarray:
+    """Tracks whose altitude, climb rate or speed no air-breathing threat reaches.
+
+    With the covariances ``P`` (n, 6, 6) the climb rate must exceed its
+    threshold by ``ballistic_like_climb_sigmas`` of its standard deviation
+    (:func:`climb_margin`): a young drone track's vertical velocity is loose.
+    """
     if len(x) == 0:
         return np.zeros(0, dtype=bool)
     alt, speed, climb = track_kinematics(x)
-    return (alt > cfg.ballistic_like_alt_m) | (np.abs(climb) > cfg.ballistic_like_vspeed_mps) | (
+    margin = np.zeros(len(x)) if P is None else climb_margin(x, P, cfg)
+    return (alt > cfg.ballistic_like_alt_m) | (np.abs(climb) - margin > cfg.ballistic_like_vspeed_mps) | (
         speed > cfg.ballistic_like_speed_mps)
+
+
+def climb_margin(x: np.ndarray, P: np.ndarray, cfg: ThreatConfig) -> np.ndarray:
+    """``ballistic_like_climb_sigmas`` standard deviations (n,) of each track's climb rate (velocity along its
+    radius) under its covariance ``P`` (n, 6, 6)."""
+    x = np.ascontiguousarray(x, dtype=float).reshape(-1, 6)
+    up = x[:, :3] / np.linalg.norm(x[:, :3], axis=1, keepdims=True)
+    var = np.einsum("ni,nij,nj->n", up, np.asarray(P, dtype=float).reshape(-1, 6, 6)[:, 3:, 3:], up)
+    return cfg.ballistic_like_climb_sigmas * np.sqrt(np.maximum(var, 0.0))
 
 
 def track_kinematics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -542,7 +557,7 @@ def _asset_at_impact(lat, lon, margin, value, f_lat, f_lon, f_radius, band_lo, b
 
 
 @njit(cache=True, error_model="numpy")
-def _classify_tracks(x, flagged, kin, params):  # pragma: no cover - compiled; checked against numpy in the tests
+def _classify_tracks(x, climb_margin, flagged, kin, params):  # pragma: no cover - compiled; checked in the tests
     """:func:`ballistic_like` and :func:`classify` of states (n, 6) in one loop, from :func:`track_kinematics`.
 
     A track is ballistic when the tracker ``flagged`` it or it is ballistic-like;
@@ -556,7 +571,8 @@ def _classify_tracks(x, flagged, kin, params):  # pragma: no cover - compiled; c
     n = x.shape[0]
     bal, cls, ambiguous = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.bool_)
     for i in range(n):
-        bal[i] = flagged[i] or alt[i] > bl_alt or np.abs(climb[i]) > bl_climb or speed[i] > bl_speed
+        bal[i] = (flagged[i] or alt[i] > bl_alt or np.abs(climb[i]) - climb_margin[i] > bl_climb
+                  or speed[i] > bl_speed)
         up = alt[i] if alt[i] >= 0.0 or alt[i] != alt[i] else 0.0  # np.maximum(alt, 0)
         energy_range = (speed[i] * speed[i] + 2 * _G0 * up) / _G0
         if kin[i] == _SLOW:
@@ -664,12 +680,14 @@ def evaluate_threats(picture, assets: list[DefendedAsset], cfg: ThreatConfig) ->
     n_nodes = max(int(np.ceil(cfg.horizon_s / h)) + 1, 2)
     node_t = h * np.arange(n_nodes)
     kin = np.zeros(n, dtype=np.int8) if picture.kin_class is None else picture.kin_class[keep]
-    bal, cls, ambiguous, speed = _classify_tracks(x, picture.ballistic[keep], kin, _class_params(cfg))
+    P = np.ascontiguousarray(picture.P[keep], dtype=float).reshape(-1, 6, 6)
+    bal, cls, ambiguous, speed = _classify_tracks(x, climb_margin(x, P, cfg), picture.ballistic[keep], kin,
+                                                  _class_params(cfg))
     # Ballistic tracks: free flight on the node grid, one RK4 step per node, to where the height
     # above the ellipsoid crosses zero (regula falsi); the node past the impact is kept so Hermite
     # interpolation up to it stays smooth.  Air-breathing tracks: great circles at constant speed.
     node_pos, node_vel, impact, tgo, irows, ilat, ilon, Pi, rot, ia, alat, alon = _predict_paths(
-        x, np.ascontiguousarray(picture.P[keep], dtype=float).reshape(-1, 6, 6), bal, node_t)
+        x, P, bal, node_t)
     if assets:
         # An impact's margin grows with its uncertainty: the state covariance carried to the
         # impact time to first order, on the ground plane there, its largest σ.
