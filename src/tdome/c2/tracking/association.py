@@ -87,7 +87,7 @@ def gnn_confirmed_first(track, plot, cost, firm, n_tracks: int, n_plots: int):
 def _gnn_firm_first(track, plot, cost, firm, n_tracks, n_plots):  # pragma: no cover - compiled
     """:func:`gnn_confirmed_first` on contiguous pairs."""
     a = np.flatnonzero(firm)
-    if a.shape[0] == track.shape[0]:
+    if a.shape[0] == 0 or a.shape[0] == track.shape[0]:  # one stage: one assignment, no copies
         return _gnn_select(track, plot, cost, n_tracks, n_plots)
     sel_a = a[_gnn_select(track[a], plot[a], cost[a], n_tracks, n_plots)] if a.shape[0] else a
     used = np.zeros(n_plots, dtype=np.bool_)

@@ -58,6 +58,7 @@ track is dropped before any picture shows it; both are counted.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -162,41 +163,14 @@ class Envelope:
     @classmethod
     def of(cls, types: Sequence[ThreatKinematics], config) -> Envelope:
         """The envelope of ``types`` and of aircraft, with the limits and margins of ``config`` (a
-        :class:`~tdome.c2.tracking.config.TrackerConfig`)."""
+        :class:`~tdome.c2.tracking.config.TrackerConfig`).
+
+        Built once per catalog and settings (each tracker of a run, and the run's record, ask for the same
+        one; a study asks for it every run): the arrays are shared, read-only.
+        """
         c = config
-        margin = float(c.plausibility_speed_margin)
-        edges = BAND_EDGES_M
-        n_band, n_speed = edges.size - 1, int(MAX_SPEED_MPS / SPEED_STEP_MPS) + 1
-        top = np.zeros(n_band)
-        low = np.full(n_band, np.inf)
-        min_sin = np.full((n_band, n_speed), 2.0)
-        for t in types:
-            if t.threat_class not in BALLISTIC_CLASSES:
-                continue
-            alt, v, s = arc_samples(t)
-            b = np.clip(np.searchsorted(edges, alt, side="right") - 1, 0, n_band - 1)
-            k = np.minimum((v // SPEED_STEP_MPS).astype(np.int64), n_speed - 1)
-            np.maximum.at(top, b, v * margin)
-            np.minimum.at(low, b, v / margin)
-            np.minimum.at(min_sin, (b, k), s)
-        # Where the air slows the catalog's lightest object by a metre per second squared or more at the band's top
-        # speed, a ballistic object may be as slow as the air makes it, down to that object's terminal speed
-        # √(2 β g / ρ) at the bottom of the band (falling, it nears it from above).
-        betas = [t.lightest_beta_kg_m2 for t in types if t.lightest_beta_kg_m2 is not None]
-        if betas:
-            rho = density(edges[:-1])
-            drag = density(0.5 * (edges[:-1] + edges[1:])) * top**2 / (2 * min(betas)) >= DRAG_MPS2
-            low = np.where(drag, np.minimum(low, np.sqrt(2 * min(betas) * G0_MPS2 / rho) / margin), low)
-        # At least k·step fast: the flattest of every sample in that bin or a faster one.
-        min_sin = np.minimum.accumulate(min_sin[:, ::-1], axis=1)[:, ::-1]
-        angle = np.arcsin(np.clip(min_sin, 0.0, 1.0)) - float(c.plausibility_angle_margin_rad)
-        min_sin = np.where(min_sin > 1.0, 2.0, np.sin(np.maximum(angle, 0.0)))
-        air = [t for t in types if t.threat_class in AIR_BREATHING_CLASSES]
-        air_speed = max([float(c.air_max_speed_mps)] + [t.speed_mps for t in air]) * margin
-        ceiling = max([float(c.air_ceiling_m)] + [float(t.cruise_alt_m or 0.0) for t in air])
-        return cls(band_edges_m=edges.copy(), ballistic_speed_mps=top, ballistic_slow_mps=low,
-                   ballistic_min_sin=min_sin, speed_margin=margin,
-                   air_speed_mps=air_speed, air_climb_mps=float(c.air_max_climb_mps), air_ceiling_m=ceiling)
+        return _envelope(tuple(types), float(c.plausibility_speed_margin), float(c.plausibility_angle_margin_rad),
+                         float(c.air_max_speed_mps), float(c.air_max_climb_mps), float(c.air_ceiling_m))
 
     def implausible(self, x: np.ndarray, P: np.ndarray, sigmas: float) -> np.ndarray:
         """Tracks (n,) outside the envelope by ``sigmas`` standard deviations of their covariance ``P``."""
@@ -215,6 +189,48 @@ class Envelope:
         return (self.band_edges_m, self.ballistic_speed_mps, self.ballistic_slow_mps, self.ballistic_min_sin,
                 self.speed_margin,
                 self.air_speed_mps, self.air_climb_mps, self.air_ceiling_m)
+
+
+@functools.lru_cache(maxsize=16)
+def _envelope(types: tuple[ThreatKinematics, ...], margin: float, angle_margin_rad: float, air_max_speed_mps: float,
+              air_max_climb_mps: float, air_ceiling_m: float) -> Envelope:
+    """:meth:`Envelope.of`, by value (cached)."""
+    edges = BAND_EDGES_M
+    n_band, n_speed = edges.size - 1, int(MAX_SPEED_MPS / SPEED_STEP_MPS) + 1
+    top = np.zeros(n_band)
+    low = np.full(n_band, np.inf)
+    min_sin = np.full((n_band, n_speed), 2.0)
+    for t in types:
+        if t.threat_class not in BALLISTIC_CLASSES:
+            continue
+        alt, v, s = arc_samples(t)
+        b = np.clip(np.searchsorted(edges, alt, side="right") - 1, 0, n_band - 1)
+        k = np.minimum((v // SPEED_STEP_MPS).astype(np.int64), n_speed - 1)
+        np.maximum.at(top, b, v * margin)
+        np.minimum.at(low, b, v / margin)
+        np.minimum.at(min_sin, (b, k), s)
+    # Where the air slows the catalog's lightest object by a metre per second squared or more at the band's top
+    # speed, a ballistic object may be as slow as the air makes it, down to that object's terminal speed
+    # √(2 β g / ρ) at the bottom of the band (falling, it nears it from above).
+    betas = [t.lightest_beta_kg_m2 for t in types if t.lightest_beta_kg_m2 is not None]
+    if betas:
+        rho = density(edges[:-1])
+        drag = density(0.5 * (edges[:-1] + edges[1:])) * top**2 / (2 * min(betas)) >= DRAG_MPS2
+        low = np.where(drag, np.minimum(low, np.sqrt(2 * min(betas) * G0_MPS2 / rho) / margin), low)
+    # At least k·step fast: the flattest of every sample in that bin or a faster one.
+    min_sin = np.minimum.accumulate(min_sin[:, ::-1], axis=1)[:, ::-1]
+    angle = np.arcsin(np.clip(min_sin, 0.0, 1.0)) - angle_margin_rad
+    min_sin = np.where(min_sin > 1.0, 2.0, np.sin(np.maximum(angle, 0.0)))
+    air = [t for t in types if t.threat_class in AIR_BREATHING_CLASSES]
+    air_speed = max([air_max_speed_mps] + [t.speed_mps for t in air]) * margin
+    ceiling = max([air_ceiling_m] + [float(t.cruise_alt_m or 0.0) for t in air])
+    arrays = [edges.copy(), top, low, min_sin]
+    for a in arrays:
+        a.setflags(write=False)  # shared by every tracker the cache serves
+    return Envelope(band_edges_m=arrays[0], ballistic_speed_mps=top, ballistic_slow_mps=low, ballistic_min_sin=min_sin,
+                    speed_margin=margin, air_speed_mps=air_speed, air_climb_mps=air_max_climb_mps,
+                    air_ceiling_m=ceiling)
+
 
 
 @njit(cache=True)

@@ -81,7 +81,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tdome.c2.tracking.association import Association, _gnn_firm_first, make_associator
+from tdome.c2.tracking.association import Association, _gnn_firm_first, _gnn_select, make_associator
 from tdome.c2.tracking.classification import _classify_rows, classify
 from tdome.c2.tracking.config import TrackerConfig
 from tdome.c2.tracking.deletion import (
@@ -482,11 +482,15 @@ def _radar_cycle(r, az, el, rdot, k, sig, s_rdot, site_ecef, enu_rot, limits, sm
     for p in range(ti.shape[0]):
         if status[ti[p]] == CONFIRMED:
             in_confirmed_gate[pj[p]] = True
-    firm = np.zeros(ti.shape[0], dtype=np.bool_)
-    if firm_first:
+    if not ti.shape[0]:
+        sel = no_i
+    elif firm_first:
+        firm = np.empty(ti.shape[0], dtype=np.bool_)
         for p in range(ti.shape[0]):
             firm[p] = status[ti[p]] == CONFIRMED and vel_init[ti[p]]
-    sel = _gnn_firm_first(ti, pj, d2 + logdet, firm, n, m) if ti.shape[0] else no_i
+        sel = _gnn_firm_first(ti, pj, d2 + logdet, firm, n, m)
+    else:
+        sel = _gnn_select(ti, pj, d2 + logdet, n, m)
     track, plot = ti[sel], pj[sel]
 
     # 3. Update.
